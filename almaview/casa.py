@@ -1,0 +1,126 @@
+"""CASA, offline, configured in one place.
+
+Every part of almaview that runs CASA (test-data simulation, restoration,
+re-imaging) goes through :func:`casatools` / :func:`casatasks` here. Before the
+first ``import casatools`` we write a site config into almaview's cache and
+point ``CASASITECONFIG`` at it: measures come from the ``casadata`` package,
+nothing is auto-updated (clusters and workshops are often offline), and CASA's
+cache and log go to almaview's cache rather than the current directory or
+``~/.casa``. A user's own ``~/.casa/config.py`` is read after the site config by
+casaconfig and still overrides it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+from .cache import cache_dir
+from .errors import CasaNotAvailable
+
+_SITE_CONFIG = '''\
+# Written by almaview.casa: CASA offline, data from the casadata package.
+import os as _os
+import casadata as _casadata
+measurespath = _casadata.datapath
+datapath = [_casadata.datapath]
+measures_auto_update = False
+data_auto_update = False
+cachedir = {cachedir!r}
+logfile = _os.path.join({logdir!r}, "casa-%d.log" % _os.getpid())
+telemetry_enabled = False
+crashreporter_enabled = False
+nologger = True
+'''
+
+
+def site_config_path() -> Path:
+    """Write (if needed) and return almaview's CASA site config file.
+
+    Examples
+    --------
+    >>> from almaview.casa import site_config_path
+    >>> site_config_path().name
+    'casasiteconfig.py'
+    """
+    root = cache_dir("casa")
+    logdir = cache_dir("casa", "logs")
+    text = _SITE_CONFIG.format(cachedir=str(root), logdir=str(logdir))
+    path = root / "casasiteconfig.py"
+    if not path.exists() or path.read_text() != text:
+        tmp = path.with_suffix(f".tmp{os.getpid()}")
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    return path
+
+
+def configure() -> Path:
+    """Point CASA at almaview's offline site config; call before importing casatools.
+
+    Respects a ``CASASITECONFIG`` the user already set. Returns the config in use.
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> casa.configure().is_absolute()
+    True
+    """
+    if os.environ.get("CASASITECONFIG"):
+        return Path(os.environ["CASASITECONFIG"])
+    path = site_config_path()
+    if "casatools" in sys.modules:
+        # Too late to change CASA's configuration in this process; say so once.
+        return path
+    os.environ["CASASITECONFIG"] = str(path)
+    return path
+
+
+def _import(name: str) -> ModuleType:
+    configure()
+    try:
+        return importlib.import_module(name)
+    except ImportError as err:
+        raise CasaNotAvailable(
+            None,
+            f"{name} is not installed: this step runs CASA. "
+            "Install almaview's CASA extra: pip install 'almaview[casa]'",
+        ) from err
+
+
+def casatools() -> ModuleType:
+    """Return the ``casatools`` module, configured for offline use.
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> ms = casa.casatools().ms()   # doctest: +SKIP
+    """
+    return _import("casatools")
+
+
+def casatasks() -> ModuleType:
+    """Return the ``casatasks`` module, configured for offline use.
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> casa.casatasks().listobs   # doctest: +SKIP
+    <...>
+    """
+    _import("casatools")
+    return _import("casatasks")
+
+
+def available() -> bool:
+    """True when casatools and casatasks can be imported.
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> isinstance(casa.available(), bool)
+    True
+    """
+    return all(importlib.util.find_spec(m) is not None for m in ("casatools", "casatasks"))

@@ -1,0 +1,1 @@
+"""Readers: CASA tables and images to xarray (python-casacore, astropy; no Jupyter)."""

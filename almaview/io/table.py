@@ -1,0 +1,98 @@
+"""Opening CASA tables safely: check the files first, translate casacore's errors.
+
+Every reader in almaview opens tables through :func:`open_table`, so a
+half-copied directory or a missing ``table.f0`` becomes a typed error naming
+the path, never a bare casacore traceback.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Literal
+
+from ..errors import DamagedTable, NotATable, PathNotFound
+
+TableKind = Literal["ms", "caltable", "image", "table"]
+
+
+def check_table_dir(path: str | os.PathLike) -> Path:
+    """Check that ``path`` looks like a complete CASA table directory; return it resolved.
+
+    Raises :class:`PathNotFound`, :class:`NotATable` or :class:`DamagedTable`.
+
+    Examples
+    --------
+    >>> check_table_dir("/no/such.ms")
+    Traceback (most recent call last):
+    ...
+    almaview.errors.PathNotFound: '/no/such.ms': does not exist
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise PathNotFound(p, "does not exist")
+    if not p.is_dir():
+        raise NotATable(p, "is a file, not a CASA table directory (a CASA table is a directory holding table.dat)")
+    dat = p / "table.dat"
+    if not dat.exists():
+        raise NotATable(
+            p,
+            "is not a CASA table: table.dat is missing "
+            "(the directory may be half-copied or half-untarred, or it is not a table at all)",
+        )
+    if dat.stat().st_size == 0:
+        raise DamagedTable(p, "table.dat is empty (zero bytes): the table was truncated while being written or copied")
+    # Storage-manager files: a table with data always has table.f0.
+    if not any(p.glob("table.f0*")):
+        raise DamagedTable(
+            p,
+            "table.f0 is missing: the table's data files are incomplete "
+            "(half-copied or half-untarred); copy or extract it again",
+        )
+    return p.resolve()
+
+
+@contextmanager
+def open_table(path: str | os.PathLike, subtable: str | None = None) -> Iterator["object"]:
+    """Open a CASA table (or one of its subtables) read-only, closing it afterwards.
+
+    Examples
+    --------
+    >>> with open_table("my.ms", "SPECTRAL_WINDOW") as t:   # doctest: +SKIP
+    ...     t.getcol("NUM_CHAN")
+    """
+    from casacore import tables
+
+    root = check_table_dir(path)
+    full = root / subtable if subtable else root
+    if subtable:
+        check_table_dir(full)
+    try:
+        t = tables.table(str(full), readonly=True, ack=False)
+    except RuntimeError as err:
+        raise DamagedTable(full, f"casacore could not open the table ({err}); it may be damaged or truncated") from err
+    try:
+        yield t
+    finally:
+        t.close()
+
+
+def table_kind(path: str | os.PathLike) -> TableKind:
+    """Say what a CASA table directory holds: 'ms', 'caltable', 'image' or 'table'.
+
+    Examples
+    --------
+    >>> table_kind("uid___A002_X1.ms")   # doctest: +SKIP
+    'ms'
+    """
+    with open_table(path) as t:
+        keywords = set(t.keywordnames())
+        info = t.info().get("type", "")
+    if "MS_VERSION" in keywords or info == "Measurement Set":
+        return "ms"
+    if "VisCal" in keywords or info == "Calibration":
+        return "caltable"
+    if "coords" in keywords or info == "Image":
+        return "image"
+    return "table"
