@@ -93,12 +93,18 @@ def _import(name: str) -> ModuleType:
 def casatools() -> ModuleType:
     """Return the ``casatools`` module, configured for offline use.
 
+    CASA's log goes to almaview's cache (see :func:`site_config_path`), not the terminal.
+
     Examples
     --------
     >>> from almaview import casa
     >>> ms = casa.casatools().ms()   # doctest: +SKIP
     """
-    return _import("casatools")
+    mod = _import("casatools")
+    if not getattr(mod, "_almaview_quiet", False):
+        mod.logsink().showconsole(onconsole=False)
+        mod._almaview_quiet = True
+    return mod
 
 
 def casatasks() -> ModuleType:
@@ -110,7 +116,7 @@ def casatasks() -> ModuleType:
     >>> casa.casatasks().listobs   # doctest: +SKIP
     <...>
     """
-    _import("casatools")
+    casatools()
     return _import("casatasks")
 
 

@@ -1,0 +1,42 @@
+"""Shared fixtures: realistic data built once per session with real CASA.
+
+Data live in pytest's cache directory, keyed by a hash of the recipe
+(``almaview.sampledata``), so a second run reuses them and a changed recipe
+rebuilds them. almaview's own cache (CASA's site config and logs, extracted
+tarballs) also goes there, never into the user's home.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = Path(config.rootpath) / ".pytest_cache" / "almaview-cache"
+    os.environ.setdefault("ALMAVIEW_CACHE_DIR", str(root))
+
+
+@pytest.fixture(scope="session")
+def sampledata_dir(request: pytest.FixtureRequest) -> Path:
+    from almaview import sampledata
+
+    return Path(request.config.cache.mkdir("almaview-sampledata")) / sampledata.source_version()
+
+
+@pytest.fixture(scope="session")
+def alma_eb(sampledata_dir: Path):
+    """A small ALMA-like EB (12 antennas, 4 spws, 4 ALMA intents), calibrated and imaged by CASA."""
+    from almaview import sampledata
+
+    return sampledata.build_alma_eb(sampledata_dir / "alma_eb_small", progress=False)
+
+
+@pytest.fixture(scope="session")
+def ngc5921(sampledata_dir: Path):
+    """The real VLA NGC 5921 observation from casadata, calibrated and imaged by CASA."""
+    from almaview import sampledata
+
+    return sampledata.build_ngc5921(sampledata_dir / "ngc5921", progress=False)
