@@ -1,0 +1,565 @@
+"""Images (FITS, FITS.gz, CASA image directories) as lazy xarray DataArrays.
+
+:func:`open_image` reads metadata only; the pixels are a dask array with one
+chunk per plane (per channel and Stokes), so plotting one channel reads one
+plane: FITS through astropy's memory-mapped ``section``, CASA images through
+``casacore.images`` ``getdata(blc, trc)``.
+
+Dims are named for their axes, in the file's (numpy) order: ``stokes``,
+``frequency`` (or ``velocity``), ``y``, ``x``. World coordinates come from
+astropy's WCS: ``ra``/``dec`` (deg, 2-D on ``(y, x)``, lazy), ``frequency``
+(Hz), ``stokes`` labels. The restoring beam is in the coordinates
+``beam_major``/``beam_minor`` (arcsec) and ``beam_pa`` (deg): scalars for one
+beam, along ``frequency`` (and ``stokes``) for per-plane beams. The WCS
+itself (FITS pixel-axis order, i.e. x first) is ``image.attrs["wcs"]`` so a viewer
+can convert pixel <-> world.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import dask.array as da
+import numpy as np
+import xarray as xr
+
+from ..errors import AlmaviewError, NotAnImage, PathNotFound
+from .table import check_table_dir, table_kind
+
+__all__ = ["open_image", "image_statistics", "ImageStatistics", "STOKES_CODES"]
+
+#: FITS/casacore Stokes codes -> labels.
+STOKES_CODES: dict[int, str] = {
+    1: "I", 2: "Q", 3: "U", 4: "V",
+    -1: "RR", -2: "LL", -3: "RL", -4: "LR",
+    -5: "XX", -6: "YY", -7: "XY", -8: "YX",
+}
+_STOKES_LABELS = {v: k for k, v in STOKES_CODES.items()}
+
+#: Largest plane (pixels) kept as one dask chunk; bigger planes are split spatially.
+_MAX_PLANE_CHUNK = 4096 * 4096
+_SPATIAL_CHUNK = 2048
+
+_FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
+
+
+def open_image(path: str | os.PathLike, chunks: dict[str, int] | None = None) -> xr.DataArray:
+    """Open a FITS image (plain or .gz) or a CASA image directory as a lazy DataArray.
+
+    ``chunks`` overrides the default chunking (one plane per chunk), e.g.
+    ``{"frequency": 16}``.
+
+    Raises :class:`~almaview.errors.PathNotFound`, :class:`~almaview.errors.NotAnImage`
+    (a table-only, truncated or corrupt FITS, a text file, an MS, a caltable, any
+    other table), :class:`~almaview.errors.NotATable` / :class:`~almaview.errors.DamagedTable`
+    for a directory that is not a (complete) CASA table.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> cube = av.open_image("member.uid___A001_X1.spw25.cube.I.pbcor.fits")    # doctest: +SKIP
+    >>> cube.dims                                                             # doctest: +SKIP
+    ('stokes', 'frequency', 'y', 'x')
+    >>> plane = cube.isel(stokes=0, frequency=120).compute()                  # reads one plane   # doctest: +SKIP
+    >>> cube.attrs["units"], float(cube.beam_major[120])                      # doctest: +SKIP
+    ('Jy/beam', 0.52)
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise PathNotFound(p, "does not exist")
+    if p.is_dir():
+        root = check_table_dir(p)
+        kind = table_kind(root)
+        if kind == "ms":
+            raise NotAnImage(root, "is a measurement set, not an image: use almaview.open_ms to read it")
+        if kind == "caltable":
+            raise NotAnImage(root, "is a calibration table, not an image: use almaview.open_caltable to read it")
+        if kind != "image":
+            raise NotAnImage(root, "is a CASA table but not a CASA image (no 'coords' keyword)")
+        spec = _casa_image_spec(root)
+    else:
+        spec = _fits_image_spec(p.resolve())
+    from astropy.wcs import FITSFixedWarning
+
+    with warnings.catch_warnings():
+        # dask tokenizes (copies) the WCS, and astropy re-announces its header fixes each time.
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        return _build(spec, chunks)
+
+
+# --------------------------------------------------------------------------- FITS
+
+
+def _fits_image_spec(path: Path) -> dict[str, Any]:
+    from astropy.io import fits
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
+                index, hdu = _first_image_hdu(path, hdul)
+                header = hdu.header.copy()
+                shape = tuple(int(n) for n in hdu.shape)
+                info = hdu.fileinfo()
+                beams = _fits_beams(hdul)
+    except AlmaviewError:
+        raise
+    except Exception as err:  # astropy raises OSError, ValueError, VerifyError, ...
+        raise NotAnImage(
+            path, f"is not a readable FITS image ({type(err).__name__}: {err}); expected a FITS file with image data"
+        ) from err
+
+    bitpix = int(header["BITPIX"])
+    nbytes = abs(bitpix) // 8 * int(np.prod(shape))
+    available = _uncompressed_size(path)
+    needed = int(info["datLoc"]) + nbytes
+    if available is not None and available < needed:
+        raise NotAnImage(
+            path,
+            f"is a truncated FITS file: the image data needs {needed} bytes, the file holds {available} "
+            "(the download or copy was interrupted)",
+        )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header, naxis=len(shape))
+    beam = None
+    if all(k in header for k in ("BMAJ", "BMIN")):
+        beam = (float(header["BMAJ"]) * 3600.0, float(header["BMIN"]) * 3600.0, float(header.get("BPA", 0.0)))
+    return {
+        "format": "fits",
+        "path": path,
+        "hdu": index,
+        "shape": shape,
+        "dtype": _fits_dtype(bitpix, header),
+        "wcs": wcs,
+        "units": str(header.get("BUNIT", "")).strip(),
+        "beam": beam,
+        "beams": beams,
+        "stokes_labels": None,
+        "frequencies": None,
+        "attrs": {
+            "object": str(header.get("OBJECT", "")).strip(),
+            "telescope": str(header.get("TELESCOP", "")).strip(),
+            "restfreq": float(header["RESTFRQ"]) if "RESTFRQ" in header else (
+                float(header["RESTFREQ"]) if "RESTFREQ" in header else np.nan),
+            "specsys": str(header.get("SPECSYS", "")).strip(),
+        },
+    }
+
+
+def _first_image_hdu(path: Path, hdul: Any) -> tuple[int, Any]:
+    from astropy.io import fits
+
+    for i, hdu in enumerate(hdul):
+        if isinstance(hdu, (fits.PrimaryHDU, fits.ImageHDU, fits.CompImageHDU)):
+            if hdu.header.get("NAXIS", 0) >= 2 and all(n > 0 for n in (hdu.shape or ())):
+                return i, hdu
+    kinds = ", ".join(f"{type(h).__name__}" for h in hdul) or "no HDUs"
+    raise NotAnImage(path, f"holds no image data (HDUs: {kinds}); expected a FITS image with at least 2 axes")
+
+
+def _fits_dtype(bitpix: int, header: Any) -> np.dtype:
+    scaled = header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0
+    if bitpix == -64:
+        return np.dtype("float64")
+    if bitpix == -32 or scaled:
+        return np.dtype("float32")
+    return np.dtype({8: "uint8", 16: "int16", 32: "int32", 64: "int64"}[bitpix])
+
+
+def _uncompressed_size(path: Path) -> int | None:
+    """Bytes the FITS stream holds: the file size, or a gzip's recorded size (mod 2**32)."""
+    with open(path, "rb") as f:
+        magic = f.read(2)
+        if magic != b"\x1f\x8b":
+            return path.stat().st_size
+        size = path.stat().st_size
+        if size < 18:
+            return 0
+        f.seek(-4, os.SEEK_END)
+        isize = int.from_bytes(f.read(4), "little")
+    # ISIZE is the size modulo 2**32; good enough to catch truncation of files < 4 GiB.
+    return isize if size < 2**32 else None
+
+
+def _fits_beams(hdul: Any) -> np.ndarray | None:
+    """Per-plane beams from CASA's BEAMS table: array (nchan, npol, 3) of (major", minor", pa deg)."""
+    if "BEAMS" not in hdul:
+        return None
+    table = hdul["BEAMS"]
+    data = table.data
+    header = table.header
+    nchan = int(header.get("NCHAN", int(np.max(data["CHAN"])) + 1))
+    npol = int(header.get("NPOL", int(np.max(data["POL"])) + 1))
+    out = np.full((nchan, npol, 3), np.nan)
+    scale = []
+    for i, name in enumerate(("BMAJ", "BMIN", "BPA"), start=1):
+        unit = ""
+        for j in range(1, int(header.get("TFIELDS", 0)) + 1):
+            if str(header.get(f"TTYPE{j}", "")).strip() == name:
+                unit = str(header.get(f"TUNIT{j}", "")).strip().lower()
+        scale.append({"deg": 3600.0 if name != "BPA" else 1.0, "rad": np.degrees(1.0) * (3600.0 if name != "BPA" else 1.0)}
+                     .get(unit, 1.0))
+    out[data["CHAN"], data["POL"], 0] = data["BMAJ"] * scale[0]
+    out[data["CHAN"], data["POL"], 1] = data["BMIN"] * scale[1]
+    out[data["CHAN"], data["POL"], 2] = data["BPA"] * scale[2]
+    return out
+
+
+class _FitsPlaneReader:
+    """Reads a block of a FITS image through astropy's section (memmap for plain files)."""
+
+    def __init__(self, path: Path, hdu: int, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.hdu, self.shape, self.dtype = path, hdu, shape, dtype
+        self.ndim = len(shape)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        from astropy.io import fits
+
+        try:
+            with fits.open(self.path, memmap=True) as hdul:
+                block = hdul[self.hdu].section[key]
+        except Exception as err:
+            raise NotAnImage(self.path, f"could not read image data ({type(err).__name__}: {err})") from err
+        return np.asarray(block, dtype=self.dtype)
+
+
+# --------------------------------------------------------------------------- CASA
+
+
+def _casa_image_spec(root: Path) -> dict[str, Any]:
+    from casacore import images
+
+    try:
+        im = images.image(str(root))
+    except RuntimeError as err:
+        raise NotAnImage(root, f"casacore could not open the CASA image ({err}); it may be damaged") from err
+    shape = tuple(int(n) for n in im.shape())
+    coords = im.coordinates().dict()
+    info = im.imageinfo()
+    units = str(im.unit())
+    dtype = np.dtype("complex64") if "omplex" in str(im.datatype()) else np.dtype("float32")
+    has_mask = bool(getattr(im, "hasmask", lambda: True)()) if hasattr(im, "hasmask") else True
+    del im
+    header, stokes_labels, frequencies = _casa_coords_to_header(coords, shape)
+    from astropy.wcs import WCS, FITSFixedWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FITSFixedWarning)
+        wcs = WCS(header)
+    beam = None
+    beams = None
+    if "restoringbeam" in info:
+        b = info["restoringbeam"]
+        beam = (_arcsec(b["major"]), _arcsec(b["minor"]), _deg(b["positionangle"]))
+    elif "perplanebeams" in info:
+        ppb = info["perplanebeams"]
+        nchan, npol = int(ppb.get("nChannels", 1)), int(ppb.get("nStokes", 1))
+        beams = np.full((nchan, npol, 3), np.nan)
+        for c in range(nchan):
+            for s in range(npol):
+                b = ppb.get(f"*{c * npol + s}")
+                if b is not None:
+                    beams[c, s] = (_arcsec(b["major"]), _arcsec(b["minor"]), _deg(b["positionangle"]))
+    return {
+        "format": "casa",
+        "path": root,
+        "shape": shape,
+        "dtype": dtype,
+        "wcs": wcs,
+        "units": units,
+        "beam": beam,
+        "beams": beams,
+        "has_mask": has_mask,
+        "stokes_labels": stokes_labels,
+        "frequencies": frequencies,
+        "attrs": {
+            "object": str(info.get("objectname", "")),
+            "telescope": str(coords.get("telescope", "")),
+            "restfreq": float(header.get("RESTFRQ", np.nan)),
+            "specsys": str(header.get("SPECSYS", "")),
+        },
+    }
+
+
+def _arcsec(q: dict[str, Any]) -> float:
+    from astropy import units as u
+
+    return float((q["value"] * u.Unit(q["unit"])).to_value(u.arcsec))
+
+
+def _deg(q: dict[str, Any]) -> float:
+    from astropy import units as u
+
+    return float((q["value"] * u.Unit(q["unit"])).to_value(u.deg))
+
+
+_CASA_SPECSYS = {"LSRK": "LSRK", "LSRD": "LSRD", "BARY": "BARYCENT", "TOPO": "TOPOCENT", "GEO": "GEOCENTR",
+                 "GALACTO": "GALACTOC", "LGROUP": "LOCALGRP", "CMB": "CMBDIPOL", "REST": "SOURCE"}
+
+
+def _casa_coords_to_header(coords: dict[str, Any], shape: tuple[int, ...]) -> tuple[dict[str, Any], list[str] | None, np.ndarray | None]:
+    """A FITS-WCS header (pixel axes in CASA order = FITS order) from a casacore coordinate record."""
+    from astropy import units as u
+
+    naxis = len(shape)
+    header: dict[str, Any] = {"NAXIS": naxis}
+    for i in range(naxis):
+        header[f"NAXIS{i + 1}"] = shape[naxis - 1 - i]
+        header[f"CTYPE{i + 1}"] = "LINEAR"
+        header[f"CRVAL{i + 1}"] = 0.0
+        header[f"CDELT{i + 1}"] = 1.0
+        header[f"CRPIX{i + 1}"] = 1.0
+    stokes_labels = None
+    frequencies = None
+    names = [k for k in coords if any(k.startswith(p) for p in ("direction", "spectral", "stokes", "linear"))
+             and isinstance(coords[k], dict) and f"pixelmap{k.lstrip('abcdefghijklmnopqrstuvwxyz')}" in coords]
+    for name in names:
+        n = name.lstrip("abcdefghijklmnopqrstuvwxyz")
+        axes = [int(a) for a in coords[f"pixelmap{n}"]]
+        c = coords[name]
+        if name.startswith("direction"):
+            system = str(c.get("system", "J2000")).upper()
+            proj = str(c.get("projection", "SIN"))
+            if system == "GALACTIC":
+                lon, lat = "GLON", "GLAT"
+            elif system == "ECLIPTIC":
+                lon, lat = "ELON", "ELAT"
+            else:
+                lon, lat = "RA", "DEC"
+                header["RADESYS"] = {"J2000": "FK5", "ICRS": "ICRS", "B1950": "FK4"}.get(system, "FK5")
+                if system in ("J2000", "B1950"):
+                    header["EQUINOX"] = 2000.0 if system == "J2000" else 1950.0
+            units = c.get("units", ["rad", "rad"])
+            for j, (a, ctype) in enumerate(zip(axes, (lon, lat))):
+                k = a + 1
+                scale = u.Unit(units[j]).to(u.deg)
+                header[f"CTYPE{k}"] = f"{ctype:-<5}{proj}"  # 'RA---SIN', 'DEC--SIN', 'GLON-SIN'
+                header[f"CRVAL{k}"] = float(c["crval"][j]) * scale
+                header[f"CDELT{k}"] = float(c["cdelt"][j]) * scale
+                header[f"CRPIX{k}"] = float(c["crpix"][j]) + 1.0
+                header[f"CUNIT{k}"] = "deg"
+            pc = np.asarray(c.get("pc", np.eye(2)))
+            for r, ar in enumerate(axes):
+                for s, as_ in enumerate(axes):
+                    header[f"PC{ar + 1}_{as_ + 1}"] = float(pc[r, s])
+            lat_axis = axes[1] + 1
+            for m, v in enumerate(np.asarray(c.get("projection_parameters", []), dtype=float)):
+                header[f"PV{lat_axis}_{m + 1}"] = float(v)
+            if "longpole" in c:
+                header["LONPOLE"] = float(c["longpole"])
+            if "latpole" in c:
+                header["LATPOLE"] = float(c["latpole"])
+        elif name.startswith("spectral"):
+            k = axes[0] + 1
+            w = c.get("wcs", {})
+            header[f"CTYPE{k}"] = "FREQ"
+            header[f"CRVAL{k}"] = float(w.get("crval", 0.0))
+            header[f"CDELT{k}"] = float(w.get("cdelt", 1.0))
+            header[f"CRPIX{k}"] = float(w.get("crpix", 0.0)) + 1.0
+            header[f"CUNIT{k}"] = "Hz"
+            header["SPECSYS"] = _CASA_SPECSYS.get(str(c.get("system", "")).upper(), str(c.get("system", "")))
+            if c.get("restfreq"):
+                header["RESTFRQ"] = float(c["restfreq"])
+            tab = c.get("tabular")
+            nchan = shape[naxis - 1 - axes[0]]
+            if isinstance(tab, dict) and len(np.atleast_1d(tab.get("worldvalues", []))) == nchan and nchan > 1:
+                world = np.asarray(tab["worldvalues"], dtype=float)
+                if not np.allclose(np.diff(world), np.diff(world)[0], rtol=1e-9, atol=0):
+                    frequencies = world  # non-linear axis: the tabulated values are the truth
+        elif name.startswith("stokes"):
+            k = axes[0] + 1
+            stokes_labels = [str(s) for s in c.get("stokes", [])]
+            codes = [_STOKES_LABELS.get(s, 0) for s in stokes_labels]
+            header[f"CTYPE{k}"] = "STOKES"
+            header[f"CRVAL{k}"] = float(codes[0]) if codes else 1.0
+            header[f"CDELT{k}"] = float(codes[1] - codes[0]) if len(codes) > 1 else 1.0
+            header[f"CRPIX{k}"] = 1.0
+    return header, stokes_labels, frequencies
+
+
+class _CasaPlaneReader:
+    """Reads a block of a CASA image with getdata(blc, trc); masked pixels become NaN."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype, has_mask: bool):
+        self.path, self.shape, self.dtype, self.has_mask = path, shape, dtype, has_mask
+        self.ndim = len(shape)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        from casacore import images
+
+        blc, trc = [], []
+        for k, n in zip(key, self.shape):
+            start, stop, _ = k.indices(n)
+            blc.append(start)
+            trc.append(max(stop - 1, start))
+        empty = any(k.indices(n)[1] <= k.indices(n)[0] for k, n in zip(key, self.shape))
+        if empty:
+            return np.empty([len(range(*k.indices(n))) for k, n in zip(key, self.shape)], dtype=self.dtype)
+        try:
+            im = images.image(str(self.path))
+            data = np.asarray(im.getdata(blc=blc, trc=trc), dtype=self.dtype)
+            if self.has_mask and np.issubdtype(self.dtype, np.floating):
+                mask = im.getmask(blc=blc, trc=trc)  # True = masked (invalid)
+                if mask.any():
+                    data = np.where(mask, np.nan, data).astype(self.dtype)
+        except RuntimeError as err:
+            raise NotAnImage(self.path, f"could not read image data ({err}); the image may be damaged") from err
+        return data
+
+
+# --------------------------------------------------------------------------- DataArray
+
+
+def _dim_name(ctype: str) -> str:
+    c = ctype.upper()
+    if c.startswith(("RA", "GLON", "ELON")):
+        return "x"
+    if c.startswith(("DEC", "GLAT", "ELAT")):
+        return "y"
+    if c.startswith("FREQ"):
+        return "frequency"
+    if c.startswith(("VRAD", "VOPT", "VELO", "VELO-LSR", "FELO")):
+        return "velocity"
+    if c.startswith("STOKES"):
+        return "stokes"
+    return c.split("-")[0].lower() or "axis"
+
+
+def _default_chunks(shape: tuple[int, ...], dims: list[str]) -> tuple[int, ...]:
+    plane = 1
+    for n, d in zip(shape, dims):
+        if d in ("x", "y"):
+            plane *= n
+    out = []
+    for n, d in zip(shape, dims):
+        if d in ("x", "y"):
+            out.append(n if plane <= _MAX_PLANE_CHUNK else min(n, _SPATIAL_CHUNK))
+        else:
+            out.append(1)
+    return tuple(out)
+
+
+def _celestial_block(block: np.ndarray, wcs: Any, lon: bool, block_info: dict | None = None) -> np.ndarray:
+    loc = block_info[None]["array-location"]
+    (y0, y1), (x0, x1) = loc
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra, dec = wcs.pixel_to_world_values(xx, yy)
+    return np.asarray(ra if lon else dec, dtype=np.float64)
+
+
+def _build(spec: dict[str, Any], chunks: dict[str, int] | None) -> xr.DataArray:
+    wcs = spec["wcs"]
+    shape = spec["shape"]
+    naxis = len(shape)
+    ctypes = [str(t) for t in wcs.wcs.ctype]
+    dims = [_dim_name(ctypes[naxis - 1 - i]) for i in range(naxis)]
+    seen: dict[str, int] = {}
+    for i, d in enumerate(dims):  # make duplicate names unique (unusual axes)
+        if d in seen:
+            dims[i] = f"{d}_{i}"
+        seen[d] = i
+    chunk_shape = list(_default_chunks(shape, dims))
+    for d, n in (chunks or {}).items():
+        if d in dims:
+            chunk_shape[dims.index(d)] = n
+    if spec["format"] == "fits":
+        reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"])
+    else:
+        reader = _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True))
+    data = da.from_array(reader, chunks=tuple(chunk_shape), asarray=False, fancy=False,
+                         name=f"almaview-image-{spec['path']}-{os.path.getmtime(spec['path'])}")
+
+    coords: dict[str, Any] = {}
+    for i, d in enumerate(dims):
+        fits_axis = naxis - 1 - i  # 0-based WCS axis
+        n = shape[i]
+        if d in ("frequency", "velocity"):
+            if d == "frequency" and spec.get("frequencies") is not None:
+                values = np.asarray(spec["frequencies"], dtype=float)
+            else:
+                values = _axis_world(wcs, fits_axis, n)
+            unit = str(wcs.wcs.cunit[fits_axis]) or ("Hz" if d == "frequency" else "m/s")
+            if d == "frequency" and unit != "Hz":
+                from astropy import units as u
+
+                values = (values * u.Unit(unit)).to_value(u.Hz)
+                unit = "Hz"
+            coords[d] = (d, values, {"units": unit})
+        elif d == "stokes":
+            labels = spec.get("stokes_labels")
+            if not labels or len(labels) != n:
+                codes = np.round(_axis_world(wcs, fits_axis, n)).astype(int)
+                labels = [STOKES_CODES.get(int(c), str(int(c))) for c in codes]
+            coords[d] = (d, np.array(labels, dtype=object))
+    if "x" in dims and "y" in dims and wcs.has_celestial:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            celestial = wcs.celestial
+        yi, xi = dims.index("y"), dims.index("x")
+        plane_chunks = (chunk_shape[yi], chunk_shape[xi])
+        template = da.zeros((shape[yi], shape[xi]), chunks=plane_chunks, dtype=np.float64)
+        lon = da.map_blocks(_celestial_block, template, celestial, True, dtype=np.float64)
+        lat = da.map_blocks(_celestial_block, template, celestial, False, dtype=np.float64)
+        lon_name = "ra" if ctypes[naxis - 1 - xi].upper().startswith("RA") else "lon"
+        lat_name = "dec" if ctypes[naxis - 1 - yi].upper().startswith("DEC") else "lat"
+        coords[lon_name] = (("y", "x"), lon, {"units": "deg"})
+        coords[lat_name] = (("y", "x"), lat, {"units": "deg"})
+
+    beam_attrs = ({"units": "arcsec"}, {"units": "arcsec"}, {"units": "deg"})
+    beam_names = ("beam_major", "beam_minor", "beam_pa")
+    if spec.get("beams") is not None and "frequency" in dims:
+        beams = spec["beams"]  # (nchan, npol, 3)
+        nchan = shape[dims.index("frequency")]
+        if beams.shape[0] == nchan:
+            if "stokes" in dims and beams.shape[1] == shape[dims.index("stokes")] and beams.shape[1] > 1:
+                bdims: tuple[str, ...] = ("frequency", "stokes")
+                values = [beams[:, :, k] for k in range(3)]
+            else:
+                bdims = ("frequency",)
+                values = [beams[:, 0, k] for k in range(3)]
+            order = [d for d in dims if d in bdims]
+            for name, v, a in zip(beam_names, values, beam_attrs):
+                arr = xr.DataArray(v, dims=bdims).transpose(*order)
+                coords[name] = (tuple(order), arr.values, a)
+    elif spec.get("beam") is not None:
+        for name, v, a in zip(beam_names, spec["beam"], beam_attrs):
+            coords[name] = ((), float(v), a)
+
+    attrs = {
+        "units": spec["units"],
+        "wcs": wcs,
+        "source": str(spec["path"]),
+        "format": spec["format"],
+        **{k: v for k, v in spec["attrs"].items() if v == v and v != ""},
+    }
+    name = Path(spec["path"]).name
+    image = xr.DataArray(data, dims=tuple(dims), coords=coords, attrs=attrs, name=name)
+    return image.transpose(*_canonical_order(dims))
+
+
+def _canonical_order(dims: list[str]) -> list[str]:
+    """stokes, spectral, any other axis, y, x: the same order for FITS and CASA images."""
+    head = [d for d in ("stokes", "frequency", "velocity") if d in dims]
+    tail = [d for d in ("y", "x") if d in dims]
+    return head + [d for d in dims if d not in head and d not in tail] + tail
+
+
+def _axis_world(wcs: Any, axis: int, n: int) -> np.ndarray:
+    """World values along one WCS axis (0-based) at pixels 0..n-1, other axes at their reference pixel."""
+    pix = np.tile(np.asarray(wcs.wcs.crpix, dtype=float) - 1.0, (n, 1))
+    pix[:, axis] = np.arange(n)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        world = wcs.all_pix2world(pix, 0)
+    return np.asarray(world[:, axis], dtype=float)
+
+
+from .imagestats import ImageStatistics, image_statistics  # noqa: E402  (re-exported)
