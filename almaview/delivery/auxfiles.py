@@ -1,0 +1,119 @@
+"""Auxiliary text products: ``cont.dat``, ``flux.csv``, ``antennapos.csv``.
+
+``cont.dat`` (hif_findcont)::
+
+    Field: NGC_1234
+
+    SpectralWindow: 17
+    230.100~230.500GHz LSRK
+    231.000~232.000GHz LSRK
+
+    SpectralWindow: 19
+    ALL
+
+``flux.csv``: ``ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment`` (older files lack the uv columns).
+``antennapos.csv``: ``name,antenna,xoffset,yoffset,zoffset,comment``.
+Column names are matched case-insensitively; unknown columns are kept.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+from .model import ContinuumRange, FluxDensity
+
+_UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
+_RANGE = re.compile(r"^\s*([0-9.eE+-]+)\s*~\s*([0-9.eE+-]+)\s*([kMGT]?Hz)\s*(\w+)?", re.I)
+
+
+def parse_cont_dat(text: str) -> list[ContinuumRange]:
+    """Parse cont.dat into one ContinuumRange per line (frequencies in Hz, with their frame).
+
+    Examples
+    --------
+    >>> r = parse_cont_dat("Field: M100\\n\\nSpectralWindow: 17\\n230.1~230.5GHz LSRK\\n")
+    >>> r[0].field, r[0].spw, r[0].low, r[0].high, r[0].frame
+    ('M100', '17', 230100000000.0, 230500000000.0, 'LSRK')
+    """
+    out: list[ContinuumRange] = []
+    fld, spw = "", ""
+    for line in text.splitlines():
+        s = line.strip()
+        if not s or s.startswith("#"):
+            continue
+        key, _, value = s.partition(":")
+        if key.strip().lower() == "field" and _:
+            fld = value.strip()
+            continue
+        if key.strip().lower() in ("spectralwindow", "spectral window", "spw") and _:
+            spw = value.strip().split()[0] if value.strip() else ""
+            continue
+        m = _RANGE.match(s)
+        if m:
+            scale = _UNITS[m.group(3).lower()]
+            out.append(ContinuumRange(fld, spw, float(m.group(1)) * scale, float(m.group(2)) * scale,
+                                      m.group(4), s))
+        else:
+            out.append(ContinuumRange(fld, spw, None, None, None, s))
+    return out
+
+
+def _float(v: str | None) -> float | None:
+    try:
+        return float(v) if v not in (None, "") else None
+    except ValueError:
+        return None
+
+
+def _rows(text: str) -> list[dict[str, str]]:
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), skipinitialspace=True)
+    return [{(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
+            for row in reader]
+
+
+def parse_flux_csv(text: str) -> list[FluxDensity]:
+    """Parse flux.csv (calibrator flux densities per spw).
+
+    Examples
+    --------
+    >>> f = parse_flux_csv("ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\\n"
+    ...                    "a.ms,0,17,1.5,0,0,0,-0.7,0,0,\\"# field=J1924-2914\\"\\n")
+    >>> f[0].spw, f[0].I, f[0].spix, f[0].extra
+    ('17', 1.5, -0.7, {'uvmin': '0', 'uvmax': '0'})
+    """
+    out = []
+    for row in _rows(text):
+        low = {k.lower(): v for k, v in row.items()}
+        known = {"ms", "vis", "field", "spw", "i", "q", "u", "v", "spix", "comment"}
+        out.append(FluxDensity(
+            vis=low.get("ms", low.get("vis", "")), field=low.get("field", ""), spw=low.get("spw", ""),
+            I=_float(low.get("i")), Q=_float(low.get("q")), U=_float(low.get("u")), V=_float(low.get("v")),
+            spix=_float(low.get("spix")), comment=low.get("comment", ""),
+            extra={k: v for k, v in row.items() if k.lower() not in known},
+        ))
+    return out
+
+
+def parse_antennapos_csv(text: str) -> list[dict[str, str]]:
+    """Parse antennapos.csv into a list of rows (column names as in the file).
+
+    Examples
+    --------
+    >>> parse_antennapos_csv("name,antenna,xoffset,yoffset,zoffset,comment\\na.ms,DA41,1e-4,0,0,x\\n")[0]["antenna"]
+    'DA41'
+    """
+    return _rows(text)
+
+
+def comment_field(comment: str) -> str | None:
+    """Pull 'field=NAME' out of a flux.csv comment.
+
+    Examples
+    --------
+    >>> comment_field("# field=J1924-2914 intents=AMPLITUDE")
+    'J1924-2914'
+    """
+    m = re.search(r"field=(\S+)", comment)
+    return m.group(1) if m else None

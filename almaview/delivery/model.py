@@ -1,0 +1,500 @@
+"""The delivery model: plain, typed, documented objects (no IO beyond lazy properties).
+
+A :class:`Delivery` holds member OUSes (:class:`MemberOUS`), each with its
+README (:class:`Readme`), execution blocks (:class:`ExecutionBlock`), image
+products (:class:`ImageProduct`), auxiliary files, QA and scripts.  The
+objects are built by :func:`almaview.delivery.open_delivery`; nothing here
+walks the disk except the few lazy properties that extract an archive into
+the cache on first use (``MemberOUS.weblog``, ``Caltables[...]``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from dataclasses import field as _field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .weblog import Weblog
+
+# ---------------------------------------------------------------- QA score bands
+
+#: (lower bound, band, colour, weblog CSS class); the pipeline's documented ranges:
+#: score <= 0.33 error, 0.33 < score <= 0.66 warning, 0.66 < score <= 0.90 below standard, > 0.90 good.
+SCORE_BANDS = (
+    (0.90, "good", "green", "#5cb85c"),
+    (0.66, "below standard", "blue", "#5bc0de"),
+    (0.33, "warning", "yellow", "#f0ad4e"),
+)
+
+
+def score_band(score: float | None) -> tuple[str, str, str]:
+    """Return (band, colour name, hex colour) for a pipeline QA score, as the weblog colours it.
+
+    Examples
+    --------
+    >>> score_band(1.0)[:2], score_band(0.8)[:2], score_band(0.5)[:2], score_band(0.1)[:2]
+    (('good', 'green'), ('below standard', 'blue'), ('warning', 'yellow'), ('error', 'red'))
+    >>> score_band(None)[:2]
+    ('unknown', 'grey')
+    """
+    if score is None:
+        return ("unknown", "grey", "#999999")
+    for lower, band, colour, hexcol in SCORE_BANDS:
+        if score > lower:
+            return (band, colour, hexcol)
+    return ("error", "red", "#d9534f")
+
+
+# ---------------------------------------------------------------- README
+
+
+@dataclass
+class Readme:
+    """A member OUS README parsed into fields; ``extra`` keeps unknown ``Key: value`` lines verbatim."""
+
+    layout: str = "unknown"  #: 'cycle0-4', 'cycle5', 'cycle6+' or 'unknown'
+    path: str | None = None
+    text: str = _field(default="", repr=False)
+    project_code: str | None = None
+    pi_name: str | None = None
+    title: str | None = None
+    sb_name: str | None = None
+    configuration: str | None = None
+    proposed_rms: str | None = None
+    proposed_beam: str | None = None
+    casa_version: str | None = None
+    pipeline_version: str | None = None
+    qa2_result: str | None = None
+    cycle: str | None = None
+    mous: str | None = None
+    reducer_comments: str | None = None
+    achieved_beam: list[str] = _field(default_factory=list)
+    achieved_rms: list[str] = _field(default_factory=list)
+    sections: list[str] = _field(default_factory=list)
+    extra: dict[str, str] = _field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- calibration
+
+
+@dataclass
+class TableApply:
+    """One caltable as applied by one applycal call: its gainfield, interp, spwmap and calwt."""
+
+    table: str  #: caltable file name (basename)
+    kind: str  #: see :func:`almaview.delivery.calapply.caltable_kind`
+    gainfield: str = ""
+    interp: str = ""
+    spwmap: list[int] = _field(default_factory=list)
+    calwt: bool = True
+
+
+@dataclass
+class Applycal:
+    """One applycal call of a ``*.calapply.txt``: which tables go to which field/spw/intent/antenna."""
+
+    field: str = ""
+    spw: str = ""
+    intent: str = ""
+    antenna: str = ""
+    tables: list[TableApply] = _field(default_factory=list)
+    options: dict[str, Any] = _field(default_factory=dict)  #: other keyword arguments (applymode, flagbackup...)
+
+
+@dataclass
+class CalApply:
+    """A parsed ``<eb>.ms.calapply.txt``."""
+
+    path: str
+    vis: str | None
+    calls: list[Applycal] = _field(default_factory=list)
+
+    @property
+    def tables(self) -> list[str]:
+        """Every caltable named, in order of first appearance."""
+        seen: dict[str, None] = {}
+        for c in self.calls:
+            for t in c.tables:
+                seen.setdefault(t.table, None)
+        return list(seen)
+
+
+@dataclass
+class Caltable:
+    """A calibration table of an EB: where it is (loose directory or archive member) and its kind."""
+
+    name: str
+    kind: str
+    eb: str | None
+    source: str  #: a real path, or 'archive.tgz:member' when it still sits in an archive
+    _materialise: Callable[[], Path] | None = _field(default=None, repr=False, compare=False)
+
+    def path(self) -> Path:
+        """Return a real directory for the table, extracting its archive into the cache on first use.
+
+        Examples
+        --------
+        >>> tsys = eb.caltables.get_table("tsyscal").path()   # doctest: +SKIP
+        """
+        if self._materialise is None:
+            return Path(self.source)
+        return self._materialise()
+
+
+class Caltables(Mapping[str, str]):
+    """The caltables of an EB: ``eb.caltables[name_or_kind]`` -> a real path (extracted on first use).
+
+    Keys are caltable file names; a kind ('tsyscal', 'bandpass', 'phase', 'amplitude', 'wvr', 'antpos',
+    'fluxscale', ...) or a unique substring is accepted too when it selects exactly one table.
+
+    Examples
+    --------
+    >>> eb.caltables["tsyscal"]      # doctest: +SKIP
+    '/home/me/.cache/almaview/extracted/.../uid___A002_X1_X2.ms.hifa_tsyscal.s6_1.tsyscal.tbl'
+    """
+
+    def __init__(self, tables: list[Caltable] | None = None):
+        self._tables: dict[str, Caltable] = {t.name: t for t in tables or []}
+
+    def add(self, table: Caltable) -> None:
+        """Add a table unless one of that name is known (loose tables win over archive members)."""
+        self._tables.setdefault(table.name, table)
+
+    def get_table(self, key: str) -> Caltable:
+        """Return the :class:`Caltable` for a name, kind, or unique substring."""
+        if key in self._tables:
+            return self._tables[key]
+        matches = [t for t in self._tables.values() if t.kind == key]
+        if not matches:
+            matches = [t for t in self._tables.values() if key in t.name]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise KeyError(f"no caltable matches {key!r}; known: {sorted(self._tables)}")
+        raise KeyError(f"{key!r} matches {len(matches)} caltables, use a full name: {sorted(t.name for t in matches)}")
+
+    def __getitem__(self, key: str) -> str:
+        return os.fspath(self.get_table(key).path())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._tables)
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def kinds(self) -> dict[str, str]:
+        """Map each caltable name to its kind, without extracting anything."""
+        return {name: t.kind for name, t in self._tables.items()}
+
+    def __repr__(self) -> str:
+        return f"Caltables({sorted(self._tables)})"
+
+
+# ---------------------------------------------------------------- execution blocks
+
+
+@dataclass
+class ExecutionBlock:
+    """One execution block (EB) of a member OUS and everything the package holds for it."""
+
+    uid: str  #: 'uid___A002_X<hex>_X<hex>'
+    mous: str
+    raw_asdm: str | None = None  #: untarred ASDM directory (raw/<eb>.asdm.sdm), if present
+    raw_archive: str | None = None  #: '<project>_<eb>.asdm.sdm.tar' when the ASDM is still a tar
+    raw_complete: bool | None = None  #: False when ASDM.xml is missing (half-extracted)
+    calibrated_ms: str | None = None  #: the preferred calibrated MS (``*.ms.split.cal`` first), a real path
+    calibrated_ms_all: list[str] = _field(default_factory=list)
+    caltables: Caltables = _field(default_factory=Caltables)
+    calapply: CalApply | None = None
+    flag_templates: list[str] = _field(default_factory=list)
+    flagversions: list[str] = _field(default_factory=list)
+    scripts: list[str] = _field(default_factory=list)  #: per-EB manual calibration scripts
+    seen_in: list[str] = _field(default_factory=list)  #: where the uid was found ('raw', 'manifest', 'calapply', ...)
+
+
+# ---------------------------------------------------------------- products
+
+
+@dataclass
+class ImageProduct:
+    """A FITS image product classified from ALMA's file naming."""
+
+    name: str
+    source: str  #: real path, or 'archive.tar:member'
+    mous: str | None
+    field: str | None
+    role: str | None  #: 'sci', 'bp', 'ph', 'check', 'amp', 'polcal' ...
+    spws: tuple[int, ...]
+    kind: str | None  #: 'cont', 'cube', 'mfs' (or 'repBW', ...)
+    stokes: str | None
+    image_type: str | None  #: 'pbcor', 'pb', 'mask', 'residual', 'psf', 'model', 'alpha', 'alpha.error', ...
+    taylor: str | None = None  #: 'tt0', 'tt1' for multi-term images
+    naming: str = "member"  #: 'member' (member.<OUS>. prefix), 'legacy' (<OUS>. or no prefix), 'unknown'
+    compressed: bool = False
+    size: int | None = None
+
+
+# ---------------------------------------------------------------- auxiliary
+
+
+@dataclass
+class ContinuumRange:
+    """One line of cont.dat: a frequency range chosen as line-free for a field and spw."""
+
+    field: str
+    spw: str
+    low: float | None  #: Hz; None for 'ALL' / 'NONE'
+    high: float | None
+    frame: str | None
+    text: str
+
+
+@dataclass
+class FluxDensity:
+    """One row of flux.csv: a calibrator's flux density in one spw."""
+
+    vis: str
+    field: str
+    spw: str
+    I: float | None
+    Q: float | None = None
+    U: float | None = None
+    V: float | None = None
+    spix: float | None = None
+    comment: str = ""
+    extra: dict[str, str] = _field(default_factory=dict)
+
+
+# ---------------------------------------------------------------- QA
+
+
+@dataclass
+class QAMetric:
+    """One metric of an AQUA stage: name, value, score and reason."""
+
+    name: str
+    value: str | None
+    score: float | None
+    asdm: str | None = None
+    reason: str | None = None
+    attrs: dict[str, str] = _field(default_factory=dict)
+
+
+@dataclass
+class QAStage:
+    """A pipeline stage's QA score (from the AQUA report or the weblog)."""
+
+    number: int | None
+    name: str
+    score: float | None
+    reason: str | None = None
+    metrics: list[QAMetric] = _field(default_factory=list)
+
+    @property
+    def band(self) -> str:
+        return score_band(self.score)[0]
+
+    @property
+    def colour(self) -> str:
+        return score_band(self.score)[1]
+
+
+@dataclass
+class QATopic:
+    """An AQUA topic score (Dataset, Flagging, Calibration, Imaging...)."""
+
+    name: str
+    score: float | None
+    stages: list[QAStage] = _field(default_factory=list)
+
+    @property
+    def band(self) -> str:
+        return score_band(self.score)[0]
+
+    @property
+    def colour(self) -> str:
+        return score_band(self.score)[1]
+
+
+@dataclass
+class AquaReport:
+    """The pipeline's AQUA report (``*pipeline_aquareport.xml``)."""
+
+    path: str
+    proposal_code: str | None = None
+    processing_procedure: str | None = None
+    casa_version: str | None = None
+    pipeline_version: str | None = None
+    final_score: float | None = None
+    topics: list[QATopic] = _field(default_factory=list)
+    stages: list[QAStage] = _field(default_factory=list)
+
+
+@dataclass
+class QAFiles:
+    """Where the QA material of a member OUS is: weblog archive, QA0/QA2 reports, manifest, AQUA."""
+
+    weblog_archives: list[str] = _field(default_factory=list)
+    qa0_reports: list[str] = _field(default_factory=list)
+    qa2_reports: list[str] = _field(default_factory=list)
+    manifest: str | None = None
+    aqua: AquaReport | None = None
+
+
+@dataclass
+class Scripts:
+    """Scripts and logs of a member OUS."""
+
+    script_for_pi: list[str] = _field(default_factory=list)
+    pipescript: list[str] = _field(default_factory=list)
+    restorescript: list[str] = _field(default_factory=list)
+    calibration: list[str] = _field(default_factory=list)  #: manual ``*.scriptForCalibration.py``
+    imaging: list[str] = _field(default_factory=list)  #: ``scriptForImaging.py`` and friends
+    other: list[str] = _field(default_factory=list)
+    casa_logs: list[str] = _field(default_factory=list)
+    casa_commands: list[str] = _field(default_factory=list)
+
+
+# ---------------------------------------------------------------- OUS and delivery
+
+
+@dataclass
+class FieldInfo:
+    """A field with its intents and spws, from the calibrated MS (or the package's text files)."""
+
+    name: str
+    intents: list[str] = _field(default_factory=list)
+    spws: list[str] = _field(default_factory=list)
+    source: str = "package"  #: 'ms' when read from a calibrated MS
+
+
+@dataclass
+class MemberOUS:
+    """A member ObsUnitSet: the unit ALMA calibrates, images and delivers."""
+
+    uid: str
+    group: str | None
+    science_goal: str | None
+    path: str  #: relative path inside the project ('science_goal.../group.../member...')
+    readme: Readme | None = None
+    readme_error: str | None = None
+    ebs: list[ExecutionBlock] = _field(default_factory=list)
+    images: list[ImageProduct] = _field(default_factory=list)
+    other_products: list[str] = _field(default_factory=list)
+    continuum: list[ContinuumRange] = _field(default_factory=list)
+    flux: list[FluxDensity] = _field(default_factory=list)
+    antenna_positions: list[dict[str, str]] = _field(default_factory=list)
+    aux_files: dict[str, str] = _field(default_factory=dict)  #: 'cont.dat'/'flux.csv'/'antennapos.csv' -> source
+    qa: QAFiles = _field(default_factory=QAFiles)
+    scripts: Scripts = _field(default_factory=Scripts)
+    casa_version: str | None = None
+    pipeline_version: str | None = None
+    calibration_mode: str | None = None  #: 'pipeline' or 'manual'
+    fields: list[FieldInfo] = _field(default_factory=list)
+    spws: list[dict[str, Any]] = _field(default_factory=list)
+    calibrated_ms_other: list[str] = _field(default_factory=list)  #: concatenated MSs not tied to one EB
+    unknown_files: list[str] = _field(default_factory=list)
+    _weblog_loader: Callable[[], "Weblog | None"] | None = _field(default=None, repr=False, compare=False)
+    _weblog: Any = _field(default=None, repr=False, compare=False)
+
+    @property
+    def weblog(self) -> "Weblog | None":
+        """The pipeline weblog index, extracting the weblog archive into the cache on first use."""
+        if self._weblog is None and self._weblog_loader is not None:
+            self._weblog = self._weblog_loader()
+        return self._weblog
+
+    def eb(self, uid: str) -> ExecutionBlock:
+        """Return the EB with this uid (or a unique suffix of it)."""
+        matches = [e for e in self.ebs if e.uid == uid or e.uid.endswith(uid)]
+        if len(matches) != 1:
+            raise KeyError(f"{uid!r} matches {len(matches)} EBs of {self.uid}")
+        return matches[0]
+
+
+@dataclass
+class Delivery:
+    """An ALMA delivery package (one project, as untarred directories or archive tars).
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> d = av.open_delivery("2019.1.01234.S")        # doctest: +SKIP
+    >>> d.project_code, [m.uid for m in d.mous]        # doctest: +SKIP
+    ('2019.1.01234.S', ['uid___A001_X1465_X2a3a'])
+    >>> print(d.status())                              # doctest: +SKIP
+    """
+
+    root: str  #: the project directory, or the directory holding the archive tars
+    entry: str  #: the path the user gave
+    layout: str  #: 'directory' (untarred) or 'tars' (archive tar files) or 'mixed'
+    project_code: str | None
+    mous: list[MemberOUS] = _field(default_factory=list)
+    science_goals: list[str] = _field(default_factory=list)
+    groups: list[str] = _field(default_factory=list)
+    archives: list[str] = _field(default_factory=list)
+    problems: list[str] = _field(default_factory=list)  #: status lines found while parsing
+    unknown_files: list[str] = _field(default_factory=list)  #: files outside any member OUS
+
+    @property
+    def ebs(self) -> list[ExecutionBlock]:
+        """Every execution block of every member OUS."""
+        return [eb for m in self.mous for eb in m.ebs]
+
+    @property
+    def images(self) -> list[ImageProduct]:
+        """Every image product of every member OUS."""
+        return [im for m in self.mous for im in m.images]
+
+    @property
+    def readme(self) -> Readme | None:
+        """The first member OUS README found."""
+        return next((m.readme for m in self.mous if m.readme is not None), None)
+
+    @property
+    def pi_name(self) -> str | None:
+        return next((m.readme.pi_name for m in self.mous if m.readme and m.readme.pi_name), None)
+
+    @property
+    def title(self) -> str | None:
+        return next((m.readme.title for m in self.mous if m.readme and m.readme.title), None)
+
+    def eb(self, uid: str) -> ExecutionBlock:
+        """Return the EB with this uid (or a unique suffix of it)."""
+        matches = [e for e in self.ebs if e.uid == uid or e.uid.endswith(uid)]
+        if len(matches) != 1:
+            raise KeyError(f"{uid!r} matches {len(matches)} EBs; known: {[e.uid for e in self.ebs]}")
+        return matches[0]
+
+    def status(self) -> str:
+        """Say, in words, what is missing and the next step to take."""
+        from .status import status_lines
+
+        return "\n".join(status_lines(self))
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (see ``almaview info --json``)."""
+        from .summary import delivery_to_dict
+
+        return delivery_to_dict(self)
+
+    def __repr__(self) -> str:
+        from .summary import delivery_text
+
+        return delivery_text(self)
+
+    def _repr_html_(self) -> str:
+        from .summary import delivery_html
+
+        return delivery_html(self)
+
+
+def plain(obj: Any) -> Any:
+    """dataclasses -> dicts, dropping private fields (for JSON)."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {k: plain(v) for k, v in asdict(obj).items() if not k.startswith("_")}
+    return obj

@@ -1,0 +1,86 @@
+"""What is missing from a delivery and what to do next, in words."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from .readme import missing_fields
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .model import Delivery, MemberOUS
+
+
+def _script_for_pi(d: "Delivery", m: "MemberOUS") -> str:
+    names = [os.path.basename(s.split(":")[-1]) for s in m.scripts.script_for_pi]
+    script = names[0] if names else "scriptForPI.py"
+    where = os.path.join(d.root, m.path, "script") if d.layout != "tars" else f"{m.path}/script (after untarring)"
+    casa = "casa --pipeline -c" if m.calibration_mode == "pipeline" else "casa -c"
+    return f"cd {where} && {casa} {script}"
+
+
+def status_lines(d: "Delivery") -> list[str]:
+    """Return the delivery's status: one line per thing missing or damaged, with the next step.
+
+    Examples
+    --------
+    >>> from almaview.delivery.model import Delivery
+    >>> status_lines(Delivery(root="/x", entry="/x", layout="directory", project_code=None))[0]
+    "no member OUS found under '/x': expected science_goal.uid___*/group.uid___*/member.uid___*/ directories"
+    """
+    lines: list[str] = []
+    if not d.mous:
+        lines.append(f"no member OUS found under {d.root!r}: expected "
+                     "science_goal.uid___*/group.uid___*/member.uid___*/ directories")
+    lines += d.problems
+    if d.layout == "tars":
+        lines.append(f"the package is still in its archive tar files in {d.root}: almaview reads them in place; "
+                     f"to calibrate or image, untar them there: cd {d.root} && for f in *.tar; do tar -xf \"$f\"; done")
+    many = len(d.mous) > 1
+    for m in d.mous:
+        pre = f"{m.uid}: " if many else ""
+        if m.readme is None:
+            lines.append(f"{pre}no README found in {m.path} (download the README or the auxiliary tar)")
+        elif m.readme_error:
+            lines.append(f"{pre}README {m.readme.path} follows none of ALMA's README layouts; "
+                         "its 'Key: value' lines are kept in readme.extra")
+        else:
+            miss = missing_fields(m.readme)
+            if miss:
+                lines.append(f"{pre}README {m.readme.path} lacks: {', '.join(miss)}")
+        n = len(m.ebs)
+        if n == 0:
+            lines.append(f"{pre}no execution blocks found (no raw/ ASDMs, pipeline manifest, calapply files "
+                         "or MS names); download the raw data and the auxiliary tar")
+            continue
+        for eb in m.ebs:
+            if eb.raw_complete is False:
+                what = eb.raw_asdm or eb.raw_archive
+                lines.append(f"{pre}raw ASDM {what} is incomplete (ASDM.xml missing: half-extracted or half-copied): "
+                             f"untar {d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar again")
+        missing = [eb for eb in m.ebs if not eb.calibrated_ms]
+        if missing:
+            raw = [eb for eb in missing if eb.raw_asdm and eb.raw_complete is not False]
+            tarred = [eb for eb in missing if not eb.raw_asdm and eb.raw_archive]
+            absent = [eb for eb in missing if not eb.raw_asdm and not eb.raw_archive]
+            line = f"{pre}calibrated MS missing for {len(missing)} of {n} EBs"
+            if raw:
+                those = "those" if len(raw) == len(missing) else f"{len(raw)} of those"
+                line += (f"; raw ASDMs present for {those} {len(raw)}: restore them with "
+                         f"`{_script_for_pi(d, m)}`")
+            lines.append(line)
+            if tarred:
+                lines.append(f"{pre}raw ASDMs of {len(tarred)} EBs are still tar files "
+                             f"({', '.join(os.path.basename(eb.raw_archive or '') for eb in tarred)}): untar them "
+                             "so that raw/ holds the .asdm.sdm directories, then run scriptForPI")
+            if absent:
+                names = ", ".join(f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar" for eb in absent)
+                lines.append(f"{pre}raw data not downloaded for {len(absent)} EBs: fetch {names} from the archive")
+        if not m.images:
+            lines.append(f"{pre}no image products found (product/ is empty or was not downloaded: "
+                         f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar)")
+        if m.calibration_mode == "pipeline" and m.qa.aqua is None and not m.qa.weblog_archives and m._weblog_loader is None:
+            lines.append(f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA)")
+    if not lines:
+        lines.append(f"complete: {len(d.mous)} member OUS, {len(d.ebs)} EBs all calibrated, {len(d.images)} images")
+    return lines
