@@ -205,6 +205,11 @@ def _fix_scans_and_observation(ms: Path, layout: Layout) -> None:
         t.putcol("SCAN_NUMBER", scan.astype(np.int32))
         t.putcol("WEIGHT", np.ones((t.nrows(), 2), np.float32))
         t.putcol("SIGMA", np.ones((t.nrows(), 2), np.float32))
+    # The simulator writes one POLARIZATION row per spw; ALMA (and exportasdm) share one XX,YY setup.
+    with tables.table(str(ms / "DATA_DESCRIPTION"), readonly=False, ack=False) as dd:
+        dd.putcol("POLARIZATION_ID", np.zeros(dd.nrows(), np.int32))
+    with tables.table(str(ms / "POLARIZATION"), readonly=False, ack=False) as pol:
+        pol.removerows(list(range(1, pol.nrows())))
     with tables.table(str(ms / "OBSERVATION"), readonly=False, ack=False) as obs:
         obs.putcol("TELESCOPE_NAME", ["ALMA"] * obs.nrows())
         obs.putcol("OBSERVER", [layout.observer] * obs.nrows())
