@@ -15,8 +15,10 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Iterator
 
 from .cache import cache_dir
 from .errors import CasaNotAvailable
@@ -130,3 +132,26 @@ def available() -> bool:
     True
     """
     return all(importlib.util.find_spec(m) is not None for m in ("casatools", "casatasks"))
+
+
+@contextmanager
+def working_directory(path: str | os.PathLike) -> Iterator[Path]:
+    """Run CASA with ``path`` as the current directory.
+
+    Imaging tools write scratch files (TempLattice*, IMAGING_WEIGHT_*) into the
+    current directory; this keeps them out of the user's notebook folder.
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> with casa.working_directory("/tmp"):      # doctest: +SKIP
+    ...     casa.casatasks().tclean(...)
+    """
+    old = Path.cwd()
+    target = Path(path)
+    target.mkdir(parents=True, exist_ok=True)
+    os.chdir(target)
+    try:
+        yield target
+    finally:
+        os.chdir(old)
