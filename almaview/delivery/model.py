@@ -180,6 +180,9 @@ class Caltables(Mapping[str, str]):
     def __getitem__(self, key: str) -> str:
         return os.fspath(self.get_table(key).path())
 
+    def __contains__(self, key: object) -> bool:  # by name only: never extracts anything
+        return key in self._tables
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._tables)
 

@@ -58,16 +58,15 @@ def ms_fields_spws(ms: str | os.PathLike) -> tuple[list[FieldInfo], list[dict[st
         scans = _frame(dt["scans"])
         fcol, icol, scol = _pick(scans, _NAME), _pick(scans, _INTENT), _pick(scans, ("spws", "spw", "spw_ids"))
         for _, row in scans.iterrows():
-            f = fields.setdefault(str(row[fcol]), FieldInfo(str(row[fcol]), [], [], "ms")) if fcol else None
-            if f is None:
-                continue
-            for i in _split(row[icol]) if icol else []:
-                i = i.split("#")[0].replace("CALIBRATE_", "").replace("OBSERVE_", "")
-                if i and i not in f.intents:
-                    f.intents.append(i)
-            for s in _split(row[scol]) if scol else []:
-                if s not in f.spws:
-                    f.spws.append(s)
+            for fname in _split(row[fcol]) if fcol else []:
+                f = fields.setdefault(fname, FieldInfo(fname, [], [], "ms"))
+                for i in _split(row[icol]) if icol else []:
+                    i = i.split("#")[0].replace("CALIBRATE_", "").replace("OBSERVE_", "")
+                    if i and i not in f.intents:
+                        f.intents.append(i)
+                for s in _split(row[scol]) if scol else []:
+                    if s not in f.spws:
+                        f.spws.append(s)
     except (KeyError, AttributeError, ValueError):
         pass
     spws_df = _frame(dt["spws"])

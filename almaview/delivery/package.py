@@ -54,7 +54,7 @@ def classify_entry(sub: list[str], e: Entry, leaf_children: set[str] | None) -> 
             return "flagversions"
         if n.startswith("pipeline-"):
             return "weblog_dir"
-        if "table.dat" in leaf_children:
+        if "table.dat" in leaf_children or _MS_RE.search(n) or n.endswith(".tbl"):
             if n.endswith(".tbl") or (caltable_kind(name) != "unknown" and not _MS_RE.search(n)):
                 return "caltable"
             if _MS_RE.search(n):

@@ -65,8 +65,8 @@ def status_lines(d: "Delivery") -> list[str]:
             absent = [eb for eb in missing if not eb.raw_asdm and not eb.raw_archive]
             line = f"{pre}calibrated MS missing for {len(missing)} of {n} EBs"
             if raw:
-                those = "those" if len(raw) == len(missing) else f"{len(raw)} of those"
-                line += (f"; raw ASDMs present for {those} {len(raw)}: restore them with "
+                those = f"those {len(raw)}" if len(raw) == len(missing) else f"{len(raw)} of them"
+                line += (f"; raw ASDMs present for {those}: restore them with "
                          f"`{_script_for_pi(d, m)}`")
             lines.append(line)
             if tarred:

@@ -47,9 +47,13 @@ class Entry:
         return self.rel.rsplit("/", 1)[-1]
 
 
+_TABLE_NAME_RE = re.compile(r"(\.ms|\.ms\.split|\.ms\.split\.cal|_targets(_line)?\.ms|\.tbl)$")
+
+
 def _is_leaf_dir(name: str, children: set[str]) -> bool:
     return (
         "table.dat" in children
+        or _TABLE_NAME_RE.search(name) is not None
         or "ASDM.xml" in children
         or name.endswith((".asdm.sdm", ".flagversions"))
         or name.startswith("pipeline-")

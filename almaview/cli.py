@@ -1,0 +1,79 @@
+"""The ``almaview`` command: ``almaview info PATH [--json]``, ``almaview demo [DIR]``.
+
+Exit codes: 0 success, 1 an almaview error (one line on stderr naming the
+path), 2 bad usage (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from typing import Sequence
+
+from .errors import AlmaviewError
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="almaview", description="Explore ALMA delivered data.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    info = sub.add_parser("info", help="summarise a delivery (project, PI, OUSes, EBs, fields, images, QA)",
+                          description="Print a summary of an ALMA delivery: the project directory, any directory "
+                                      "inside it, or the folder holding the archive's tar files.")
+    info.add_argument("path", metavar="PATH", help="delivery directory (or a directory inside it, or the tar folder)")
+    info.add_argument("--json", action="store_true", help="print the model as JSON (for machines)")
+    info.add_argument("--no-ms", action="store_true", help="do not open calibrated MSs for fields/spws")
+    demo = sub.add_parser("demo", help="build the demo delivery", description="Build almaview's demo ALMA delivery.")
+    demo.add_argument("dir", metavar="DIR", nargs="?", default="almaview-demo",
+                      help="where to build it (default: ./almaview-demo)")
+    return p
+
+
+def _info(args: argparse.Namespace) -> int:
+    from .delivery import open_delivery
+
+    d = open_delivery(args.path, read_ms=not args.no_ms)
+    if args.json:
+        json.dump(d.to_dict(), sys.stdout, indent=1, default=str)
+        sys.stdout.write("\n")
+    else:
+        print(repr(d))
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    try:
+        demo = importlib.import_module("almaview.demo")
+    except ModuleNotFoundError as err:
+        if err.name not in ("almaview.demo",):
+            raise
+        print("almaview demo: the demo builder (almaview.demo) is not available in this installation",
+              file=sys.stderr)
+        return 1
+    out = demo.build(args.dir)
+    print(out if out is not None else args.dir)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code.
+
+    Examples
+    --------
+    >>> main(["info", "/no/such/dir"])     # doctest: +SKIP
+    1
+    """
+    args = _parser().parse_args(argv)
+    try:
+        return {"info": _info, "demo": _demo}[args.command](args)
+    except AlmaviewError as err:
+        print(f"almaview {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
