@@ -89,7 +89,7 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
         nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
         # '=' underlined section headings (cycle6+) and bare upper-case headings
         is_heading = bool(stripped) and (
-            (re.match(r"^[=\-]{3,}$", nxt) and len(nxt) >= len(stripped) * 0.6 and not _KV.match(line))
+            (re.match(r"^[=\-]{3,}$", nxt) and abs(len(nxt) - len(stripped)) <= 3 and not _KV.match(line))
             or (_HEADING.match(stripped) and ":" not in stripped and len(stripped) < 50)
         )
         if is_heading:
@@ -99,7 +99,7 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
                 comments = []
                 r.reducer_comments = ""
             r.sections.append(stripped)
-            i += 2 if re.match(r"^[=\-]{3,}$", nxt) else 1
+            i += 2 if re.match(r"^[=\-]{3,}$", nxt) and abs(len(nxt) - len(stripped)) <= 3 else 1
             continue
         if _RULER.match(line):
             if comments is not None and r.reducer_comments is not None:
@@ -123,7 +123,7 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
                 r.reducer_comments = value
             elif field is not None and getattr(r, field) in (None, ""):
                 setattr(r, field, value)
-            elif field is None and value and not key_raw.lower().startswith(("note", "see")) and len(key_raw.split()) <= 8:
+            elif field is None and value and not key_raw.lower().startswith(("note", "see")) and len(key_raw.split()) <= 10:
                 r.extra.setdefault(key_raw, value)
             i += 1
             continue
@@ -135,6 +135,9 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
         m = re.match(r"^(.*?)\s*\(Username:\s*([^)]*)\)\s*$", r.pi_name)
         if m:
             r.pi_name, r.extra["PI username"] = m.group(1), m.group(2)
+    if not r.mous:
+        m_uid = re.search(r"uid://A001/X[0-9a-zA-Z]+/X[0-9a-zA-Z]+", "\n".join(lines[:20]))
+        r.mous = m_uid.group(0) if m_uid else None
     if r.mous:
         r.mous = normalise_uid(r.mous)
     return r
