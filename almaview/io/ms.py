@@ -30,7 +30,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from ..errors import NotAMeasurementSet
+from ..errors import DamagedTable, NotAMeasurementSet
 from . import msmeta
 from .rowgrid import RowGrid, read_rows
 from .table import check_table_dir, open_table, table_kind
@@ -180,7 +180,14 @@ class MSColumnArray(BackendArray):
             post = [None if ix.size == n else ix for ix, n in zip(read_axes, read_full)]
 
         with table_lock(self.path), open_table(self.path) as t:
-            data = read_rows(t, self.column, rows, blc, trc)
+            try:
+                data = read_rows(t, self.column, rows, blc, trc)
+            except RuntimeError as err:
+                raise DamagedTable(
+                    self.path,
+                    f"casacore could not read column {self.column} (rows {rows[0]}..{rows[-1]}): {err}. "
+                    "The table's data files may be truncated or damaged; copy or extract it again",
+                ) from err
         for axis, ix in enumerate(post):
             if ix is not None:
                 data = np.take(data, ix, axis=axis + 1)
@@ -465,6 +472,13 @@ def _lazy(dims: tuple, arr: MSColumnArray, attrs: dict) -> xr.Variable:
     return xr.Variable(dims, indexing.LazilyIndexedArray(arr), attrs)
 
 
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Unique (a, b) pairs of non-negative ``a`` and ``b >= -1``, as an (n, 2) array sorted by a then b."""
+    base = int(b.max()) + 2 if b.size else 1
+    key = np.unique(a.astype(np.int64) * base + (b.astype(np.int64) + 1))
+    return np.stack([key // base, key % base - 1], axis=1)
+
+
 def _scans_dataset(time, scan, field_id, state, field_names, state_intents) -> xr.Dataset:
     if scan.size == 0:
         return xr.Dataset(coords={"scan_number": np.zeros(0, int)})
@@ -475,8 +489,8 @@ def _scans_dataset(time, scan, field_id, state, field_names, state_intents) -> x
     tmin = np.minimum.reduceat(t_sorted, starts)
     tmax = np.maximum.reduceat(t_sorted, starts)
     which = np.repeat(np.arange(uscan.size), np.diff(np.concatenate([starts, [scan.size]])))
-    fpairs = np.unique(np.stack([which, field_id[order]], axis=1), axis=0)
-    spairs = np.unique(np.stack([which, state[order]], axis=1), axis=0)
+    fpairs = _unique_pairs(which, field_id[order])
+    spairs = _unique_pairs(which, state[order])
     fnames = _safe_take(field_names, fpairs[:, 1])
     scan_fields = [",".join(dict.fromkeys(fnames[fpairs[:, 0] == i])) for i in range(uscan.size)]
     scan_intents = [msmeta.intents_of(list(state_intents[spairs[spairs[:, 0] == i, 1]])) for i in range(uscan.size)]
