@@ -67,7 +67,8 @@ class PipelineName:
     """The parts of an ALMA pipeline caltable file name.
 
     ``<eb>.ms.<task>.s<stage>_<substage>.<spws>.<solint>.<kind>.tbl``; ``spws``
-    and ``solint`` are optional in the pipeline's naming (Tsys tables have neither).
+    and ``solint`` are optional (Tsys tables have neither); ``kind`` may hold dots
+    (``fluxscale.gacal``).
     """
 
     eb: str
@@ -89,6 +90,8 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
     ('hifa_bandpass', 12, (16, 18, 20, 22), 'inf', 'bcal')
     >>> parse_caltable_name("uid___A002_Xc3_X1.ms.h_tsyscal.s6_1.tsyscal.tbl").kind
     'tsyscal'
+    >>> parse_caltable_name("uid___A002_Xc3_X1.ms.hifa_gfluxscale.s15_4.spw0.solintinf.fluxscale.gacal.tbl").kind
+    'fluxscale.gacal'
     >>> parse_caltable_name("bandpass.B0") is None
     True
     """
@@ -98,11 +101,10 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
     parts = m["rest"].split(".")
     spws: tuple[int, ...] = ()
     solint = None
-    for token in parts[:-1]:
-        if re.fullmatch(r"spw\d+(_\d+)*", token):
-            spws = tuple(int(s) for s in token[3:].split("_"))
-        elif token.startswith("solint"):
-            solint = token[len("solint"):]
+    if len(parts) > 1 and re.fullmatch(r"spw\d+(_\d+)*", parts[0]):
+        spws = tuple(int(s) for s in parts.pop(0)[3:].split("_"))
+    if len(parts) > 1 and parts[0].startswith("solint"):
+        solint = parts.pop(0)[len("solint"):]
     return PipelineName(
         eb=m["eb"],
         task=m["task"],
@@ -110,7 +112,7 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
         substage=int(m["substage"]),
         spws=spws,
         solint=solint,
-        kind=parts[-1],
+        kind=".".join(parts),
     )
 
 
