@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from .. import casa
 from ..cache import atomic_directory
 
 __all__ = ["SampleEB", "build_alma_eb", "build_ngc5921", "source_version"]
@@ -143,7 +144,7 @@ def build_alma_eb(
     """
     from . import simulate
 
-    outdir = Path(outdir)
+    outdir = Path(outdir).resolve()
     hit = _cached(outdir)
     if hit is not None:
         return hit
@@ -152,7 +153,7 @@ def build_alma_eb(
     steps = ["simulate", "predict", "corrupt", "syscal"] + (["calibrate"] if calibrate else []) + (
         ["image"] if (image and calibrate) else [])
     bar = tqdm(total=len(steps), desc=f"ALMA-like EB ({scale})", disable=not progress, unit="step")
-    with atomic_directory(outdir) as tmp:
+    with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
         ms = tmp / f"{eb_uid}.ms"
         bar.set_postfix_str("simulator"); simulate.simulate_structure(ms, layout); bar.update()
         bar.set_postfix_str("ft"); simulate.predict_model(ms, layout, tmp); bar.update()
@@ -163,7 +164,13 @@ def build_alma_eb(
         with tables.table(str(ms), ack=False) as t:
             t_ref = float(t.getcol("TIME", 0, 1)[0])
         truth = simulate.make_truth(layout, antennas, t_ref)
+        if not calibrate:  # raw data only, as importasdm writes it (and a third of the disk)
+            with tables.table(str(ms), readonly=False, ack=False) as t:
+                t.removecols(["CORRECTED_DATA"])
         bar.set_postfix_str("corruptions"); simulate.corrupt(ms, layout, truth); bar.update()
+        if not calibrate:
+            with tables.table(str(ms), readonly=False, ack=False) as t:
+                t.removecols(["MODEL_DATA"])
         simulate.write_syscal(ms, layout, truth); bar.update()
         np.savez(tmp / "truth.npz", **truth.as_arrays())
         refant = antennas[0]
@@ -217,12 +224,12 @@ def build_ngc5921(outdir: str | os.PathLike, *, image: bool = True, progress: bo
     """
     from .ngc5921 import build
 
-    outdir = Path(outdir)
+    outdir = Path(outdir).resolve()
     hit = _cached(outdir)
     if hit is not None:
         return hit
     started = time.perf_counter()
-    with atomic_directory(outdir) as tmp:
+    with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
         eb = build(tmp, image=image, progress=progress)
         eb.build_seconds = time.perf_counter() - started
         (tmp / _MANIFEST).write_text(json.dumps(eb._to_json(), indent=1))

@@ -324,7 +324,7 @@ def make_truth(layout: Layout, antennas: list[str], t_ref: float) -> Truth:
     )
 
 
-def corrupt(ms: Path, layout: Layout, truth: Truth, *, rows_per_chunk: int = 20000) -> None:
+def corrupt(ms: Path, layout: Layout, truth: Truth, *, chunk_bytes: float = 64e6) -> None:
     """DATA = corrupted MODEL_DATA + thermal noise, in correlation-coefficient units (divided by sqrt(Tsys_i Tsys_j)).
 
     CASA's Tsys calibration multiplies by sqrt(Tsys_i Tsys_j), after which the
@@ -336,6 +336,7 @@ def corrupt(ms: Path, layout: Layout, truth: Truth, *, rows_per_chunk: int = 200
     with tables.table(str(ms / "DATA_DESCRIPTION"), ack=False) as dd:
         spw_of_ddid = dd.getcol("SPECTRAL_WINDOW_ID")
     with tables.table(str(ms), readonly=False, ack=False) as t:
+        has_corrected = "CORRECTED_DATA" in t.colnames()
         for dd_id, k in enumerate(spw_of_ddid):
             spw = layout.spws[int(k)]
             nu = spw.frequencies
@@ -343,6 +344,7 @@ def corrupt(ms: Path, layout: Layout, truth: Truth, *, rows_per_chunk: int = 200
             b = truth.bandpass[k] * dly[:, :, None]  # (ant, chan, rec)
             tsys = truth.tsys[k]
             sub = t.query(f"DATA_DESC_ID=={dd_id}")  # one spw's rows: equal shapes
+            rows_per_chunk = max(1, int(chunk_bytes // (spw.nchan * 2 * 16)))
             try:
                 for start in range(0, sub.nrows(), rows_per_chunk):
                     n = min(rows_per_chunk, sub.nrows() - start)
@@ -357,7 +359,8 @@ def corrupt(ms: Path, layout: Layout, truth: Truth, *, rows_per_chunk: int = 200
                     noise = sigma * (rng.standard_normal(sigma.shape) + 1j * rng.standard_normal(sigma.shape))
                     data = ((jones1 * np.conj(jones2) * model + noise) / tsys_pair).astype(np.complex64)
                     sub.putcol("DATA", data, start, n)
-                    sub.putcol("CORRECTED_DATA", data, start, n)
+                    if has_corrected:
+                        sub.putcol("CORRECTED_DATA", data, start, n)
             finally:
                 sub.close()
 
