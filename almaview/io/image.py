@@ -474,7 +474,8 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | None) -> xr.DataArray:
         reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"])
     else:
         reader = _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True))
-    data = da.from_array(reader, chunks=tuple(chunk_shape), asarray=False, fancy=False,
+    meta = np.empty((0,) * naxis, dtype=spec["dtype"])  # so dask does not probe the file for it
+    data = da.from_array(reader, chunks=tuple(chunk_shape), asarray=False, fancy=False, meta=meta,
                          name=f"almaview-image-{spec['path']}-{os.path.getmtime(spec['path'])}")
 
     coords: dict[str, Any] = {}
