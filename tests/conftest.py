@@ -40,3 +40,19 @@ def ngc5921(sampledata_dir: Path):
     from almaview import sampledata
 
     return sampledata.build_ngc5921(sampledata_dir / "ngc5921", progress=False)
+
+
+@pytest.fixture(scope="session")
+def alma_eb_wide(sampledata_dir: Path):
+    """A 43-antenna ALMA-like EB with ~6x the rows of ``alma_eb`` but few channels (raw data, uncalibrated).
+
+    For scaling checks (open time vs number of rows) without a benchmark-sized build.
+    """
+    from almaview import sampledata
+    from almaview.sampledata import simulate
+
+    spws = tuple(simulate.SpwSetup(s.name, s.centre_hz, 8, s.width_hz * s.nchan / 8) for s in simulate.alma_spws())
+    return sampledata.build_alma_eb(
+        sampledata_dir / "alma_eb_wide", scale="large", calibrate=False, progress=False, spws=spws,
+        scans=simulate.alma_scans(1, 60.0),
+    )
