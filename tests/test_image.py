@@ -162,6 +162,25 @@ def test_only_the_requested_plane_is_read(alma_eb, key, monkeypatch):
     assert len(calls) == 1
 
 
+def test_scaled_integer_fits_without_spectral_axis(tmp_path):
+    """A 2-D 16-bit image with BSCALE/BZERO/BLANK: values as astropy scales them, blanks as NaN."""
+    raw = np.arange(20 * 30, dtype=np.int16).reshape(20, 30)
+    raw[5, 6] = -32768
+    hdu = fits.PrimaryHDU(raw)
+    hdu.header.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 10.0, "CRVAL2": -30.0,
+                       "CDELT1": -1e-4, "CDELT2": 1e-4, "CRPIX1": 15, "CRPIX2": 10, "BUNIT": "K",
+                       "BSCALE": 2.0, "BZERO": 1.0, "BLANK": -32768})
+    path = tmp_path / "scaled.fits"
+    hdu.writeto(path)
+    expected = fits.getdata(path, memmap=False)  # astropy applies BSCALE/BZERO and BLANK
+    image = av.open_image(path)
+    assert image.dims == ("y", "x") and image.attrs["units"] == "K"
+    np.testing.assert_array_equal(image.values, expected)
+    assert np.isnan(image.values[5, 6])
+    ra, dec = WCS(hdu.header).pixel_to_world_values(7, 3)
+    assert image.ra.values[3, 7] == pytest.approx(float(ra)) and image.dec.values[3, 7] == pytest.approx(float(dec))
+
+
 # --------------------------------------------------------------------------- statistics
 
 

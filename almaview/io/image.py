@@ -137,6 +137,7 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
         "shape": shape,
         "dtype": _fits_dtype(bitpix, header),
         "wcs": wcs,
+        "header": header,
         "units": str(header.get("BUNIT", "")).strip(),
         "beam": beam,
         "beams": beams,
@@ -164,8 +165,8 @@ def _first_image_hdu(path: Path, hdul: Any) -> tuple[int, Any]:
 
 
 def _fits_dtype(bitpix: int, header: Any) -> np.dtype:
-    scaled = header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0
-    if bitpix == -64:
+    scaled = header.get("BSCALE", 1) != 1 or header.get("BZERO", 0) != 0 or "BLANK" in header
+    if bitpix == -64 or (scaled and bitpix in (32, 64)):
         return np.dtype("float64")
     if bitpix == -32 or scaled:
         return np.dtype("float32")
@@ -212,21 +213,33 @@ def _fits_beams(hdul: Any) -> np.ndarray | None:
 
 
 class _FitsPlaneReader:
-    """Reads a block of a FITS image through astropy's section (memmap for plain files)."""
+    """Reads a block of a FITS image through astropy's section (memmap for plain files).
 
-    def __init__(self, path: Path, hdu: int, shape: tuple[int, ...], dtype: np.dtype):
+    Scaling (BSCALE/BZERO) and BLANK are applied here, on the block, because astropy
+    refuses to memory-map scaled data.
+    """
+
+    def __init__(self, path: Path, hdu: int, shape: tuple[int, ...], dtype: np.dtype, header: Any):
         self.path, self.hdu, self.shape, self.dtype = path, hdu, shape, dtype
         self.ndim = len(shape)
+        self.bscale = float(header.get("BSCALE", 1.0))
+        self.bzero = float(header.get("BZERO", 0.0))
+        self.blank = header.get("BLANK") if int(header["BITPIX"]) > 0 else None
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         from astropy.io import fits
 
         try:
-            with fits.open(self.path, memmap=True) as hdul:
-                block = hdul[self.hdu].section[key]
+            with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
+                raw = np.asarray(hdul[self.hdu].section[key])
         except Exception as err:
             raise NotAnImage(self.path, f"could not read image data ({type(err).__name__}: {err})") from err
-        return np.asarray(block, dtype=self.dtype)
+        if self.bscale == 1.0 and self.bzero == 0.0 and self.blank is None:
+            return raw.astype(self.dtype, copy=False)
+        block = raw.astype(self.dtype) * self.dtype.type(self.bscale) + self.dtype.type(self.bzero)
+        if self.blank is not None and np.issubdtype(self.dtype, np.floating):
+            block[raw == self.blank] = np.nan
+        return block
 
 
 # --------------------------------------------------------------------------- CASA
@@ -471,7 +484,7 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | None) -> xr.DataArray:
         if d in dims:
             chunk_shape[dims.index(d)] = n
     if spec["format"] == "fits":
-        reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"])
+        reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"], spec["header"])
     else:
         reader = _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True))
     meta = np.empty((0,) * naxis, dtype=spec["dtype"])  # so dask does not probe the file for it
@@ -488,11 +501,12 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | None) -> xr.DataArray:
             else:
                 values = _axis_world(wcs, fits_axis, n)
             unit = str(wcs.wcs.cunit[fits_axis]) or ("Hz" if d == "frequency" else "m/s")
-            if d == "frequency" and unit != "Hz":
+            target = "Hz" if d == "frequency" else "m/s"
+            if unit != target:
                 from astropy import units as u
 
-                values = (values * u.Unit(unit)).to_value(u.Hz)
-                unit = "Hz"
+                values = (values * u.Unit(unit)).to_value(u.Unit(target))
+                unit = target
             coords[d] = (d, values, {"units": unit})
         elif d == "stokes":
             labels = spec.get("stokes_labels")
