@@ -77,3 +77,14 @@ def test_python_dash_m(pipeline_pkg, cache):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["project_code"] == spec.project
+
+
+def test_demo_calls_the_builder(tmp_path, monkeypatch, capsys):
+    import types
+
+    calls = []
+    fake = types.ModuleType("almaview.demo")
+    fake.build = lambda d: calls.append(d) or d
+    monkeypatch.setitem(sys.modules, "almaview.demo", fake)
+    assert main(["demo", str(tmp_path / "demo")]) == 0
+    assert calls == [str(tmp_path / "demo")]

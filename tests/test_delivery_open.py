@@ -291,3 +291,31 @@ def test_read_only_delivery(copy_pkg, cache):
     finally:
         for p, mode in sorted(modes.items(), key=lambda kv: -len(kv[0].parts)):
             p.chmod(stat.S_IMODE(mode) | 0o200)
+
+
+def test_mixed_untarred_project_with_raw_tars_beside(tmp_path, cache, unchanged):
+    spec = write_pipeline_delivery(tmp_path / "dl", raw=(), with_weblog=False)
+    # the raw ASDM tars were downloaded next to the untarred project but not untarred yet
+    member_rel = spec.member_dir.relative_to(spec.root.parent)
+    for eb in EBS[:2]:
+        src = tmp_path / "stage" / str(member_rel) / "raw" / f"{eb}.asdm.sdm"
+        src.mkdir(parents=True)
+        (src / "ASDM.xml").write_text("<ASDM/>")
+        with tarfile.open(tmp_path / "dl" / f"{spec.project}_{eb}.asdm.sdm.tar", "w") as tf:
+            tf.add(src, arcname=f"{member_rel}/raw/{eb}.asdm.sdm")
+    unchanged(tmp_path / "dl")
+    d = _open(spec.root / "science_goal.uid___A001_X1465_X2a38")
+    assert d.layout == "mixed" and d.root == os.fspath(spec.root)
+    assert [(e.uid, e.raw_asdm, e.raw_archive is not None, e.raw_complete) for e in d.ebs] == [
+        (EBS[0], None, True, True), (EBS[1], None, True, True), (EBS[2], None, False, None)]
+    assert f"raw ASDMs of 1 EB are still tar files ({spec.project}_{EBS[1]}.asdm.sdm.tar)" in d.status()
+
+
+def test_tars_in_a_folder_named_like_the_project(pipeline_pkg, tmp_path, cache):
+    spec, base = pipeline_pkg
+    folder = tmp_path / spec.project
+    folder.mkdir()
+    for t in (base / "tars").iterdir():
+        os.symlink(t, folder / t.name)
+    d = _open(folder)
+    assert d.layout == "tars" and sorted(e.uid for e in d.ebs) == sorted(EBS)

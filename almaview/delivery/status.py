@@ -11,6 +11,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from .model import Delivery, MemberOUS
 
 
+def _n(k: int, what: str = "EB") -> str:
+    return f"{k} {what}{'' if k == 1 else 's'}"
+
+
 def _script_for_pi(d: "Delivery", m: "MemberOUS") -> str:
     names = [os.path.basename(s.split(":")[-1]) for s in m.scripts.script_for_pi]
     script = names[0] if names else "scriptForPI.py"
@@ -70,12 +74,12 @@ def status_lines(d: "Delivery") -> list[str]:
                          f"`{_script_for_pi(d, m)}`")
             lines.append(line)
             if tarred:
-                lines.append(f"{pre}raw ASDMs of {len(tarred)} EBs are still tar files "
+                lines.append(f"{pre}raw ASDMs of {_n(len(tarred))} are still tar files "
                              f"({', '.join(os.path.basename(eb.raw_archive or '') for eb in tarred)}): untar them "
                              "so that raw/ holds the .asdm.sdm directories, then run scriptForPI")
             if absent:
                 names = ", ".join(f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar" for eb in absent)
-                lines.append(f"{pre}raw data not downloaded for {len(absent)} EBs: fetch {names} from the archive")
+                lines.append(f"{pre}raw data not downloaded for {_n(len(absent))}: fetch {names} from the archive")
         if not m.images:
             lines.append(f"{pre}no image products found (product/ is empty or was not downloaded: "
                          f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar)")

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import NotADelivery, PathNotFound
+from ..errors import AlmaviewError, NotADelivery, PathNotFound
 from . import tarball
 
 PROJECT_RE = re.compile(r"^\d{4}\.[A-Z0-9]\.\d{5}\.[A-Z]{1,4}$")
@@ -295,38 +295,47 @@ def build_tree(path: str | os.PathLike) -> Tree:
     >>> sorted(tree.entries)[:1]                                           # doctest: +SKIP
     ['science_goal.uid___A001_X1_X1']
     """
-    root, layout, project = find_project_root(path)
-    tree = Tree(root, layout, project)
-    if layout == "directory":
-        tree.add_directory(root)
-        tar_dir = None
-    elif layout == "tars":
-        tar_dir = root
-    else:  # mixed: root is either the project dir (tars beside it) or the tar folder (project inside)
-        if PROJECT_RE.match(root.name) or any(LEVEL_RE.match(c.name) for c in _dirs(root)):
-            tree.add_directory(root)
-            tar_dir = root.parent
-        else:
-            projects = [c for c in _dirs(root) if PROJECT_RE.match(c.name)]
-            if len(projects) == 1:
-                tree.add_directory(projects[0])
-                tree.project_code = projects[0].name
-            tar_dir = root
-    if tar_dir is not None:
-        for tar in _delivery_tars(tar_dir):
+    root, _, project = find_project_root(path)
+    tree = Tree(root, "directory", project)
+    disk_root: Path | None = None
+    if LEVEL_RE.match(root.name) or any(LEVEL_RE.match(c.name) for c in _dirs(root)):
+        disk_root = root
+    else:
+        projects = [c for c in _dirs(root) if PROJECT_RE.match(c.name)]
+        if len(projects) == 1:
+            disk_root = projects[0]
+            tree.project_code = projects[0].name
+    tar_dirs = [root]
+    if disk_root is root and PROJECT_RE.match(root.name):
+        tar_dirs.append(root.parent)  # tars downloaded beside the untarred project
+    tars = []
+    for d in tar_dirs:
+        for tar in _delivery_tars(d):
             m = ARCHIVE_TAR_RE.match(tar.name)
-            if tree.project_code and m and m.group("project") and m.group("project") != tree.project_code:
+            proj = m.group("project") if m else None
+            if d is not root and proj != tree.project_code:
+                continue  # beside the project: only that project's tars
+            if tree.project_code and proj and proj != tree.project_code:
                 continue
-            try:
-                tree.add_archive(tar)
-            except Exception as err:  # DamagedArchive / UnsafeArchiveMember: report, keep the rest
-                from ..errors import AlmaviewError
-
-                if not isinstance(err, AlmaviewError):
-                    raise
-                tree.problems.append(f"archive {tar} cannot be used: {err.reason}")
-                tree.archives.append(tar)
-            if tree.project_code is None and m and m.group("project"):
-                tree.project_code = m.group("project")
+            tars.append(tar)
+    if disk_root is None and not tars:
+        disk_root = root
+    if disk_root is not None:
+        tree.add_directory(disk_root)
+        tree.root = disk_root
+    for tar in tars:
+        m = ARCHIVE_TAR_RE.match(tar.name)
+        try:
+            tree.add_archive(tar)
+        except AlmaviewError as err:  # DamagedArchive / UnsafeArchiveMember: report it, keep the rest
+            tree.problems.append(f"archive {tar} cannot be used: {err.reason}")
+            tree.archives.append(tar)
+        if tree.project_code is None and m and m.group("project"):
+            tree.project_code = m.group("project")
+    usable = [a for a in tree.archives if not any(str(a) in p for p in tree.problems)] or tree.archives
+    if disk_root is not None and usable:
+        tree.layout = "mixed"
+    elif disk_root is None:
+        tree.layout = "tars"
     tree.prune()
     return tree
