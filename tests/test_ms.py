@@ -1,0 +1,301 @@
+"""open_ms against python-casacore's own answers (raw getcell), astropy and the sample-data recipe."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import xarray as xr
+from casacore import tables
+
+import almaview as av
+from almaview.io import ms as msmod
+from almaview.io.backend import AlmaviewBackendEntrypoint
+
+CASA_UNIX_EPOCH = 3506716800.0
+DATA_VARS = {
+    "DATA": "VISIBILITY",
+    "CORRECTED_DATA": "VISIBILITY_CORRECTED",
+    "MODEL_DATA": "VISIBILITY_MODEL",
+    "FLAG": "FLAG",
+    "UVW": "UVW",
+}
+
+
+@pytest.fixture(params=["alma_eb", "ngc5921"])
+def sample(request):
+    return request.getfixturevalue(request.param)
+
+
+def _raw(path, subtable=None):
+    return tables.table(str(path) + (f"/{subtable}" if subtable else ""), ack=False, readonly=True)
+
+
+def _cell_of(ds, t_raw, name1, name2):
+    """(time index, baseline index) of a row, found from its raw TIME and antenna names."""
+    want = np.datetime64(int(round((t_raw - CASA_UNIX_EPOCH) * 1e9)), "ns")
+    ti = np.flatnonzero(ds.time.values == want)
+    b = np.flatnonzero((ds.baseline_antenna1_name.values == name1) & (ds.baseline_antenna2_name.values == name2))
+    assert ti.size == 1 and b.size == 1, (t_raw, name1, name2)
+    return int(ti[0]), int(b[0])
+
+
+def _check_random_cells(path, tree, n=25, seed=3):
+    with _raw(path) as t, _raw(path, "ANTENNA") as ant, _raw(path, "DATA_DESCRIPTION") as dd:
+        names = ant.getcol("NAME")
+        dd_spw = dd.getcol("SPECTRAL_WINDOW_ID")
+        cols = set(t.colnames())
+        rows = np.random.default_rng(seed).choice(t.nrows(), size=n, replace=False)
+        checked = 0
+        for row in rows:
+            spw = int(dd_spw[t.getcell("DATA_DESC_ID", row)])
+            ds = tree[f"spw_{spw}"].ds
+            ti, b = _cell_of(ds, t.getcell("TIME", row), names[t.getcell("ANTENNA1", row)],
+                             names[t.getcell("ANTENNA2", row)])  # fmt: skip
+            for column, var in DATA_VARS.items():
+                if column not in cols:
+                    continue
+                got = ds[var].isel(time=ti, baseline=b).values
+                np.testing.assert_array_equal(got, t.getcell(column, row), err_msg=f"{column} row {row}")
+                checked += 1
+            if "WEIGHT_SPECTRUM" in cols and t.iscelldefined("WEIGHT_SPECTRUM", row):
+                expected = t.getcell("WEIGHT_SPECTRUM", row)
+            else:
+                expected = np.broadcast_to(t.getcell("WEIGHT", row)[None, :], ds.WEIGHT.shape[2:])
+            np.testing.assert_array_equal(ds.WEIGHT.isel(time=ti, baseline=b).values, expected)
+    assert checked >= n * 4
+
+
+def test_cells_equal_casacore_getcell(sample):
+    tree = av.open_ms(sample.ms)
+    _check_random_cells(sample.ms, tree)
+
+
+def test_cells_equal_casacore_on_a_row_shuffled_copy(ngc5921, tmp_path):
+    # Rows sorted by baseline, not time: the grid must not assume time order.
+    with _raw(ngc5921.ms) as t:
+        shuffled = t.sort("ANTENNA2, ANTENNA1, TIME DESC")
+        copy = shuffled.copy(str(tmp_path / "shuffled.ms"), deep=True)
+        copy.close()
+    tree = av.open_ms(tmp_path / "shuffled.ms", chunks={"time": 7})
+    _check_random_cells(tmp_path / "shuffled.ms", tree, n=15, seed=5)
+
+
+def test_alma_rows_interleave_spws_and_reads_match(alma_eb):
+    # Real ALMA MSs interleave spws in time; whatever the sample's layout, a whole-spw read
+    # through almaview equals casacore's read of exactly the rows spw_rows names.
+    rows = msmod.spw_rows(alma_eb.ms, 2)
+    with _raw(alma_eb.ms) as t:
+        expected_rows = t.query("DATA_DESC_ID IN [SELECT ROWID() FROM ::DATA_DESCRIPTION WHERE SPECTRAL_WINDOW_ID==2]")
+        np.testing.assert_array_equal(rows, expected_rows.rownumbers())
+        raw = t.selectrows(rows.tolist()).getcol("CORRECTED_DATA")
+        a1, a2, time = (t.selectrows(rows.tolist()).getcol(c) for c in ("ANTENNA1", "ANTENNA2", "TIME"))
+    ds = av.open_ms(alma_eb.ms, chunks={"time": 9})["spw_2"].ds
+    got = ds.VISIBILITY_CORRECTED.values
+    nant = len(alma_eb.antennas)
+    bl = {(i, j): k for k, (i, j) in enumerate(zip(ds.baseline_antenna1_id.values, ds.baseline_antenna2_id.values))}
+    ti = np.searchsorted(ds.time.values, ((time - CASA_UNIX_EPOCH) * 1e9).round().astype("int64").astype("M8[ns]"))
+    bi = np.array([bl[(i, j)] for i, j in zip(a1, a2)])
+    np.testing.assert_array_equal(got[ti, bi], raw)
+    assert got.shape[0] * got.shape[1] == rows.size == ds.attrs["n_rows"]  # full grid, no NaN cells
+    assert nant * (nant - 1) // 2 <= got.shape[1]
+
+
+def test_missing_cells_are_nan_and_flagged(ngc5921):
+    ds = av.open_ms(ngc5921.ms)["spw_0"].ds
+    with _raw(ngc5921.ms) as t:
+        nrows = t.nrows()
+    cells = ds.sizes["time"] * ds.sizes["baseline"]
+    missing = cells - nrows
+    assert missing > 0  # NGC 5921 lacks a few baselines at some times
+    vis = ds.VISIBILITY.isel(frequency=0, polarization=0).values
+    assert np.isnan(vis).sum() == missing
+    assert ds.FLAG.isel(frequency=0, polarization=0).values[np.isnan(vis)].all()
+
+
+def test_metadata_matches_subtables(sample):
+    tree = av.open_ms(sample.ms)
+    ants = tree["antennas"].ds
+    with _raw(sample.ms, "ANTENNA") as t:
+        np.testing.assert_array_equal(ants.ANTENNA_POSITION.values, t.getcol("POSITION"))
+        np.testing.assert_array_equal(ants.ANTENNA_DISH_DIAMETER.values, t.getcol("DISH_DIAMETER"))
+        assert list(ants.station_name.values) == list(t.getcol("STATION"))
+    with _raw(sample.ms, "SPECTRAL_WINDOW") as t:
+        for spw, nchan in sample.spws.items():
+            np.testing.assert_array_equal(tree[f"spw_{spw}"].ds.frequency.values, t.getcell("CHAN_FREQ", spw))
+            assert tree[f"spw_{spw}"].ds.sizes["frequency"] == nchan == int(tree["spws"].ds.NUM_CHAN[spw])
+            assert tree["spws"].ds.REF_FREQUENCY.values[spw] == t.getcell("REF_FREQUENCY", spw)
+    assert tree["spw_0"].ds.frequency.attrs["units"] == "Hz"
+    with _raw(sample.ms, "FIELD") as t:
+        assert list(tree["fields"].ds.field_name.values) == list(t.getcol("NAME"))
+
+
+def test_enu_offsets_agree_with_astropy(alma_eb):
+    from astropy.coordinates import EarthLocation
+    import astropy.units as u
+
+    ants = av.open_ms(alma_eb.ms)["antennas"].ds
+    pos = ants.ANTENNA_POSITION.values
+    centre = pos.mean(axis=0)
+    loc = EarthLocation.from_geocentric(*centre, unit=u.m)
+    lat, lon = np.deg2rad(loc.lat.deg), np.deg2rad(loc.lon.deg)
+    # Independent rotation: local unit vectors from astropy's geodetic latitude/longitude.
+    east = np.array([-np.sin(lon), np.cos(lon), 0])
+    north = np.array([-np.sin(lat) * np.cos(lon), -np.sin(lat) * np.sin(lon), np.cos(lat)])
+    up = np.array([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+    expected = (pos - centre) @ np.stack([east, north, up]).T
+    np.testing.assert_allclose(ants.ANTENNA_POSITION_ENU.values, expected, atol=1e-6)
+    assert np.abs(ants.ANTENNA_POSITION_ENU.sel(enu_label="up").values).max() < 50  # a flat site
+
+
+def test_field_directions_are_icrs(sample):
+    # CASA's own J2000 -> ICRS conversion (IAU 2000 frame bias) is the reference.
+    from almaview import casa
+
+    ct = casa.casatools()
+    me, qa = ct.measures(), ct.quanta()
+    fields = av.open_ms(sample.ms)["fields"].ds
+    with _raw(sample.ms, "FIELD") as t:
+        raw = t.getcol("PHASE_DIR")[:, 0, :]
+        ref = t.getcolkeyword("PHASE_DIR", "MEASINFO").get("Ref", "ICRS")
+    for (ra, dec), got in zip(raw, fields.FIELD_PHASE_CENTER.values):
+        m = me.measure(me.direction(ref, qa.quantity(ra, "rad"), qa.quantity(dec, "rad")), "ICRS")
+        expected = np.array([m["m0"]["value"], m["m1"]["value"]])
+        d_ra = (got[0] - expected[0] + np.pi) % (2 * np.pi) - np.pi
+        assert abs(d_ra * np.cos(expected[1])) < 1e-10 and abs(got[1] - expected[1]) < 1e-10  # ~0.02 mas
+    me.done()
+
+
+def test_intents_match_state_table(alma_eb):
+    tree = av.open_ms(alma_eb.ms)
+    ds = tree["spw_0"].ds
+    with _raw(alma_eb.ms) as t, _raw(alma_eb.ms, "STATE") as st, _raw(alma_eb.ms, "FIELD") as f:
+        modes = st.getcol("OBS_MODE")
+        fnames = f.getcol("NAME")
+        sub = t.query("DATA_DESC_ID==0", columns="TIME, STATE_ID, FIELD_ID, SCAN_NUMBER")
+        time, state, field, scan = (sub.getcol(c) for c in ("TIME", "STATE_ID", "FIELD_ID", "SCAN_NUMBER"))
+    ti = np.searchsorted(ds.time.values, ((time - CASA_UNIX_EPOCH) * 1e9).round().astype("int64").astype("M8[ns]"))
+    for i in np.unique(ti)[::7]:
+        row = np.flatnonzero(ti == i)[0]
+        assert set(ds.intents.values[i].split(",")) == set(modes[state[row]].split(","))
+        assert ds.field_name.values[i] == fnames[field[row]]
+        assert ds.scan_number.values[i] == scan[row]
+    # every field's recipe intent shows up in the scans of that field
+    scans = tree["scans"].ds
+    for name, intent in alma_eb.fields.items():
+        of_field = scans.intents.values[scans.field_name.values == name]
+        assert of_field.size and all(intent.split("#")[0] in s for s in of_field), (name, intent, of_field)
+
+
+def test_root_attrs_describe_the_eb(alma_eb):
+    tree = av.open_ms(alma_eb.ms)
+    with _raw(alma_eb.ms, "OBSERVATION") as t:
+        project = t.getcell("PROJECT", 0)
+        telescope = t.getcell("TELESCOPE_NAME", 0)
+        tr = t.getcell("TIME_RANGE", 0)
+    assert tree.attrs["project_code"] == project
+    assert tree.attrs["telescope"] == telescope == "ALMA"
+    assert tree.attrs["execblock_uid"] == alma_eb.eb_uid.replace("___", "://").replace("_", "/") or alma_eb.eb_uid
+    assert tree.attrs["execblock_uid"].startswith("uid://A002/")
+    assert tree.attrs["path"] == str(alma_eb.ms.resolve())
+    start = np.datetime64(tree.attrs["time_start"])
+    assert abs((start - np.datetime64(int((tr[0] - CASA_UNIX_EPOCH) * 1e9), "ns")) / np.timedelta64(1, "s")) < 60
+    text = repr(tree)
+    assert "ALMA" in text and "spw_0" in text
+    labels = tree["spws"].ds.spw_label.values
+    assert all(label.startswith(f"spw {i} · ") and "GHz" in label for i, label in enumerate(labels))
+
+
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("WVR#NOMINAL", "WVR"),
+        ("WVR#Antenna", "WVR"),
+        ("X123#ALMA_RB_03#BB_1#SW-01#CH_AVG", "CH_AVG"),
+        ("BB_2#SQLD", "SQLD"),
+        ("X123#ALMA_RB_03#BB_1#SW-01#FULL_RES", "FULL_RES"),
+        ("none", ""),
+    ],
+)
+def test_alma_spw_kinds_are_recognised(name, kind):
+    from almaview.io.msmeta import spw_kind
+
+    assert spw_kind(name) == kind
+
+
+def test_opening_reads_only_index_columns(alma_eb, monkeypatch):
+    reads: list[tuple[str, str]] = []
+    for method in ("getcol", "getcolslice", "getcolnp", "getcolslicenp", "getcell", "getcellslice", "getvarcol"):
+        original = getattr(tables.table, method)
+
+        def spy(self, columnname, *args, _original=original, **kwargs):
+            reads.append((self.name(), columnname))
+            return _original(self, columnname, *args, **kwargs)
+
+        monkeypatch.setattr(tables.table, method, spy)
+    av.open_ms(alma_eb.ms)
+    main = str(alma_eb.ms.resolve())
+    main_reads = [col for table, col in reads if table.rstrip("/") == main]
+    assert set(main_reads) <= set(msmod.INDEX_COLUMNS), main_reads
+    assert len(main_reads) == len(set(main_reads)), "an index column was read twice"
+    assert {"TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID"} <= set(main_reads)
+
+
+def test_isel_reads_only_the_rows_it_needs(alma_eb, monkeypatch):
+    seen: list[int] = []
+    original = msmod.read_rows
+
+    def spy(table, column, rows, *args, **kwargs):
+        seen.append(len(rows))
+        return original(table, column, rows, *args, **kwargs)
+
+    monkeypatch.setattr(msmod, "read_rows", spy)
+    ds = av.open_ms(alma_eb.ms)["spw_1"].ds  # default chunks: one chunk holds every time here
+    nbl = ds.sizes["baseline"]
+    assert ds.VISIBILITY.chunks[0][0] > 10
+    ds.VISIBILITY.isel(time=slice(4, 6)).values  # dask fuses the slice into the read
+    assert seen == [2 * nbl]
+    seen.clear()
+    ds.FLAG.isel(time=10, frequency=slice(5, 9)).values
+    assert seen == [nbl]
+    # Without dask (xarray's lazy indexing), any outer selection reads only its rows.
+    lazy = xr.open_dataset(alma_eb.ms, engine="almaview", group="spw_1")
+    seen.clear()
+    lazy.VISIBILITY.isel(time=[4, 9], baseline=[0, 5, 7]).values
+    assert seen == [2 * 3]
+
+
+def test_chunks_and_dask(alma_eb):
+    ds = av.open_ms(alma_eb.ms, chunks={"time": 10})["spw_0"].ds
+    assert ds.VISIBILITY.chunks[0][0] == 10
+    assert ds.VISIBILITY.chunks[1] == (ds.sizes["baseline"],)
+    assert ds.field_name.dtype.kind == "U"  # per-time coordinates stay numpy
+    amp = abs(ds.VISIBILITY_CORRECTED).mean("frequency")
+    assert amp.chunks is not None
+    default = av.open_ms(alma_eb.ms)["spw_0"].ds
+    nbytes = default.VISIBILITY.data.chunksize
+    assert np.prod(nbytes) * 8 <= 128 * 2**20
+
+
+def test_spw_rows_are_the_rows_of_the_node(ngc5921):
+    rows = msmod.spw_rows(ngc5921.ms, 0)
+    with _raw(ngc5921.ms) as t:
+        np.testing.assert_array_equal(rows, t.query("DATA_DESC_ID==0").rownumbers())
+    assert msmod.spw_rows(ngc5921.ms, 99).size == 0
+
+
+def test_xarray_backend_opens_ms_and_caltables(alma_eb):
+    tree = xr.open_datatree(alma_eb.ms, engine="almaview")
+    assert {"antennas", "spws", "spw_0"} <= set(tree.children)
+    chunked = xr.open_datatree(alma_eb.ms, engine="almaview", chunks={})
+    assert chunked["spw_0"].ds.VISIBILITY.chunks is not None
+    ds = xr.open_dataset(alma_eb.ms, engine="almaview", group="spw_1")
+    with _raw(alma_eb.ms, "SPECTRAL_WINDOW") as t:
+        np.testing.assert_array_equal(ds.frequency.values, t.getcell("CHAN_FREQ", 1))
+    entry = AlmaviewBackendEntrypoint()
+    assert entry.guess_can_open(alma_eb.ms)
+    assert entry.guess_can_open(alma_eb.caltables["bandpass"])
+    assert not entry.guess_can_open(alma_eb.ms / "ANTENNA")
+    assert not entry.guess_can_open(alma_eb.ms.parent)
+    assert not entry.guess_can_open("/no/such/table")
+    cal = xr.open_datatree(alma_eb.caltables["bandpass"], engine="almaview")
+    assert any(name.startswith("spw_") for name in cal.children)
