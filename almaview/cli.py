@@ -52,6 +52,10 @@ def _demo(args: argparse.Namespace) -> int:
         print("almaview demo: the demo builder (almaview.demo) is not available in this installation",
               file=sys.stderr)
         return 1
+    if not callable(getattr(demo, "build", None)):
+        print("almaview demo: the demo builder (almaview.demo.build) is not available in this installation",
+              file=sys.stderr)
+        return 1
     out = demo.build(args.dir)
     print(out if out is not None else args.dir)
     return 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -63,8 +62,12 @@ def test_bad_usage_exits_2(capsys):
     assert exit_.value.code == 2
 
 
-@pytest.mark.skipif(importlib.util.find_spec("almaview.demo") is not None, reason="almaview.demo exists")
-def test_demo_without_builder_is_a_clean_error(tmp_path, capsys):
+@pytest.mark.parametrize("module", [None, "no build function"])
+def test_demo_without_builder_is_a_clean_error(tmp_path, monkeypatch, capsys, module):
+    import types
+
+    # None in sys.modules makes the import fail as if almaview.demo did not exist
+    monkeypatch.setitem(sys.modules, "almaview.demo", None if module is None else types.ModuleType("almaview.demo"))
     assert main(["demo", str(tmp_path / "d")]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "almaview.demo" in err
