@@ -94,8 +94,8 @@ def test_per_channel_beams_equal_fits_beams_table(alma_eb):
     with fits.open(path) as hdul:
         beams = hdul["BEAMS"].data
         units = [hdul["BEAMS"].columns[n].unit for n in ("BMAJ", "BMIN", "BPA")]
-        chan = beams["CHAN"]
-        bmaj, bmin, bpa = beams["BMAJ"][np.argsort(chan)], beams["BMIN"][np.argsort(chan)], beams["BPA"][np.argsort(chan)]
+        order = np.argsort(beams["CHAN"])
+        bmaj, bmin, bpa = beams["BMAJ"][order], beams["BMIN"][order], beams["BPA"][order]
     assert units == ["arcsec", "arcsec", "deg"]
     image = av.open_image(path)
     assert image.beam_major.dims == ("frequency",)

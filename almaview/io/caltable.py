@@ -192,7 +192,9 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
         pol_basis = str(t.getkeyword("PolBasis")) if "PolBasis" in keywords else ""
         scalars = {
             name: t.getcol(name)
-            for name in ("TIME", "FIELD_ID", "SPECTRAL_WINDOW_ID", "ANTENNA1", "SCAN_NUMBER", "OBSERVATION_ID", "INTERVAL")
+            for name in (
+                "TIME", "FIELD_ID", "SPECTRAL_WINDOW_ID", "ANTENNA1", "SCAN_NUMBER", "OBSERVATION_ID"
+            )
             if name in columns
         }
         antennas = _antenna_names(root)
@@ -308,7 +310,11 @@ def _spw_dataset(
     name = "gain" if param_column == "CPARAM" else "value"
     units = SUPPORTED_VISCAL[viscal]["units"]
     data_vars: dict[str, Any] = {
-        name: (dims, grid(param, fill, param.dtype), {"long_name": SUPPORTED_VISCAL[viscal]["description"], "units": units}),
+        name: (
+            dims,
+            grid(param, fill, param.dtype),
+            {"long_name": SUPPORTED_VISCAL[viscal]["description"], "units": units},
+        ),
         "flag": (dims, grid(params["FLAG"], True, bool), {"long_name": "solution flagged (or absent)"}),
     }
     if "SNR" in params:

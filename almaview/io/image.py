@@ -17,7 +17,6 @@ can convert pixel <-> world.
 
 from __future__ import annotations
 
-import gzip
 import os
 import warnings
 from pathlib import Path
@@ -28,7 +27,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import AlmaviewError, NotAnImage, PathNotFound
-from .table import check_table_dir, table_kind
+from .table import check_table_dir, open_table, table_kind
 
 __all__ = ["open_image", "image_statistics", "ImageStatistics", "STOKES_CODES"]
 
@@ -43,8 +42,6 @@ _STOKES_LABELS = {v: k for k, v in STOKES_CODES.items()}
 #: Largest plane (pixels) kept as one dask chunk; bigger planes are split spatially.
 _MAX_PLANE_CHUNK = 4096 * 4096
 _SPATIAL_CHUNK = 2048
-
-_FITS_SUFFIXES = (".fits", ".fit", ".fts", ".fits.gz", ".fit.gz", ".fts.gz")
 
 
 def open_image(path: str | os.PathLike, chunks: dict[str, int] | None = None) -> xr.DataArray:
@@ -190,6 +187,8 @@ def _uncompressed_size(path: Path) -> int | None:
 
 def _fits_beams(hdul: Any) -> np.ndarray | None:
     """Per-plane beams from CASA's BEAMS table: array (nchan, npol, 3) of (major", minor", pa deg)."""
+    from astropy import units as u
+
     if "BEAMS" not in hdul:
         return None
     table = hdul["BEAMS"]
@@ -199,13 +198,12 @@ def _fits_beams(hdul: Any) -> np.ndarray | None:
     npol = int(header.get("NPOL", int(np.max(data["POL"])) + 1))
     out = np.full((nchan, npol, 3), np.nan)
     scale = []
-    for i, name in enumerate(("BMAJ", "BMIN", "BPA"), start=1):
+    for name, target in (("BMAJ", u.arcsec), ("BMIN", u.arcsec), ("BPA", u.deg)):
         unit = ""
         for j in range(1, int(header.get("TFIELDS", 0)) + 1):
             if str(header.get(f"TTYPE{j}", "")).strip() == name:
-                unit = str(header.get(f"TUNIT{j}", "")).strip().lower()
-        scale.append({"deg": 3600.0 if name != "BPA" else 1.0, "rad": np.degrees(1.0) * (3600.0 if name != "BPA" else 1.0)}
-                     .get(unit, 1.0))
+                unit = str(header.get(f"TUNIT{j}", "")).strip()
+        scale.append(u.Unit(unit).to(target) if unit else 1.0)  # CASA writes arcsec, arcsec, deg
     out[data["CHAN"], data["POL"], 0] = data["BMAJ"] * scale[0]
     out[data["CHAN"], data["POL"], 1] = data["BMIN"] * scale[1]
     out[data["CHAN"], data["POL"], 2] = data["BPA"] * scale[2]
@@ -257,8 +255,10 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
     info = im.imageinfo()
     units = str(im.unit())
     dtype = np.dtype("complex64") if "omplex" in str(im.datatype()) else np.dtype("float32")
-    has_mask = bool(getattr(im, "hasmask", lambda: True)()) if hasattr(im, "hasmask") else True
     del im
+    with open_table(root) as t:  # a default mask (e.g. tclean's primary-beam cut) turns pixels to NaN
+        keywords = t.keywordnames()
+        has_mask = "Image_defaultmask" in keywords or ("masks" in keywords and bool(t.getkeyword("masks")))
     header, stokes_labels, frequencies = _casa_coords_to_header(coords, shape)
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -316,7 +316,9 @@ _CASA_SPECSYS = {"LSRK": "LSRK", "LSRD": "LSRD", "BARY": "BARYCENT", "TOPO": "TO
                  "GALACTO": "GALACTOC", "LGROUP": "LOCALGRP", "CMB": "CMBDIPOL", "REST": "SOURCE"}
 
 
-def _casa_coords_to_header(coords: dict[str, Any], shape: tuple[int, ...]) -> tuple[dict[str, Any], list[str] | None, np.ndarray | None]:
+def _casa_coords_to_header(
+    coords: dict[str, Any], shape: tuple[int, ...]
+) -> tuple[dict[str, Any], list[str] | None, np.ndarray | None]:
     """A FITS-WCS header (pixel axes in CASA order = FITS order) from a casacore coordinate record."""
     from astropy import units as u
 
