@@ -92,6 +92,8 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
     'tsyscal'
     >>> parse_caltable_name("uid___A002_Xc3_X1.ms.hifa_gfluxscale.s15_4.spw0.solintinf.fluxscale.gacal.tbl").kind
     'fluxscale.gacal'
+    >>> parse_caltable_name("uid___A002_X1_X2.ms.hifa_bandpass.s12_5.spw16.channel.solintinf.bcal.tbl").solint
+    'inf'
     >>> parse_caltable_name("bandpass.B0") is None
     True
     """
@@ -103,8 +105,10 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
     solint = None
     if len(parts) > 1 and re.fullmatch(r"spw\d+(_\d+)*", parts[0]):
         spws = tuple(int(s) for s in parts.pop(0)[3:].split("_"))
-    if len(parts) > 1 and parts[0].startswith("solint"):
-        solint = parts.pop(0)[len("solint"):]
+    at = [i for i, token in enumerate(parts[:-1]) if token.startswith("solint")]
+    if at:  # tokens before solint (e.g. 'channel' in '.spw16.channel.solintinf.bcal') qualify the solve
+        solint = parts[at[0]][len("solint"):]
+        parts = parts[at[0] + 1:]
     return PipelineName(
         eb=m["eb"],
         task=m["task"],
