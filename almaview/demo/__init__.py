@@ -1,0 +1,115 @@
+"""The demo delivery: a realistic ALMA QA2 package built with CASA, almaview's built-in default data.
+
+``build(dir)`` writes ``<dir>/2023.1.01234.S/`` with the archive's layout and
+names (science goal / group / member OUS directories holding ``calibrated/
+calibration/ log/ product/ qa/ raw/ script/`` and a README), and an index of
+every file written (``<dir>/almaview-demo.json``). Two member OUSs:
+
+- ``uid___A001_X3571_X8a``: two ALMA-like EBs simulated, calibrated and imaged
+  with CASA (different seeds and start times), packaged as the pipeline does:
+  session caltables tgz, ``calapply.txt``, flagversions, auxproducts
+  (``cont.dat``, ``flux.csv``, ``antennapos.csv``), FITS products (continuum and
+  cube: pbcor, pb, mask), a weblog tgz with per-stage pages and PNGs drawn from
+  the real tables and images, an AQUA report, the manifest, the pipeline
+  scripts, ``casa_commands.log`` with the tclean calls that ran, raw ASDMs
+  (exportasdm of each EB's DATA) and the calibrated MSs as the PI restores them
+  (``calibrated/<EB>.ms``, DATA + CORRECTED_DATA, as scriptForPI leaves
+  pipeline-calibrated data).
+- ``uid___A001_X3571_X8e``: the real VLA observation of NGC 5921 (casadata),
+  calibrated and imaged with CASA the classic way, packaged as a manually
+  reduced member OUS (``<EB>.calibration.tgz``, scriptForCalibration/Imaging,
+  ``calibrated/<EB>.ms.split.cal``). Its raw data are not converted to an ASDM
+  (exportasdm cannot write its irregular integrations); the README says so.
+
+The build is deterministic (fixed seeds, fixed timestamps in every text file
+and archive header; the CASA log is the one file that carries wall-clock
+times) and cached: a second call with the same recipe returns at once.
+
+Examples
+--------
+>>> import almaview as av
+>>> project = av.demo.build()            # doctest: +SKIP
+>>> d = av.open_delivery(project)        # doctest: +SKIP
+>>> [eb.uid for eb in d.ebs]             # doctest: +SKIP
+['uid___A002_X10ab2c3_X1f4a', 'uid___A002_X10ab2c3_X2b07', 'uid___A002_X5921_X1']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+
+from ..cache import atomic_directory, cache_dir
+from ..errors import AlmaviewError
+from .project import PROJECT
+from .tree import INDEX_NAME
+
+__all__ = ["build", "index", "source_version", "INDEX_NAME", "PROJECT"]
+
+
+def source_version() -> str:
+    """A hash of the demo's and the sample data's recipes: a changed recipe rebuilds the demo.
+
+    Examples
+    --------
+    >>> len(source_version())
+    12
+    """
+    from .. import sampledata
+
+    h = hashlib.sha256(sampledata.source_version().encode())
+    for p in sorted(Path(__file__).parent.glob("*.py")):
+        h.update(p.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def index(project_dir: str | os.PathLike) -> dict:
+    """The index of a built demo (every file written, the measured facts, the build timings).
+
+    Examples
+    --------
+    >>> sorted(index(build("/tmp/av-demo")))        # doctest: +SKIP
+    ['build_seconds', 'facts', 'files', 'project', 'timings', 'version']
+    """
+    path = Path(project_dir).parent / INDEX_NAME
+    if not path.is_file():
+        raise AlmaviewError(project_dir, f"is not an almaview demo delivery: {path} is missing")
+    return json.loads(path.read_text())
+
+
+def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
+    """Build the demo delivery into ``dir`` (default: almaview's cache) and return its project directory.
+
+    ``dir`` must be new, empty, or a previous demo build (rebuilt when the
+    recipe changed, returned at once otherwise). Takes about 2-3 minutes on two
+    cores; shows a progress bar unless ``progress=False``.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> project = av.demo.build("/tmp/almaview-demo")     # doctest: +SKIP
+    >>> project.name
+    '2023.1.01234.S'
+    """
+    root = Path(dir).expanduser() if dir is not None else cache_dir("demo")
+    version = source_version()
+    marker = root / INDEX_NAME
+    if marker.is_file():
+        try:
+            old = json.loads(marker.read_text()).get("version")
+        except (OSError, ValueError):
+            old = None
+        if old == version and (root / PROJECT).is_dir():
+            return (root / PROJECT).resolve()
+        shutil.rmtree(root)  # our own stale build (the index proves it)
+    elif root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise AlmaviewError(root, "already holds files that are not an almaview demo; give a new or empty "
+                                  "directory (the demo never overwrites other data)")
+    from .build import build_into
+
+    with atomic_directory(root) as tmp:
+        build_into(tmp, version=version, progress=progress)
+    return (root / PROJECT).resolve()

@@ -1,0 +1,118 @@
+"""Image the demo's member OUS the way hif_makeimages does: one tclean per product over all EBs.
+
+The tclean calls are returned as (task, keyword arguments) so the
+``casa_commands.log`` shows exactly what ran. Achieved beam and rms are
+measured on the CASA images with casatools' image analysis (``ia.statistics``
+with a LEL mask), an independent path from the FITS files the tests read.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from .. import casa
+
+#: Pixels with a primary-beam response below this are not imaged (tclean's pblimit) nor measured.
+PBLIMIT = 0.2
+
+
+@dataclass
+class ImageProduct:
+    """One imaged product: its CASA images, the tclean call, and what was achieved."""
+
+    kind: str  #: 'cont' or 'cube'
+    field: str
+    spw: str  #: '1,2,3'
+    stem: Path  #: tclean imagename (.image, .pb, .mask, .image.pbcor next to it)
+    call: dict
+    beam_arcsec: tuple[float, float, float] = (0.0, 0.0, 0.0)  #: major, minor (arcsec), PA (deg)
+    rms_jy: float = 0.0
+    peak_jy: float = 0.0
+    channel_width_hz: float | None = None
+
+    @property
+    def spw_tag(self) -> str:
+        return "spw" + self.spw.replace(",", "_")
+
+    def fits_stem(self, mous: str) -> str:
+        """The product's ALMA name without '.<type>.fits'.
+
+        Examples
+        --------
+        >>> ImageProduct("cont", "M100", "1,2", Path("x"), {}).fits_stem("uid___A001_X1_X2")
+        'member.uid___A001_X1_X2.M100_sci.spw1_2.cont.I'
+        """
+        return f"member.{mous}.{self.field}_sci.{self.spw_tag}.{self.kind}.I"
+
+
+def _remove(stem: Path) -> None:
+    for p in stem.parent.glob(stem.name + ".*"):
+        shutil.rmtree(p) if p.is_dir() else p.unlink()
+
+
+def measure(product: ImageProduct) -> ImageProduct:
+    """Fill beam, rms and peak from the CASA images (rms outside the clean mask where pb >= PBLIMIT)."""
+    ia = casa.casatools().image()
+    stem = product.stem
+    try:
+        ia.open(f"{stem}.image")
+        beam = ia.restoringbeam()
+        if "major" not in beam:  # per-plane beams: take the first (cubes here use a common beam)
+            beam = beam["beams"]["*0"]["*0"]
+        qa = casa.casatools().quanta()
+        product.beam_arcsec = (
+            qa.convert(beam["major"], "arcsec")["value"], qa.convert(beam["minor"], "arcsec")["value"],
+            qa.convert(beam["positionangle"], "deg")["value"],
+        )
+        lel = f'"{stem}.mask" < 0.5 && "{stem}.pb" >= {PBLIMIT}'
+        stats = ia.statistics(mask=lel, robust=False, verbose=False)
+        product.rms_jy = float(stats["rms"][0])
+        product.peak_jy = float(ia.statistics(verbose=False)["max"][0])
+        csys = ia.coordsys()
+        if product.kind == "cube":
+            product.channel_width_hz = abs(float(csys.increment(type="spectral")["numeric"][0]))
+        csys.done()
+    finally:
+        ia.close()
+        ia.done()
+    return product
+
+
+def make_images(
+    mss: list[Path], field: str, outdir: Path, *, cont_spw: str, cube_spw: str, imsize: int, cell: str,
+    cube_nchan: int, cube_width: int, restfreq: str, stage: dict[str, int], mous: str,
+) -> list[ImageProduct]:
+    """Run tclean for the continuum (mfs) and the cube of ``field`` over all ``mss``; measure each."""
+    tasks = casa.casatasks()
+    centre = imsize // 2
+    mask = f"circle[[{centre}pix,{centre}pix],{max(4, imsize // 6)}pix]"
+    out = []
+    for kind, spw, extra in (
+        ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1)),
+        ("cube", cube_spw, dict(specmode="cube", deconvolver="hogbom", nchan=cube_nchan, start=0,
+                                width=cube_width, outframe="LSRK", restfreq=restfreq,
+                                perchanweightdensity=True, restoringbeam="common")),
+    ):
+        tag = "spw" + spw.replace(",", "_")
+        stem = outdir / f"{mous}.s{stage[kind]}_0.{field}_sci.{tag}.{kind}.I.iter1"
+        _remove(stem)
+        call = dict(
+            vis=[str(m) for m in mss], field=field, spw=[spw] * len(mss), intent="OBSERVE_TARGET#ON_SOURCE",
+            datacolumn="corrected", imagename=str(stem), imsize=[imsize, imsize], cell=[cell], stokes="I",
+            gridder="standard", pblimit=PBLIMIT, weighting="briggs", robust=0.5, niter=200, threshold="0mJy",
+            usemask="user", mask=mask, pbcor=True, interactive=False, **extra,
+        )
+        tasks.tclean(**call)
+        out.append(measure(ImageProduct(kind=kind, field=field, spw=spw, stem=stem, call=call)))
+    return out
+
+
+def export_fits(image: str | Path, fits: Path) -> dict:
+    """exportfits one CASA image; return the call (for casa_commands.log)."""
+    call = dict(imagename=str(image), fitsimage=str(fits), velocity=False, optical=False, bitpix=-32,
+                minpix=0, maxpix=-1, overwrite=True, dropstokes=False, stokeslast=True, history=True,
+                dropdeg=False)
+    casa.casatasks().exportfits(**call)
+    return call
