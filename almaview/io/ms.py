@@ -179,27 +179,38 @@ class MSColumnArray(BackendArray):
         else:
             post = [None if ix.size == n else ix for ix, n in zip(read_axes, read_full)]
 
+        # Read straight into the output when the rows fill it in order (a full, time-ordered grid).
+        read_shape = (rows.size,) + tuple(
+            (b - a + 1) if blc is not None else n for a, b, n in zip(blc or [0] * len(read_full), trc or read_full, read_full)
+        )
+        flat = tpos * baselines.size + bpos
+        direct = (
+            self.cell != "broadcast"
+            and all(ix is None for ix in post)
+            and flat.size == times.size * baselines.size
+            and np.array_equal(flat, np.arange(flat.size))
+        )
+        out = np.empty(out_shape, dtype=self.dtype) if direct else np.full(out_shape, self.fill, dtype=self.dtype)
+        buf = out.reshape(read_shape) if direct else np.empty(read_shape, dtype=self.dtype)
         with table_lock(self.path), open_table(self.path) as t:
             try:
-                data = read_rows(t, self.column, rows, blc, trc)
+                read_rows(t, self.column, rows, buf, blc, trc)
             except RuntimeError as err:
                 raise DamagedTable(
                     self.path,
                     f"casacore could not read column {self.column} (rows {rows[0]}..{rows[-1]}): {err}. "
                     "The table's data files may be truncated or damaged; copy or extract it again",
                 ) from err
+        if direct:
+            return out
+        data = buf
         for axis, ix in enumerate(post):
             if ix is not None:
                 data = np.take(data, ix, axis=axis + 1)
         if self.cell == "broadcast":  # WEIGHT (row, pol) -> (row, chan, pol)
-            data = np.broadcast_to(data[:, None, :], (data.shape[0], cell_idx[0].size, data.shape[1]))
-        data = data.astype(self.dtype, copy=False)
-
-        flat = tpos * baselines.size + bpos
-        if flat.size == times.size * baselines.size and np.all(flat == np.arange(flat.size)):
-            return np.ascontiguousarray(data).reshape(out_shape)  # rows fill the grid in order
-        out = np.full(out_shape, self.fill, dtype=self.dtype)
-        out[tpos, bpos] = data
+            out[tpos, bpos] = data[:, None, :]
+        else:
+            out[tpos, bpos] = data
         return out
 
 
@@ -262,8 +273,8 @@ def read_index(path: str | os.PathLike) -> MSIndex:
             # Which data columns hold cells for each ddid: look at one row per ddid (reads no data).
             first_rows = {}
             if nrows:
-                u, first = np.unique(cols["DATA_DESC_ID"], return_index=True)
-                first_rows = dict(zip(u.tolist(), first.tolist()))
+                ddid = cols["DATA_DESC_ID"]
+                first_rows = {int(d): int(np.argmax(ddid == d)) for d in _unique_small(ddid)}
             defined = {c: {d: bool(t.iscelldefined(c, r)) for d, r in first_rows.items()} for c in data_cols}
     if not is_ms:
         kind = table_kind(root)
@@ -282,6 +293,23 @@ def _group_rows(ddid: np.ndarray) -> dict[int, np.ndarray]:
     u, starts = np.unique(sorted_d, return_index=True)
     ends = np.concatenate([starts[1:], [ddid.size]])
     return {int(d): order[s:e] for d, s, e in zip(u, starts, ends)}
+
+
+def _unique_small(values: np.ndarray, return_inverse: bool = False):
+    """np.unique for non-negative integers of a small range, in O(n) with a lookup table."""
+    values = np.asarray(values, dtype=np.int64)
+    if values.size == 0:
+        return (values, values) if return_inverse else values
+    top = int(values.max()) + 1
+    if values.min() < 0 or top > 8 * values.size + 2**20:
+        return np.unique(values, return_inverse=return_inverse)
+    present = np.zeros(top, bool)
+    present[values] = True
+    uniq = np.flatnonzero(present)
+    if not return_inverse:
+        return uniq
+    lookup = np.cumsum(present) - 1
+    return uniq, lookup[values]
 
 
 def _unique_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -394,10 +422,10 @@ def _spw_dataset(
     utimes, tinv = _unique_inverse(time[rows])
     a1, a2 = index.columns["ANTENNA1"][rows], index.columns["ANTENNA2"][rows]
     bkey = a1.astype(np.int64) * max(nant, 1) + a2
-    ubl, binv = np.unique(bkey, return_inverse=True)
+    ubl, binv = _unique_small(bkey, return_inverse=True)
     grid = RowGrid.build(rows, tinv, binv, utimes.size, ubl.size)
     cells = np.int64(utimes.size) * ubl.size
-    if np.unique(tinv.astype(np.int64) * ubl.size + binv).size < rows.size:
+    if rows.size > cells or _unique_small(tinv.astype(np.int64) * ubl.size + binv).size < rows.size:
         warnings.warn(f"{path}: spw {spw_id} has several rows for the same time and baseline; one is shown per cell")
 
     # per-time coordinates from the first row at each time
@@ -475,7 +503,7 @@ def _lazy(dims: tuple, arr: MSColumnArray, attrs: dict) -> xr.Variable:
 def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Unique (a, b) pairs of non-negative ``a`` and ``b >= -1``, as an (n, 2) array sorted by a then b."""
     base = int(b.max()) + 2 if b.size else 1
-    key = np.unique(a.astype(np.int64) * base + (b.astype(np.int64) + 1))
+    key = _unique_small(a.astype(np.int64) * base + (b.astype(np.int64) + 1))
     return np.stack([key // base, key % base - 1], axis=1)
 
 
