@@ -114,7 +114,7 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         ))
         step(_STEPS[i])
     bar.set_postfix_str("NGC 5921: import, calibrate, image")
-    ngc = sampledata.build_ngc5921(work / "ngc5921", progress=False)
+    ngc = sampledata.build_ngc5921(work / "ngc5921", image=False, progress=False)
     step(_STEPS[2])
 
     target = next(f for f, intent in samples[0].fields.items() if intent.startswith("OBSERVE_TARGET"))
@@ -341,12 +341,15 @@ def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) 
     idx.write_text(d["script"] / f"{eb}.ms.scriptForCalibration.py", scripts.script_for_calibration(eb, calls),
                    "script_cal", mous=mous, eb=eb)
     field = "N5921_2"
-    stem = ngc.root / "images" / "ngc5921.cube"
-    im = measure(ImageProduct(kind="cube", field=field, spw="0", stem=stem, call={}))
-    tclean = dict(vis=f"{eb}.ms.split.cal", field="2", spw="0:5~56", imagename="ngc5921.cube", specmode="cube",
-                  nchan=-1, imsize=128, cell="15arcsec", weighting="briggs", robust=0.5, niter=200, threshold="5mJy",
-                  usemask="user", mask="circle[[64pix,64pix],20pix]", pbcor=True, restfreq="1420.405752MHz",
-                  outframe="LSRK", interactive=False)
+    stem = work / "ngc5921_images" / "ngc5921.cube"
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    tclean = dict(vis=str(split_ms), field="2", spw="0:5~56", datacolumn="data", imagename=str(stem),
+                  specmode="cube", nchan=-1, imsize=128, cell="15arcsec", weighting="briggs", robust=0.5, niter=200,
+                  threshold="5mJy", usemask="user", mask="circle[[64pix,64pix],20pix]", pbcor=True,
+                  restfreq="1420.405752MHz", outframe="LSRK", restoringbeam="common", interactive=False)
+    tasks.tclean(**tclean)
+    im = measure(ImageProduct(kind="cube", field=field, spw="0", stem=stem, call=tclean))
+    tclean = dict(tclean, vis=split_ms.name, imagename=stem.name)
     idx.write_text(d["script"] / "scriptForImaging.py",
                    "# ALMA-style imaging script for NGC 5921 (VLA data, imaged with CASA)\n\n"
                    + scripts.call_text("tclean", tclean) + "\n", "script_imaging", mous=mous)

@@ -10,6 +10,7 @@ Pages follow the pipeline's layout: ``index.html`` (home), ``t1-1.html``
 from __future__ import annotations
 
 import html
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -170,7 +171,9 @@ def plot_image(pbcor_fits: Path, mask_fits: Path, title: str, out: Path, name: s
         data, header = np.asarray(hdul[0].data, dtype=float), hdul[0].header
     with fits.open(mask_fits) as hdul:
         mask = np.asarray(hdul[0].data, dtype=float)
-    plane = np.nanmax(data.reshape(-1, data.shape[-2], data.shape[-1]), axis=0)
+    with warnings.catch_warnings():  # pixels outside the primary beam are NaN in every channel
+        warnings.simplefilter("ignore", RuntimeWarning)
+        plane = np.nanmax(data.reshape(-1, data.shape[-2], data.shape[-1]), axis=0)
     mplane = np.nanmax(mask.reshape(-1, mask.shape[-2], mask.shape[-1]), axis=0)
     fig, ax = plt.subplots(figsize=(4.2, 3.6))
     im = ax.imshow(plane * 1e3, origin="lower", cmap="inferno")
