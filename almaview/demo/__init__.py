@@ -108,7 +108,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise AlmaviewError(root, "already holds files that are not an almaview demo; give a new or empty "
                                   "directory (the demo never overwrites other data)")
-    from .build import build_into
+    from .assemble import build_into
 
     with atomic_directory(root) as tmp:
         build_into(tmp, version=version, progress=progress)

@@ -1,4 +1,4 @@
-"""Build the demo delivery into a directory (the steps behind :func:`almaview.demo.build`)."""
+"""Assemble the demo delivery in a directory (the steps behind :func:`almaview.demo.build`)."""
 
 from __future__ import annotations
 
