@@ -299,3 +299,51 @@ def test_xarray_backend_opens_ms_and_caltables(alma_eb):
     assert not entry.guess_can_open("/no/such/table")
     cal = xr.open_datatree(alma_eb.caltables["bandpass"], engine="almaview")
     assert any(name.startswith("spw_") for name in cal.children)
+
+
+def test_second_polarization_setup_gets_its_own_node(ngc5921, tmp_path):
+    # A copy of NGC 5921 whose last scan is relabelled as a second polarization setup (RL, LR)
+    # of the same spw: open_ms must show it as spw_0_pol1 with casacore's values.
+    target = tmp_path / "twopol.ms"
+    with _raw(ngc5921.ms) as t:
+        t.copy(str(target), deep=True).close()
+    with tables.table(str(target / "POLARIZATION"), readonly=False, ack=False) as pol:
+        pol.addrows(1)
+        pol.putcell("CORR_TYPE", 1, np.array([6, 7], np.int32))
+        pol.putcell("CORR_PRODUCT", 1, np.array([[0, 1], [1, 0]], np.int32))
+        pol.putcell("NUM_CORR", 1, 2)
+    with tables.table(str(target / "DATA_DESCRIPTION"), readonly=False, ack=False) as dd:
+        dd.addrows(1)
+        dd.putcell("SPECTRAL_WINDOW_ID", 1, 0)
+        dd.putcell("POLARIZATION_ID", 1, 1)
+    with tables.table(str(target), readonly=False, ack=False) as t:
+        last = int(t.getcol("SCAN_NUMBER").max())
+        t.query(f"SCAN_NUMBER=={last}").putcol("DATA_DESC_ID", np.ones(t.query(f"SCAN_NUMBER=={last}").nrows(), np.int32))
+    tree = av.open_ms(target)
+    assert {"spw_0", "spw_0_pol1"} <= set(tree.children)
+    second = tree["spw_0_pol1"].ds
+    assert list(second.polarization.values) == ["RL", "LR"]
+    assert set(second.scan_number.values) == {last}
+    assert last not in set(tree["spw_0"].ds.scan_number.values)
+    _check_random_cells_in(target, tree, node="spw_0_pol1", query="DATA_DESC_ID==1")
+
+
+def _check_random_cells_in(path, tree, node, query, n=10):
+    ds = tree[node].ds
+    with _raw(path) as t, _raw(path, "ANTENNA") as ant:
+        names = ant.getcol("NAME")
+        sub = t.query(query)
+        for r in np.random.default_rng(1).choice(sub.nrows(), n, replace=False):
+            ti, b = _cell_of(ds, sub.getcell("TIME", r), names[sub.getcell("ANTENNA1", r)],
+                             names[sub.getcell("ANTENNA2", r)])  # fmt: skip
+            np.testing.assert_array_equal(ds.VISIBILITY.isel(time=ti, baseline=b).values, sub.getcell("DATA", r))
+            np.testing.assert_array_equal(ds.FLAG.isel(time=ti, baseline=b).values, sub.getcell("FLAG", r))
+
+
+def test_default_chunks_split_baselines_when_one_time_is_too_big(alma_eb):
+    ds = msmod.build_tree(alma_eb.ms)["spw_0"].to_dataset()
+    per_time = ds.VISIBILITY.dtype.itemsize * int(np.prod(ds.VISIBILITY.shape[1:]))
+    assert msmod.default_chunks(ds, target_bytes=10 * per_time) == {"time": min(10, ds.sizes["time"])}
+    small = msmod.default_chunks(ds, target_bytes=per_time // 4)
+    assert small["time"] == 1 and 1 <= small["baseline"] <= ds.sizes["baseline"] // 4 + 1
+    assert av.open_ms(alma_eb.ms, chunks=5)["spw_0"].ds.VISIBILITY.chunks[0][0] == 5

@@ -566,26 +566,41 @@ def _root_attrs(root: Path, index: MSIndex, observation: xr.Dataset, n_antennas:
 # the public opener
 
 
-def _default_time_chunk(ds: xr.Dataset, target_bytes: int) -> int:
+def default_chunks(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> dict[str, int]:
+    """Chunks holding about ``target_bytes`` of the largest variable: whole baselines, channels and
+    polarizations, a block of times; when even one time is bigger, a block of baselines.
+
+    Examples
+    --------
+    >>> default_chunks(open_ms("my.ms")["spw_17"].ds)   # doctest: +SKIP
+    {'time': 7}
+    """
     per_time = max((v.dtype.itemsize * int(np.prod(v.shape[1:])) for v in ds.data_vars.values() if v.ndim), default=1)
-    return max(1, min(ds.sizes.get("time", 1), target_bytes // max(per_time, 1)))
+    ntime = max(ds.sizes.get("time", 1), 1)
+    if per_time <= target_bytes:
+        return {"time": int(min(ntime, target_bytes // max(per_time, 1)))}
+    nbl = max(ds.sizes.get("baseline", 1), 1)
+    return {"time": 1, "baseline": int(max(1, target_bytes // max(per_time // nbl, 1)))}
 
 
-def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | None = None) -> xr.DataTree:
+def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | int | None = None) -> xr.DataTree:
     """Wrap every spw node's lazily indexed variables in dask arrays.
 
-    Default: whole baseline/frequency/polarization axes and ~96 MB of the largest
-    variable per chunk along time; ``chunks`` overrides any dimension.
+    Default (:func:`default_chunks`): whole baseline/frequency/polarization axes and
+    ~96 MB of the largest variable per chunk along time; ``chunks`` overrides any
+    dimension (an int is a number of times per chunk).
 
     Examples
     --------
     >>> tree = chunk_tree(build_tree("my.ms"), {"time": 100})   # doctest: +SKIP
     """
+    if isinstance(chunks, (int, np.integer)):
+        chunks = {"time": int(chunks)}
     out = {}
     for node in tree.subtree:
         ds = node.to_dataset(inherit=False)
         if node.path != "/" and "time" in ds.dims and "baseline" in ds.dims:
-            spec = {"time": _default_time_chunk(ds, DEFAULT_CHUNK_BYTES)}
+            spec = default_chunks(ds)
             spec.update({k: v for k, v in (chunks or {}).items() if k in ds.dims})
             stamp = (node.path, ds.attrs.get("data_description_id"), sorted(spec.items()),
                      _table_stamp(tree.attrs.get("path", "")), tree.attrs.get("path", ""))  # fmt: skip
@@ -596,7 +611,7 @@ def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | None = None) -> xr
     return xr.DataTree.from_dict(out)
 
 
-def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | None = None) -> xr.DataTree:
+def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None = None) -> xr.DataTree:
     """Open a measurement set lazily as an :class:`xarray.DataTree`.
 
     Nodes: ``antennas``, ``fields``, ``spws``, ``scans``, ``observation`` and one node per
@@ -604,6 +619,12 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | None = None)
     with VISIBILITY / VISIBILITY_CORRECTED / VISIBILITY_MODEL, FLAG, WEIGHT over
     ``(time, baseline, frequency, polarization)`` and UVW over ``(time, baseline, uvw_label)``,
     as dask arrays. Opening reads only metadata and row-sized index columns.
+
+    ``chunks`` (e.g. ``{"time": 100}``) overrides the default ~96 MB chunks. Selecting
+    with ints or slices (``.isel(time=slice(0, 5))``) reads only the rows selected;
+    selecting with lists reads whole chunks under dask (open without dask,
+    ``xr.open_datatree(path, engine="almaview")``, to read only listed rows).
+    Cells of the (time, baseline) grid that have no row are NaN and flagged.
 
     Raises :class:`~almaview.errors.PathNotFound`, :class:`~almaview.errors.NotATable`,
     :class:`~almaview.errors.DamagedTable` or :class:`~almaview.errors.NotAMeasurementSet`.
