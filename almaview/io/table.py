@@ -43,14 +43,46 @@ def check_table_dir(path: str | os.PathLike) -> Path:
         )
     if dat.stat().st_size == 0:
         raise DamagedTable(p, "table.dat is empty (zero bytes): the table was truncated while being written or copied")
-    # Storage-manager files: a table with data always has table.f0.
-    if not any(p.glob("table.f0*")):
+    if not any(p.glob("table.f*")):
         raise DamagedTable(
             p,
-            "table.f0 is missing: the table's data files are incomplete "
+            "has no data files (table.f0, table.f1, ...): the table is incomplete "
             "(half-copied or half-untarred); copy or extract it again",
         )
     return p.resolve()
+
+
+# Storage managers that keep their data in table.f<SEQNR> (the tiled ones also in table.f<SEQNR>_TSM<k>).
+_FILE_STORAGE_MANAGERS = {
+    "StandardStMan", "IncrementalStMan", "StManAipsIO", "TiledShapeStMan", "TiledColumnStMan",
+    "TiledCellStMan", "TiledDataStMan", "ISMStMan", "SSMStMan",
+}
+
+
+def check_storage_files(t: "object", path: Path) -> None:
+    """Raise :class:`DamagedTable` when a data file named in table.dat is missing.
+
+    casacore opens such a table and only fails on the first read of a column;
+    checking here turns that late, cryptic failure into a clear one.
+    """
+    try:
+        managers = t.getdminfo().values()
+    except RuntimeError as err:  # casacore opens the data files here and names the missing one
+        raise DamagedTable(
+            path,
+            f"a data file of the table is missing or unreadable ({err}); the table is incomplete "
+            "(half-copied or half-untarred): copy or extract it again",
+        ) from err
+    for dm in managers:
+        if dm.get("TYPE") not in _FILE_STORAGE_MANAGERS:
+            continue
+        name = f"table.f{dm['SEQNR']}"
+        if not (path / name).exists():
+            raise DamagedTable(
+                path,
+                f"{name} is missing (it holds columns {', '.join(dm.get('COLUMNS', [])) or '?'}): "
+                "the table's data files are incomplete (half-copied or half-untarred); copy or extract it again",
+            )
 
 
 @contextmanager
@@ -73,6 +105,7 @@ def open_table(path: str | os.PathLike, subtable: str | None = None) -> Iterator
     except RuntimeError as err:
         raise DamagedTable(full, f"casacore could not open the table ({err}); it may be damaged or truncated") from err
     try:
+        check_storage_files(t, full)
         yield t
     finally:
         t.close()
