@@ -119,7 +119,11 @@ def casatasks() -> ModuleType:
     <...>
     """
     casatools()
-    return _import("casatasks")
+    mod = _import("casatasks")
+    if not getattr(mod, "_almaview_quiet", False):
+        mod.casalog.showconsole(onconsole=False)  # casatasks' own log sink echoes WARN lines otherwise
+        mod._almaview_quiet = True
+    return mod
 
 
 def available() -> bool:
