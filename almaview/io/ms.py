@@ -255,6 +255,17 @@ def read_index(path: str | os.PathLike) -> MSIndex:
     array([0, 0, 0, ..., 0, 0, 0], dtype=int32)
     """
     root = check_table_dir(path)
+    try:
+        return _read_index(root)
+    except RuntimeError as err:  # opening worked, reading failed: a storage-manager file is missing or cut
+        raise DamagedTable(
+            root,
+            f"casacore could not read the main table's index columns ({err}); the table's data files "
+            "are incomplete (half-copied or half-untarred); copy or extract it again",
+        ) from err
+
+
+def _read_index(root: Path) -> MSIndex:
     with open_table(root) as t:
         keywords = set(t.keywordnames())
         is_ms = "MS_VERSION" in keywords or t.info().get("type", "") == "Measurement Set"
@@ -369,6 +380,17 @@ def build_tree(path: str | os.PathLike) -> xr.DataTree:
     (60, 351, 63, 2)
     """
     index = read_index(path)
+    try:
+        return _build_tree(index)
+    except RuntimeError as err:  # casacore failing on a subtable's data files
+        raise DamagedTable(
+            index.path,
+            f"casacore could not read the metadata subtables ({err}); the measurement set may be "
+            "half-copied or damaged",
+        ) from err
+
+
+def _build_tree(index: MSIndex) -> xr.DataTree:
     root = index.path
     spath = str(root)
     cols = index.columns
