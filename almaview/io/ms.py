@@ -169,7 +169,6 @@ class MSColumnArray(BackendArray):
         read_full = cell_full if self.cell != "broadcast" else cell_full[1:]
         spans = [_span(ix, n) for ix, n in zip(read_axes, read_full)]
         blc = trc = None
-        post = [ix for ix in read_axes]
         if any(s is not None for s in spans) and all(
             s is not None or ix.size == n for s, ix, n in zip(spans, read_axes, read_full)
         ):
@@ -180,9 +179,8 @@ class MSColumnArray(BackendArray):
             post = [None if ix.size == n else ix for ix, n in zip(read_axes, read_full)]
 
         # Read straight into the output when the rows fill it in order (a full, time-ordered grid).
-        read_shape = (rows.size,) + tuple(
-            (b - a + 1) if blc is not None else n for a, b, n in zip(blc or [0] * len(read_full), trc or read_full, read_full)
-        )
+        cell_shape = tuple(b - a + 1 for a, b in zip(blc, trc)) if blc is not None else tuple(read_full)
+        read_shape = (rows.size,) + cell_shape
         flat = tpos * baselines.size + bpos
         direct = (
             self.cell != "broadcast"
@@ -215,8 +213,10 @@ class MSColumnArray(BackendArray):
 
 
 def _table_stamp(path: str) -> str:
+    """Newest modification time of a table's files: dask keys change when the data change."""
     try:
-        return str(os.stat(os.path.join(path, "table.dat")).st_mtime_ns)
+        with os.scandir(path) as entries:
+            return str(max((e.stat().st_mtime_ns for e in entries if e.name.startswith("table.")), default=0))
     except OSError:
         return ""
 
@@ -361,7 +361,8 @@ def spw_rows(path: str | os.PathLike, spw: int, polarization_id: int | None = No
 # building the tree
 
 
-def _dtype(value_type: str, column: str) -> np.dtype:
+def _dtype(value_type: str) -> np.dtype:
+    """numpy dtype of a casacore column valueType (getcolnp needs exactly this dtype)."""
     return np.dtype(
         {"complex": np.complex64, "dcomplex": np.complex128, "boolean": bool, "float": np.float32,
          "double": np.float64}.get(value_type, np.float64)
@@ -460,23 +461,23 @@ def _spw_dataset(
     for column, var in VISIBILITY_COLUMNS.items():
         if column in index.data_columns and index.defined[column].get(ddid, False):
             arr = MSColumnArray(path, column, grid, (ntime, nbl, nchan, npol),
-                                _dtype(index.data_columns[column], column), "cube")  # fmt: skip
+                                _dtype(index.data_columns[column]), "cube")  # fmt: skip
             data_vars[var] = _lazy(("time", "baseline", "frequency", "polarization"), arr, {"column": column})
     if "FLAG" in index.data_columns and index.defined["FLAG"].get(ddid, False):
-        arr = MSColumnArray(path, "FLAG", grid, (ntime, nbl, nchan, npol), bool, "cube")
+        arr = MSColumnArray(path, "FLAG", grid, (ntime, nbl, nchan, npol), _dtype(index.data_columns["FLAG"]), "cube")
         data_vars["FLAG"] = _lazy(("time", "baseline", "frequency", "polarization"), arr, {"column": "FLAG"})
     if "WEIGHT_SPECTRUM" in index.data_columns and index.defined["WEIGHT_SPECTRUM"].get(ddid, False):
         arr = MSColumnArray(path, "WEIGHT_SPECTRUM", grid, (ntime, nbl, nchan, npol),
-                            _dtype(index.data_columns["WEIGHT_SPECTRUM"], ""), "cube")  # fmt: skip
+                            _dtype(index.data_columns["WEIGHT_SPECTRUM"]), "cube")  # fmt: skip
         data_vars["WEIGHT"] = _lazy(("time", "baseline", "frequency", "polarization"), arr,
                                     {"column": "WEIGHT_SPECTRUM"})  # fmt: skip
     elif "WEIGHT" in index.data_columns and index.defined["WEIGHT"].get(ddid, False):
         arr = MSColumnArray(path, "WEIGHT", grid, (ntime, nbl, nchan, npol),
-                            _dtype(index.data_columns["WEIGHT"], ""), "broadcast")  # fmt: skip
+                            _dtype(index.data_columns["WEIGHT"]), "broadcast")  # fmt: skip
         data_vars["WEIGHT"] = _lazy(("time", "baseline", "frequency", "polarization"), arr,
                                     {"column": "WEIGHT", "description": "WEIGHT broadcast over frequency"})  # fmt: skip
     if "UVW" in index.data_columns and index.defined["UVW"].get(ddid, False):
-        arr = MSColumnArray(path, "UVW", grid, (ntime, nbl, 3), np.float64, "vector")
+        arr = MSColumnArray(path, "UVW", grid, (ntime, nbl, 3), _dtype(index.data_columns["UVW"]), "vector")
         data_vars["UVW"] = _lazy(("time", "baseline", "uvw_label"), arr, {"column": "UVW", "units": "m"})
 
     spw = spws.sel(spw_id=spw_id)
@@ -566,8 +567,12 @@ def _root_attrs(root: Path, index: MSIndex, observation: xr.Dataset, n_antennas:
 
     eb = msmeta.eb_uid_from_name(root) or first("execblock_uid")
     t0, t1 = (msmeta.casa_time_to_datetime64([time.min(), time.max()]) if time.size else (None, None))
+    parts = [first("telescope_name"), first("project_code"), eb, f"{len(nodes)} spw node(s)", f"{n_antennas} antennas"]
+    if t0 is not None:
+        parts.append(f"{str(t0)[:19].replace('T', ' ')} – {str(t1)[11:19]} UTC")
     attrs = {
         "title": f"{root.name} — measurement set",
+        "summary": " · ".join(p for p in parts if p),
         "path": str(root),
         "telescope": first("telescope_name"),
         "observer": first("observer"),
