@@ -32,7 +32,7 @@ class RowGrid:
     --------
     >>> g = RowGrid.build(np.array([10, 11, 12, 13]), np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]), 2, 2)
     >>> g.rows_for_times(np.array([1])).tolist()
-    [2, 3]
+    [12, 13]
     """
 
     rows: np.ndarray
@@ -146,7 +146,7 @@ def read_rows(
     --------
     >>> from casacore import tables                               # doctest: +SKIP
     >>> rows = np.array([0, 1, 2, 40, 41])
-    >>> out = np.empty((rows.size, 63, 2), np.complex64)
+    >>> out = np.empty((rows.size, 63, 2), np.complex64)          # one cell: 63 channels x 2 correlations
     >>> with tables.table("my.ms", ack=False) as t:                 # doctest: +SKIP
     ...     read_rows(t, "DATA", rows, out)
     """
