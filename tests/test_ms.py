@@ -179,6 +179,12 @@ def test_intents_match_state_table(alma_eb):
         assert set(ds.intents.values[i].split(",")) == set(modes[state[row]].split(","))
         assert ds.field_name.values[i] == fnames[field[row]]
         assert ds.scan_number.values[i] == scan[row]
+    # spws per scan, against a TaQL query of the same scan
+    with _raw(alma_eb.ms) as t:
+        for scan_number, spw_ids in zip(tree["scans"].ds.scan_number.values, tree["scans"].ds.spw_ids.values):
+            q = tables.taql(f"SELECT DISTINCT SPECTRAL_WINDOW_ID FROM {alma_eb.ms}/DATA_DESCRIPTION WHERE "
+                            f"ROWID() IN [SELECT DISTINCT DATA_DESC_ID FROM $t WHERE SCAN_NUMBER=={scan_number}]")
+            assert sorted(int(x) for x in spw_ids.split(",")) == sorted(q.getcol("SPECTRAL_WINDOW_ID").tolist())
     # every field's recipe intent shows up in the scans of that field
     scans = tree["scans"].ds
     for name, intent in alma_eb.fields.items():

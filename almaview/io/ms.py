@@ -429,7 +429,10 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
             field_names, state_intents, spws, chan_freqs[spw_id], chan_widths[spw_id], pols[pol_id],
         )  # fmt: skip
 
-    scans = _scans_dataset(time, scan, field_id, state, field_names, state_intents)
+    ddid = cols["DATA_DESC_ID"]
+    row_spw = np.where((ddid >= 0) & (ddid < len(dd_spw)), np.asarray(dd_spw)[np.clip(ddid, 0, max(len(dd_spw) - 1, 0))]
+                       if len(dd_spw) else -1, -1)  # fmt: skip
+    scans = _scans_dataset(time, scan, field_id, state, row_spw, field_names, state_intents)
     root_ds = xr.Dataset(attrs=_root_attrs(root, index, observation, nant, nodes, time))
     tree = {"/": root_ds, "antennas": antennas, "fields": fields, "spws": spws, "scans": scans,
             "observation": observation}  # fmt: skip
@@ -530,7 +533,7 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.stack([key // base, key % base - 1], axis=1)
 
 
-def _scans_dataset(time, scan, field_id, state, field_names, state_intents) -> xr.Dataset:
+def _scans_dataset(time, scan, field_id, state, row_spw, field_names, state_intents) -> xr.Dataset:
     if scan.size == 0:
         return xr.Dataset(coords={"scan_number": np.zeros(0, int)})
     order = np.argsort(scan, kind="stable")
@@ -545,6 +548,8 @@ def _scans_dataset(time, scan, field_id, state, field_names, state_intents) -> x
     fnames = _safe_take(field_names, fpairs[:, 1])
     scan_fields = [",".join(dict.fromkeys(fnames[fpairs[:, 0] == i])) for i in range(uscan.size)]
     scan_intents = [msmeta.intents_of(list(state_intents[spairs[spairs[:, 0] == i, 1]])) for i in range(uscan.size)]
+    wpairs = _unique_pairs(which, row_spw[order])
+    scan_spws = [",".join(str(w) for w in wpairs[wpairs[:, 0] == i, 1] if w >= 0) for i in range(uscan.size)]
     return xr.Dataset(
         {
             "start": (("scan_number",), msmeta.casa_time_to_datetime64(tmin)),
@@ -554,6 +559,7 @@ def _scans_dataset(time, scan, field_id, state, field_names, state_intents) -> x
             "scan_number": uscan,
             "field_name": ("scan_number", scan_fields),
             "intents": ("scan_number", scan_intents),
+            "spw_ids": ("scan_number", scan_spws),
         },
         attrs={"description": "start/end are the first and last integration midpoints (TIME) of the scan"},
     )
