@@ -10,7 +10,8 @@ Tasks pickle (path + row index, never an open table), so they run under
 dask.distributed.
 
 Names follow xradio's MSv4 schema: VISIBILITY, VISIBILITY_CORRECTED,
-VISIBILITY_MODEL, FLAG, WEIGHT, UVW; coordinates time, baseline (with
+VISIBILITY_MODEL, FLAG, WEIGHT, UVW, EFFECTIVE_INTEGRATION_TIME (EXPOSURE);
+coordinates time, baseline (with
 baseline_antenna1_name / baseline_antenna2_name), frequency, polarization,
 uvw_label; per-time field_name, scan_number, intents.
 """
@@ -90,7 +91,7 @@ class MSColumnArray(BackendArray):
     """One MS column of one data description, seen as a (time, baseline, ...) array.
 
     ``cell`` is the cell layout: 'cube' (frequency, polarization), 'broadcast'
-    (per-polarization WEIGHT broadcast over frequency) or 'vector' (UVW).
+    (per-polarization WEIGHT broadcast over frequency), 'vector' (UVW) or 'scalar' (EXPOSURE).
     Picklable: holds the path and the row index, opens the table per read.
 
     Examples
@@ -278,7 +279,7 @@ def _read_index(root: Path) -> MSIndex:
             nrows = t.nrows()
             cols = {c: t.getcol(c) if nrows else np.zeros(0, np.int32) for c in INDEX_COLUMNS}
             data_cols = {}
-            for c in (*VISIBILITY_COLUMNS, "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "UVW"):
+            for c in (*VISIBILITY_COLUMNS, "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "UVW", "EXPOSURE"):
                 if c in colnames:
                     data_cols[c] = t.getcoldesc(c).get("valueType", "")
             # Which data columns hold cells for each ddid: look at one row per ddid (reads no data).
@@ -483,6 +484,10 @@ def _spw_dataset(
         arr = MSColumnArray(path, "UVW", grid, (ntime, nbl, 3), _dtype(index.data_columns["UVW"]), "vector")
         data_vars["UVW"] = _lazy(("time", "baseline", "uvw_label"), arr, {"column": "UVW", "units": "m"})
 
+    if "EXPOSURE" in index.data_columns:
+        arr = MSColumnArray(path, "EXPOSURE", grid, (ntime, nbl), _dtype(index.data_columns["EXPOSURE"]), "scalar")
+        data_vars["EFFECTIVE_INTEGRATION_TIME"] = _lazy(("time", "baseline"), arr, {"column": "EXPOSURE", "units": "s"})
+
     spw = spws.sel(spw_id=spw_id)
     coords = {
         "time": ("time", msmeta.casa_time_to_datetime64(utimes), {"scale": "utc", "description": "TIME (mid-integration)"}),
@@ -650,8 +655,8 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None =
     Nodes: ``antennas``, ``fields``, ``spws``, ``scans``, ``observation`` and one node per
     data description (``spw_<id>``; ``spw_<id>_pol<k>`` for a second polarization setup)
     with VISIBILITY / VISIBILITY_CORRECTED / VISIBILITY_MODEL, FLAG, WEIGHT over
-    ``(time, baseline, frequency, polarization)`` and UVW over ``(time, baseline, uvw_label)``,
-    as dask arrays. Opening reads only metadata and row-sized index columns.
+    ``(time, baseline, frequency, polarization)``, UVW over ``(time, baseline, uvw_label)`` and
+    EFFECTIVE_INTEGRATION_TIME over ``(time, baseline)``, as dask arrays. Opening reads only metadata and row-sized index columns.
 
     ``chunks`` (e.g. ``{"time": 100}``) overrides the default ~96 MB chunks. Selecting
     with ints or slices (``.isel(time=slice(0, 5))``) reads only the rows selected;
