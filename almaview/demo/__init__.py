@@ -91,7 +91,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     --------
     >>> import almaview as av
     >>> project = av.demo.build("/tmp/almaview-demo")     # doctest: +SKIP
-    >>> project.name
+    >>> project.name                                        # doctest: +SKIP
     '2023.1.01234.S'
     """
     root = Path(dir).expanduser() if dir is not None else cache_dir("demo")

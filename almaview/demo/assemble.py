@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import time
 from datetime import datetime, timedelta
@@ -13,9 +14,12 @@ from tqdm.auto import tqdm
 from .. import casa
 from . import aqua, calibration, readme, scripts, weblog
 from .imaging import ImageProduct, export_fits, make_images, measure
-from .project import ALMA, LINE_HZ, PROJECT, RECIPE, VLA, processing_time
+from .project import ALMA, LINE_HZ, PROJECT, RECIPE, VLA, processing_time, uid_url
 from .stages import PLOT_STAGES, make_stages
 from .tree import Index, gzip_file, member_dirs, move, write_tgz
+
+#: DATE of every FITS product: when the (pretend) pipeline exported them.
+FITS_DATE = processing_time(3 * 3600).isoformat(timespec="milliseconds")
 
 _STEPS = ("ALMA EB 1", "ALMA EB 2", "NGC 5921 (VLA)", "tclean", "package ALMA OUS", "weblog", "package VLA OUS")
 
@@ -65,6 +69,17 @@ def _ms_facts(ms: Path, ct: dict[str, Path], antennas: list[str], phase_field: s
     return dict(flagged_fraction=frac, start=iso(t0), end=iso(t1), fields=names, n_antennas=len(antennas),
                 tsys_median_k=float(np.median(tsys)), antpos_antennas=corrected,
                 phase_rms_deg=float(np.sqrt(np.mean(((ph + 180) % 360 - 180) ** 2))))
+
+
+def _stamp_asdm(asdm: Path, eb: str, created: str) -> None:
+    """Give ASDM.xml the EB's uid and a creation time at the end of the observation (not the build's clock)."""
+    path = asdm / "ASDM.xml"
+    text = path.read_bytes().decode("iso-8859-1")
+    text = re.sub(r"<TimeOfCreation>[^<]*</TimeOfCreation>", f"<TimeOfCreation> {created}.000000000 </TimeOfCreation>",
+                  text, count=1)
+    text = re.sub(r'(<Entity entityId=")[^"]*("[^>]*entityTypeName="ASDM")', rf"\g<1>{uid_url(eb)}\g<2>", text,
+                  count=1)
+    path.write_bytes(text.encode("iso-8859-1"))
 
 
 def _relative(call: dict, work: Path) -> dict:
@@ -135,9 +150,10 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     for n, (plan, s) in enumerate(zip(ALMA.ebs, samples), start=1):
         eb = plan.uid
         asdm = d["raw"] / f"{eb}.asdm.sdm"
-        tasks.exportasdm(vis=str(s.ms), asdm=str(asdm), datacolumn="data", verbose=False)
-        idx.add(asdm, "raw_asdm", mous=mous, eb=eb)
         facts = _ms_facts(s.ms, s.caltables, s.antennas, phase_cal)
+        tasks.exportasdm(vis=str(s.ms), asdm=str(asdm), datacolumn="data", verbose=False)
+        _stamp_asdm(asdm, eb, facts["end"])
+        idx.add(asdm, "raw_asdm", mous=mous, eb=eb)
         eb_facts.append(dict(uid=eb, **facts))
         field_ids = {name: i for i, name in enumerate(facts["fields"])}
         if cont_edges is None:
@@ -198,7 +214,7 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         files = {}
         for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
             fits = d["product"] / f"{stem}.{itype}.fits"
-            export_calls.append(_relative(export_fits(f"{p.stem}{suffix}", fits), work))
+            export_calls.append(_relative(export_fits(f"{p.stem}{suffix}", fits, FITS_DATE), work))
             export_calls[-1]["fitsimage"] = fits.name
             if itype != "pbcor":
                 fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
@@ -358,7 +374,7 @@ def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) 
     files = {}
     for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
         fits = d["product"] / f"{im.fits_stem(mous)}.{itype}.fits"
-        export_fits(f"{stem}{suffix}", fits)
+        export_fits(f"{stem}{suffix}", fits, FITS_DATE)
         if itype != "pbcor":
             fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
         idx.add(fits, "image", mous=mous)

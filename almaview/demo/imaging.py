@@ -109,10 +109,22 @@ def make_images(
     return out
 
 
-def export_fits(image: str | Path, fits: Path) -> dict:
-    """exportfits one CASA image; return the call (for casa_commands.log)."""
+def export_fits(image: str | Path, fits: Path, date: str) -> dict:
+    """exportfits one CASA image (no history: it holds build paths and times); return the call.
+
+    The header's DATE becomes ``date`` (the pretend processing time) and the
+    build machine's MEMREQ/MEMAVAIL cards are dropped, so a rebuild writes the
+    same bytes.
+    """
+    from astropy.io import fits as afits
+
     call = dict(imagename=str(image), fitsimage=str(fits), velocity=False, optical=False, bitpix=-32,
-                minpix=0, maxpix=-1, overwrite=True, dropstokes=False, stokeslast=True, history=True,
+                minpix=0, maxpix=-1, overwrite=True, dropstokes=False, stokeslast=True, history=False,
                 dropdeg=False)
     casa.casatasks().exportfits(**call)
+    with afits.open(fits, mode="update") as hdul:
+        header = hdul[0].header
+        header["DATE"] = (date, "Date FITS file was written")
+        for key in ("MEMREQ", "MEMAVAIL"):
+            header.remove(key, ignore_missing=True, remove_all=True)
     return call

@@ -1,14 +1,16 @@
 """Scripts and logs of the demo: scriptForPI, the pipeline scripts, casa_commands.log, manual-era scripts.
 
-``casa_commands.log`` lists the CASA calls that built the demo: the calibration
-calls almaview.sampledata made (its recipe, with the pipeline table names) and
-the tclean/exportfits calls this package made, keyword for keyword.
+``casa_commands.log`` lists the CASA calls that built the demo, in the order
+they ran: the calibration calls almaview.sampledata made (its recipe, with the
+pipeline table names; the ``s<N>`` in a table name is the pipeline stage that
+would have made it) and the tclean/exportfits calls this package made, keyword
+for keyword.
 """
 
 from __future__ import annotations
 
 from .project import PROJECT, RECIPE
-from .stages import Stage
+from .stages import STAGES, Stage
 
 
 def call_text(task: str, kwargs: dict) -> str:
@@ -23,18 +25,25 @@ def call_text(task: str, kwargs: dict) -> str:
 
 
 def casa_commands_log(sections: list[tuple[str, list[tuple[str, dict]]]]) -> str:
-    """``# <stage task>`` headers followed by that stage's CASA calls.
+    """``# <pipeline task>`` and ``# <its description>`` headers, each followed by the CASA calls made for it,
+    in the order they ran.
 
     Examples
     --------
     >>> print(casa_commands_log([("hif_makeimages", [("tclean", {"niter": 0})])]), end="")
     # hif_makeimages
+    # Make target continuum images
     tclean(niter=0)
     <BLANKLINE>
     """
+    describe = {}
+    for _, task, description, _ in STAGES:
+        describe.setdefault(task, description)
     out = []
     for header, calls in sections:
         out.append(f"# {header}")
+        if header in describe:
+            out.append(f"# {describe[header]}")
         out += [call_text(t, kw) for t, kw in calls]
         out.append("")
     return "\n".join(out) + "\n"
@@ -64,11 +73,13 @@ def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], cala
                               refant=refant, bandtype="B", solnorm=True, minsnr=2.0,
                               gaintable=pre + [cal["phaseup"], cal["delay"]])),
         ]),
-        ("hifa_gfluxscale", [
+        ("hifa_timegaincal", [
             ("gaincal", dict(vis=vis, caltable=cal["phase"], field=cals, solint="int", calmode="p", refant=refant,
                              minsnr=2.0, gaintable=post)),
             ("gaincal", dict(vis=vis, caltable=cal["amp"], field=cals, solint="inf", gaintype="T", calmode="a",
                              refant=refant, minsnr=2.0, gaintable=post + [cal["phase"]])),
+        ]),
+        ("hifa_gfluxscale", [
             ("fluxscale", dict(vis=vis, caltable=cal["amp"], fluxtable=cal["fluxscale"], reference=flux,
                                transfer=[bp, ph])),
         ]),
