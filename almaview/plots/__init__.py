@@ -1,0 +1,50 @@
+"""Plot builders: pure functions from xarray/pandas objects to Bokeh models.
+
+No IO and no widgets here. Every builder returns a :class:`Panel`: the Bokeh
+layout, the tidy table of exactly what was plotted (so tests and users can
+check values against an independent computation), and the named
+ColumnDataSources that widgets update in place.
+
+Examples
+--------
+>>> import almaview as av
+>>> panel = av.plots.tsys(av.open_caltable("uid.ms.h_tsyscal.s6_1.tsyscal.tbl"))   # doctest: +SKIP
+>>> panel.data.head()                                                               # doctest: +SKIP
+>>> panel                                                                           # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+__all__ = ["Panel"]
+
+
+@dataclass
+class Panel:
+    """A built plot: ``layout`` (Bokeh LayoutDOM), ``data`` (what was plotted), ``sources`` (for in-place updates).
+
+    Examples
+    --------
+    >>> from bokeh.plotting import figure
+    >>> fig = figure()
+    >>> p = Panel(fig, pd.DataFrame({"x": [1], "y": [2]}))
+    >>> list(p.data.columns)
+    ['x', 'y']
+    """
+
+    layout: Any
+    data: pd.DataFrame
+    sources: dict[str, Any] = field(default_factory=dict)
+    title: str = ""
+
+    def _repr_mimebundle_(self, include=None, exclude=None):  # pragma: no cover - exercised in the browser tests
+        from bokeh.embed import file_html
+        from bokeh.resources import INLINE
+
+        html = file_html(self.layout, INLINE, title=self.title or "almaview")
+        srcdoc = html.replace("&", "&amp;").replace('"', "&quot;")
+        return {"text/html": f'<iframe srcdoc="{srcdoc}" style="width:100%;height:520px;border:0"></iframe>'}
