@@ -41,6 +41,12 @@ _LAZY = {
     "open_delivery": "almaview.delivery",
     "demo": "almaview.demo",
     "casa": "almaview.casa",
+    "plots": "almaview.plots",
+    "explore": "almaview.widgets",
+    "qa": "almaview.qa",
+    "restore": "almaview.restore",
+    "imaging": "almaview.imaging",
+    "sampledata": "almaview.sampledata",
 }
 
 
