@@ -79,6 +79,7 @@ def test_tree_has_real_layout(demo: Path) -> None:
         assert {PRODUCT_RE.match(n)["type"] for n in products} == {"pbcor", "pb", "mask"}
         assert all(n.endswith(".fits") == (PRODUCT_RE.match(n)["type"] == "pbcor") for n in products)
         assert (m / "script" / f"member.{ous}.scriptForPI.py").is_file()
+        assert (m / "qa" / f"{ous}.qa2_report.pdf").is_file()
 
 
 def test_alma_member_has_pipeline_files(demo: Path) -> None:
@@ -95,7 +96,9 @@ def test_alma_member_has_pipeline_files(demo: Path) -> None:
         assert (m / "calibrated" / f"{eb}.ms" / "table.dat").is_file()
     assert {f"{ous}.hifa_calimage.auxproducts.tgz", f"{ous}.hifa_calimage.pipeline_manifest.xml"} <= cal
     qa = {p.name for p in (m / "qa").iterdir()}
-    assert qa == {f"{ous}.hifa_calimage.weblog.tgz", f"{ous}.hifa_calimage.pipeline_aquareport.xml"}
+    assert qa == {f"{ous}.hifa_calimage.weblog.tgz", f"{ous}.hifa_calimage.pipeline_aquareport.xml",
+                  f"{ous}.qa2_report.pdf"}
+    assert (m / "qa" / f"{ous}.qa2_report.pdf").read_bytes().startswith(b"%PDF-")
     script = {p.name for p in (m / "script").iterdir()}
     assert {f"{ous}.hifa_calimage.casa_piperestorescript.py", f"{ous}.hifa_calimage.casa_pipescript.py"} <= script
     assert (m / "log" / f"{ous}.hifa_calimage.casa_commands.log").is_file()
@@ -358,6 +361,7 @@ def test_open_delivery_finds_everything_the_demo_wrote(demo: Path, index: dict) 
         assert {Path(i.source).name for i in m.images} == {Path(e["path"]).name for e in mine
                                                            if e["category"] == "image"}
         assert not m.unknown_files
+        assert [Path(q).name for q in m.qa.qa2_reports] == [f"{m.uid}.qa2_report.pdf"]
     alma = next(m for m in d.mous if index["facts"][m.uid]["kind"] == "alma")
     for eb in alma.ebs:
         assert eb.raw_asdm is not None and eb.raw_complete and eb.calapply is not None and eb.flagversions

@@ -16,6 +16,7 @@ from . import aqua, calibration, readme, scripts, weblog
 from .imaging import ImageProduct, export_fits, make_images, measure
 from .project import ALMA, LINE_HZ, PROJECT, RECIPE, VLA, processing_time, uid_url
 from .stages import PLOT_STAGES, make_stages
+from .qa2report import write_qa2_report
 from .tree import Index, gzip_file, member_dirs, move, write_tgz
 
 #: DATE of every FITS product: when the (pretend) pipeline exported them.
@@ -297,6 +298,10 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     idx.write_text(d["member"] / f"member.{mous}.README.txt",
                    readme.readme_text(ALMA, casa_version=casa_version, qa2="PASS", comments=comments,
                                       achieved=achieved), "readme", mous=mous)
+    previews = [html / f"stage{PLOT_STAGES[p.kind]}" / f"{p.fits_stem(mous)}.png" for p in products]
+    qa2 = write_qa2_report(d["qa"] / f"{mous}.qa2_report.pdf", ALMA, ebs=eb_facts, achieved=achieved,
+                           previews=previews, casa_version=casa_version, calibration=f"pipeline ({RECIPE})")
+    idx.add(qa2, "qa2_report", mous=mous)
     for plan, s in zip(ALMA.ebs, samples):  # last: the calibrated MSs move into the package
         target_ms = d["calibrated"] / f"{plan.uid}.ms"
         if keep_work:
@@ -380,6 +385,19 @@ def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) 
         idx.add(fits, "image", mous=mous)
         files[itype] = fits.relative_to(project).as_posix()
     achieved = readme.achieved_lines(field, "cube", im.spw_tag, im.beam_arcsec, im.rms_jy, im.channel_width_hz)
+    preview = weblog.plot_image(project / files["pbcor"], project / files["mask"], f"{field} cube {im.spw_tag} "
+                                "(peak over channels)", work, f"{im.fits_stem(mous)}.png")
+    from casacore import tables
+
+    with tables.table(str(split_ms / "OBSERVATION"), ack=False) as t:
+        t0, t1 = t.getcell("TIME_RANGE", 0)
+    with tables.table(str(split_ms / "ANTENNA"), ack=False) as t:
+        n_ant = t.nrows()
+    iso = lambda s: (datetime(1858, 11, 17) + timedelta(seconds=float(s))).isoformat(timespec="seconds")  # noqa: E731
+    qa2 = write_qa2_report(d["qa"] / f"{mous}.qa2_report.pdf", VLA,
+                           ebs=[dict(uid=eb, start=iso(t0), end=iso(t1), n_antennas=n_ant)], achieved=achieved,
+                           previews=[work / preview], casa_version=casa_version, calibration="manual (scripts)")
+    idx.add(qa2, "qa2_report", mous=mous)
     comments = [
         "This member OUS holds a VLA observation filed in an ALMA-style package: the real VLA D-configuration",
         "HI observation of NGC 5921 shipped with casadata (demo/NGC5921.fits), imported, calibrated (bandpass,",

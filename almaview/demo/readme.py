@@ -16,7 +16,7 @@ HOW TO
      Download and untar the product/*001_of_001.tar file or download files individually from the 'product' category
 
 * Check the quality or processing of the data:
-     Download and untar the auxiliary/*auxiliary.tar or download the qa/*.weblog.tgz individually
+     Download and untar the auxiliary/*auxiliary.tar or download the qa/*.qa2_report.pdf and qa/*.weblog.tgz individually
      from the 'auxiliary' category
 
 * Create the calibrated Measurement Sets (MS):
@@ -47,6 +47,7 @@ Main science imaging products:
 
 Quality assurance and processing:
 
+     qa/*qa2_report.pdf                 QA2 report: the observations, achieved sensitivity and resolution
      qa/*weblog.tgz                     pipeline weblog (untar and open pipeline-*/html/index.html)
      qa/*aquareport.xml                 pipeline QA scores per stage and topic
      calibration/*caltables.tgz         calibration tables applied to the raw data
