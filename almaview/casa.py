@@ -21,7 +21,7 @@ from types import ModuleType
 from typing import Iterator
 
 from .cache import cache_dir
-from .errors import CasaNotAvailable
+from .errors import AlmaviewError, CasaNotAvailable
 
 _SITE_CONFIG = '''\
 # Written by almaview.casa: CASA offline, data from the casadata package.
@@ -159,3 +159,46 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
         yield target
     finally:
         os.chdir(old)
+
+
+def run_isolated(target: str, *args, **kwargs) -> None:
+    """Run ``"module:function"(*args, **kwargs)`` in a fresh Python process and wait for it.
+
+    casatools and python-casacore each carry their own casacore libraries; using
+    both heavily in one process has crashed it. Long CASA jobs (simulation,
+    calibration, imaging) therefore run in a child; its progress bars and
+    errors are relayed to this process's stderr (a notebook shows them).
+
+    Examples
+    --------
+    >>> from almaview import casa
+    >>> casa.run_isolated("almaview.sampledata:build_alma_eb", "/tmp/eb", isolate=False)   # doctest: +SKIP
+    """
+    import pickle
+    import subprocess
+
+    configure()
+    env = dict(os.environ)
+    root = str(Path(__file__).resolve().parents[1])
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "almaview._isolated"], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+    )
+    assert proc.stdin is not None and proc.stderr is not None
+    proc.stdin.write(pickle.dumps((target, args, kwargs)))
+    proc.stdin.close()
+    tail = b""
+    try:
+        while chunk := proc.stderr.read1(4096):
+            tail = (tail + chunk)[-4000:]
+            sys.stderr.write(chunk.decode(errors="replace"))
+            sys.stderr.flush()
+        code = proc.wait()
+    except BaseException:
+        proc.kill()  # stopped by the user: leave no orphan CASA behind
+        proc.wait()
+        raise
+    if code != 0:
+        how = f"crashed (signal {-code})" if code < 0 else f"failed (exit code {code})"
+        lines = tail.decode(errors="replace").strip().splitlines()[-6:]
+        raise AlmaviewError(None, f"{target} {how}; its last output:\n  " + "\n  ".join(lines))

@@ -129,12 +129,14 @@ def _jsonable(obj):
 def build_alma_eb(
     outdir: str | os.PathLike, *, scale: str = "small", calibrate: bool = True, image: bool = True,
     seed: int = 0, eb_uid: str = "uid___A002_Xf2a5b1_X3e7", mous: str = "member.uid___A001_X3571_X8a",
-    progress: bool = True, **layout_overrides,
+    progress: bool = True, isolate: bool = True, **layout_overrides,
 ) -> SampleEB:
     """Simulate, calibrate and image an ALMA-like EB into ``outdir`` (cached).
 
     ``scale='small'`` (12 antennas, ~30k rows: tests, demo) or ``'large'``
     (43 antennas, a 1920-channel spw: benchmarks; use ``calibrate=False``).
+    With ``isolate`` (the default) CASA runs in a child process (see
+    :func:`almaview.casa.run_isolated`).
 
     Examples
     --------
@@ -148,6 +150,12 @@ def build_alma_eb(
     hit = _cached(outdir)
     if hit is not None:
         return hit
+    if isolate:
+        casa.run_isolated(
+            "almaview.sampledata:build_alma_eb", str(outdir), scale=scale, calibrate=calibrate, image=image,
+            seed=seed, eb_uid=eb_uid, mous=mous, progress=progress, isolate=False, **layout_overrides,
+        )
+        return _cached(outdir)
     started = time.perf_counter()
     layout = simulate.default_layout(scale, seed=seed, eb_uid=eb_uid, **layout_overrides)
     steps = ["simulate", "predict", "corrupt", "syscal"] + (["calibrate"] if calibrate else []) + (
@@ -213,7 +221,9 @@ def _relocate(d: dict, tmp: Path) -> dict:
     return d
 
 
-def build_ngc5921(outdir: str | os.PathLike, *, image: bool = True, progress: bool = True) -> SampleEB:
+def build_ngc5921(
+    outdir: str | os.PathLike, *, image: bool = True, progress: bool = True, isolate: bool = True
+) -> SampleEB:
     """Import the real VLA NGC 5921 observation from casadata, calibrate it the classic way, and image it.
 
     Examples
@@ -228,6 +238,10 @@ def build_ngc5921(outdir: str | os.PathLike, *, image: bool = True, progress: bo
     hit = _cached(outdir)
     if hit is not None:
         return hit
+    if isolate:
+        casa.run_isolated("almaview.sampledata:build_ngc5921", str(outdir), image=image, progress=progress,
+                          isolate=False)
+        return _cached(outdir)
     started = time.perf_counter()
     with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
         eb = build(tmp, image=image, progress=progress)
