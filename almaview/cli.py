@@ -1,4 +1,6 @@
-"""The ``almaview`` command: ``almaview info PATH [--json]``, ``almaview demo [DIR]``.
+"""The ``almaview`` command: ``almaview info PATH [--json]``, ``almaview demo [DIR]``, and the
+subcommands the other layers contribute (``report``, ``restore``, ``qa``, ``tclean``...): each such module has
+``add_parser(subparsers)`` and ``run(args) -> int``.
 
 Exit codes: 0 success, 1 an almaview error (one line on stderr naming the
 path), 2 bad usage (argparse).
@@ -26,9 +28,29 @@ def _parser() -> argparse.ArgumentParser:
     info.add_argument("--json", action="store_true", help="print the model as JSON (for machines)")
     info.add_argument("--no-ms", action="store_true", help="do not open calibrated MSs for fields/spws")
     demo = sub.add_parser("demo", help="build the demo delivery", description="Build almaview's demo ALMA delivery.")
-    demo.add_argument("dir", metavar="DIR", nargs="?", default="almaview-demo",
-                      help="where to build it (default: ./almaview-demo)")
+    demo.add_argument("dir", metavar="DIR", nargs="?", default=None,
+                      help="where to build it (default: almaview's cache directory; it is reused once built)")
+    for module in _extensions():
+        before = set(sub.choices)
+        module.add_parser(sub)
+        for name in set(sub.choices) - before:
+            sub.choices[name].set_defaults(_run=module.run)
     return p
+
+
+#: Modules that add a subcommand: ``add_parser(subparsers)`` registers it, ``run(args)`` runs it.
+EXTENSION_MODULES = ("almaview.report_cli", "almaview.restore.cli", "almaview.qa.cli", "almaview.imaging.cli")
+
+
+def _extensions() -> list:
+    found = []
+    for name in EXTENSION_MODULES:
+        try:
+            found.append(importlib.import_module(name))
+        except ModuleNotFoundError as err:
+            if err.name is None or not name.startswith(err.name):
+                raise
+    return found
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -70,8 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     1
     """
     args = _parser().parse_args(argv)
+    handler = getattr(args, "_run", None) or {"info": _info, "demo": _demo}[args.command]
     try:
-        return {"info": _info, "demo": _demo}[args.command](args)
+        return handler(args)
     except AlmaviewError as err:
         print(f"almaview {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
         return 1
