@@ -20,7 +20,32 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Panel"]
+__all__ = ["Panel", "tsys", "bandpass", "gains", "eb_summary", "antenna_positions", "uv_coverage", "elevation",
+           "amp_phase", "reduce_visibilities", "flux", "flag_fractions", "flag_summary", "qa_stages"]
+
+#: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
+_LAZY = {
+    "tsys": "caltables", "bandpass": "caltables", "gains": "caltables",
+    "eb_summary": "overview", "antenna_positions": "overview", "uv_coverage": "overview", "elevation": "overview",
+    "amp_phase": "visibilities", "reduce_visibilities": "visibilities", "flux": "visibilities",
+    "flag_fractions": "flagging", "flag_summary": "flagging",
+    "qa_stages": "weblog_qa",
+}
+
+
+def __getattr__(name: str) -> Any:
+    mod = _LAZY.get(name)
+    if mod is None:
+        raise AttributeError(f"module 'almaview.plots' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 
 @dataclass

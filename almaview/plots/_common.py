@@ -1,0 +1,179 @@
+"""Shared pieces of the plot builders: colours, figures, tables, rasterizing big point clouds.
+
+Pure: numpy/pandas in, Bokeh models out.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: above this many points a scatter panel becomes a 2-D histogram image (hover keeps the counts)
+RASTER_THRESHOLD = 100_000
+
+#: Bokeh's Category10 + Category20 (odd entries), inlined so that importing this module stays cheap
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+)
+MEDIAN_COLOUR = "black"
+OUTLIER_COLOUR = "#d62728"
+FLAGGED_COLOUR = "#bbbbbb"
+
+
+def colours_for(values: Iterable[Any]) -> dict[Any, str]:
+    """Map each distinct value (sorted) to a palette colour, cycling.
+
+    Examples
+    --------
+    >>> colours_for(["b", "a", "b"])
+    {'a': '#1f77b4', 'b': '#ff7f0e'}
+    """
+    uniq = sorted(set(values), key=lambda v: (str(type(v)), v))
+    return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(uniq)}
+
+
+def figure(title: str = "", x_label: str = "", y_label: str = "", *, x_datetime: bool = False,
+           width: int = 560, height: int = 300, tools: str = "pan,box_zoom,wheel_zoom,reset,save,tap", **kw: Any):
+    """A Bokeh figure with almaview's defaults (sizing, tools, axis labels).
+
+    Examples
+    --------
+    >>> f = figure("Tsys", "frequency (GHz)", "Tsys (K)")
+    >>> f.xaxis.axis_label
+    'frequency (GHz)'
+    """
+    from bokeh.plotting import figure as _figure
+
+    f = _figure(title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto",
+                **kw)
+    f.xaxis.axis_label = x_label
+    f.yaxis.axis_label = y_label
+    f.toolbar.logo = None
+    return f
+
+
+def table(df: pd.DataFrame, columns: Sequence[str] | None = None, *, width: int = 560, height: int = 240,
+          formatters: dict[str, Any] | None = None):
+    """A Bokeh DataTable over a ColumnDataSource of ``df`` (returns ``(table, source)``).
+
+    Examples
+    --------
+    >>> t, src = table(pd.DataFrame({"antenna": ["DA41"], "tsys": [80.0]}))
+    >>> src.data["antenna"]
+    ['DA41']
+    """
+    from bokeh.models import ColumnDataSource, DataTable, TableColumn
+
+    cols = list(columns or df.columns)
+    src = ColumnDataSource({c: _listable(df[c]) for c in cols})
+    fmts = formatters or {}
+    tcols = [TableColumn(field=c, title=c.replace("_", " "), **({"formatter": fmts[c]} if c in fmts else {}))
+             for c in cols]
+    return DataTable(source=src, columns=tcols, width=width, height=height, index_position=None,
+                     sizing_mode="stretch_width"), src
+
+
+def _listable(s: pd.Series) -> Any:
+    if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
+        return [None if v is None else (v if isinstance(v, (int, float, bool)) else str(v)) for v in s]
+    return s.to_numpy()
+
+
+def columns_of(df: pd.DataFrame, names: Sequence[str] | None = None) -> dict[str, Any]:
+    """A ColumnDataSource data dict from a DataFrame (object columns as str lists).
+
+    Examples
+    --------
+    >>> sorted(columns_of(pd.DataFrame({"a": [1], "b": ["x"]})))
+    ['a', 'b']
+    """
+    return {c: _listable(df[c]) for c in (names or df.columns)}
+
+
+def raster_data(x: np.ndarray, y: np.ndarray, *, bins: tuple[int, int] = (400, 200)) -> dict[str, list]:
+    """A 2-D histogram of points as data for Bokeh's ``image`` glyph (counts, NaN where empty).
+
+    ``x`` may be datetime64 (converted to ms since the epoch, Bokeh's datetime unit).
+
+    Examples
+    --------
+    >>> d = raster_data(np.arange(10.0), np.arange(10.0), bins=(5, 5))
+    >>> float(np.nansum(d["image"][0])), d["x"][0], d["dw"][0]
+    (10.0, 0.0, 9.0)
+    """
+    xf = _as_float(x)
+    yf = np.asarray(y, dtype=float)
+    good = np.isfinite(xf) & np.isfinite(yf)
+    xf, yf = xf[good], yf[good]
+    if xf.size == 0:
+        return empty_raster()
+    x0, x1 = float(xf.min()), float(xf.max())
+    y0, y1 = float(yf.min()), float(yf.max())
+    x1 = x1 if x1 > x0 else x0 + 1.0
+    y1 = y1 if y1 > y0 else y0 + 1.0
+    counts, _, _ = np.histogram2d(xf, yf, bins=bins, range=[[x0, x1], [y0, y1]])
+    img = counts.T.astype(float)
+    img[img == 0] = np.nan
+    return {"image": [img], "x": [x0], "y": [y0], "dw": [x1 - x0], "dh": [y1 - y0]}
+
+
+def empty_raster() -> dict[str, list]:
+    """Image-glyph data with nothing in it.
+
+    Examples
+    --------
+    >>> empty_raster()["image"]
+    []
+    """
+    return {"image": [], "x": [], "y": [], "dw": [], "dh": []}
+
+
+def _as_float(x: Any) -> np.ndarray:
+    arr = np.asarray(x)
+    if np.issubdtype(arr.dtype, np.datetime64):
+        return arr.astype("datetime64[ns]").astype("int64") / 1e6
+    return arr.astype(float)
+
+
+def wrap_deg(phase: np.ndarray) -> np.ndarray:
+    """Wrap phases in degrees to [-180, 180).
+
+    Examples
+    --------
+    >>> wrap_deg(np.array([190.0, -190.0])).tolist()
+    [-170.0, 170.0]
+    """
+    return (np.asarray(phase) + 180.0) % 360.0 - 180.0
+
+
+def column(children: list, **kw: Any):
+    """``bokeh.layouts.column`` with stretch-width sizing."""
+    from bokeh.layouts import column as _column
+
+    return _column(children, **kw)
+
+
+def row(children: list, **kw: Any):
+    """``bokeh.layouts.row``."""
+    from bokeh.layouts import row as _row
+
+    return _row(children, **kw)
+
+
+def selected(values: Sequence[Any], wanted: Sequence[Any] | None) -> list[Any]:
+    """``values`` restricted to ``wanted`` (all when ``wanted`` is None), keeping ``values``' order.
+
+    Examples
+    --------
+    >>> selected(["a", "b", "c"], ["c", "a"])
+    ['a', 'c']
+    >>> selected([1, 2], None)
+    [1, 2]
+    """
+    if wanted is None:
+        return list(values)
+    w = {str(v) for v in wanted}
+    return [v for v in values if str(v) in w]
