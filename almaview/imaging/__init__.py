@@ -1,0 +1,40 @@
+"""Images and re-imaging: beam prediction, cont.dat editing, the tclean builder and runner.
+
+Nothing heavy is imported until a function is used.
+
+Examples
+--------
+>>> import almaview as av
+>>> av.imaging.predict_beam("uid___A002_X1.ms", field="IRAS16293-2422", robust=0.5)   # doctest: +SKIP
+>>> av.imaging.spw_selection({"0": [(230.1e9, 230.4e9)]})
+'0:230.1~230.4GHz'
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "predict_beam": "beam", "sweep": "beam", "uv_coverage": "beam", "BeamPrediction": "beam",
+    "InvalidImagingParameter": "beam", "fast_fft_size": "beam", "to_arcsec": "beam",
+    "ContinuumRanges": "contdat", "read_cont_dat": "contdat", "write_cont_dat": "contdat",
+    "format_cont_dat": "contdat", "spw_selection": "contdat", "ContDatExists": "contdat",
+    "TcleanParameters": "tclean", "pipeline_parameters": "tclean", "heuristic_parameters": "tclean",
+    "TcleanRun": "tclean", "run_tclean": "tclean", "parse_casa_commands": "tclean", "TcleanFailed": "tclean",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'almaview.imaging' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

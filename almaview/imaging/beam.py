@@ -1,0 +1,505 @@
+"""Predicted synthesized beam and sensitivity for a weighting choice, from the real uv coverage.
+
+:func:`predict_beam` does what imaging does, without imaging: it reads the
+target's UVW, WEIGHT and FLAG (once, reduced in chunks to a few sub-bands per
+spw), puts every visibility at ``(u, v) * frequency / c`` on the uv grid of the
+chosen ``cell`` and ``imsize`` (cell size ``1 / (imsize * cell)``), turns the
+gridded weight density into uniform or Briggs imaging weights (Briggs 1995, as
+CASA's ``weighting='briggs'``), applies an optional Gaussian ``uvtaper``, grids
+the imaging weights (and their Hermitian conjugates) and FFTs them into the PSF.
+The beam is a Gaussian fitted to the PSF's main lobe above 0.35 of the peak
+(tclean's ``psfcutoff``). The sensitivity relative to natural weighting is
+``sqrt(sum(W**2 / w) * sum(w)) / sum(W)`` (``w`` data weights, ``W`` imaging
+weights), the quantity the imager tool's ``apparentsens`` reports.
+
+:func:`sweep` repeats the weighting step (the uv data are read once) over
+robust values and tapers and returns a DataFrame.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import asdict, dataclass
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from ..errors import AlmaviewError
+
+__all__ = [
+    "BeamPrediction", "UVCoverage", "InvalidImagingParameter", "predict_beam", "sweep", "uv_coverage",
+    "to_arcsec", "fast_fft_size", "default_cell_imsize",
+]
+
+C_LIGHT = 299_792_458.0
+#: tclean's default psfcutoff: PSF pixels above this fraction of the peak, in the main lobe, are fitted.
+PSF_CUTOFF = 0.35
+_FWHM_TO_SIGMA = 1.0 / math.sqrt(8.0 * math.log(2.0))
+_ARCSEC = math.pi / 180.0 / 3600.0
+
+
+class InvalidImagingParameter(AlmaviewError, ValueError):
+    """An imaging parameter (cell, taper, field, spw, robust) that cannot be used with this data."""
+
+
+@dataclass(frozen=True)
+class BeamPrediction:
+    """A predicted synthesized beam: FWHM major/minor (arcsec), PA (deg, east of north), and sensitivity.
+
+    ``relative_sensitivity`` is the point-source noise relative to natural weighting
+    (1.0 = natural; larger = noisier). ``cell_arcsec``/``imsize`` are the grid used.
+    """
+
+    major: float
+    minor: float
+    pa: float
+    relative_sensitivity: float
+    robust: float | None
+    weighting: str
+    uvtaper_arcsec: float | None
+    cell_arcsec: float
+    imsize: int
+    n_visibilities: int
+
+    @property
+    def area_arcsec2(self) -> float:
+        """Gaussian beam area, pi/(4 ln 2) * major * minor (arcsec^2)."""
+        return math.pi / (4.0 * math.log(2.0)) * self.major * self.minor
+
+    def as_dict(self) -> dict[str, Any]:
+        """The prediction as a plain dict.
+
+        Examples
+        --------
+        >>> BeamPrediction(1.0, 0.8, 10.0, 1.1, 0.5, "briggs", None, 0.2, 128, 10).as_dict()["major"]
+        1.0
+        """
+        return asdict(self)
+
+
+@dataclass
+class UVCoverage:
+    """Unflagged visibilities of one field, reduced to sub-bands: u, v in wavelengths, weight = sum of weights.
+
+    ``dish_diameter`` (m) and ``max_frequency`` (Hz) feed the cell/imsize heuristics.
+    """
+
+    u: np.ndarray
+    v: np.ndarray
+    weight: np.ndarray
+    field: str
+    spws: tuple[int, ...]
+    dish_diameter: float
+    min_frequency: float
+    max_frequency: float
+    sources: tuple[str, ...] = ()
+
+    @property
+    def n(self) -> int:
+        return int(self.u.size)
+
+
+# --------------------------------------------------------------------------- units
+
+
+def to_arcsec(value: Any, what: str = "angle") -> float:
+    """An angle as arcsec from a number (arcsec), a CASA string ('0.1arcsec', '2mas', '1.5deg'), or a Quantity.
+
+    Examples
+    --------
+    >>> to_arcsec("0.1arcsec"), to_arcsec("15mas"), to_arcsec(0.25)
+    (0.1, 0.015, 0.25)
+    """
+    if value is None:
+        raise InvalidImagingParameter(None, f"{what} is missing")
+    if hasattr(value, "unit") and hasattr(value, "to_value"):
+        from astropy import units as u
+
+        try:
+            return float(value.to_value(u.arcsec))
+        except u.UnitConversionError as err:
+            raise InvalidImagingParameter(None, f"{what} {value!r} is not an angle") from err
+    if isinstance(value, (list, tuple)) and value:
+        return to_arcsec(value[0], what)
+    if isinstance(value, (int, float, np.floating, np.integer)):
+        return float(value)
+    text = str(value).strip()
+    m = re.fullmatch(r"([0-9.eE+-]+)\s*([a-zA-Z\"']*)", text)
+    if not m:
+        raise InvalidImagingParameter(None, f"{what} {value!r} is not an angle such as '0.1arcsec'")
+    scale = {"": 1.0, "arcsec": 1.0, '"': 1.0, "asec": 1.0, "mas": 1e-3, "marcsec": 1e-3, "arcmin": 60.0,
+             "amin": 60.0, "'": 60.0, "deg": 3600.0, "rad": 180.0 / math.pi * 3600.0}.get(m.group(2).lower())
+    if scale is None:
+        raise InvalidImagingParameter(None, f"{what} {value!r}: unknown angle unit {m.group(2)!r}")
+    return float(m.group(1)) * scale
+
+
+def fast_fft_size(n: int) -> int:
+    """The smallest even n' >= n whose only prime factors are 2, 3, 5 (sizes FFTs, and CASA, like).
+
+    Examples
+    --------
+    >>> fast_fft_size(127), fast_fft_size(1000), fast_fft_size(1001)
+    (128, 1000, 1024)
+    """
+    m = max(2, int(n))
+    while True:
+        if m % 2 == 0:
+            k = m
+            for p in (2, 3, 5):
+                while k % p == 0:
+                    k //= p
+            if k == 1:
+                return m
+        m += 1
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _trees(ms_or_paths: Any) -> list[Any]:
+    from ..io.ms import open_ms
+
+    items = ms_or_paths if isinstance(ms_or_paths, (list, tuple)) else [ms_or_paths]
+    return [x if hasattr(x, "children") else open_ms(x) for x in items]
+
+
+def _parse_spw(spw: Any) -> list[int] | None:
+    if spw is None or spw == "" or spw == "*":
+        return None
+    if isinstance(spw, (int, np.integer)):
+        return [int(spw)]
+    if isinstance(spw, str):
+        out = []
+        for part in spw.split(","):
+            part = part.split(":")[0].strip()
+            if "~" in part:
+                a, b = part.split("~")
+                out.extend(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+        return out
+    return [int(s) for s in spw]
+
+
+def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
+                max_fractional_width: float = 1e-4) -> UVCoverage:
+    """Read the unflagged uv coverage of ``field`` (UVW, WEIGHT, FLAG once), one sample per (row, channel group).
+
+    Channels are summed in groups no wider than ``max_fractional_width`` of the frequency
+    (1e-4: a 1 km baseline moves by < 1/50 of a uv cell of a 30 arcsec image), so
+    narrow-channel spws cost what wide-channel ones cost; wide channels stay single.
+
+    ``ms_or_paths``: an MS path, an opened DataTree, or a list of them (several EBs).
+    ``spw``: None (every spw with data on the field), an id, a list, or a CASA string '1,2,3'.
+
+    Examples
+    --------
+    >>> from almaview.imaging import uv_coverage
+    >>> cov = uv_coverage("uid___A002_X1.ms", field="IRAS16293-2422", spw="1,2,3")   # doctest: +SKIP
+    >>> cov.n                                                                         # doctest: +SKIP
+    """
+    import dask
+
+    trees = _trees(ms_or_paths)
+    wanted = _parse_spw(spw)
+    pieces: list[Any] = []
+    spws_used: set[int] = set()
+    dish, fmin, fmax = [], [], []
+    name = None
+    sources = []
+    for tree in trees:
+        path = tree.attrs.get("path", "")
+        sources.append(path)
+        fields = tree["fields"].ds
+        names = [str(n) for n in fields.field_name.values]
+        if isinstance(field, (int, np.integer)) or (isinstance(field, str) and field.isdigit()):
+            fid = int(field)
+            if fid not in [int(i) for i in fields.field_id.values]:
+                raise InvalidImagingParameter(path, f"has no field id {fid} (fields: {', '.join(names)})")
+            name = names[[int(i) for i in fields.field_id.values].index(fid)]
+        else:
+            if field not in names:
+                raise InvalidImagingParameter(path, f"has no field {field!r} (fields: {', '.join(names)})")
+            name = str(field)
+        dish.append(float(np.nanmax(tree["antennas"].ds.ANTENNA_DISH_DIAMETER.values)))
+        spw_nodes = {int(tree[k].ds.attrs["spw_id"]): k for k in tree.children if k.startswith("spw_")}
+        ids = sorted(spw_nodes) if wanted is None else wanted
+        for s in ids:
+            if s not in spw_nodes:
+                raise InvalidImagingParameter(path, f"has no spw {s} (spws: {', '.join(map(str, sorted(spw_nodes)))})")
+            ds = tree[spw_nodes[s]].ds
+            on = np.asarray(ds.field_name.values) == name
+            if not on.any():
+                continue
+            ds = ds.isel(time=np.flatnonzero(on))
+            spws_used.add(s)
+            nchan = ds.sizes["frequency"]
+            freq = np.asarray(ds.frequency.values, dtype=float)
+            fmin.append(freq.min())
+            fmax.append(freq.max())
+            step = abs(float(np.median(np.diff(freq)))) if nchan > 1 else 0.0
+            k = max(1, int(max_fractional_width * float(freq.mean()) // step)) if step > 0 else 1
+            k = min(k, nchan)
+            w = ds.WEIGHT.where(~ds.FLAG, 0.0).fillna(0.0).sum("polarization")
+            groups = w.coarsen(frequency=k, boundary="pad").sum()
+            centres = np.asarray(ds.frequency.coarsen(frequency=k, boundary="pad").mean().values, dtype=float)
+            pieces.append((ds.UVW.isel(uvw_label=slice(0, 2)).data, groups.data, centres))
+    if not pieces:
+        raise InvalidImagingParameter(sources[0] if sources else None,
+                                      f"holds no visibilities of field {field!r} in spw {spw!r}")
+    computed = dask.compute(*[(uvw, groups) for uvw, groups, _ in pieces])
+    us, vs, ws = [], [], []
+    for (uvw, groups), (_, _, centres) in zip(computed, pieces):
+        uvw = np.asarray(uvw, dtype=float).reshape(-1, 2)
+        groups = np.asarray(groups).reshape(uvw.shape[0], -1)
+        keep = (groups > 0) & np.isfinite(groups) & np.isfinite(uvw[:, :1])
+        rows, chans = np.nonzero(keep)
+        scale = centres[chans] / C_LIGHT
+        us.append((uvw[rows, 0] * scale).astype(np.float32))
+        vs.append((uvw[rows, 1] * scale).astype(np.float32))
+        ws.append(groups[rows, chans].astype(np.float32))
+    u, v, w = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
+    if u.size == 0:
+        raise InvalidImagingParameter(sources[0], f"every visibility of field {field!r} in spw {spw!r} is flagged")
+    return UVCoverage(u, v, w, str(name), tuple(sorted(spws_used)), max(dish), min(fmin), max(fmax), tuple(sources))
+
+
+# --------------------------------------------------------------------------- heuristics
+
+
+def default_cell_imsize(cov: UVCoverage, *, pb_level: float = 0.2, pixels_per_beam: float = 5.0) -> tuple[float, int]:
+    """Pipeline-like cell (arcsec) and imsize: cell ~ beam minor / 5, imsize covering the PB to ``pb_level``.
+
+    The beam is estimated from the 90th percentile uv distance (1/uv90 rad, ~ the
+    robust=0.5 beam); the PB is a Gaussian of FWHM 1.13 lambda/D at the lowest
+    frequency. imsize is rounded up to a fast FFT size.
+
+    Examples
+    --------
+    >>> cov = UVCoverage(np.array([1e5, -2e5]), np.array([5e4, 1e5]), np.ones(2), "f", (0,), 12.0, 230e9, 231e9)
+    >>> cell, imsize = default_cell_imsize(cov)
+    >>> round(cell, 2), imsize
+    (0.2, 256)
+    """
+    uvdist = np.hypot(cov.u, cov.v)
+    beam = 1.0 / float(np.percentile(uvdist, 90)) / _ARCSEC
+    cell = float(f"{beam / pixels_per_beam:.2g}")
+    pb_fwhm = 1.13 * C_LIGHT / cov.min_frequency / cov.dish_diameter / _ARCSEC
+    diameter = 2.0 * pb_fwhm / 2.0 * math.sqrt(math.log(1.0 / pb_level) / math.log(2.0))
+    return cell, fast_fft_size(int(math.ceil(diameter / cell)))
+
+
+# --------------------------------------------------------------------------- weighting and PSF
+
+
+def _cells(u: np.ndarray, v: np.ndarray, cell_arcsec: float, imsize: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat density-grid index of each sample and whether it falls on the grid.
+
+    As CASA's imaging weights: cell = truncation of ``u / du + n / 2`` with ``du = 1 / (n * cell)``,
+    kept when strictly inside (0 < cell < n) on both axes.
+    """
+    n = imsize
+    du = 1.0 / (n * cell_arcsec * _ARCSEC)
+    iu = np.floor(u / du + n // 2).astype(np.int64)
+    iv = np.floor(v / du + n // 2).astype(np.int64)
+    inside = (iu > 0) & (iu < n) & (iv > 0) & (iv < n)
+    return np.where(inside, iv * n + iu, 0), inside
+
+
+def _density(cov: UVCoverage, cell_arcsec: float, imsize: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gridded weight density (both Hermitian halves), each sample's density and its on-grid mask."""
+    n = imsize
+    flat, inside = _cells(cov.u, cov.v, cell_arcsec, n)
+    flat_c, inside_c = _cells(-cov.u, -cov.v, cell_arcsec, n)
+    density = np.bincount(flat[inside], weights=cov.weight[inside], minlength=n * n)
+    density += np.bincount(flat_c[inside_c], weights=cov.weight[inside_c], minlength=n * n)
+    return density, np.where(inside, density[flat], 0.0), inside
+
+
+def _imaging_weights(cov: UVCoverage, weighting: str, robust: float | None, uvtaper_arcsec: float | None,
+                     density: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Imaging weights W (0 off the grid) from the data weights and the gridded density."""
+    grid, dk, inside = density
+    w = np.where(inside, cov.weight, 0.0)
+    if weighting == "natural":
+        W = w
+    elif weighting == "uniform":
+        W = np.where(dk > 0, w / np.where(dk > 0, dk, 1.0), 0.0)
+    else:
+        f2 = (5.0 * 10.0 ** (-float(robust))) ** 2 / (float(np.dot(grid, grid)) / float(grid.sum()))
+        W = w / (1.0 + dk * f2)
+    if uvtaper_arcsec:
+        theta = uvtaper_arcsec * _ARCSEC
+        W = W * np.exp(-(math.pi * theta) ** 2 * (cov.u.astype(float) ** 2 + cov.v.astype(float) ** 2)
+                       / (4.0 * math.log(2.0)))
+    return W, inside
+
+
+def _psf(cov: UVCoverage, W: np.ndarray, inside: np.ndarray, cell_arcsec: float, imsize: int,
+         oversample: int = 2) -> np.ndarray:
+    """Normalised PSF (m, l) on a grid of pixel ``cell`` (centre at [n//2, n//2]), uv grid ``oversample``x finer."""
+    n = fast_fft_size(imsize * oversample)
+    du = 1.0 / (n * cell_arcsec * _ARCSEC)
+    iu = np.rint(cov.u / du).astype(np.int64)
+    iv = np.rint(cov.v / du).astype(np.int64)
+    sel = inside & (W > 0)
+    grid = np.bincount((iv[sel] % n) * n + (iu[sel] % n), weights=W[sel], minlength=n * n)
+    grid += np.bincount(((-iv[sel]) % n) * n + ((-iu[sel]) % n), weights=W[sel], minlength=n * n)
+    psf = np.fft.fftshift(np.fft.fft2(grid.reshape(n, n)).real)
+    return psf / psf[n // 2, n // 2]
+
+
+def fit_psf(psf: np.ndarray, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> tuple[float, float, float]:
+    """Fit an elliptical Gaussian (peak 1) to the PSF's main lobe above ``cutoff``: (major", minor", PA deg).
+
+    ``psf`` is indexed (m, l) = (north, east) with the peak at the centre pixel.
+
+    Examples
+    --------
+    >>> y, x = np.mgrid[-20:21, -20:21] * 0.1
+    >>> g = np.exp(-4 * np.log(2) * ((x / 1.0) ** 2 + (y / 0.5) ** 2))   # major 1" along east: PA 90
+    >>> [round(v, 3) for v in fit_psf(g, 0.1)]
+    [1.0, 0.5, 90.0]
+    """
+    from scipy import ndimage, optimize
+
+    cy, cx = psf.shape[0] // 2, psf.shape[1] // 2
+    half = 20
+    while True:
+        sub = psf[max(cy - half, 0):cy + half + 1, max(cx - half, 0):cx + half + 1]
+        labels, _ = ndimage.label(sub > cutoff)
+        lobe = labels == labels[min(half, cy), min(half, cx)]
+        edge = lobe[0].any() or lobe[-1].any() or lobe[:, 0].any() or lobe[:, -1].any()
+        if not edge or half >= min(cy, cx):
+            break
+        half *= 2
+    jj, ii = np.nonzero(lobe)
+    m = (jj - min(half, cy)) * cell_arcsec
+    ll = (ii - min(half, cx)) * cell_arcsec
+    z = sub[jj, ii]
+    # Moments give the starting point.
+    cov = np.cov(np.vstack([ll, m]), aweights=z)
+    evals, evecs = np.linalg.eigh(cov)
+    start_pa = math.atan2(evecs[0, 1], evecs[1, 1])
+    scale = 2.0 * math.sqrt(2.0 * math.log(2.0))
+    start = [max(math.sqrt(max(evals[1], 1e-12)) * scale * 1.5, cell_arcsec),
+             max(math.sqrt(max(evals[0], 1e-12)) * scale * 1.5, cell_arcsec), start_pa]
+
+    def model(p: np.ndarray) -> np.ndarray:
+        a, b, pa = p
+        x1 = ll * math.sin(pa) + m * math.cos(pa)
+        y1 = ll * math.cos(pa) - m * math.sin(pa)
+        return np.exp(-4.0 * math.log(2.0) * ((x1 / a) ** 2 + (y1 / b) ** 2))
+
+    res = optimize.least_squares(lambda p: model(p) - z, start, method="lm")
+    a, b, pa = res.x
+    a, b = abs(a), abs(b)
+    if b > a:
+        a, b, pa = b, a, pa + math.pi / 2
+    pa_deg = (math.degrees(pa) + 90.0) % 180.0 - 90.0
+    return float(a), float(b), float(pa_deg)
+
+
+def _relative_sensitivity(w: np.ndarray, W: np.ndarray) -> float:
+    sel = w > 0
+    return float(math.sqrt(float((W[sel] ** 2 / w[sel]).sum()) * float(w[sel].sum())) / float(W[sel].sum()))
+
+
+def _resolve(cov: UVCoverage, cell: Any, imsize: Any) -> tuple[float, int]:
+    default_cell, default_imsize = default_cell_imsize(cov)
+    cell_arcsec = default_cell if cell is None else to_arcsec(cell, "cell")
+    if cell_arcsec <= 0:
+        raise InvalidImagingParameter(None, f"cell must be positive, got {cell!r}")
+    if imsize is None:
+        n = default_imsize if cell is None else fast_fft_size(int(math.ceil(default_imsize * default_cell / cell_arcsec)))
+    else:
+        n = int(imsize[0] if isinstance(imsize, (list, tuple)) else imsize)
+    if n < 16:
+        raise InvalidImagingParameter(None, f"imsize {n} is too small (at least 16 pixels)")
+    return cell_arcsec, n
+
+
+def _weighting(robust: Any) -> tuple[str, float | None]:
+    if robust is None or robust == "briggs":
+        return "briggs", 0.5
+    if isinstance(robust, str):
+        if robust in ("natural", "uniform"):
+            return robust, None
+        raise InvalidImagingParameter(None, f"robust {robust!r}: expected a number in [-2, 2], 'natural' or 'uniform'")
+    r = float(robust)
+    if not -2.0 <= r <= 2.0:
+        raise InvalidImagingParameter(None, f"robust {r} is outside CASA's range [-2, 2]")
+    return "briggs", r
+
+
+def _predict(cov: UVCoverage, robust: Any, uvtaper: Any, cell_arcsec: float, n: int,
+             density: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> BeamPrediction:
+    weighting, r = _weighting(robust)
+    taper = None if uvtaper in (None, "", [], 0) else to_arcsec(uvtaper, "uvtaper")
+    if density is None:
+        density = _density(cov, cell_arcsec, n)
+    W, inside = _imaging_weights(cov, weighting, r, taper, density)
+    psf = _psf(cov, W, inside, cell_arcsec, n)
+    major, minor, pa = fit_psf(psf, cell_arcsec)
+    w = np.where(inside, cov.weight, 0.0)
+    return BeamPrediction(major, minor, pa, _relative_sensitivity(w, W), r, weighting, taper, cell_arcsec, n,
+                          int(inside.sum()))
+
+
+def predict_beam(ms_or_paths: Any, *, field: str | int, spw: Any = None, robust: float | str = 0.5,
+                 uvtaper: Any = None, cell: Any = None, imsize: int | Sequence[int] | None = None) -> BeamPrediction:
+    """Predict the synthesized beam and the sensitivity relative to natural weighting, without imaging.
+
+    ``robust``: a Briggs robust in [-2, 2], or 'natural' / 'uniform'. ``uvtaper``:
+    image-plane FWHM of a Gaussian taper (arcsec number, '0.5arcsec' or a Quantity).
+    ``cell`` and ``imsize`` are the image grid the weighting uses (as tclean's);
+    by default the pipeline-like heuristics of :func:`default_cell_imsize`.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> b = av.imaging.predict_beam("uid___A002_X1.ms", field="IRAS16293-2422", spw="1,2,3",
+    ...                             robust=0.5, cell="0.25arcsec", imsize=128)       # doctest: +SKIP
+    >>> round(b.major, 2), round(b.minor, 2), round(b.relative_sensitivity, 2)     # doctest: +SKIP
+    (2.05, 1.47, 1.12)
+    """
+    cov = ms_or_paths if isinstance(ms_or_paths, UVCoverage) else uv_coverage(ms_or_paths, field=field, spw=spw)
+    cell_arcsec, n = _resolve(cov, cell, imsize)
+    return _predict(cov, robust, uvtaper, cell_arcsec, n)
+
+
+def sweep(ms_or_paths: Any, *, field: str | int, spw: Any = None,
+          robust: Iterable[float | str] = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, "natural"),
+          uvtaper: Iterable[Any] = (None,), cell: Any = None, imsize: Any = None,
+          progress: bool = True) -> pd.DataFrame:
+    """Predicted beam and relative sensitivity over robust values (and tapers): one row per combination.
+
+    The uv coverage is read once. Columns: robust, weighting, uvtaper_arcsec, major, minor, pa,
+    area_arcsec2, relative_sensitivity, cell_arcsec, imsize.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> table = av.imaging.sweep("uid___A002_X1.ms", field="IRAS16293-2422", spw="1,2,3")   # doctest: +SKIP
+    >>> table[["robust", "major", "relative_sensitivity"]]                                  # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    cov = ms_or_paths if isinstance(ms_or_paths, UVCoverage) else uv_coverage(ms_or_paths, field=field, spw=spw)
+    cell_arcsec, n = _resolve(cov, cell, imsize)
+    combos = [(r, t) for t in uvtaper for r in robust]
+    density = _density(cov, cell_arcsec, n)
+    rows = []
+    for r, t in tqdm(combos, desc="beam prediction", disable=not progress):
+        p = _predict(cov, r, t, cell_arcsec, n, density)
+        d = p.as_dict()
+        d["robust"] = r if isinstance(r, str) else float(r)
+        d["area_arcsec2"] = p.area_arcsec2
+        rows.append(d)
+    cols = ["robust", "weighting", "uvtaper_arcsec", "major", "minor", "pa", "area_arcsec2",
+            "relative_sensitivity", "cell_arcsec", "imsize", "n_visibilities"]
+    return pd.DataFrame(rows)[cols]
