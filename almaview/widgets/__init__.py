@@ -1,0 +1,74 @@
+"""The widget layer: :func:`explore` (the explorer app) and its parts. Imported on first use of ``av.explore``.
+
+Examples
+--------
+>>> import almaview as av
+>>> ex = av.explore(av.open_delivery("2023.1.01234.S"))   # doctest: +SKIP
+>>> ex.selection                                            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+__all__ = ["explore", "load_bokehjs"]
+
+_LOADED: list[bool] = []
+
+
+def load_bokehjs(force: bool = False) -> bool:
+    """Load BokehJS inline (from the installed bokeh, never a CDN) into the running notebook, once per kernel.
+
+    jupyter_bokeh's BokehModel in JupyterLab 4 fails to render ("Cannot read properties of undefined") until
+    BokehJS is on the page; :func:`explore` calls this. Returns True when it published the scripts.
+
+    Examples
+    --------
+    >>> load_bokehjs()   # outside a notebook kernel: nothing to do
+    False
+    """
+    if _LOADED and not force:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    output_notebook(INLINE, hide_banner=True)
+    _LOADED.append(True)
+    return True
+
+
+def explore(obj: Any, *, eb: str | None = None, tab: str = "overview") -> Any:
+    """The explorer for a delivery, a member OUS, an EB, or a path (delivery folder or measurement set).
+
+    Pick an EB, spws, antennas, field/intent, correlation and data column: every panel follows (overview,
+    Tsys, bandpass, gains, visibilities, flux, flagging, QA, delivery/weblog browser). Returns the widget;
+    ``explorer.selection`` holds the selection, ``explorer.panels[name].data`` what each panel plots.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> ex = av.explore(av.demo.build())              # doctest: +SKIP
+    >>> ex.controls["antennas"].value = ("DA41",)     # doctest: +SKIP
+    >>> ex.selection["antennas"]                      # doctest: +SKIP
+    ['DA41']
+    """
+    from .app import Explorer
+
+    load_bokehjs()
+    if isinstance(obj, (str, os.PathLike)):
+        from pathlib import Path
+
+        p = Path(obj)
+        if not (p / "table.dat").is_file():
+            from ..delivery import open_delivery
+
+            obj = open_delivery(p)
+    return Explorer(obj, eb=eb, tab=tab)
