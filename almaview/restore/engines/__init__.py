@@ -1,0 +1,1 @@
+"""Restore engines: ``scriptforpi`` (ALMA's scriptForPI.py with a monolithic CASA) and ``modular`` (pip casatasks)."""

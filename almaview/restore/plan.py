@@ -1,0 +1,559 @@
+"""Plan a restore: the route, what it needs (CASA, raw data, disk, memory), and what it would run, per EB.
+
+Planning reads the delivery's metadata and the ASDMs' XML tables; it never
+writes into the delivery and extracts nothing.
+
+Examples
+--------
+>>> import almaview as av
+>>> p = av.restore.plan(av.open_delivery("2023.1.01234.S"))      # doctest: +SKIP
+>>> p                                                             # doctest: +SKIP
+>>> [e.verdict for e in p.ebs]                                    # doctest: +SKIP
+['ready', 'ready', 'needs raw data: fetch 2023.1.01234.S_uid___A002_X5921_X1.asdm.sdm.tar from the ALMA archive']
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import os
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..cache import cache_dir
+from ..errors import NotADelivery
+from . import registry
+from .casafind import CasaInstallation, find_casa, short_version
+from .errors import RestoreError
+from .estimate import Estimate, estimate_restore
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..delivery.model import Delivery, ExecutionBlock, MemberOUS
+
+ENGINES = ("auto", "modular", "scriptforpi")
+
+#: pipeline intent names in calapply.txt -> CASA intent patterns in an MS
+INTENT_PATTERNS = {
+    "BANDPASS": "*CALIBRATE_BANDPASS*", "AMPLITUDE": "*CALIBRATE_FLUX*", "FLUX": "*CALIBRATE_FLUX*",
+    "PHASE": "*CALIBRATE_PHASE*", "TARGET": "*OBSERVE_TARGET*", "CHECK": "*OBSERVE_CHECK_SOURCE*",
+    "POLARIZATION": "*CALIBRATE_POL*", "POLANGLE": "*CALIBRATE_POL_ANGLE*", "POLLEAKAGE": "*CALIBRATE_POL_LEAKAGE*",
+    "DIFFGAINREF": "*CALIBRATE_DIFFGAIN_REFERENCE*", "DIFFGAINSRC": "*CALIBRATE_DIFFGAIN_SCIENCE*",
+    "ATMOSPHERE": "*CALIBRATE_ATMOSPHERE*", "WVR": "*CALIBRATE_WVR*",
+}
+
+#: importasdm options of the pipeline's hifa_importdata / hifa_restoredata
+IMPORT_OPTIONS = dict(asis="Antenna Station Receiver Source CalAtmosphere CalWVR CorrelatorMode SBSummary",
+                      ocorr_mode="ca", bdfflags=True, process_flags=True, lazy=False, savecmds=False)
+
+#: the flag version the pipeline saves after calibration (restored before applycal)
+FINAL_FLAGVERSION = "Pipeline_Final"
+
+#: memory below which a restore is likely to fail or swap (bytes); CASA's guide asks >= 8 GB per process
+MEMORY_MIN = 4 * 2**30
+MEMORY_RECOMMENDED = 8 * 2**30
+
+
+def intent_pattern(intent: str) -> str:
+    """calapply.txt's intent ('BANDPASS', 'PHASE,TARGET', or ALMA's own names) -> a CASA intent selection.
+
+    Examples
+    --------
+    >>> intent_pattern("BANDPASS")
+    '*CALIBRATE_BANDPASS*'
+    >>> intent_pattern("PHASE,TARGET")
+    '*CALIBRATE_PHASE*,*OBSERVE_TARGET*'
+    >>> intent_pattern("CALIBRATE_FLUX#ON_SOURCE")
+    'CALIBRATE_FLUX#ON_SOURCE'
+    """
+    out = []
+    for part in (p.strip() for p in intent.split(",") if p.strip()):
+        out.append(INTENT_PATTERNS.get(part.upper(), part))
+    return ",".join(out)
+
+
+def free_bytes(path: str | os.PathLike) -> int:
+    """Free bytes on the file system holding ``path`` (or its nearest existing parent).
+
+    Examples
+    --------
+    >>> free_bytes("/") > 0
+    True
+    """
+    p = Path(path).absolute()
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return shutil.disk_usage(p).free
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new process (MemAvailable on Linux; free pages elsewhere).
+
+    Examples
+    --------
+    >>> (available_memory() or 1) > 0
+    True
+    """
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def gb(n: float | None) -> str:
+    """Bytes as the GB a person reads: 0.26 GB, 3.1 GB, 120 GB.
+
+    Examples
+    --------
+    >>> gb(2.6e8), gb(3.1e9), gb(1.2e11)
+    ('0.26 GB', '3.1 GB', '120 GB')
+    """
+    if n is None:
+        return "? GB"
+    g = n / 1e9
+    if g < 1:
+        return f"{g:.2f} GB"
+    if g < 10:
+        return f"{g:.1f} GB"
+    return f"{g:.0f} GB"
+
+
+@dataclass
+class Step:
+    """One thing a restore does: a CASA task call (``task`` + ``kwargs``) or an almaview action."""
+
+    task: str  #: 'importasdm', 'flagmanager', 'applycal', 'split', or 'almaview:<action>'
+    kwargs: dict[str, Any] = field(default_factory=dict)
+    note: str = ""
+
+    def text(self) -> str:
+        """The call as a line of Python (what CASA's log and casa_commands.log show)."""
+        if self.task.startswith("almaview:"):
+            return f"# {self.task}: {self.note}"
+        return f"{self.task}(" + ", ".join(f"{k}={v!r}" for k, v in self.kwargs.items()) + ")"
+
+
+@dataclass
+class Command:
+    """A shell command the restore runs, and from which directory."""
+
+    argv: list[str]
+    cwd: str
+    what: str = ""
+
+    def text(self) -> str:
+        import shlex
+
+        return f"cd {shlex.quote(self.cwd)} && {shlex.join(self.argv)}"
+
+
+@dataclass
+class EBPlan:
+    """What restoring one EB needs, what it will run and create, and the verdict."""
+
+    uid: str
+    mous: str
+    route: str | None  #: 'pipeline' or 'manual' (None when the delivery does not say)
+    verdict: str  #: 'ready', 'restored', 'needs raw data: ...', 'needs CASA x.y ...', 'not enough disk: ...'
+    asdm: str | None = None
+    asdm_archive_name: str | None = None  #: the archive file to fetch when the raw data are missing
+    output_ms: str | None = None  #: the calibrated MS the restore leaves (the one registered)
+    split_ms: str | None = None
+    staging_ms: str | None = None  #: where the MS is built before it is moved to ``output_ms``
+    estimate: Estimate | None = None
+    caltables: dict[str, str] = field(default_factory=dict)  #: name -> source (path or 'archive:member')
+    flagversions: str | None = None  #: the delivered <eb>.ms.flagversions.tgz
+    steps: list[Step] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    delivered_ms: str | None = None  #: a calibrated MS the delivery already holds for this EB
+
+    @property
+    def ready(self) -> bool:
+        return self.verdict == "ready"
+
+    @property
+    def restored(self) -> bool:
+        return self.verdict == "restored"
+
+
+@dataclass
+class RestorePlan:
+    """A checked restore plan: requirements, verdicts per EB, commands, outputs. Run it with :func:`run`.
+
+    Examples
+    --------
+    >>> p = plan(d)                       # doctest: +SKIP
+    >>> print(p)                          # doctest: +SKIP
+    >>> p.ready, [e.verdict for e in p.ebs]   # doctest: +SKIP
+    """
+
+    delivery: "Delivery" = field(repr=False)
+    workdir: str
+    engine: str | None  #: 'modular', 'scriptforpi', or None when no suitable CASA is available
+    casa_required: str | None
+    pipeline_required: str | None
+    installations: list[CasaInstallation]
+    suitability: list[tuple[CasaInstallation, bool, str]]
+    casa: CasaInstallation | None  #: the CASA the run will use
+    free_bytes: int
+    need_bytes: int
+    memory_bytes: int | None
+    ebs: list[EBPlan]
+    commands: list[Command]
+    split: bool = False
+    in_delivery: bool = False
+    messages: list[str] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        """True when at least one EB can be restored now."""
+        return any(e.ready for e in self.ebs)
+
+    @property
+    def to_run(self) -> list[EBPlan]:
+        return [e for e in self.ebs if e.ready]
+
+    @property
+    def log_path(self) -> Path:
+        """The log to send to the ALMA helpdesk (appended by every run)."""
+        return Path(self.workdir) / "almaview-restore.log"
+
+    def lines(self) -> list[str]:
+        d = self.delivery
+        out = [f"Restore plan for {d.project_code or d.root} "
+               f"({len(self.ebs)} EB{'s' if len(self.ebs) != 1 else ''}; work directory {self.workdir})"]
+        routes = sorted({(e.mous, e.route or "unknown") for e in self.ebs})
+        for mous, route in routes:
+            how = ("pipeline-calibrated: scriptForPI runs the pipeline's restore (hifa_restoredata) with the "
+                   "delivered caltables" if route == "pipeline" else
+                   "manually calibrated: scriptForPI runs each EB's scriptForCalibration.py" if route == "manual"
+                   else "calibration route unknown (no scripts, calapply.txt or README found)")
+            out.append(f"  route {mous}: {how}")
+        need = f"CASA {short_version(self.casa_required) or '(unknown)'}"
+        if self.pipeline_required:
+            need += f" with pipeline {self.pipeline_required}"
+        out.append(f"  needs: {need} (the versions that calibrated the delivery)")
+        if not self.suitability:
+            out.append("  CASA found: none (no casa executable on PATH or in /opt, /usr/local, ~; "
+                       "no casatasks in this Python)")
+        for inst, ok, why in self.suitability:
+            out.append(f"  CASA found: {inst.label} at {inst.path}: {'suitable' if ok else 'not suitable'}: {why}")
+        eng = {"modular": "modular (pip casatasks: importasdm, flag versions, applycal of calapply.txt"
+                          + (", split" if self.split else "") + ")",
+               "scriptforpi": f"scriptForPI with {self.casa.label if self.casa else 'CASA'}",
+               None: "none: no suitable CASA"}[self.engine]
+        out.append(f"  engine: {eng}")
+        mem = "unknown" if self.memory_bytes is None else gb(self.memory_bytes)
+        out.append(f"  disk: need ~{gb(self.need_bytes)} in {self.workdir}, have {gb(self.free_bytes)} free; "
+                   f"memory available: {mem}")
+        out += [f"  note: {m}" for m in self.messages]
+        out.append("  EBs:")
+        for e in self.ebs:
+            size = f" (~{gb(e.estimate.total)})" if e.estimate else ""
+            out.append(f"    {e.uid}  {e.verdict}")
+            if e.output_ms and (e.ready or e.restored):
+                out.append(f"      -> {e.output_ms}{size}" + (f" and {e.split_ms}" if e.split_ms else ""))
+            out += [f"      note: {n}" for n in e.notes]
+        if self.commands:
+            out.append("  runs:")
+            out += [f"    {c.text()}" for c in self.commands]
+        for e in self.to_run:
+            if e.steps:
+                out.append(f"  steps for {e.uid} (in the subprocess, from {self.workdir}):")
+                out += [f"    {s.text()}" for s in e.steps]
+        out.append(f"  log for the ALMA helpdesk: {self.log_path}")
+        return out
+
+    def __repr__(self) -> str:
+        return "\n".join(self.lines())
+
+    def _repr_html_(self) -> str:
+        esc = html.escape
+        colour = lambda v: ("#5cb85c" if v == "ready" else "#5bc0de" if v == "restored"  # noqa: E731
+                            else "#d9534f")
+        rows = "".join(
+            f"<tr><td><code>{esc(e.uid)}</code></td><td>{esc(e.mous)}</td>"
+            f"<td style='color:{colour(e.verdict)};font-weight:bold'>{esc(e.verdict)}</td>"
+            f"<td>{esc(gb(e.estimate.total)) if e.estimate else ''}</td>"
+            f"<td><code>{esc(e.output_ms or '')}</code></td></tr>" for e in self.ebs)
+        casa = "".join(f"<li>{esc(i.label)} <code>{esc(i.path)}</code>: "
+                       f"<b>{'suitable' if ok else 'not suitable'}</b> ({esc(why)})</li>"
+                       for i, ok, why in self.suitability) or "<li>none found</li>"
+        cmds = "\n".join([c.text() for c in self.commands]
+                         + [s.text() for e in self.to_run for s in e.steps])
+        notes = "".join(f"<li>{esc(m)}</li>" for m in self.messages + [f"{e.uid}: {n}" for e in self.ebs
+                                                                        for n in e.notes])
+        need = f"CASA {short_version(self.casa_required) or '?'}" + (
+            f" + pipeline {self.pipeline_required}" if self.pipeline_required else "")
+        return (
+            f"<div><b>Restore plan</b> for {esc(self.delivery.project_code or self.delivery.root)}"
+            f" — engine: <b>{esc(self.engine or 'none')}</b>, needs {esc(need)}"
+            f"<ul>{casa}</ul>"
+            f"<p>Disk: need ~{esc(gb(self.need_bytes))}, have {esc(gb(self.free_bytes))} free in "
+            f"<code>{esc(self.workdir)}</code>; memory available "
+            f"{esc(gb(self.memory_bytes) if self.memory_bytes else 'unknown')}</p>"
+            "<table><tr><th>EB</th><th>member OUS</th><th>verdict</th><th>size</th><th>output</th></tr>"
+            f"{rows}</table>"
+            + (f"<ul>{notes}</ul>" if notes else "")
+            + (f"<details><summary>commands</summary><pre>{esc(cmds)}</pre></details>" if cmds else "")
+            + f"<p>Log: <code>{esc(str(self.log_path))}</code></p></div>")
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary (``almaview restore --plan-only --json``)."""
+        return dict(
+            delivery=self.delivery.root, workdir=self.workdir, engine=self.engine,
+            casa_required=self.casa_required, pipeline_required=self.pipeline_required,
+            casa=[dict(kind=i.kind, version=i.version, path=i.path, pipeline=i.pipeline, suitable=ok, why=why)
+                  for i, ok, why in self.suitability],
+            free_bytes=self.free_bytes, need_bytes=self.need_bytes, memory_bytes=self.memory_bytes,
+            ebs=[dict(uid=e.uid, mous=e.mous, route=e.route, verdict=e.verdict, asdm=e.asdm,
+                      fetch=e.asdm_archive_name, output_ms=e.output_ms, split_ms=e.split_ms,
+                      estimate_bytes=e.estimate.total if e.estimate else None,
+                      steps=[s.text() for s in e.steps], notes=e.notes) for e in self.ebs],
+            commands=[c.text() for c in self.commands], messages=self.messages)
+
+
+# ---------------------------------------------------------------- planning
+
+
+def default_workdir(delivery: "Delivery") -> Path:
+    """almaview's cache: ``<cache>/restore/<project>-<hash of the delivery path>``.
+
+    Examples
+    --------
+    >>> default_workdir(d).parent.name          # doctest: +SKIP
+    'restore'
+    """
+    tag = hashlib.sha256(os.path.realpath(delivery.root).encode()).hexdigest()[:8]
+    return cache_dir("restore") / f"{delivery.project_code or 'delivery'}-{tag}"
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        path.resolve().relative_to(root.resolve())
+        return True
+    except ValueError:
+        return False
+
+
+def _select(delivery: "Delivery", ebs: list[str] | None) -> list[tuple["MemberOUS", "ExecutionBlock"]]:
+    pairs = [(m, eb) for m in delivery.mous for eb in m.ebs]
+    if ebs is None:
+        return pairs
+    chosen = []
+    for key in ebs:
+        matches = [(m, eb) for m, eb in pairs if eb.uid == key or eb.uid.endswith(key)]
+        if len(matches) != 1:
+            raise RestoreError(delivery.root, f"EB {key!r} matches {len(matches)} EBs of the delivery; "
+                                              f"known: {[eb.uid for _, eb in pairs]}")
+        if matches[0] not in chosen:
+            chosen.append(matches[0])
+    return chosen
+
+
+def _raw_problem(d: "Delivery", eb: "ExecutionBlock") -> str | None:
+    tar = f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar"
+    if eb.raw_asdm and eb.raw_complete is not False:
+        return None
+    if eb.raw_asdm and eb.raw_complete is False:
+        return (f"needs raw data: {eb.raw_asdm} is incomplete (ASDM.xml missing: half-extracted or half-copied); "
+                f"untar {tar} again")
+    if eb.raw_archive:
+        return (f"needs raw data: untar {os.path.basename(eb.raw_archive)} so that raw/ holds "
+                f"{eb.uid}.asdm.sdm (in {os.path.dirname(eb.raw_archive)})")
+    return f"needs raw data: fetch {tar} from the ALMA archive"
+
+
+def _modular_steps(eb: "ExecutionBlock", staging: Path, output: Path, split_ms: Path | None,
+                   flagversions: str | None) -> tuple[list[Step], list[str]]:
+    notes: list[str] = []
+    steps = [Step("importasdm", dict(asdm=eb.raw_asdm, vis=str(staging), **IMPORT_OPTIONS),
+                  "raw ASDM -> MS (DATA), as the pipeline imports it")]
+    if flagversions:
+        steps.append(Step("almaview:flagversions", dict(archive=flagversions, vis=str(staging)),
+                          f"extract {os.path.basename(flagversions)} next to the MS"))
+        steps.append(Step("flagmanager", dict(vis=str(staging), mode="restore", versionname=FINAL_FLAGVERSION,
+                                              merge="replace"),
+                          "the flags the pipeline ended with (checked against the MS's rows first)"))
+    else:
+        notes.append("no flagversions archive delivered: only the online flags of the ASDM are applied")
+    for call in eb.calapply.calls if eb.calapply else []:
+        kw: dict[str, Any] = dict(vis=str(staging))
+        if call.field:
+            kw["field"] = call.field
+        if call.intent:
+            kw["intent"] = intent_pattern(call.intent)
+        if call.spw:
+            kw["spw"] = call.spw
+        if call.antenna:
+            kw["antenna"] = call.antenna
+        kw.update(gaintable=[t.table for t in call.tables], gainfield=[t.gainfield for t in call.tables],
+                  interp=[t.interp for t in call.tables], spwmap=[list(t.spwmap) for t in call.tables],
+                  calwt=[t.calwt for t in call.tables],
+                  applymode=str(call.options.get("applymode", "calflagstrict")), flagbackup=False)
+        steps.append(Step("applycal", kw, "as in calapply.txt (gaintable names resolved to the extracted tables)"))
+    if split_ms is not None:
+        steps.append(Step("split", dict(vis=str(staging), outputvis=str(staging.parent / split_ms.name),
+                                        datacolumn="corrected", keepflags=True),
+                          f"the calibrated data alone (DATA = corrected), moved to {split_ms} at the end"))
+    steps.append(Step("almaview:publish", dict(staging=str(staging), output=str(output)),
+                      f"move the finished MS to {output} (never a half-written MS there)"))
+    return steps, notes
+
+
+def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = None,
+         workdir: str | os.PathLike | None = None, engine: str = "auto", split: bool = False,
+         in_delivery: bool = False) -> RestorePlan:
+    """Check what restoring the delivery's calibrated data needs and say, per EB, whether it can run now.
+
+    ``ebs``: uids (or unique suffixes) to restore; all EBs by default. ``workdir``: where the
+    MSs are built (default: almaview's cache); never inside the delivery unless ``in_delivery``
+    (then scriptForPI runs in the delivery's ``script/`` directory, as ALMA documents it).
+    ``engine``: 'auto' (scriptForPI with a suitable monolithic CASA, else the modular route with
+    the pip casatasks), 'scriptforpi' or 'modular'. ``split``: also split the calibrated data.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> p = av.restore.plan(av.open_delivery("2023.1.01234.S"), ebs=["X1f4a"])    # doctest: +SKIP
+    >>> p.ebs[0].verdict                                                         # doctest: +SKIP
+    'ready'
+    """
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, not {engine!r}")
+    if not hasattr(delivery, "mous"):
+        from ..delivery import open_delivery
+
+        delivery = open_delivery(delivery)
+    d = delivery
+    if not d.mous:
+        raise NotADelivery(d.root, "holds no member OUS: nothing to restore")
+    if d.layout == "tars":
+        raise RestoreError(d.root, "the package is still in its archive tar files: untar them first "
+                                   f"(cd {d.root} && for f in *.tar; do tar -xf \"$f\"; done), then plan again")
+    root = Path(d.root)
+    if in_delivery:
+        work = root
+    else:
+        work = Path(workdir).expanduser().absolute() if workdir is not None else default_workdir(d)
+        if _inside(work, root):
+            raise RestoreError(work, f"is inside the delivery {d.root}: almaview never writes into a delivery "
+                                     "unless asked (in_delivery=True); choose a work directory outside it")
+    pairs = _select(d, ebs)
+    members = {m.uid: m for m, _ in pairs}
+    routes = {m.uid: m.calibration_mode for m in members.values()}
+    casa_required = next((m.casa_version for m in members.values() if m.casa_version), None)
+    pl = next((m.pipeline_version for m in members.values() if m.pipeline_version and
+               m.calibration_mode == "pipeline"), None)
+    installs = find_casa()
+    suit = []
+    for inst in installs:
+        route = "pipeline" if "pipeline" in routes.values() else next(iter(routes.values()), None)
+        ok, why = inst.suitability(casa_required, route=route)
+        suit.append((inst, ok, why))
+    mono = [i for i, ok, _ in suit if ok and i.kind == "monolithic"]
+    pip = [i for i, ok, _ in suit if ok and i.kind == "pip"]
+    chosen: CasaInstallation | None = None
+    eng: str | None = None
+    if engine in ("auto", "scriptforpi") and mono:
+        eng, chosen = "scriptforpi", mono[0]
+    elif engine in ("auto", "modular") and pip:
+        eng, chosen = "modular", pip[0]
+    messages: list[str] = []
+    if in_delivery:
+        messages.append("in_delivery: outputs go into the delivery's calibrated/ directory (as scriptForPI does)")
+    need_casa = (f"needs CASA {short_version(casa_required) or '(version unknown: see the README)'}"
+                 + (f" with pipeline {pl}" if pl else ""))
+    if eng is None:
+        what = {"scriptforpi": "a monolithic CASA", "modular": "the pip casatasks", "auto": "CASA"}[engine]
+        messages.append(f"no suitable {what} found: install CASA {short_version(casa_required) or ''}"
+                        + (" with the pipeline" if pl else "") + " from https://casa.nrao.edu/casa_obtaining.shtml"
+                        " (monolithic, with the pipeline for pipeline-calibrated data)")
+
+    plans: list[EBPlan] = []
+    commands: list[Command] = []
+    for m, eb in pairs:
+        base = work / (m.path if in_delivery else m.uid)
+        out_dir = base / "calibrated"
+        route = m.calibration_mode
+        e = EBPlan(uid=eb.uid, mous=m.uid, route=route, verdict="ready", asdm=eb.raw_asdm,
+                   asdm_archive_name=f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar",
+                   delivered_ms=eb.calibrated_ms)
+        e.caltables = {name: eb.caltables.get_table(name).source for name in eb.caltables}
+        e.flagversions = next((f for f in eb.flagversions if f.endswith(".tgz") or f.endswith(".tar.gz")), None)
+        if eb.calibrated_ms:
+            e.notes.append(f"the delivery already holds a calibrated MS for this EB: {eb.calibrated_ms}")
+        if eng == "modular" or (eng is None and route == "pipeline"):
+            e.output_ms = str(out_dir / f"{eb.uid}.ms")
+            e.staging_ms = str(base / "working" / f"{eb.uid}.ms")
+            e.split_ms = str(out_dir / f"{eb.uid}.ms.split.cal") if split else None
+        else:
+            e.output_ms = str(out_dir / (f"{eb.uid}.ms" if route == "pipeline" else f"{eb.uid}.ms.split.cal"))
+        e.estimate = estimate_restore(eb.raw_asdm, split=split)
+        done = registry.is_verified(work, eb.uid)
+        raw = _raw_problem(d, eb)
+        if done is not None:
+            e.verdict, e.output_ms = "restored", str(done)
+            e.notes.append("already restored and verified in this work directory: a run skips it")
+        elif raw:
+            e.verdict = raw
+        elif eng is None:
+            e.verdict = need_casa
+        elif eng == "modular":
+            missing = [t for t in (eb.calapply.tables if eb.calapply else []) if t not in eb.caltables]
+            if route != "pipeline" or eb.calapply is None:
+                e.verdict = (need_casa + " (monolithic): this EB was calibrated manually "
+                             "(scriptForCalibration.py), which the modular engine does not replay")
+            elif missing:
+                e.verdict = (f"needs calibration tables: {', '.join(missing)} named in "
+                             f"{os.path.basename(eb.calapply.path)} are not in the delivery (download the "
+                             "calibration products)")
+            else:
+                e.steps, notes = _modular_steps(eb, Path(e.staging_ms), Path(e.output_ms),
+                                                Path(e.split_ms) if e.split_ms else None, e.flagversions)
+                e.notes += notes
+                if any(s.task == "applycal" and "intent" in s.kwargs for s in e.steps):
+                    e.notes.append("applycal selects by field and intent as calapply.txt says; if the imported MS "
+                                   "carries no such intents (an ASDM without calibration intents in its State "
+                                   "table), field selection alone is used and the log says so")
+        elif eng == "scriptforpi":
+            scripts = [s for s in m.scripts.script_for_pi]
+            if not scripts:
+                e.verdict = f"needs scriptForPI.py: the delivery's {m.path}/script has none (download the auxiliary tar)"
+        plans.append(e)
+
+    # disk: all EBs still to restore must fit together
+    pending = [e for e in plans if e.ready]
+    need = sum(e.estimate.total for e in pending if e.estimate)
+    free = free_bytes(work)
+    if pending and need > free:
+        for e in pending:
+            e.verdict = f"not enough disk: need ~{gb(need)}, have {gb(free)} in {work}"
+    if any(e.ready and e.estimate is None for e in plans):
+        messages.append("the size of some EBs could not be estimated (ASDM tables unreadable)")
+    mem = available_memory()
+    if mem is not None and mem < MEMORY_MIN:
+        messages.append(f"only {gb(mem)} of memory available: CASA needs >= {gb(MEMORY_RECOMMENDED)} "
+                        "to restore comfortably; close other programs or use a bigger machine")
+
+    python = sys.executable
+    if eng == "modular" and any(e.ready for e in plans):
+        commands.append(Command([python, "-m", "almaview.restore.engines.modular", str(work / "job.json")],
+                                str(work), "the modular engine, in a subprocess (CASA's log in the work directory)"))
+    elif eng == "scriptforpi":
+        from .engines.scriptforpi import member_command
+
+        for mous in dict.fromkeys(e.mous for e in plans if e.ready):
+            commands.append(member_command(chosen, members[mous], work, in_delivery=in_delivery))
+    return RestorePlan(delivery=d, workdir=str(work), engine=eng, casa_required=casa_required,
+                       pipeline_required=pl, installations=installs, suitability=suit, casa=chosen,
+                       free_bytes=free, need_bytes=need, memory_bytes=mem, ebs=plans, commands=commands,
+                       split=split, in_delivery=in_delivery, messages=messages)
