@@ -283,7 +283,7 @@ def default_cell_imsize(cov: UVCoverage, *, pb_level: float = 0.2, pixels_per_be
     >>> cov = UVCoverage(np.array([1e5, -2e5]), np.array([5e4, 1e5]), np.ones(2), "f", (0,), 12.0, 230e9, 231e9)
     >>> cell, imsize = default_cell_imsize(cov)
     >>> round(cell, 2), imsize
-    (0.2, 256)
+    (0.19, 216)
     """
     uvdist = np.hypot(cov.u, cov.v)
     beam = 1.0 / float(np.percentile(uvdist, 90)) / _ARCSEC
@@ -401,6 +401,8 @@ def fit_psf(psf: np.ndarray, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> 
     if b > a:
         a, b, pa = b, a, pa + math.pi / 2
     pa_deg = (math.degrees(pa) + 90.0) % 180.0 - 90.0
+    if pa_deg <= -90.0 + 1e-9:
+        pa_deg += 180.0  # CASA's range (-90, 90]
     return float(a), float(b), float(pa_deg)
 
 
