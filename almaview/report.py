@@ -1,0 +1,172 @@
+"""The standalone report: one self-contained interactive HTML file per delivery (Bokeh standalone, BokehJS
+inlined, no kernel, works offline) with the overview, calibration and QA panels of every EB.
+
+Size is bounded: panels with more than ``max_points`` points are thinned (uv coverage keeps every
+``k``-th integration; bandpass keeps the first antennas) and the page says so.
+
+Examples
+--------
+>>> from almaview.report import build_report
+>>> build_report("2023.1.01234.S", "report.html")   # doctest: +SKIP
+PosixPath('report.html')
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+__all__ = ["build_report", "report_panels"]
+
+MAX_POINTS = 40_000
+
+
+def _note(text: str) -> Any:
+    from bokeh.models import Div
+
+    return Div(text=f"<p style='color:#777;font-size:12px'>{html.escape(text)}</p>")
+
+
+def _safe(name: str, make: Callable[[], Any]) -> Any:
+    """A panel, or a note saying why it could not be made (one bad table must not sink the report)."""
+    try:
+        return make()
+    except Exception as err:  # reported in the page
+        return _note(f"{name}: not available ({type(err).__name__}: {err})")
+
+
+def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, Any]]:
+    """The (title, Bokeh layout) sections of one EB: overview, Tsys, bandpass, gains.
+
+    ``eb`` is an :class:`~almaview.widgets.sources.EBSource`.
+
+    Examples
+    --------
+    >>> from almaview.widgets.sources import ebs_of
+    >>> [t for t, _ in report_panels(ebs_of(d)[0])]   # doctest: +SKIP
+    ['overview', 'Tsys', 'bandpass', 'gains']
+    """
+    from .io.caltable import open_caltable
+    from .io.ms import open_ms
+    from .plots import caltables as pc
+    from .plots import overview as ov
+    from .plots._common import column, row
+    from .widgets.sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS
+
+    out: list[tuple[str, Any]] = []
+    if eb.ms is not None:
+        vis = open_ms(eb.ms)
+
+        def overview() -> Any:
+            spws = ov.ms_spws(vis)
+            uv = ov.uv_coverage(vis, spws[:1])
+            notes = []
+            if len(uv.data) > max_points:
+                ds = vis[f"spw_{spws[0]}"].ds
+                step = -(-len(uv.data) // max_points)
+                keep = set(ds.time.values[::step].tolist())
+                uv = ov.uv_coverage(vis, spws[:1], None)
+                thin = uv.data[uv.data["time"].isin(keep)]
+                notes.append(_note(f"uv coverage: every {step}th integration of spw {spws[0]} "
+                                   f"({len(thin)} of {len(uv.data)} points)"))
+                from .plots._common import columns_of, colours_for
+
+                cmap = colours_for(thin["spw"])
+                uv.sources["points"].data = columns_of(thin.assign(color=[cmap[s] for s in thin["spw"]]),
+                                                       ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"])
+                from .plots._common import empty_raster
+
+                uv.sources["image"].data = empty_raster()
+            return column([ov.eb_summary(vis).layout, row([ov.antenna_positions(vis).layout, uv.layout]),
+                           ov.elevation(vis).layout, *notes])
+
+        out.append(("overview", _safe("overview", overview)))
+    for title, kinds, builder in (("Tsys", TSYS_KINDS, pc.tsys), ("bandpass", BANDPASS_KINDS, pc.bandpass),
+                                  ("gains", GAIN_KINDS, pc.gains)):
+        names = eb.tables(kinds)
+        if not names:
+            continue
+        if title == "gains":  # the pipeline's final phase and amplitude tables (timegaincal), else all
+            final = [n for n in names if "timegaincal" in n] or names
+            names = final
+
+        def make(names: list[str] = names, builder: Any = builder, title: str = title) -> Any:
+            parts = []
+            for n in names:
+                ct = open_caltable(eb.path(n))
+                ants = None
+                if title == "bandpass":
+                    per_ant = sum(ct[f"spw_{s}"].ds.gain.size for s in pc.caltable_spws(ct)) // max(
+                        1, ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"])
+                    if per_ant and per_ant * ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"] > max_points:
+                        first = ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.antenna.values.astype(str)
+                        ants = list(first[:max(1, max_points // per_ant)])
+                p = builder(ct, antennas=ants)
+                parts.append(_note(n + (f" — antennas {', '.join(ants)} only (size bound)" if ants else "")))
+                parts.append(p.layout)
+            return column(parts)
+
+        out.append((title, _safe(title, make)))
+    return out
+
+
+def build_report(delivery: Any, output: str | os.PathLike = "report.html", *, progress: bool = True,
+                 max_points: int = MAX_POINTS) -> Path:
+    """Write the standalone HTML report of a delivery (or path) and return its path.
+
+    One tab per EB (overview, Tsys, bandpass, gains) and one QA tab per member OUS; BokehJS inlined.
+
+    Examples
+    --------
+    >>> build_report(av.open_delivery("2023.1.01234.S"), "report.html")   # doctest: +SKIP
+    """
+    from bokeh.embed import file_html
+    from bokeh.models import Div, TabPanel, Tabs
+    from bokeh.resources import INLINE
+
+    from .delivery import open_delivery
+    from .delivery.model import Delivery
+    from .plots._common import column
+    from .plots.weblog_qa import qa_stages
+    from .widgets.sources import ebs_of
+
+    d = delivery if isinstance(delivery, Delivery) else open_delivery(delivery)
+    ebs = ebs_of(d)
+    steps = len(ebs) + len(d.mous)
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=steps, desc="almaview report", unit="part")
+    tabs = []
+    try:
+        for eb in ebs:
+            if bar is not None:
+                bar.set_postfix_str(eb.uid)
+            sections = report_panels(eb, max_points=max_points)
+            inner = Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections]) if sections else _note(
+                "nothing to show for this EB")
+            tabs.append(TabPanel(child=inner, title=f"EB {eb.uid}"))
+            if bar is not None:
+                bar.update()
+        for m in d.mous:
+            if m.qa.aqua is not None or m.qa.weblog_archives:
+                qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, link_prefix="").layout)
+                tabs.append(TabPanel(child=qa, title=f"QA {m.uid}"))
+            if bar is not None:
+                bar.update()
+    finally:
+        if bar is not None:
+            bar.close()
+    title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
+    head = Div(text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
+                    f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p>")
+    doc = column([head, Tabs(tabs=tabs)]) if tabs else column([head, _note("no EBs in this delivery")])
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    tmp.write_text(file_html(doc, INLINE, title=title), encoding="utf-8")
+    os.replace(tmp, out)
+    return out
