@@ -31,6 +31,8 @@ ACHIEVED_BEAM = re.compile(r"^Achieved beam \((?P<field>[^,]+), (?P<kind>\w+) (?
 ACHIEVED_RMS = re.compile(r"^Achieved rms \((?P<field>[^,]+), (?P<kind>\w+) (?P<spw>spw[0-9_]+)\): "
                           r"(?P<rms>[0-9.]+) mJy/beam")
 CO21_GHZ = 230.538
+# Tests that use the built demo are marked casa and slow (1-3 minutes on two cores the first time, ~600 MB in
+# pytest's cache; later runs reuse it): deselect them with -m "not slow".
 
 
 @pytest.fixture(scope="session")
@@ -63,6 +65,8 @@ def _alma_member(demo: Path) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ layout
+@pytest.mark.casa
+@pytest.mark.slow
 def test_tree_has_real_layout(demo: Path) -> None:
     assert PROJECT_RE.match(demo.name)
     assert [p.name for p in demo.iterdir()] == [next(demo.glob("science_goal.*")).name]
@@ -82,6 +86,8 @@ def test_tree_has_real_layout(demo: Path) -> None:
         assert (m / "qa" / f"{ous}.qa2_report.pdf").is_file()
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_alma_member_has_pipeline_files(demo: Path) -> None:
     m = _alma_member(demo)
     ous = m.name[len("member."):]
@@ -107,6 +113,8 @@ def test_alma_member_has_pipeline_files(demo: Path) -> None:
         assert f"{ebs[0]}.ms.flagversions/FLAG_VERSION_LIST" in tar.getnames()
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_scripts_are_python_and_commands_log_holds_the_tclean_calls(demo: Path) -> None:
     m = _alma_member(demo)
     for p in (m / "script").glob("*.py"):
@@ -140,6 +148,8 @@ def _astropy_stats(pbcor: Path, pb: Path, mask: Path) -> tuple[tuple[float, floa
     return beam, rms
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_readme_achieved_beam_and_rms_match_the_fits_images(demo: Path) -> None:
     checked = 0
     for m in _members(demo):
@@ -168,6 +178,8 @@ def _tables_in_tgz(path: Path) -> set[str]:
         return {n.split("/")[0] for n in tar.getnames() if n.endswith("/table.dat") and n.count("/") == 1}
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_calapply_tables_exist_in_the_caltables_archives(demo: Path, tmp_path: Path) -> None:
     from casacore import tables
 
@@ -199,6 +211,8 @@ def test_calapply_tables_exist_in_the_caltables_archives(demo: Path, tmp_path: P
             assert t.nrows() > 0 and "VisCal" in t.getkeywords()
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_auxproducts_cont_dat_avoids_the_line_and_flux_csv_matches_the_truth(demo: Path) -> None:
     m = _alma_member(demo)
     with tarfile.open(next((m / "calibration").glob("*auxproducts.tgz"))) as tar:
@@ -229,6 +243,8 @@ def test_auxproducts_cont_dat_avoids_the_line_and_flux_csv_matches_the_truth(dem
 
 
 # ------------------------------------------------------------------------------------------ QA
+@pytest.mark.casa
+@pytest.mark.slow
 def test_weblog_archive_holds_every_stage_with_scores_and_plots(demo: Path) -> None:
     m = _alma_member(demo)
     with tarfile.open(next((m / "qa").glob("*.weblog.tgz"))) as tar:
@@ -255,6 +271,8 @@ def test_weblog_archive_holds_every_stage_with_scores_and_plots(demo: Path) -> N
     assert all(s.findall("Metric") and s.find("Metric").get("Reason") for s in aqua.find("QaPerStage"))
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_raw_asdm_reads_back_with_importasdm(demo: Path, tmp_path: Path) -> None:
     from casacore import tables
 
@@ -271,6 +289,8 @@ def test_raw_asdm_reads_back_with_importasdm(demo: Path, tmp_path: Path) -> None
 
 
 # ------------------------------------------------------------------------------------------ build
+@pytest.mark.casa
+@pytest.mark.slow
 def test_second_build_returns_at_once(demo: Path) -> None:
     from almaview import demo as demo_mod
 
@@ -303,6 +323,8 @@ def test_archives_are_deterministic(tmp_path: Path) -> None:
     assert (tmp_path / "a.tgz").read_bytes() == (tmp_path / "b.tgz").read_bytes()
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_files_carry_no_build_date_or_build_path(demo: Path, index: dict) -> None:
     from astropy.io import fits
 
@@ -335,10 +357,14 @@ def _walk(demo: Path) -> set[str]:
     return out
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_index_lists_every_file_written(demo: Path, index: dict) -> None:
     assert {e["path"] for e in index["files"]} == _walk(demo)
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_open_delivery_finds_everything_the_demo_wrote(demo: Path, index: dict) -> None:
     import almaview as av
 
@@ -376,6 +402,8 @@ def test_open_delivery_finds_everything_the_demo_wrote(demo: Path, index: dict) 
     assert not d.unknown_files
 
 
+@pytest.mark.casa
+@pytest.mark.slow
 def test_open_delivery_reports_no_problems(demo: Path) -> None:
     import almaview as av
 

@@ -138,7 +138,8 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     bar.set_postfix_str("tclean continuum and cube over both EBs")
     products = make_images([s.ms for s in samples], target, work / "images", cont_spw="1,2,3", cube_spw="0",
                             imsize=128, cell="0.25arcsec", cube_nchan=60, cube_width=4, restfreq=f"{LINE_HZ / 1e9}GHz",
-                            stage={"cont": 23, "cube": 25}, mous=ALMA.uid)
+                            stage={"cont": 23, "cube": 25}, mous=ALMA.uid,
+                            thresholds={"cont": "0.5mJy", "cube": "15mJy"})
     step(_STEPS[3])
 
     # ---------------------------------------------------------------- the ALMA member OUS: package

@@ -82,16 +82,20 @@ def measure(product: ImageProduct) -> ImageProduct:
 
 def make_images(
     mss: list[Path], field: str, outdir: Path, *, cont_spw: str, cube_spw: str, imsize: int, cell: str,
-    cube_nchan: int, cube_width: int, restfreq: str, stage: dict[str, int], mous: str,
+    cube_nchan: int, cube_width: int, restfreq: str, stage: dict[str, int], mous: str, thresholds: dict[str, str],
 ) -> list[ImageProduct]:
-    """Run tclean for the continuum (mfs) and the cube of ``field`` over all ``mss``; measure each."""
+    """Run tclean for the continuum (mfs) and the cube of ``field`` over all ``mss``; measure each.
+
+    ``thresholds`` ('cont', 'cube'): clean down to about twice the expected noise, as hif_makeimages does.
+    """
     tasks = casa.casatasks()
     centre = imsize // 2
     mask = f"circle[[{centre}pix,{centre}pix],{max(4, imsize // 6)}pix]"
     out = []
     for kind, spw, extra in (
-        ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1)),
-        ("cube", cube_spw, dict(specmode="cube", deconvolver="hogbom", nchan=cube_nchan, start=0,
+        ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1, threshold=thresholds["cont"])),
+        ("cube", cube_spw, dict(specmode="cube", deconvolver="hogbom", threshold=thresholds["cube"],
+                                nchan=cube_nchan, start=0,
                                 width=cube_width, outframe="LSRK", restfreq=restfreq,
                                 perchanweightdensity=True, restoringbeam="common")),
     ):
@@ -101,10 +105,14 @@ def make_images(
         call = dict(
             vis=[str(m) for m in mss], field=field, spw=[spw] * len(mss), intent="OBSERVE_TARGET#ON_SOURCE",
             datacolumn="corrected", imagename=str(stem), imsize=[imsize, imsize], cell=[cell], stokes="I",
-            gridder="standard", pblimit=PBLIMIT, weighting="briggs", robust=0.5, niter=200, threshold="0mJy",
+            gridder="standard", pblimit=PBLIMIT, weighting="briggs", robust=0.5, niter=200,
             usemask="user", mask=mask, pbcor=True, interactive=False, **extra,
         )
-        tasks.tclean(**call)
+        try:
+            tasks.tclean(**call)
+        except RuntimeError:  # seen once under heavy load: "cube section failed in de/gridding"; retry once
+            _remove(stem)
+            tasks.tclean(**call)
         out.append(measure(ImageProduct(kind=kind, field=field, spw=spw, stem=stem, call=call)))
     return out
 
