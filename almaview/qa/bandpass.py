@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -17,8 +19,9 @@ CRITERION = "bandpass"
 def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
     """Per (spw, antenna): median SNR of the unflagged channels and the largest step in the amplitude.
 
-    ``step``: the largest jump of |B| between adjacent channels, as a fraction of the median |B|, on the
-    channels inside the outer 1/16 of the band at each edge (the roll-off the pipeline flags);
+    ``step``: the largest jump between adjacent channels of the antenna's |B| divided by the array's median
+    shape (each antenna normalised by its median |B|; this removes the band shape every antenna shares, such
+    as the baseband roll-off), on the channels inside the outer 1/16 of the band at each edge;
     ``step_sigma``: that jump over the robust scatter (1.4826 MAD) of all adjacent-channel jumps. A smooth
     ripple moves every jump a little; platforming or a step between sub-bands is one jump far out of the
     scatter. Spws with fewer than ``min_channels`` channels are not judged for steps. Receptors pooled
@@ -32,6 +35,12 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
         edge = max(1, nchan // 16)
         inner = np.zeros(nchan, bool)
         inner[edge:nchan - edge] = True
+        amp_all = np.where(flag, np.nan, np.abs(g))
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-flagged antennas: NaN, judged below
+            norm = amp_all / np.nanmedian(amp_all, axis=2, keepdims=True)
+            shape = np.nanmedian(norm, axis=1, keepdims=True)  # (time, 1, chan, receptor)
+            rel = norm / shape
         for a, ant in enumerate(ds["antenna"].values):
             ok = ~flag[:, a]
             row = dict(spw=int(ds.attrs["spw_id"]), antenna=str(ant), snr=np.nan, step=np.nan, step_sigma=np.nan)
@@ -42,8 +51,8 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
                     good = ok[t, :, r] & inner
                     if good.sum() < min_channels // 2:
                         continue
-                    amp = np.abs(g[t, a, good, r])
-                    jumps = np.abs(np.diff(amp)) / np.median(amp)
+                    amp = rel[t, a, good, r]
+                    jumps = np.abs(np.diff(amp))
                     scatter = 1.482602218505602 * np.median(np.abs(jumps - np.median(jumps)))
                     k = int(np.argmax(jumps))
                     if not np.isfinite(row["step"]) or jumps[k] > row["step"]:

@@ -62,19 +62,24 @@ def check_flagging(eb: ExecutionBlock, vis, limits: Limits, readme: Readme | Non
     if vis is None:
         return [not_checkable(CRITERION, eb.uid, "flagged fraction", "no calibrated MS for this EB in the package")]
     df = flag_fraction(vis)
-    worst = float(df["fraction"].max())
+    per_ant = df.groupby("antenna")["fraction"].min()
+    missing = sorted(per_ant[per_ant >= 1.0].index)  # judged below, with the antenna count
+    present = df[~df["antenna"].isin(missing)]
+    if present.empty:
+        return [not_checkable(CRITERION, eb.uid, "flagged fraction", "every antenna is entirely flagged")]
+    worst = float(present["fraction"].max())
     verdict = grade(worst, limits.flag_fraction_warn, limits.flag_fraction_fail)
-    bad = df[df["fraction"] > limits.flag_fraction_warn]
+    bad = present[present["fraction"] > limits.flag_fraction_warn]
     why = "; ".join(f"{a} spw {','.join(str(s) for s in g['spw'])}: {100 * g['fraction'].max():.0f}% flagged"
                     for a, g in bad.groupby("antenna")) or (
-        f"at most {100 * worst:.1f}% flagged per antenna and spw (overall {100 * df['fraction'].mean():.1f}%)")
+        f"at most {100 * worst:.1f}% flagged per antenna and spw (overall {100 * present['fraction'].mean():.1f}%)")
+    if missing:
+        why += f"; not counted here, entirely flagged: {', '.join(missing)}"
     out = [Finding(CRITERION, eb.uid, "flagged fraction", verdict, worst, "fraction",
                    f"warning > {limits.flag_fraction_warn:g}, fail > {limits.flag_fraction_fail:g} per antenna and spw",
                    limits.source("flag_fraction_fail"), why,
                    Evidence("scatter", df, dict(x="antenna", y="fraction", by="spw", warn=limits.flag_fraction_warn,
                                                 fail=limits.flag_fraction_fail, y_label="fraction flagged")))]
-    per_ant = df.groupby("antenna")["fraction"].min()
-    missing = sorted(per_ant[per_ant >= 1.0].index)
     usable = int((per_ant < 1.0).sum())
     needed = limits.min_antennas if limits.min_antennas is not None else readme_antennas(readme)
     source = limits.source("min_antennas") if limits.min_antennas is not None else "the README's configuration line"

@@ -89,14 +89,13 @@ def measure_image(pbcor, pb=None, mask=None, pb_limit: float = 0.3) -> dict:
     >>> measure_image(av.open_image("x.pbcor.fits"), av.open_image("x.pb.fits.gz"))["rms"]   # doctest: +SKIP
     """
     flat = pbcor
-    exclude = ~np.isfinite(pbcor.data)
+    outside = ~np.isfinite(pbcor.data)
     if pb is not None:
         flat = pbcor.copy(data=pbcor.data * pb.data)
-        exclude = exclude | (pb.data < pb_limit) | ~np.isfinite(pb.data)
-    if mask is not None:
-        exclude = exclude | (mask.data > 0)
-    flat = flat.copy(data=np.where(exclude, np.nan, flat.data))
-    stats = image_statistics(flat, mask=None)
+        outside = outside | (pb.data < pb_limit) | ~np.isfinite(pb.data)
+    flat = flat.copy(data=np.where(outside, np.nan, flat.data))  # peak and minimum: anywhere in the region
+    clean_mask = (mask.data > 0) if mask is not None else None  # excluded from the rms only
+    stats = image_statistics(flat, mask=clean_mask)
     width = None
     if "frequency" in flat.dims and flat.sizes["frequency"] > 1:
         width = float(np.median(np.abs(np.diff(flat["frequency"].values))))
@@ -149,6 +148,7 @@ def _rms_finding(scope, im, m, entries, band, where) -> Finding:
     note = ""
     if prop["bandwidth_hz"] and m["channel_width_hz"]:
         rms = rms * math.sqrt(m["channel_width_hz"] / prop["bandwidth_hz"])
+    if prop["bandwidth_hz"] and m["channel_width_hz"] and abs(m["channel_width_hz"] / prop["bandwidth_hz"] - 1) > 0.01:
         note = f" (scaled from {m['channel_width_hz'] / 1e6:.4g} MHz channels to {prop['bandwidth_hz'] / 1e6:.4g} MHz)"
     ratio = rms / prop["rms_jy"]
     ok, relaxed = rms_tolerance(band)
