@@ -42,6 +42,12 @@ def flag_fractions(vis: Any, spws: Sequence[int] | None = None, *,
         for s in range(0, nt, per_t):
             counts[s:s + per_t] = ds.FLAG.isel(time=slice(s, s + per_t)).values.sum(axis=(2, 3))
         per_cell = ds.sizes["frequency"] * ds.sizes["polarization"]
+        # grid cells without a row (NaN and flagged by the reader) are no data: they count neither way
+        if float(ds.attrs.get("grid_fill", 1.0)) < 1.0 and "EFFECTIVE_INTEGRATION_TIME" in ds:
+            present = np.isfinite(ds.EFFECTIVE_INTEGRATION_TIME.values)
+        else:
+            present = np.ones((nt, nb), dtype=bool)
+        counts = np.where(present, counts, 0)
         a1 = ds.baseline_antenna1_name.values.astype(str)
         a2 = ds.baseline_antenna2_name.values.astype(str)
         cross = a1 != a2
@@ -52,13 +58,14 @@ def flag_fractions(vis: Any, spws: Sequence[int] | None = None, *,
             for ant in ants:
                 m = cross & (ant_side == ant)
                 fl = counts[:, m].sum(axis=1)
-                frames.append(keys.assign(spw=spw, antenna=ant, flagged=fl, total=int(m.sum()) * per_cell))
+                frames.append(keys.assign(spw=spw, antenna=ant, flagged=fl, total=present[:, m].sum(axis=1) * per_cell))
         if progress is not None:
             progress((k + 1) / len(spw_list))
     if not frames:
         return pd.DataFrame(columns=["spw", "scan", "field", "intents", "antenna", "flagged", "total", "fraction"])
     df = pd.concat(frames, ignore_index=True)
     df = df.groupby(["spw", "scan", "field", "intents", "antenna"], as_index=False)[["flagged", "total"]].sum()
+    df = df[df["total"] > 0].reset_index(drop=True)
     df["fraction"] = df["flagged"] / df["total"]
     return df
 

