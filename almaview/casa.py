@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -161,6 +162,10 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
         os.chdir(old)
 
 
+# CASA's own log lines and "0%....10....20" meters: they are in CASA's log file, not for the user's screen.
+_CASA_NOISE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)")
+
+
 def run_isolated(target: str, *args, **kwargs) -> None:
     """Run ``"module:function"(*args, **kwargs)`` in a fresh Python process and wait for it.
 
@@ -187,12 +192,16 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(pickle.dumps((target, args, kwargs)))
     proc.stdin.close()
-    tail = b""
+    tail, pending = b"", ""
     try:
         while chunk := proc.stderr.read1(4096):
             tail = (tail + chunk)[-4000:]
-            sys.stderr.write(chunk.decode(errors="replace"))
-            sys.stderr.flush()
+            pending += chunk.decode(errors="replace")
+            *done, pending = re.split(r"(?<=[\r\n])", pending)
+            shown = "".join(seg for seg in done if not _CASA_NOISE.match(seg))
+            if shown:
+                sys.stderr.write(shown)
+                sys.stderr.flush()
         code = proc.wait()
     except BaseException:
         proc.kill()  # stopped by the user: leave no orphan CASA behind

@@ -43,7 +43,8 @@ class SampleEB:
     Attributes
     ----------
     ms : calibrated MS (DATA, MODEL_DATA, CORRECTED_DATA)
-    caltables : role -> table ('tsys', 'antpos', 'phaseup', 'delay', 'bandpass', 'phase', 'amp', 'fluxscale';
+    caltables : role -> table ('tsys', 'antpos', 'phaseup', 'delay', 'bandpass', 'fluxscale_phase',
+        'fluxscale_amp', 'fluxscale', 'phase', 'amp'; the applied ones are tsys, antpos, delay, bandpass, phase, amp;
         NGC 5921: 'bandpass', 'gain', 'fluxscale')
     images : 'cont', 'cube' (CASA images) and '<kind>_<pbcor|pb|mask|image>_fits', '<kind>_fits' (= pbcor)
     truth : injected corruptions (simulated EBs only): see :class:`almaview.sampledata.simulate.Truth`

@@ -90,7 +90,7 @@ def alma_spws(scale: str = "small") -> tuple[SpwSetup, ...]:
         SpwSetup("X1045362913#ALMA_RB_06#BB_1#SW-01#FULL_RES", 230.53e9, line_nchan, 117.1875e6 / line_nchan),
         SpwSetup("X1045362913#ALMA_RB_06#BB_2#SW-01#FULL_RES", 232.0e9, 128, 15.625e6),
         SpwSetup("X1045362913#ALMA_RB_06#BB_3#SW-01#FULL_RES", 245.0e9, 64, 31.25e6),
-        SpwSetup("X1045362913#ALMA_RB_06#BB_4#SW-01#FULL_RES", 247.0e9, 32, 62.5e6),
+        SpwSetup("X1045362913#ALMA_RB_06#BB_4#SW-01#FULL_RES", 247.0e9, 256, 7.8125e6),
     )
 
 
