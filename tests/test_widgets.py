@@ -1,0 +1,220 @@
+"""The explorer, headless: each control changes the panels' data sources as expected, in place; choices offered are
+only those that exist; tap-to-select; newer selections win; the delivery browser and QA on the demo delivery."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from casacore import tables
+
+import almaview as av
+
+
+@pytest.fixture(scope="session")
+def demo(request: pytest.FixtureRequest) -> Path:
+    """The demo delivery, built once (cached in pytest's cache directory, keyed by the recipe)."""
+    from almaview import demo as demo_mod
+
+    base = Path(request.config.cache.mkdir("almaview-demo"))
+    root = base / demo_mod.source_version()
+    for stale in base.iterdir():
+        if stale != root and (stale / demo_mod.INDEX_NAME).is_file():
+            shutil.rmtree(stale)
+    return demo_mod.build(root, progress=False)
+
+
+@pytest.fixture
+def ex(alma_eb):
+    e = av.explore(alma_eb.ms)
+    yield e
+    e.close()
+
+
+def _vis(ex):
+    ex.show("visibilities")
+    ex.wait()
+    return ex.panels["visibilities"]
+
+
+def test_controls_offer_only_what_exists(ex, alma_eb):
+    c = ex.controls
+    assert [v for _, v in c["spw"].options] == sorted(alma_eb.spws)
+    with tables.table(str(alma_eb.ms / "ANTENNA"), ack=False) as t:
+        assert list(c["antennas"].options) == list(t.getcol("NAME"))
+    with tables.table(str(alma_eb.ms / "POLARIZATION"), ack=False) as t:
+        assert len(c["correlation"].options) == 1 + int(t.getcell("NUM_CORR", 0))
+    assert [v for _, v in c["data column"].options] == ["data", "corrected", "model", "corrected-model"]
+    assert {v for _, v in c["field"].options} == {""} | set(alma_eb.fields)
+    c["field"].value = "J1924-2914"  # the bandpass calibrator: only its intent is offered
+    assert [v for _, v in c["intent"].options] == ["", "BANDPASS"]
+    c["x axis"].value = "frequency"
+    assert "scan" not in c["colour by"].options and not c["channel avg"].disabled and c["time avg (s)"].disabled
+    c["x axis"].value = "time"
+    assert "scan" in c["colour by"].options and c["channel avg"].disabled
+    for name in ("eb", "spw", "antennas", "field", "intent", "correlation", "data column", "x axis", "colour by"):
+        assert c[name].description == name
+
+
+def test_antenna_change_updates_sources_in_place_with_casacore_values(ex, alma_eb):
+    ex.controls["spw"].value = (3,)
+    panel = _vis(ex)
+    src = panel.sources["amp"]
+    ex.controls["antennas"].value = ("DA47",)
+    ex.wait()
+    assert ex.panels["visibilities"] is panel and panel.sources["amp"] is src  # same Bokeh source, new data
+    bls = set(src.data["baseline"])
+    assert bls and all("DA47" in b.split("-") for b in bls)
+    assert ex.selection["antennas"] == ["DA47"]
+    with tables.table(str(alma_eb.ms), ack=False) as t:
+        names = list(tables.table(str(alma_eb.ms / "ANTENNA"), ack=False).getcol("NAME"))
+        sel = t.query(f"DATA_DESC_ID==3 && ANTENNA1=={names.index('DA42')} && ANTENNA2=={names.index('DA47')}",
+                      sortlist="TIME")
+        vis, flag = sel.getcol("CORRECTED_DATA"), sel.getcol("FLAG")
+        sel.close()
+    expected = np.abs(np.where(flag, 0, vis).sum(1) / (~flag).sum(1))[:, 0]
+    d = panel.data[(panel.data.baseline == "DA42-DA47") & (panel.data.correlation == "XX")].sort_values("time")
+    np.testing.assert_allclose(d["amp"].to_numpy(), expected, rtol=1e-5)
+    n = len(src.data["amp"])
+    assert n == len(panel.data)
+    # server-side time of an antenna change (the cached spw reduction is filtered, no Bokeh model built)
+    started = time.perf_counter()
+    ex.controls["antennas"].value = ("DA44",)
+    ex.wait()
+    assert time.perf_counter() - started < 2.0
+    assert all("DA44" in b.split("-") for b in src.data["baseline"])
+
+
+def test_each_control_changes_the_data(ex):
+    c = ex.controls
+    panel = _vis(ex)
+    c["spw"].value = (1, 2)
+    ex.wait()
+    assert set(ex.panels["visibilities"].data.spw) == {1, 2}
+    c["field"].value = "J1625-2527"
+    ex.wait()
+    assert set(ex.panels["visibilities"].data.field) == {"J1625-2527"}
+    c["correlation"].value = "YY"
+    ex.wait()
+    assert set(ex.panels["visibilities"].sources["amp"].data["correlation"]) == {"YY"}
+    n_all = len(ex.panels["visibilities"].data)
+    c["time avg (s)"].value = 60.0
+    ex.wait()
+    assert 0 < len(ex.panels["visibilities"].data) < n_all
+    corr = ex.panels["visibilities"].data["amp"].to_numpy()
+    c["data column"].value = "model"
+    ex.wait()
+    model = ex.panels["visibilities"].data["amp"].to_numpy()
+    assert corr.shape == model.shape and not np.allclose(corr, model)
+    colours = list(ex.panels["visibilities"].sources["amp"].data["color"])
+    c["colour by"].value = "spw"
+    ex.wait()
+    assert len(set(ex.panels["visibilities"].sources["amp"].data["color"])) == 2 != len(set(colours))
+    c["x axis"].value = "frequency"
+    ex.wait()
+    p = ex.panels["visibilities"]
+    assert p is not panel and "frequency_ghz" in p.sources["amp"].data  # new axes: a new panel
+    n1 = len(p.data)
+    c["channel avg"].value = 4
+    ex.wait()
+    assert len(ex.panels["visibilities"].data) < n1
+    c["x axis"].value = "uvdist"
+    c["uv units"].value = "m"
+    ex.wait()
+    assert ex.panels["visibilities"].data.attrs["uv_units"] == "m"
+    assert ex.selection["x"] == "uvdist" and ex.selection["chan_bin"] == 4
+
+
+def test_newer_selection_cancels_older_reads(ex):
+    _vis(ex)
+    ex._vis_cache.clear()
+    for spw in ((1,), (2,), (3,)):
+        ex.controls["spw"].value = spw
+    ex.wait()
+    assert set(ex.panels["visibilities"].data.spw) == {3}
+    assert ex._gen["visibilities"] >= 4
+
+
+def test_tap_on_antenna_map_selects_antennas(ex):
+    src = ex.panels["overview"].sources["antennas.antennas"]
+    names = list(src.data["antenna"])
+    src.selected.indices = [2, 5]  # what a tap in the browser does (jupyter_bokeh syncs it back)
+    assert ex.selection["antennas"] == [names[2], names[5]]
+    ex.controls["antennas"].value = (names[1],)
+    assert src.selected.indices == [1]  # and the map follows the selector
+
+
+def test_calibration_tabs_follow_spw_and_antennas(ex):
+    ex.show("tsys")
+    ex.controls["antennas"].value = ("DA41", "DA43")
+    d = ex.panels["tsys"].data
+    assert set(d.query("view == 'spectrum'").antenna) == {"DA41", "DA43"} and set(d.spw) == {0}
+    ex.controls["spw"].value = (2, 3)
+    assert set(ex.panels["tsys"].data.spw) == {2, 3}
+    ex.show("bandpass")
+    assert set(ex.panels["bandpass"].data.antenna) == {"DA41", "DA43"}
+    ex.show("gains")
+    tables_offered = [v for _, v in ex.controls["gain table"].options]
+    ex.controls["gain table"].value = tables_offered[-1]
+    assert ex.selection["gain_table"] == tables_offered[-1]
+    assert set(ex.panels["gains"].data.spw) == {2, 3}
+
+
+def test_flagging_and_flux_tabs(ex):
+    ex.controls["spw"].value = (3,)
+    ex.show("flagging")
+    ex.wait()
+    assert set(ex.panels["flagging"].data.spw) == {3}
+    ex.show("flux")
+    ex.wait()
+    assert {"data", "model"} == set(ex.panels["flux"].data.kind)
+
+
+def test_load_bokehjs_uses_inline_resources(monkeypatch):
+    import bokeh.io
+    import IPython
+
+    from almaview import widgets
+
+    seen = {}
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": object()})())
+    monkeypatch.setattr(bokeh.io, "output_notebook", lambda resources=None, **kw: seen.setdefault("r", resources))
+    monkeypatch.setattr(widgets, "_LOADED", [])
+    assert widgets.load_bokehjs() is True
+    assert seen["r"].mode == "inline"
+    assert widgets.load_bokehjs() is False  # once per kernel
+
+
+def test_browser_and_qa_on_the_demo_delivery(demo):
+    d = av.open_delivery(demo)
+    ex = av.explore(d)
+    try:
+        ex.show("qa")
+        qa = ex.panels["qa"].data
+        aqua = d.mous[0].qa.aqua
+        assert qa["number"].tolist() == [s.number for s in aqua.stages]
+        assert qa.set_index("number")["band"].to_dict() == {s.number: s.band for s in aqua.stages}
+        ex.show("browser")
+        b = ex._views["browser"].children[0]
+        tree = b.tree
+        assert [n["kind"] for n in tree] == ["mous"] * len(d.mous)
+        ebs = [c for n in tree for c in n["children"] if c["kind"] == "eb"]
+        assert [e["key"] for e in ebs] == [e.uid for e in d.ebs]
+        stages = next(c for c in tree[0]["children"] if c["label"] == "weblog stages")["children"]
+        worst = min(aqua.stages, key=lambda s: s.score)
+        node = next(s for s in stages if s["key"].endswith(f":{worst.number}"))
+        assert node["colour"] == {"green": "#5cb85c", "blue": "#5bc0de", "yellow": "#f0ad4e",
+                                  "red": "#d9534f"}[worst.colour]
+        b.clicked = {"kind": "stage", "key": node["key"], "n": 1}
+        assert f"Stage {worst.number}" in b.page_html
+        b.clicked = {"kind": "eb", "key": d.ebs[1].uid, "n": 2}
+        assert ex.selection["eb"] == d.ebs[1].uid
+        tsys = next(n for n, k in d.ebs[0].caltables.kinds().items() if k == "tsyscal")
+        b.clicked = {"kind": "caltable", "key": tsys, "n": 3}
+        assert ex.selection["eb"] == d.ebs[0].uid and ex.tabs.selected_index == 1
+        assert set(ex.panels["tsys"].data.spw) <= {0, 1, 2, 3}
+    finally:
+        ex.close()
