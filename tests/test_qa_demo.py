@@ -102,15 +102,20 @@ def test_every_finding_has_an_evidence_panel(report) -> None:
         if f.evidence is not None:
             opt = f.evidence.options
             assert opt["y"] in panel.data.columns
-            if f.figure is not None and f.verdict != "not checkable" and f.aspect not in ("target S/N", "negative features"):
+            if f.figure is not None and f.verdict != "not checkable" and f.aspect not in (
+                    "target S/N", "negative features", "rms vs proposed"):
                 assert np.isclose(panel.data[opt["y"]].max(), f.figure) or np.isclose(
                     panel.data[opt["y"]].min(), f.figure) or f.criterion in ("flux scale", "data volume")
 
 
-def test_summary_and_draft(report, tmp_path: Path) -> None:
+def test_summary_and_draft(report, demo: Path, tmp_path: Path) -> None:
     text = repr(report)
     assert text.splitlines()[0].startswith("QA re-derived for 2023.1.01234.S: ")
     assert "delivery date: unknown" in text  # the demo package states no delivery date
+    logs = sorted(p.name for p in demo.glob("science_goal.*/group.*/member.*/log/casa-*.log"))
+    if logs:
+        stamp = max(n[5:13] for n in logs)
+        assert f"processed {stamp[:4]}-{stamp[4:6]}-{stamp[6:8]} (CASA log)" in text
     md = report.to_markdown(tmp_path / "qa3.md").read_text()
     assert "## Failing criteria" not in md and "## Warnings" in md
     n_warn = int((report.table["verdict"] == "warning").sum())

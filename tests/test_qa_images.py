@@ -92,7 +92,12 @@ def _expected(product: Path, pb_limit: float = 0.3) -> dict:
     noise = flat[region & (mask == 0)]
     rms = 1.482602218505602 * np.median(np.abs(noise - np.median(noise)))
     width = abs(hdr["CDELT3"]) if hdr.get("CTYPE3", "").startswith("FREQ") and hdr["NAXIS3"] > 1 else None
-    return dict(rms=rms, peak=flat[region].max(), min=flat[region].min(), bmaj=hdr["BMAJ"] * 3600,
+    planes = []
+    if flat.ndim == 4 and flat.shape[1] > 1:  # (stokes, frequency, y, x): per-channel rms
+        for k in range(flat.shape[1]):
+            v = flat[0, k][region[0, k] & (mask[0, k] == 0)]
+            planes.append(1.482602218505602 * np.median(np.abs(v - np.median(v))))
+    return dict(planes=np.array(planes), rms=rms, peak=flat[region].max(), min=flat[region].min(), bmaj=hdr["BMAJ"] * 3600,
                 bmin=hdr["BMIN"] * 3600, width=width)
 
 
@@ -149,6 +154,9 @@ def test_demo_images_against_astropy(demo: Path) -> None:
             p = next((x for x in prop if x["tag"] and tag in x["tag"]), prop[0] if len(prop) == 1 else None)
             rms = exp["rms"] * (np.sqrt(exp["width"] / p["bandwidth_hz"]) if p["bandwidth_hz"] and exp["width"] else 1)
             assert rows["rms vs proposed"].figure == pytest.approx(rms / p["rms_jy"], rel=1e-5), im.name
+            if len(exp["planes"]):  # the cube's evidence: every channel's rms against the proposed one
+                ev = rows["rms vs proposed"].evidence.data
+                np.testing.assert_allclose(ev["ratio"], exp["planes"] * (rms / exp["rms"]) / p["rms_jy"], rtol=1e-5)
             beam = parse_proposed_beam(mous.readme.proposed_beam)
             assert rows["beam vs proposed"].figure == pytest.approx(exp["bmaj"] * exp["bmin"] / beam ** 2, rel=1e-6)
             assert rows["target S/N"].figure == pytest.approx(exp["peak"] / exp["rms"], rel=1e-5)

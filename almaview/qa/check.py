@@ -45,7 +45,7 @@ def check(delivery: Delivery | str | os.PathLike, limits: Limits | None = None) 
     for mous in delivery.mous:
         findings += check_mous(mous, limits)
     return QAReport(project=delivery.project_code, findings=findings, delivery_date=_delivery_date(delivery),
-                    limits=limits, pi_name=delivery.pi_name)
+                    limits=limits, pi_name=delivery.pi_name, processed_date=_processed_date(delivery))
 
 
 def check_mous(mous: MemberOUS, limits: Limits) -> list[Finding]:
@@ -131,3 +131,17 @@ def _delivery_date(delivery: Delivery) -> date | None:
             except ValueError:
                 continue
     return None
+
+
+def _processed_date(delivery: Delivery) -> date | None:
+    """The latest processing date the package shows (CASA log names ``casa-YYYYMMDD-HHMMSS.log``), or None."""
+    found = []
+    for m in delivery.mous:
+        for log in m.scripts.casa_logs:
+            hit = re.search(r"casa-(\d{4})(\d{2})(\d{2})-\d{6}\.log", os.path.basename(log))
+            if hit:
+                try:
+                    found.append(date(*map(int, hit.groups())))
+                except ValueError:
+                    continue
+    return max(found) if found else None

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..delivery.model import ImageProduct, MemberOUS
 from ..io.image import image_statistics, open_image
+from ..io.imagestats import MAD_TO_SIGMA
 from .limits import QA2_CYCLE1, QA2_REQUIREMENTS, Limits, alma_band, rms_tolerance
 from .report import Evidence, Finding, grade, not_checkable
 
@@ -100,7 +101,16 @@ def measure_image(pbcor, pb=None, mask=None, pb_limit: float = 0.3) -> dict:
     if "frequency" in flat.dims and flat.sizes["frequency"] > 1:
         width = float(np.median(np.abs(np.diff(flat["frequency"].values))))
     freq = float(np.mean(flat["frequency"].values)) if "frequency" in flat.coords else None
-    return dict(rms=stats.rms, peak=stats.peak, minimum=float(flat.min().values), units=stats.units,
+    planes = []
+    if "frequency" in flat.dims:  # per-channel rms (one plane in memory at a time): the evidence for cubes
+        noise = flat if clean_mask is None else flat.copy(data=np.where(clean_mask, np.nan, flat.data))
+        for k in range(flat.sizes["frequency"]):
+            v = np.asarray(noise.isel(frequency=k).values, dtype=float)
+            v = v[np.isfinite(v)]
+            if v.size:
+                planes.append(dict(channel=k, frequency_hz=float(flat["frequency"].values[k]),
+                                   rms=MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))))
+    return dict(planes=pd.DataFrame(planes, columns=["channel", "frequency_hz", "rms"]), rms=stats.rms, peak=stats.peak, minimum=float(flat.min().values), units=stats.units,
                 beam_major=stats.beam_major_arcsec, beam_minor=stats.beam_minor_arcsec, channel_width_hz=width,
                 frequency_hz=freq)
 
@@ -154,12 +164,18 @@ def _rms_finding(scope, im, m, entries, band, where) -> Finding:
     ok, relaxed = rms_tolerance(band)
     why = (f"rms {1e3 * rms:.4g} mJy/beam{note} vs proposed {1e3 * prop['rms_jy']:.4g} mJy/beam, {where}; "
            f"band {band if band else 'unknown (ALMA band 3-6 tolerance used)'}")
-    data = pd.DataFrame([dict(image=scope, quantity="rms", ratio=ratio, measured=rms, proposed=prop["rms_jy"])])
+    scale = rms / m["rms"]
+    planes = m["planes"]
+    if len(planes) > 1:  # a cube: the rms of every channel against the proposed one (the figure: all channels)
+        data = planes.assign(ratio=planes["rms"] * scale / prop["rms_jy"])
+        opts = dict(x="frequency_hz", y="ratio", x_label="frequency (Hz)", warn=ok, fail=relaxed,
+                    y_label="channel rms / proposed", hover=("channel", "rms"))
+    else:
+        data = pd.DataFrame([dict(image=scope, quantity="rms", ratio=ratio, measured=rms, proposed=prop["rms_jy"])])
+        opts = dict(x="quantity", y="ratio", warn=ok, fail=relaxed, y_label="achieved / proposed")
     return Finding(CRITERION, scope, "rms vs proposed", grade(ratio, ok, relaxed), ratio, "x proposed",
                    f"pass <= {ok:g}, warning <= {relaxed:g}, fail above",
-                   f"{QA2_REQUIREMENTS} (pass); {QA2_CYCLE1} (warning)", why,
-                   Evidence("scatter", data, dict(x="quantity", y="ratio", warn=ok, fail=relaxed,
-                                                  y_label="achieved / proposed")))
+                   f"{QA2_REQUIREMENTS} (pass); {QA2_CYCLE1} (warning)", why, Evidence("scatter", data, opts))
 
 
 def _beam_finding(scope, m, beam_req, limits: Limits) -> Finding:

@@ -109,6 +109,7 @@ class QAReport:
     delivery_date: date | None = None
     limits: Any = None
     pi_name: str | None = None
+    processed_date: date | None = None  #: the latest CASA log of the package: the delivery came after it
 
     @property
     def table(self) -> pd.DataFrame:
@@ -160,8 +161,12 @@ class QAReport:
 
     def _dates(self) -> list[str]:
         if self.delivery_date is None:
-            return ["delivery date: unknown (not in the package); a QA3 request is accepted within "
-                    f"{QA3_WINDOW_MONTHS} months of delivery"]
+            out = ["delivery date: unknown (not in the package; ALMA's delivery e-mail gives it); a QA3 request "
+                   f"is accepted within {QA3_WINDOW_MONTHS} months of delivery"]
+            if self.processed_date is not None:
+                out.append(f"processed {self.processed_date.isoformat()} (CASA log): the delivery came later, so the "
+                           f"window closes no earlier than {add_months(self.processed_date, QA3_WINDOW_MONTHS)}")
+            return out
         return [f"delivery date: {self.delivery_date.isoformat()}; QA3 requests until "
                 f"{self.qa3_deadline.isoformat()} ({QA3_WINDOW_MONTHS} months)"]
 
@@ -260,7 +265,7 @@ def _write_png(f: Finding, png: Path) -> bool:
     fig, ax = plt.subplots(figsize=(7, 3.5))
     groups = data.groupby(by) if by else [("", data)]
     for name, g in groups:
-        ax.plot(g[x].astype(str) if g[x].dtype == object else g[x], g[y], "o", label=str(name) if by else None)
+        ax.plot(g[x].astype(str) if g[x].dtype == object else g[x], g[y], "o", label=f"{by} {name}" if by else None)
     for key, colour in (("warn", "#f0ad4e"), ("fail", "#d9534f")):
         if opt.get(key) is not None:
             ax.axhline(opt[key], color=colour, ls="--", lw=1, label=f"{key} {opt[key]:g}")
