@@ -116,3 +116,25 @@ def test_ngc5921_gain_amplitudes(ngc5921):
     d = panel.data.assign(k=panel.data.receptor.map(order)).sort_values(["time", "k"])
     assert len(d) == p[:, 0, :].size
     np.testing.assert_allclose(d["amp"].to_numpy(), np.abs(p[:, 0, :]).ravel(), rtol=1e-5)
+
+
+def test_refresh_updates_in_place_or_declines(alma_eb):
+    from almaview.plots.caltables import refresh
+
+    ct = av.open_caltable(alma_eb.caltables["bandpass"])
+    panel = av.plots.bandpass(ct, spws=[1], antennas=["DA41"])
+    src = panel.sources["points"]
+    assert refresh(panel, ct, spws=[1], antennas=["DA44"])
+    assert panel.sources["points"] is src and set(src.data["antenna"]) == {"DA44"}
+    assert set(panel.data.antenna) == {"DA44"}
+    tsys_ct = av.open_caltable(alma_eb.caltables["tsys"])
+    tp = av.plots.tsys(tsys_ct, spws=[0])
+    assert not refresh(tp, tsys_ct, spws=[0, 1])  # other spws need other figures
+
+
+def test_big_bandpass_is_rasterized(alma_eb):
+    ct = av.open_caltable(alma_eb.caltables["bandpass"])
+    panel = av.plots.bandpass(ct, raster_threshold=500)
+    assert len(panel.sources["points"].data["amp"]) == 0
+    ok = int((~panel.data.flagged).sum())
+    assert np.nansum(panel.sources["amp_image"].data["image"][0]) == ok

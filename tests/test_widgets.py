@@ -149,7 +149,9 @@ def test_tap_on_antenna_map_selects_antennas(ex):
 
 def test_calibration_tabs_follow_spw_and_antennas(ex):
     ex.show("tsys")
+    src = ex.panels["tsys"].sources["time"]
     ex.controls["antennas"].value = ("DA41", "DA43")
+    assert ex.panels["tsys"].sources["time"] is src and set(src.data["antenna"]) == {"DA41", "DA43"}  # in place
     d = ex.panels["tsys"].data
     assert set(d.query("view == 'spectrum'").antenna) == {"DA41", "DA43"} and set(d.spw) == {0}
     ex.controls["spw"].value = (2, 3)

@@ -408,26 +408,34 @@ class Explorer(W.VBox):
         sources = {f"{k}.{s}": src for k, p in parts.items() for s, src in p.sources.items()}
         return Panel(ov.overview_layout(parts), parts["summary"].data, sources, title=f"Overview {self.eb.uid}")
 
-    def _caltable_panel(self, kinds: tuple[str, ...], builder: Callable, name: str | None = None) -> Any:
+    def _caltable_panel(self, tab: str, kinds: tuple[str, ...], builder: Callable, name: str | None = None) -> Any:
+        from ..plots.caltables import refresh
+
         names = [name] if name else self.eb.tables(kinds)
         if not names:
             return W.HTML(f"<i>EB {html.escape(self.eb.uid)} has no {'/'.join(kinds)} caltable in this package.</i>")
-        return builder(self.caltable(names[0]), spws=self._spws(), antennas=self._ants())
+        ct = self.caltable(names[0])
+        old = self.panels.get(tab)
+        if old is not None and old.title.endswith(" — " + str(ct.attrs.get("caltable", ""))):
+            with self._lock:
+                if refresh(old, ct, self._spws(), self._ants()):  # same figures: new data only
+                    return None
+        return builder(ct, spws=self._spws(), antennas=self._ants())
 
     def _panel_tsys(self) -> Any:
         from ..plots.caltables import tsys
 
-        return self._caltable_panel(TSYS_KINDS, tsys)
+        return self._caltable_panel("tsys", TSYS_KINDS, tsys)
 
     def _panel_bandpass(self) -> Any:
         from ..plots.caltables import bandpass
 
-        return self._caltable_panel(BANDPASS_KINDS, bandpass)
+        return self._caltable_panel("bandpass", BANDPASS_KINDS, bandpass)
 
     def _panel_gains(self) -> Any:
         from ..plots.caltables import gains
 
-        return self._caltable_panel(GAIN_KINDS, gains, self.controls["gain table"].value)
+        return self._caltable_panel("gains", GAIN_KINDS, gains, self.controls["gain table"].value)
 
     def _panel_qa(self) -> Any:
         from ..plots.weblog_qa import qa_stages
