@@ -120,3 +120,40 @@ def test_summary_and_draft(report, demo: Path, tmp_path: Path) -> None:
     assert "## Failing criteria" not in md and "## Warnings" in md
     n_warn = int((report.table["verdict"] == "warning").sum())
     assert len(list((tmp_path / "qa3_evidence").glob("warning_*.png"))) == n_warn
+
+
+def test_flux_scale_matches_flux_csv(report, delivery, demo: Path) -> None:
+    import csv
+    import io
+    import re
+    import tarfile
+
+    from casacore import tables
+
+    aux = next(demo.glob("science_goal.*/group.*/member.*/calibration/*auxproducts.tgz"))
+    with tarfile.open(aux) as tf:
+        text = tf.extractfile(next(m for m in tf.getmembers() if m.name.endswith("flux.csv"))).read().decode()
+    rows = [r for r in csv.DictReader(io.StringIO(text)) if "origin=catalogue" not in r["comment"]]
+    centre = {}
+    for eb in _alma_ebs(delivery):
+        with tables.table(eb.calibrated_ms + "/SPECTRAL_WINDOW", ack=False) as t:
+            freqs = [t.getcell("CHAN_FREQ", k) for k in range(t.nrows())]  # spws differ in channel count
+        centre[eb.uid] = {k: (f.min() + f.max()) / 2 for k, f in enumerate(freqs)}
+    by = {}
+    for r in rows:
+        eb, field = r["ms"].split(".ms")[0], re.search(r"field=(\S+)", r["comment"]).group(1)
+        by.setdefault(field, {}).setdefault(eb, []).append((centre[eb][int(r["spw"])], float(r["I"]), int(r["spw"])))
+    assert by, "the demo's flux.csv has derived (fluxscale) fluxes"
+    for field, ebs in by.items():
+        alphas = []
+        for pts in ebs.values():
+            f, s, _ = map(np.array, zip(*pts))
+            alphas.append(np.polyfit(np.log(f / f.mean()), np.log(s), 1)[0])
+        got = _rows(report, "flux scale", "spectral index", field)
+        assert got.figure == pytest.approx(alphas[int(np.argmax(np.abs(alphas)))], rel=1e-6)
+        per_spw = {}
+        for pts in ebs.values():
+            for _, s, spw in pts:
+                per_spw.setdefault(spw, []).append(s)
+        dev = max(abs(s / np.median(v) - 1) for v in per_spw.values() for s in v)
+        assert _rows(report, "flux scale", "across EBs", field).figure == pytest.approx(dev, rel=1e-6, abs=1e-12)
