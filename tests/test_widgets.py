@@ -200,7 +200,7 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         assert qa["number"].tolist() == [s.number for s in aqua.stages]
         assert qa.set_index("number")["band"].to_dict() == {s.number: s.band for s in aqua.stages}
         ex.show("browser")
-        b = ex._views["browser"].children[0]
+        b = ex.browser
         tree = b.tree
         assert [n["kind"] for n in tree] == ["mous"] * len(d.mous)
         ebs = [c for n in tree for c in n["children"] if c["kind"] == "eb"]
@@ -218,5 +218,10 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         b.clicked = {"kind": "caltable", "key": tsys, "n": 3}
         assert ex.selection["eb"] == d.ebs[0].uid and ex.tabs.selected_index == 1
         assert set(ex.panels["tsys"].data.spw) <= {0, 1, 2, 3}
+        image = next(i for i in d.images if i.image_type == "pbcor" and i.kind == "cont")
+        b.clicked = {"kind": "image", "key": image.source, "n": 4}
+        assert ex.selection["image"] == image.source
+        viewer = ex._views["browser"].children[0].children[1].children
+        assert viewer and "HTML" not in type(viewer[0]).__name__  # the image viewer, not an explanation
     finally:
         ex.close()

@@ -83,6 +83,7 @@ class Explorer(W.VBox):
         self._stale: set[str] = set()
         self._vis_cache: dict[tuple, Any] = {}
         self.image: str | None = None  #: the image picked in the browser
+        self.browser: Any = None  #: the delivery/weblog browser widget, once its tab was shown
         self._views = {name: W.VBox(layout=W.Layout(width="100%")) for name in TABS}
         for name, v in self._views.items():
             v.add_class(f"almaview-panel-{name}")
@@ -225,6 +226,7 @@ class Explorer(W.VBox):
         for name in list(self.panels):
             self.panels.pop(name)
             self._views[name].children = []
+        self._stale.clear()
         self._refresh()
 
     def _intent_options(self) -> None:
@@ -307,7 +309,7 @@ class Explorer(W.VBox):
             "intent": c["intent"].value or None, "correlation": c["correlation"].value or None,
             "column": c["data column"].value, "x": c["x axis"].value, "uv_units": c["uv units"].value,
             "colour_by": c["colour by"].value, "time_bin_s": float(c["time avg (s)"].value),
-            "chan_bin": int(c["channel avg"].value), "gain_table": c["gain table"].value,
+            "chan_bin": int(c["channel avg"].value), "gain_table": c["gain table"].value, "image": self.image,
         }
 
     def _on_tap(self, attr: str, old: Any, new: list[int]) -> None:
@@ -337,6 +339,8 @@ class Explorer(W.VBox):
             return
         active = self._active()
         for t in tabs:
+            if t == "browser" and self.browser is not None:  # the package tree does not follow the selection
+                continue
             if t != active:
                 if t in self.panels or t in self._futures:
                     self._stale.add(t)

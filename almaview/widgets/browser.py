@@ -183,6 +183,8 @@ def delivery_browser(explorer: Any) -> W.Widget:
     except ImportError:  # no anywidget: a plain list of the same items
         w = _FallbackBrowser(tree)
     w.add_class("almaview-browser-widget")
+    viewer_box = W.VBox()
+    viewer_box.add_class("almaview-image-viewer-box")
 
     def clicked(change: dict) -> None:
         item = change["new"] or {}
@@ -195,11 +197,28 @@ def delivery_browser(explorer: Any) -> W.Widget:
             explorer.image = key
             w.page_html = f"<p>image <code>{html.escape(os.path.basename(key))}</code> selected " \
                           f"(<code>explorer.image</code>).</p>"
+            viewer_box.children = [_image_viewer(key)]
         elif kind in ("eb", "caltable"):
             explorer.open_item(kind, key)
 
     w.observe(clicked, "clicked")
-    return w
+    explorer.browser = w
+    box = W.VBox([w, viewer_box])
+    box.browser = w  # type: ignore[attr-defined]
+    return box
+
+
+def _image_viewer(source: str) -> W.Widget:
+    """The image viewer (almaview.widgets.image_viewer) for a real image path; a note otherwise."""
+    if not os.path.exists(source):
+        return W.HTML(f"<i>{html.escape(os.path.basename(source))} is still inside its archive; "
+                      "extract the products to view it.</i>")
+    try:
+        from .image_viewer import ImageViewer
+
+        return ImageViewer(source).widget()
+    except Exception as err:  # the viewer is another panel's concern: say why, keep the browser working
+        return W.HTML(f"<i>cannot show {html.escape(os.path.basename(source))}: {html.escape(str(err))}</i>")
 
 
 def _stage_html(explorer: Any, key: str) -> str:
