@@ -225,3 +225,26 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         assert viewer and "HTML" not in type(viewer[0]).__name__  # the image viewer, not an explanation
     finally:
         ex.close()
+
+
+def test_big_selection_rasterizes_and_slow_reads_show_progress(alma_eb_wide, monkeypatch):
+    from almaview.widgets import app
+
+    monkeypatch.setattr(app, "SLOW_READ_S", 0.0)  # every read counts as slow: progress must show
+    ex = av.explore(alma_eb_wide.ms)
+    try:
+        seen = []
+        ex.progress.observe(lambda ch: seen.append(ch["new"]), "value")
+        ex.controls["spw"].value = (0, 1, 2, 3)
+        p = _vis(ex)
+        assert seen and seen[-1] == pytest.approx(1.0)
+        assert ex.progress.layout.visibility == "hidden"  # gone when done
+        n = len(p.data)
+        assert n > 100_000
+        assert len(p.sources["amp"].data["amp"]) == 0  # rasterized ...
+        assert np.nansum(p.sources["amp_image"].data["image"][0]) == n  # ... every point counted in the image
+        ex.controls["antennas"].value = ("DA45",)
+        ex.wait()
+        assert 0 < len(p.sources["amp"].data["amp"]) < 100_000 and not p.sources["amp_image"].data["image"]
+    finally:
+        ex.close()
