@@ -1,0 +1,103 @@
+"""Imaging benchmarks: first display and channel change of a big cube; beam prediction vs tclean niter=0.
+
+    python benchmarks/bench_imaging.py SCRATCH_DIR [--nchan 480 --npix 2048] [--eb bench-data/alma_eb_large]
+
+The cube (float32, written plane by plane with astropy/numpy) goes into SCRATCH_DIR, never the repo.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def write_cube(path: Path, npix: int, nchan: int) -> Path:
+    from astropy.io import fits
+
+    if path.exists() and path.stat().st_size >= npix * npix * nchan * 4:
+        return path
+    header = fits.Header()
+    header.update(SIMPLE=True, BITPIX=-32, NAXIS=4, NAXIS1=npix, NAXIS2=npix, NAXIS3=nchan, NAXIS4=1)
+    header.update(CTYPE1="RA---SIN", CRVAL1=248.09, CDELT1=-0.05 / 3600, CRPIX1=npix / 2 + 1, CUNIT1="deg",
+                  CTYPE2="DEC--SIN", CRVAL2=-24.47, CDELT2=0.05 / 3600, CRPIX2=npix / 2 + 1, CUNIT2="deg",
+                  CTYPE3="FREQ", CRVAL3=230.0e9, CDELT3=0.5e6, CRPIX3=1, CUNIT3="Hz",
+                  CTYPE4="STOKES", CRVAL4=1, CDELT4=1, CRPIX4=1, BUNIT="Jy/beam", BMAJ=0.3 / 3600,
+                  BMIN=0.2 / 3600, BPA=30.0, RESTFRQ=230.538e9, SPECSYS="LSRK")
+    header.tofile(path, overwrite=True)
+    rng = np.random.default_rng(1)
+    with open(path, "r+b") as f:
+        f.seek(len(header.tostring()))
+        for _ in range(nchan):
+            f.write((rng.standard_normal((npix, npix), dtype=np.float32) * 1e-3).astype(">f4").tobytes())
+        pad = (-f.tell()) % 2880
+        f.write(b"\0" * pad)
+    return path
+
+
+def bench_viewer(cube: Path) -> dict:
+    import psutil
+
+    import almaview as av
+    from almaview.widgets.image_viewer import ImageViewer
+
+    proc = psutil.Process()
+    rss0 = proc.memory_info().rss
+    t0 = time.perf_counter()
+    viewer = ImageViewer(av.open_image(cube))
+    first = time.perf_counter() - t0
+    rss = proc.memory_info().rss - rss0
+    times = []
+    for c in (1, 100, 200, 300, 400):
+        t = time.perf_counter()
+        viewer.set_channel(min(c, viewer.nchan - 1))
+        times.append(time.perf_counter() - t)
+    return {"first_display_s": first, "memory_mb": rss / 1e6, "channel_change_ms": 1e3 * float(np.median(times)),
+            "peak_rss_mb": proc.memory_info().rss / 1e6}
+
+
+def bench_beam(ms: Path, scratch: Path) -> dict:
+    from almaview import casa
+    from almaview.imaging import beam
+
+    t0 = time.perf_counter()
+    table = beam.sweep(ms, field="IRAS16293-2422", spw="1,2,3", robust=np.linspace(-2, 2, 9), progress=False)
+    ours = time.perf_counter() - t0
+    cell, imsize = float(table.cell_arcsec.iloc[0]), int(table.imsize.iloc[0])
+    wd = scratch / "tclean"
+    shutil.rmtree(wd, ignore_errors=True)
+    tasks = casa.casatasks()
+    t0 = time.perf_counter()
+    with casa.working_directory(wd):
+        tasks.tclean(vis=str(ms), field="IRAS16293-2422", spw="1,2,3", imagename="psf", imsize=imsize,
+                     cell=f"{cell}arcsec", specmode="mfs", weighting="briggs", robust=0.5, niter=0)
+    tclean = time.perf_counter() - t0
+    shutil.rmtree(wd, ignore_errors=True)
+    return {"predict_9_robust_s": ours, "tclean_niter0_s": tclean, "cell": cell, "imsize": imsize}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("scratch", type=Path)
+    ap.add_argument("--npix", type=int, default=2048)
+    ap.add_argument("--nchan", type=int, default=480)
+    ap.add_argument("--eb", type=Path, default=Path("bench-data/alma_eb_large"))
+    ap.add_argument("--skip-beam", action="store_true")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("ALMAVIEW_CACHE_DIR", str(args.scratch / "cache"))
+    args.scratch.mkdir(parents=True, exist_ok=True)
+    cube = write_cube(args.scratch / f"cube_{args.npix}x{args.npix}x{args.nchan}.fits", args.npix, args.nchan)
+    print("viewer:", bench_viewer(cube), flush=True)
+    if not args.skip_beam:
+        ms = next(args.eb.glob("*.ms")).resolve()
+        print("beam:", bench_beam(ms, args.scratch), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
