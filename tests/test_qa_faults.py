@@ -160,6 +160,9 @@ def test_tsys_antenna_four_times_the_median_fails(report, faulty_eb: dict) -> No
     assert not any(a in f.why for a in faulty_eb["antennas"] if a not in over)
     panel = report.evidence(report.findings.index(f))
     assert panel.data["ratio"].max() == pytest.approx(f.figure)
+    detailed = report.evidence(report.findings.index(f), detail=True)  # + the explorer's Tsys view of DA44
+    assert set(detailed.sources) > set(panel.sources)
+    assert any(k.startswith("detail_") for k in detailed.sources)
 
 
 def _phasecal_solutions(faulty_eb: dict):

@@ -72,7 +72,8 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
     names = tables_of_kind(eb, "bandpass")
     if not names:
         return [not_checkable(CRITERION, eb.uid, "solution snr", "no bandpass caltable for this EB in the package")]
-    df = bandpass_quality(open_caltable(eb.caltables[names[0]]))
+    path = eb.caltables[names[0]]
+    df = bandpass_quality(open_caltable(path))
     worst = float(df["snr"].min())
     verdict = grade(worst, limits.bandpass_snr_warn, limits.bandpass_snr_fail, higher_is_worse=False)
     low = df[df["snr"] < limits.bandpass_snr_warn]
@@ -89,7 +90,8 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
                    f"warning < {limits.bandpass_snr_warn:g}, fail < {limits.bandpass_snr_fail:g}",
                    f"{limits.source('bandpass_snr_warn')}; {limits.source('bandpass_snr_fail')}", why,
                    Evidence("scatter", df, dict(x="antenna", y="snr", by="spw", warn=limits.bandpass_snr_warn,
-                                                fail=limits.bandpass_snr_fail, y_label="median SNR")))]
+                                                fail=limits.bandpass_snr_fail, y_label="median SNR"),
+                            detail=("bandpass", path, dict(antennas=sorted(set(low["antenna"])) or None))))]
     st = df.dropna(subset=["step"])
     if st.empty:
         out.append(not_checkable(CRITERION, eb.uid, "steps", "no spw with enough unflagged channels to judge"))
@@ -105,7 +107,8 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
                        "fraction", f"warning > {lim:g} and > {limits.bandpass_step_sigma:g}x the jump scatter",
                        limits.source("bandpass_step_frac"), why,
                        Evidence("scatter", st, dict(x="antenna", y="step", by="spw", warn=lim,
-                                                    y_label="largest jump / median amplitude"))))
+                                                    y_label="largest jump / median amplitude"),
+                                detail=("bandpass", path, dict(antennas=sorted(set(bad["antenna"])) or None)))))
     return out
     lim = limits.bandpass_structure_frac
     bad = st[(st["structure"] > lim) & (st["structure"] > limits.bandpass_structure_warn * st["noise"])]

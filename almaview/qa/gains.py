@@ -15,7 +15,7 @@ CRITERION = "gains"
 
 
 def phase_table_for(eb: ExecutionBlock, fields: list[str]):
-    """The latest phase caltable holding solutions on one of ``fields`` (opened), or None."""
+    """The latest phase caltable holding solutions on one of ``fields`` (opened; ``attrs['path']``), or None."""
     for name in tables_of_kind(eb, "phase") + tables_of_kind(eb, "gain"):
         tree = open_caltable(eb.caltables[name])
         if any(np.isin(node.ds["field_name"].values.astype(str), fields).any() for node in tree.children.values()):
@@ -107,7 +107,9 @@ def _phase_finding(eb: ExecutionBlock, phasecal: list[str], limits: Limits) -> F
                    f"(in-scan, about each scan's mean)", limits.source("phase_rms_fail_deg"), why,
                    Evidence("scatter", df, dict(x="antenna", y="phase_rms_deg", by="spw",
                                                 warn=limits.phase_rms_warn_deg, fail=limits.phase_rms_fail_deg,
-                                                y_label="phase RMS (deg)")))
+                                                y_label="phase RMS (deg)"),
+                            detail=("gains", tree.attrs["path"],
+                                    dict(antennas=sorted(set(bad["antenna"]) | set(extra)) or None))))
 
 
 def _amp_finding(eb: ExecutionBlock, phasecal: list[str], limits: Limits) -> Finding:

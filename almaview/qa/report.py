@@ -49,6 +49,8 @@ class Evidence:
     builder: str
     data: pd.DataFrame
     options: dict[str, Any] = field(default_factory=dict)
+    #: the explorer's view of the same table: (``almaview.plots`` builder, caltable path, its keyword arguments)
+    detail: tuple[str, str, dict[str, Any]] | None = None
 
 
 @dataclass
@@ -138,21 +140,36 @@ class QAReport:
             row = int(row.name)
         return self.findings[int(row)]
 
-    def evidence(self, row: int | pd.Series | Finding):
+    def evidence(self, row: int | pd.Series | Finding, detail: bool = False):
         """The evidence plot of a finding (a row index of ``table``, a row of it, or the Finding): a Panel.
+
+        ``detail=True`` puts the explorer's view of the caltable under it (Tsys spectra, gains vs time,
+        bandpass), restricted to the antennas the finding names; that opens the table (the summary does not).
 
         Examples
         --------
         >>> panel = report.evidence(report.table.index[0])     # doctest: +SKIP
         >>> panel.data.head()                                   # doctest: +SKIP
+        >>> report.evidence(0, detail=True)                     # doctest: +SKIP
         """
+        from .. import plots
         from ..plots import qa_evidence
 
         f = self._finding(row)
         if f.evidence is None:
             return qa_evidence.message(f"{f.criterion} · {f.scope}: {f.why}")
         builder = getattr(qa_evidence, f.evidence.builder)
-        return builder(f.evidence.data, title=f"{f.criterion} · {f.aspect} · {f.scope}", **f.evidence.options)
+        panel = builder(f.evidence.data, title=f"{f.criterion} · {f.aspect} · {f.scope}", **f.evidence.options)
+        if not detail or f.evidence.detail is None:
+            return panel
+        from bokeh.layouts import column
+
+        from ..io.caltable import open_caltable
+
+        name, path, kwargs = f.evidence.detail
+        more = getattr(plots, name)(open_caltable(path), **kwargs)
+        return plots.Panel(column([panel.layout, more.layout]), panel.data,
+                           {**panel.sources, **{f"detail_{k}": v for k, v in more.sources.items()}}, panel.title)
 
     # ------------------------------------------------------------------ text
     def _counts(self) -> str:
@@ -177,7 +194,8 @@ class QAReport:
             rows = [f for f in self.findings if f.criterion == crit]
             if not rows:
                 continue
-            lines.append(f"  {crit}: {worst([f.verdict for f in rows])}")
+            counts = {v: sum(f.verdict == v for f in rows) for v in VERDICTS}
+            lines.append(f"  {crit}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
             for f in rows:
                 fig = "" if f.figure is None else f" = {_fmt(f.figure)} {f.units}".rstrip()
                 lines.append(f"    [{f.verdict}] {f.scope} · {f.aspect}{fig}: {f.why}")

@@ -56,7 +56,8 @@ def check_tsys(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
     names = tables_of_kind(eb, "tsyscal")
     if not names:
         return [not_checkable(CRITERION, eb.uid, "median vs array", "no Tsys caltable for this EB in the package")]
-    df = tsys_per_antenna(open_caltable(eb.caltables[names[0]]))
+    path = eb.caltables[names[0]]
+    df = tsys_per_antenna(open_caltable(path))
     worst = float(df["ratio"].max())
     verdict = grade(worst, limits.tsys_ratio_warn, limits.tsys_ratio_fail)
     out = df[df["ratio"] > limits.tsys_ratio_warn]
@@ -76,5 +77,6 @@ def check_tsys(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
         limits.source("tsys_ratio_fail"), why,
         Evidence("scatter", df, dict(x="antenna", y="ratio", by="spw", warn=limits.tsys_ratio_warn,
                                      fail=limits.tsys_ratio_fail, y_label="median Tsys / array median",
-                                     hover=("median_k", "spread_k"))),
+                                     hover=("median_k", "spread_k")),
+                 detail=("tsys", path, dict(antennas=sorted(set(out["antenna"])) or None))),
     )]
