@@ -5,7 +5,8 @@ observing plan, then calibrated by casatasks exactly as :mod:`almaview.sampledat
 
 - antenna DA44 has a Tsys four times its own drawn value (every spw);
 - antenna DA46 has a large and fast atmospheric phase (150 deg, 50 s period);
-- the plan skips the phase-calibrator scan between the second and third target scans.
+- the plan skips the phase-calibrator scan between the second and third target scans;
+- after calibration, CASA's flagdata flags every visibility of DA48 (an antenna lost from the data).
 
 The expected verdicts are not written anywhere: the tests assert that ``almaview.qa.check`` names the
 faulty antenna/scans, and every figure it reports is recomputed here with python-casacore + numpy.
@@ -24,6 +25,7 @@ import pytest
 
 TSYS_ANTENNA = 3  # DA44
 NOISY_ANTENNA = 5  # DA46
+FLAGGED_ANTENNA = 7  # DA48
 
 
 def build_faulty_eb(outdir: Path):
@@ -70,6 +72,7 @@ def build_faulty_eb(outdir: Path):
         simulate.corrupt(ms, layout, truth)
         simulate.write_syscal(ms, layout, truth)
         caltables, _, _ = calibrate(ms, layout, antennas[0], tmp)
+        casa.casatasks().flagdata(vis=str(ms), mode="manual", antenna=antennas[FLAGGED_ANTENNA], flagbackup=False)
         (tmp / "faulty.json").write_text(json.dumps({
             "ms": ms.name, "antennas": antennas, "caltables": {k: v.name for k, v in caltables.items()},
             "eb_uid": layout.eb_uid}))
@@ -221,16 +224,27 @@ def test_missing_phase_calibrator_scan_fails_phase_transfer(report, faulty_eb: d
     assert sorted(panel.data.loc[~panel.data["bracketed"], "scan"]) == unbracketed
 
 
-def test_clean_parts_of_the_faulty_eb_pass(report, faulty_eb: dict) -> None:
+def test_flagged_antenna_is_missing_and_too_few_remain(report, faulty_eb: dict) -> None:
     from casacore import tables
 
-    vol = _finding(report, "data volume", "flagged fraction")
+    per_ant = {}
     with tables.table(str(faulty_eb["ms"]), ack=False) as t:
-        q = tables.taql("select gsum(ntrue(FLAG)) as n, gsum(nelements(FLAG)) as m from $t")
-        overall = float(q.getcol("n")[0]) / float(q.getcol("m")[0])
-    assert overall == 0.0 and vol.figure == 0.0 and vol.verdict == "pass"
+        for a, name in enumerate(faulty_eb["antennas"]):
+            q = tables.taql(f"select gsum(ntrue(FLAG)) as n, gsum(nelements(FLAG)) as m from $t "
+                            f"where (ANTENNA1=={a} || ANTENNA2=={a}) && ANTENNA1!=ANTENNA2")
+            per_ant[name] = float(q.getcol("n")[0]) / float(q.getcol("m")[0])
+    lost = faulty_eb["antennas"][FLAGGED_ANTENNA]
+    assert per_ant[lost] == 1.0
+    vol = _finding(report, "data volume", "flagged fraction")
+    # the others keep their baselines to the lost antenna, flagged: 1 of their 7 baselines
+    assert vol.figure == pytest.approx(max(v for k, v in per_ant.items() if k != lost), rel=1e-9)
+    assert lost in vol.why
     ants = _finding(report, "data volume", "antennas")
-    assert ants.verdict == "pass" and ants.figure == len(faulty_eb["antennas"])
+    assert ants.figure == sum(v < 1 for v in per_ant.values()) == len(faulty_eb["antennas"]) - 1
+    assert ants.verdict == "fail" and lost in ants.why and "fewer than the 8 required" in ants.why
+
+
+def test_clean_parts_of_the_faulty_eb_pass(report, faulty_eb: dict) -> None:
     assert _finding(report, "gains", "amplitude rms").verdict == "pass"
     assert _finding(report, "flux scale", "spectral index").verdict == "not checkable"
 
@@ -239,7 +253,7 @@ def test_report_text_markdown_and_table(report, tmp_path: Path) -> None:
     table = report.table
     assert list(table.columns[:5]) == ["criterion", "scope", "aspect", "verdict", "figure"]
     failed = set(table.loc[table["verdict"] == "fail", "criterion"])
-    assert failed == {"tsys", "gains", "phase transfer"}
+    assert failed == {"tsys", "gains", "phase transfer", "data volume"}
     text = repr(report)
     assert text.startswith("QA re-derived for 2023.1.99999.S: FAIL")
     assert "<table>" in report._repr_html_()

@@ -15,28 +15,25 @@ CRITERION = "data volume"
 
 
 def flag_fraction(vis) -> pd.DataFrame:
-    """Per (spw, antenna): flagged fraction of the visibilities of every baseline holding the antenna.
+    """Per (spw, antenna): flagged fraction of the cross-correlations holding the antenna (1.0 when it has none).
+
+    Counts come from the explorer's :func:`almaview.plots.flagging.flag_fractions` (grid cells without a
+    row count neither way); antennas of the ANTENNA table without any row get fraction 1 and ``total`` 0.
 
     Examples
     --------
     >>> flag_fraction(av.open_ms("uid.ms")).head()        # doctest: +SKIP
     """
+    from ..plots.flagging import flag_fractions
+
     antennas = [str(a) for a in vis["antennas"].ds["antenna_name"].values]
-    rows = []
-    for name, node in vis.children.items():
-        if not name.startswith("spw_"):
-            continue
-        ds = node.ds
-        per_bl = ds["FLAG"].sum(("time", "frequency", "polarization")).values.astype(float)
-        size = ds["FLAG"].sizes["time"] * ds["FLAG"].sizes["frequency"] * ds["FLAG"].sizes["polarization"]
-        a1 = ds["baseline_antenna1_name"].values.astype(str)
-        a2 = ds["baseline_antenna2_name"].values.astype(str)
-        for ant in antennas:
-            sel = (a1 == ant) | (a2 == ant)
-            n = int(sel.sum())
-            rows.append(dict(spw=int(ds.attrs["spw_id"]), antenna=ant,
-                             fraction=float(per_bl[sel].sum() / (n * size)) if n else 1.0, baselines=n))
-    return pd.DataFrame(rows)
+    counts = flag_fractions(vis)
+    per = counts.groupby(["spw", "antenna"], as_index=False)[["flagged", "total"]].sum()
+    spws = sorted(int(n.split("_")[1]) for n in vis.children if n.startswith("spw_") and n.split("_")[1].isdigit())
+    full = pd.MultiIndex.from_product([spws, antennas], names=["spw", "antenna"]).to_frame(index=False)
+    df = full.merge(per.astype({"spw": int, "antenna": str}), on=["spw", "antenna"], how="left").fillna(0)
+    df["fraction"] = np.where(df["total"] > 0, df["flagged"] / df["total"].where(df["total"] > 0, 1), 1.0)
+    return df
 
 
 def readme_antennas(readme: Readme | None) -> int | None:
