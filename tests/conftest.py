@@ -56,3 +56,14 @@ def alma_eb_wide(sampledata_dir: Path):
         sampledata_dir / "alma_eb_wide", scale="large", calibrate=False, progress=False, spws=spws,
         scans=simulate.alma_scans(1, 60.0),
     )
+
+
+@pytest.fixture(scope="session")
+def demo_delivery() -> Path:
+    """The demo delivery (project directory), built once in the session's almaview cache.
+
+    Notebook kernels inherit ALMAVIEW_CACHE_DIR, so ``av.demo.build()`` in a notebook returns this same build.
+    """
+    from almaview import demo
+
+    return demo.build(progress=False)

@@ -80,12 +80,13 @@ def index(project_dir: str | os.PathLike) -> dict:
     return json.loads(path.read_text())
 
 
-def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Path:
+def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolate: bool = True) -> Path:
     """Build the demo delivery into ``dir`` (default: almaview's cache) and return its project directory.
 
     ``dir`` must be new, empty, or a previous demo build (rebuilt when the
     recipe changed, returned at once otherwise). Takes about 2-3 minutes on two
-    cores; shows a progress bar unless ``progress=False``.
+    cores; shows a progress bar unless ``progress=False``. CASA runs in a child
+    process unless ``isolate=False`` (see :func:`almaview.casa.run_isolated`).
 
     Examples
     --------
@@ -94,7 +95,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     >>> project.name                                        # doctest: +SKIP
     '2023.1.01234.S'
     """
-    root = Path(dir).expanduser() if dir is not None else cache_dir("demo")
+    root = Path(dir).expanduser().resolve() if dir is not None else cache_dir("demo")
     version = source_version()
     marker = root / INDEX_NAME
     if marker.is_file():
@@ -108,6 +109,11 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True) -> Pat
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
         raise AlmaviewError(root, "already holds files that are not an almaview demo; give a new or empty "
                                   "directory (the demo never overwrites other data)")
+    if isolate:
+        from .. import casa
+
+        casa.run_isolated("almaview.demo:build", str(root), progress=progress, isolate=False)
+        return (root / PROJECT).resolve()
     from .assemble import build_into
 
     with atomic_directory(root) as tmp:

@@ -199,7 +199,7 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
                     fluxes.append((res["fieldName"], spw, fl, err))
         antpos_text.append(calibration.antennapos_csv_text(f"{eb}.ms", s.caltables["antpos"], s.antennas))
         cal_sections += scripts.calibration_calls(eb, {k: p.name for k, p in s.caltables.items()}, s.fields,
-                                                  s.calapply, s.refant)
+                                                  s.calapply, s.refant, s.fluxscale)
     cont_dat = calibration.cont_dat_text(target, cont_edges)
     antpos = antpos_text[0] + "".join(t.split("\n", 1)[1] for t in antpos_text[1:])
     aux_name = calibration.auxproducts_name(mous)

@@ -3,7 +3,7 @@
 - ``<OUS>.session_<n>.caltables.tgz``: the tables applied to the data (Tsys,
   antenna positions, delay, bandpass, time-dependent phase, flux-scaled
   amplitude); ``<OUS>.session_<n>.auxcaltables.tgz``: the intermediate ones
-  (bandpass phase-up, per-scan amplitude before fluxscale). One session per EB.
+  (bandpass phase-up, hifa_gfluxscale's phase, amplitude and fluxscale tables). One session per EB.
 - ``<EB>.ms.calapply.txt``: one ``applycal(...)`` line per field and intent,
   as the pipeline's calibration state is exported.
 - ``<EB>.ms.flagversions.tgz``: the MS's ``.flagversions`` directory.
@@ -26,7 +26,7 @@ WORKING_DIR = (f"/lustre/naasc/sciops/comm/pipeline/{PROJECT}_2024_05_16T08_15_0
                f"SOUS_{SCIENCE_GOAL}/GOUS_{GROUP}/MOUS_{{mous}}/working")
 
 #: caltable roles (almaview.sampledata names) shipped in caltables.tgz; the others go to auxcaltables.tgz
-APPLIED_ROLES = ("tsys", "antpos", "delay", "bandpass", "phase", "fluxscale")
+APPLIED_ROLES = ("tsys", "antpos", "delay", "bandpass", "phase", "amp")
 
 #: ALMA intents -> the pipeline's intent names in calapply.txt
 PIPELINE_INTENT = {"CALIBRATE_BANDPASS": "BANDPASS", "CALIBRATE_FLUX": "AMPLITUDE", "CALIBRATE_PHASE": "PHASE",

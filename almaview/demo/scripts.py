@@ -50,8 +50,10 @@ def casa_commands_log(sections: list[tuple[str, list[tuple[str, dict]]]]) -> str
 
 
 def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], calapply: list[dict],
-                      refant: str) -> list[tuple[str, list[tuple[str, dict]]]]:
+                      refant: str, fluxscale: dict | None = None) -> list[tuple[str, list[tuple[str, dict]]]]:
     """The calibration calls of one EB, stage by stage (the recipe of almaview.sampledata.calibrate)."""
+    derived = [(r["fieldName"], r["fitFluxd"], (r.get("spidx") or [0, 0])[1] if len(r.get("spidx") or []) > 1 else 0.0,
+                r["fitRefFreq"]) for r in (fluxscale or {}).values() if isinstance(r, dict) and "fitFluxd" in r]
     vis = f"{eb}.ms"
     by_intent = {intent.split("#")[0]: name for name, intent in fields.items()}
     bp, flux, ph = by_intent["CALIBRATE_BANDPASS"], by_intent["CALIBRATE_FLUX"], by_intent["CALIBRATE_PHASE"]
@@ -59,8 +61,8 @@ def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], cala
     pre = [cal["tsys"], cal["antpos"]]
     post = pre + [cal["delay"], cal["bandpass"]]
     return [
-        ("hif_setmodels", [("setjy", dict(vis=vis, field=ph, standard="manual", fluxdensity=[1.0, 0, 0, 0],
-                                           usescratch=True))]),
+        ("hif_setmodels", [("setjy", dict(vis=vis, field=cal_field, standard="manual", fluxdensity=[1.0, 0, 0, 0],
+                                           usescratch=True)) for cal_field in (bp, ph)]),
         ("h_tsyscal", [("gencal", dict(vis=vis, caltable=cal["tsys"], caltype="tsys"))]),
         ("hifa_antpos", [("gencal", dict(vis=vis, caltable=cal["antpos"], caltype="antpos", antenna=refant,
                                          parameter=[2e-6, 0, 0]))]),
@@ -73,15 +75,20 @@ def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], cala
                               refant=refant, bandtype="B", solnorm=True, minsnr=2.0,
                               gaintable=pre + [cal["phaseup"], cal["delay"]])),
         ]),
+        ("hifa_gfluxscale", [
+            ("gaincal", dict(vis=vis, caltable=cal["fluxscale_phase"], field=cals, solint="int", calmode="p",
+                             refant=refant, minsnr=2.0, gaintable=post)),
+            ("gaincal", dict(vis=vis, caltable=cal["fluxscale_amp"], field=cals, solint="inf", gaintype="T",
+                             calmode="a", refant=refant, minsnr=2.0, gaintable=post + [cal["fluxscale_phase"]])),
+            ("fluxscale", dict(vis=vis, caltable=cal["fluxscale_amp"], fluxtable=cal["fluxscale"], reference=flux,
+                               transfer=[bp, ph])),
+        ] + [("setjy", dict(vis=vis, field=name, standard="manual", fluxdensity=[flux_jy, 0, 0, 0], spix=[index],
+                            reffreq=f"{reffreq}Hz", usescratch=True)) for name, flux_jy, index, reffreq in derived]),
         ("hifa_timegaincal", [
             ("gaincal", dict(vis=vis, caltable=cal["phase"], field=cals, solint="int", calmode="p", refant=refant,
                              minsnr=2.0, gaintable=post)),
             ("gaincal", dict(vis=vis, caltable=cal["amp"], field=cals, solint="inf", gaintype="T", calmode="a",
                              refant=refant, minsnr=2.0, gaintable=post + [cal["phase"]])),
-        ]),
-        ("hifa_gfluxscale", [
-            ("fluxscale", dict(vis=vis, caltable=cal["amp"], fluxtable=cal["fluxscale"], reference=flux,
-                               transfer=[bp, ph])),
         ]),
         ("hif_applycal", [("applycal", dict(vis=vis, field=a["field"], gaintable=a["gaintable"],
                                             gainfield=a["gainfield"], interp=a["interp"], calwt=a["calwt"],

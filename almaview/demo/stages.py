@@ -1,7 +1,7 @@
 """The pipeline stages of the demo's ``hifa_calimage`` run, with QA scores computed from what CASA produced.
 
-The stage numbers agree with the caltable names (``s5`` antpos, ``s6`` Tsys,
-``s12`` bandpass, ``s15`` fluxscale, ``s17`` time-dependent gains) and with the
+The stage numbers agree with the caltable names (``s6`` Tsys, ``s8`` antpos,
+``s13`` bandpass, ``s16`` fluxscale, ``s17`` time-dependent gains) and with the
 imaging stages named in the products. Scores follow the pipeline's bands
 (<=0.33 red, <=0.66 yellow, <=0.9 blue, else green) and every score carries
 the metric it came from.
@@ -17,18 +17,18 @@ STAGES: tuple[tuple[int, str, str, str], ...] = (
     (2, "hifa_flagdata", "ALMA deterministic flagging", "Flagging"),
     (3, "hifa_fluxcalflag", "Flag spectral features on solar system flux calibrators", "Flagging"),
     (4, "hif_rawflagchans", "Flag channels in raw data", "Flagging"),
-    (5, "hifa_antpos", "Correct for antenna position offsets", "Calibration"),
+    (5, "hif_refant", "Select reference antennas", "Calibration"),
     (6, "h_tsyscal", "Calculate Tsys calibration", "Calibration"),
     (7, "hifa_tsysflag", "Flag Tsys calibration", "Flagging"),
-    (8, "hif_refant", "Select reference antennas", "Calibration"),
+    (8, "hifa_antpos", "Correct for antenna position offsets", "Calibration"),
     (9, "hif_setmodels", "Set calibrator source models", "Calibration"),
-    (10, "hifa_bandpassflag", "Phase-up bandpass calibration + flagging", "Flagging"),
-    (11, "hifa_spwphaseup", "Compute phase calibration spw map and per spw phase offsets", "Calibration"),
-    (12, "hifa_bandpass", "Phase-up bandpass calibration", "Calibration"),
-    (13, "hif_lowgainflag", "Flag antennas with low gain", "Flagging"),
-    (14, "hifa_gfluxscaleflag", "Phased-up flux scale calibration + flagging", "Flagging"),
-    (15, "hifa_gfluxscale", "Transfer flux scale from flux calibrator", "Calibration"),
-    (16, "hifa_lock_refant", "Lock reference antenna list", "Calibration"),
+    (10, "hifa_wvrgcalflag", "Generate a WVR calibration table (no WVR data: skipped)", "Calibration"),
+    (11, "hif_lowgainflag", "Flag antennas with low gain", "Flagging"),
+    (12, "hifa_bandpassflag", "Phase-up bandpass calibration + flagging", "Flagging"),
+    (13, "hifa_bandpass", "Phase-up bandpass calibration", "Calibration"),
+    (14, "hifa_spwphaseup", "Compute phase calibration spw map and per spw phase offsets", "Calibration"),
+    (15, "hifa_gfluxscaleflag", "Phased-up flux scale calibration + flagging", "Flagging"),
+    (16, "hifa_gfluxscale", "Transfer flux scale from flux calibrator", "Calibration"),
     (17, "hifa_timegaincal", "Gain calibration", "Calibration"),
     (18, "hifa_targetflag", "Flag target source outliers", "Flagging"),
     (19, "hif_applycal", "Apply calibrations from context", "Calibration"),
@@ -42,7 +42,7 @@ STAGES: tuple[tuple[int, str, str, str], ...] = (
 )
 
 #: stage numbers that hold plots
-PLOT_STAGES = {"tsys": 6, "bandpass": 12, "fluxscale": 15, "gain": 17, "cont": 23, "cube": 25}
+PLOT_STAGES = {"tsys": 6, "bandpass": 13, "fluxscale": 16, "gain": 17, "cont": 23, "cube": 25}
 IMAGING_STAGES = {"cont": 23, "cube": 25}
 
 

@@ -14,7 +14,7 @@ Examples
 --------
 >>> from almaview import sampledata
 >>> eb = sampledata.build_alma_eb("/tmp/av-sample")   # doctest: +SKIP
->>> eb.ms.name
+>>> eb.ms.name                                          # doctest: +SKIP
 'uid___A002_Xf2a5b1_X3e7.ms'
 """
 
