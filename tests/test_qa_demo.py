@@ -10,12 +10,9 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def demo(request: pytest.FixtureRequest) -> Path:
-    """The demo delivery, built once (cached in pytest's cache directory, keyed by the recipe)."""
-    from almaview import demo as demo_mod
-
-    root = Path(request.config.cache.mkdir("almaview-demo")) / demo_mod.source_version()
-    return demo_mod.build(root, progress=False)
+def demo(demo_delivery: Path) -> Path:
+    """The demo delivery, built once per test session (tests/conftest.py)."""
+    return demo_delivery
 
 
 @pytest.fixture(scope="module")

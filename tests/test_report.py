@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,16 +13,9 @@ import almaview as av
 
 
 @pytest.fixture(scope="session")
-def demo(request: pytest.FixtureRequest) -> Path:
-    """The demo delivery, built once (cached in pytest's cache directory, keyed by the recipe)."""
-    from almaview import demo as demo_mod
-
-    base = Path(request.config.cache.mkdir("almaview-demo"))
-    root = base / demo_mod.source_version()
-    for stale in base.iterdir():
-        if stale != root and (stale / demo_mod.INDEX_NAME).is_file():
-            shutil.rmtree(stale)
-    return demo_mod.build(root, progress=False)
+def demo(demo_delivery: Path) -> Path:
+    """The demo delivery, built once per test session (tests/conftest.py)."""
+    return demo_delivery
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ only those that exist; tap-to-select; newer selections win; the delivery browser
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
@@ -15,16 +14,9 @@ import almaview as av
 
 
 @pytest.fixture(scope="session")
-def demo(request: pytest.FixtureRequest) -> Path:
-    """The demo delivery, built once (cached in pytest's cache directory, keyed by the recipe)."""
-    from almaview import demo as demo_mod
-
-    base = Path(request.config.cache.mkdir("almaview-demo"))
-    root = base / demo_mod.source_version()
-    for stale in base.iterdir():
-        if stale != root and (stale / demo_mod.INDEX_NAME).is_file():
-            shutil.rmtree(stale)
-    return demo_mod.build(root, progress=False)
+def demo(demo_delivery: Path) -> Path:
+    """The demo delivery, built once per test session (tests/conftest.py)."""
+    return demo_delivery
 
 
 @pytest.fixture
