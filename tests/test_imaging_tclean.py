@@ -53,11 +53,9 @@ def _demo_member(demo: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo(request: pytest.FixtureRequest) -> Path:
-    from almaview import demo as demo_mod
-
-    base = Path(request.config.cache.mkdir("almaview-demo"))
-    return demo_mod.build(base / demo_mod.source_version(), progress=False)
+def demo(demo_delivery: Path) -> Path:
+    """The demo delivery, built once per test session (tests/conftest.py)."""
+    return demo_delivery
 
 
 def test_pipeline_parameters_from_demo_log(demo):

@@ -30,6 +30,8 @@ _LAZY = {
     "amp_phase": "visibilities", "reduce_visibilities": "visibilities", "flux": "visibilities",
     "flag_fractions": "flagging", "flag_summary": "flagging",
     "qa_stages": "weblog_qa",
+    "image_plane": "image", "region_spectrum": "image", "moment": "image", "spectrum_plot": "image",
+    "beam_plot": "image", "comparison": "image",
 }
 
 

@@ -12,7 +12,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["explore", "load_bokehjs"]
+__all__ = ["explore", "load_bokehjs", "ImageViewer"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ImageViewer":  # the image/cube viewer (imported on first use)
+        from .image_viewer import ImageViewer
+
+        return ImageViewer
+    raise AttributeError(f"module 'almaview.widgets' has no attribute {name!r}")
 
 _LOADED: list[bool] = []
 
