@@ -249,7 +249,7 @@ def test_weblog_archive_holds_every_stage_with_scores_and_plots(demo: Path) -> N
     for n in stages:
         assert f"{top}/html/stage{n}/t2-4m_details.html" in names
     plotted = {int(re.search(r"/stage(\d+)/", n)[1]) for n in pngs}
-    assert {6, 12, 15, 17, 23, 25} <= plotted
+    assert {6, 13, 16, 17, 23, 25} <= plotted  # Tsys s6, bandpass s13, fluxscale s16, gains s17, images
     assert all(head == b"\x89PNG\r\n\x1a\n" for head in pngs.values())
     # the AQUA report carries the same stages and scores
     aqua = ET.parse(next((m / "qa").glob("*pipeline_aquareport.xml"))).getroot()
