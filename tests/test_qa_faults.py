@@ -1,7 +1,8 @@
 """QA on an execution block with injected problems, built with the same CASA tools as the sample data.
 
-One small EB (8 antennas, 2 spws) is simulated step by step with a modified truth and a modified
-observing plan, then calibrated by casatasks exactly as :mod:`almaview.sampledata.calibrate` does:
+One small EB (8 antennas, 2 spws) is simulated with a modified truth and a modified observing plan,
+then calibrated by casatasks exactly as :mod:`almaview.sampledata.calibrate` does
+(:mod:`almaview.sampledata.faults`, run in a child process like every CASA build):
 
 - antenna DA44 has a Tsys four times its own drawn value (every spw);
 - antenna DA46 has a large and fast atmospheric phase (150 deg, 50 s period);
@@ -14,94 +15,20 @@ faulty antenna/scans, and every figure it reports is recomputed here with python
 
 from __future__ import annotations
 
-import hashlib
-import inspect
-import json
-import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-TSYS_ANTENNA = 3  # DA44
-NOISY_ANTENNA = 5  # DA46
-FLAGGED_ANTENNA = 7  # DA48
-
-
-def build_faulty_eb(outdir: Path):
-    """Simulate + calibrate the faulty EB into ``outdir`` (cached: returns the SampleEB-like dict)."""
-    from almaview import casa
-    from almaview.cache import atomic_directory
-    from almaview.sampledata import simulate
-    from almaview.sampledata.calibrate import calibrate
-
-    manifest = outdir / "faulty.json"
-    if manifest.is_file():
-        return _load(outdir)
-    spws = (
-        simulate.SpwSetup("X1045362913#ALMA_RB_06#BB_1#SW-01#FULL_RES", 230.53e9, 32, 1.953125e6),
-        simulate.SpwSetup("X1045362913#ALMA_RB_06#BB_2#SW-01#FULL_RES", 232.0e9, 16, 15.625e6),
-    )
-    plan = [("J1924-2914", 60.0), ("J1517-2422", 36.0),
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("IRAS16293-2422", 90.0),  # the phase-calibrator scan before this one is missing
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("J1625-2527", 30.0)]
-    scans, t = [], 0.0
-    for name, dur in plan:
-        scans.append(simulate.Scan(name, t, dur))
-        t += dur + 12.0
-    layout = simulate.default_layout("small", n_antennas=8, spws=spws, scans=tuple(scans), seed=11,
-                                     eb_uid="uid___A002_Xfa017_X1bad")
-    with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
-        ms = tmp / f"{layout.eb_uid}.ms"
-        simulate.simulate_structure(ms, layout)
-        simulate.predict_model(ms, layout, tmp)
-        from casacore import tables
-
-        with tables.table(str(ms / "ANTENNA"), ack=False) as tb:
-            antennas = list(tb.getcol("NAME"))
-        with tables.table(str(ms), ack=False) as tb:
-            t_ref = float(tb.getcol("TIME", 0, 1)[0])
-        truth = simulate.make_truth(layout, antennas, t_ref)
-        for k in range(len(truth.tsys)):
-            truth.tsys[k][TSYS_ANTENNA] *= 4.0
-        truth.phase_drift_amp[NOISY_ANTENNA] = np.radians(150.0)
-        truth.phase_drift_period_s[NOISY_ANTENNA] = 50.0
-        simulate.corrupt(ms, layout, truth)
-        simulate.write_syscal(ms, layout, truth)
-        caltables, _, _ = calibrate(ms, layout, antennas[0], tmp)
-        casa.casatasks().flagdata(vis=str(ms), mode="manual", antenna=antennas[FLAGGED_ANTENNA], flagbackup=False)
-        (tmp / "faulty.json").write_text(json.dumps({
-            "ms": ms.name, "antennas": antennas, "caltables": {k: v.name for k, v in caltables.items()},
-            "eb_uid": layout.eb_uid}))
-    return _load(outdir)
-
-
-def _load(outdir: Path) -> dict:
-    d = json.loads((outdir / "faulty.json").read_text())
-    d["ms"] = outdir / d["ms"]
-    d["caltables"] = {k: outdir / v for k, v in d["caltables"].items()}
-    return d
-
-
-def _recipe_version() -> str:
-    from almaview import sampledata
-
-    h = hashlib.sha256(sampledata.source_version().encode())
-    h.update(inspect.getsource(build_faulty_eb).encode())
-    return h.hexdigest()[:12]
+from almaview.sampledata.faults import FLAGGED_ANTENNA, NOISY_ANTENNA, TSYS_ANTENNA, build_faulty_eb
 
 
 @pytest.fixture(scope="session")
 def faulty_eb(request: pytest.FixtureRequest) -> dict:
-    base = Path(request.config.cache.mkdir("almaview-qa-faulty"))
-    root = base / _recipe_version()
-    for stale in base.iterdir():
-        if stale != root:
-            shutil.rmtree(stale, ignore_errors=True)
-    return build_faulty_eb(root)
+    from almaview import sampledata
+
+    return build_faulty_eb(Path(request.config.cache.mkdir("almaview-sampledata")) / sampledata.source_version()
+                           / "faulty_eb")
 
 
 # ------------------------------------------------------------------------------------------ the report
