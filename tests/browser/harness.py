@@ -207,7 +207,12 @@ class PageLog:
     requests: int = 0
     frozen: bool = False
 
+    tolerated: tuple[str, ...] = ()   # substrings of known, reported problems (each one named in the test)
+
     def problems(self) -> list[str]:
+        return [p for p in self._problems() if not any(t in p for t in self.tolerated)]
+
+    def _problems(self) -> list[str]:
         return ([f"blocked non-local request: {u}" for u in self.blocked]
                 + [f"console error: {m}" for m in self.console_errors]
                 + [f"uncaught exception: {m}" for m in self.page_errors]
