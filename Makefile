@@ -9,7 +9,7 @@ NOTEBOOK ?= notebooks/01-quickstart.ipynb
 # No display (a server, CI, a container): do not try to open a browser.
 LAB_FLAGS ?= $(if $(DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser)
 
-.PHONY: demo test bench lab clean-venv
+.PHONY: demo test bench binder-check screenshots clean-venv
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit("almaview needs Python >= 3.11, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -25,12 +25,22 @@ demo: $(STAMP)
 
 ## test: the whole test suite (builds its CASA test data once, cached in .pytest_cache)
 test: $(STAMP)
+	-scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## bench: the benchmarks (builds a >= 1 GB ALMA-like MS once, cached in bench-data/)
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[bench]'
 	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)
+
+## binder-check: build binder/ in a fresh venv (as repo2docker would), run postBuild and every notebook (slow)
+binder-check: $(STAMP)
+	$(BIN)/python scripts/binder_check.py $(BINDER_ARGS)
+
+## screenshots: regenerate docs/img/*.png (the README's screenshots) in headless Chromium
+screenshots: $(STAMP)
+	scripts/ensure_chromium.sh
+	$(BIN)/python scripts/screenshots.py
 
 clean-venv:
 	rm -rf $(VENV)
