@@ -287,8 +287,22 @@ class QAMetric:
     attrs: dict[str, str] = _field(default_factory=dict)
 
 
+class Scored:
+    """``band`` and ``colour`` of a QA ``score`` in the weblog's colour bands (see :func:`score_band`)."""
+
+    score: float | None
+
+    @property
+    def band(self) -> str:
+        return score_band(self.score)[0]
+
+    @property
+    def colour(self) -> str:
+        return score_band(self.score)[1]
+
+
 @dataclass
-class QAStage:
+class QAStage(Scored):
     """A pipeline stage's QA score (from the AQUA report or the weblog)."""
 
     number: int | None
@@ -297,30 +311,14 @@ class QAStage:
     reason: str | None = None
     metrics: list[QAMetric] = _field(default_factory=list)
 
-    @property
-    def band(self) -> str:
-        return score_band(self.score)[0]
-
-    @property
-    def colour(self) -> str:
-        return score_band(self.score)[1]
-
 
 @dataclass
-class QATopic:
+class QATopic(Scored):
     """An AQUA topic score (Dataset, Flagging, Calibration, Imaging...)."""
 
     name: str
     score: float | None
     stages: list[QAStage] = _field(default_factory=list)
-
-    @property
-    def band(self) -> str:
-        return score_band(self.score)[0]
-
-    @property
-    def colour(self) -> str:
-        return score_band(self.score)[1]
 
 
 @dataclass

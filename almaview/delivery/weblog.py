@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import PathNotFound
-from .model import score_band
+from .model import Scored
 
 _ROW = re.compile(r"<tr\b.*?</tr>", re.S | re.I)
 _STAGE = re.compile(r"sidebar_stage(\d+)")
@@ -30,7 +30,7 @@ _TAGS = re.compile(r"<[^>]+>")
 
 
 @dataclass
-class WeblogStage:
+class WeblogStage(Scored):
     """One pipeline stage as the weblog shows it."""
 
     number: int
@@ -40,14 +40,6 @@ class WeblogStage:
     page: Path | None  #: stage<N>/t2-4m_details.html
     plots: list[Path] = field(default_factory=list)
     pages: list[Path] = field(default_factory=list)
-
-    @property
-    def band(self) -> str:
-        return score_band(self.score)[0]
-
-    @property
-    def colour(self) -> str:
-        return score_band(self.score)[1]
 
 
 @dataclass
