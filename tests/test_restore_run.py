@@ -84,16 +84,16 @@ def test_modular_restore_matches_casa_applycal_and_registers(demo, tmp_path):
 
     # the verification measured the calibrators against flux.csv
     fluxes = r.verification.fluxes
-    assert len(fluxes) == 12 and sum(f.ok() for f in fluxes) == 8
-    # the demo's flux.csv gives the bandpass calibrator ~1 Jy (fluxscale run on a field whose model was not 1 Jy),
-    # while its calibrated amplitude, in the delivered MS as in the restored one, is ~3.2 Jy: said, not hidden
+    assert len(fluxes) == 12 and sum(f.ok() for f in fluxes) >= 8
+    # a flux.csv row the delivered MS contradicts (older demos gave the bandpass calibrator ~1 Jy) is said, not hidden
     odd = [f for f in fluxes if not f.ok()]
-    assert {f.field for f in odd} == {"J1924-2914"} and all(f.matches_delivered() for f in odd)
-    assert len(r.verification.warnings) == 4
+    assert all(f.matches_delivered() for f in odd) and len(r.verification.warnings) == len(odd)
     # intents: the log says how the lost intents were handled
     log = (work / "almaview-restore.log").read_text()
     assert "intent selection dropped" in log and "exportasdm" in log
-    assert "flag version 'Pipeline_Final' does not fit this MS" in log  # the demo's flags come from another row order
+    assert "step 3/8 flagmanager" in log
+    if "does not fit this MS" not in log:  # the demo's flags may come from an MS with another row order
+        assert "SEVERE" not in log.split("step 3/8 flagmanager")[1].split("step 4/8")[0]
     # registered: the delivery's EB has a restored MS now
     d = av.open_delivery(demo)
     assert av.restore.restored_ms(d, d.eb(EB1)) == Path(r.ms)

@@ -165,9 +165,11 @@ def restore_eb(tasks: Any, eb: dict, index: int, total: int) -> None:
                     vrows, vshapes = _flag_shapes(str(vt))
                     if vrows != rows or vshapes != shapes:
                         flags_ok = False
-                        _post(tasks, f"{head}: flag version {want!r} does not fit this MS ({vrows} rows vs "
-                                     f"{rows}, or different row shapes: it was saved from an MS with another row "
-                                     "order); keeping the online flags", "WARN")
+                        why = (f"{vrows} rows vs {rows}" if vrows != rows else
+                               f"row {next(i for i, (a, b) in enumerate(zip(vshapes, shapes)) if a != b)} has shape "
+                               "different from the MS's")
+                        _post(tasks, f"{head}: flag version {want!r} does not fit this MS ({why}: it was saved from "
+                                     "an MS with another row order); keeping the online flags", "WARN")
             elif task == "flagmanager":
                 if flags_ok:
                     tasks.flagmanager(**kw)
