@@ -169,7 +169,7 @@ def test_manual_delivery(tmp_path, cache, unchanged):
     assert len(eb.scripts) == 1 and len(m.scripts.imaging) == 1
     (im,) = d.images
     assert (im.field, im.kind, im.image_type, im.naming) == ("HD_163296", "cont", "pbcor", "unknown")
-    assert "restore them with `cd" in d.status() and "casa -c" in d.status()
+    assert "restore them with `almaview restore" in d.status() and "casa -c" in d.status()
 
 
 # ------------------------------------------------------------------ status lines
@@ -181,6 +181,22 @@ def test_status_says_what_is_missing_and_what_to_do(pipeline_pkg):
     assert "calibrated MS missing for 2 of 3 EBs; raw ASDMs present for 1 of them" in st
     assert "casa --pipeline -c member.uid___A001_X1465_X2a3a.scriptForPI.py" in st
     assert f"fetch {spec.project}_{EBS[2]}.asdm.sdm.tar from the archive" in st
+
+
+def test_status_counts_an_eb_restored_by_almaview(pipeline_pkg, cache, tmp_path):
+    from casacore import tables
+
+    from almaview.restore.registry import register
+
+    spec, base = pipeline_pkg
+    d = _open(spec.root)
+    eb = next(e for e in d.ebs if not e.calibrated_ms and e.raw_asdm)
+    ms = tmp_path / f"{eb.uid}.ms"  # a stand-in table: the registry only needs it to exist
+    tables.table(str(ms), tables.maketabdesc([tables.makescacoldesc("X", 0)]), nrow=1, ack=False).close()
+    register(spec.root, eb.uid, ms, workdir=tmp_path)
+    st = _open(spec.root).status()
+    assert f"restored by almaview (1 EB): {eb.uid} -> {ms}" in st
+    assert "calibrated MS missing for 1 of 3 EBs" in st
 
 
 def test_repr_and_html(pipeline_pkg):

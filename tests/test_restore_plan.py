@@ -13,7 +13,6 @@ import importlib
 import os
 import re
 import shutil
-import time
 from pathlib import Path
 
 import pytest
@@ -28,19 +27,9 @@ PROJECT = "2023.1.01234.S"
 
 
 @pytest.fixture(scope="session")
-def demo(request: pytest.FixtureRequest) -> Path:
-    """The demo delivery, built once (cached in pytest's cache directory, keyed by the recipe)."""
-    from almaview import demo as demo_mod
-
-    base = Path(request.config.cache.mkdir("almaview-demo"))
-    root = base / demo_mod.source_version()
-    for stale in base.iterdir():
-        if stale != root and (stale / demo_mod.INDEX_NAME).is_file():
-            shutil.rmtree(stale)
-    started = time.perf_counter()
-    project = demo_mod.build(root, progress=False)
-    print(f"demo build: {time.perf_counter() - started:.1f} s")
-    return project
+def demo(demo_delivery: Path) -> Path:
+    """The demo delivery, built once per test session (tests/conftest.py)."""
+    return demo_delivery
 
 
 def tree_digest(root: Path) -> dict[str, str]:

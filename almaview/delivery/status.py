@@ -6,6 +6,7 @@ import os
 from typing import TYPE_CHECKING
 
 from .readme import missing_fields
+from .restored import restored
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Delivery, MemberOUS
@@ -41,6 +42,7 @@ def status_lines(d: "Delivery") -> list[str]:
         lines.append(f"the package is still in its archive tar files in {d.root}: almaview reads them in place; "
                      f"to calibrate or image, untar them there: cd {d.root} && for f in *.tar; do tar -xf \"$f\"; done")
     many = len(d.mous) > 1
+    restored_by_almaview = restored(d.root)
     for m in d.mous:
         pre = f"{m.uid}: " if many else ""
         if m.readme is None:
@@ -63,6 +65,11 @@ def status_lines(d: "Delivery") -> list[str]:
                 lines.append(f"{pre}raw ASDM {what} is incomplete (ASDM.xml missing: half-extracted or half-copied): "
                              f"untar {d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar again")
         missing = [eb for eb in m.ebs if not eb.calibrated_ms]
+        done = restored_by_almaview.keys() & {eb.uid for eb in missing}
+        if done:
+            lines.append(f"{pre}restored by almaview ({_n(len(done))}): "
+                         + ", ".join(f"{uid} -> {restored_by_almaview[uid]}" for uid in sorted(done)))
+            missing = [eb for eb in missing if eb.uid not in done]
         if missing:
             raw = [eb for eb in missing if eb.raw_asdm and eb.raw_complete is not False]
             tarred = [eb for eb in missing if not eb.raw_asdm and eb.raw_archive]
@@ -70,8 +77,8 @@ def status_lines(d: "Delivery") -> list[str]:
             line = f"{pre}calibrated MS missing for {len(missing)} of {n} EBs"
             if raw:
                 those = f"those {len(raw)}" if len(raw) == len(missing) else f"{len(raw)} of them"
-                line += (f"; raw ASDMs present for {those}: restore them with "
-                         f"`{_script_for_pi(d, m)}`")
+                line += (f"; raw ASDMs present for {those}: restore them with `almaview restore {d.root}` "
+                         f"(or, with the delivery's CASA, `{_script_for_pi(d, m)}`)")
             lines.append(line)
             if tarred:
                 lines.append(f"{pre}raw ASDMs of {_n(len(tarred))} are still tar files "
@@ -85,6 +92,6 @@ def status_lines(d: "Delivery") -> list[str]:
                          f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar)")
         if m.calibration_mode == "pipeline" and m.qa.aqua is None and not m.qa.weblog_archives and m._weblog_loader is None:
             lines.append(f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA)")
-    if not lines:
+    if all("restored by almaview" in line for line in lines):  # nothing missing
         lines.append(f"complete: {len(d.mous)} member OUS, {len(d.ebs)} EBs all calibrated, {len(d.images)} images")
     return lines

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..cache import cache_dir
+from ..delivery.restored import registry_key, registry_path
+from ..delivery.restored import restored as restored_in
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..delivery.model import Delivery, ExecutionBlock
@@ -79,12 +80,8 @@ def is_verified(workdir: str | os.PathLike, uid: str) -> Path | None:
     return None
 
 
-def _registry_path() -> Path:
-    return cache_dir("restore") / "registry.json"
-
-
-def _key(root: str | os.PathLike) -> str:
-    return os.path.realpath(root)
+_registry_path = registry_path
+_key = registry_key
 
 
 def register(delivery_root: str | os.PathLike, uid: str, ms: str | os.PathLike, *, workdir: str | os.PathLike,
@@ -125,13 +122,7 @@ def restored(delivery: "Delivery | str | os.PathLike") -> dict[str, Path]:
     >>> av.restore.restored(av.open_delivery("2023.1.01234.S"))     # doctest: +SKIP
     {'uid___A002_X10ab2c3_X1f4a': PosixPath('/home/me/.cache/almaview/restore/.../uid___A002_X10ab2c3_X1f4a.ms')}
     """
-    root = delivery.root if hasattr(delivery, "root") else delivery
-    out = {}
-    for uid, entry in _read(_registry_path()).get(_key(root), {}).items():
-        ms = Path(entry.get("ms", ""))
-        if (ms / "table.dat").is_file():
-            out[uid] = ms
-    return out
+    return restored_in(delivery.root if hasattr(delivery, "root") else delivery)
 
 
 def restored_ms(delivery: "Delivery | str | os.PathLike", eb: "ExecutionBlock | str") -> Path | None:
