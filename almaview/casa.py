@@ -177,7 +177,7 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     Examples
     --------
     >>> from almaview import casa
-    >>> casa.run_isolated("almaview.sampledata:build_alma_eb", "/tmp/eb", isolate=False)   # doctest: +SKIP
+    >>> casa.run_isolated("almaview.sampledata:build_alma_eb", "scratch/eb", isolate=False)   # doctest: +SKIP
     """
     import pickle
     import subprocess

@@ -154,7 +154,7 @@ class Caltables(Mapping[str, str]):
     Examples
     --------
     >>> eb.caltables["tsyscal"]      # doctest: +SKIP
-    '/home/me/.cache/almaview/extracted/.../uid___A002_X1_X2.ms.hifa_tsyscal.s6_1.tsyscal.tbl'
+    '~/.cache/almaview/extracted/.../uid___A002_X1_X2.ms.hifa_tsyscal.s6_1.tsyscal.tbl'
     """
 
     def __init__(self, tables: list[Caltable] | None = None):

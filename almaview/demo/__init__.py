@@ -71,7 +71,7 @@ def index(project_dir: str | os.PathLike) -> dict:
 
     Examples
     --------
-    >>> sorted(index(build("/tmp/av-demo")))        # doctest: +SKIP
+    >>> sorted(index(build("scratch/demo")))        # doctest: +SKIP
     ['build_seconds', 'facts', 'files', 'project', 'timings', 'version']
     """
     path = Path(project_dir).parent / INDEX_NAME
@@ -91,7 +91,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
     Examples
     --------
     >>> import almaview as av
-    >>> project = av.demo.build("/tmp/almaview-demo")     # doctest: +SKIP
+    >>> project = av.demo.build("scratch/almaview-demo")     # doctest: +SKIP
     >>> project.name                                        # doctest: +SKIP
     '2023.1.01234.S'
     """

@@ -225,8 +225,8 @@ class QAReport:
 
         Examples
         --------
-        >>> report.to_markdown("/tmp/qa3.md")       # doctest: +SKIP
-        PosixPath('/tmp/qa3.md')
+        >>> report.to_markdown("scratch/qa3.md")       # doctest: +SKIP
+        PosixPath('scratch/qa3.md')
         """
         path = Path(path)
         figdir = path.parent / f"{path.stem}_evidence"

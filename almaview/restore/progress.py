@@ -79,7 +79,7 @@ class LogFollower:
 
     Examples
     --------
-    >>> f = LogFollower("/tmp/casa.log")       # doctest: +SKIP
+    >>> f = LogFollower("scratch/casa.log")       # doctest: +SKIP
     >>> for line in f.new_lines(): ...         # doctest: +SKIP
     """
 

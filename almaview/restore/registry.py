@@ -57,7 +57,7 @@ def update_state(workdir: str | os.PathLike, uid: str, **entry: Any) -> None:
 
     Examples
     --------
-    >>> update_state("/tmp/av-work", "uid___A002_X1_X2", status="failed", reason="...")   # doctest: +SKIP
+    >>> update_state("scratch/work", "uid___A002_X1_X2", status="failed", reason="...")   # doctest: +SKIP
     """
     path = Path(workdir) / STATE_NAME
     data = _read(path)
@@ -120,7 +120,7 @@ def restored(delivery: "Delivery | str | os.PathLike") -> dict[str, Path]:
     --------
     >>> import almaview as av
     >>> av.restore.restored(av.open_delivery("2023.1.01234.S"))     # doctest: +SKIP
-    {'uid___A002_X10ab2c3_X1f4a': PosixPath('/home/me/.cache/almaview/restore/.../uid___A002_X10ab2c3_X1f4a.ms')}
+    {'uid___A002_X10ab2c3_X1f4a': PosixPath('~/.cache/almaview/restore/.../uid___A002_X10ab2c3_X1f4a.ms')}
     """
     return restored_in(delivery.root if hasattr(delivery, "root") else delivery)
 
@@ -136,7 +136,7 @@ def restored_ms(delivery: "Delivery | str | os.PathLike", eb: "ExecutionBlock | 
     >>> import almaview as av
     >>> d = av.open_delivery("2023.1.01234.S")                     # doctest: +SKIP
     >>> av.restore.restored_ms(d, d.ebs[0])                         # doctest: +SKIP
-    PosixPath('/home/me/.cache/almaview/restore/2023.1.01234.S-3f2a9c1e/uid___A001_X3571_X8a/calibrated/uid___A002_X10ab2c3_X1f4a.ms')
+    PosixPath('~/.cache/almaview/restore/2023.1.01234.S-3f2a9c1e/uid___A001_X3571_X8a/calibrated/uid___A002_X10ab2c3_X1f4a.ms')
     """
     uid = eb if isinstance(eb, str) else eb.uid
     return restored(delivery).get(uid)

@@ -13,7 +13,7 @@ call with the same arguments returns at once.
 Examples
 --------
 >>> from almaview import sampledata
->>> eb = sampledata.build_alma_eb("/tmp/av-sample")   # doctest: +SKIP
+>>> eb = sampledata.build_alma_eb("scratch/sample")   # doctest: +SKIP
 >>> eb.ms.name                                          # doctest: +SKIP
 'uid___A002_Xf2a5b1_X3e7.ms'
 """
@@ -141,7 +141,7 @@ def build_alma_eb(
 
     Examples
     --------
-    >>> eb = build_alma_eb("/tmp/av-eb")          # doctest: +SKIP
+    >>> eb = build_alma_eb("scratch/eb")          # doctest: +SKIP
     >>> sorted(eb.caltables)                       # doctest: +SKIP
     ['amp', 'antpos', 'bandpass', 'delay', 'fluxscale', 'phase', 'phaseup', 'tsys']
     """
@@ -229,7 +229,7 @@ def build_ngc5921(
 
     Examples
     --------
-    >>> eb = build_ngc5921("/tmp/av-n5921")      # doctest: +SKIP
+    >>> eb = build_ngc5921("scratch/n5921")      # doctest: +SKIP
     >>> round(eb.fluxscale["1"]["fitFluxd"], 1)    # 1445+099, Jy   # doctest: +SKIP
     2.5
     """

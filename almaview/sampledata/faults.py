@@ -34,7 +34,7 @@ def build_faulty_eb(outdir: str | os.PathLike, *, isolate: bool = True) -> dict:
     Examples
     --------
     >>> from almaview.sampledata.faults import build_faulty_eb
-    >>> eb = build_faulty_eb("/tmp/av-faulty")        # doctest: +SKIP
+    >>> eb = build_faulty_eb("scratch/faulty")        # doctest: +SKIP
     >>> eb["antennas"][TSYS_ANTENNA]                   # doctest: +SKIP
     'DA44'
     """
