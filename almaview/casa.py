@@ -163,7 +163,7 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 
 # CASA's own log lines and "0%....10....20" meters: they are in CASA's log file, not for the user's screen.
-_CASA_NOISE = re.compile(r"^(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)")
+_CASA_NOISE = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)")
 
 
 def run_isolated(target: str, *args, **kwargs) -> None:
