@@ -49,8 +49,8 @@ def test_readme_binder_badge_opens_an_existing_notebook():
 
 @pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("ALMAVIEW_BINDER_CHECK") != "1",
-                    reason="tens of minutes (CASA wheels, demo build, every notebook): set ALMAVIEW_BINDER_CHECK=1 "
-                           "or run make binder-check")
+                    reason="~5 min (CASA wheels, demo build, every notebook): CI runs `make binder-check` after "
+                           "`make test`; set ALMAVIEW_BINDER_CHECK=1 to run it inside pytest")
 def test_binder_spec_builds_and_runs_every_notebook(tmp_path):
     """A fresh venv from binder/ only, postBuild run, every notebook executed (``make binder-check``)."""
     r = subprocess.run([sys.executable, str(REPO / "scripts" / "binder_check.py"), "--workdir", str(tmp_path)],
