@@ -236,13 +236,12 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     html = wl_root / weblog.weblog_dirname() / "html"
     plots: dict[int, list[str]] = {}
     for plan, s in zip(ALMA.ebs, samples):
-        names = eb_facts[0]["fields"]
         plots.setdefault(PLOT_STAGES["tsys"], []).append(
             weblog.plot_tsys(s.caltables["tsys"], plan.uid, weblog.stage_dir(html, "tsys")))
         plots.setdefault(PLOT_STAGES["bandpass"], []).append(
             weblog.plot_bandpass(s.caltables["bandpass"], plan.uid, weblog.stage_dir(html, "bandpass")))
         plots.setdefault(PLOT_STAGES["gain"], []).append(
-            weblog.plot_gain_phase(s.caltables["phase"], plan.uid, weblog.stage_dir(html, "gain"), names))
+            weblog.plot_gain_phase(s.caltables["phase"], plan.uid, weblog.stage_dir(html, "gain")))
     plots[PLOT_STAGES["fluxscale"]] = [weblog.plot_fluxes(flux_points, weblog.stage_dir(html, "fluxscale"))]
     for p in products:
         files = fits_by_kind[p.kind]

@@ -58,78 +58,59 @@ def _save(fig, path: Path) -> str:
     return path.name
 
 
-def _spw_freqs(table: str) -> dict[int, np.ndarray]:
-    from casacore import tables
-
-    with tables.table(table + "/SPECTRAL_WINDOW", ack=False) as t:
-        return {i: t.getcell("CHAN_FREQ", i) for i in range(t.nrows())}
+def _spectra_per_spw(ct, eb: str, out: Path, *, values, ylabel: str, title: str, name: str) -> str:
+    """One panel per spw, one line per antenna: ``values(ds)`` gives (antenna, frequency) for a caltable node."""
+    plt = _plt()
+    nodes = sorted((n for n in ct.children if n.startswith("spw_")), key=lambda n: int(n.split("_")[1]))
+    fig, axes = plt.subplots(1, len(nodes), figsize=(3 * len(nodes), 3), squeeze=False)
+    for ax, node in zip(axes[0], nodes):
+        ds = ct[node].ds
+        f = ds.frequency.values / 1e9
+        for row in values(ds).transpose("antenna", "frequency").values:
+            ax.plot(f, row, lw=0.6)
+        ax.set_title(f"spw {node.split('_')[1]}", fontsize=9)
+        ax.set_xlabel("Frequency (GHz)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0][0].set_ylabel(ylabel, fontsize=8)
+    fig.suptitle(f"{eb}: {title}", fontsize=9)
+    fig.tight_layout()
+    return _save(fig, out / f"{eb}-{name}.png")
 
 
 def plot_tsys(table: Path, eb: str, out: Path) -> str:
-    """Tsys vs frequency, one panel per spw, one line per antenna (first polarization)."""
-    from casacore import tables
+    """Tsys vs frequency, one panel per spw, one line per antenna (first receptor, median over scans)."""
+    from ..io.caltable import open_caltable
 
-    plt = _plt()
-    freqs = _spw_freqs(str(table))
-    with tables.table(str(table), ack=False) as t:
-        spws = sorted(set(int(s) for s in t.getcol("SPECTRAL_WINDOW_ID")))
-        fig, axes = plt.subplots(1, len(spws), figsize=(3 * len(spws), 3), squeeze=False)
-        for ax, spw in zip(axes[0], spws):
-            sub = t.query(f"SPECTRAL_WINDOW_ID=={spw}")
-            tsys, ant = sub.getcol("FPARAM"), sub.getcol("ANTENNA1")
-            sub.close()
-            f = freqs[spw] / 1e9
-            for a in sorted(set(ant)):
-                ax.plot(f, np.median(tsys[ant == a, :, 0], axis=0), lw=0.6)
-            ax.set_title(f"spw {spw}", fontsize=9)
-            ax.set_xlabel("Frequency (GHz)", fontsize=8)
-            ax.tick_params(labelsize=7)
-        axes[0][0].set_ylabel("Tsys (K)", fontsize=8)
-    fig.suptitle(f"{eb}: Tsys vs frequency (median over scans)", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, out / f"{eb}-tsys_vs_freq.png")
+    def median_tsys(ds):
+        return ds.value.where(~ds.flag).isel(receptor=0).median("time")
+
+    return _spectra_per_spw(open_caltable(table), eb, out, values=median_tsys, ylabel="Tsys (K)",
+                            title="Tsys vs frequency (median over scans)", name="tsys_vs_freq")
 
 
 def plot_bandpass(table: Path, eb: str, out: Path) -> str:
-    """Bandpass amplitude vs frequency, one panel per spw, one line per antenna."""
-    from casacore import tables
+    """Bandpass amplitude vs frequency, one panel per spw, one line per antenna (first receptor)."""
+    from ..io.caltable import open_caltable
 
-    plt = _plt()
-    freqs = _spw_freqs(str(table))
-    with tables.table(str(table), ack=False) as t:
-        spws = sorted(set(int(s) for s in t.getcol("SPECTRAL_WINDOW_ID")))
-        fig, axes = plt.subplots(1, len(spws), figsize=(3 * len(spws), 3), squeeze=False)
-        for ax, spw in zip(axes[0], spws):
-            sub = t.query(f"SPECTRAL_WINDOW_ID=={spw}")
-            g, flag = sub.getcol("CPARAM"), sub.getcol("FLAG")
-            sub.close()
-            amp = np.where(flag, np.nan, np.abs(g))
-            for row in amp:
-                ax.plot(freqs[spw] / 1e9, row[:, 0], lw=0.6)
-            ax.set_title(f"spw {spw}", fontsize=9)
-            ax.set_xlabel("Frequency (GHz)", fontsize=8)
-            ax.tick_params(labelsize=7)
-        axes[0][0].set_ylabel("Amplitude", fontsize=8)
-    fig.suptitle(f"{eb}: bandpass amplitude vs frequency", fontsize=9)
-    fig.tight_layout()
-    return _save(fig, out / f"{eb}-bandpass_amp_vs_freq.png")
+    def amplitude(ds):
+        return abs(ds.gain).where(~ds.flag).isel(receptor=0).median("time")
+
+    return _spectra_per_spw(open_caltable(table), eb, out, values=amplitude, ylabel="Amplitude",
+                            title="bandpass amplitude vs frequency", name="bandpass_amp_vs_freq")
 
 
-def plot_gain_phase(table: Path, eb: str, out: Path, field_names: list[str]) -> str:
+def plot_gain_phase(table: Path, eb: str, out: Path) -> str:
     """Gain phase vs time for spw 0, one colour per antenna, calibrator scans only."""
-    from casacore import tables
+    from ..io.caltable import open_caltable
 
     plt = _plt()
-    with tables.table(str(table), ack=False) as t:
-        sub = t.query("SPECTRAL_WINDOW_ID==0")
-        g, time, ant, fld = sub.getcol("CPARAM"), sub.getcol("TIME"), sub.getcol("ANTENNA1"), sub.getcol("FIELD_ID")
-        sub.close()
+    ds = open_caltable(table)["spw_0"].ds
+    minutes = (ds.time - ds.time.min()) / np.timedelta64(60, "s")
+    phase = np.degrees(np.angle(ds.gain.where(~ds.flag).isel(receptor=0).transpose("time", "antenna").values))
     fig, ax = plt.subplots(figsize=(7, 3.2))
-    t0 = time.min()
-    for a in sorted(set(ant)):
-        m = ant == a
-        ax.plot((time[m] - t0) / 60, np.degrees(np.angle(g[m, 0, 0])), ".", ms=2)
-    ax.set_xlabel(f"Minutes since first solution ({', '.join(sorted(set(field_names[f] for f in fld)))})",
+    for column in phase.T:
+        ax.plot(minutes.values, column, ".", ms=2)
+    ax.set_xlabel(f"Minutes since first solution ({', '.join(sorted(set(ds.field_name.values.tolist())))})",
                   fontsize=8)
     ax.set_ylabel("Phase (deg)", fontsize=8)
     ax.set_ylim(-180, 180)
