@@ -88,11 +88,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--nchan", type=int, default=480)
     ap.add_argument("--eb", type=Path, default=Path("bench-data/alma_eb_large"))
     ap.add_argument("--skip-beam", action="store_true")
+    ap.add_argument("--skip-viewer", action="store_true")
     args = ap.parse_args(argv)
     os.environ.setdefault("ALMAVIEW_CACHE_DIR", str(args.scratch / "cache"))
     args.scratch.mkdir(parents=True, exist_ok=True)
-    cube = write_cube(args.scratch / f"cube_{args.npix}x{args.npix}x{args.nchan}.fits", args.npix, args.nchan)
-    print("viewer:", bench_viewer(cube), flush=True)
+    if not args.skip_viewer:
+        cube = write_cube(args.scratch / f"cube_{args.npix}x{args.npix}x{args.nchan}.fits", args.npix, args.nchan)
+        print("viewer:", bench_viewer(cube), flush=True)
     if not args.skip_beam:
         ms = next(args.eb.glob("*.ms")).resolve()
         print("beam:", bench_beam(ms, args.scratch), flush=True)
