@@ -41,14 +41,20 @@ def test_plane_values_and_world_coordinates_match_astropy(cube):
 
     data, header, wcs = _fits(cube)
     panel = image_plane(av.open_image(cube), channel=7, stretch="asinh")
-    d = panel.data
-    row = d[(d.x == 40) & (d.y == 70)].iloc[0]
-    assert row.value == pytest.approx(data[0, 7, 70, 40], rel=1e-6)
+    row = panel.data.sel(x=40, y=70)  # the shown grid (lazy RA/Dec: computed for this block only)
+    assert float(row.value) == pytest.approx(data[0, 7, 70, 40], rel=1e-6)
     ra, dec = wcs.pixel_to_world_values(40, 70)
-    assert row.ra == pytest.approx(float(ra), abs=1e-9) and row.dec == pytest.approx(float(dec), abs=1e-9)
+    assert float(row.ra) == pytest.approx(float(ra), abs=1e-9) and float(row.dec) == pytest.approx(float(dec), abs=1e-9)
     vals = data[0, 7][np.isfinite(data[0, 7])]
     mad = 1.482602218505602 * np.median(np.abs(vals - np.median(vals)))
-    assert row.snr == pytest.approx(data[0, 7, 70, 40] / mad, rel=1e-6)
+    assert float(row.snr) == pytest.approx(data[0, 7, 70, 40] / mad, rel=1e-5)
+    table = panel.data.to_dataframe()  # the tidy table on demand: every shown pixel
+    assert len(table) == data.shape[2] * data.shape[3]
+    hover = panel.sources["hover"].data  # RA/Dec in the hover equal astropy's at the hover pixels
+    hra, hdec = wcs.pixel_to_world_values(np.asarray(hover["px"]), np.asarray(hover["py"]))
+    np.testing.assert_allclose(hover["ra"], hra, atol=1e-9)
+    np.testing.assert_allclose(hover["dec"], hdec, atol=1e-9)
+    np.testing.assert_allclose(hover["value"], data[0, 7][np.asarray(hover["py"]), np.asarray(hover["px"])], rtol=1e-6)
     assert panel.layout.select_one({"name": "mapper"}) is not None
     assert panel.sources["beam"].data["h"][0] == pytest.approx(header["beams"][0][7], rel=1e-6)
 

@@ -25,10 +25,12 @@ import xarray as xr
 
 from . import Panel
 
-__all__ = ["image_plane", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
-           "plane_slice", "STRETCHES", "velocity_axis"]
+__all__ = ["image_plane", "update_plane", "read_plane", "plane_limits", "stretch_values", "stretch_palette",
+           "colour_controls", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
+           "plane_slice", "STRETCHES", "CLIPS", "PALETTES", "velocity_axis"]
 
 STRETCHES = ("linear", "sqrt", "log", "asinh", "percentile")
+PALETTES = ("Inferno256", "Viridis256", "Greys256", "Magma256", "Cividis256")
 _C = 299_792_458.0
 _GAUSS = math.pi / (4.0 * math.log(2.0))
 
@@ -43,8 +45,8 @@ def plane_slice(image: xr.DataArray, channel: int = 0, stokes: int = 0, max_pixe
     Examples
     --------
     >>> img = xr.DataArray(np.zeros((1, 2, 4000, 10)), dims=("stokes", "frequency", "y", "x"))
-    >>> plane_slice(img, channel=1).shape
-    (1000, 10)
+    >>> plane_slice(img, channel=1).shape   # every 4th pixel on both axes
+    (1000, 3)
     """
     sel: dict[str, Any] = {}
     if "stokes" in image.dims:
@@ -93,126 +95,411 @@ def _pixel_arcsec(image: xr.DataArray) -> tuple[float, float]:
     return float(scales[0]), float(scales[1])
 
 
-def _robust_rms(values: np.ndarray) -> float:
+def _robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     v = values[np.isfinite(values)]
+    if max_samples and v.size > max_samples:  # a regular subsample: plenty for a MAD, 4x cheaper on 1024^2
+        v = v[:: math.ceil(v.size / max_samples)]
     if not v.size:
         return math.nan
     return 1.482602218505602 * float(np.median(np.abs(v - np.median(v))))
 
 
+def read_plane(image: xr.DataArray, channel: int = 0, stokes: int = 0,
+               max_pixels: int = 1024) -> tuple[np.ndarray, int, tuple[float, float]]:
+    """The shown plane as a float32 (y, x) array decimated to at most ``max_pixels`` per side, the step, and
+    the (min, max) of the full-resolution plane (NaN when it holds no finite pixel).
+
+    Reads one plane of the file (the channel's chunk), nothing else; planes above 4096 x 4096 pixels are
+    read decimated (then min/max are the decimated plane's).
+
+    Examples
+    --------
+    >>> img = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=("stokes", "frequency", "y", "x"))
+    >>> values, step, (low, high) = read_plane(img, channel=1, max_pixels=1)
+    >>> values.tolist(), step, low, high
+    ([[4.0]], 2, 4.0, 7.0)
+    """
+    step = max(1, math.ceil(max(image.sizes["y"], image.sizes["x"]) / max_pixels))
+    if image.sizes["y"] * image.sizes["x"] > 4096 * 4096:
+        full = _compute(plane_slice(image, channel, stokes, max_pixels))
+        values = full
+    else:
+        full = _compute(plane_slice(image, channel, stokes, max(image.sizes["y"], image.sizes["x"])))
+        values = np.ascontiguousarray(full[::step, ::step]) if step > 1 else full
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN plane
+        extremes = (float(np.nanmin(full)), float(np.nanmax(full))) if full.size else (math.nan, math.nan)
+    return values, step, extremes
+
+
+def _compute(plane: xr.DataArray) -> np.ndarray:
+    """A plane's values as float32, read here (one chunk: no scheduler, no distributed client round trip)."""
+    data = plane.data
+    if hasattr(data, "dask"):
+        data = data.compute(scheduler="sync" if data.npartitions == 1 else "threads")
+    return np.asarray(data, dtype=np.float32)
+
+
+#: Colour-limit choices: percent of the plane's finite pixels inside (low, high); 100 = min..max.
+CLIPS = (100.0, 99.9, 99.5, 99.0, 98.0, 95.0, 90.0)
+#: Entries of a stretched palette (a stretch is a resampling of the base palette on a linear mapper).
+PALETTE_SIZE = 1024
+_LOG_A = 1000.0
+_RMS_SAMPLES = 1 << 18
+_ASINH_A = 0.1
+
+
+def plane_limits(values: np.ndarray, clips: Sequence[float] = CLIPS) -> dict[str, list[float]]:
+    """Colour limits of a plane for each clip (percent of finite pixels kept, symmetric tails).
+
+    Returns ``{"clip": [...], "low": [...], "high": [...]}`` (the widget's 'limits' source).
+
+    Examples
+    --------
+    >>> lim = plane_limits(np.arange(1001, dtype=float), clips=(100.0, 99.0))
+    >>> lim["low"], lim["high"]
+    ([0.0, 5.0], [1000.0, 995.0])
+    """
+    finite = values[np.isfinite(values)]
+    clips = [float(c) for c in clips]
+    if not finite.size:
+        return {"clip": clips, "low": [0.0] * len(clips), "high": [1.0] * len(clips)}
+    qs = sorted({q for c in clips for q in ((100.0 - c) / 2.0, 100.0 - (100.0 - c) / 2.0)})
+    pct = dict(zip(qs, np.percentile(finite, qs).astype(float).tolist()))
+    low, high = [], []
+    for c in clips:
+        lo, hi = pct[(100.0 - c) / 2.0], pct[100.0 - (100.0 - c) / 2.0]
+        if not lo < hi:
+            lo, hi = lo - 1.0, lo + 1.0
+        low.append(lo)
+        high.append(hi)
+    return {"clip": clips, "low": low, "high": high}
+
+
+def stretch_values(t: np.ndarray, stretch: str) -> np.ndarray:
+    """The stretch of normalised values ``t`` in [0, 1] (astropy.visualization's definitions:
+    sqrt, log with a=1000, asinh with a=0.1; 'linear' and 'percentile' are the identity).
+
+    Examples
+    --------
+    >>> stretch_values(np.array([0.0, 0.25, 1.0]), "sqrt").tolist()
+    [0.0, 0.5, 1.0]
+    """
+    t = np.clip(np.asarray(t, dtype=float), 0.0, 1.0)
+    if stretch == "sqrt":
+        return np.sqrt(t)
+    if stretch == "log":
+        return np.log(_LOG_A * t + 1.0) / np.log(_LOG_A + 1.0)
+    if stretch == "asinh":
+        return np.arcsinh(t / _ASINH_A) / np.arcsinh(1.0 / _ASINH_A)
+    if stretch in ("linear", "percentile"):
+        return t
+    raise ValueError(f"stretch {stretch!r}: expected one of {', '.join(STRETCHES)}")
+
+
+def stretch_palette(palette: str | Sequence[str], stretch: str, n: int = PALETTE_SIZE) -> list[str]:
+    """A palette of ``n`` colours that shows ``stretch`` on a *linear* colour mapper: entry i (value
+    t = (i + 0.5) / n of the way from low to high) takes the base colour at ``stretch(t)``.
+
+    The browser computes the same (:data:`STRETCH_JS`), so changing stretch needs no kernel.
+
+    Examples
+    --------
+    >>> stretch_palette(["#000000", "#ffffff"], "sqrt", n=4)
+    ['#000000', '#ffffff', '#ffffff', '#ffffff']
+    """
+    base = _palette(palette)
+    t = (np.arange(n) + 0.5) / n
+    k = np.minimum(len(base) - 1, np.floor(stretch_values(t, stretch) * len(base)).astype(int))
+    return [base[i] for i in k]
+
+
+def _palette(palette: str | Sequence[str]) -> list[str]:
+    if isinstance(palette, str):
+        from bokeh import palettes
+
+        return list(getattr(palettes, palette))
+    return list(palette)
+
+
+#: The browser's side of :func:`stretch_palette` and :func:`plane_limits`: sets every mapper's palette and
+#: limits from the controls (palette, stretch, clip, upper) and the shown plane's 'limits' source.
+STRETCH_JS = """
+const base = palettes[palette.value];
+const st = stretch.value;
+const n = %d, la = %r, aa = %r;
+function f(t) {
+  t = Math.min(1, Math.max(0, t));
+  if (st === "sqrt") return Math.sqrt(t);
+  if (st === "log") return Math.log(la * t + 1) / Math.log(la + 1);
+  if (st === "asinh") return Math.asinh(t / aa) / Math.asinh(1 / aa);
+  return t;
+}
+const pal = [];
+for (let i = 0; i < n; i++) {
+  pal.push(base[Math.min(base.length - 1, Math.floor(f((i + 0.5) / n) * base.length))]);
+}
+const d = limits.data;
+let j = 0;
+for (let i = 0; i < d.clip.length; i++) { if (Math.abs(d.clip[i] - Number(clip.value)) < 1e-9) j = i; }
+const lo = d.low[j];
+const hi = lo + upper.value * (d.high[j] - lo);
+for (const m of mappers) { m.palette = pal; m.low = lo; m.high = hi > lo ? hi : lo + 1e-12; }
+""" % (PALETTE_SIZE, _LOG_A, _ASINH_A)
+
+
+def colour_controls(mappers: Sequence[Any], limits: Any, *, palette: str = "Inferno256", stretch: str = "linear",
+                    clip: float = 100.0, palettes: Sequence[str] = PALETTES) -> tuple[Any, dict[str, Any]]:
+    """Bokeh controls (colour map, stretch, clip, upper limit) acting in the browser on ``mappers``,
+    with the colour limits of the ``limits`` source (:func:`plane_limits`). Returns (row, controls).
+
+    Examples
+    --------
+    >>> from bokeh.models import ColumnDataSource, LinearColorMapper
+    >>> lim = ColumnDataSource(plane_limits(np.arange(10.0)))
+    >>> layout, c = colour_controls([LinearColorMapper()], lim)
+    >>> sorted(c)
+    ['clip', 'palette', 'stretch', 'upper']
+    """
+    from bokeh import palettes as bp
+    from bokeh.layouts import row
+    from bokeh.models import CustomJS, Select, Slider
+
+    c = {
+        "palette": Select(title="colour map", value=palette, options=list(palettes), width=130),
+        "stretch": Select(title="stretch", value="linear" if stretch == "percentile" else stretch,
+                          options=[s for s in STRETCHES if s != "percentile"], width=100),
+        "clip": Select(title="clip", value=_clip_key(clip), options=[(_clip_key(v), "min–max" if v == 100 else
+                                                                      f"{v:g} %") for v in CLIPS], width=100),
+        "upper": Slider(title="upper limit (fraction)", start=0.02, end=1.0, value=1.0, step=0.01, width=200),
+    }
+    table = {p: list(getattr(bp, p)) for p in palettes}
+    cb = CustomJS(args=dict(mappers=list(mappers), limits=limits, palettes=table, **c), code=STRETCH_JS)
+    for name in ("palette", "stretch", "clip"):
+        c[name].js_on_change("value", cb)
+    c["upper"].js_on_change("value", cb)
+    limits.js_on_change("data", cb)
+    return row(*c.values()), c
+
+
+def _clip_key(clip: float) -> str:
+    return f"{float(clip):g}"
+
+
+def _lazy_world(wcs: Any, xi: np.ndarray, yi: np.ndarray, chunk: int = 256) -> tuple[Any, Any]:
+    """RA, Dec (deg) on the (yi, xi) pixel grid as dask arrays: computed only for the blocks read."""
+    import dask.array as da
+
+    def block(lon: bool, block_info: dict | None = None) -> np.ndarray:
+        (y0, y1), (x0, x1) = block_info[None]["array-location"]
+        xx, yy = np.meshgrid(xi[x0:x1], yi[y0:y1])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            world = wcs.pixel_to_world_values(xx, yy)
+        return np.asarray(world[0 if lon else 1], dtype=np.float64)
+
+    import uuid
+
+    chunks = da.core.normalize_chunks((chunk, chunk), (yi.size, xi.size))
+    token = uuid.uuid4().hex  # a fresh name: tokenizing the WCS would cost more than the grid
+    ra = da.map_blocks(block, True, chunks=chunks, dtype=np.float64, meta=np.empty((0, 0)), name=f"ra-{token}")
+    dec = da.map_blocks(block, False, chunks=chunks, dtype=np.float64, meta=np.empty((0, 0)), name=f"dec-{token}")
+    return ra, dec
+
+
+def _geometry(image: xr.DataArray, step: int, nx: int, ny: int) -> dict[str, float]:
+    dx, dy = _pixel_arcsec(image)
+    cx, cy = image.sizes["x"] / 2.0, image.sizes["y"] / 2.0
+    xlast, ylast = (nx - 1) * step, (ny - 1) * step
+    # Offsets in arcsec, east to the left: x offset = -(x - cx) * dx.
+    return {"dx": dx, "dy": dy, "cx": cx, "cy": cy, "step": step,
+            "left": (cx + 0.5) * dx, "right": -(xlast + step - 0.5 - cx) * dx,
+            "bottom": (-0.5 - cy) * dy, "top": (ylast + step - 0.5 - cy) * dy}
+
+
+def _noise(values: np.ndarray, rms: float | None, mask_plane: np.ndarray | None) -> float:
+    if rms is not None:
+        return float(rms)
+    if mask_plane is not None and mask_plane.shape == values.shape:
+        return _robust_rms(values[~(np.nan_to_num(mask_plane, nan=0.0) > 0)], _RMS_SAMPLES)
+    return _robust_rms(values, _RMS_SAMPLES)
+
+
+def _overlay_plane(over: xr.DataArray, channel: int, max_pixels: int) -> np.ndarray:
+    spec = _spectral(over)
+    c = min(channel, over.sizes[spec] - 1) if spec else 0
+    return _compute(plane_slice(over, c, 0, max_pixels))
+
+
 def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stretch: str = "linear",
-                palette: str = "Inferno256", max_pixels: int = 1024, rms: float | None = None,
-                mask: xr.DataArray | None = None, pb: xr.DataArray | None = None,
+                clip: float | None = None, palette: str = "Inferno256", max_pixels: int = 1024,
+                rms: float | None = None, mask: xr.DataArray | None = None, pb: xr.DataArray | None = None,
                 pb_levels: Sequence[float] = (0.2, 0.5), width: int = 520, title: str | None = None) -> Panel:
     """One channel of an image: colour-mapped plane, colour bar in the image unit, beam ellipse, scale bar,
     RA/Dec axes (offsets in arcsec from the centre, with RA/Dec in the hover), hover value and SNR,
     mask and pb contours.
 
-    ``data`` holds every shown pixel: x, y (pixel indices in the full image), ra, dec (deg), value, snr.
-    ``sources``: 'image', 'beam', 'mask', 'pb'; ``layout.select_one({'name': 'mapper'})`` is the colour mapper.
+    Reads one plane (decimated to at most ``max_pixels`` per side). The mapper is linear from the plane's
+    ``clip`` limits (percent of pixels kept; 100 = min..max, 99.5 for ``stretch='percentile'``); the stretch
+    is in the mapper's palette (:func:`stretch_palette`), so the browser can change it without the kernel.
+
+    ``data`` is an ``xarray.Dataset`` on the shown (decimated) grid: ``value`` (float32, image unit),
+    ``snr`` (value / rms; rms = robust rms outside ``mask``, or ``rms``), coords ``x``, ``y`` (pixel indices
+    in the full image) and ``ra``, ``dec`` (deg, lazy: computed when read); ``data.to_dataframe()`` is the
+    table. ``sources``: 'image', 'hover' (<= 128 per side, with RA/Dec), 'beam', 'limits', 'mask', 'pb';
+    ``layout.select_one({'name': 'mapper'})`` is the colour mapper. :func:`update_plane` shows another
+    channel in place.
 
     Examples
     --------
     >>> import almaview as av
-    >>> p = image_plane(av.open_image("cont.pbcor.fits"))      # doctest: +SKIP
-    >>> p.data[["ra", "dec", "value"]].iloc[0]                 # doctest: +SKIP
+    >>> p = image_plane(av.open_image("cont.pbcor.fits"), stretch="asinh")   # doctest: +SKIP
+    >>> p.data.sel(x=40, y=70)[["value", "snr"]]                             # doctest: +SKIP
     """
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper, LogColorMapper
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
     from bokeh.plotting import figure
 
     if stretch not in STRETCHES:
         raise ValueError(f"stretch {stretch!r}: expected one of {', '.join(STRETCHES)}")
-    plane = plane_slice(image, channel, stokes, max_pixels)
-    values = np.asarray(plane.values, dtype=np.float64)
+    clip = float(clip if clip is not None else (99.5 if stretch == "percentile" else 100.0))
+    values, step, extremes = read_plane(image, channel, stokes, max_pixels)
     ny, nx = values.shape
-    step = max(1, math.ceil(max(image.sizes["y"], image.sizes["x"]) / max_pixels))
-    yi = np.arange(ny) * step
-    xi = np.arange(nx) * step
-    wcs = image.attrs["wcs"].celestial
-    xx, yy = np.meshgrid(xi, yi)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ra, dec = wcs.pixel_to_world_values(xx, yy)
-    noise = rms if rms is not None else _robust_rms(values)
+    g = _geometry(image, step, nx, ny)
+    left, right, bottom, top = g["left"], g["right"], g["bottom"], g["top"]
     unit = str(image.attrs.get("units", ""))
-    dx, dy = _pixel_arcsec(image)
-    cx, cy = image.sizes["x"] / 2.0, image.sizes["y"] / 2.0
-    # Offsets in arcsec, east to the left: x offset = -(x - cx) * dx.
-    left, right = (cx - (-0.5)) * dx, -(xi[-1] + step - 0.5 - cx) * dx
-    bottom, top = (-0.5 - cy) * dy, (yi[-1] + step - 0.5 - cy) * dy
-    finite = values[np.isfinite(values)]
-    lo, hi = (float(np.nanpercentile(finite, 0.5)), float(np.nanpercentile(finite, 99.5))) if finite.size else (0, 1)
-    if stretch == "percentile" or lo >= hi:
-        lo, hi = (lo, hi) if lo < hi else (lo - 1, lo + 1)
-    else:
-        lo, hi = float(finite.min()), float(finite.max())
-    mapper: Any
-    if stretch == "log":
-        mapper = LogColorMapper(palette=palette, low=max(hi * 1e-3, 1e-12), high=max(hi, 1e-12), name="mapper",
-                                nan_color="rgba(0,0,0,0)")
-    else:
-        mapper = LinearColorMapper(palette=palette, low=lo, high=hi, name="mapper", nan_color="rgba(0,0,0,0)")
-    display = _stretch(values, stretch, lo, hi)
+    clips = sorted(set(CLIPS) | {clip}, reverse=True)
+    limits = ColumnDataSource(plane_limits(values, clips), name="limits")
+    j = clips.index(clip)
+    mapper = LinearColorMapper(palette=stretch_palette(palette, stretch), low=limits.data["low"][j],
+                               high=limits.data["high"][j], name="mapper", nan_color="rgba(0,0,0,0)")
     # The x axis runs east to the left (reversed range): column 0 (east edge) sits at the largest offset.
-    src = ColumnDataSource({"image": [display[:, ::-1]], "raw": [values[:, ::-1]], "x": [right], "y": [bottom],
+    src = ColumnDataSource({"image": [np.ascontiguousarray(values[:, ::-1])], "x": [right], "y": [bottom],
                             "dw": [left - right], "dh": [top - bottom]}, name="image")
     fig = figure(width=width, height=int(width * (top - bottom) / max(abs(right - left), 1e-9)) + 40,
                  x_range=(left, right), y_range=(bottom, top), match_aspect=True,
-                 title=title or f"{image.name} · channel {channel}", x_axis_label="ΔRA (arcsec, east left)",
+                 title=title or _title(image, channel), x_axis_label="ΔRA (arcsec, east left)",
                  y_axis_label="ΔDec (arcsec)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
+    fig.tags = [{"stretch": stretch, "clip": clip, "stokes": stokes, "max_pixels": max_pixels,
+                 "pb_levels": list(pb_levels), "fixed_rms": rms}]
     renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
-    # Hover: a pixel-centre grid source (decimated to <= 128 per side for the browser's sake).
+    renderer.name = "plane"
+    # Hover: a pixel-centre grid source (decimated to <= 128 per side for the browser's sake); RA/Dec only here.
     hs = max(1, math.ceil(max(nx, ny) / 128))
-    sub = (slice(None, None, hs), slice(None, None, hs))
-    hover_src = ColumnDataSource({
-        "ox": (-(xx[sub] - cx) * dx).ravel(), "oy": ((yy[sub] - cy) * dy).ravel(),
-        "ra": ra[sub].ravel(), "dec": dec[sub].ravel(), "value": values[sub].ravel(),
-        "snr": (values[sub] / noise).ravel() if noise and noise > 0 else np.full(values[sub].size, np.nan),
-        "px": xx[sub].ravel(), "py": yy[sub].ravel()}, name="hover")
-    dots = fig.scatter("ox", "oy", source=hover_src, size=max(2, int(width / 128 / 2)), alpha=0.0)
+    hx, hy = np.meshgrid(np.arange(0, nx, hs) * step, np.arange(0, ny, hs) * step)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        hra, hdec = image.attrs["wcs"].celestial.pixel_to_world_values(hx, hy)
+    hover_src = ColumnDataSource({"ox": (-(hx - g["cx"]) * g["dx"]).ravel(), "oy": ((hy - g["cy"]) * g["dy"]).ravel(),
+                                  "ra": hra.ravel(), "dec": hdec.ravel(), "px": hx.ravel(), "py": hy.ravel(),
+                                  "value": np.zeros(hx.size), "snr": np.zeros(hx.size)}, name="hover")
+    dots = fig.scatter("ox", "oy", source=hover_src, size=max(2, int(width / 128 / 2)), alpha=0.0,
+                       selection_alpha=0.0, nonselection_alpha=0.0)
     fig.add_tools(HoverTool(renderers=[dots], tooltips=[
         ("RA", "@ra{0.000000}°"), ("Dec", "@dec{0.000000}°"), ("value", f"@value{{0.000e}} {unit}"),
         ("SNR", "@snr{0.0}"), ("pixel", "(@px, @py)")]))
     fig.add_layout(ColorBar(color_mapper=mapper, title=unit, width=12), "right")
     # Beam ellipse (bottom left) and scale bar (bottom right).
-    bmaj, bmin, bpa = _beam(image, channel)
     beam_src = ColumnDataSource({"x": [left - 0.1 * (left - right)], "y": [bottom + 0.1 * (top - bottom)],
-                                 "w": [bmin], "h": [bmaj], "angle": [math.radians(-bpa) if bpa == bpa else 0.0]},
-                                name="beam")
-    if bmaj == bmaj:
-        fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color=None,
-                    line_color="white", line_width=2)
+                                 "w": [math.nan], "h": [math.nan], "angle": [0.0]}, name="beam")
+    fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color=None,
+                line_color="white", line_width=2)
     span = abs(left - right)
     bar = float(f"{span / 5:.1g}")
     fig.line([right + 0.05 * span + bar, right + 0.05 * span], [bottom + 0.06 * (top - bottom)] * 2,
              line_color="white", line_width=3)
     fig.text([right + 0.05 * span + bar], [bottom + 0.08 * (top - bottom)], text=[f'{bar:g}"'],
              text_color="white", text_font_size="10pt")
-    sources = {"image": src, "beam": beam_src, "hover": hover_src}
-    for name, over, levels, colour in (("mask", mask, (0.5,), "cyan"), ("pb", pb, tuple(pb_levels), "white")):
+    sources = {"image": src, "beam": beam_src, "hover": hover_src, "limits": limits}
+    for name, over, colour in (("mask", mask, "cyan"), ("pb", pb, "white")):
         if over is None:
             continue
-        ov = np.asarray(plane_slice(over, min(channel, over.sizes.get(_spectral(over) or "", 1) - 1), 0,
-                                    max_pixels).values, dtype=float)
-        xs, ys = _contours(np.nan_to_num(ov, nan=0.0), levels, lambda c: -(c * step - cx) * dx,
-                           lambda r: (r * step - cy) * dy)
-        s = ColumnDataSource({"xs": xs, "ys": ys}, name=name)
+        s = ColumnDataSource({"xs": [], "ys": []}, name=name)
         fig.multi_line("xs", "ys", source=s, line_color=colour, line_width=1.5,
                        line_dash="solid" if name == "mask" else "dashed")
         sources[name] = s
-    data = pd.DataFrame({"x": xx.ravel(), "y": yy.ravel(), "ra": ra.ravel(), "dec": dec.ravel(),
-                         "value": values.ravel(), "snr": values.ravel() / noise if noise else np.nan})
-    renderer.name = "plane"
-    return Panel(fig, data, sources, title=fig.title.text)
+    panel = Panel(fig, xr.Dataset(), sources, title=fig.title.text)
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=False)
+    return panel
 
 
-def _stretch(values: np.ndarray, stretch: str, lo: float, hi: float) -> np.ndarray:
-    """Apply a stretch in Python for the initial display (the widget's JS callback does the same)."""
-    if stretch in ("linear", "percentile", "log"):
-        return values
-    t = np.clip((values - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    t = np.sqrt(t) if stretch == "sqrt" else np.arcsinh(10 * t) / np.arcsinh(10)
-    return lo + t * (hi - lo)
+def _mapper(fig: Any) -> Any:
+    """The plane's colour mapper (found through the renderers: cheaper than a full model search)."""
+    for r in fig.renderers:
+        if r.name == "plane":
+            return r.glyph.color_mapper
+    return fig.select_one({"name": "mapper"})
+
+
+def _title(image: xr.DataArray, channel: int) -> str:
+    return f"{image.name} · channel {channel}" if _spectral(image) else f"{image.name}"
+
+
+def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.DataArray | None = None,
+                 pb: xr.DataArray | None = None, rms: float | None = None, title: str | None = None) -> Panel:
+    """Show ``channel`` of ``image`` in a panel built by :func:`image_plane`, in place: reads one plane and
+    updates only the sources (image, hover values/SNR, beam, limits, mask/pb contours), the mapper limits,
+    the title and ``panel.data``; figures are never rebuilt. ``image`` must have the panel's geometry.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> cube = av.open_image("cube.pbcor.fits")                    # doctest: +SKIP
+    >>> p = image_plane(cube, 0)                                   # doctest: +SKIP
+    >>> update_plane(p, cube, 30).layout.title.text                # doctest: +SKIP
+    'cube.pbcor.fits · channel 30'
+    """
+    tags = panel.layout.tags[0]
+    values, step, extremes = read_plane(image, channel, tags["stokes"], tags["max_pixels"])
+    if values.shape[::-1] != tuple(panel.sources["image"].data["image"][0].shape[::-1]):
+        raise ValueError(f"{image.name}: plane shape {values.shape} differs from the panel's; build a new panel")
+    panel.sources["image"].data["image"] = [np.ascontiguousarray(values[:, ::-1])]
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms if rms is not None else tags["fixed_rms"],
+          set_limits=True)
+    panel.layout.title.text = panel.title = title or _title(image, channel)
+    return panel
+
+
+def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, step: int,
+          extremes: tuple[float, float], *,
+          mask: xr.DataArray | None, pb: xr.DataArray | None, rms: float | None, set_limits: bool) -> None:
+    """Everything of a panel that depends on the channel, except the image column (set by the caller)."""
+    fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
+    ny, nx = values.shape
+    g = _geometry(image, step, nx, ny)
+    mask_plane = _overlay_plane(mask, channel, tags["max_pixels"]) if mask is not None else None
+    noise = _noise(values, rms, mask_plane)
+    hs = max(1, math.ceil(max(nx, ny) / 128))
+    hv = values[::hs, ::hs].astype(np.float64).ravel()
+    sources["hover"].data.update(value=hv, snr=hv / noise if noise and noise > 0 else np.full(hv.size, np.nan))
+    if set_limits:  # mapper first: the limits change then runs the browser's callback with the user's choices
+        clips = list(sources["limits"].data["clip"])
+        lim = plane_limits(values, clips)
+        j = clips.index(tags["clip"])
+        _mapper(fig).update(low=lim["low"][j], high=lim["high"][j])
+        sources["limits"].data = lim
+    bmaj, bmin, bpa = _beam(image, channel)
+    sources["beam"].data.update(w=[bmin], h=[bmaj], angle=[math.radians(-bpa) if bpa == bpa else 0.0])
+    for name, over, levels in (("mask", mask, (0.5,)), ("pb", pb, tuple(tags["pb_levels"]))):
+        if over is None or name not in sources:
+            continue
+        ov = mask_plane if name == "mask" else _overlay_plane(over, channel, tags["max_pixels"])
+        xs, ys = _contours(np.nan_to_num(np.asarray(ov, dtype=float), nan=0.0), levels,
+                           lambda c: -(c * step - g["cx"]) * g["dx"], lambda r: (r * step - g["cy"]) * g["dy"])
+        sources[name].data = {"xs": xs, "ys": ys}
+    xi, yi = np.arange(nx) * step, np.arange(ny) * step
+    old = panel.data
+    if "ra" in old.coords and old.sizes.get("x") == nx and old.sizes.get("y") == ny and old.attrs.get("step") == step:
+        ra, dec = old.coords["ra"].data, old.coords["dec"].data  # same grid: the lazy RA/Dec stay
+    else:
+        ra, dec = _lazy_world(image.attrs["wcs"].celestial, xi, yi)
+    unit = str(image.attrs.get("units", ""))
+    panel.data = xr.Dataset(
+        {"value": (("y", "x"), values, {"units": unit}),
+         "snr": (("y", "x"), values / np.float32(noise) if noise and noise > 0 else np.full_like(values, np.nan))},
+        coords={"y": yi, "x": xi, "ra": (("y", "x"), ra, {"units": "deg"}), "dec": (("y", "x"), dec, {"units": "deg"})},
+        attrs={"channel": int(channel), "rms": noise, "step": step, "units": unit, "image": str(image.name),
+               "min": extremes[0], "max": extremes[1],
+               "beam_major": bmaj, "beam_minor": bmin, "beam_pa": bpa})
 
 
 def _contours(a: np.ndarray, levels: Sequence[float], fx: Any, fy: Any) -> tuple[list, list]:
@@ -414,8 +701,14 @@ def beam_plot(table: pd.DataFrame, *, requested_beam: float | None = None, reque
     return Panel(row(f1, f2), t, sources, title="beam and sensitivity vs robust")
 
 
-def comparison(left: xr.DataArray, right: xr.DataArray, channel: int = 0, **kwargs: Any) -> Panel:
-    """Two images side by side with linked pan/zoom and a shared colour mapper (the left image's range).
+def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | None = None,
+               **kwargs: Any) -> Panel:
+    """Two or more images side by side with linked pan/zoom and one shared colour mapper (limits of the
+    first image), e.g. the delivered and a re-imaged continuum. ``kwargs`` go to :func:`image_plane`.
+
+    ``data`` is an ``xarray.DataTree`` with one node per image (``names``, default 'image0', 'image1', ...);
+    ``sources`` are prefixed with the node name ('image0_image', 'image1_hover', ...) and hold the first
+    image's 'limits'.
 
     Examples
     --------
@@ -424,17 +717,24 @@ def comparison(left: xr.DataArray, right: xr.DataArray, channel: int = 0, **kwar
     """
     from bokeh.layouts import row
 
-    a = image_plane(left, channel, **kwargs)
-    b = image_plane(right, min(channel, right.sizes.get(_spectral(right) or "", 1) - 1), **kwargs)
-    fa, fb = a.layout, b.layout
-    fb.x_range = fa.x_range
-    fb.y_range = fa.y_range
-    mapper = fa.select_one({"name": "mapper"})
-    for r in fb.select({"name": "plane"}):
-        r.glyph.color_mapper = mapper
-    for cb in fb.right:
-        if hasattr(cb, "color_mapper"):
-            cb.color_mapper = mapper
-    data = pd.concat([a.data.assign(panel="left"), b.data.assign(panel="right")], ignore_index=True)
-    return Panel(row(fa, fb), data, {**{f"left_{k}": v for k, v in a.sources.items()},
-                                     **{f"right_{k}": v for k, v in b.sources.items()}}, title="comparison")
+    if len(images) < 2:
+        raise ValueError(f"comparison needs two or more images, got {len(images)}")
+    names = list(names) if names is not None else [f"image{i}" for i in range(len(images))]
+    if len(names) != len(images):
+        raise ValueError(f"{len(names)} names for {len(images)} images")
+    panels = [image_plane(img, min(channel, img.sizes.get(_spectral(img) or "", 1) - 1), **kwargs) for img in images]
+    first = panels[0].layout
+    mapper = first.select_one({"name": "mapper"})
+    for p in panels[1:]:
+        fig = p.layout
+        fig.x_range = first.x_range
+        fig.y_range = first.y_range
+        for r in fig.select({"name": "plane"}):
+            r.glyph.color_mapper = mapper
+        for cb in fig.right:
+            if hasattr(cb, "color_mapper"):
+                cb.color_mapper = mapper
+    sources = {f"{n}_{k}": v for n, p in zip(names, panels) for k, v in p.sources.items()}
+    sources["limits"] = panels[0].sources["limits"]
+    tree = xr.DataTree.from_dict({n: p.data for n, p in zip(names, panels)})
+    return Panel(row(*(p.layout for p in panels)), tree, sources, title="comparison")

@@ -1,8 +1,9 @@
-"""The image viewer widget: channel slider (frequency/velocity label), stretch and colour map in the browser,
-statistics, click/box -> spectrum with cont.dat ranges shaded, moments.
+"""The image viewer widget: channel slider and play (frequency/velocity label), stretch, clip and colour map in
+the browser, pb-corrected / flat-noise toggle, statistics, pixel/box/circle -> spectrum with cont.dat ranges
+shaded, moment maps, and side-by-side comparison of images.
 
 Thin: state and wiring only; the figures come from :mod:`almaview.plots.image`. BokehJS is loaded
-inline (no CDN). Changing the colour map or the colour limits is a Bokeh JS callback (no kernel
+inline (no CDN). Changing the colour map, stretch, clip or limits is a Bokeh JS callback (no kernel
 round-trip); a channel change re-reads one plane and updates the ColumnDataSources in place.
 
 Examples
@@ -21,47 +22,103 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from ..plots import Panel
 from ..plots import image as pimage
 
-__all__ = ["ImageViewer", "PALETTES"]
+__all__ = ["ImageViewer", "PALETTES", "REGIONS", "compare"]
 
-PALETTES = ("Inferno256", "Viridis256", "Greys256", "Magma256", "Cividis256")
+PALETTES = pimage.PALETTES
+#: Region modes for spectra: a clicked pixel, a drawn box, the circle inscribed in a drawn box.
+REGIONS = ("pixel", "box", "circle")
+MODES = ("pbcor", "flat noise")
 
 
-def _load_bokehjs() -> None:
-    from bokeh.io import output_notebook
-    from bokeh.resources import INLINE
+def _open(obj: Any) -> xr.DataArray | None:
+    from ..io.image import open_image
 
-    output_notebook(INLINE, hide_banner=True)
+    if obj is None or isinstance(obj, xr.DataArray):
+        return obj
+    return open_image(obj)
+
+
+def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
+    """pbcor x pb (the flat-noise image), lazily, plane by plane; a pb with one channel serves every channel."""
+    spec = pimage._spectral(image)
+    pbd = pb
+    if "stokes" in pbd.dims and "stokes" in image.dims and pbd.sizes["stokes"] != image.sizes["stokes"]:
+        pbd = pbd.isel(stokes=[0] * image.sizes["stokes"])
+    pspec = pimage._spectral(pbd)
+    if spec and pspec and pbd.sizes[pspec] != image.sizes[spec]:
+        pbd = pbd.isel({pspec: [0] * image.sizes[spec]})
+    if pbd.sizes["y"] != image.sizes["y"] or pbd.sizes["x"] != image.sizes["x"]:
+        from ..errors import AlmaviewError
+
+        raise AlmaviewError(f"{pb.name}: the pb is {pbd.sizes['y']}x{pbd.sizes['x']} pixels, the image "
+                            f"{image.sizes['y']}x{image.sizes['x']}; give the pb of the same image (or flat=)")
+    order = [d for d in image.dims if d in pbd.dims]
+    data = pbd.transpose(*order).data
+    for i, d in enumerate(image.dims):
+        if d not in pbd.dims:
+            data = np.expand_dims(data, i)
+    out = image.copy(data=image.data * data)
+    return out.rename(f"{image.name} × pb")
 
 
 class ImageViewer:
-    """A viewer of one image (FITS or CASA), with optional ``mask``/``pb`` overlays and cont.dat ``ranges``.
+    """A viewer of one image (FITS or CASA; a path or :func:`almaview.open_image`'s DataArray).
 
-    ``ranges``: ``[(low_hz, high_hz), ...]`` shaded on spectra. ``restfreq`` overrides the header's.
+    ``mask``/``pb``: overlays (mask contour per channel, pb contours at ``pb_levels``). ``flat``: the
+    flat-noise image; when only ``pb`` is given, flat noise = image × pb (lazy). Either offers a
+    pb-corrected / flat-noise toggle. ``ranges``: cont.dat ``[(low_hz, high_hz), ...]`` shaded on spectra.
+    ``restfreq`` overrides the header's; ``convention`` 'radio' or 'optical'. ``rms`` fixes the noise used
+    for SNR and moment thresholds (default: robust rms of the shown channel outside the mask).
+
+    Examples
+    --------
+    >>> v = ImageViewer("cube.pbcor.fits", pb="cube.pb.fits", mask="cube.mask.fits")   # doctest: +SKIP
+    >>> v.set_channel(30); v.statistics()["rms"]                                      # doctest: +SKIP
+    >>> v.spectrum(circle=(64, 64, 5)).data.value.max()                               # doctest: +SKIP
     """
 
     def __init__(self, image: xr.DataArray | str | os.PathLike, *, mask: Any = None, pb: Any = None,
-                 ranges: Sequence[tuple[float, float]] = (), restfreq: float | None = None,
-                 convention: str = "radio", max_pixels: int = 1024):
-        from ..io.image import open_image
-
-        self.image = image if isinstance(image, xr.DataArray) else open_image(image)
-        self.mask = mask if (mask is None or isinstance(mask, xr.DataArray)) else open_image(mask)
-        self.pb = pb if (pb is None or isinstance(pb, xr.DataArray)) else open_image(pb)
+                 flat: Any = None, ranges: Sequence[tuple[float, float]] = (), restfreq: float | None = None,
+                 convention: str = "radio", max_pixels: int = 1024, stretch: str = "linear",
+                 clip: float | None = None, palette: str = "Inferno256", rms: float | None = None,
+                 pb_levels: Sequence[float] = (0.2, 0.5)):
+        self.image = _open(image)
+        self.mask = _open(mask)
+        self.pb = _open(pb)
+        flat_image = _open(flat)
+        if flat_image is None and self.pb is not None:
+            flat_image = _flat_from_pb(self.image, self.pb)
+        self.flat = flat_image
+        self.mode = "pbcor"
         self.ranges = list(ranges)
         self.restfreq = restfreq or float(self.image.attrs.get("restfreq", np.nan))
+        if convention not in ("radio", "optical"):
+            raise ValueError(f"convention {convention!r}: expected 'radio' or 'optical'")
         self.convention = convention
         self.max_pixels = max_pixels
+        self.rms = rms
+        self.palette = palette
         self.spectral = pimage._spectral(self.image)
         self.nchan = self.image.sizes[self.spectral] if self.spectral else 1
         self.channel = self.nchan // 2
-        self.panel = pimage.image_plane(self.image, self.channel, mask=self.mask, pb=self.pb, max_pixels=max_pixels)
+        self.panel = pimage.image_plane(self.image, self.channel, mask=self.mask, pb=self.pb, max_pixels=max_pixels,
+                                        stretch=stretch, clip=clip, palette=palette, rms=rms, pb_levels=pb_levels)
+        self.controls: dict[str, Any] = {}  #: the widget's controls by name, once :meth:`widget` was called
+        self.moment_panel: Panel | None = None  #: the last moment map shown by the widget
+        self.spectrum_panel: Panel | None = None  #: the last spectrum shown by the widget
         self._widget: Any = None
 
     # ------------------------------------------------------------------ state
+    @property
+    def shown(self) -> xr.DataArray:
+        """The image shown: the pb-corrected image or (mode 'flat noise') the flat-noise one."""
+        return self.flat if self.mode == "flat noise" and self.flat is not None else self.image
+
     def channel_label(self, channel: int) -> str:
-        """'230.5380 GHz · 0.00 km/s (LSRK, radio)' for a channel.
+        """'230.538000 GHz · 0.00 km/s (LSRK, radio)' for a channel.
 
         Examples
         --------
@@ -78,80 +135,205 @@ class ImageViewer:
         return f"{f / 1e9:.6f} GHz ({frame})"
 
     def set_channel(self, channel: int) -> None:
-        """Show ``channel``: reads one (decimated) plane and updates the figure's sources in place."""
-        self.channel = int(channel)
-        new = pimage.image_plane(self.image, self.channel, max_pixels=self.max_pixels)
-        for name in ("image", "hover", "beam"):
-            self.panel.sources[name].data = dict(new.sources[name].data)
-        self.panel.data = new.data
-        self.panel.layout.title.text = new.layout.title.text
+        """Show ``channel``: reads one (decimated) plane and updates the figure's sources in place.
+
+        Examples
+        --------
+        >>> v = ImageViewer("cube.pbcor.fits")   # doctest: +SKIP
+        >>> v.set_channel(12)                    # doctest: +SKIP
+        """
+        channel = int(channel)
+        if not 0 <= channel < self.nchan:
+            raise ValueError(f"channel {channel}: the image has channels 0..{self.nchan - 1}")
+        self.channel = channel
+        self._update()
+
+    def set_mode(self, mode: str) -> None:
+        """Show the pb-corrected ('pbcor') or the flat-noise ('flat noise') image.
+
+        Examples
+        --------
+        >>> v = ImageViewer("cube.pbcor.fits", pb="cube.pb.fits")   # doctest: +SKIP
+        >>> v.set_mode("flat noise")                                # doctest: +SKIP
+        """
+        if mode not in MODES:
+            raise ValueError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+        if mode == "flat noise" and self.flat is None:
+            raise ValueError("no flat-noise image: give flat= (the .image) or pb= (flat noise = pbcor x pb)")
+        self.mode = mode
+        self._update()
+
+    def _update(self) -> None:
+        pimage.update_plane(self.panel, self.shown, self.channel, mask=self.mask, pb=self.pb, rms=self.rms)
 
     def statistics(self) -> dict[str, float]:
-        """Robust rms, peak, SNR, beam and dynamic range of the shown channel."""
-        values = self.panel.data["value"].to_numpy()
-        rms = pimage._robust_rms(values)
-        peak = float(np.nanmax(values)) if np.isfinite(values).any() else math.nan
-        low = float(np.nanmin(values)) if np.isfinite(values).any() else math.nan
-        bmaj, bmin, bpa = pimage._beam(self.image, self.channel)
-        return {"rms": rms, "peak": peak, "snr": peak / rms if rms else math.nan, "beam_major": bmaj,
-                "beam_minor": bmin, "beam_pa": bpa, "dynamic_range": peak / abs(low) if low else math.nan}
+        """Robust rms (MAD, outside the mask), peak, SNR, beam and dynamic range (peak / |most negative|) of the
+        shown channel; peak and minimum from the full-resolution plane, rms from the shown (decimated) one.
 
-    def spectrum(self, *, x: int | None = None, y: int | None = None,
-                 box: tuple[int, int, int, int] | None = None) -> Any:
-        """Spectrum at a pixel or over a box (see :func:`almaview.plots.image.region_spectrum`) as a Panel."""
-        s = pimage.region_spectrum(self.image, x=x, y=y, box=box, restfreq=self.restfreq, convention=self.convention)
-        return pimage.spectrum_plot(s, ranges=self.ranges)
+        Examples
+        --------
+        >>> ImageViewer("cont.pbcor.fits").statistics()["snr"]   # doctest: +SKIP
+        """
+        a = self.panel.data.attrs
+        rms, peak, low = float(a["rms"]), float(a["max"]), float(a["min"])
+        return {"rms": rms, "peak": peak, "snr": peak / rms if rms else math.nan, "beam_major": a["beam_major"],
+                "beam_minor": a["beam_minor"], "beam_pa": a["beam_pa"],
+                "dynamic_range": peak / abs(low) if low else math.nan}
+
+    def spectrum(self, *, x: int | None = None, y: int | None = None, box: tuple[int, int, int, int] | None = None,
+                 circle: tuple[float, float, float] | None = None) -> Panel:
+        """Spectrum of the shown image at a pixel (image unit) or summed over a box (x0, y0, x1, y1) or circle
+        (x, y, r) in pixels (Jy, via the beam area), with the cont.dat ranges shaded.
+        See :func:`almaview.plots.image.region_spectrum`.
+
+        Examples
+        --------
+        >>> ImageViewer("cube.pbcor.fits").spectrum(box=(60, 60, 68, 68)).data.value   # doctest: +SKIP
+        """
+        s = pimage.region_spectrum(self.shown, x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
+                                   convention=self.convention)
+        where = (f"pixel ({x}, {y})" if box is None and circle is None else
+                 f"box {tuple(box)}" if box is not None else f"circle {tuple(round(float(v), 1) for v in circle)}")
+        return pimage.spectrum_plot(s, ranges=self.ranges, title=f"spectrum at {where}")
+
+    def moment_map(self, order: int = 0, channels: tuple[int, int] | None = None, nsigma: float = 3.0) -> xr.DataArray:
+        """Moment ``order`` (0, 1, 8) of the shown image over ``channels`` (first, last; inclusive) with the
+        threshold ``nsigma`` x rms (``rms`` given to the viewer, else :func:`almaview.plots.image.moment`'s
+        robust rms of the first and last channels). Computed (reads the channels of the range).
+
+        Examples
+        --------
+        >>> ImageViewer("cube.pbcor.fits").moment_map(0, channels=(20, 40), nsigma=4)   # doctest: +SKIP
+        """
+        first, last = channels if channels is not None else (0, self.nchan - 1)
+        m = pimage.moment(self.shown, order, channels=slice(int(first), int(last) + 1), rms=self.rms, nsigma=nsigma,
+                          restfreq=self.restfreq)
+        return m.compute().rename(f"moment {order} · channels {first}–{last}")
 
     # ------------------------------------------------------------------ widget
     def widget(self) -> Any:
-        """The ipywidgets layout (built once): slider description='channel', palette, limits, stats, spectrum."""
+        """The ipywidgets layout (built once). Top row: channel slider (description 'channel'), play, label;
+        then the pbcor/flat-noise toggle and the region mode; the figure with colour controls (browser-side);
+        statistics; spectrum; moment controls. ``controls`` holds the widgets by name.
+
+        Examples
+        --------
+        >>> ImageViewer("cube.pbcor.fits").widget()   # doctest: +SKIP
+        """
         if self._widget is not None:
             return self._widget
         import ipywidgets as w
-        from bokeh.models import CustomJS, Select, Slider
-        from bokeh.layouts import column, row
+        from bokeh.events import SelectionGeometry, Tap
+        from bokeh.layouts import column
         from jupyter_bokeh import BokehModel
 
-        _load_bokehjs()
-        mapper = self.panel.layout.select_one({"name": "mapper"})
-        palette = Select(title="colour map", value="Inferno256", options=list(PALETTES))
-        from bokeh import palettes
+        from . import load_bokehjs
 
-        table = {p: getattr(palettes, p) for p in PALETTES}
-        palette.js_on_change("value", CustomJS(args=dict(m=mapper, table=table),
-                                               code="m.palette = table[cb_obj.value];"))
-        lo, hi = float(mapper.low), float(mapper.high)
-        span = hi - lo if hi > lo else 1.0
-        clip = Slider(title="upper limit (fraction of peak)", start=0.05, end=1.0, value=1.0, step=0.01)
-        clip.js_on_change("value", CustomJS(args=dict(m=mapper, lo=lo, span=span),
-                                            code="m.high = lo + cb_obj.value * span;"))
-        bokeh_view = BokehModel(column(self.panel.layout, row(palette, clip)))
-        slider = w.IntSlider(value=self.channel, min=0, max=max(self.nchan - 1, 0), description="channel",
-                             continuous_update=False, disabled=self.nchan <= 1)
-        label = w.Label(self.channel_label(self.channel))
-        stats = w.HTML(self._stats_html())
-        spec_box = w.Output()
+        load_bokehjs()
+        mapper = self.panel.layout.select_one({"name": "mapper"})
+        tags = self.panel.layout.tags[0]
+        colour, self.bokeh_controls = pimage.colour_controls([mapper], self.panel.sources["limits"],
+                                                             palette=self.palette, stretch=tags["stretch"],
+                                                             clip=tags["clip"])
+        bokeh_view = BokehModel(column(self.panel.layout, colour))
+        c: dict[str, Any] = {}
+        last = max(self.nchan - 1, 0)
+        c["channel"] = w.IntSlider(value=self.channel, min=0, max=last, description="channel",
+                                   continuous_update=False, disabled=self.nchan <= 1)
+        c["play"] = w.Play(value=self.channel, min=0, max=last, step=1, interval=400, description="play",
+                           disabled=self.nchan <= 1)
+        self._links = [w.jslink((c["play"], "value"), (c["channel"], "value"))]
+        c["label"] = w.Label(self.channel_label(self.channel), layout=w.Layout(width="330px"))
+        c["mode"] = w.ToggleButtons(options=list(MODES), value=self.mode, description="image",
+                                    tooltips=["pb-corrected (flux right, noise rises to the edge)",
+                                              "flat noise (pbcor x pb)"],
+                                    layout=w.Layout(display="" if self.flat is not None else "none"))
+        c["region"] = w.ToggleButtons(options=list(REGIONS), value="pixel", description="spectrum of",
+                                      tooltips=["click a pixel", "draw a box (box select tool)",
+                                                "draw a box: its inscribed circle"])
+        c["stats"] = w.HTML(self._stats_html())
+        c["spectrum"] = w.Output()
+        c["moment order"] = w.Dropdown(options=[("0 (integrated)", 0), ("1 (velocity)", 1), ("8 (peak)", 8)],
+                                       value=0, description="moment", layout=w.Layout(width="220px"))
+        c["moment channels"] = w.IntRangeSlider(value=(0, last), min=0, max=last, description="channels",
+                                                continuous_update=False, disabled=self.nchan <= 1)
+        c["nsigma"] = w.BoundedFloatText(value=3.0, min=0.0, max=1000.0, step=0.5, description="threshold (σ)",
+                                         style={"description_width": "initial"}, layout=w.Layout(width="170px"))
+        c["moment"] = w.Button(description="moment", tooltip="moment map of the channel range above nsigma x rms",
+                               disabled=self.nchan <= 1)
+        c["moment view"] = w.Output()
+        for name, widget in c.items():
+            widget.add_class("almaview-control-" + name.replace(" ", "-"))
+        self.controls = c
 
         def on_channel(change: dict) -> None:
             self.set_channel(change["new"])
-            label.value = self.channel_label(self.channel)
-            stats.value = self._stats_html()
+            c["label"].value = self.channel_label(self.channel)
+            c["stats"].value = self._stats_html()
 
-        slider.observe(on_channel, names="value")
+        def on_mode(change: dict) -> None:
+            self.set_mode(change["new"])
+            c["stats"].value = self._stats_html()
 
-        def on_tap(event: Any) -> None:  # a click: spectrum at the pixel under the cursor
-            px = self._pixel_from_offset(event.x, event.y)
-            if px is None:
-                return
-            spec_box.clear_output()
-            with spec_box:
+        def show_spectrum(**region: Any) -> None:
+            self.spectrum_panel = self.spectrum(**region)
+            c["spectrum"].clear_output()
+            with c["spectrum"]:
                 from IPython.display import display
 
-                display(BokehModel(self.spectrum(x=px[0], y=px[1]).layout))
+                display(BokehModel(self.spectrum_panel.layout))
 
-        self.panel.layout.on_event("tap", on_tap)
-        self._widget = w.VBox([w.HBox([slider, label]), bokeh_view, stats, spec_box])
+        def on_tap(event: Any) -> None:  # a click: spectrum at the pixel under the cursor
+            if c["region"].value != "pixel":
+                return
+            px = self._pixel_from_offset(event.x, event.y)
+            if px is not None:
+                show_spectrum(x=px[0], y=px[1])
+
+        def on_geometry(event: Any) -> None:  # a drawn box: spectrum of the box or of its inscribed circle
+            g = event.geometry
+            if c["region"].value == "pixel" or g.get("type") != "rect" or not event.final:
+                return
+            region = self._region_from_offsets(g["x0"], g["y0"], g["x1"], g["y1"], c["region"].value)
+            if region is not None:
+                show_spectrum(**region)
+
+        def on_moment(_: Any) -> None:
+            self.show_moment(c["moment order"].value, c["moment channels"].value, c["nsigma"].value)
+
+        c["channel"].observe(on_channel, names="value")
+        c["mode"].observe(on_mode, names="value")
+        c["moment"].on_click(on_moment)
+        self.panel.layout.on_event(Tap, on_tap)
+        self.panel.layout.on_event(SelectionGeometry, on_geometry)
+        top = w.HBox([c["channel"], c["play"], c["label"]])
+        top.add_class("almaview-image-viewer-top")
+        self._widget = w.VBox([top, w.HBox([c["mode"], c["region"]]), bokeh_view, c["stats"], c["spectrum"],
+                               w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
+                               c["moment view"]])
+        self._widget.add_class("almaview-image-viewer")
         return self._widget
+
+    def show_moment(self, order: int, channels: tuple[int, int], nsigma: float) -> Panel:
+        """Compute :meth:`moment_map` and show it (``image_plane`` of the map) under the widget's moment controls.
+
+        Examples
+        --------
+        >>> v = ImageViewer("cube.pbcor.fits"); v.widget()          # doctest: +SKIP
+        >>> v.show_moment(0, (20, 40), 3.0).data.value              # doctest: +SKIP
+        """
+        m = self.moment_map(order, channels, nsigma)
+        self.moment_panel = pimage.image_plane(m, max_pixels=self.max_pixels, palette=self.palette,
+                                               title=f"{m.name} (> {nsigma:g} σ) · {self.shown.name}")
+        out = self.controls.get("moment view")
+        if out is not None:
+            from IPython.display import display
+            from jupyter_bokeh import BokehModel
+
+            out.clear_output()
+            with out:
+                display(BokehModel(self.moment_panel.layout))
+        return self.moment_panel
 
     def _pixel_from_offset(self, ox: float, oy: float) -> tuple[int, int] | None:
         dx, dy = pimage._pixel_arcsec(self.image)
@@ -162,14 +344,90 @@ class ImageViewer:
             return x, y
         return None
 
+    def _region_from_offsets(self, ox0: float, oy0: float, ox1: float, oy1: float,
+                             kind: str) -> dict[str, Any] | None:
+        """A drawn box (offsets, arcsec) as a pixel box (clipped to the image) or its inscribed circle."""
+        dx, dy = pimage._pixel_arcsec(self.image)
+        cx, cy = self.image.sizes["x"] / 2.0, self.image.sizes["y"] / 2.0
+        xs = sorted((cx - ox0 / dx, cx - ox1 / dx))
+        ys = sorted((cy + oy0 / dy, cy + oy1 / dy))
+        if kind == "circle":
+            r = min(xs[1] - xs[0], ys[1] - ys[0]) / 2.0
+            return {"circle": ((xs[0] + xs[1]) / 2.0, (ys[0] + ys[1]) / 2.0, max(r, 0.5))}
+        nx, ny = self.image.sizes["x"], self.image.sizes["y"]
+        x0, x1 = max(int(round(xs[0])), 0), min(int(round(xs[1])), nx - 1)
+        y0, y1 = max(int(round(ys[0])), 0), min(int(round(ys[1])), ny - 1)
+        if x1 < x0 or y1 < y0:
+            return None
+        return {"box": (x0, y0, x1, y1)}
+
     def _stats_html(self) -> str:
         s = self.statistics()
         unit = self.image.attrs.get("units", "")
-        return (f"rms {s['rms']:.3g} {unit} · peak {s['peak']:.3g} {unit} · SNR {s['snr']:.1f} · "
+        where = "outside the mask" if self.mask is not None else "shown channel"
+        return (f"rms {s['rms']:.3g} {unit} ({'given' if self.rms is not None else where}) · "
+                f"peak {s['peak']:.3g} {unit} · SNR {s['snr']:.1f} · "
                 f"beam {s['beam_major']:.2f}\" × {s['beam_minor']:.2f}\" PA {s['beam_pa']:.0f}° · "
                 f"dynamic range {s['dynamic_range']:.1f}")
+
+    def compare(self, *others: xr.DataArray | str | os.PathLike, **kwargs: Any) -> Any:
+        """This image side by side with ``others`` (linked pan/zoom, shared colour scale): see :func:`compare`.
+
+        Examples
+        --------
+        >>> ImageViewer("cont.pbcor.fits").compare("reimaged.pbcor.fits")   # doctest: +SKIP
+        """
+        return compare(self.shown, *others, channel=self.channel, max_pixels=self.max_pixels, **kwargs)
 
     def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser tests
         from IPython.display import display
 
         display(self.widget())
+
+
+def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: Sequence[str] | None = None,
+            **kwargs: Any) -> Any:
+    """Two or more images side by side: linked pan/zoom, one colour mapper with browser-side colour map,
+    stretch, clip and limits (:func:`almaview.plots.image.comparison`), and a channel slider when they are
+    cubes (each image shows its own channel, clipped to its range). Returns the ipywidgets box; its
+    ``panel`` attribute is the comparison Panel.
+
+    Examples
+    --------
+    >>> box = compare("cont.pbcor.fits", "reimaged.pbcor.fits")   # doctest: +SKIP
+    >>> box.panel.data["image1"].value                             # doctest: +SKIP
+    """
+    import ipywidgets as w
+    from bokeh.layouts import column
+    from jupyter_bokeh import BokehModel
+
+    from . import load_bokehjs
+
+    arrays = [_open(i) for i in images]
+    names = list(names) if names is not None else [str(a.name) for a in arrays]
+    if len(set(names)) != len(names):
+        names = [f"image{i}" for i in range(len(arrays))]
+    panel = pimage.comparison(*arrays, channel=channel, names=names, **kwargs)
+    load_bokehjs()
+    first = panel.layout.children[0]
+    colour, _ = pimage.colour_controls([first.select_one({"name": "mapper"})], panel.sources["limits"],
+                                       stretch=first.tags[0]["stretch"], clip=first.tags[0]["clip"])
+    nchan = max((a.sizes[pimage._spectral(a)] if pimage._spectral(a) else 1) for a in arrays)
+    slider = w.IntSlider(value=min(channel, nchan - 1), min=0, max=nchan - 1, description="channel",
+                         continuous_update=False, disabled=nchan <= 1)
+    slider.add_class("almaview-control-channel")
+
+    def on_channel(change: dict) -> None:
+        for name, arr, fig in zip(names, arrays, panel.layout.children):
+            spec = pimage._spectral(arr)
+            c = min(int(change["new"]), arr.sizes[spec] - 1) if spec else 0
+            sub = Panel(fig, panel.data[name].to_dataset(), {k[len(name) + 1:]: v for k, v in panel.sources.items()
+                                                             if k.startswith(f"{name}_")})
+            pimage.update_plane(sub, arr, c)
+            panel.data[name] = sub.data
+
+    slider.observe(on_channel, names="value")
+    box = w.VBox([slider, BokehModel(column(panel.layout, colour))])
+    box.add_class("almaview-image-compare")
+    box.panel = panel
+    return box
