@@ -29,3 +29,141 @@ def test_viewer_channel_change_and_labels(alma_eb):
     assert f"{f3 / 1e9:.6f} GHz" in label
     assert f"{299792458.0 * (1 - f3 / restfreq) / 1e3:.2f} km/s" in label
     assert v.statistics()["peak"] == pytest.approx(np.nanmax(expected), rel=1e-6)
+
+
+def _cube(path):
+    from astropy.io import fits
+
+    with fits.open(path) as h:
+        return np.asarray(h[0].data[0], dtype=float), h[0].header.copy(), h["BEAMS"].data if "BEAMS" in h else None
+
+
+def _beam_pixels(header, beams):
+    import math
+
+    return math.pi / (4 * math.log(2)) * np.asarray(beams["BMAJ"], float) * np.asarray(beams["BMIN"], float) / (
+        abs(header["CDELT1"]) * header["CDELT2"] * 3600**2)
+
+
+def test_flat_noise_toggle_shows_pbcor_times_pb(alma_eb):
+    from almaview.widgets.image_viewer import ImageViewer
+
+    im = alma_eb.images
+    pbcor, _, _ = _cube(im["cube_pbcor_fits"])
+    pb, _, _ = _cube(im["cube_pb_fits"])
+    flat_casa, _, _ = _cube(im["cube_image_fits"])
+    v = ImageViewer(im["cube_pbcor_fits"], pb=im["cube_pb_fits"])
+    box = v.widget()
+    mode = v.controls["mode"]
+    assert mode.layout.display != "none" and mode.options == ("pbcor", "flat noise")
+    v.controls["channel"].value = 21
+    got = v.panel.sources["image"].data["image"][0][:, ::-1]
+    np.testing.assert_allclose(got, pbcor[21], rtol=1e-6)
+    mode.value = "flat noise"
+    got = v.panel.sources["image"].data["image"][0][:, ::-1]
+    expected = pbcor[21] * pb[21]
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6)
+    ok = np.isfinite(got)  # and it is CASA's own flat-noise image (to float32 rounding)
+    np.testing.assert_allclose(got[ok], flat_casa[21][ok], rtol=1e-4, atol=1e-6)
+    # Given the flat-noise image itself, the toggle shows it.
+    w = ImageViewer(im["cube_pbcor_fits"], flat=im["cube_image_fits"])
+    w.set_mode("flat noise")
+    np.testing.assert_allclose(w.panel.sources["image"].data["image"][0][:, ::-1], flat_casa[w.channel], rtol=1e-6,
+                               equal_nan=True)
+    assert ImageViewer(im["cube_pbcor_fits"]).widget().children[1].children[0].layout.display == "none"
+    assert box.children[0].children[0] is v.controls["channel"]
+
+
+def test_play_is_linked_to_the_channel_slider_and_controls_have_classes(alma_eb):
+    from almaview.widgets.image_viewer import ImageViewer
+
+    v = ImageViewer(alma_eb.images["cube_pbcor_fits"])
+    box = v.widget()
+    play, slider = v.controls["play"], v.controls["channel"]
+    assert any(link.source == (play, "value") and link.target == (slider, "value") for link in v.links)
+    assert (play.min, play.max) == (slider.min, slider.max) == (0, v.nchan - 1)
+    assert [c for c in box.children[0].children] == [slider, play, v.controls["label"]]
+    for name in ("channel", "play", "mode", "region", "moment", "moment-channels", "nsigma"):
+        key = name.replace("-", " ")
+        assert f"almaview-control-{name}" in v.controls[key]._dom_classes
+    assert "radio" in v.controls["label"].value and "LSRK" in v.controls["label"].value
+
+
+def test_spectra_from_tap_box_and_circle_equal_numpy(alma_eb):
+    from bokeh.events import SelectionGeometry, Tap
+
+    from almaview.widgets.image_viewer import ImageViewer
+
+    path = alma_eb.images["cube_pbcor_fits"]
+    data, header, beams = _cube(path)
+    beam_pix = _beam_pixels(header, beams)
+    v = ImageViewer(path, ranges=[(230.50e9, 230.51e9)])
+    v.widget()
+    fig = v.panel.layout
+    hover = v.panel.sources["hover"].data
+    at = {(int(x), int(y)): (ox, oy) for x, y, ox, oy in zip(hover["px"], hover["py"], hover["ox"], hover["oy"])}
+    fig._trigger_event(Tap(fig, x=at[(64, 62)][0], y=at[(64, 62)][1]))  # a click on the pixel's centre
+    np.testing.assert_allclose(v.spectrum_panel.data.value, data[:, 62, 64], rtol=1e-6)
+    assert v.spectrum_panel.sources["ranges"].data["left"] == [230.50]
+    v.controls["region"].value = "box"
+    (ox0, oy0), (ox1, oy1) = at[(50, 55)], at[(60, 66)]
+    fig._trigger_event(SelectionGeometry(fig, geometry={"type": "rect", "x0": ox0, "y0": oy0, "x1": ox1, "y1": oy1}))
+    expected = np.nansum(data[:, 55:67, 50:61], axis=(1, 2)) / beam_pix
+    np.testing.assert_allclose(v.spectrum_panel.data.value, expected, rtol=1e-5)
+    assert (v.spectrum_panel.data.units == "Jy").all()
+    v.controls["region"].value = "circle"  # the circle inscribed in the box: centre (55, 60.5), radius 5
+    fig._trigger_event(SelectionGeometry(fig, geometry={"type": "rect", "x0": ox0, "y0": oy0, "x1": ox1, "y1": oy1}))
+    yy, xx = np.mgrid[0:data.shape[1], 0:data.shape[2]]
+    inside = (xx - 55.0) ** 2 + (yy - 60.5) ** 2 <= 5.0 ** 2
+    np.testing.assert_allclose(v.spectrum_panel.data.value, np.nansum(data[:, inside], axis=1) / beam_pix, rtol=1e-5)
+    direct = v.spectrum(circle=(55.0, 60.5, 5.0)).data.value  # the Python API gives the same
+    np.testing.assert_allclose(direct, v.spectrum_panel.data.value)
+    np.testing.assert_allclose(v.spectrum(box=(50, 55, 60, 66)).data.value, expected, rtol=1e-5)
+
+
+def test_moment_widget_equals_moment_and_statistics(alma_eb):
+    import almaview as av
+    from almaview.plots.image import moment
+    from almaview.widgets.image_viewer import ImageViewer
+
+    path = alma_eb.images["cube_pbcor_fits"]
+    v = ImageViewer(path, mask=alma_eb.images["cube_mask_fits"])
+    v.widget()
+    c = v.controls
+    c["moment order"].value, c["moment channels"].value, c["nsigma"].value = 1, (20, 40), 4.0
+    c["moment"].click()
+    expected = moment(av.open_image(path), 1, channels=slice(20, 41), nsigma=4.0).compute().values
+    got = v.moment_panel.data.value.values
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6)
+    assert v.moment_panel.data.attrs["units"] == "km/s"
+    # Statistics of the shown channel: rms = MAD outside the clean mask, peak of the plane (astropy reads).
+    data, _, _ = _cube(path)
+    mask, _, _ = _cube(alma_eb.images["cube_mask_fits"])
+    plane = data[v.channel]
+    out = plane[(mask[v.channel] == 0) & np.isfinite(plane)]
+    rms = 1.482602218505602 * np.median(np.abs(out - np.median(out)))
+    s = v.statistics()
+    assert s["rms"] == pytest.approx(rms, rel=1e-5)
+    assert s["peak"] == pytest.approx(np.nanmax(plane), rel=1e-6)
+    assert s["snr"] == pytest.approx(np.nanmax(plane) / rms, rel=1e-5)
+
+
+def test_compare_widget_links_ranges_and_shares_mapper(alma_eb):
+    from almaview.widgets.image_viewer import ImageViewer, compare
+
+    im = alma_eb.images
+    box = compare(im["cube_pbcor_fits"], im["cube_image_fits"])
+    a, b = box.panel.layout.children
+    assert a.x_range is b.x_range and a.y_range is b.y_range
+    assert b.select_one({"name": "plane"}).glyph.color_mapper is a.select_one({"name": "mapper"})
+    slider = box.children[0]
+    assert slider.description == "channel"
+    slider.value = 9
+    flat, _, _ = _cube(im["cube_image_fits"])
+    got = b.select_one({"name": "image"}).data["image"][0][:, ::-1]
+    np.testing.assert_allclose(got, flat[9], rtol=1e-6, equal_nan=True)
+    v = ImageViewer(im["cube_pbcor_fits"])
+    other = v.compare(im["cube_image_fits"])
+    assert len(other.panel.layout.children) == 2

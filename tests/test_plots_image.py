@@ -105,3 +105,142 @@ def test_overlays_comparison_and_decimation(alma_eb):
     left, right = both.layout.children
     assert left.x_range is right.x_range and left.y_range is right.y_range
     assert plane_slice(img, max_pixels=32).sizes["x"] <= 32
+
+
+def _plane_of(path, channel):
+    from astropy.io import fits
+
+    with fits.open(path) as h:
+        return np.asarray(h[0].data[0, channel], dtype=float)
+
+
+def test_initial_stretch_and_clip_match_numpy_and_astropy(cube):
+    import almaview as av
+    from astropy.visualization import AsinhStretch, LogStretch, SqrtStretch
+    from bokeh import palettes
+
+    from almaview.plots.image import image_plane, stretch_palette
+
+    base = list(palettes.Viridis256)
+    t = (np.arange(1024) + 0.5) / 1024
+    for name, ref in (("sqrt", SqrtStretch()), ("log", LogStretch(a=1000)), ("asinh", AsinhStretch(a=0.1))):
+        expected = [base[min(255, int(v * 256))] for v in ref(t, clip=True)]
+        assert stretch_palette("Viridis256", name) == expected, name
+    assert stretch_palette("Viridis256", "linear") == [c for c in base for _ in range(4)]
+    plane = _plane_of(cube, 12)
+    finite = plane[np.isfinite(plane)]
+    panel = image_plane(av.open_image(cube), 12, stretch="sqrt", clip=99.0, palette="Viridis256")
+    mapper = panel.layout.select_one({"name": "mapper"})
+    assert mapper.palette == stretch_palette("Viridis256", "sqrt")
+    assert mapper.low == pytest.approx(np.percentile(finite, 0.5), rel=1e-5)
+    assert mapper.high == pytest.approx(np.percentile(finite, 99.5), rel=1e-5)
+    full = image_plane(av.open_image(cube), 12)  # default: min..max, linear
+    m = full.layout.select_one({"name": "mapper"})
+    assert (m.low, m.high) == (pytest.approx(finite.min()), pytest.approx(finite.max()))
+    shown = full.sources["image"].data["image"][0]
+    assert shown.dtype == np.float32  # the browser payload
+    np.testing.assert_allclose(shown[:, ::-1], plane, rtol=1e-6)
+
+
+def test_region_spectrum_circle_equals_numpy(cube):
+    import almaview as av
+    from almaview.plots.image import region_spectrum
+
+    data, header, _ = _fits(cube)
+    s = region_spectrum(av.open_image(cube), circle=(63.5, 60.2, 6.3))
+    yy, xx = np.mgrid[0:data.shape[2], 0:data.shape[3]]
+    inside = (xx - 63.5) ** 2 + (yy - 60.2) ** 2 <= 6.3 ** 2
+    bmaj, bmin = header["beams"]
+    beam_pix = math.pi / (4 * math.log(2)) * bmaj * bmin / (abs(header["CDELT1"]) * header["CDELT2"] * 3600**2)
+    expected = np.nansum(data[0][:, inside], axis=1) / beam_pix
+    np.testing.assert_allclose(s.value, expected, rtol=1e-5)
+    assert inside.sum() > 100  # a real region, not a pixel
+
+
+def test_update_plane_reads_the_channel_and_mask_follows(alma_eb, cube):
+    import almaview as av
+    from almaview.plots.image import image_plane, update_plane
+
+    img = av.open_image(cube)
+    # A per-channel mask (the fixture's clean mask is the same in every channel): emission above 0.3 Jy/beam.
+    flux = np.stack([_plane_of(cube, c) for c in range(img.sizes["frequency"])])
+    mask_np = np.nan_to_num(flux) > 0.3
+    mask = av.open_image(alma_eb.images["cube_mask_fits"])
+    mask = mask.copy(data=mask_np[None].astype(np.float32))
+    counts = mask_np.sum(axis=(1, 2))
+    a, b = int(np.argmin(counts)), int(np.argmax(counts))
+    assert counts[b] > counts[a]
+    panel = image_plane(img, a, mask=mask)
+    xs_a = panel.sources["mask"].data["xs"]
+    fig, image_src = panel.layout, panel.sources["image"]
+    update_plane(panel, img, b, mask=mask)
+    assert panel.layout is fig and panel.sources["image"] is image_src  # in place, no new figure
+    np.testing.assert_allclose(image_src.data["image"][0][:, ::-1], flux[b], rtol=1e-6)
+    assert panel.data.attrs["channel"] == b and panel.layout.title.text.endswith(f"channel {b}")
+    xs_b, ys_b = panel.sources["mask"].data["xs"], panel.sources["mask"].data["ys"]
+    assert xs_b != xs_a
+    # The contour encloses exactly the masked pixels: its extent (pixels) matches the numpy mask's.
+    dx = abs(_fits(cube)[1]["CDELT1"]) * 3600
+    cx, cy = img.sizes["x"] / 2.0, img.sizes["y"] / 2.0
+    px = np.concatenate([cx - np.asarray(x) / dx for x in xs_b])
+    py = np.concatenate([cy + np.asarray(y) / dx for y in ys_b])
+    yy, xx = np.nonzero(mask_np[b])
+    assert px.min() == pytest.approx(xx.min() - 0.5, abs=0.51) and px.max() == pytest.approx(xx.max() + 0.5, abs=0.51)
+    assert py.min() == pytest.approx(yy.min() - 0.5, abs=0.51) and py.max() == pytest.approx(yy.max() + 0.5, abs=0.51)
+    beams = _fits(cube)[1]["beams"]
+    assert panel.sources["beam"].data["h"][0] == pytest.approx(beams[0][b], rel=1e-6)
+
+
+def test_comparison_of_three_images_links_ranges_and_mapper(alma_eb):
+    import almaview as av
+    from almaview.plots.image import comparison
+
+    imgs = [av.open_image(alma_eb.images[k]) for k in ("cont_pbcor_fits", "cont_image_fits", "cont_pb_fits")]
+    both = comparison(*imgs)
+    figs = both.layout.children
+    assert len(figs) == 3
+    mapper = figs[0].select_one({"name": "mapper"})
+    for f in figs[1:]:
+        assert f.x_range is figs[0].x_range and f.y_range is figs[0].y_range
+        assert all(r.glyph.color_mapper is mapper for r in f.select({"name": "plane"}))
+    flat = _plane_of(alma_eb.images["cont_image_fits"], 0)
+    got = both.data["image1"].to_dataset().value.values
+    np.testing.assert_allclose(got[np.isfinite(got)], flat[np.isfinite(flat)], rtol=1e-6)
+    with pytest.raises(ValueError):
+        comparison(imgs[0])
+
+
+def test_browser_stretch_code_matches_python_when_node_is_available():
+    """The CustomJS body (STRETCH_JS) run by Node.js on stand-in models gives Python's palettes and limits."""
+    import json
+    import shutil
+    import subprocess
+
+    from bokeh import palettes
+
+    from almaview.plots.image import STRETCH_JS, plane_limits, stretch_palette
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the browser-side stretch is covered by the browser tests")
+    values = np.random.default_rng(3).normal(size=5000)
+    lim = plane_limits(values)
+    cases = [(s, c, u) for s in ("linear", "sqrt", "log", "asinh") for c, u in ((100.0, 1.0), (99.5, 0.5))]
+    script = f"""
+    const out = [];
+    for (const [st, cl, up] of {json.dumps(cases)}) {{
+      const mappers = [{{}}];
+      const palette = {{value: "Magma256"}}, stretch = {{value: st}}, clip = {{value: String(cl)}}, upper = {{value: up}};
+      const limits = {{data: {json.dumps(lim)}}};
+      const palettes = {{Magma256: {json.dumps(list(palettes.Magma256))}}};
+      (function() {{ {STRETCH_JS} }})();
+      out.push(mappers[0]);
+    }}
+    console.log(JSON.stringify(out));
+    """
+    got = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout)
+    for (st, cl, up), m in zip(cases, got):
+        j = lim["clip"].index(cl)
+        assert m["palette"] == stretch_palette("Magma256", st), st
+        assert m["low"] == pytest.approx(lim["low"][j])
+        assert m["high"] == pytest.approx(lim["low"][j] + up * (lim["high"][j] - lim["low"][j]))

@@ -109,6 +109,7 @@ class ImageViewer:
         self.controls: dict[str, Any] = {}  #: the widget's controls by name, once :meth:`widget` was called
         self.moment_panel: Panel | None = None  #: the last moment map shown by the widget
         self.spectrum_panel: Panel | None = None  #: the last spectrum shown by the widget
+        self.links: list[Any] = []  #: browser-side links (play -> channel slider), once :meth:`widget` was called
         self._widget: Any = None
 
     # ------------------------------------------------------------------ state
@@ -242,7 +243,7 @@ class ImageViewer:
                                    continuous_update=False, disabled=self.nchan <= 1)
         c["play"] = w.Play(value=self.channel, min=0, max=last, step=1, interval=400, description="play",
                            disabled=self.nchan <= 1)
-        self._links = [w.jslink((c["play"], "value"), (c["channel"], "value"))]
+        self.links = [w.jslink((c["play"], "value"), (c["channel"], "value"))]
         c["label"] = w.Label(self.channel_label(self.channel), layout=w.Layout(width="330px"))
         c["mode"] = w.ToggleButtons(options=list(MODES), value=self.mode, description="image",
                                     tooltips=["pb-corrected (flux right, noise rises to the edge)",
