@@ -375,8 +375,10 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     # The x axis runs east to the left (reversed range): column 0 (east edge) sits at the largest offset.
     src = ColumnDataSource({"image": [np.ascontiguousarray(values[:, ::-1])], "x": [right], "y": [bottom],
                             "dw": [left - right], "dh": [top - bottom]}, name="image")
-    fig = figure(width=width, height=int(width * (top - bottom) / max(abs(right - left), 1e-9)) + 40,
-                 x_range=(left, right), y_range=(bottom, top), match_aspect=True,
+    # Square pixels: the frame (not the whole figure, with its colour bar and axes) has the image's aspect.
+    frame = int(width * 0.78)
+    fig = figure(frame_width=frame, frame_height=max(40, int(frame * (top - bottom) / max(abs(right - left), 1e-9))),
+                 x_range=(left, right), y_range=(bottom, top),
                  title=title or _title(image, channel), x_axis_label="ΔRA (arcsec, east left)",
                  y_axis_label="ΔDec (arcsec)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
     fig.tags = [{"stretch": stretch, "clip": clip, "stokes": stokes, "max_pixels": max_pixels,
@@ -394,6 +396,9 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
                                   "value": np.zeros(hx.size), "snr": np.zeros(hx.size)}, name="hover")
     dots = fig.scatter("ox", "oy", source=hover_src, size=max(2, int(width / 128 / 2)), alpha=0.0,
                        selection_alpha=0.0, nonselection_alpha=0.0)
+    for tool in fig.tools:  # clicks and boxes select the invisible grid, never the image (it would dim)
+        if type(tool).__name__ in ("TapTool", "BoxSelectTool"):
+            tool.renderers = [dots]
     fig.add_tools(HoverTool(renderers=[dots], tooltips=[
         ("RA", "@ra{0.000000}°"), ("Dec", "@dec{0.000000}°"), ("value", f"@value{{0.000e}} {unit}"),
         ("SNR", "@snr{0.0}"), ("pixel", "(@px, @py)")]))
@@ -730,7 +735,9 @@ def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | N
         fig.x_range = first.x_range
         fig.y_range = first.y_range
         for r in fig.select({"name": "plane"}):
-            r.glyph.color_mapper = mapper
+            for g in (r.glyph, r.selection_glyph, r.nonselection_glyph, r.hover_glyph, r.muted_glyph):
+                if hasattr(g, "color_mapper"):
+                    g.color_mapper = mapper
         for cb in fig.right:
             if hasattr(cb, "color_mapper"):
                 cb.color_mapper = mapper
