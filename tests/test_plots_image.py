@@ -203,7 +203,7 @@ def test_comparison_of_three_images_links_ranges_and_mapper(alma_eb):
     for f in figs[1:]:
         assert f.x_range is figs[0].x_range and f.y_range is figs[0].y_range
         assert all(r.glyph.color_mapper is mapper for r in f.select({"name": "plane"}))
-    assert len(both.layout.select({"name": "mapper"})) == 1  # no glyph (selection, muted ...) keeps its own
+    assert len(list(both.layout.select({"name": "mapper"}))) == 1  # no glyph (selection, muted ...) keeps its own
     flat = _plane_of(alma_eb.images["cont_image_fits"], 0)
     got = both.data["image1"].to_dataset().value.values
     np.testing.assert_allclose(got[np.isfinite(got)], flat[np.isfinite(flat)], rtol=1e-6)
