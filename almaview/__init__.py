@@ -43,6 +43,7 @@ _LAZY = {
     "casa": "almaview.casa",
     "plots": "almaview.plots",
     "explore": "almaview.widgets",
+    "widgets": "almaview.widgets",
     "qa": "almaview.qa",
     "restore": "almaview.restore",
     "imaging": "almaview.imaging",

@@ -20,6 +20,11 @@ def __getattr__(name: str) -> Any:
         from .image_viewer import ImageViewer
 
         return ImageViewer
+    if name in ("reimage", "ReimagePanel"):  # the re-imaging panel (imported on first use; the module is callable)
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.reimage")
+        return module if name == "reimage" else module.ReimagePanel
     raise AttributeError(f"module 'almaview.widgets' has no attribute {name!r}")
 
 _LOADED: list[bool] = []
