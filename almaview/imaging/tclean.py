@@ -584,7 +584,8 @@ class ReimagingPlan:
         """
         threshold = choices.pop("threshold", None)
         if nsigma is not None:
-            pred = self.predict(robust=robust, uvtaper=uvtaper)
+            pred = self.predict(robust=robust, uvtaper=uvtaper, cell=choices.get("cell"),
+                                imsize=choices.get("imsize"))
             if pred.predicted_rms is None:
                 raise AlmaviewError(self.root or self.member.path, f"cannot turn nsigma into a threshold: "
                                                                     f"{pred.delivered_origin}")
