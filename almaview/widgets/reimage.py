@@ -83,6 +83,9 @@ class ReimagePanel:
         c["nsigma"] = W.BoundedFloatText(description="nsigma", min=0.0, max=1000.0, step=0.5, value=2.0,
                                          style=style, layout=W.Layout(width="150px"),
                                          tooltip="threshold = nsigma x predicted rms (0: keep the pipeline's)")
+        c["cell"] = W.Text(description="cell", style=style, continuous_update=False, layout=W.Layout(width="170px"))
+        c["imsize"] = W.BoundedIntText(description="imsize", min=16, max=16384, value=128, style=style,
+                                       layout=W.Layout(width="150px"))
         c["deconvolver"] = W.Dropdown(description="deconvolver", options=list(DECONVOLVERS), style=style,
                                       layout=W.Layout(width="220px"))
         c["specmode"] = W.Dropdown(description="specmode", options=["cube", "cubedata"], value="cube",
@@ -109,8 +112,8 @@ class ReimagePanel:
         self.status = W.Label("")
         self.result = W.VBox([])
         self.cube_box = W.HBox([c["specmode"], c["nchan"], c["width"], c["start"]])
-        for name in ("robust", "uvtaper", "niter", "nsigma", "deconvolver", "specmode", "nchan", "width", "start",
-                     "use cont.dat"):
+        for name in ("robust", "uvtaper", "niter", "nsigma", "cell", "imsize", "deconvolver", "specmode", "nchan",
+                     "width", "start", "use cont.dat"):
             c[name].observe(lambda ch: self.update(), "value")
         c["kind"].observe(lambda ch: self._plan_changed(), "value")
         c["field"].observe(lambda ch: self._plan_changed(), "value")
@@ -120,7 +123,7 @@ class ReimagePanel:
         self.widget = W.VBox([
             W.HBox([c["kind"], c["field"]]),
             W.HBox([c["robust"], c["uvtaper"], c["nsigma"]]),
-            W.HBox([c["niter"], c["deconvolver"], c["use cont.dat"]]),
+            W.HBox([c["niter"], c["cell"], c["imsize"], c["deconvolver"], c["use cont.dat"]]),
             self.cube_box, self.prediction_html, self.call_text,
             W.HBox([c["output folder"], c["run"], c["stop"]]),
             W.HBox([self.progress, self.status]), self.message_html, self.result,
@@ -142,6 +145,10 @@ class ReimagePanel:
             c["robust"].value = robust if isinstance(robust, float) else 0.5
             c["uvtaper"].value = str(taper or "")
             c["niter"].value = int(p.get("niter", 0) or 0)
+            cell = p.get("cell", "")
+            c["cell"].value = str(cell[0] if isinstance(cell, list) and cell else cell)
+            imsize = p.get("imsize", 128)
+            c["imsize"].value = int(imsize[0] if isinstance(imsize, list) else imsize)
             dec = p.get("deconvolver", "hogbom")
             if dec not in c["deconvolver"].options:
                 c["deconvolver"].options = list(c["deconvolver"].options) + [dec]
@@ -176,6 +183,14 @@ class ReimagePanel:
         c = self.controls
         out: dict[str, Any] = dict(robust=round(float(c["robust"].value), 3), uvtaper=c["uvtaper"].value.strip(),
                                    niter=int(c["niter"].value), deconvolver=c["deconvolver"].value)
+        p = self.plan.base.params
+        cell, imsize = c["cell"].value.strip(), int(c["imsize"].value)
+        base_cell = p.get("cell", "")
+        if cell and cell != str(base_cell[0] if isinstance(base_cell, list) and base_cell else base_cell):
+            out["cell"] = [cell]
+        base_imsize = p.get("imsize", 0)
+        if imsize != int(base_imsize[0] if isinstance(base_imsize, list) else base_imsize or 0):
+            out["imsize"] = [imsize, imsize]
         nsigma = float(c["nsigma"].value)
         out["nsigma"] = nsigma if nsigma > 0 else None
         if self.plan.kind == "cube":
@@ -201,7 +216,8 @@ class ReimagePanel:
         t0 = time.perf_counter()
         try:
             ch = self.choices()
-            self.prediction = self.plan.predict(robust=ch["robust"], uvtaper=ch["uvtaper"])
+            self.prediction = self.plan.predict(robust=ch["robust"], uvtaper=ch["uvtaper"], cell=ch.get("cell"),
+                                                imsize=ch.get("imsize"))
             params = self.plan.parameters(**ch)
             if params.params.get("deconvolver") == "mtmfs" and int(params.params.get("nterms", 1)) < 2:
                 params = params.with_(nterms=2)
@@ -361,7 +377,7 @@ class ReimagePanel:
         else:
             left = open_image(delivered.source)
             channel = left.sizes.get("frequency", 1) // 2
-            self.comparison = comparison(left, reimaged, channel=channel)
+            self.comparison = comparison(left, reimaged, channel=channel, names=["delivered", "reimaged"])
             note = f"left: delivered {Path(delivered.source).name} · right: {Path(products[key]).name}"
         self.result.children = (W.HTML(f"<small>{html.escape(note)}</small>"), _bokeh(self.comparison.layout))
 

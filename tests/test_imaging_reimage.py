@@ -1,0 +1,143 @@
+"""The re-imaging panel, headless: the call and the predicted beam follow the controls, bad input gives a
+message (not an exception), the output folder is never inside the delivery, a run on the ALMA-like EB shows
+the comparison, and a stopped run leaves nothing.
+
+Expected values: predict_beam called directly, the call parsed back with ast, astropy reads of the FITS
+tclean wrote.
+"""
+
+from __future__ import annotations
+
+import ast
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import almaview as av
+
+FIELD = "IRAS16293-2422"
+
+pytestmark = pytest.mark.skipif(not av.casa.available(), reason="re-imaging runs CASA's tclean")
+
+
+def _call(panel) -> dict:
+    node = ast.parse(panel.call, mode="eval").body
+    assert node.func.id == "tclean"
+    return {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
+
+
+@pytest.fixture(scope="module")
+def demo(demo_delivery):
+    return av.open_delivery(demo_delivery)
+
+
+@pytest.fixture()
+def panel(demo, tmp_path):
+    from almaview.widgets.reimage import ReimagePanel
+
+    return ReimagePanel(demo, kind="cont", output=str(tmp_path / "out"))
+
+
+def test_robust_change_updates_call_and_predicted_beam(panel, demo, monkeypatch):
+    from almaview.imaging import beam, predict_beam
+
+    before = _call(panel)
+    assert before["robust"] == 0.5 and before["field"] == FIELD
+    read = beam.uv_coverage
+    monkeypatch.setattr(beam, "uv_coverage", lambda *a, **k: pytest.fail("the uv coverage was read again"))
+    panel.controls["robust"].value = -1.0
+    monkeypatch.setattr(beam, "uv_coverage", read)
+    after = _call(panel)
+    assert after["robust"] == -1.0 and after["imagename"] != before["imagename"]
+    assert {k for k in after if after[k] != before.get(k)} <= {"robust", "imagename", "threshold"}
+    member = next(m for m in demo.mous if any(i.field == FIELD for i in m.images))
+    vis = [eb.calibrated_ms for eb in member.ebs]
+    direct = predict_beam(vis, field=FIELD, spw=before["spw"][0], robust=-1.0, cell=before["cell"],
+                          imsize=before["imsize"])
+    got = panel.prediction.beam
+    np.testing.assert_allclose([got.major, got.minor, got.pa, got.relative_sensitivity],
+                               [direct.major, direct.minor, direct.pa, direct.relative_sensitivity], rtol=1e-9)
+    assert f'{direct.major:.2f}" × {direct.minor:.2f}"' in panel.prediction_html.value
+
+
+def test_invalid_uvtaper_gives_a_message_not_an_exception(panel):
+    call = panel.call
+    panel.controls["uvtaper"].value = "wide please"
+    assert "uvtaper" in panel.message and "1arcsec" in panel.message
+    assert panel.call == call          # the last valid call stays
+    panel.controls["uvtaper"].value = "1.5arcsec"
+    assert panel.message == "" and _call(panel)["uvtaper"] == ["1.5arcsec"]
+    assert panel.prediction.beam.uvtaper_arcsec == 1.5
+
+
+def test_output_folder_inside_the_delivery_is_refused(panel, demo):
+    inside = Path(demo.root) / "reimaged"
+    panel.controls["output folder"].value = str(inside)
+    assert "never writes into a delivery" in panel.message and str(inside) in panel.message
+    assert panel.controls["run"].disabled
+    panel.controls["run"].click()
+    assert panel.run is None and not inside.exists()
+    panel.controls["output folder"].value = "reimaging"
+    assert panel.message == "" and not panel.controls["run"].disabled
+
+
+def test_kind_cube_and_cont_dat(panel):
+    panel.controls["use cont.dat"].value = True
+    spw = _call(panel)["spw"]
+    ranges = panel.plan.continuum_ranges()
+    assert spw == [ranges.spw_selection(FIELD, ["1", "2", "3"])] * 2 and ":" in spw[0]
+    panel.controls["kind"].value = "cube"
+    cube = _call(panel)
+    assert cube["specmode"] == "cube" and cube["spw"] == ["0", "0"] and panel.controls["use cont.dat"].disabled
+    panel.controls["nchan"].value = 10
+    assert _call(panel)["nchan"] == 10
+
+
+def _eb_member(alma_eb):
+    """A member OUS holding the ALMA-like EB and its images (no casa_commands.log: heuristics)."""
+    from almaview.delivery.model import ExecutionBlock, ImageProduct, MemberOUS
+
+    uid = "uid___A001_X3571_X8a"
+    images = [ImageProduct(Path(p).name, str(p), uid, FIELD, "sci", spws, kind, "I", t)
+              for kind, spws in (("cont", (1, 2, 3)), ("cube", (0,)))
+              for t, p in (("pbcor", alma_eb.images[f"{kind}_pbcor_fits"]), ("pb", alma_eb.images[f"{kind}_pb_fits"]),
+                           ("mask", alma_eb.images[f"{kind}_mask_fits"]))]
+    eb = ExecutionBlock(alma_eb.eb_uid, uid, calibrated_ms=str(alma_eb.ms))
+    return MemberOUS(uid, None, None, f"member.{uid}", ebs=[eb], images=images)
+
+
+def test_run_shows_the_comparison_and_stop_leaves_nothing(alma_eb, tmp_path):
+    from astropy.io import fits
+
+    from almaview.widgets.reimage import ReimagePanel
+
+    panel = ReimagePanel(_eb_member(alma_eb), kind="cont", output=str(tmp_path / "small"), poll_interval=0.2)
+    assert panel.plan.base.origin == "heuristics"
+    c = panel.controls
+    c["imsize"].value, c["cell"].value, c["niter"].value, c["robust"].value = 64, "0.5arcsec", 20, 1.0
+    params = _call(panel)
+    assert params["imsize"] == [64, 64] and params["cell"] == ["0.5arcsec"] and params["robust"] == 1.0
+    c["run"].click()
+    assert panel.wait(timeout=600) == "done", panel.message
+    fits_path = panel.run.products["image.pbcor.fits"]
+    assert Path(fits_path).parent == tmp_path / "small"
+    source = panel.comparison.sources["reimaged_image"]
+    with fits.open(fits_path) as h:
+        plane = h[0].data[0, 0].astype(np.float32)
+    shown = np.asarray(source.data["image"][0])
+    np.testing.assert_array_equal(shown, plane[:, ::-1])   # RA increases to the left
+    assert len(panel.result.children) == 2 and "delivered" in panel.result.children[0].value
+    assert panel.progress.bar_style == "success" and not c["run"].disabled and c["stop"].disabled
+
+    long = ReimagePanel(_eb_member(alma_eb), kind="cube", output=str(tmp_path / "stopped"), poll_interval=0.2)
+    lc = long.controls
+    lc["imsize"].value, lc["cell"].value, lc["niter"].value, lc["nsigma"].value = 512, "0.1arcsec", 100000, 0
+    lc["run"].click()
+    time.sleep(6)
+    assert long.run.state == "running" and not lc["stop"].disabled
+    lc["stop"].click()
+    assert long.run.state == "stopped" and "stopped" in long.status.value
+    assert list((tmp_path / "stopped").iterdir()) == []
+    assert long.comparison is None
