@@ -57,8 +57,20 @@ class ContinuumRanges:
         """
         from ..delivery.auxfiles import parse_cont_dat
 
+        return cls.from_rows(parse_cont_dat(text))
+
+    @classmethod
+    def from_rows(cls, rows: Iterable) -> "ContinuumRanges":
+        """From parsed cont.dat lines (:class:`~almaview.delivery.model.ContinuumRange`, e.g. ``member.continuum``).
+
+        Examples
+        --------
+        >>> from almaview.delivery.auxfiles import parse_cont_dat
+        >>> ContinuumRanges.from_rows(parse_cont_dat("Field: A\\n\\nSpectralWindow: 1\\n1~2GHz LSRK\\n")).get("A", 1)
+        [(1000000000.0, 2000000000.0)]
+        """
         out = cls()
-        for r in parse_cont_dat(text):
+        for r in rows:
             spws = out.ranges.setdefault(r.field, {})
             if r.low is None:
                 word = r.text.strip().split()[0].upper() if r.text.strip() else ""
