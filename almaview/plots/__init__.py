@@ -32,6 +32,7 @@ _LAZY = {
     "qa_stages": "weblog_qa",
     "image_plane": "image", "region_spectrum": "image", "moment": "image", "spectrum_plot": "image",
     "beam_plot": "image", "comparison": "image",
+    "continuum_ranges_plot": "continuum",
 }
 
 
