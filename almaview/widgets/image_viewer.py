@@ -64,6 +64,14 @@ def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
     return out.rename(f"{image.name} × pb")
 
 
+def _show(out: Any, panel: Panel) -> None:
+    """Replace an Output widget's content with a panel (no print: works in a callback and outside a kernel)."""
+    from jupyter_bokeh import BokehModel
+
+    out.clear_output()
+    out.append_display_data(BokehModel(panel.layout))
+
+
 class ImageViewer:
     """A viewer of one image (FITS or CASA; a path or :func:`almaview.open_image`'s DataArray).
 
@@ -88,7 +96,8 @@ class ImageViewer:
         self.image = _open(image)
         self.mask = _open(mask)
         self.pb = _open(pb)
-        flat_image = _open(flat)
+        flat_image = self._flat_given = _open(flat)
+        self._spectral_views: dict[str, xr.DataArray] = {}
         if flat_image is None and self.pb is not None:
             flat_image = _flat_from_pb(self.image, self.pb)
         self.flat = flat_image
@@ -191,11 +200,36 @@ class ImageViewer:
         --------
         >>> ImageViewer("cube.pbcor.fits").spectrum(box=(60, 60, 68, 68)).data.value   # doctest: +SKIP
         """
-        s = pimage.region_spectrum(self.shown, x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
+        s = pimage.region_spectrum(self._spectral_view(), x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
                                    convention=self.convention)
         where = (f"pixel ({x}, {y})" if box is None and circle is None else
                  f"box {tuple(box)}" if box is not None else f"circle {tuple(round(float(v), 1) for v in circle)}")
         return pimage.spectrum_plot(s, ranges=self.ranges, title=f"spectrum at {where}")
+
+    def _spectral_view(self) -> xr.DataArray:
+        """The shown image chunked along the spectrum (all channels x 16 full rows) for spectra: dask does
+        not narrow a chunk's read to the pixels asked for, so the plane-per-chunk view would read every
+        plane in full for one pixel's spectrum. Files are re-opened with that chunking; others are used as
+        they are."""
+        key = self.mode
+        if key not in self._spectral_views:
+            def reopen(a: xr.DataArray | None) -> xr.DataArray | None:
+                if a is None or not a.attrs.get("source") or not self.spectral:
+                    return a
+                from ..io.image import open_image
+
+                try:
+                    b = open_image(a.attrs["source"], chunks={self.spectral: -1, "y": 16, "x": -1})
+                except Exception:  # e.g. a DataArray whose 'source' was moved: the given view still works
+                    return a
+                return b if b.dims == a.dims and b.shape == a.shape else a
+
+            if self.mode == "flat noise" and self._flat_given is None and self.pb is not None:
+                view = _flat_from_pb(reopen(self.image), reopen(self.pb))
+            else:
+                view = reopen(self.shown)
+            self._spectral_views[key] = view
+        return self._spectral_views[key]
 
     def moment_map(self, order: int = 0, channels: tuple[int, int] | None = None, nsigma: float = 3.0) -> xr.DataArray:
         """Moment ``order`` (0, 1, 8) of the shown image over ``channels`` (first, last; inclusive) with the
@@ -278,11 +312,7 @@ class ImageViewer:
 
         def show_spectrum(**region: Any) -> None:
             self.spectrum_panel = self.spectrum(**region)
-            c["spectrum"].clear_output()
-            with c["spectrum"]:
-                from IPython.display import display
-
-                display(BokehModel(self.spectrum_panel.layout))
+            _show(c["spectrum"], self.spectrum_panel)
 
         def on_tap(event: Any) -> None:  # a click: spectrum at the pixel under the cursor
             if c["region"].value != "pixel":
@@ -326,14 +356,8 @@ class ImageViewer:
         m = self.moment_map(order, channels, nsigma)
         self.moment_panel = pimage.image_plane(m, max_pixels=self.max_pixels, palette=self.palette,
                                                title=f"{m.name} (> {nsigma:g} σ) · {self.shown.name}")
-        out = self.controls.get("moment view")
-        if out is not None:
-            from IPython.display import display
-            from jupyter_bokeh import BokehModel
-
-            out.clear_output()
-            with out:
-                display(BokehModel(self.moment_panel.layout))
+        if "moment view" in self.controls:
+            _show(self.controls["moment view"], self.moment_panel)
         return self.moment_panel
 
     def _pixel_from_offset(self, ox: float, oy: float) -> tuple[int, int] | None:
