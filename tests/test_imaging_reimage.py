@@ -66,9 +66,9 @@ def test_invalid_uvtaper_gives_a_message_not_an_exception(panel):
     call = panel.call
     panel.controls["uvtaper"].value = "wide please"
     assert "uvtaper" in panel.message and "1arcsec" in panel.message
-    assert panel.call == call          # the last valid call stays
+    assert panel.call == call and panel.controls["run"].disabled   # the last valid call is shown, not run
     panel.controls["uvtaper"].value = "1.5arcsec"
-    assert panel.message == "" and _call(panel)["uvtaper"] == ["1.5arcsec"]
+    assert panel.message == "" and _call(panel)["uvtaper"] == ["1.5arcsec"] and not panel.controls["run"].disabled
     assert panel.prediction.beam.uvtaper_arcsec == 1.5
 
 

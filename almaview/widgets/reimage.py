@@ -63,6 +63,9 @@ class ReimagePanel:
         self._thread: threading.Thread | None = None
         self._updating = False
         self._output_refused = False
+        from . import load_bokehjs
+
+        load_bokehjs()  # now, from the kernel's thread: the comparison arrives later from the follower thread
         self._build(output)
         self._reset_controls()
         self.update()
@@ -222,6 +225,8 @@ class ReimagePanel:
             if params.params.get("deconvolver") == "mtmfs" and int(params.params.get("nterms", 1)) < 2:
                 params = params.with_(nterms=2)
         except AlmaviewError as err:
+            self.params = None  # "run" stays off until the choices make a valid call again
+            self.controls["run"].disabled = True
             self._show_message(_what_to_do(err))
             self.timings["update"] = time.perf_counter() - t0
             return
@@ -390,9 +395,6 @@ class ReimagePanel:
 def _bokeh(layout: Any) -> Any:
     from jupyter_bokeh import BokehModel
 
-    from . import load_bokehjs
-
-    load_bokehjs()
     return BokehModel(layout)
 
 
