@@ -9,6 +9,11 @@ follows CASA's log for major cycles and the peak residual, can be stopped, and
 exports FITS. Products are written in a hidden scratch folder next to the
 output and moved into place only when the run finished: a stopped or failed
 run leaves nothing half-written in the output directory.
+
+:func:`reimaging_plan` / :func:`reimaging_parameters` start from a delivery: the
+member's hif_makeimages call (else heuristics), the delivered image's rms scaled
+by the predicted relative sensitivity of a new weighting (-> ``threshold``), and
+an output folder that is never inside the delivery (:func:`check_output_folder`).
 """
 
 from __future__ import annotations
@@ -645,7 +650,8 @@ class ReimagingPlan:
                 return float(m.group(4)) * _README_SCALE[m.group(5).lower()], "the README's achieved rms"
         return None, "no delivered image or README rms to scale from"
 
-    def predict(self, robust: Any = None, uvtaper: Any = None, *, cell: Any = None, imsize: Any = None) -> RmsPrediction:
+    def predict(self, robust: Any = None, uvtaper: Any = None, *, cell: Any = None,
+                imsize: Any = None) -> RmsPrediction:
         """Predicted beam and rms for a robust/uvtaper (None: the pipeline's) on the call's cell/imsize.
 
         ``predicted rms = delivered rms x relative_sensitivity(choice) / relative_sensitivity(pipeline)``, both
