@@ -185,6 +185,44 @@ def _parse_spw(spw: Any) -> list[int] | None:
     return [int(s) for s in spw]
 
 
+def _aligned_blocks(*arrays: Any) -> Iterable[tuple[Any, ...]]:
+    """Delayed blocks of dask arrays over (time, baseline, ...), chunked alike on time and baseline, whole beyond."""
+    first = arrays[0]
+    out = []
+    for arr in arrays:
+        chunks = {0: first.chunks[0], 1: first.chunks[1], **{d: -1 for d in range(2, arr.ndim)}}
+        out.append(arr.rechunk(chunks).to_delayed().reshape(-1))
+    return zip(*out)
+
+
+def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: int,
+                    centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's unflagged samples: u, v (wavelengths) and summed weight per (row, group of ``k`` channels).
+
+    ``flag`` (time, baseline, chan, pol); ``weight`` the same or (time, baseline, pol) for per-row
+    WEIGHT; ``uvw`` (time, baseline, 2) in m. Cells without a row are flagged (and NaN).
+    """
+    flag = np.asarray(flag)
+    weight = np.nan_to_num(np.asarray(weight, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    if weight.ndim == 3:
+        weight = weight[:, :, None, :]
+    groups = np.where(flag[..., 0], np.float32(0), weight[..., 0])
+    for p in range(1, flag.shape[-1]):
+        groups += np.where(flag[..., p], np.float32(0), weight[..., p])
+    nt, nb, nc = groups.shape
+    if k > 1:
+        pad = (-nc) % k
+        if pad:
+            groups = np.concatenate([groups, np.zeros((nt, nb, pad), np.float32)], axis=2)
+        groups = groups.reshape(nt, nb, -1, k).sum(axis=3)
+    uvw = np.asarray(uvw, dtype=float).reshape(nt * nb, 2)
+    groups = groups.reshape(nt * nb, -1)
+    rows, chans = np.nonzero((groups > 0) & np.isfinite(uvw[:, :1]))
+    scale = centres[chans] / C_LIGHT
+    return ((uvw[rows, 0] * scale).astype(np.float32), (uvw[rows, 1] * scale).astype(np.float32),
+            groups[rows, chans])
+
+
 def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
                 max_fractional_width: float = 1e-4) -> UVCoverage:
     """Read the unflagged uv coverage of ``field`` (UVW, WEIGHT, FLAG once), one sample per (row, channel group).
@@ -235,7 +273,6 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
             on = np.asarray(ds.field_name.values) == name
             if not on.any():
                 continue
-            ds = ds.isel(time=np.flatnonzero(on))
             spws_used.add(s)
             nchan = ds.sizes["frequency"]
             freq = np.asarray(ds.frequency.values, dtype=float)
@@ -244,24 +281,23 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
             step = abs(float(np.median(np.diff(freq)))) if nchan > 1 else 0.0
             k = max(1, int(max_fractional_width * float(freq.mean()) // step)) if step > 0 else 1
             k = min(k, nchan)
-            w = ds.WEIGHT.where(~ds.FLAG, 0.0).fillna(0.0).sum("polarization")
-            groups = w.coarsen(frequency=k, boundary="pad").sum()
             centres = np.asarray(ds.frequency.coarsen(frequency=k, boundary="pad").mean().values, dtype=float)
-            pieces.append((ds.UVW.isel(uvw_label=slice(0, 2)).data, groups.data, centres))
+            # WEIGHT without WEIGHT_SPECTRUM is one value per (row, polarization): read it so, not per channel.
+            weight = ds.WEIGHT.isel(frequency=0) if ds.WEIGHT.attrs.get("column") == "WEIGHT" else ds.WEIGHT
+            uvw = ds.UVW.isel(uvw_label=slice(0, 2))
+            # Slices of the field's time runs (not a list) so that only those rows are read.
+            times = np.flatnonzero(on)
+            breaks = np.flatnonzero(np.diff(times) > 1)
+            for a, b in zip(np.r_[times[0], times[breaks + 1]], np.r_[times[breaks], times[-1]] + 1):
+                run = slice(int(a), int(b))
+                blocks = _aligned_blocks(ds.FLAG.isel(time=run).data, weight.isel(time=run).data,
+                                         uvw.isel(time=run).data)
+                pieces.extend(dask.delayed(_coverage_block)(f, w, x, k, centres) for f, w, x in blocks)
     if not pieces:
         raise InvalidImagingParameter(sources[0] if sources else None,
                                       f"holds no visibilities of field {field!r} in spw {spw!r}")
-    computed = dask.compute(*[(uvw, groups) for uvw, groups, _ in pieces])
-    us, vs, ws = [], [], []
-    for (uvw, groups), (_, _, centres) in zip(computed, pieces):
-        uvw = np.asarray(uvw, dtype=float).reshape(-1, 2)
-        groups = np.asarray(groups).reshape(uvw.shape[0], -1)
-        keep = (groups > 0) & np.isfinite(groups) & np.isfinite(uvw[:, :1])
-        rows, chans = np.nonzero(keep)
-        scale = centres[chans] / C_LIGHT
-        us.append((uvw[rows, 0] * scale).astype(np.float32))
-        vs.append((uvw[rows, 1] * scale).astype(np.float32))
-        ws.append(groups[rows, chans].astype(np.float32))
+    computed = dask.compute(*pieces)
+    us, vs, ws = zip(*computed)
     u, v, w = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
     if u.size == 0:
         raise InvalidImagingParameter(sources[0], f"every visibility of field {field!r} in spw {spw!r} is flagged")
@@ -296,6 +332,11 @@ def default_cell_imsize(cov: UVCoverage, *, pb_level: float = 0.2, pixels_per_be
 # --------------------------------------------------------------------------- weighting and PSF
 
 
+def _on_grid(i: np.ndarray, n: int) -> np.ndarray:
+    """0 < i < n (CASA keeps cells strictly inside the density grid)."""
+    return (i > 0) & (i < n)
+
+
 class _UVGrid:
     """The uv samples of a coverage binned once on the grids of one image (cell, imsize).
 
@@ -319,37 +360,40 @@ class _UVGrid:
         dp = 1.0 / (big * cell_arcsec * _ARCSEC)
         x = cov.u / du
         y = cov.v / du
-        # the conjugate (-u, -v): its own density cell (truncation is not symmetric about 0)
-        iu_c = np.floor(h - x).astype(np.int64)
-        iv_c = np.floor(h - y).astype(np.int64)
-        on_c = (iu_c > 0) & (iu_c < n) & (iv_c > 0) & (iv_c < n)
         w = cov.weight
-        density = np.bincount((iv_c * n + iu_c)[on_c], weights=w[on_c], minlength=n * n)
-        del iu_c, iv_c, on_c
-        iu = np.floor(x + h).astype(np.int64)
-        iv = np.floor(y + h).astype(np.int64)
-        del x, y
-        self.inside = inside = (iu > 0) & (iu < n) & (iv > 0) & (iv < n)
-        iu, iv, w = iu[inside], iv[inside], w[inside]
-        self.n_visibilities = int(iu.size)
-        density += np.bincount(iv * n + iu, weights=w, minlength=n * n)
-        self.density = density
+        # Integer casts truncate; truncation and floor agree on every cell the strict inside test keeps.
+        # The conjugate (-u, -v) falls in its own density cell (truncation is not symmetric about 0).
+        iu = (h - x).astype(np.int32)
+        iv = (h - y).astype(np.int32)
+        flat = np.where(_on_grid(iu, n) & _on_grid(iv, n), iv * n + iu, n * n)
+        density = np.bincount(flat, weights=w, minlength=n * n + 1)[: n * n]
+        iu = (x + h).astype(np.int32)
+        iv = (y + h).astype(np.int32)
+        del x, y, flat
+        inside = _on_grid(iu, n) & _on_grid(iv, n)
+        self.n_visibilities = int(np.count_nonzero(inside))
         # PSF cell relative to the first PSF cell of the density cell: a few values per axis.
-        pu = np.rint(cov.u[inside] / dp).astype(np.int64) - ((iu - h) * big) // n
-        pv = np.rint(cov.v[inside] / dp).astype(np.int64) - ((iv - h) * big) // n
-        lo = [int(a.min()) if a.size else 0 for a in (iu, iv, pu, pv)]
-        span = [int(a.max()) - m + 1 if a.size else 1 for a, m in zip((iu, iv, pu, pv), lo)]
-        key = (((iv - lo[1]) * span[0] + (iu - lo[0])) * span[3] + (pv - lo[3])) * span[2] + (pu - lo[2])
-        del iu, iv, pu, pv
+        pu = np.rint(cov.u / dp).astype(np.int32) - ((iu - h) * big) // n
+        pv = np.rint(cov.v / dp).astype(np.int32) - ((iv - h) * big) // n
+        lo, span = [], []
+        for a in (iu, iv, pu, pv):
+            first = int(a.min(where=inside, initial=np.iinfo(np.int32).max))
+            lo.append(first)
+            span.append(max(int(a.max(where=inside, initial=first)) - first + 1, 1))
         nkeys = span[0] * span[1] * span[2] * span[3]
+        dtype = np.int32 if nkeys < 2**31 else np.int64
+        key = ((iv - lo[1]).astype(dtype) * span[0] + (iu - lo[0])) * span[3] + (pv - lo[3])
+        key = key * span[2] + (pu - lo[2])
+        del iu, iv, pu, pv
         if nkeys <= self.MAX_DENSE_KEYS:
-            sums = np.bincount(key, weights=w, minlength=nkeys)
+            key = np.where(inside, key, nkeys)  # off the grid: one extra bin, dropped
+            sums = np.bincount(key, weights=w, minlength=nkeys + 1)[:nkeys]
             keys = np.flatnonzero(sums)
-            self._sum = lambda values: np.bincount(key, weights=values, minlength=nkeys)[keys]
+            self._sum = lambda values: np.bincount(key, weights=values, minlength=nkeys + 1)[keys]
             self.pair_weight = sums[keys]
         else:
-            keys, inverse = np.unique(key, return_inverse=True)
-            self._sum = lambda values: np.bincount(inverse, weights=values, minlength=keys.size)
+            keys, inverse = np.unique(key[inside], return_inverse=True)
+            self._sum = lambda values: np.bincount(inverse, weights=values[inside], minlength=keys.size)
             self.pair_weight = self._sum(w)
         cells, rel = np.divmod(keys, span[2] * span[3])
         cv, cu = np.divmod(cells, span[0])
@@ -357,6 +401,8 @@ class _UVGrid:
         rv, ru = np.divmod(rel, span[2])
         pu = ru + lo[2] + ((cu - h) * big) // n
         pv = rv + lo[3] + ((cv - h) * big) // n
+        density += np.bincount(cv * n + cu, weights=self.pair_weight, minlength=n * n)
+        self.density = density
         self.pair_density = density[cv * n + cu]
         self.pair_psf = (pv % big) * big + pu % big
         self.pair_psf_conj = ((-pv) % big) * big + (-pu) % big
@@ -369,10 +415,10 @@ class _UVGrid:
             return self.pair_weight, self.pair_weight
         if uvtaper_arcsec not in self._tapers:
             theta = uvtaper_arcsec * _ARCSEC
-            u = self._cov.u[self.inside].astype(np.float64)
-            v = self._cov.v[self.inside].astype(np.float64)
+            u = self._cov.u.astype(np.float64)
+            v = self._cov.v.astype(np.float64)
             t = np.exp(-(math.pi * theta) ** 2 * (u * u + v * v) / (4.0 * math.log(2.0)))
-            wt = self._cov.weight[self.inside] * t
+            wt = self._cov.weight * t
             self._tapers[uvtaper_arcsec] = (self._sum(wt), self._sum(wt * t))
         return self._tapers[uvtaper_arcsec]
 
