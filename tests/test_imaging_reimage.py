@@ -19,9 +19,6 @@ import almaview as av
 
 FIELD = "IRAS16293-2422"
 
-pytestmark = pytest.mark.skipif(not av.casa.available(), reason="re-imaging runs CASA's tclean")
-
-
 def _call(panel) -> dict:
     node = ast.parse(panel.call, mode="eval").body
     assert node.func.id == "tclean"
@@ -108,6 +105,7 @@ def _eb_member(alma_eb):
     return MemberOUS(uid, None, None, f"member.{uid}", ebs=[eb], images=images)
 
 
+@pytest.mark.skipif(not av.casa.available(), reason="re-imaging runs CASA's tclean")
 def test_run_shows_the_comparison_and_stop_leaves_nothing(alma_eb, tmp_path):
     from astropy.io import fits
 
