@@ -1,0 +1,160 @@
+"""The image viewer in JupyterLab (headless Chromium): it draws, and the channel slider changes the shown data.
+
+A small notebook (written into the served copy of notebooks/) opens the demo delivery's cube with its mask
+and pb, as notebook 04 does, and displays ``ImageViewer``. The test then acts as a user: Run All Cells,
+type a new channel into the slider's readout, press Enter. What the browser holds is checked against the
+FITS file read here with astropy: the sum of the plane in the Bokeh source named "image" before and after
+equals the sum of the slider's channel in the file. The colour-map control (a Bokeh Select) must redraw
+the canvas while the kernel is busy, i.e. without a kernel round trip.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+
+import numpy as np
+import pytest
+
+from . import harness
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "image-viewer-browser-check.ipynb"
+
+CELLS = [
+    """import almaview as av
+from almaview.widgets.image_viewer import ImageViewer
+
+d = av.open_delivery(av.demo.build())
+member = next(m for m in d.mous if any(i.field == 'IRAS16293-2422' for i in m.images))
+
+
+def product(kind, image_type):
+    return next(i.source for i in member.images if i.kind == kind and i.image_type == image_type)""",
+    """viewer = ImageViewer(av.open_image(product('cube', 'pbcor')), mask=av.open_image(product('cube', 'mask')),
+                     pb=av.open_image(product('cube', 'pb')))
+viewer""",
+]
+
+# The plane held by the Bokeh ColumnDataSource named "image": NaN-skipping sum, finite count, size.
+IMAGE_SOURCE_JS = """() => {
+  if (!window.Bokeh || !window.Bokeh.documents) return null;
+  for (const doc of window.Bokeh.documents) {
+    for (const m of doc.all_models) {
+      if (m.name !== 'image' || m.data === undefined) continue;
+      const data = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
+      const col = data.image;
+      if (!col || !col.length) continue;
+      const plane = col[0];
+      let sum = 0, n = 0;
+      for (let i = 0; i < plane.length; i++) { const v = plane[i]; if (Number.isFinite(v)) { sum += v; n++; } }
+      return {sum, n, size: plane.length};
+    }
+  }
+  return null;
+}"""
+
+# The texts of the ipywidgets labels that show a frequency.
+GHZ_LABELS_JS = """() => Array.from(document.querySelectorAll('.widget-label'), (e) => e.textContent)
+  .filter((t) => t.includes('GHz'))"""
+
+# A fingerprint of the pixels of every Bokeh canvas (inside shadow roots): changes when anything is redrawn.
+CANVAS_PIXELS_JS = """() => {
+  const found = [];
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'CANVAS') found.push(el);
+      if (el.shadowRoot) walk(el.shadowRoot);
+    }
+  };
+  walk(document);
+  let h = 0;
+  for (const c of found) {
+    if (c.width <= 50 || c.height <= 50) continue;
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4 * 3) h = (Math.imul(h, 31) + ((d[i] << 16) | (d[i + 1] << 8) | d[i + 2])) | 0;
+  }
+  return h;
+}"""
+
+KERNEL_STATUS_JS = """() => { const s = window.jupyterapp.shell.currentWidget;
+  return s.sessionContext.session.kernel.status; }"""
+
+
+def _write_notebook(folder) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nbformat.write(nb, str(folder / NOTEBOOK))
+
+
+def _expected_plane_sums() -> np.ndarray:
+    """Per channel: the sum of the demo cube's finite pixels, read with astropy (not almaview's reader)."""
+    from astropy.io import fits
+
+    import almaview as av
+
+    d = av.open_delivery(av.demo.build(progress=False))
+    member = next(m for m in d.mous if any(i.field == "IRAS16293-2422" for i in m.images))
+    path = next(i.source for i in member.images if i.kind == "cube" and i.image_type == "pbcor")
+    data = np.asarray(fits.getdata(path), dtype=np.float64)
+    data = data.reshape((-1,) + data.shape[-3:])[0]  # (frequency, y, x) of the first Stokes
+    return np.nansum(data, axis=(1, 2))
+
+
+def _channel_slider(page):
+    label = page.locator("label.widget-label").filter(has_text=re.compile(r"^\s*channel\s*$"))
+    assert label.count() == 1, f"{label.count()} sliders described 'channel' on the page"
+    return label.locator("xpath=..")
+
+
+def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server, browser, notebooks_copy):
+    page = browser.page
+    _write_notebook(notebooks_copy)
+    expected = _expected_plane_sums()
+    t0 = time.perf_counter()
+    harness.open_in_lab(page, lab_server, NOTEBOOK)
+    state = harness.run_all_in_lab(page)
+    errors = [(c["text"], c["errors"]) for c in state["cells"] if c["errors"]]
+    assert not errors, f"cells raised in JupyterLab: {errors}"
+    assert all(c["count"] is not None for c in state["cells"]), state["cells"]
+    canvases = harness.wait_for_bokeh(page, n_documents=1)
+    assert canvases and max(c["width"] for c in canvases) > 200, canvases  # drawn: more than 2 colours
+    ran = time.perf_counter() - t0
+
+    slider = _channel_slider(page)
+    readout = slider.locator(".widget-readout")
+    first = int(readout.inner_text())
+    before = page.evaluate(IMAGE_SOURCE_JS)
+    assert before is not None, "no Bokeh ColumnDataSource named 'image' on the page"
+    assert before["sum"] == pytest.approx(expected[first], rel=1e-5, abs=1e-6), (first, before)
+    labels = page.evaluate(GHZ_LABELS_JS)
+    assert len(labels) == 1, labels
+
+    # As a user: type a channel into the slider's readout and press Enter (continuous_update=False).
+    nchan = expected.size
+    target = (first + nchan // 3) % nchan
+    if abs(expected[target] - expected[first]) <= 1e-6 * max(abs(expected[first]), 1.0):
+        target = int(np.argmax(np.abs(expected - expected[first])))
+    t1 = time.perf_counter()
+    readout.click()
+    readout.fill(str(target))
+    readout.press("Enter")
+    page.wait_for_function(f"(b) => {{ const s = ({IMAGE_SOURCE_JS})(); return s && s.sum !== b; }}",
+                           arg=before["sum"], timeout=60_000, polling=200)
+    changed = time.perf_counter() - t1
+    after = page.evaluate(IMAGE_SOURCE_JS)
+    assert int(readout.inner_text()) == target
+    assert after["sum"] == pytest.approx(expected[target], rel=1e-5, abs=1e-6), (target, after)
+    page.wait_for_function(f"(b) => {{ const l = ({GHZ_LABELS_JS})(); return l.length === 1 && l[0] !== b; }}",
+                           arg=labels[0], timeout=30_000, polling=200)
+    new_labels = page.evaluate(GHZ_LABELS_JS)
+    assert new_labels[0] != labels[0] and "GHz" in new_labels[0], (labels, new_labels)
+    page.locator(".bk-Figure").first.scroll_into_view_if_needed()
+    browser.screenshot("image-viewer-lab")
+    print(f"JupyterLab: open + run all + drawn {ran:.1f} s; channel {first} -> {target}: data in the page after "
+          f"{changed:.2f} s; label {labels[0]!r} -> {new_labels[0]!r}")
+    browser.log.assert_clean()
