@@ -259,6 +259,17 @@ def test_editor_headless(member, tmp_path):
                       for s in ("1", "2", "3"))
     assert ed.selection == "0:230.46~230.5GHz;230.56~230.57GHz," + others
     assert ed.selection in c["spw selection"].value
+    # ... and the same through jupyter_bokeh's message handler, as the browser sends it (a box added by streaming)
+    src = ed.panel.sources["ranges"]
+    ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ColumnsStreamed", "model": {"id": src.id},
+                                  "data": {"type": "map", "entries": [["left", [230.52]], ["right", [230.53]]]},
+                                  "rollover": None}, [])
+    assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.52e9, 230.53e9), (230.56e9, 230.57e9)]
+    ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": src.id},
+                                  "attr": "data", "new": {"type": "map", "entries": [["left", [230.46, 230.56]],
+                                                                                     ["right", [230.50, 230.57]]]}},
+                        [])
+    assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.56e9, 230.57e9)]
 
     # box-selected channels cut out of a range, then reset
     df = ed.panel.data
