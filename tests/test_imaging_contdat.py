@@ -291,6 +291,12 @@ def test_editor_headless(member, tmp_path):
     assert back.spw_selection(FIELD) == ed.selection
     archive = Path(member.aux_files["cont.dat"].rsplit(":", 1)[0])
     before = hashlib.sha256(archive.read_bytes()).hexdigest()
+    c["write cont.dat"].click()  # again: the file exists now
+    assert "ContDatExists" in ed.status.value
+    c["overwrite"].value = True  # allowed for our own file, never for the delivery
+    ed.panel.sources["ranges"].data = {"left": [230.46, 230.55], "right": [230.50, 230.57]}
+    c["write cont.dat"].click()
+    assert read_cont_dat(tmp_path / "mine" / "cont.dat").get(FIELD, 0) == [(230.46e9, 230.50e9), (230.55e9, 230.57e9)]
     for target in (archive, archive.parent / "cont.dat"):
         c["write to"].value = str(target)
         c["write cont.dat"].click()

@@ -8,7 +8,8 @@ Edits made in the browser (BoxEditTool on the 'ranges' source) reach Python thro
 (``source.on_change('data', ...)``); BokehJS is loaded inline, never from a CDN.
 
 Controls (``editor.controls``; CSS class ``almaview-control-<name>``, spaces and dots as dashes): 'field',
-'spw', 'add selection', 'remove selection', 'reset to delivered', 'write to', 'write cont.dat', 'spw selection'.
+'spw', 'add selection', 'remove selection', 'reset to delivered', 'write to', 'overwrite', 'write cont.dat',
+'spw selection'.
 
 Examples
 --------
@@ -117,7 +118,8 @@ class ContinuumEditor(W.VBox):
         c = self.controls
         self.children = [W.HBox([c["field"], c["spw"]]), self.view,
                          W.HBox([c["add selection"], c["remove selection"], c["reset to delivered"]]),
-                         W.HBox([c["write to"], c["write cont.dat"]]), c["spw selection"], self.status]
+                         W.HBox([c["write to"], c["overwrite"], c["write cont.dat"]]), c["spw selection"],
+                         self.status]
         self._show_selection()
 
     # ------------------------------------------------------------------ state
@@ -210,6 +212,8 @@ class ContinuumEditor(W.VBox):
                                            tooltip="this field and spw: back to the delivered cont.dat ranges")
         c["write to"] = W.Text(description="write to", placeholder="path of the new cont.dat (outside the delivery)",
                                value="cont_edited.dat", style=style, layout=W.Layout(width="420px"))
+        c["overwrite"] = W.Checkbox(description="overwrite", value=False, indent=False,
+                                    tooltip="replace an existing file at 'write to' (never the delivered cont.dat)")
         c["write cont.dat"] = W.Button(description="write cont.dat", icon="save", button_style="primary")
         c["spw selection"] = W.HTML(description="spw selection", style=style)
         for name, w in c.items():
@@ -256,7 +260,7 @@ class ContinuumEditor(W.VBox):
         finally:
             self._muted = False
         self.panel.data = new.data
-        self.panel.layout.title.text = new.layout.title.text
+        self.panel.layout.title.text = self.panel.title = new.layout.title.text
         self.status.value = ""
         self._show_selection()
 
@@ -332,11 +336,11 @@ class ContinuumEditor(W.VBox):
             self.status.value = "give the path of the new cont.dat in 'write to'"
             return
         try:
-            out = self.write(target)
+            out = self.write(target, overwrite=self.controls["overwrite"].value)
         except AlmaviewError as err:
             self._error(err)
             return
-        self.status.value = f"wrote <code>{html.escape(str(out))}</code>"
+        self.status.value = f"wrote <code>{html.escape(str(out.resolve()))}</code>"
 
     def _error(self, err: Exception) -> None:
         self.status.value = (f"<span class='almaview-error' style='color:#b00'>{html.escape(type(err).__name__)}: "
