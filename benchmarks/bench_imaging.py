@@ -65,7 +65,16 @@ def bench_viewer(cube: Path) -> dict:
         t = time.perf_counter()
         viewer.set_channel(min(c, viewer.nchan - 1))
         times.append(time.perf_counter() - t)
-    return {"imports_s": round(imports, 3), "open_image_s": round(opened, 3), "first_display_s": round(first, 3),
+    spectra = {}
+    for name, region in (("pixel", {"x": 1000, "y": 1000}), ("box_200px", {"box": (900, 900, 1099, 1099)}),
+                         ("circle_r50", {"circle": (1000.0, 1000.0, 50.0)})):
+        t = time.perf_counter()
+        viewer.spectrum(**region)
+        spectra[f"spectrum_{name}_s"] = round(time.perf_counter() - t, 2)
+    t = time.perf_counter()
+    viewer.show_moment(0, (200, 219), 3.0)
+    spectra["moment0_20_channels_s"] = round(time.perf_counter() - t, 2)
+    return {**spectra, "imports_s": round(imports, 3), "open_image_s": round(opened, 3), "first_display_s": round(first, 3),
             "memory_mb": round(rss / 1e6, 1),
             "channel_change_ms": round(1e3 * float(np.median(times)), 1),
             "channel_change_max_ms": round(1e3 * float(np.max(times)), 1),
