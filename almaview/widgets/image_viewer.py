@@ -68,7 +68,7 @@ def _show(out: Any, panel: Panel) -> None:
     """Replace an Output widget's content with a panel (no print: works in a callback and outside a kernel)."""
     from jupyter_bokeh import BokehModel
 
-    out.clear_output()
+    out.outputs = ()  # (clear_output would print terminal escapes outside a kernel)
     out.append_display_data(BokehModel(panel.layout))
 
 
@@ -243,6 +243,9 @@ class ImageViewer:
         first, last = channels if channels is not None else (0, self.nchan - 1)
         m = pimage.moment(self.shown, order, channels=slice(int(first), int(last) + 1), rms=self.rms, nsigma=nsigma,
                           restfreq=self.restfreq)
+        # The beam of the range's middle channel, so the map's panel draws it (moment() drops per-channel beams).
+        beam = pimage._beam(self.shown, (int(first) + int(last)) // 2)
+        m = m.assign_coords({k: v for k, v in zip(("beam_major", "beam_minor", "beam_pa"), beam) if v == v})
         return m.compute().rename(f"moment {order} · channels {first}–{last}")
 
     # ------------------------------------------------------------------ widget
