@@ -265,6 +265,10 @@ def test_editor_headless(member, tmp_path):
                                   "data": {"type": "map", "entries": [["left", [230.52]], ["right", [230.53]]]},
                                   "rollover": None}, [])
     assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.52e9, 230.53e9), (230.56e9, 230.57e9)]
+    # a box drawn over another: merged in Python and in the plot
+    ed.panel.sources["ranges"].data = {"left": [230.46, 230.48, 230.56], "right": [230.50, 230.53, 230.57]}
+    assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.53e9), (230.56e9, 230.57e9)]
+    assert ed.panel.sources["ranges"].data == {"left": [230.46, 230.56], "right": [230.53, 230.57]}
     ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": src.id},
                                   "attr": "data", "new": {"type": "map", "entries": [["left", [230.46, 230.56]],
                                                                                      ["right", [230.50, 230.57]]]}},

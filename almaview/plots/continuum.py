@@ -139,7 +139,8 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
     select = BoxSelectTool(renderers=[points], dimensions="width", description="select channels (x range)")
     fig.add_tools(edit, select, HoverTool(renderers=[points], tooltips=[("channel", "@channel"), ("EB", "@eb"),
                                                                          ("GHz", "@x{0.000000}"), (y, "@y")]))
-    fig.toolbar.active_drag = select
+    fig.toolbar.active_drag = edit  # shift-drag adds a range, drag moves one; the box select is one click away
+    fig.toolbar.active_tap = edit  # tap a range, then Backspace deletes it
     if fig.legend:
         fig.legend.location = "top_left"
         fig.legend.click_policy = "hide"

@@ -209,7 +209,8 @@ class ContinuumEditor(W.VBox):
         c["remove selection"] = W.Button(description="remove selection", icon="minus",
                                          tooltip="cut the channels selected in the plot out of the ranges")
         c["reset to delivered"] = W.Button(description="reset to delivered", icon="undo",
-                                           tooltip="this field and spw: back to the delivered cont.dat ranges")
+                                           tooltip="this field and spw: back to the delivered cont.dat ranges",
+                                           layout=W.Layout(width="auto"))
         c["write to"] = W.Text(description="write to", placeholder="path of the new cont.dat (outside the delivery)",
                                value="cont_edited.dat", style=style, layout=W.Layout(width="420px"))
         c["overwrite"] = W.Checkbox(description="overwrite", value=False, indent=False,
@@ -242,7 +243,8 @@ class ContinuumEditor(W.VBox):
         self._show_selection()
 
     def _show_selection(self) -> None:
-        self.controls["spw selection"].value = f"<code>{html.escape(self.selection) or '(no ranges)'}</code>"
+        text = html.escape(self.selection) or "(no ranges)"
+        self.controls["spw selection"].value = f"<code style='word-break:break-all'>{text}</code>"
 
     def _shown_changed(self) -> None:
         from ..plots.continuum import continuum_ranges_plot
@@ -278,7 +280,11 @@ class ContinuumEditor(W.VBox):
             if lo == lo and hi == hi and lo != hi:
                 pairs.append((lo * 1e9, hi * 1e9))
         self.ranges = self.ranges.set(self.field, self.spw, pairs)
-        self._show_selection()
+        shown = sorted((min(a, b), max(a, b)) for a, b in pairs)
+        if shown != self.current_ranges():  # overlapping boxes were merged: show what will be written
+            self._push_ranges()
+        else:
+            self._show_selection()
 
     def _selected_span(self) -> tuple[float, float] | None:
         """(low, high) Hz of the channels selected in the plot, edges included; None without a selection."""
