@@ -7,6 +7,7 @@ edit, writing a new cont.dat, refusing to write into the delivery.
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 import numpy as np
@@ -123,7 +124,7 @@ def test_lsrk_axis_matches_astropy_and_casa(member):
     from astropy.utils import iers
     from casacore import tables
 
-    from almaview.imaging import ms_spectrum
+    from almaview.imaging import ContinuumRanges, ms_frame_selection, ms_spectrum
 
     iers.conf.auto_download = False  # offline: astropy's bundled IERS tables
     ebs = [e.calibrated_ms for e in member.ebs]
@@ -148,6 +149,12 @@ def test_lsrk_axis_matches_astropy_and_casa(member):
         # a few m/s at 230 GHz is a few kHz; the shift itself is ~19 km/s (~15 MHz)
         assert np.abs(lsrk - g.frequency.to_numpy()).max() < 230.5e9 * 3.0 / 299792458.0
         assert np.abs(g.frequency_native - g.frequency).min() > 5e6
+        # the delivered (LSRK) ranges in this MS's TOPO frame, for CASA tasks: f_topo = f_lsrk / (lsrk / topo)
+        k = float(np.median(lsrk / g.frequency_native.to_numpy()))
+        sel = ms_frame_selection(ContinuumRanges.from_rows(member.continuum), ms, field=FIELD, spws=[0])
+        got = [float(x) * 1e9 for x in re.findall(r"([0-9.]+)(?=~|GHz)", sel.split(":", 1)[1])]
+        want = [f / k for lo_hi in _delivered_ranges(member, "0") for f in lo_hi]
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e3)  # printed to the kHz
     # The demo wrote cont.dat's spw 0 outer edges from CASA's ms.cvelfreqs (LSRK) of the first EB.
     first = s[s.eb == Path(ebs[0]).name.split(".ms")[0]]
     half = np.median(np.diff(first.frequency)) / 2
@@ -259,6 +266,9 @@ def test_editor_headless(member, tmp_path):
                       for s in ("1", "2", "3"))
     assert ed.selection == "0:230.46~230.5GHz;230.56~230.57GHz," + others
     assert ed.selection in c["spw selection"].value
+    topo = ed.topo_selection
+    assert sorted(topo) == sorted(Path(e.calibrated_ms).name for e in member.ebs)
+    assert all(sel in c["spw selection"].value and sel.startswith("0:") for sel in topo.values())
     # ... and the same through jupyter_bokeh's message handler, as the browser sends it (a box added by streaming)
     src = ed.panel.sources["ranges"]
     ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ColumnsStreamed", "model": {"id": src.id},

@@ -23,6 +23,7 @@ _LAZY = {
     "TcleanParameters": "tclean", "pipeline_parameters": "tclean", "heuristic_parameters": "tclean",
     "TcleanRun": "tclean", "run_tclean": "tclean", "parse_casa_commands": "tclean", "TcleanFailed": "tclean",
     "ms_spectrum": "spectrum", "convert_frequencies": "spectrum", "SpectrumSelectionError": "spectrum",
+    "ms_frame_selection": "spectrum",
     "ReimagingPlan": "tclean", "RmsPrediction": "tclean", "reimaging_plan": "tclean",
     "reimaging_parameters": "tclean", "check_output_folder": "tclean", "OutputInsideDelivery": "tclean",
 }

@@ -27,7 +27,7 @@ import pandas as pd
 
 from ..errors import AlmaviewError
 
-__all__ = ["ms_spectrum", "convert_frequencies", "SpectrumSelectionError", "PARALLEL_HANDS", "DATA_COLUMNS"]
+__all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "SpectrumSelectionError", "PARALLEL_HANDS", "DATA_COLUMNS"]
 
 #: correlations averaged into the spectrum (parallel hands; single-pol and Stokes I data too)
 PARALLEL_HANDS = ("XX", "YY", "RR", "LL", "I")
@@ -155,6 +155,37 @@ def _sums(vis, flag, weight) -> list:
     return blocks
 
 
+def _frame_factor(tree: Any, field: str, spw: int | str, frame: str, idx: np.ndarray | None = None
+                  ) -> tuple[str, float, float]:
+    """(native frame, f_frame / f_native, epoch in MJD s) for spw ``spw`` of ``field``: the Doppler factor at the
+    midpoint of the field's first and last integration (``idx``: its time indices in the spw node)."""
+    from ..io.msmeta import CASA_UNIX_EPOCH_S
+
+    path = str(tree.attrs.get("path", ""))
+    ds = tree[f"spw_{spw}"].ds
+    if idx is None:
+        idx = np.flatnonzero(ds.field_name.values == field)
+        if idx.size == 0:
+            raise SpectrumSelectionError(path, f"field {field!r} has no integrations in spw {spw}")
+    freqs = ds.frequency.values.astype(np.float64)
+    native = str(ds.frequency.attrs.get("frame", "TOPO")).upper()
+    t_unix = ds.time.values[idx].astype("datetime64[ns]").astype(np.int64) / 1e9
+    t_mid = float((t_unix.min() + t_unix.max()) / 2) + CASA_UNIX_EPOCH_S
+    if native == frame.upper():
+        return native, 1.0, t_mid
+    fields = tree["fields"].ds
+    fid = int(np.flatnonzero(fields.field_name.values == field)[0])
+    ra, dec = (float(x) for x in fields.FIELD_PHASE_CENTER.values[fid])
+    centre = tree["antennas"].ds.attrs.get("array_centre")
+    if native in ("", "UNKNOWN") or centre is None or not np.isfinite([ra, dec]).all():
+        raise SpectrumSelectionError(path, f"cannot convert spw {spw} from {native or 'an unknown frame'} to "
+                                           f"{frame}: the MS lacks the frame, the field direction or antenna "
+                                           "positions; ask for frame='TOPO' (the MS's own labels)")
+    factor = doppler_factor(float(np.mean(freqs)), from_frame=native, to_frame=frame, ra=ra, dec=dec,
+                            time_mjd_s=t_mid, position_itrf=centre)
+    return native, factor, t_mid
+
+
 def _one(tree: Any, field: str, spw: int | str, column: str, frame: str) -> pd.DataFrame:
     import dask
 
@@ -196,25 +227,7 @@ def _one(tree: Any, field: str, spw: int | str, column: str, frame: str) -> pd.D
         scalar = np.where(sw > 0, swa / np.where(sw > 0, sw, 1), np.nan)
 
     freqs = ds.frequency.values.astype(np.float64)
-    native = str(ds.frequency.attrs.get("frame", "TOPO")).upper()
-    times = tree[node].ds.time.values[idx]
-    t_unix = (times.astype("datetime64[ns]").astype(np.int64) / 1e9)
-    from ..io.msmeta import CASA_UNIX_EPOCH_S
-
-    t_mid = float((t_unix.min() + t_unix.max()) / 2) + CASA_UNIX_EPOCH_S
-    fields = tree["fields"].ds
-    fid = int(np.flatnonzero(fields.field_name.values == field)[0])
-    ra, dec = (float(x) for x in fields.FIELD_PHASE_CENTER.values[fid])
-    centre = tree["antennas"].ds.attrs.get("array_centre")
-    if native == frame.upper():
-        factor = 1.0
-    else:
-        if native in ("", "UNKNOWN") or centre is None or not np.isfinite([ra, dec]).all():
-            raise SpectrumSelectionError(path, f"cannot convert spw {spw} from {native or 'an unknown frame'} to "
-                                               f"{frame}: the MS lacks the frame, the field direction or antenna "
-                                               "positions; ask for frame='TOPO' (the MS's own labels)")
-        factor = doppler_factor(float(np.mean(freqs)), from_frame=native, to_frame=frame, ra=ra, dec=dec,
-                                time_mjd_s=t_mid, position_itrf=centre)
+    native, factor, t_mid = _frame_factor(tree, field, spw, frame, idx)
     units = "Jy" if word in ("corrected", "model") else "uncalibrated"
     df = pd.DataFrame({
         "eb": _eb_name(tree),
@@ -268,3 +281,34 @@ def ms_spectrum(ms_or_tree: Any, *, field: str, spw: int | str, column: str = "c
     if len(frames) > 1:
         out.attrs["per_eb"] = {f["eb"].iloc[0]: dict(f.attrs) for f in frames}
     return out
+
+
+def ms_frame_selection(ranges: Any, ms_or_tree: Any, *, field: str, spws: Sequence[int | str] | None = None) -> str:
+    """The ``spw`` selection of ``field`` from cont.dat ranges (LSRK) converted to the MS's own frame (TOPO).
+
+    CASA tasks read frequency ranges in an ``spw`` selection in the frame of the MS's SPECTRAL_WINDOW table
+    (TOPO for ALMA); the pipeline converts cont.dat's LSRK ranges per MS for that reason. Each spw uses the
+    Doppler factor of :func:`ms_spectrum` (field direction, midpoint of the field's integrations, array centre).
+    ``ranges`` is a :class:`~almaview.imaging.ContinuumRanges`; ALL spws are selected whole, NONE ones left out.
+
+    Examples
+    --------
+    >>> from almaview.imaging import read_cont_dat
+    >>> ms_frame_selection(read_cont_dat("cont.dat"), "uid___A002_X1.ms", field="IRAS16293-2422")  # doctest: +SKIP
+    '0:230.471405~230.536703GHz;230.568705~230.588592GHz,1:...'
+    """
+    from .contdat import spw_selection
+
+    tree = _open(ms_or_tree)
+    wanted = None if spws is None else {str(s) for s in spws}
+    per_spw: dict[str, list[tuple[float, float]]] = {}
+    for s, rs in ranges.ranges.get(field, {}).items():
+        if rs and (wanted is None or s in wanted):
+            if f"spw_{s}" not in tree.children:
+                raise SpectrumSelectionError(tree.attrs.get("path"), f"has no spw {s} (named in the cont.dat)")
+            _, factor, _ = _frame_factor(tree, field, s, ranges.frame)  # f_lsrk / f_topo
+            per_spw[s] = [(lo / factor, hi / factor) for lo, hi in rs]
+    for s, word in ranges.special.get(field, {}).items():
+        if word == "ALL" and (wanted is None or s in wanted):
+            per_spw[s] = []
+    return spw_selection(per_spw)

@@ -167,6 +167,14 @@ class ContinuumEditor(W.VBox):
         the cont.dat frame, LSRK)."""
         return self.ranges.spw_selection(self.field)
 
+    @property
+    def topo_selection(self) -> dict[str, str]:
+        """Per EB (MS name): the ``spw`` selection of the field in the MS's own frame (TOPO), which CASA tasks
+        read frequency selections in (see :func:`almaview.imaging.ms_frame_selection`)."""
+        from ..imaging.spectrum import ms_frame_selection
+
+        return {Path(p).name: ms_frame_selection(self.ranges, t, field=self.field) for p, t in zip(self.ms, self.trees)}
+
     def write(self, path: str | os.PathLike, *, overwrite: bool = False) -> Path:
         """Write the edited ranges as cont.dat to ``path`` (never over the delivered file, never into a delivery).
 
@@ -244,7 +252,14 @@ class ContinuumEditor(W.VBox):
 
     def _show_selection(self) -> None:
         text = html.escape(self.selection) or "(no ranges)"
-        self.controls["spw selection"].value = f"<code style='word-break:break-all'>{text}</code>"
+        try:
+            topo = self.topo_selection
+        except AlmaviewError as err:
+            topo = {"(not converted)": str(err)}
+        rows = "".join(f"<br>{html.escape(name)} (TOPO, for CASA tasks on this MS): <code>{html.escape(sel)}</code>"
+                       for name, sel in topo.items())
+        self.controls["spw selection"].value = (f"<div style='word-break:break-all'>{self.ranges.frame} (as in "
+                                                f"cont.dat): <code>{text}</code>{rows}</div>")
 
     def _shown_changed(self) -> None:
         from ..plots.continuum import continuum_ranges_plot
