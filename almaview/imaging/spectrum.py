@@ -27,7 +27,8 @@ import pandas as pd
 
 from ..errors import AlmaviewError
 
-__all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "SpectrumSelectionError", "PARALLEL_HANDS", "DATA_COLUMNS"]
+__all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "doppler_factor", "SpectrumSelectionError",
+           "PARALLEL_HANDS", "DATA_COLUMNS"]
 
 #: correlations averaged into the spectrum (parallel hands; single-pol and Stokes I data too)
 PARALLEL_HANDS = ("XX", "YY", "RR", "LL", "I")
