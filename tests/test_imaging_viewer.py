@@ -138,6 +138,8 @@ def test_moment_widget_equals_moment_and_statistics(alma_eb):
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-6)
     assert v.moment_panel.data.attrs["units"] == "km/s"
+    _, _, beams = _cube(path)  # the map shows the beam of the range's middle channel
+    assert v.moment_panel.sources["beam"].data["h"][0] == pytest.approx(float(beams["BMAJ"][30]), rel=1e-6)
     # Statistics of the shown channel: rms = MAD outside the clean mask, peak of the plane (astropy reads).
     data, _, _ = _cube(path)
     mask, _, _ = _cube(alma_eb.images["cube_mask_fits"])

@@ -314,6 +314,10 @@ class ImageViewer:
             c["stats"].value = self._stats_html()
 
         def show_spectrum(**region: Any) -> None:
+            if not self.spectral:
+                c["spectrum"].outputs = ()
+                c["spectrum"].append_stdout("This image has no spectral axis: no spectrum to show.\n")
+                return
             self.spectrum_panel = self.spectrum(**region)
             _show(c["spectrum"], self.spectrum_panel)
 
