@@ -231,7 +231,8 @@ def test_browser_stretch_code_matches_python_when_node_is_available():
     const out = [];
     for (const [st, cl, up] of {json.dumps(cases)}) {{
       const mappers = [{{}}];
-      const palette = {{value: "Magma256"}}, stretch = {{value: st}}, clip = {{value: String(cl)}}, upper = {{value: up}};
+      const palette = {{value: "Magma256"}}, stretch = {{value: st}};
+      const clip = {{value: String(cl)}}, upper = {{value: up}};
       const limits = {{data: {json.dumps(lim)}}};
       const palettes = {{Magma256: {json.dumps(list(palettes.Magma256))}}};
       (function() {{ {STRETCH_JS} }})();

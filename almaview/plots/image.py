@@ -455,10 +455,11 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
     """
     tags = panel.layout.tags[0]
     values, step, extremes = read_plane(image, channel, tags["stokes"], tags["max_pixels"])
-    if values.shape[::-1] != tuple(panel.sources["image"].data["image"][0].shape[::-1]):
+    if values.shape != panel.sources["image"].data["image"][0].shape:
         raise ValueError(f"{image.name}: plane shape {values.shape} differs from the panel's; build a new panel")
     panel.sources["image"].data["image"] = [np.ascontiguousarray(values[:, ::-1])]
-    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms if rms is not None else tags["fixed_rms"],
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb,
+          rms=rms if rms is not None else tags["fixed_rms"],
           set_limits=True)
     panel.layout.title.text = panel.title = title or _title(image, channel)
     return panel
