@@ -197,9 +197,6 @@ def test_line_peak_matches_the_delivered_cube(member):
         assert abs(g.loc[g.amplitude.idxmax(), "frequency"] - cube_peak) <= abs(header["CDELT3"])
 
 
-@pytest.mark.xfail(strict=True, reason="demo: cont.dat centres its line gap on 230.538 GHz LSRK, but the simulated "
-                                       "line peaks at 230.538 GHz TOPO (~230.523 GHz LSRK); its blue wing falls in "
-                                       "the first range (almaview/demo/calibration.py cont_dat_text)")
 def test_delivered_ranges_are_line_free(member):
     from almaview.imaging import ms_spectrum
 

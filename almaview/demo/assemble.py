@@ -160,6 +160,7 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         field_ids = {name: i for i, name in enumerate(facts["fields"])}
         if cont_edges is None:
             cont_edges = calibration.spw_lsrk_edges(s.ms, field_ids[target], sorted(s.spws))
+            line_lsrk = calibration.line_lsrk_hz(s.ms, field_ids[target], min(s.spws))
         # calibration tables: applied ones and auxiliary ones, one session per EB
         applied = [s.caltables[r] for r in calibration.APPLIED_ROLES]
         aux = [p for r, p in s.caltables.items() if r not in calibration.APPLIED_ROLES]
@@ -200,7 +201,7 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         antpos_text.append(calibration.antennapos_csv_text(f"{eb}.ms", s.caltables["antpos"], s.antennas))
         cal_sections += scripts.calibration_calls(eb, {k: p.name for k, p in s.caltables.items()}, s.fields,
                                                   s.calapply, s.refant, s.fluxscale)
-    cont_dat = calibration.cont_dat_text(target, cont_edges)
+    cont_dat = calibration.cont_dat_text(target, cont_edges, line_lsrk)
     antpos = antpos_text[0] + "".join(t.split("\n", 1)[1] for t in antpos_text[1:])
     aux_name = calibration.auxproducts_name(mous)
     write_tgz(d["calibration"] / aux_name, [("cont.dat", cont_dat.encode()),

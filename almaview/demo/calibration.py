@@ -83,8 +83,11 @@ def _ranges_ghz(edges: tuple[float, float], exclude: list[tuple[float, float]]) 
     return out
 
 
-def cont_dat_text(field: str, spw_lsrk_edges: dict[int, tuple[float, float]]) -> str:
-    """cont.dat with the line-free ranges of each spw (LSRK): everything except +-4 sigma around CO(2-1).
+def cont_dat_text(field: str, spw_lsrk_edges: dict[int, tuple[float, float]], line_hz: float = LINE_HZ) -> str:
+    """cont.dat with the line-free ranges of each spw (LSRK): everything except +-4 sigma around the line.
+
+    ``line_hz``: the line's centre in LSRK (see :func:`line_lsrk_hz`; the simulated sky emits it at a fixed
+    TOPO frequency, so its LSRK centre is Doppler-shifted from the rest frequency).
 
     Examples
     --------
@@ -99,7 +102,7 @@ def cont_dat_text(field: str, spw_lsrk_edges: dict[int, tuple[float, float]]) ->
     231.900000~232.100000GHz LSRK
     <BLANKLINE>
     """
-    line = (LINE_HZ - 4 * LINE_SIGMA_HZ, LINE_HZ + 4 * LINE_SIGMA_HZ)
+    line = (line_hz - 4 * LINE_SIGMA_HZ, line_hz + 4 * LINE_SIGMA_HZ)
     out = [f"Field: {field}", ""]
     for spw in sorted(spw_lsrk_edges):
         out.append(f"SpectralWindow: {spw}")
@@ -107,6 +110,24 @@ def cont_dat_text(field: str, spw_lsrk_edges: dict[int, tuple[float, float]]) ->
             out.append(f"{a / 1e9:.6f}~{b / 1e9:.6f}GHz LSRK")
         out.append("")
     return "\n".join(out)
+
+
+def line_lsrk_hz(ms: Path, field_id: int, spw: int, topo_hz: float = LINE_HZ) -> float:
+    """The LSRK frequency of ``topo_hz`` (TOPO, as the simulator places the line) for ``field_id`` in ``ms``.
+
+    The ratio of CASA's LSRK and TOPO channel frequencies (ms.cvelfreqs) is the Doppler factor.
+    """
+    from .. import casa
+
+    tool = casa.casatools().ms()
+    tool.open(str(ms))
+    try:
+        lsrk = tool.cvelfreqs(spwids=[spw], fieldids=[field_id], mode="channel", outframe="LSRK")
+        topo = tool.cvelfreqs(spwids=[spw], fieldids=[field_id], mode="channel", outframe="TOPO")
+    finally:
+        tool.close()
+        tool.done()
+    return float(topo_hz * (lsrk[0] / topo[0]))
 
 
 def spw_lsrk_edges(ms: Path, field_id: int, spws: list[int]) -> dict[int, tuple[float, float]]:
