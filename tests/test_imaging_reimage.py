@@ -81,10 +81,15 @@ def test_output_folder_inside_the_delivery_is_refused(panel, demo):
 
 
 def test_kind_cube_and_cont_dat(panel):
+    from almaview.imaging import ms_frame_selection
+
     panel.controls["use cont.dat"].value = True
     spw = _call(panel)["spw"]
     ranges = panel.plan.continuum_ranges()
-    assert spw == [ranges.spw_selection(FIELD, ["1", "2", "3"])] * 2 and ":" in spw[0]
+    # cont.dat is LSRK; each MS gets the ranges in its own (TOPO) frame, as the pipeline does
+    vis = _call(panel)["vis"]
+    assert spw == [ms_frame_selection(ranges, v, field=FIELD, spws=["1", "2", "3"]) for v in vis] and ":" in spw[0]
+    assert spw[0] != ranges.spw_selection(FIELD, ["1", "2", "3"])
     panel.controls["kind"].value = "cube"
     cube = _call(panel)
     assert cube["specmode"] == "cube" and cube["spw"] == ["0", "0"] and panel.controls["use cont.dat"].disabled

@@ -107,6 +107,10 @@ class TcleanParameters:
               vis: Any = None, cell: Any = None, imsize: Any = None) -> "TcleanParameters":
         """User choices on top of the pipeline's: ``contdat`` is a ContinuumRanges whose ranges become ``spw``.
 
+        cont.dat ranges are LSRK, but CASA reads frequencies in an ``spw`` selection in the MS's own frame
+        (TOPO for ALMA): like the pipeline, each MS gets its own selection, converted with its Doppler factor
+        (:func:`almaview.imaging.ms_frame_selection`). Without an MS on disk the LSRK ranges are used as given.
+
         ``threshold`` may be a number (Jy) or a CASA string.
 
         Examples
@@ -121,11 +125,8 @@ class TcleanParameters:
         if uvtaper is not None:
             ch["uvtaper"] = [] if not uvtaper else [uvtaper if isinstance(uvtaper, str) else f"{float(uvtaper)}arcsec"]
         if contdat is not None:
-            fld = field or self.params.get("field", "")
-            spws = _spw_ids(self.params.get("spw"))
-            sel = contdat.spw_selection(fld, spws or None)
-            nvis = len(self.params["vis"]) if isinstance(self.params.get("vis"), list) else 0
-            ch["spw"] = [sel] * nvis if nvis else sel
+            ch["spw"] = _continuum_spw(contdat, field or self.params.get("field", ""),
+                                       _spw_ids(self.params.get("spw")), vis if vis is not None else self.params.get("vis"))
         if threshold is not None:
             ch["threshold"] = f"{float(threshold) * 1e3:.4g}mJy" if isinstance(threshold, (int, float)) else threshold
         for k, v in dict(field=field, specmode=specmode, nchan=nchan, width=width, start=start, niter=niter,
@@ -149,6 +150,18 @@ class TcleanParameters:
 
     def __repr__(self) -> str:
         return self.call()
+
+
+def _continuum_spw(contdat: Any, field: str, spws: list[str], vis: Any) -> Any:
+    """The ``spw`` parameter from cont.dat ranges: one selection per MS, in that MS's frame (see ``apply``)."""
+    vis_list = vis if isinstance(vis, list) else ([vis] if vis else [])
+    if not vis_list or not all(Path(str(v)).is_dir() for v in vis_list):
+        sel = contdat.spw_selection(field, spws or None)
+        return [sel] * len(vis_list) if isinstance(vis, list) else sel
+    from .spectrum import ms_frame_selection
+
+    per_ms = [ms_frame_selection(contdat, str(v), field=field, spws=spws or None) for v in vis_list]
+    return per_ms if isinstance(vis, list) else per_ms[0]
 
 
 def _spw_ids(spw: Any) -> list[str]:
