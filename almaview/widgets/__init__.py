@@ -12,14 +12,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-__all__ = ["explore", "load_bokehjs", "ImageViewer"]
+__all__ = ["explore", "load_bokehjs", "ImageViewer", "compare", "ContinuumEditor", "reimage", "ReimagePanel"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "ImageViewer":  # the image/cube viewer (imported on first use)
-        from .image_viewer import ImageViewer
+    if name in ("ImageViewer", "compare"):  # the image/cube viewer and side-by-side comparison
+        from . import image_viewer
 
-        return ImageViewer
+        return getattr(image_viewer, name)
+    if name == "ContinuumEditor":  # the cont.dat editor
+        from .contdat_editor import ContinuumEditor
+
+        return ContinuumEditor
     if name in ("reimage", "ReimagePanel"):  # the re-imaging panel (imported on first use; the module is callable)
         import importlib
 
