@@ -75,6 +75,23 @@ def test_pipeline_parameters_from_demo_log(demo):
     assert call.startswith("tclean(") and "robust=-0.5" in call and "threshold='5mJy'" in call
 
 
+def test_heuristic_data_column_follows_the_ms(demo, alma_eb):
+    """A split-out calibrated MS keeps its calibrated data in DATA: the heuristic call must image DATA."""
+    from casacore import tables
+
+    from almaview.imaging import heuristic_parameters
+
+    split = next(demo.glob("science_goal.*/group.*/member.*/calibrated/*.ms.split.cal"))
+    for ms, field in ((split, None), (alma_eb.ms, "IRAS16293-2422")):
+        with tables.table(str(ms), ack=False) as t:
+            expected = "corrected" if "CORRECTED_DATA" in t.colnames() else "data"
+            if field is None:
+                with tables.table(str(ms / "FIELD"), ack=False) as f:
+                    field = str(f.getcol("NAME")[0])
+        assert heuristic_parameters(str(ms), field=field, spw="0").params["datacolumn"] == expected
+    assert expected == "corrected"  # the ALMA-like EB (not split) has CORRECTED_DATA
+
+
 def test_tclean_run_opens_and_stop_leaves_nothing(alma_eb, tmp_path):
     import almaview as av
     from almaview.imaging import heuristic_parameters, run_tclean

@@ -210,6 +210,15 @@ def pipeline_parameters(casa_commands: str | os.PathLike, *, kind: str | None = 
     return TcleanParameters(params, f"casa_commands.log:{casa_commands}")
 
 
+def _data_column(vis: Any) -> str:
+    """'corrected' when every MS has CORRECTED_DATA; 'data' for split-out calibrated MSs (``*.ms.split.cal``)."""
+    from ..io.ms import open_ms
+
+    trees = [open_ms(v) for v in (vis if isinstance(vis, list) else [vis])]
+    has = all(any("VISIBILITY_CORRECTED" in t[k].ds for k in t.children if k.startswith("spw_")) for t in trees)
+    return "corrected" if has else "data"
+
+
 def heuristic_parameters(vis: str | os.PathLike | list, *, field: str, spw: str, specmode: str = "mfs",
                          robust: float = 0.5, imagename: str = "almaview") -> TcleanParameters:
     """Pipeline-like parameters from the data: cell ~ beam/5, imsize covering the PB to 0.2 (fast FFT size).
@@ -225,7 +234,7 @@ def heuristic_parameters(vis: str | os.PathLike | list, *, field: str, spw: str,
     cell, imsize = default_cell_imsize(cov)
     vis_list = [str(v) for v in vis] if isinstance(vis, list) else str(vis)
     params: dict[str, Any] = dict(
-        vis=vis_list, field=field, spw=spw, datacolumn="corrected", imagename=imagename, imsize=[imsize, imsize],
+        vis=vis_list, field=field, spw=spw, datacolumn=_data_column(vis), imagename=imagename, imsize=[imsize, imsize],
         cell=[f"{cell}arcsec"], stokes="I", specmode=specmode, gridder="standard", pblimit=0.2,
         weighting="briggs", robust=float(robust), niter=0, threshold="0mJy", deconvolver="hogbom",
         pbcor=True, interactive=False,
