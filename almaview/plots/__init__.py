@@ -55,6 +55,9 @@ def __dir__() -> list[str]:
 class Panel:
     """A built plot: ``layout`` (Bokeh LayoutDOM), ``data`` (what was plotted), ``sources`` (for in-place updates).
 
+    ``data`` is a pandas DataFrame for tables of points; image panels hold an ``xarray.Dataset`` of the shown
+    pixel grid (``.to_dataframe()`` gives the table), comparisons an ``xarray.DataTree`` (one node per image).
+
     Examples
     --------
     >>> from bokeh.plotting import figure
@@ -65,7 +68,7 @@ class Panel:
     """
 
     layout: Any
-    data: pd.DataFrame
+    data: Any  # pd.DataFrame | xr.Dataset | xr.DataTree
     sources: dict[str, Any] = field(default_factory=dict)
     title: str = ""
 
