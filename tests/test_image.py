@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import xarray as xr
 from astropy.io import fits
 from astropy.stats import mad_std
 from astropy.wcs import WCS
@@ -161,6 +162,174 @@ def test_only_the_requested_plane_is_read(alma_eb, key, monkeypatch):
     assert plane.shape == (image.sizes["y"], image.sizes["x"])
     assert len(calls) == 1
 
+
+
+def _astropy_pixels(path: Path) -> np.ndarray:
+    """The whole image, read by astropy (numpy order: stokes, chan, y, x)."""
+    with fits.open(path, memmap=False) as hdul:
+        return np.asarray(hdul[0].data, dtype=np.float32)
+
+
+def _casacore_pixels(path: Path) -> np.ndarray:
+    """The whole CASA image read by python-casacore, masked pixels NaN, as (stokes, chan, y, x)."""
+    from casacore import images
+
+    im = images.image(str(path))
+    data = np.asarray(im.getdata(), dtype=np.float32)
+    mask = im.getmask()
+    data = np.where(mask, np.nan, data)
+    names = []  # casacore's axis names in numpy order, e.g. ['Frequency', ['Stokes'], ['Declination', ...]]
+    for axes in im.coordinates().get_axes():
+        names += [axes] if isinstance(axes, str) else list(axes)
+    del im
+    order = [names.index("Stokes"), names.index("Frequency"), names.index("Declination"),
+             names.index("Right Ascension")]
+    return data.transpose(order)
+
+
+# (key of alma_eb.images, how to read the expected pixels independently)
+PIXEL_SOURCES = [("cube_fits", "astropy"), ("cube", "export"), ("cube", "casacore")]
+
+
+@pytest.mark.parametrize("chunks", [None, "auto"])
+@pytest.mark.parametrize("key,reference", PIXEL_SOURCES)
+def test_spectrum_and_box_equal_independent_read(alma_eb, key, reference, chunks):
+    """A pixel spectrum, a box, strided and reversed slices and index lists equal the same pixels of a full
+    independent read: astropy for FITS; for the CASA image astropy's read of CASA's FITS export, and casacore."""
+    if reference == "astropy":
+        expected = _astropy_pixels(alma_eb.images[key])
+    elif reference == "export":
+        expected = _astropy_pixels(alma_eb.images["cube_image_fits"])
+    else:
+        expected = _casacore_pixels(alma_eb.images[key])
+    image = av.open_image(alma_eb.images[key], chunks=chunks)
+    assert (image.chunks is None) == (chunks is None)
+    assert image.shape == expected.shape
+    ny, nx = expected.shape[2:]
+    y, x = ny // 2 + 9, nx // 3
+    np.testing.assert_array_equal(image.isel(stokes=0, y=y, x=x).values, expected[0, :, y, x])
+    box = image.isel(stokes=0, y=slice(y - 10, y + 12), x=slice(x - 7, x + 20)).values
+    np.testing.assert_array_equal(box, expected[0, :, y - 10:y + 12, x - 7:x + 20])
+    np.testing.assert_array_equal(image.isel(frequency=-1, y=slice(None, None, -3), x=slice(5, None, 4)).values,
+                                  expected[:, -1, ::-3, 5::4])
+    picks = [3, 0, 40, 40, 7]
+    np.testing.assert_array_equal(image.isel(stokes=0, frequency=picks, y=y).values, expected[0, picks, y, :])
+    np.testing.assert_array_equal(image.isel(stokes=[0], x=[x, 2], y=[y, y + 1]).values,
+                                  expected[[0]][:, :, [y, y + 1]][:, :, :, [x, 2]])
+    # vectorized (pointwise) indexing: a diagonal of pixels
+    yi = xr.DataArray([1, 5, 9], dims="p")
+    np.testing.assert_array_equal(image.isel(stokes=0, y=yi, x=yi + 2).transpose("p", "frequency").values,
+                                  expected[0, :, [1, 5, 9], [3, 7, 11]])
+
+
+def _element_counter(monkeypatch) -> list[int]:
+    """Number of elements each read asks the file for, counted below almaview: numpy slicing of astropy's
+    memory map (FITS) and casacore's getdata (CASA images)."""
+    from astropy.io.fits.hdu.image import _ImageBaseHDU
+    from casacore import images
+
+    counts: list[int] = []
+    data_property = _ImageBaseHDU.__dict__["data"]
+
+    class Counted:
+        def __init__(self, array):
+            self.array = array
+
+        def __getitem__(self, key):
+            out = self.array[key]
+            counts.append(int(np.size(out)))
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self.array, name)
+
+    monkeypatch.setattr(_ImageBaseHDU, "data", property(lambda hdu: Counted(data_property.__get__(hdu, type(hdu))),
+                                                       data_property.__set__, data_property.__delete__))
+    getdata = images.image.getdata
+
+    def counted_getdata(self, *args, **kwargs):
+        out = getdata(self, *args, **kwargs)
+        counts.append(int(out.size))
+        return out
+
+    monkeypatch.setattr(images.image, "getdata", counted_getdata)
+    return counts
+
+
+@pytest.mark.parametrize("chunks", [None, "auto", {"frequency": 8}])
+@pytest.mark.parametrize("key", ["cube_fits", "cube"])
+def test_a_selection_reads_only_its_pixels(alma_eb, key, chunks, monkeypatch):
+    """A one-pixel spectrum asks the file for nchan elements (not nchan x ny x nx), a box for nchan x box."""
+    image = av.open_image(alma_eb.images[key], chunks=chunks)
+    nchan, ny, nx = image.sizes["frequency"], image.sizes["y"], image.sizes["x"]
+    counts = _element_counter(monkeypatch)
+    spectrum = image.isel(stokes=0, y=ny // 2, x=nx // 2).values
+    assert spectrum.shape == (nchan,) and np.isfinite(spectrum).any()
+    assert sum(counts) == nchan
+    if chunks is None:
+        assert len(counts) == 1  # one read, not one per plane
+    counts.clear()
+    image.isel(stokes=0, y=slice(10, 30), x=slice(40, 45)).values
+    assert sum(counts) == nchan * 20 * 5
+    counts.clear()
+    image.isel(stokes=0, frequency=2).values
+    assert counts == [ny * nx]
+
+
+@pytest.mark.parametrize("key", ["cube_fits", "cube"])
+def test_pickled_image_reads_the_same_pixels(alma_eb, key):
+    """Dask distributed ships the image by pickling: both the lazy and the dask image survive it."""
+    import pickle
+
+    for chunks in (None, "auto"):
+        image = av.open_image(alma_eb.images[key], chunks=chunks)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy re-announces its header fixes when the WCS is unpickled
+            again = pickle.loads(pickle.dumps(image))
+        np.testing.assert_array_equal(again.isel(stokes=0, x=20, y=30).values, image.isel(stokes=0, x=20, y=30).values)
+
+
+def test_lazy_image_chunks_and_reduces_like_dask(alma_eb):
+    """chunks=None is lazy but complete: .chunk() gives dask, and a reduction equals astropy's."""
+    expected = _astropy_pixels(alma_eb.images["cube_fits"])
+    lazy = av.open_image(alma_eb.images["cube_fits"], chunks=None)
+    assert lazy.chunks is None
+    summed = lazy.chunk({"frequency": 4}).sum("frequency")
+    assert summed.chunks is not None
+    np.testing.assert_allclose(summed.values, np.nansum(expected, axis=1), rtol=1e-5, atol=1e-6)
+    default = av.open_image(alma_eb.images["cube_fits"])
+    assert default.chunks[1] == (1,) * expected.shape[1]  # default: one chunk per plane
+    assert all(v.chunks is None for n, v in default.coords.items() if n.startswith("beam_"))
+
+
+def test_casa_reads_hold_the_image_lock(alma_eb, monkeypatch):
+    """casacore is not thread-safe: every CASA image read holds io.ms.table_lock of the image."""
+    from casacore import images
+
+    from almaview.io.ms import table_lock
+
+    path = alma_eb.images["cube"]
+    expected = _casacore_pixels(path)
+    held = []
+    getdata = images.image.getdata
+
+    def checked(self, *args, **kwargs):
+        held.append(table_lock(str(Path(path).resolve())).locked())
+        return getdata(self, *args, **kwargs)
+
+    monkeypatch.setattr(images.image, "getdata", checked)
+    image = av.open_image(path)
+    import dask
+
+    with dask.config.set(scheduler="threads", num_workers=4):
+        total = float(image.sum())
+    assert held and all(held)
+    assert total == pytest.approx(float(np.nansum(expected.astype(np.float64))), rel=1e-5)
+
+
+def test_bad_chunks_argument(alma_eb):
+    with pytest.raises(ValueError, match="chunks"):
+        av.open_image(alma_eb.images["cube_fits"], chunks="planes")
 
 def test_scaled_integer_fits_without_spectral_axis(tmp_path):
     """A 2-D 16-bit image with BSCALE/BZERO/BLANK: values as astropy scales them, blanks as NaN."""
