@@ -274,6 +274,10 @@ def test_a_selection_reads_only_its_pixels(alma_eb, key, chunks, monkeypatch):
     counts.clear()
     image.isel(stokes=0, frequency=2).values
     assert counts == [ny * nx]
+    if chunks is None:  # lazy indexing composes chained selections into one read (dask fuses only one step)
+        counts.clear()
+        chained = image.isel(stokes=0).isel(frequency=slice(2, 9)).isel(y=5).isel(x=7).values
+        assert counts == [7] and chained.shape == (7,)
 
 
 @pytest.mark.parametrize("key", ["cube_fits", "cube"])
