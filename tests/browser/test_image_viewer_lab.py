@@ -20,7 +20,9 @@ from . import harness
 
 pytestmark = pytest.mark.browser
 
-NOTEBOOK = "image-viewer-browser-check.ipynb"
+# One notebook per test: a second page on the same notebook would meet the first one's kernel and saved widget views.
+CHANNEL_NOTEBOOK = "image-viewer-channel.ipynb"
+COLOUR_NOTEBOOK = "image-viewer-colours.ipynb"
 
 CELLS = [
     """import almaview as av
@@ -82,13 +84,26 @@ KERNEL_STATUS_JS = """() => { const s = window.jupyterapp.shell.currentWidget;
   return s.sessionContext.session.kernel.status; }"""
 
 
-def _write_notebook(folder) -> None:
+def _write_notebook(folder, name: str) -> str:
     import nbformat
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, str(folder / NOTEBOOK))
+    nbformat.write(nb, str(folder / name))
+    return name
+
+
+def _open_alone(page, server, notebook: str, timeout: float = 120.0) -> None:
+    """``harness.open_in_lab`` in a workspace of its own (named after the notebook, reset): Lab restores no tab
+    of another test on the same server (their saved widget outputs log 'Could not create a view'; Run All may
+    act on them), and the tests that use the default workspace do not meet this one's tabs either."""
+    workspace = notebook.rsplit(".", 1)[0]
+    page.goto(server.page_url(f"/lab/workspaces/{workspace}/tree/{notebook}?reset"))
+    page.wait_for_function(
+        "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
+        " return k && k.status === 'idle' && s.context.path.endsWith(nb); }", arg=notebook, timeout=timeout * 1000)
 
 
 def _expected_plane_sums() -> np.ndarray:
@@ -113,11 +128,11 @@ def _channel_slider(page):
 
 def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server, browser, notebooks_copy):
     page = browser.page
-    _write_notebook(notebooks_copy)
+    notebook = _write_notebook(notebooks_copy, CHANNEL_NOTEBOOK)
     expected = _expected_plane_sums()
     t0 = time.perf_counter()
-    harness.open_in_lab(page, lab_server, NOTEBOOK)
-    state = harness.run_all_in_lab(page)
+    _open_alone(page, lab_server, notebook)
+    state = harness.run_all_in_lab(page, timeout=180)
     errors = [(c["text"], c["errors"]) for c in state["cells"] if c["errors"]]
     assert not errors, f"cells raised in JupyterLab: {errors}"
     assert all(c["count"] is not None for c in state["cells"]), state["cells"]
@@ -157,4 +172,42 @@ def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server
     browser.screenshot("image-viewer-lab")
     print(f"JupyterLab: open + run all + drawn {ran:.1f} s; channel {first} -> {target}: data in the page after "
           f"{changed:.2f} s; label {labels[0]!r} -> {new_labels[0]!r}")
+    browser.log.assert_clean()
+
+
+def _bokeh_select(page, title: str):
+    """The <select> of the Bokeh Select titled ``title`` (inside Bokeh's shadow roots; Playwright's CSS pierces them)."""
+    group = page.locator(".bk-input-group").filter(has=page.locator("label", has_text=re.compile(rf"^\s*{title}\s*$")))
+    assert group.count() == 1, f"{group.count()} Bokeh controls titled {title!r} on the page"
+    return group.locator("select")
+
+
+def test_image_viewer_colour_controls_redraw_without_the_kernel(lab_server, browser, notebooks_copy):
+    page = browser.page
+    _open_alone(page, lab_server, _write_notebook(notebooks_copy, COLOUR_NOTEBOOK))
+    state = harness.run_all_in_lab(page, timeout=180)
+    assert not [c for c in state["cells"] if c["errors"]], state["cells"]
+    assert harness.wait_for_bokeh(page, n_documents=1)
+    # Keep the kernel busy: anything that needs it waits 10 s; the colour controls must not.
+    page.evaluate("() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+                  ".requestExecute({code: 'import time; time.sleep(10)'}); }")
+    page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'busy'", timeout=10_000, polling=100)
+    data = page.evaluate(IMAGE_SOURCE_JS)
+    changes = []
+    for title in ("colour map", "stretch"):
+        select = _bokeh_select(page, title)
+        current = select.input_value()
+        options = select.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
+        new = next(o for o in options if o != current)
+        pixels = page.evaluate(CANVAS_PIXELS_JS)
+        t0 = time.perf_counter()
+        select.select_option(new)
+        page.wait_for_function(f"(p) => ({CANVAS_PIXELS_JS})() !== p", arg=pixels, timeout=5_000, polling=50)
+        changes.append(f"{title} {current!r} -> {new!r}: redrawn in {time.perf_counter() - t0:.2f} s")
+        assert page.evaluate(KERNEL_STATUS_JS) == "busy", "the kernel finished before the check: not conclusive"
+    assert page.evaluate(IMAGE_SOURCE_JS) == data  # colours changed, the data did not
+    _bokeh_select(page, "stretch").scroll_into_view_if_needed()
+    browser.screenshot("image-viewer-colours-lab")
+    page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'", timeout=60_000, polling=500)
+    print("; ".join(changes))
     browser.log.assert_clean()
