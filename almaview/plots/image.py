@@ -244,7 +244,19 @@ let j = 0;
 for (let i = 0; i < d.clip.length; i++) { if (Math.abs(d.clip[i] - Number(clip.value)) < 1e-9) j = i; }
 const lo = d.low[j];
 const hi = lo + upper.value * (d.high[j] - lo);
-for (const m of mappers) { m.palette = pal; m.low = lo; m.high = hi > lo ? hi : lo + 1e-12; }
+const top = hi > lo ? hi : lo + 1e-12;
+for (const m of mappers) {
+  const cur = m.palette || [];
+  const attrs = cur.length === pal.length && cur.every((c, i) => c === pal[i]) ? {} : {palette: pal};
+  if (m.low !== lo) attrs.low = lo;
+  if (m.high !== top) attrs.high = top;
+  if (!Object.keys(attrs).length) continue;
+  if (!m.setv) { Object.assign(m, attrs); continue; }
+  // Silently, then one change signal: a plain setv recolours the whole plane once per changed property and
+  // once more for the mapper's own re-emit (3-4 times for low + high). The kernel does not need these values.
+  m.setv(attrs, {silent: true});
+  m.change.emit();
+}
 """ % (PALETTE_SIZE, _LOG_A, _ASINH_A)
 
 

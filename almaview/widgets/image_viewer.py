@@ -15,9 +15,11 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import math
 import os
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import xarray as xr
@@ -62,6 +64,105 @@ def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
             data = np.expand_dims(data, i)
     out = image.copy(data=image.data * data)
     return out.rename(f"{image.name} × pb")
+
+
+#: Installed in the page once per Bokeh document (at document_ready, and at the first data change as a fallback):
+#: jupyter_bokeh 4.1's view sends *every* document change back to the kernel, also the ones it just received from
+#: the kernel (BokehJS marks those ``sync = false``; Bokeh's own server client drops them). A channel change sent
+#: the 4 MB plane back as 5.2 MB of base64: ~0.4 s of the page's main thread and a busy websocket. Changes made in
+#: the page (colour controls, tools, the colour callback's mapper update) are ``sync = true`` and still go.
+NO_ECHO_JS = """
+const doc = src.document;
+if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
+  doc.__almaview_no_echo = true;
+  const entries = [...doc._callbacks];
+  doc._callbacks.clear();
+  for (const [callback, batches] of entries) {
+    doc._callbacks.set((event) => {
+      if (event.sync === false) return;
+      if (event.events !== undefined && event.events.every((e) => e.sync === false)) return;
+      callback(event);
+    }, batches);
+  }
+}
+"""
+
+
+def _no_echo(layout: Any, source: Any) -> Any:
+    """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS)."""
+    from bokeh.document import Document
+    from bokeh.models import CustomJS
+
+    cb = CustomJS(args=dict(src=source), code=NO_ECHO_JS)
+    if layout.document is None:
+        Document().add_root(layout)
+    layout.document.js_on_event("document_ready", cb)
+    source.js_on_change("data", cb)
+    return layout
+
+
+def _bokeh_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
+    """A jupyter_bokeh view of ``layout`` that sends the changes of a ``batch()`` as one patch."""
+    return _batched_model_class()(_no_echo(layout, source), mappers=mappers)
+
+
+@functools.lru_cache(maxsize=None)
+def _batched_model_class() -> type:
+    from bokeh.protocol import Protocol
+    from jupyter_bokeh import BokehModel
+
+    class BatchedBokehModel(BokehModel):
+        """jupyter_bokeh's BokehModel whose :meth:`batch` sends the document changes made inside it as ONE
+        PATCH-DOC message (one decode and one apply in the page, instead of one per change). The low/high of
+        ``mappers`` are left out of batches: the page's colour callback sets them from the 'limits' source with
+        the user's clip and upper limit (one recolouring of the plane instead of three) and sends them back."""
+
+        def __init__(self, model: Any, mappers: Sequence[Any] = (), **kwargs: Any) -> None:
+            self._held_events: list | None = None
+            self._page_mappers = {id(m) for m in mappers}
+            super().__init__(model, **kwargs)
+
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:
+            doc = self._document
+            if doc is None or self._held_events is not None:
+                yield
+                return
+            self._held_events = []
+            doc.hold("combine")
+            try:
+                yield
+            finally:
+                try:
+                    doc.unhold()  # the held events come to _document_patched, which keeps them
+                finally:
+                    events, self._held_events = self._held_events, None
+                    self._send_patch(events)
+
+        def _document_patched(self, event: Any) -> None:
+            if event.setter is self:
+                return
+            if self._held_events is not None:
+                if not (id(getattr(event, "model", None)) in self._page_mappers
+                        and getattr(event, "attr", None) in ("low", "high")):
+                    self._held_events.append(event)
+                return
+            self._send_patch([event])
+
+        def _send_patch(self, events: list) -> None:
+            import json
+
+            if not events:
+                return
+            msg = Protocol().create("PATCH-DOC", events)
+            self.send({"msg": "patch", "payload": msg.header_json})
+            self.send({"msg": "patch", "payload": msg.metadata_json})
+            self.send({"msg": "patch", "payload": msg.content_json})
+            for buffer in msg.buffers:
+                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    return BatchedBokehModel
 
 
 def _show(out: Any, panel: Panel) -> None:
@@ -263,7 +364,6 @@ class ImageViewer:
         import ipywidgets as w
         from bokeh.events import SelectionGeometry, Tap
         from bokeh.layouts import column
-        from jupyter_bokeh import BokehModel
 
         from . import load_bokehjs
 
@@ -273,7 +373,8 @@ class ImageViewer:
         colour, self.bokeh_controls = pimage.colour_controls([mapper], self.panel.sources["limits"],
                                                              palette=self.palette, stretch=tags["stretch"],
                                                              clip=tags["clip"])
-        bokeh_view = BokehModel(column(self.panel.layout, colour))
+        bokeh_view = self._bokeh_view = _bokeh_view(column(self.panel.layout, colour), self.panel.sources["image"],
+                                                    [mapper])
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)
         c["channel"] = w.IntSlider(value=self.channel, min=0, max=last, description="channel",
@@ -305,12 +406,14 @@ class ImageViewer:
         self.controls = c
 
         def on_channel(change: dict) -> None:
-            self.set_channel(change["new"])
+            with bokeh_view.batch():
+                self.set_channel(change["new"])
             c["label"].value = self.channel_label(self.channel)
             c["stats"].value = self._stats_html()
 
         def on_mode(change: dict) -> None:
-            self.set_mode(change["new"])
+            with bokeh_view.batch():
+                self.set_mode(change["new"])
             c["stats"].value = self._stats_html()
 
         def show_spectrum(**region: Any) -> None:
@@ -431,7 +534,6 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
     """
     import ipywidgets as w
     from bokeh.layouts import column
-    from jupyter_bokeh import BokehModel
 
     from . import load_bokehjs
 
@@ -442,14 +544,20 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
     panel = pimage.comparison(*arrays, channel=channel, names=names, **kwargs)
     load_bokehjs()
     first = panel.layout.children[0]
-    colour, _ = pimage.colour_controls([first.select_one({"name": "mapper"})], panel.sources["limits"],
+    mapper = first.select_one({"name": "mapper"})
+    colour, _ = pimage.colour_controls([mapper], panel.sources["limits"],
                                        stretch=first.tags[0]["stretch"], clip=first.tags[0]["clip"])
+    view = _bokeh_view(column(panel.layout, colour), panel.sources[f"{names[0]}_image"], [mapper])
     nchan = max((a.sizes[pimage._spectral(a)] if pimage._spectral(a) else 1) for a in arrays)
     slider = w.IntSlider(value=min(channel, nchan - 1), min=0, max=nchan - 1, description="channel",
                          continuous_update=False, disabled=nchan <= 1)
     slider.add_class("almaview-control-channel")
 
     def on_channel(change: dict) -> None:
+        with view.batch():
+            _compare_channel(change)
+
+    def _compare_channel(change: dict) -> None:
         for name, arr, fig in zip(names, arrays, panel.layout.children):
             spec = pimage._spectral(arr)
             c = min(int(change["new"]), arr.sizes[spec] - 1) if spec else 0
@@ -459,7 +567,7 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
             panel.data[name] = sub.data
 
     slider.observe(on_channel, names="value")
-    box = w.VBox([slider, BokehModel(column(panel.layout, colour))])
+    box = w.VBox([slider, view])
     box.add_class("almaview-image-compare")
     box.panel = panel
     return box
