@@ -173,13 +173,23 @@ def test_load_bokehjs_uses_inline_resources(monkeypatch):
 
     from almaview import widgets
 
-    seen = {}
-    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": object()})())
-    monkeypatch.setattr(bokeh.io, "output_notebook", lambda resources=None, **kw: seen.setdefault("r", resources))
-    monkeypatch.setattr(widgets, "_LOADED", [])
+    class Kernel:  # ipykernel's API: the parent request's header names the browser connection (client session)
+        session = "page-1"
+
+        def get_parent(self, channel=None):
+            return {"header": {"session": self.session}}
+
+    kernel = Kernel()
+    seen = []
+    monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": kernel})())
+    monkeypatch.setattr(bokeh.io, "output_notebook", lambda resources=None, **kw: seen.append(resources))
+    monkeypatch.setattr(widgets, "_LOADED", set())
     assert widgets.load_bokehjs() is True
-    assert seen["r"].mode == "inline"
-    assert widgets.load_bokehjs() is False  # once per kernel
+    assert seen[0].mode == "inline"
+    assert widgets.load_bokehjs() is False  # once per page
+    kernel.session = "page-2"               # the page was reloaded (or opened in a second tab): a new client
+    assert widgets.load_bokehjs() is True and len(seen) == 2
+    assert widgets.load_bokehjs() is False
 
 
 def test_browser_and_qa_on_the_demo_delivery(demo):
