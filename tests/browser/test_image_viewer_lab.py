@@ -211,3 +211,33 @@ def test_image_viewer_colour_controls_redraw_without_the_kernel(lab_server, brow
     page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'idle'", timeout=60_000, polling=500)
     print("; ".join(changes))
     browser.log.assert_clean()
+
+
+RELOAD_NOTEBOOK = "image-viewer-reload.ipynb"
+
+
+def test_image_viewer_draws_again_after_the_page_is_reloaded(lab_server, browser, notebooks_copy):
+    """A reloaded page (or a second tab) on the same kernel has no BokehJS: running the cells again must
+    publish it again, or jupyter_bokeh shows 'Click to show javascript error' instead of the figure."""
+    page = browser.page
+    notebook = _write_notebook(notebooks_copy, RELOAD_NOTEBOOK)
+    _open_alone(page, lab_server, notebook)
+    state = harness.run_all_in_lab(page, timeout=180)
+    assert not [c for c in state["cells"] if c["errors"]], state["cells"]
+    assert harness.wait_for_bokeh(page, n_documents=1)
+
+    page.reload()
+    page.wait_for_function(
+        "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+        " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
+        " return k && k.status === 'idle' && s.context.path.endsWith(nb); }", arg=notebook, timeout=120_000)
+    state = harness.run_all_in_lab(page, timeout=180)
+    assert not [c for c in state["cells"] if c["errors"]], state["cells"]
+    canvases = harness.wait_for_bokeh(page, n_documents=1)
+    assert canvases and max(c["width"] for c in canvases) > 200, canvases
+    assert page.get_by_text("javascript error").count() == 0
+    assert page.evaluate(IMAGE_SOURCE_JS) is not None
+    browser.screenshot("image-viewer-after-reload")
+    # The outputs the reloaded page restored from the first run belong to widget models of the old page.
+    browser.log.tolerated = ("Could not create a view for model id",)
+    browser.log.assert_clean()
