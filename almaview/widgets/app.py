@@ -61,6 +61,12 @@ class Explorer(W.VBox):
     >>> ex.wait(); ex.panels["visibilities"].data.baseline.unique()   # doctest: +SKIP
     """
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        from . import load_bokehjs
+
+        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
+        return super()._repr_mimebundle_(**kwargs)
+
     def __init__(self, obj: Any, *, eb: str | None = None, tab: str = "overview", **kw: Any):
         super().__init__(**kw)
         from ..delivery.model import Delivery

@@ -366,3 +366,9 @@ class ContinuumEditor(W.VBox):
     def _error(self, err: Exception) -> None:
         self.status.value = (f"<span class='almaview-error' style='color:#b00'>{html.escape(type(err).__name__)}: "
                              f"{html.escape(str(err))}</span>")
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        from . import load_bokehjs
+
+        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
+        return super()._repr_mimebundle_(**kwargs)

@@ -389,6 +389,9 @@ class ReimagePanel:
     def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser
         from IPython.display import display
 
+        from . import load_bokehjs
+
+        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         display(self.widget)
 
 
