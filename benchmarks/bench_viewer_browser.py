@@ -1,6 +1,6 @@
 """Channel-change latency of the image viewer in a real browser (JupyterLab + headless Chromium), broken down.
 
-Usage: python benchmarks/bench_viewer_browser.py CUBE [--changes 12] [--max-pixels 1024] [--json OUT]
+Usage: python benchmarks/bench_viewer_browser.py CUBE [--changes 12] [--max-pixels 1024] [--step 37] [--json OUT]
 
 Starts JupyterLab with the browser tests' harness (``tests/browser/harness.py``) on a scratch folder outside
 the repository, opens a notebook showing ``ImageViewer(open_image(CUBE))``, then changes the channel N times
@@ -188,7 +188,7 @@ def breakdown(change: dict) -> dict:
     return out
 
 
-def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False) -> dict:
+def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False, step: int = 37) -> dict:
     from playwright.sync_api import sync_playwright
 
     reason = harness.browser_unavailable()
@@ -198,7 +198,7 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
     root = scratch / "notebooks"
     root.mkdir()
     name = write_notebook(root, cube, max_pixels)
-    results: dict = {"cube": cube, "max_pixels": max_pixels, "changes": []}
+    results: dict = {"cube": cube, "max_pixels": max_pixels, "step": step, "changes": []}
     with sync_playwright() as p, harness.jupyterlab(root, scratch / "server") as server:
         with harness.launch(p, scratch / "chromium") as (context, log):
             context.add_init_script(INIT_JS)
@@ -224,7 +224,7 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
                 cdp.send("Profiler.enable")
                 cdp.send("Profiler.setSamplingInterval", {"interval": 200})
                 cdp.on("Tracing.dataCollected", lambda e: trace_events.extend(e["value"]))
-            targets = [(first + 37 * (i + 1)) % nchan for i in range(changes)]
+            targets = [(first + step * (i + 1)) % nchan for i in range(changes)]
             for i, target in enumerate(targets):
                 page.evaluate("() => { const b = window.__bench; b.frames.length = 0; b.keys.length = 0;"
                               " b.patches.length = 0; b.changes.length = 0; }")
@@ -309,11 +309,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("cube", help="an image cube (FITS or CASA) to show; only read")
     ap.add_argument("--changes", type=int, default=12)
     ap.add_argument("--max-pixels", type=int, default=1024)
+    ap.add_argument("--step", type=int, default=37, help="channels between changes (1: as Play or arrow keys do)")
     ap.add_argument("--profile", action="store_true", help="CPU-profile the page during the last change")
     ap.add_argument("--trace", action="store_true", help="trace the page (devtools timeline) during the last change")
     ap.add_argument("--json", help="write the raw records and breakdowns here")
     args = ap.parse_args(argv)
-    res = run(args.cube, args.changes, args.max_pixels, args.profile, args.trace)
+    res = run(args.cube, args.changes, args.max_pixels, args.profile, args.trace, args.step)
     rows = [c["breakdown"] for c in res["changes"][1:]] or [c["breakdown"] for c in res["changes"]]
     print(f"\nmedian of {len(rows)} channel changes (first one left out: warm-up), ms:")
     for key in rows[0]:

@@ -169,3 +169,46 @@ def test_compare_widget_links_ranges_and_shares_mapper(alma_eb):
     v = ImageViewer(im["cube_pbcor_fits"])
     other = v.compare(im["cube_image_fits"])
     assert len(other.panel.layout.children) == 2
+
+
+def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_gives_the_same(alma_eb):
+    """Play-like steps (prefetched planes) and a jump: each change goes to the page as ONE Bokeh PATCH-DOC whose
+    float32 buffer is the channel's plane read with astropy; the mapper's low/high stay out of it (the page's
+    colour callback sets them); hover value/SNR and the limits follow the channel."""
+    import json
+
+    from astropy.io import fits
+
+    from almaview.widgets.image_viewer import ImageViewer
+
+    path = alma_eb.images["cube_image_fits"]
+    with fits.open(path) as h:
+        cube = np.asarray(h[0].data[0], dtype=np.float32)
+    v = ImageViewer(path)
+    v.widget()
+    view, slider = v._bokeh_view, v.controls["channel"]
+    sent = []
+    view.send = lambda content, buffers=None: sent.append((content, buffers))
+    for target in (4, 5, 6, 7, 2):  # 6 and 7 come from the prefetch of the step before
+        sent.clear()
+        if target in (6, 7):  # after a +1 step the next channel is being read ahead
+            assert (v.mode, target) in v._prefetch
+        slider.value = target
+        headers = [json.loads(c["payload"]) for c, _ in sent if "payload" in c and '"msgtype"' in c["payload"]]
+        assert [hd["msgtype"] for hd in headers] == ["PATCH-DOC"], headers
+        content = json.loads(sent[2][0]["payload"])
+        changed = {(e.get("kind"), e.get("attr")) for e in content["events"]}
+        assert ("ModelChanged", "low") not in changed and ("ModelChanged", "high") not in changed
+        planes = [np.frombuffer(b[0], dtype=np.float32) for _, b in sent if b]
+        expected = cube[target]
+        got = next(p for p in planes if p.size == expected.size).reshape(expected.shape)[:, ::-1]
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+        np.testing.assert_array_equal(got[np.isfinite(got)], expected[np.isfinite(expected)])
+        hover = v.panel.sources["hover"].data
+        hv = expected[np.asarray(hover["py"]), np.asarray(hover["px"])]
+        np.testing.assert_array_equal(np.asarray(hover["value"])[np.isfinite(hv)], hv[np.isfinite(hv)])
+        lim = v.panel.sources["limits"].data
+        finite = expected[np.isfinite(expected)]
+        assert lim["high"][lim["clip"].index(100.0)] == pytest.approx(float(finite.max()), rel=1e-6)
+        rms = 1.482602218505602 * np.median(np.abs(finite - np.median(finite)))
+        assert v.statistics()["rms"] == pytest.approx(float(rms), rel=1e-5)

@@ -25,7 +25,7 @@ import xarray as xr
 
 from . import Panel
 
-__all__ = ["image_plane", "update_plane", "read_plane", "plane_limits", "stretch_values", "stretch_palette",
+__all__ = ["image_plane", "update_plane", "prepare_plane", "read_plane", "plane_limits", "stretch_values", "stretch_palette",
            "colour_controls", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
            "plane_slice", "STRETCHES", "CLIPS", "PALETTES", "velocity_axis"]
 
@@ -451,11 +451,33 @@ def _title(image: xr.DataArray, channel: int) -> str:
     return f"{image.name} · channel {channel}" if _spectral(image) else f"{image.name}"
 
 
+def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pixels: int = 1024,
+                  clips: Sequence[float] = CLIPS) -> dict[str, Any]:
+    """The channel-dependent work of :func:`update_plane` that needs no panel (read the plane, its colour limits
+    for ``clips``): computed ahead (e.g. the next channel, in a thread, while the browser draws) and handed to
+    ``update_plane(..., prepared=...)``.
+
+    Examples
+    --------
+    >>> img = xr.DataArray(np.arange(8.0).reshape(1, 2, 2, 2), dims=("stokes", "frequency", "y", "x"))
+    >>> p = prepare_plane(img, 1, clips=(100.0,))
+    >>> p["values"].tolist(), p["limits"]["low"], p["limits"]["high"]
+    ([[4.0, 5.0], [6.0, 7.0]], [4.0], [7.0])
+    """
+    values, step, extremes = read_plane(image, channel, stokes, max_pixels)
+    return {"channel": int(channel), "stokes": stokes, "max_pixels": max_pixels, "values": values, "step": step,
+            "extremes": extremes, "clips": [float(c) for c in clips], "limits": plane_limits(values, clips),
+            "noise": _robust_rms(values, _RMS_SAMPLES),  # the noise when no mask and no fixed rms are given
+            "shown": np.ascontiguousarray(values[:, ::-1])}
+
+
 def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.DataArray | None = None,
-                 pb: xr.DataArray | None = None, rms: float | None = None, title: str | None = None) -> Panel:
+                 pb: xr.DataArray | None = None, rms: float | None = None, title: str | None = None,
+                 prepared: dict[str, Any] | None = None) -> Panel:
     """Show ``channel`` of ``image`` in a panel built by :func:`image_plane`, in place: reads one plane and
     updates only the sources (image, hover values/SNR, beam, limits, mask/pb contours), the mapper limits,
     the title and ``panel.data``; figures are never rebuilt. ``image`` must have the panel's geometry.
+    ``prepared``: :func:`prepare_plane` of this image and channel, computed ahead (used when it matches).
 
     Examples
     --------
@@ -466,20 +488,28 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
     'cube.pbcor.fits · channel 30'
     """
     tags = panel.layout.tags[0]
-    values, step, extremes = read_plane(image, channel, tags["stokes"], tags["max_pixels"])
+    clips = list(panel.sources["limits"].data["clip"])
+    if not (prepared and prepared["channel"] == int(channel) and prepared["stokes"] == tags["stokes"]
+            and prepared["max_pixels"] == tags["max_pixels"] and prepared["clips"] == clips):
+        prepared = prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=tags["max_pixels"], clips=clips)
+    values, step, extremes = prepared["values"], prepared["step"], prepared["extremes"]
     if values.shape != panel.sources["image"].data["image"][0].shape:
         raise ValueError(f"{image.name}: plane shape {values.shape} differs from the panel's; build a new panel")
-    panel.sources["image"].data["image"] = [np.ascontiguousarray(values[:, ::-1])]
-    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb,
-          rms=rms if rms is not None else tags["fixed_rms"],
-          set_limits=True)
+    panel.sources["image"].data["image"] = [prepared["shown"]]
+    if rms is None:
+        rms = tags["fixed_rms"]
+    if rms is None and mask is None:
+        rms = prepared["noise"]  # the plane's robust rms, computed ahead
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=True,
+          limits=prepared["limits"])
     panel.layout.title.text = panel.title = title or _title(image, channel)
     return panel
 
 
 def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, step: int,
           extremes: tuple[float, float], *,
-          mask: xr.DataArray | None, pb: xr.DataArray | None, rms: float | None, set_limits: bool) -> None:
+          mask: xr.DataArray | None, pb: xr.DataArray | None, rms: float | None, set_limits: bool,
+          limits: dict[str, list[float]] | None = None) -> None:
     """Everything of a panel that depends on the channel, except the image column (set by the caller)."""
     fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
     ny, nx = values.shape
@@ -487,11 +517,11 @@ def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, s
     mask_plane = _overlay_plane(mask, channel, tags["max_pixels"]) if mask is not None else None
     noise = _noise(values, rms, mask_plane)
     hs = max(1, math.ceil(max(nx, ny) / 128))
-    hv = values[::hs, ::hs].astype(np.float64).ravel()
+    hv = values[::hs, ::hs].ravel()  # float32: half the bytes to the browser; exact image values
     sources["hover"].data.update(value=hv, snr=hv / noise if noise and noise > 0 else np.full(hv.size, np.nan))
     if set_limits:  # mapper first: the limits change then runs the browser's callback with the user's choices
         clips = list(sources["limits"].data["clip"])
-        lim = plane_limits(values, clips)
+        lim = limits if limits is not None else plane_limits(values, clips)
         j = clips.index(tags["clip"])
         _mapper(fig).update(low=lim["low"][j], high=lim["high"][j])
         sources["limits"].data = lim
