@@ -1,6 +1,7 @@
 """Channel-change latency of the image viewer in a real browser (JupyterLab + headless Chromium), broken down.
 
-Usage: python benchmarks/bench_viewer_browser.py CUBE [--changes 12] [--max-pixels 1024] [--step 37] [--json OUT]
+Usage: python benchmarks/bench_viewer_browser.py CUBE [--changes 12] [--max-pixels 1024] [--step 37] [--playing]
+       [--profile | --trace] [--json OUT]
 
 Starts JupyterLab with the browser tests' harness (``tests/browser/harness.py``) on a scratch folder outside
 the repository, opens a notebook showing ``ImageViewer(open_image(CUBE))``, then changes the channel N times
@@ -188,7 +189,8 @@ def breakdown(change: dict) -> dict:
     return out
 
 
-def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False, step: int = 37) -> dict:
+def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False, step: int = 37,
+        playing: bool = False) -> dict:
     from playwright.sync_api import sync_playwright
 
     reason = harness.browser_unavailable()
@@ -198,7 +200,7 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
     root = scratch / "notebooks"
     root.mkdir()
     name = write_notebook(root, cube, max_pixels)
-    results: dict = {"cube": cube, "max_pixels": max_pixels, "step": step, "changes": []}
+    results: dict = {"cube": cube, "max_pixels": max_pixels, "step": step, "playing": playing, "changes": []}
     with sync_playwright() as p, harness.jupyterlab(root, scratch / "server") as server:
         with harness.launch(p, scratch / "chromium") as (context, log):
             context.add_init_script(INIT_JS)
@@ -216,6 +218,8 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
             kernel_log = scratch / "kernel-log.json"
             kernel_exec(page, f"open({str(kernel_log)!r}, 'w').write(_json.dumps({{'nchan': viewer.nchan}}))")
             nchan = json.loads(kernel_log.read_text())["nchan"]
+            if playing:  # the viewer's Play-mode resolution, without the Play widget's own ticks
+                kernel_exec(page, "viewer.playing = True")
             first = int(readout.inner_text())
             cdp = None
             trace_events: list = []
@@ -310,11 +314,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--changes", type=int, default=12)
     ap.add_argument("--max-pixels", type=int, default=1024)
     ap.add_argument("--step", type=int, default=37, help="channels between changes (1: as Play or arrow keys do)")
+    ap.add_argument("--playing", action="store_true",
+                    help="changes at the viewer's Play resolution (viewer.playing = True; play_pixels)")
     ap.add_argument("--profile", action="store_true", help="CPU-profile the page during the last change")
     ap.add_argument("--trace", action="store_true", help="trace the page (devtools timeline) during the last change")
     ap.add_argument("--json", help="write the raw records and breakdowns here")
     args = ap.parse_args(argv)
-    res = run(args.cube, args.changes, args.max_pixels, args.profile, args.trace, args.step)
+    res = run(args.cube, args.changes, args.max_pixels, args.profile, args.trace, args.step, args.playing)
     rows = [c["breakdown"] for c in res["changes"][1:]] or [c["breakdown"] for c in res["changes"]]
     print(f"\nmedian of {len(rows)} channel changes (first one left out: warm-up), ms:")
     for key in rows[0]:

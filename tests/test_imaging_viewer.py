@@ -212,3 +212,32 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         assert lim["high"][lim["clip"].index(100.0)] == pytest.approx(float(finite.max()), rel=1e-6)
         rms = 1.482602218505602 * np.median(np.abs(finite - np.median(finite)))
         assert v.statistics()["rms"] == pytest.approx(float(rms), rel=1e-5)
+
+
+def test_play_shows_smaller_planes_and_the_full_plane_when_it_stops(alma_eb):
+    """While Play runs the planes are decimated to play_pixels (astropy's every-other pixel here); the image keeps
+    its extent, the hover its grid (nearest shown pixel); stopping shows the full plane again."""
+    from astropy.io import fits
+
+    from almaview.widgets.image_viewer import ImageViewer
+
+    path = alma_eb.images["cube_image_fits"]
+    with fits.open(path) as h:
+        cube = np.asarray(h[0].data[0], dtype=np.float32)
+    ny, nx = cube.shape[1:]
+    v = ImageViewer(path, play_pixels=max(ny, nx) // 2)
+    v.widget()
+    src, hover = v.panel.sources["image"], v.panel.sources["hover"]
+    extent = (src.data["x"][0], src.data["dw"][0], src.data["y"][0], src.data["dh"][0])
+    v.controls["play"].playing = True
+    v.controls["channel"].value = 9
+    shown = src.data["image"][0][:, ::-1]
+    np.testing.assert_array_equal(shown, cube[9, ::2, ::2])
+    if nx % 2 == 0 and ny % 2 == 0:
+        assert (src.data["x"][0], src.data["dw"][0], src.data["y"][0], src.data["dh"][0]) == pytest.approx(extent)
+    px, py = np.asarray(hover.data["px"]), np.asarray(hover.data["py"])
+    np.testing.assert_array_equal(np.asarray(hover.data["value"]), cube[9][(py // 2) * 2, (px // 2) * 2])
+    v.controls["play"].playing = False
+    np.testing.assert_array_equal(src.data["image"][0][:, ::-1], cube[9])
+    np.testing.assert_array_equal(np.asarray(hover.data["value"]), cube[9][py, px])
+    assert (src.data["x"][0], src.data["dw"][0], src.data["y"][0], src.data["dh"][0]) == pytest.approx(extent)

@@ -394,6 +394,7 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
                  title=title or _title(image, channel), x_axis_label="ΔRA (arcsec, east left)",
                  y_axis_label="ΔDec (arcsec)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
     fig.tags = [{"stretch": stretch, "clip": clip, "stokes": stokes, "max_pixels": max_pixels,
+                 "shape": [int(image.sizes["y"]), int(image.sizes["x"])],
                  "pb_levels": list(pb_levels), "fixed_rms": rms}]
     renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
     renderer.name = "plane"
@@ -473,11 +474,13 @@ def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pix
 
 def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.DataArray | None = None,
                  pb: xr.DataArray | None = None, rms: float | None = None, title: str | None = None,
-                 prepared: dict[str, Any] | None = None) -> Panel:
+                 prepared: dict[str, Any] | None = None, max_pixels: int | None = None) -> Panel:
     """Show ``channel`` of ``image`` in a panel built by :func:`image_plane`, in place: reads one plane and
     updates only the sources (image, hover values/SNR, beam, limits, mask/pb contours), the mapper limits,
     the title and ``panel.data``; figures are never rebuilt. ``image`` must have the panel's geometry.
     ``prepared``: :func:`prepare_plane` of this image and channel, computed ahead (used when it matches).
+    ``max_pixels``: show this channel decimated to another size than the panel's (e.g. 512 while a Play
+    runs: a quarter of the bytes and of the browser's colour mapping); the hover keeps its grid.
 
     Examples
     --------
@@ -488,20 +491,31 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
     'cube.pbcor.fits · channel 30'
     """
     tags = panel.layout.tags[0]
+    shown_pixels = int(max_pixels or tags["max_pixels"])
+    shape = [int(image.sizes["y"]), int(image.sizes["x"])]
+    if shape != list(tags.get("shape", shape)):
+        raise ValueError(f"{image.name}: image shape {tuple(shape)} differs from the panel's "
+                         f"{tuple(tags['shape'])}; build a new panel")
     clips = list(panel.sources["limits"].data["clip"])
     if not (prepared and prepared["channel"] == int(channel) and prepared["stokes"] == tags["stokes"]
-            and prepared["max_pixels"] == tags["max_pixels"] and prepared["clips"] == clips):
-        prepared = prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=tags["max_pixels"], clips=clips)
+            and prepared["max_pixels"] == shown_pixels and prepared["clips"] == clips):
+        prepared = prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=shown_pixels, clips=clips)
     values, step, extremes = prepared["values"], prepared["step"], prepared["extremes"]
-    if values.shape != panel.sources["image"].data["image"][0].shape:
+    src = panel.sources["image"]
+    if "shape" not in tags and values.shape != src.data["image"][0].shape:
         raise ValueError(f"{image.name}: plane shape {values.shape} differs from the panel's; build a new panel")
-    panel.sources["image"].data["image"] = [prepared["shown"]]
+    if values.shape == src.data["image"][0].shape:
+        src.data["image"] = [prepared["shown"]]
+    else:  # another decimation: the plane's corners move by up to a pixel
+        g = _geometry(image, step, values.shape[1], values.shape[0])
+        src.data.update(image=[prepared["shown"]], x=[g["right"]], y=[g["bottom"]], dw=[g["left"] - g["right"]],
+                        dh=[g["top"] - g["bottom"]])
     if rms is None:
         rms = tags["fixed_rms"]
     if rms is None and mask is None:
         rms = prepared["noise"]  # the plane's robust rms, computed ahead
     _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=True,
-          limits=prepared["limits"])
+          limits=prepared["limits"], max_pixels=shown_pixels)
     panel.layout.title.text = panel.title = title or _title(image, channel)
     return panel
 
@@ -509,15 +523,19 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
 def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, step: int,
           extremes: tuple[float, float], *,
           mask: xr.DataArray | None, pb: xr.DataArray | None, rms: float | None, set_limits: bool,
-          limits: dict[str, list[float]] | None = None) -> None:
+          limits: dict[str, list[float]] | None = None, max_pixels: int | None = None) -> None:
     """Everything of a panel that depends on the channel, except the image column (set by the caller)."""
     fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
     ny, nx = values.shape
     g = _geometry(image, step, nx, ny)
-    mask_plane = _overlay_plane(mask, channel, tags["max_pixels"]) if mask is not None else None
+    shown_pixels = max_pixels or tags["max_pixels"]
+    mask_plane = _overlay_plane(mask, channel, shown_pixels) if mask is not None else None
     noise = _noise(values, rms, mask_plane)
-    hs = max(1, math.ceil(max(nx, ny) / 128))
-    hv = values[::hs, ::hs].ravel()  # float32: half the bytes to the browser; exact image values
+    # The hover grid's pixels (full-image indices) in the shown plane: exact values at the panel's decimation,
+    # the nearest shown pixel at another one. float32: half the bytes to the browser.
+    px = np.asarray(sources["hover"].data["px"], dtype=np.int64)
+    py = np.asarray(sources["hover"].data["py"], dtype=np.int64)
+    hv = values[np.minimum(py // step, ny - 1), np.minimum(px // step, nx - 1)]
     sources["hover"].data.update(value=hv, snr=hv / noise if noise and noise > 0 else np.full(hv.size, np.nan))
     if set_limits:  # mapper first: the limits change then runs the browser's callback with the user's choices
         clips = list(sources["limits"].data["clip"])
@@ -530,7 +548,7 @@ def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, s
     for name, over, levels in (("mask", mask, (0.5,)), ("pb", pb, tuple(tags["pb_levels"]))):
         if over is None or name not in sources:
             continue
-        ov = mask_plane if name == "mask" else _overlay_plane(over, channel, tags["max_pixels"])
+        ov = mask_plane if name == "mask" else _overlay_plane(over, channel, shown_pixels)
         xs, ys = _contours(np.nan_to_num(np.asarray(ov, dtype=float), nan=0.0), levels,
                            lambda c: -(c * step - g["cx"]) * g["dx"], lambda r: (r * step - g["cy"]) * g["dy"])
         sources[name].data = {"xs": xs, "ys": ys}

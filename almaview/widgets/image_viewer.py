@@ -196,7 +196,7 @@ class ImageViewer:
                  flat: Any = None, ranges: Sequence[tuple[float, float]] = (), restfreq: float | None = None,
                  convention: str = "radio", max_pixels: int = 1024, stretch: str = "linear",
                  clip: float | None = None, palette: str = "Inferno256", rms: float | None = None,
-                 pb_levels: Sequence[float] = (0.2, 0.5)):
+                 pb_levels: Sequence[float] = (0.2, 0.5), play_pixels: int | None = 512):
         self.image = _open(image)
         self.mask = _open(mask)
         self.pb = _open(pb)
@@ -212,6 +212,10 @@ class ImageViewer:
             raise ValueError(f"convention {convention!r}: expected 'radio' or 'optical'")
         self.convention = convention
         self.max_pixels = max_pixels
+        #: While the Play widget runs, planes are shown decimated to this size (the full ``max_pixels`` plane
+        #: again when it stops): a quarter of the bytes and of the browser's work per frame. None: never.
+        self.play_pixels = play_pixels
+        self.playing = False
         self.rms = rms
         self.palette = palette
         self.spectral = pimage._spectral(self.image)
@@ -280,13 +284,21 @@ class ImageViewer:
         self.mode = mode
         self._update()
 
+    def _shown_pixels(self) -> int:
+        if self.playing and self.play_pixels and self.play_pixels < self.max_pixels:
+            return int(self.play_pixels)
+        return int(self.max_pixels)
+
     def _update(self) -> None:
         prepared = self._prefetched(self.mode, self.channel)
         with self._read_lock:
             pimage.update_plane(self.panel, self.shown, self.channel, mask=self.mask, pb=self.pb, rms=self.rms,
-                                prepared=prepared)
+                                prepared=prepared, max_pixels=self._shown_pixels())
 
     # ------------------------------------------------------------------ prefetch (the widget's channel changes)
+    def _full_step(self) -> int:
+        return max(1, math.ceil(max(self.image.sizes["y"], self.image.sizes["x"]) / self.max_pixels))
+
     def _prefetched(self, mode: str, channel: int) -> dict | None:
         future = self._prefetch.pop((mode, channel), None)
         if future is None:
@@ -310,12 +322,11 @@ class ImageViewer:
             self._prefetch.pop(key).cancel()
         tags = self.panel.layout.tags[0]
         clips = list(self.panel.sources["limits"].data["clip"])
-        image = self.shown
+        image, pixels = self.shown, self._shown_pixels()
 
         def work() -> dict:
             with self._read_lock:  # one read at a time: readers need not be thread-safe
-                return pimage.prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=tags["max_pixels"],
-                                            clips=clips)
+                return pimage.prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=pixels, clips=clips)
 
         self._prefetch[(self.mode, channel)] = self._pool.submit(work)
 
@@ -454,6 +465,13 @@ class ImageViewer:
             c["stats"].value = self._stats_html()
             self._prefetch_next(change["new"] - (change["old"] if change["old"] is not None else change["new"]))
 
+        def on_playing(change: dict) -> None:  # Play started: smaller planes; stopped: the full plane again
+            self.playing = bool(change["new"])
+            if not self.playing and self.panel.data.attrs.get("step") != self._full_step():
+                with bokeh_view.batch():
+                    self._update()
+                c["stats"].value = self._stats_html()
+
         def on_mode(change: dict) -> None:
             with bokeh_view.batch():
                 self.set_mode(change["new"])
@@ -487,6 +505,7 @@ class ImageViewer:
 
         c["channel"].observe(on_channel, names="value")
         c["mode"].observe(on_mode, names="value")
+        c["play"].observe(on_playing, names="playing")
         c["moment"].on_click(on_moment)
         self.panel.layout.on_event(Tap, on_tap)
         self.panel.layout.on_event(SelectionGeometry, on_geometry)
