@@ -15,14 +15,24 @@ as a user does (type a channel into the slider's readout, press Enter) and recor
   for every Bokeh document event jupyter_bokeh sends: its kind and the time spent turning it into comm messages
   (Bokeh serialization + ipykernel send) and the bytes of its binary buffers.
 
-The breakdown per change (medians printed):
-  request   t0 -> kernel handler start     (browser -> kernel: the widget's update message)
-  handler   kernel handler (read the plane, limits, ... minus the time spent sending Bokeh events)
-  serialize time inside jupyter_bokeh's send of the Bokeh events (Bokeh serialization + comm send)
-  transport kernel's last send -> its last frame arrives in the page
-  decode    last frame arrival -> 'image' source changed (JupyterLab + jupyter_bokeh + BokehJS decode and apply)
-  render    'image' changed -> next frame painted
-  total     t0 -> painted
+The breakdown per change (medians printed; the first change is left out as warm-up):
+  request     t0 -> kernel handler start (browser -> kernel: the slider's update message)
+  handler     the kernel's handler (read the plane, limits, noise, ...) minus the time spent sending Bokeh events
+  serialize   time inside the send of the Bokeh events (Bokeh serialization + comm send)
+  transport   the kernel's last Bokeh send -> the plane's frame arrives in the page (ZMQ, jupyter_server, websocket)
+  decode      that arrival -> 'image' source changed: the patch's remaining frames, JupyterLab's deserialization,
+              jupyter_bokeh's receiver, BokehJS's decode and apply up to the plane's first colour mapping
+  render      'image' changed -> next frame painted (the rest of the patch, the colour callback's recolouring,
+              the colour bar, the paint, and whatever else the page does meanwhile: label and statistics)
+  first_frame 'image' changed -> the next animation frame starts
+  total       t0 -> painted
+plus frames and bytes in/out of the page's websockets and the number of BokehJS patches applied.
+
+Examples (the cube of the issue: 2048 x 2048 x 480 float32; a plain FITS file works too)::
+
+    python benchmarks/bench_viewer_browser.py cube.fits --changes 12              # jumps of 37 channels
+    python benchmarks/bench_viewer_browser.py cube.fits --step 1 --playing        # Play-like steps
+    python benchmarks/bench_viewer_browser.py cube.fits --changes 3 --trace       # where the page's time goes
 
 Nothing is written in the repository; the CUBE is only read.
 """
@@ -86,8 +96,11 @@ HOOK_JS = r"""
       console.timeStamp('almaview-image-changed');
       const entry = {t1, raf: null, painted: null};
       log.changes.push(entry);
-      requestAnimationFrame(() => { entry.raf = now(); console.timeStamp('almaview-raf');
-                                   setTimeout(() => { entry.painted = now(); console.timeStamp('almaview-painted'); }, 0); });
+      requestAnimationFrame(() => {
+        entry.raf = now();
+        console.timeStamp('almaview-raf');
+        setTimeout(() => { entry.painted = now(); console.timeStamp('almaview-painted'); }, 0);
+      });
     });
     doc.__benchHooked = true;
     hooked++;

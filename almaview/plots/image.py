@@ -25,8 +25,8 @@ import xarray as xr
 
 from . import Panel
 
-__all__ = ["image_plane", "update_plane", "prepare_plane", "read_plane", "plane_limits", "stretch_values", "stretch_palette",
-           "colour_controls", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
+__all__ = ["image_plane", "update_plane", "prepare_plane", "read_plane", "plane_limits", "stretch_values",
+           "stretch_palette", "colour_controls", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
            "plane_slice", "STRETCHES", "CLIPS", "PALETTES", "velocity_axis"]
 
 STRETCHES = ("linear", "sqrt", "log", "asinh", "percentile")
