@@ -596,23 +596,25 @@ def region_spectrum(image: xr.DataArray, *, x: int | None = None, y: int | None 
     spec = _spectral(image)
     if spec is None:
         raise ValueError("region_spectrum needs an image with a spectral axis")
-    img = image.isel(stokes=stokes) if "stokes" in image.dims else image
+    # One isel per read (stokes with the pixels): dask folds a single selection into the file read, not a chain.
+    pick = {"stokes": stokes} if "stokes" in image.dims else {}
+    img = image
     unit = str(image.attrs.get("units", ""))
     if x is not None and y is not None:
-        values = np.asarray(img.isel(x=int(x), y=int(y)).values, dtype=float)
+        values = np.asarray(img.isel(x=int(x), y=int(y), **pick).values, dtype=float)
     else:
         if box is not None:
             x0, y0, x1, y1 = (int(v) for v in box)
             x0, x1 = sorted((x0, x1))
             y0, y1 = sorted((y0, y1))
-            cut = img.isel(x=slice(x0, x1 + 1), y=slice(y0, y1 + 1))
+            cut = img.isel(x=slice(x0, x1 + 1), y=slice(y0, y1 + 1), **pick)
             sel = np.ones((y1 - y0 + 1, x1 - x0 + 1), dtype=bool)
         elif circle is not None:
             cxp, cyp, r = circle
             x0, x1 = int(math.floor(cxp - r)), int(math.ceil(cxp + r))
             y0, y1 = int(math.floor(cyp - r)), int(math.ceil(cyp + r))
             x0, y0 = max(x0, 0), max(y0, 0)
-            cut = img.isel(x=slice(x0, x1 + 1), y=slice(y0, y1 + 1))
+            cut = img.isel(x=slice(x0, x1 + 1), y=slice(y0, y1 + 1), **pick)
             yy, xx = np.mgrid[y0:y0 + cut.sizes["y"], x0:x0 + cut.sizes["x"]]
             sel = (xx - cxp) ** 2 + (yy - cyp) ** 2 <= r * r
         else:

@@ -361,27 +361,29 @@ class ImageViewer:
         return pimage.spectrum_plot(s, ranges=self.ranges, title=f"spectrum at {where}")
 
     def _spectral_view(self) -> xr.DataArray:
-        """The shown image chunked along the spectrum (all channels x 16 full rows) for spectra: dask does
-        not narrow a chunk's read to the pixels asked for, so the plane-per-chunk view would read every
-        plane in full for one pixel's spectrum. Files are re-opened with that chunking; others are used as
-        they are."""
+        """The shown image re-opened for spectra: without dask (``chunks=None``), so a pixel's or a region's
+        spectrum is one read of exactly those pixels (~10 ms on a 2048x2048x480 cube, against ~1 s through
+        480 per-plane dask tasks). The flat-noise view made from pbcor x pb stays dask, chunked along the
+        spectrum (all channels x 16 rows), since the product of two lazy arrays needs it. Arrays without a
+        source file are used as they are."""
         key = self.mode
         if key not in self._spectral_views:
-            def reopen(a: xr.DataArray | None) -> xr.DataArray | None:
+            def reopen(a: xr.DataArray | None, chunks: Any) -> xr.DataArray | None:
                 if a is None or not a.attrs.get("source") or not self.spectral:
                     return a
                 from ..io.image import open_image
 
                 try:
-                    b = open_image(a.attrs["source"], chunks={self.spectral: -1, "y": 16, "x": -1})
+                    b = open_image(a.attrs["source"], chunks=chunks)
                 except Exception:  # e.g. a DataArray whose 'source' was moved: the given view still works
                     return a
                 return b if b.dims == a.dims and b.shape == a.shape else a
 
             if self.mode == "flat noise" and self._flat_given is None and self.pb is not None:
-                view = _flat_from_pb(reopen(self.image), reopen(self.pb))
+                along = {self.spectral: -1, "y": 16, "x": -1}
+                view = _flat_from_pb(reopen(self.image, along), reopen(self.pb, along))
             else:
-                view = reopen(self.shown)
+                view = reopen(self.shown, None)
             self._spectral_views[key] = view
         return self._spectral_views[key]
 
@@ -579,6 +581,9 @@ class ImageViewer:
     def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser tests
         from IPython.display import display
 
+        from . import load_bokehjs
+
+        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         display(self.widget())
 
 
