@@ -246,3 +246,53 @@ def test_browser_stretch_code_matches_python_when_node_is_available():
         assert m["palette"] == stretch_palette("Magma256", st), st
         assert m["low"] == pytest.approx(lim["low"][j])
         assert m["high"] == pytest.approx(lim["low"][j] + up * (lim["high"][j] - lim["low"][j]))
+
+
+def test_axis_tick_labels_are_the_world_coordinates_astropy_gives(cube):
+    """The RA/Dec tick labels: the table interpolated at an offset equals astropy's world coordinate of that
+    offset's pixel (to 1 mas), the texts equal astropy's sexagesimal strings, and the browser code (run by Node
+    when present) prints exactly what the Python twins print."""
+    import json
+    import shutil
+    import subprocess
+
+    from astropy.coordinates import Angle
+
+    import almaview as av
+    from almaview.plots.image import WORLD_TICK_JS, format_dec, format_ra, image_plane, world_axis_table
+
+    img = av.open_image(cube)
+    _, header, wcs = _fits(cube)
+    nx, ny = img.sizes["x"], img.sizes["y"]
+    dx, dy = abs(header["CDELT1"]) * 3600, abs(header["CDELT2"]) * 3600
+    rng = np.random.default_rng(5)
+    xt, yt = world_axis_table(img, "x"), world_axis_table(img, "y")
+    offsets = rng.uniform(-0.6, 0.6, 25) * nx * dx
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ra = wcs.pixel_to_world_values(nx / 2 - offsets / dx, np.full(offsets.size, ny / 2))[0]
+        dec = wcs.pixel_to_world_values(np.full(offsets.size, nx / 2), ny / 2 + offsets / dy)[1]
+    got_ra, got_dec = np.interp(offsets, xt["offset"], xt["world"]), np.interp(offsets, yt["offset"], yt["world"])
+    np.testing.assert_allclose((got_ra - ra) * 3600 * np.cos(np.radians(dec.mean())), 0, atol=1e-3)
+    np.testing.assert_allclose((got_dec - dec) * 3600, 0, atol=1e-3)
+    for a, d in zip(ra[:5], dec[:5]):
+        assert format_ra(a) == Angle(a, "deg").to_string(unit="hourangle", sep=":", precision=2, pad=True)
+        assert format_dec(d) == Angle(d, "deg").to_string(unit="deg", sep=":", precision=1, pad=True,
+                                                           alwayssign=True)
+    fig = image_plane(img, 0).layout
+    assert fig.xaxis[0].formatter.args["kind"] == "ra" and fig.yaxis[0].formatter.args["kind"] == "dec"
+    assert fig.xaxis[0].axis_label.startswith("RA") and fig.yaxis[0].axis_label.startswith("Dec")
+
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed: the tick-label code is checked by the Python twins only")
+    script = f"""
+    const out = [];
+    for (const [kind, table, ticks] of [["ra", {json.dumps(xt)}, {json.dumps(offsets.tolist())}],
+                                        ["dec", {json.dumps(yt)}, {json.dumps(offsets.tolist())}]]) {{
+      for (const tick of ticks) out.push((function(tick, table, kind) {{ {WORLD_TICK_JS} }})(tick, table, kind));
+    }}
+    console.log(JSON.stringify(out));
+    """
+    got = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout)
+    assert got == [format_ra(v) for v in got_ra] + [format_dec(v) for v in got_dec]

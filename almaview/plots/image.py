@@ -25,7 +25,7 @@ import xarray as xr
 
 from . import Panel
 
-__all__ = ["image_plane", "update_plane", "prepare_plane", "read_plane", "plane_limits", "stretch_values",
+__all__ = ["image_plane", "update_plane", "world_axis_table", "format_ra", "format_dec", "WORLD_TICK_JS", "prepare_plane", "read_plane", "plane_limits", "stretch_values",
            "stretch_palette", "colour_controls", "region_spectrum", "moment", "spectrum_plot", "comparison", "beam_plot",
            "plane_slice", "STRETCHES", "CLIPS", "PALETTES", "velocity_axis"]
 
@@ -329,6 +329,108 @@ def _geometry(image: xr.DataArray, step: int, nx: int, ny: int) -> dict[str, flo
             "bottom": (-0.5 - cy) * dy, "top": (ylast + step - 0.5 - cy) * dy}
 
 
+def world_axis_table(image: xr.DataArray, axis: str, samples: int = 257) -> dict[str, list[float]]:
+    """RA (``axis='x'``, along the centre row) or Dec (``'y'``, along the centre column) in degrees at offsets
+    (arcsec, the image axes' units) spanning three times the image, from the image's WCS (astropy).
+
+    The axes' tick labels interpolate this table in the browser (:data:`WORLD_TICK_JS`): exact world coordinates
+    for any projection, without shipping a WCS to JavaScript. RA is unwrapped (continuous through 0h).
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> t = world_axis_table(av.open_image("cont.pbcor.fits"), "x")   # doctest: +SKIP
+    >>> t["offset"][128], t["world"][128]                            # doctest: +SKIP
+    (0.0, 248.09)
+    """
+    g = _geometry(image, 1, image.sizes["x"], image.sizes["y"])
+    n = image.sizes[axis]
+    pix = np.linspace(-n, 2 * n, samples)
+    wcs = image.attrs["wcs"].celestial
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if axis == "x":
+            world = wcs.pixel_to_world_values(pix, np.full_like(pix, g["cy"]))[0]
+            offset = -(pix - g["cx"]) * g["dx"]
+            world = np.degrees(np.unwrap(np.radians(world)))
+        else:
+            world = wcs.pixel_to_world_values(np.full_like(pix, g["cx"]), pix)[1]
+            offset = (pix - g["cy"]) * g["dy"]
+    order = np.argsort(offset)
+    return {"offset": offset[order].tolist(), "world": np.asarray(world, dtype=float)[order].tolist()}
+
+
+def format_ra(deg: float, decimals: int = 2) -> str:
+    """Right ascension as ``hh:mm:ss.ss`` (what :data:`WORLD_TICK_JS` shows; rounded once, so never 60 s).
+
+    Examples
+    --------
+    >>> format_ra(248.0912345)
+    '16:32:21.90'
+    """
+    total = round(((deg % 360.0) / 15.0) * 3600.0, decimals) % 86400.0
+    h, rest = divmod(total, 3600.0)
+    m, sec = divmod(rest, 60.0)
+    return f"{int(h):02d}:{int(m):02d}:{sec:0{3 + decimals}.{decimals}f}"
+
+
+def format_dec(deg: float, decimals: int = 1) -> str:
+    """Declination as ``+dd:mm:ss.s`` (what :data:`WORLD_TICK_JS` shows).
+
+    Examples
+    --------
+    >>> format_dec(-24.4712345)
+    '-24:28:16.4'
+    """
+    sign = "-" if deg < 0 else "+"
+    total = round(abs(deg) * 3600.0, decimals)
+    d, rest = divmod(total, 3600.0)
+    m, sec = divmod(rest, 60.0)
+    return f"{sign}{int(d):02d}:{int(m):02d}:{sec:0{3 + decimals}.{decimals}f}"
+
+
+#: Body of a Bokeh CustomJSTickFormatter: ``tick`` (offset, arcsec) -> RA or Dec text, by linear interpolation
+#: of ``table`` (:func:`world_axis_table`); ``kind`` is 'ra' or 'dec'. Same rounding as format_ra/format_dec.
+WORLD_TICK_JS = """
+const xs = table.offset, ws = table.world;
+let lo = 0, hi = xs.length - 1;
+if (tick <= xs[0]) { hi = 1; } else if (tick >= xs[hi]) { lo = hi - 1; }
+else { while (hi - lo > 1) { const mid = (lo + hi) >> 1; if (xs[mid] <= tick) { lo = mid; } else { hi = mid; } } }
+const w = ws[lo] + (ws[hi] - ws[lo]) * (tick - xs[lo]) / (xs[hi] - xs[lo]);
+const pad = (v, n) => String(v).padStart(n, '0');
+const split = (total, d) => {
+  const h = Math.floor(total / 3600), m = Math.floor((total - 3600 * h) / 60);
+  const s = (total - 3600 * h - 60 * m).toFixed(d);
+  return pad(h, 2) + ':' + pad(m, 2) + ':' + s.padStart(3 + d, '0');
+};
+const round = (v, d) => Math.round(v * 10 ** d) / 10 ** d;
+if (kind === 'ra') {
+  return split(round((((w % 360) + 360) % 360) / 15 * 3600, 2) % 86400, 2);
+}
+return (w < 0 ? '-' : '+') + split(round(Math.abs(w) * 3600, 1), 1);
+"""
+
+
+def _world_axes(fig: Any, image: xr.DataArray) -> None:
+    """Label the offset axes with RA/Dec (the frame of the WCS) through :data:`WORLD_TICK_JS`."""
+    from bokeh.models import CustomJSTickFormatter
+
+    wcs = image.attrs["wcs"].celestial
+    frame = str(getattr(wcs.wcs, "radesys", "") or "ICRS").strip() or "ICRS"
+    fig.xaxis.formatter = CustomJSTickFormatter(args=dict(table=world_axis_table(image, "x"), kind="ra"),
+                                                code=WORLD_TICK_JS)
+    fig.yaxis.formatter = CustomJSTickFormatter(args=dict(table=world_axis_table(image, "y"), kind="dec"),
+                                                code=WORLD_TICK_JS)
+    fig.xaxis.axis_label = f"RA ({frame})"
+    fig.yaxis.axis_label = f"Dec ({frame})"
+    fig.xaxis.major_label_orientation = 0.35
+
+
+def _is_celestial(image: xr.DataArray) -> bool:
+    wcs = image.attrs.get("wcs")
+    return wcs is not None and getattr(wcs, "has_celestial", False) and wcs.celestial.naxis == 2
+
+
 def _noise(values: np.ndarray, rms: float | None, mask_plane: np.ndarray | None) -> float:
     if rms is not None:
         return float(rms)
@@ -348,7 +450,8 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
                 rms: float | None = None, mask: xr.DataArray | None = None, pb: xr.DataArray | None = None,
                 pb_levels: Sequence[float] = (0.2, 0.5), width: int = 520, title: str | None = None) -> Panel:
     """One channel of an image: colour-mapped plane, colour bar in the image unit, beam ellipse, scale bar,
-    RA/Dec axes (offsets in arcsec from the centre, with RA/Dec in the hover), hover value and SNR,
+    RA/Dec axes (data in offsets in arcsec from the centre; tick labels in RA/Dec of the image's frame), hover
+    RA, Dec, value and SNR,
     mask and pb contours.
 
     Reads one plane (decimated to at most ``max_pixels`` per side). The mapper is linear from the plane's
@@ -398,6 +501,8 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
                  "pb_levels": list(pb_levels), "fixed_rms": rms}]
     renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
     renderer.name = "plane"
+    if _is_celestial(image):
+        _world_axes(fig, image)
     # Hover: a pixel-centre grid source (decimated to <= 128 per side for the browser's sake); RA/Dec only here.
     hs = max(1, math.ceil(max(nx, ny) / 128))
     hx, hy = np.meshgrid(np.arange(0, nx, hs) * step, np.arange(0, ny, hs) * step)
