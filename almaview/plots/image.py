@@ -553,8 +553,24 @@ def _mapper(fig: Any) -> Any:
     return fig.select_one({"name": "mapper"})
 
 
+def short_name(name: Any) -> str:
+    """An image's name without what every product of a member shares (the ``member.uid___…`` prefix, ``.fits``),
+    so figure titles fit.
+
+    Examples
+    --------
+    >>> short_name("member.uid___A001_X3571_X8a.IRAS16293-2422_sci.spw0.cube.I.pbcor.fits")
+    'IRAS16293-2422_sci.spw0.cube.I.pbcor'
+    """
+    import re
+
+    text = re.sub(r"\.fits(\.gz)?$", "", str(name))
+    return re.sub(r"^(member|oussid)\.uid___[A-Za-z0-9]+_[A-Za-z0-9]+_[A-Za-z0-9]+\.", "", text)
+
+
 def _title(image: xr.DataArray, channel: int) -> str:
-    return f"{image.name} · channel {channel}" if _spectral(image) else f"{image.name}"
+    name = short_name(image.name)
+    return f"{name} · channel {channel}" if _spectral(image) else name
 
 
 def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pixels: int = 1024,
