@@ -79,7 +79,9 @@ RANGES_FIGURE_JS = """() => {
   const cols = (m) => m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
   for (const doc of window.Bokeh.documents) {
     let src = null;
-    for (const m of doc.all_models) if (m.name === 'ranges' && m.data !== undefined && m.selected !== undefined) src = m;
+    for (const m of doc.all_models) {
+      if (m.name === 'ranges' && m.data !== undefined && m.selected !== undefined) src = m;
+    }
     if (src === null) continue;
     for (const m of doc.all_models) {
       if (!m.renderers || !m.x_range || !m.renderers.some((r) => r.data_source === src)) continue;
@@ -197,7 +199,8 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
     deadline = time.monotonic() + 30
     while not target.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert target.exists(), f"no {target} after 'write cont.dat'; status: {page.locator('.almaview-status').inner_text()}"
+    status = page.locator(".almaview-status").inner_text()
+    assert target.exists(), f"no {target} after 'write cont.dat'; status: {status}"
     written = [(a / 1e9, b / 1e9) for a, b in read_cont_dat(target).get(field, spw)]
     assert len(written) == len(before) + 1, (written, before)
     assert any(_same_ranges([w], [got], tol) for w in written), (written, got)
@@ -206,7 +209,8 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
     page.locator(".almaview-panel-continuum").scroll_into_view_if_needed()
     browser.screenshot("contdat-editor-lab")
     print(f"JupyterLab: open + run all + drawn {ran:.1f} s; dragged {x1 - x0:.0f} px in spw {spw} of {field}: "
-          f"range {got[0]:.6f}~{got[1]:.6f} GHz (expected {expected[0]:.6f}~{expected[1]:.6f}, tol {tol * 1e3:.3f} MHz);"
+          f"range {got[0]:.6f}~{got[1]:.6f} GHz (expected {expected[0]:.6f}~{expected[1]:.6f}, "
+          f"tol {tol * 1e3:.3f} MHz);"
           f" in the kernel's selection after {reached:.2f} s")
     browser.log.assert_clean()
 
