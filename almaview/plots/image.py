@@ -570,7 +570,8 @@ def short_name(name: Any) -> str:
 
 def _title(image: xr.DataArray, channel: int) -> str:
     name = short_name(image.name)
-    return f"{name} · channel {channel}" if _spectral(image) else name
+    spec = _spectral(image)
+    return f"{name} · channel {channel}" if spec and image.sizes[spec] > 1 else name
 
 
 def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pixels: int = 1024,
@@ -911,6 +912,8 @@ def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | N
     names = list(names) if names is not None else [f"image{i}" for i in range(len(images))]
     if len(names) != len(images):
         raise ValueError(f"{len(names)} names for {len(images)} images")
+    # Side by side in a notebook's width (~900 px): narrower frames, and one colour bar (the mapper is shared).
+    kwargs.setdefault("width", max(280, 760 // len(images)))
     panels = [image_plane(img, min(channel, img.sizes.get(_spectral(img) or "", 1) - 1), **kwargs) for img in images]
     first = panels[0].layout
     mapper = first.select_one({"name": "mapper"})
@@ -925,6 +928,8 @@ def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | N
         for cb in fig.right:
             if hasattr(cb, "color_mapper"):
                 cb.color_mapper = mapper
+    for p in panels[:-1]:
+        p.layout.right = [r for r in p.layout.right if not hasattr(r, "color_mapper")]
     sources = {f"{n}_{k}": v for n, p in zip(names, panels) for k, v in p.sources.items()}
     sources["limits"] = panels[0].sources["limits"]
     tree = xr.DataTree.from_dict({n: p.data for n, p in zip(names, panels)})
