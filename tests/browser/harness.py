@@ -314,7 +314,8 @@ BOKEH_DATA_JS = """() => {
 }"""
 
 # Canvases Bokeh drew on (inside its shadow roots), with how many distinct colours each shows.
-BOKEH_CANVASES_JS = """() => {
+# A statement block for page functions: every <canvas> on the page, inside shadow roots too, into ``found``.
+FIND_CANVASES_JS = """
   const found = [];
   const walk = (root) => {
     for (const el of root.querySelectorAll('*')) {
@@ -322,7 +323,9 @@ BOKEH_CANVASES_JS = """() => {
       if (el.shadowRoot) walk(el.shadowRoot);
     }
   };
-  walk(document);
+  walk(document);"""
+
+BOKEH_CANVASES_JS = """() => {""" + FIND_CANVASES_JS + """
   return found.filter((c) => c.width > 50 && c.height > 50).map((c) => {
     let colours = -1;
     try {
@@ -417,6 +420,56 @@ NOTEBOOK_STATE_JS = """() => {
   }
   return {kernel: kernel ? kernel.status : null, cells};
 }"""
+
+
+# The notebook ``nb`` is the current tab and its kernel is idle.
+NOTEBOOK_IDLE_JS = ("(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+                    " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
+                    " return k && k.status === 'idle' && s.context.path.endsWith(nb); }")
+
+# Every Bokeh ColumnDataSource named "image" in the page: NaN-skipping sum, finite count, size of its plane.
+IMAGE_SOURCES_JS = """() => {
+  const out = [];
+  if (!window.Bokeh || !window.Bokeh.documents) return out;
+  for (const doc of window.Bokeh.documents) {
+    for (const m of doc.all_models) {
+      if (m.name !== 'image' || m.data === undefined) continue;
+      const data = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
+      const col = data.image;
+      if (!col || !col.length) continue;
+      const plane = col[0];
+      let sum = 0, n = 0;
+      for (let i = 0; i < plane.length; i++) { const v = plane[i]; if (Number.isFinite(v)) { sum += v; n++; } }
+      out.push({sum, n, size: plane.length});
+    }
+  }
+  return out;
+}"""
+
+
+def write_notebook(folder: Path, name: str, cells: list[str]) -> str:
+    """Write a notebook of code ``cells`` (with kernelspec metadata: else Lab stops at a kernel dialog)."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+    nbformat.write(nb, str(Path(folder) / name))
+    return name
+
+
+def wait_for_notebook(page, notebook: str, timeout: float = 120.0) -> None:
+    """Wait until ``notebook`` is the current tab and its kernel is idle."""
+    page.wait_for_function(NOTEBOOK_IDLE_JS, arg=notebook, timeout=timeout * 1000)
+
+
+def open_alone(page, server: Server, notebook: str, timeout: float = 120.0) -> None:
+    """:func:`open_in_lab` in a workspace of its own (named after the notebook, reset): Lab restores no tab of
+    another test on the same server (their saved widget outputs log 'Could not create a view'; Run All may act
+    on them), and the tests that use the default workspace do not meet this one's tabs either."""
+    workspace = notebook.rsplit(".", 1)[0]
+    page.goto(server.page_url(f"/lab/workspaces/{workspace}/tree/{notebook}?reset"))
+    wait_for_notebook(page, notebook, timeout)
 
 
 def open_in_lab(page, server: Server, notebook: str, timeout: float = 120.0) -> None:

@@ -39,38 +39,15 @@ def product(kind, image_type):
 viewer""",
 ]
 
-# The plane held by the Bokeh ColumnDataSource named "image": NaN-skipping sum, finite count, size.
-IMAGE_SOURCE_JS = """() => {
-  if (!window.Bokeh || !window.Bokeh.documents) return null;
-  for (const doc of window.Bokeh.documents) {
-    for (const m of doc.all_models) {
-      if (m.name !== 'image' || m.data === undefined) continue;
-      const data = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
-      const col = data.image;
-      if (!col || !col.length) continue;
-      const plane = col[0];
-      let sum = 0, n = 0;
-      for (let i = 0; i < plane.length; i++) { const v = plane[i]; if (Number.isFinite(v)) { sum += v; n++; } }
-      return {sum, n, size: plane.length};
-    }
-  }
-  return null;
-}"""
+# The plane held by the (first) Bokeh ColumnDataSource named "image": NaN-skipping sum, finite count, size.
+IMAGE_SOURCE_JS = f"() => {{ const s = ({harness.IMAGE_SOURCES_JS})(); return s.length ? s[0] : null; }}"
 
 # The texts of the ipywidgets labels that show a frequency.
 GHZ_LABELS_JS = """() => Array.from(document.querySelectorAll('.widget-label'), (e) => e.textContent)
   .filter((t) => t.includes('GHz'))"""
 
 # A fingerprint of the pixels of every Bokeh canvas (inside shadow roots): changes when anything is redrawn.
-CANVAS_PIXELS_JS = """() => {
-  const found = [];
-  const walk = (root) => {
-    for (const el of root.querySelectorAll('*')) {
-      if (el.tagName === 'CANVAS') found.push(el);
-      if (el.shadowRoot) walk(el.shadowRoot);
-    }
-  };
-  walk(document);
+CANVAS_PIXELS_JS = """() => {""" + harness.FIND_CANVASES_JS + """
   let h = 0;
   for (const c of found) {
     if (c.width <= 50 || c.height <= 50) continue;
@@ -82,28 +59,6 @@ CANVAS_PIXELS_JS = """() => {
 
 KERNEL_STATUS_JS = """() => { const s = window.jupyterapp.shell.currentWidget;
   return s.sessionContext.session.kernel.status; }"""
-
-
-def _write_notebook(folder, name: str) -> str:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
-    nbformat.write(nb, str(folder / name))
-    return name
-
-
-def _open_alone(page, server, notebook: str, timeout: float = 120.0) -> None:
-    """``harness.open_in_lab`` in a workspace of its own (named after the notebook, reset): Lab restores no tab
-    of another test on the same server (their saved widget outputs log 'Could not create a view'; Run All may
-    act on them), and the tests that use the default workspace do not meet this one's tabs either."""
-    workspace = notebook.rsplit(".", 1)[0]
-    page.goto(server.page_url(f"/lab/workspaces/{workspace}/tree/{notebook}?reset"))
-    page.wait_for_function(
-        "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
-        " return k && k.status === 'idle' && s.context.path.endsWith(nb); }", arg=notebook, timeout=timeout * 1000)
 
 
 def _expected_plane_sums() -> np.ndarray:
@@ -128,10 +83,10 @@ def _channel_slider(page):
 
 def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server, browser, notebooks_copy):
     page = browser.page
-    notebook = _write_notebook(notebooks_copy, CHANNEL_NOTEBOOK)
+    notebook = harness.write_notebook(notebooks_copy, CHANNEL_NOTEBOOK, CELLS)
     expected = _expected_plane_sums()
     t0 = time.perf_counter()
-    _open_alone(page, lab_server, notebook)
+    harness.open_alone(page, lab_server, notebook)
     state = harness.run_all_in_lab(page, timeout=180)
     errors = [(c["text"], c["errors"]) for c in state["cells"] if c["errors"]]
     assert not errors, f"cells raised in JupyterLab: {errors}"
@@ -184,7 +139,7 @@ def _bokeh_select(page, title: str):
 
 def test_image_viewer_colour_controls_redraw_without_the_kernel(lab_server, browser, notebooks_copy):
     page = browser.page
-    _open_alone(page, lab_server, _write_notebook(notebooks_copy, COLOUR_NOTEBOOK))
+    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, COLOUR_NOTEBOOK, CELLS))
     state = harness.run_all_in_lab(page, timeout=180)
     assert not [c for c in state["cells"] if c["errors"]], state["cells"]
     assert harness.wait_for_bokeh(page, n_documents=1)
@@ -220,17 +175,14 @@ def test_image_viewer_draws_again_after_the_page_is_reloaded(lab_server, browser
     """A reloaded page (or a second tab) on the same kernel has no BokehJS: running the cells again must
     publish it again, or jupyter_bokeh shows 'Click to show javascript error' instead of the figure."""
     page = browser.page
-    notebook = _write_notebook(notebooks_copy, RELOAD_NOTEBOOK)
-    _open_alone(page, lab_server, notebook)
+    notebook = harness.write_notebook(notebooks_copy, RELOAD_NOTEBOOK, CELLS)
+    harness.open_alone(page, lab_server, notebook)
     state = harness.run_all_in_lab(page, timeout=180)
     assert not [c for c in state["cells"] if c["errors"]], state["cells"]
     assert harness.wait_for_bokeh(page, n_documents=1)
 
     page.reload()
-    page.wait_for_function(
-        "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
-        " return k && k.status === 'idle' && s.context.path.endsWith(nb); }", arg=notebook, timeout=120_000)
+    harness.wait_for_notebook(page, notebook)
     state = harness.run_all_in_lab(page, timeout=180)
     assert not [c for c in state["cells"] if c["errors"]], state["cells"]
     canvases = harness.wait_for_bokeh(page, n_documents=1)

@@ -43,27 +43,6 @@ panel.controls['niter'].value = 0
 panel"""]
 
 
-def _write_notebook(folder, name: str, cells: list[str]) -> str:
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-    nbformat.write(nb, str(folder / name))
-    return name
-
-
-def _open_alone(page, server, notebook: str, timeout: float = 120.0) -> None:
-    """``harness.open_in_lab`` in a workspace of its own (named after the notebook, reset): Lab restores no tab
-    of another test on the same server (as in test_image_viewer_lab.py)."""
-    workspace = notebook.rsplit(".", 1)[0]
-    page.goto(server.page_url(f"/lab/workspaces/{workspace}/tree/{notebook}?reset"))
-    page.wait_for_function(
-        "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-        " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
-        " return k && k.status === 'idle' && s.context.path.endsWith(nb); }", arg=notebook, timeout=timeout * 1000)
-
-
 def _run_all(page, timeout: float = 300.0) -> None:
     state = harness.run_all_in_lab(page, timeout=timeout)
     errors = [(c["text"], c["errors"]) for c in state["cells"] if c["errors"]]
@@ -137,7 +116,7 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
 
     page = browser.page
     t0 = time.perf_counter()
-    _open_alone(page, lab_server, _write_notebook(notebooks_copy, EDITOR_NOTEBOOK, EDITOR_CELLS))
+    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, EDITOR_NOTEBOOK, EDITOR_CELLS))
     _run_all(page)
     canvases = harness.wait_for_bokeh(page, n_documents=1)
     assert canvases and max(c["width"] for c in canvases) > 200, canvases  # drawn: more than 2 colours
@@ -217,25 +196,6 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
 
 # ---------------------------------------------------------------- the re-imaging panel
 
-# Every Bokeh ColumnDataSource named "image" in the page: NaN-skipping sum, finite count, size of its plane.
-IMAGE_SOURCES_JS = """() => {
-  const out = [];
-  if (!window.Bokeh || !window.Bokeh.documents) return out;
-  for (const doc of window.Bokeh.documents) {
-    for (const m of doc.all_models) {
-      if (m.name !== 'image' || m.data === undefined) continue;
-      const data = m.data instanceof Map ? Object.fromEntries(m.data) : m.data;
-      const col = data.image;
-      if (!col || !col.length) continue;
-      const plane = col[0];
-      let sum = 0, n = 0;
-      for (let i = 0; i < plane.length; i++) { const v = plane[i]; if (Number.isFinite(v)) { sum += v; n++; } }
-      out.push({sum, n, size: plane.length});
-    }
-  }
-  return out;
-}"""
-
 # Send a quick request to the notebook's kernel and wait for its reply: milliseconds, or -1.
 KERNEL_ROUND_TRIP_JS = """async () => {
   const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
@@ -272,12 +232,12 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     page = browser.page
     output = tmp_path / "reimaged"
     t0 = time.perf_counter()
-    _open_alone(page, lab_server, _write_notebook(notebooks_copy, REIMAGE_NOTEBOOK, _reimage_cells(str(output))))
+    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, REIMAGE_NOTEBOOK, _reimage_cells(str(output))))
     _run_all(page)
     ran = time.perf_counter() - t0
     call = page.locator(".almaview-control-tclean-call textarea")
     assert re.search(r"\bniter\s*=\s*0\b", call.input_value()), call.input_value()  # the cell's niter reached it
-    assert page.evaluate(IMAGE_SOURCES_JS) == []  # nothing to compare yet
+    assert page.evaluate(harness.IMAGE_SOURCES_JS) == []  # nothing to compare yet
 
     status = page.locator(".almaview-control-progress + *")
     run = page.locator(".almaview-control-run")
@@ -314,7 +274,7 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     assert len(reimaged) == 1, products
     expected_sum, expected_n = _fits_plane_sum(reimaged[0])
     delivered = _delivered_cont_sums()
-    shown = page.evaluate(IMAGE_SOURCES_JS)
+    shown = page.evaluate(harness.IMAGE_SOURCES_JS)
     assert len(shown) == 2, shown
     mine = [s for s in shown if s["n"] == expected_n and s["sum"] == pytest.approx(expected_sum, rel=1e-5, abs=1e-6)]
     assert len(mine) == 1, (shown, expected_sum, expected_n)
