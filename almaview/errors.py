@@ -74,3 +74,85 @@ class ReadmeFormatError(AlmaviewError):
 
 class CasaNotAvailable(AlmaviewError):
     """CASA (casatools/casatasks) is needed but not installed."""
+
+
+# --- imaging -------------------------------------------------------------------------------------------------------
+
+
+class InvalidImagingParameter(AlmaviewError, ValueError):
+    """An imaging parameter (cell, taper, field, spw, robust) that cannot be used with this data."""
+
+
+class SpectrumSelectionError(AlmaviewError, ValueError):
+    """The field, spw, data column or frame asked for is not in the measurement set."""
+
+
+class ContDatExists(AlmaviewError, FileExistsError):
+    """Writing cont.dat would replace an existing (possibly delivered) file."""
+
+
+class TcleanFailed(AlmaviewError):
+    """tclean (run by almaview in a subprocess) failed or was stopped."""
+
+
+class OutputInsideDelivery(AlmaviewError):
+    """Re-imaging products would be written inside a delivery (almaview never writes into one)."""
+
+
+# --- restore -------------------------------------------------------------------------------------------------------
+
+
+class RestoreError(AlmaviewError):
+    """Restoring calibrated data failed or cannot start."""
+
+
+class RestoreNotReady(RestoreError):
+    """No EB of the plan can be restored (raw data, CASA or disk missing); the plan says what is needed."""
+
+
+class RestoreFailed(RestoreError):
+    """CASA failed while restoring an EB; the message names the EB, the step and the log to send to the helpdesk."""
+
+
+class RestoreStopped(RestoreError):
+    """The run was stopped by the user; EBs already verified are kept and the plan can be run again."""
+
+
+class VerificationFailed(RestoreError):
+    """A restored MS did not pass verification (missing columns, or calibrator fluxes off flux.csv)."""
+
+
+class RestoreStepFailed(RestoreFailed):
+    """One CASA step of a restore (importasdm, flag restore, applycal, split) failed; the log says which."""
+
+
+# --- long work -----------------------------------------------------------------------------------------------------
+
+
+class Cancelled(AlmaviewError):
+    """Long work (a reduction, a download, an extraction) was stopped by the user."""
+
+
+# --- warnings ------------------------------------------------------------------------------------------------------
+
+
+class AlmaviewWarning(UserWarning):
+    """Base class of every warning almaview issues: something was read or shown with a caveat.
+
+    Filter them all with ``warnings.simplefilter("ignore", almaview.errors.AlmaviewWarning)``.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from almaview.errors import AlmaviewWarning, DataWarning
+    >>> issubclass(DataWarning, AlmaviewWarning)
+    True
+    """
+
+
+class DataWarning(AlmaviewWarning):
+    """The data hold something unusual that almaview skipped or simplified (rows without a spw, duplicate rows)."""
+
+
+class PackageWarning(AlmaviewWarning):
+    """A delivery holds a part almaview could not use (a malformed line, a file skipped); the rest still opens."""

@@ -23,7 +23,6 @@ pairs, an rfft of the PSF grid and a fit on a cut-out around the peak.
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import asdict, dataclass
 from typing import Any, Iterable, Sequence
@@ -31,7 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import AlmaviewError
+from ..errors import InvalidImagingParameter
 
 __all__ = [
     "BeamPrediction", "UVCoverage", "InvalidImagingParameter", "predict_beam", "sweep", "uv_coverage",
@@ -44,9 +43,6 @@ PSF_CUTOFF = 0.35
 _FWHM_TO_SIGMA = 1.0 / math.sqrt(8.0 * math.log(2.0))
 _ARCSEC = math.pi / 180.0 / 3600.0
 
-
-class InvalidImagingParameter(AlmaviewError, ValueError):
-    """An imaging parameter (cell, taper, field, spw, robust) that cannot be used with this data."""
 
 
 @dataclass(frozen=True)

@@ -21,14 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
-from ..errors import AlmaviewError, PathNotFound
+from ..errors import ContDatExists, PathNotFound
 
 __all__ = ["ContinuumRanges", "ContDatExists", "read_cont_dat", "write_cont_dat", "format_cont_dat",
            "spw_selection"]
 
-
-class ContDatExists(AlmaviewError, FileExistsError):
-    """Writing cont.dat would replace an existing (possibly delivered) file."""
 
 
 def _ghz(hz: float) -> str:

@@ -25,7 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..errors import AlmaviewError
+from ..errors import SpectrumSelectionError
 
 __all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "doppler_factor", "SpectrumSelectionError",
            "PARALLEL_HANDS", "DATA_COLUMNS"]
@@ -39,9 +39,6 @@ DATA_COLUMNS = {"corrected": "VISIBILITY_CORRECTED", "data": "VISIBILITY", "mode
 #: frames casacore converts between (MFrequency)
 FRAMES = ("TOPO", "GEO", "BARY", "LSRK", "LSRD", "GALACTO", "LGROUP", "CMB")
 
-
-class SpectrumSelectionError(AlmaviewError, ValueError):
-    """The field, spw, data column or frame asked for is not in the measurement set."""
 
 
 def convert_frequencies(frequencies: Any, *, from_frame: str, to_frame: str, ra: float, dec: float,

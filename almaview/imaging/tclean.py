@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import AlmaviewError, PathNotFound
+from ..errors import AlmaviewError, OutputInsideDelivery, PathNotFound, TcleanFailed
 
 __all__ = ["TcleanParameters", "TcleanFailed", "TcleanRun", "parse_casa_commands", "pipeline_parameters",
            "heuristic_parameters", "run_tclean", "ReimagingPlan", "RmsPrediction", "reimaging_plan",
@@ -39,9 +39,6 @@ __all__ = ["TcleanParameters", "TcleanFailed", "TcleanRun", "parse_casa_commands
 
 _CALL = re.compile(r"^\s*tclean\(")
 
-
-class TcleanFailed(AlmaviewError):
-    """tclean (run by almaview in a subprocess) failed or was stopped."""
 
 
 def parse_casa_commands(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -416,9 +413,6 @@ def run_tclean(params: TcleanParameters, outdir: str | os.PathLike, *, wait: boo
 
 # --------------------------------------------------------------------------- from the delivery
 
-
-class OutputInsideDelivery(AlmaviewError):
-    """Re-imaging products would be written inside a delivery (almaview never writes into one)."""
 
 
 _KINDS = ("cont", "cube")

@@ -17,6 +17,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..errors import Cancelled
+
 from . import Panel
 from ._common import (RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, raster_data,
                       selected)
@@ -32,8 +34,6 @@ COLOUR_BY = ("antenna", "baseline", "spw", "scan", "field", "correlation")
 _CHUNK_BYTES = 48e6
 
 
-class Cancelled(Exception):
-    """A newer selection superseded this read."""
 
 
 def _time_runs(idx: np.ndarray, size: int) -> list[slice]:
@@ -158,7 +158,7 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
     fcnt = np.zeros((bsel.size, nchan, psel.size), dtype=np.int64)
     for k, sl in enumerate(runs):
         if cancel is not None and cancel():
-            raise Cancelled()
+            raise Cancelled(None, "stopped by the user")
         block = ds[want].isel(time=sl).compute()
         v = block[names[0]].values[:, bsel][..., psel]
         if len(names) == 2:

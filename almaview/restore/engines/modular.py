@@ -29,11 +29,11 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from ...errors import RestoreStepFailed as StepFailed
+
 MARK = "almaview-restore:"
 
 
-class StepFailed(Exception):
-    pass
 
 
 def _post(tasks: Any, message: str, priority: str = "INFO") -> None:
@@ -84,6 +84,7 @@ def resolve_intents(calls: list[dict], modes: list[str]) -> tuple[list[dict], li
             group = by_field.get(fld, [])
             if fld == "" or len([c for c in group if "intent" not in c]) > 1:
                 raise StepFailed(
+                    None,
                     f"calapply.txt selects field {fld!r} with intent {intent!r} but the imported MS has no such "
                     f"intent (its states: {sorted(set(modes))}) and field {fld!r} is calibrated by several lines: "
                     "the calibration cannot be assigned without intents")
@@ -117,7 +118,7 @@ def extract_flagversions(archive: str, vis: str) -> Path:
         members = [m for m in tf.getmembers() if m.isfile() or m.isdir()]
         tops = {m.name.split("/")[0] for m in members}
         if len(tops) != 1 or not next(iter(tops)).endswith(".flagversions"):
-            raise StepFailed(f"{archive} does not hold one <eb>.ms.flagversions directory (found {sorted(tops)})")
+            raise StepFailed(archive, f"{archive} does not hold one <eb>.ms.flagversions directory (found {sorted(tops)})")
         tf.extractall(tmp, members=members, filter="data")
     shutil.rmtree(target, ignore_errors=True)
     os.rename(tmp / next(iter(tops)), target)
@@ -189,7 +190,7 @@ def restore_eb(tasks: Any, eb: dict, index: int, total: int) -> None:
         except StepFailed:
             raise
         except Exception as err:  # noqa: BLE001 (CASA raises anything; the message goes to the log)
-            raise StepFailed(f"step {k}/{len(steps)} {task} failed: {type(err).__name__}: {err}") from err
+            raise StepFailed(None, f"step {k}/{len(steps)} {task} failed: {type(err).__name__}: {err}") from err
 
 
 def publish(staging: str, output: str, staging_split: str | None = None, split_ms: str | None = None) -> None:
