@@ -12,9 +12,7 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ._lazy import lazy_attributes
 from .errors import (  # noqa: F401  (the error types are part of the API)
     AlmaviewError,
     CasaNotAvailable,
@@ -34,32 +32,20 @@ from .errors import (  # noqa: F401  (the error types are part of the API)
 __version__ = "0.1.0"
 
 _LAZY = {
-    "open_ms": "almaview.io.ms",
-    "open_caltable": "almaview.io.caltable",
-    "open_image": "almaview.io.image",
-    "image_statistics": "almaview.io.image",
-    "open_delivery": "almaview.delivery",
-    "demo": "almaview.demo",
-    "casa": "almaview.casa",
-    "plots": "almaview.plots",
-    "explore": "almaview.widgets",
-    "widgets": "almaview.widgets",
-    "qa": "almaview.qa",
-    "restore": "almaview.restore",
-    "imaging": "almaview.imaging",
-    "sampledata": "almaview.sampledata",
+    "open_ms": ".io.ms",
+    "open_caltable": ".io.caltable",
+    "open_image": ".io.image",
+    "image_statistics": ".io.image",
+    "open_delivery": ".delivery",
+    "demo": ".demo",
+    "casa": ".casa",
+    "plots": ".plots",
+    "explore": ".widgets",
+    "widgets": ".widgets",
+    "qa": ".qa",
+    "restore": ".restore",
+    "imaging": ".imaging",
+    "sampledata": ".sampledata",
 }
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'almaview' has no attribute {name!r}")
-    mod = importlib.import_module(module)
-    value = mod if module.endswith("." + name) else getattr(mod, name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -37,14 +37,8 @@ Examples
 
 from __future__ import annotations
 
-from typing import Any
+from .._lazy import lazy_attributes
 
 __all__ = ["open_delivery"]
 
-
-def __getattr__(name: str) -> Any:
-    if name == "open_delivery":
-        from .package import open_delivery
-
-        return open_delivery
-    raise AttributeError(f"module 'almaview.delivery' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, {"open_delivery": ".package"})

@@ -12,33 +12,20 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from .._lazy import lazy_attributes
 _LAZY = {
-    "predict_beam": "beam", "sweep": "beam", "uv_coverage": "beam", "BeamPrediction": "beam",
-    "InvalidImagingParameter": "beam", "fast_fft_size": "beam", "to_arcsec": "beam",
-    "ContinuumRanges": "contdat", "read_cont_dat": "contdat", "write_cont_dat": "contdat",
-    "format_cont_dat": "contdat", "spw_selection": "contdat", "ContDatExists": "contdat",
-    "TcleanParameters": "tclean", "pipeline_parameters": "tclean", "heuristic_parameters": "tclean",
-    "TcleanRun": "tclean", "run_tclean": "tclean", "parse_casa_commands": "tclean", "TcleanFailed": "tclean",
-    "ms_spectrum": "spectrum", "convert_frequencies": "spectrum", "SpectrumSelectionError": "spectrum",
-    "ms_frame_selection": "spectrum",
-    "ReimagingPlan": "tclean", "RmsPrediction": "tclean", "reimaging_plan": "tclean",
-    "reimaging_parameters": "tclean", "check_output_folder": "tclean", "OutputInsideDelivery": "tclean",
+    "predict_beam": ".beam", "sweep": ".beam", "uv_coverage": ".beam", "BeamPrediction": ".beam",
+    "InvalidImagingParameter": ".beam", "fast_fft_size": ".beam", "to_arcsec": ".beam",
+    "ContinuumRanges": ".contdat", "read_cont_dat": ".contdat", "write_cont_dat": ".contdat",
+    "format_cont_dat": ".contdat", "spw_selection": ".contdat", "ContDatExists": ".contdat",
+    "TcleanParameters": ".tclean", "pipeline_parameters": ".tclean", "heuristic_parameters": ".tclean",
+    "TcleanRun": ".tclean", "run_tclean": ".tclean", "parse_casa_commands": ".tclean", "TcleanFailed": ".tclean",
+    "ms_spectrum": ".spectrum", "convert_frequencies": ".spectrum", "SpectrumSelectionError": ".spectrum",
+    "ms_frame_selection": ".spectrum",
+    "ReimagingPlan": ".tclean", "RmsPrediction": ".tclean", "reimaging_plan": ".tclean",
+    "reimaging_parameters": ".tclean", "check_output_folder": ".tclean", "OutputInsideDelivery": ".tclean",
 }
 
 __all__ = sorted(_LAZY)
 
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'almaview.imaging' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
