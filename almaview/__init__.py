@@ -46,6 +46,7 @@ _LAZY = {
     "restore": ".restore",
     "imaging": ".imaging",
     "sampledata": ".sampledata",
+    "archive": ".archive",
 }
 
 __getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

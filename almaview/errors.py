@@ -126,6 +126,33 @@ class RestoreStepFailed(RestoreFailed):
     """One CASA step of a restore (importasdm, flag restore, applycal, split) failed; the log says which."""
 
 
+# --- archive -------------------------------------------------------------------------------------------------------
+
+
+class ArchiveError(AlmaviewError):
+    """A problem talking to the ALMA archive (``almaview.archive``); ``path`` is the URL or file involved."""
+
+
+class ArchiveUnreachable(ArchiveError):
+    """The archive (TAP, DataLink or a download URL) did not answer: network down, mirror down, wrong URL."""
+
+
+class UnknownIdentifier(ArchiveError):
+    """A project code, member OUS uid or EB uid that the archive does not know (or that is malformed)."""
+
+
+class AuthenticationRequired(ArchiveError):
+    """The archive answered 401/403: the data are proprietary; log in with ``almaview.archive.login``."""
+
+
+class TransferIncomplete(ArchiveError):
+    """A download stopped before (or went past) the archive's size for the file; the ``.part`` file is kept."""
+
+
+class NotEnoughDisk(ArchiveError):
+    """The files to fetch do not fit in the free space of the destination."""
+
+
 # --- long work -----------------------------------------------------------------------------------------------------
 
 
