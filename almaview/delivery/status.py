@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from typing import TYPE_CHECKING
 
 from .readme import missing_fields
@@ -22,6 +23,13 @@ def _script_for_pi(d: "Delivery", m: "MemberOUS") -> str:
     where = os.path.join(d.root, m.path, "script") if d.layout != "tars" else f"{m.path}/script (after untarring)"
     casa = "casa --pipeline -c" if m.calibration_mode == "pipeline" else "casa -c"
     return f"cd {where} && {casa} {script}"
+
+
+def _fetch(d: "Delivery", m: "MemberOUS", what: str, ebs: list[str] | None = None) -> str:
+    """The ``almaview fetch`` command that downloads ``what`` of a member OUS into the delivery's tar folder."""
+    dest = d.root if d.layout == "tars" else os.path.dirname(os.path.normpath(d.root))
+    eb = "".join(f" --eb {e}" for e in ebs or ())
+    return f"`almaview fetch {m.uid} --what {what}{eb} --dest {shlex.quote(dest)}`"
 
 
 def status_lines(d: "Delivery") -> list[str]:
@@ -46,7 +54,7 @@ def status_lines(d: "Delivery") -> list[str]:
     for m in d.mous:
         pre = f"{m.uid}: " if many else ""
         if m.readme is None:
-            lines.append(f"{pre}no README found in {m.path} (download the README or the auxiliary tar)")
+            lines.append(f"{pre}no README found in {m.path} (download the README: {_fetch(d, m, 'readme')})")
         elif m.readme_error:
             lines.append(f"{pre}README {m.readme.path} follows none of ALMA's README layouts; "
                          "its 'Key: value' lines are kept in readme.extra")
@@ -86,12 +94,14 @@ def status_lines(d: "Delivery") -> list[str]:
                              "so that raw/ holds the .asdm.sdm directories, then run scriptForPI")
             if absent:
                 names = ", ".join(f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar" for eb in absent)
-                lines.append(f"{pre}raw data not downloaded for {_n(len(absent))}: fetch {names} from the archive")
+                lines.append(f"{pre}raw data not downloaded for {_n(len(absent))}: fetch {names} from the archive: "
+                             + _fetch(d, m, "raw", [eb.uid for eb in absent] if len(absent) < n else None))
         if not m.images:
             lines.append(f"{pre}no image products found (product/ is empty or was not downloaded: "
-                         f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar)")
+                         f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar: {_fetch(d, m, 'product')})")
         if m.calibration_mode == "pipeline" and m.qa.aqua is None and not m.qa.weblog_archives and m._weblog_loader is None:
-            lines.append(f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA)")
+            lines.append(f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA: "
+                         f"{_fetch(d, m, 'auxiliary')})")
     if all("restored by almaview" in line for line in lines):  # nothing missing
         lines.append(f"complete: {len(d.mous)} member OUS, {len(d.ebs)} EBs all calibrated, {len(d.images)} images")
     return lines

@@ -281,6 +281,25 @@ def _delivery_tars(p: Path) -> list[Path]:
         return []
 
 
+#: the README the archive hands out beside the tars (not inside them): member.<OUS>.README.txt
+LOOSE_README_RE = re.compile(r"^member\.(?P<uid>uid___A001_X[0-9a-zA-Z]+_X[0-9a-zA-Z]+)\.README\.txt$")
+
+
+def _add_loose_readmes(tree: "Tree", dirs: list[Path]) -> None:
+    """Place each README downloaded beside the tars in its member OUS directory (known from the tars)."""
+    members = {rel.rsplit("/", 1)[-1]: rel for rel, e in tree.entries.items()
+               if e.is_dir and LEVEL_RE.match(rel.rsplit("/", 1)[-1] or "")}
+    for d in dirs:
+        try:
+            found = sorted(c for c in d.iterdir() if c.is_file() and LOOSE_README_RE.match(c.name))
+        except OSError:
+            continue
+        for f in found:
+            member = members.get(f"member.{LOOSE_README_RE.match(f.name).group('uid')}")
+            if member is not None and f"{member}/{f.name}" not in tree.entries:
+                tree.entries[f"{member}/{f.name}"] = Entry(f"{member}/{f.name}", False, f.stat().st_size, disk=f)
+
+
 def _layout_with_tars(root: Path) -> str:
     return "mixed" if _delivery_tars(root.parent) and any(
         t.name.startswith(root.name + "_") for t in _delivery_tars(root.parent)) else "directory"
@@ -332,6 +351,8 @@ def build_tree(path: str | os.PathLike) -> Tree:
             tree.archives.append(tar)
         if tree.project_code is None and m and m.group("project"):
             tree.project_code = m.group("project")
+    if tars:
+        _add_loose_readmes(tree, tar_dirs)
     usable = [a for a in tree.archives if not any(str(a) in p for p in tree.problems)] or tree.archives
     if disk_root is not None and usable:
         tree.layout = "mixed"
