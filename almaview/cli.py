@@ -39,7 +39,8 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add a subcommand: ``add_parser(subparsers)`` registers it, ``run(args)`` runs it.
-EXTENSION_MODULES = ("almaview.report_cli", "almaview.restore.cli", "almaview.qa.cli", "almaview.imaging.cli")
+EXTENSION_MODULES = ("almaview.report_cli", "almaview.restore.cli", "almaview.qa.cli", "almaview.imaging.cli",
+                     "almaview.archive.cli")
 
 
 def _extensions() -> list:
