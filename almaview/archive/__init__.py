@@ -20,16 +20,10 @@ Examples
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from .._lazy import lazy_attributes
 
 __all__ = ["search", "files", "fetch", "login", "resolve_url"]
-_HOME = {"search": "query", "files": "listing", "fetch": "download", "login": "client", "resolve_url": "client"}
 
-
-def __getattr__(name: str) -> Any:  # imported on first use: `almaview --help` does not load pandas or astroquery
-    if name not in _HOME:
-        raise AttributeError(f"module 'almaview.archive' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
-    globals()[name] = value
-    return value
+# imported on first use: `almaview --help` loads neither pandas nor astroquery
+__getattr__, __dir__ = lazy_attributes(__name__, {"search": ".query", "files": ".listing", "fetch": ".download",
+                                                  "login": ".client", "resolve_url": ".client"})

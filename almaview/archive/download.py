@@ -19,7 +19,7 @@ from typing import Iterable
 
 import pandas as pd
 
-from ..errors import AuthenticationRequired, NotEnoughDisk, TransferIncomplete, UnknownIdentifier
+from ..errors import AuthenticationRequired, Cancelled, NotEnoughDisk, TransferIncomplete, UnknownIdentifier
 from .client import client, resolve_url, unreachable, uid_form
 from .listing import files
 
@@ -104,9 +104,9 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
     Files are written as ``<name>.part``, resumed with a ``Range`` request,
     checked against the archive's size and renamed when complete; complete
     files are skipped.  ``parallel`` files are fetched at once.  Setting
-    ``stop`` (a ``threading.Event``) or Ctrl-C stops at the next megabyte,
-    raising KeyboardInterrupt and keeping the ``.part`` files for a later
-    resume.  ``listing`` reuses a :func:`files` table instead of asking again.
+    ``stop`` (a ``threading.Event``) stops at the next megabyte and raises
+    :class:`~almaview.errors.Cancelled`; Ctrl-C stops the same way and raises
+    KeyboardInterrupt.  Either way the ``.part`` files are kept for a resume.  ``listing`` reuses a :func:`files` table instead of asking again.
 
     Examples
     --------
@@ -174,17 +174,13 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
                     stop.set()
                     raise f.exception()
             if stop.is_set():
-                raise KeyboardInterrupt("fetch stopped; the .part files are kept: fetch again to resume")
+                raise Cancelled(folder, "fetch was stopped; the .part files are kept: fetch again to resume")
         except BaseException:
             stop.set()
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     return folder
-
-
-class _Stopped(Exception):
-    pass
 
 
 def _release_date(job: _Job, url: str) -> str:
@@ -251,13 +247,12 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
 
                     while chunk := read():
                         if stop.is_set():
-                            raise _Stopped()
+                            raise Cancelled(job.final, "fetch was stopped; the .part file is kept: fetch "
+                                                       "again to resume")
                         f.write(chunk)
                         step(len(chunk))
                     f.flush()
                     os.fsync(f.fileno())
-        except _Stopped:
-            return
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
             last_error = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             if not job.part.exists() and _attempt == RETRIES:

@@ -12,7 +12,8 @@ import pytest
 import almaview as av
 from almaview import archive
 from almaview.archive import download
-from almaview.errors import (ArchiveUnreachable, AuthenticationRequired, NotEnoughDisk, TransferIncomplete)
+from almaview.errors import (ArchiveUnreachable, AuthenticationRequired, Cancelled, NotEnoughDisk,
+                             TransferIncomplete)
 
 from .conftest import DEMO_EBS, DEMO_MOUS, closed_port
 
@@ -134,7 +135,7 @@ def test_stop_keeps_only_a_part_file_and_a_rerun_completes(standin, served, tmp_
         time.sleep(0.02)
     stop.set()
     t.join(10)
-    assert isinstance(result.get("error"), KeyboardInterrupt)
+    assert isinstance(result.get("error"), Cancelled)
     assert not (tmp_path / PRODUCT).exists() and 0 < part.stat().st_size < served(PRODUCT).stat().st_size
     standin.throttle = None
     archive.fetch(DEMO_MOUS, what=("product",), dest=tmp_path, archive_url=standin.url, progress=False)
