@@ -21,7 +21,7 @@ def test_pipeline_image_names(name, exp):
 
 @pytest.mark.parametrize("name,field,role,spws,kind,itype,taylor", [
     ("uid___A001_X87d_X1ad.s25_0.Orion_KL_sci.spw25_27.cont.I.iter1.image.pbcor.fits",
-     "Orion_KL", "sci", (25, 27), "cont", "iter1.image.pbcor", None),
+     "Orion_KL", "sci", (25, 27), "cont", "pbcor", None),
     ("member.uid___A001_X1465_X2a3a.Field_A_sci.spw5.cube.I.manual.pbcor.fits", "Field_A", "sci", (5,), "cube",
      "pbcor", None),
     ("member.uid___A001_X1465_X2a3a.J0522-3627_check.spw16_18.mfs.I.tt0.fits", "J0522-3627", "check", (16, 18),
@@ -30,6 +30,83 @@ def test_pipeline_image_names(name, exp):
 def test_older_and_variant_image_names(name, field, role, spws, kind, itype, taylor):
     im = classify_image(name)
     assert (im.field, im.role, im.spws, im.kind, im.image_type, im.taylor) == (field, role, spws, kind, itype, taylor)
+
+
+# Names as the archive lists them (DataLink listings of real packages, the pipeline's export names); the image
+# types follow one vocabulary whatever the order of the tokens.
+@pytest.mark.parametrize("name,itype,taylor,extra", [
+    # Cycle 5 manual package 2017.1.01185.S (the archive's listing recorded in astroquery's test data)
+    ("member.uid___A001_X12a3_Xe9.50_kms_cloud_sci.spw0_1_2_3_4_5_6_7_8_9_10_11_12_13_14_15.mfs.I.manual.image."
+     "pbcor.fits", "pbcor", None, {"manual": True, "format": "fits", "compressed": False}),
+    ("member.uid___A001_X12a3_Xe9.50_kms_cloud_sci.spw0_4_8_12.cube.I.manual.mask.tgz", "mask", None,
+     {"manual": True, "format": "casa"}),
+    ("member.uid___A001_X12a3_Xe9.50_kms_cloud_sci.spw0_4_8_12.cube.I.manual.pb.fits.gz", "pb", None,
+     {"compressed": True, "format": "fits"}),
+    # Cycle 4 manual: the band in the name
+    ("member.uid___A001_X879_Xea.Mira_sci.spw0_1_2_3.mfs.I.manual.B6.image.pbcor.fits", "pbcor", None,
+     {"band": 6, "manual": True}),
+    # Cycle 11 multi-term continuum
+    ("member.uid___A001_X3788_X7af3.NGC_253_sci.spw16_18_20_22.cont.I.alpha.fits", "alpha", None, {}),
+    ("member.uid___A001_X3788_X7af3.NGC_253_sci.spw16_18_20_22.cont.I.alpha.error.fits", "alpha.error", None, {}),
+    ("member.uid___A001_X3788_X7af3.NGC_253_sci.spw16_18_20_22.cont.I.pb.tt0.fits.gz", "pb", "tt0", {}),
+    ("member.uid___A001_X3788_X7af3.NGC_253_sci.spw16_18_20_22.cont.I.tt1.pbcor.fits", "pbcor", "tt1", {}),
+    # the check source's short role, and a Total Power cube
+    ("member.uid___A001_X2d20_X3ee5.J1733-1304_chk.spw16.mfs.I.pbcor.fits", "pbcor", None, {"role": "check"}),
+    ("member.uid___A001_X3621_X3d6c.M100_sci.spw17.cube.I.sd.fits", "image", None, {"single_dish": True}),
+    # a product imaged at group level
+    ("group.uid___A001_X3621_X3d66.M100_sci.spw17.cube.I.pbcor.fits", "pbcor", None, {"naming": "group"}),
+])
+def test_one_vocabulary_of_image_types(name, itype, taylor, extra):
+    im = classify_image(name)
+    assert (im.image_type, im.taylor) == (itype, taylor)
+    assert {k: getattr(im, k) for k in extra} == extra
+
+
+@pytest.mark.parametrize("name,folder,category", [
+    ("uid___A002_Xd28a9e_X71b8.calibration.plots.tgz", "calibration", "calibration_plots"),
+    ("uid___A002_Xd28a9e_X71b8.calibration.tgz", "calibration", "caltables_archive"),
+    ("member.uid___A001_X12a3_Xe9.calimage.product_rename.txt", "qa", "product_rename"),
+    ("member.uid___A001_X12a3_Xe9.scriptForImagingPrep.py", "script", "script_imaging"),
+    ("uid___A002_Xd28a9e_X71b8.ms.scriptForCalibration.py", "script", "script_cal"),
+    ("member.uid___A001_X12a3_Xe9.2017.1.01185.S_uid___A001_X12a3_Xe9.log.tgz", "log", "log_archive"),
+    ("member.uid___A001_X12a3_Xe9.Imaging.log.tgz", "log", "log_archive"),
+    ("member.uid___A001_X12a3_Xe9.uid___A002_Xd28a9e_X71b8.log.tgz", "log", "log_archive"),
+    ("member.uid___A001_X12a3_Xe9.uid___A002_Xd28a9e_X71b8__qa2_part3.png", "qa", "qa2_part"),
+    ("member.uid___A001_X12a3_Xe9.uid___A002_Xd28a9e_X71b8__textfile.txt", "qa", "qa2_part"),
+    ("uid___A002_Xd28a9e_X71b8.qa0_report.html", "qa", "qa0"),
+    ("member.uid___A001_X12a3_Xe9.qa2_report.pdf", "qa", "qa2"),
+    ("uid___A001_X1289_X1a1.session_2.auxcaltables.tgz", "calibration", "auxcaltables_archive"),
+    ("uid___A002_Xc8ed16_X9f5c_target.ms.auxcalapply.txt", "calibration", "auxcalapply"),
+    ("uid___A001_X3621_X3d68.s1.caltables.tgz", "calibration", "caltables_archive"),
+    ("member.uid___A001_X1289_X1a1.hifa_calimage.calimage.pipeline_manifest.xml", "script", "manifest"),
+    ("uid___A001_X3788_X7af3.hifa_calimage.pprequest.xml", "script", "pprequest"),
+    ("PPR_uid___A001_X3788_X7af4.xml", "script", "pprequest"),
+    ("uid___A001_X3621_X3d68.hifa_calimage_selfcal.timetracker.json", "qa", "pipeline_record"),
+    ("pipeline_stats_uid___A001_X3788_X7af3.json", "qa", "pipeline_record"),
+    ("PLDriver_report.xml", "log", "pipeline_record"),
+    ("uid___A001_X2d20_X3ee5.pldriver_report.xml", "log", "pipeline_record"),
+    ("uid___A001_X3621_X3d6c.hsd_calimage.auxproducts.tgz", "calibration", "auxproducts_archive"),
+    ("jyperk.csv", "calibration", "jyperk"),
+    ("member.uid___A001_X1465_X2a3a.NGC_1234.admit.tar.gz", "product", "admit"),
+    ("uid___A002_X1_X2.flagtargetstemplate.txt", "calibration", "flag_template"),
+    ("casa-20221005-173548.log", "log", "casa_log"),
+    ("uid___A001_X1470_X2ef.hifa_calimage.casa_commands.log", "script", "casa_commands"),
+])
+def test_every_real_file_name_has_a_category(name, folder, category):
+    from almaview.delivery.names import CATEGORIES, classify_file
+
+    kind = classify_file(name, folder)
+    assert kind.category == category
+    assert kind.category in CATEGORIES
+
+
+def test_unknown_files_say_why():
+    from almaview.delivery.names import classify_file
+
+    kind = classify_file("holiday.jpg", "product")
+    assert kind.category == "product_other"
+    kind = classify_file("holiday.jpg", "qa")
+    assert kind.category == "unknown" and "holiday.jpg" in kind.reason and "qa/" in kind.reason
 
 
 def test_non_images_are_not_classified():

@@ -236,9 +236,13 @@ class ImageProduct:
     stokes: str | None
     image_type: str | None  #: 'pbcor', 'pb', 'mask', 'residual', 'psf', 'model', 'alpha', 'alpha.error', ...
     taylor: str | None = None  #: 'tt0', 'tt1' for multi-term images
-    naming: str = "member"  #: 'member' (member.<OUS>. prefix), 'legacy' (<OUS>. or no prefix), 'unknown'
+    naming: str = "member"  #: 'member' (member.<OUS>. prefix), 'group' (group.<OUS>.), 'legacy' (<OUS>.), 'unknown'
     compressed: bool = False
     size: int | None = None
+    format: str = "fits"  #: 'fits', or 'casa' for a CASA image delivered in a tgz (e.g. a manual-route mask)
+    manual: bool = False  #: made by the manual imaging route (a '.manual.' token in the name)
+    band: int | None = None  #: ALMA band when the name carries it ('.B6.')
+    single_dish: bool = False  #: a Total Power image ('.sd.' token)
 
 
 # ---------------------------------------------------------------- auxiliary
@@ -399,6 +403,12 @@ class MemberOUS:
     spws: list[dict[str, Any]] = _field(default_factory=list)
     calibrated_ms_other: list[str] = _field(default_factory=list)  #: concatenated MSs not tied to one EB
     unknown_files: list[str] = _field(default_factory=list)
+    #: why each unknown file is unknown (relative path -> reason)
+    unknown_reasons: dict[str, str] = _field(default_factory=dict)
+    #: files recognised but not read into a field of their own: category -> sources
+    #: (log archives, QA2 parts, calibration plots, product renames, ADMIT, pipeline records, ...;
+    #: see :data:`almaview.delivery.names.CATEGORIES`)
+    other_files: dict[str, list[str]] = _field(default_factory=dict)
     _weblog_loader: Callable[[], "Weblog | None"] | None = _field(default=None, repr=False, compare=False)
     _weblog: Any = _field(default=None, repr=False, compare=False)
 
@@ -440,6 +450,8 @@ class Delivery:
     archives: list[str] = _field(default_factory=list)
     problems: list[str] = _field(default_factory=list)  #: status lines found while parsing
     unknown_files: list[str] = _field(default_factory=list)  #: files outside any member OUS
+    #: image products made at group level (group OUS uid -> images), e.g. 12-m and 7-m imaged together
+    group_products: dict[str, list[ImageProduct]] = _field(default_factory=dict)
 
     @property
     def ebs(self) -> list[ExecutionBlock]:
@@ -450,6 +462,18 @@ class Delivery:
     def images(self) -> list[ImageProduct]:
         """Every image product of every member OUS."""
         return [im for m in self.mous for im in m.images]
+
+    def group_members(self, group: str) -> list["MemberOUS"]:
+        """The member OUSes of a group OUS: what its group-level products combine.
+
+        Examples
+        --------
+        >>> d = Delivery(root="/x", entry="/x", layout="directory", project_code=None,
+        ...              mous=[MemberOUS(uid="uid___A001_X1_X3", group="uid___A001_X1_X2", science_goal=None, path=".")])
+        >>> [m.uid for m in d.group_members("uid___A001_X1_X2")]
+        ['uid___A001_X1_X3']
+        """
+        return [m for m in self.mous if m.group == group]
 
     @property
     def readme(self) -> Readme | None:

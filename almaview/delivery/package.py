@@ -17,6 +17,7 @@ from .manifest import parse_manifest
 from .model import Caltable, Delivery, ExecutionBlock, FieldInfo, MemberOUS
 from .products import classify_image
 from .readme import missing_fields, parse_readme, parse_readme_strict
+from .names import MODELLED, classify_file
 from .tree import EB_RE, LEVEL_RE, Entry, Tree, build_tree
 
 _MS_RE = re.compile(r"(\.ms|\.ms\.split|\.ms\.split\.cal|\.ms\.cal|_targets(_line)?\.ms|\.ms\.contsub|\.ms\.selfcal)$")
@@ -61,57 +62,7 @@ def classify_entry(sub: list[str], e: Entry, leaf_children: set[str] | None) -> 
                 return "calibrated_ms"
             return "caltable" if folder == "calibration" else "table"
         return "unknown"
-    if n.startswith("readme") or n.endswith("readme.txt") or n.endswith(".readme"):
-        return "readme"
-    if n.endswith(".calapply.txt"):
-        return "calapply"
-    if tarball.is_archive_name(n):
-        if "weblog" in n:
-            return "weblog_archive"
-        if "auxproducts" in n or "aux_products" in n:
-            return "auxproducts_archive"
-        if "flagversions" in n:
-            return "flagversions"
-        if "caltables" in n or "calibration" in n or folder == "calibration":
-            return "caltables_archive"
-        return "product_other" if folder == "product" else "unknown"
-    if "flag" in n and "template" in n:
-        return "flag_template"
-    if "pipeline_manifest" in n and n.endswith(".xml"):
-        return "manifest"
-    if "aquareport" in n and n.endswith(".xml"):
-        return "aqua"
-    if n == "cont.dat" or n.endswith(".cont.dat") or n.endswith("_cont.dat"):
-        return "cont.dat"
-    if n.endswith("flux.csv"):
-        return "flux.csv"
-    if n.endswith("antennapos.csv"):
-        return "antennapos.csv"
-    if n.endswith((".fits", ".fits.gz", ".fit")):
-        return "image"
-    if "qa0" in n:
-        return "qa0"
-    if "qa2" in n:
-        return "qa2"
-    if "scriptforpi" in n:
-        return "script_pi"
-    if "casa_piperestorescript" in n:
-        return "restorescript"
-    if "casa_pipescript" in n:
-        return "pipescript"
-    if "scriptforcalibration" in n:
-        return "script_cal"
-    if "scriptforimaging" in n:
-        return "script_imaging"
-    if "casa_commands" in n:
-        return "casa_commands"
-    if n.endswith(".log") and ("casa" in n or folder == "log"):
-        return "casa_log"
-    if n.endswith(".py") and folder in ("script", "log"):
-        return "script_other"
-    if folder == "product":
-        return "product_other"
-    return "unknown"
+    return classify_file(name, folder).category
 
 
 class _Builder:
@@ -168,7 +119,12 @@ class _Builder:
                 self.d.groups.append(grp)
             if idx < 0:
                 if not e.is_dir:
-                    self.d.unknown_files.append(rel)
+                    im = classify_image(parts[-1], self.tree.source(rel), e.size) if grp else None
+                    if im is not None:  # imaged at group level (the pipeline combines the group's arrays)
+                        im.mous = None
+                        self.d.group_products.setdefault(grp, []).append(im)
+                    else:
+                        self.d.unknown_files.append(rel)
                 continue
             uid = levels["member"]
             if uid not in self.mous:
@@ -317,6 +273,12 @@ class _Builder:
             m.casa_version = self.casa_version_from_log(get("casa_log")[0][1])
         for cat in ("unknown", "table"):
             m.unknown_files += [e.rel for _, e in get(cat)]
+        for sub, e in get("unknown"):
+            if not e.is_dir:
+                m.unknown_reasons[e.rel] = classify_file(sub[-1], sub[0] if len(sub) > 1 else "").reason
+        for cat, found in sorted(cat_items.items()):
+            if cat not in MODELLED and cat not in ("dir", "table"):
+                m.other_files.setdefault(cat, []).extend(src(e.rel) for _, e in found)
 
     # ---------------------------------------------------------------- pieces
     def attach_table(self, m: MemberOUS, table: Caltable) -> None:

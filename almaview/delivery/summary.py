@@ -67,6 +67,8 @@ def _mous_dict(m: "MemberOUS") -> dict[str, Any]:
         "scripts": asdict(m.scripts),
         "calibrated_ms_other": list(m.calibrated_ms_other),
         "unknown_files": list(m.unknown_files),
+        "unknown_reasons": dict(m.unknown_reasons),
+        "other_files": {k: list(v) for k, v in m.other_files.items()},
     }
 
 
@@ -91,6 +93,7 @@ def delivery_to_dict(d: "Delivery") -> dict[str, Any]:
         "archives": list(d.archives),
         "mous": [_mous_dict(m) for m in d.mous],
         "unknown_files": list(d.unknown_files),
+        "group_products": {g: [asdict(im) for im in ims] for g, ims in d.group_products.items()},
         "status": status_lines(d),
     }
 
@@ -149,9 +152,17 @@ def delivery_text(d: "Delivery") -> str:
                            + (f" - {s.reason}" if s.reason and s.score is not None and s.score <= 0.9 else ""))
         if m.qa.weblog_archives:
             out.append(f"    weblog: {_short(m.qa.weblog_archives[0])}")
+        if m.other_files:
+            out.append("    also: " + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in sorted(m.other_files.items())))
         if m.unknown_files:
-            out.append(f"    unknown files ({len(m.unknown_files)}): " + ", ".join(m.unknown_files[:5])
-                       + (" ..." if len(m.unknown_files) > 5 else ""))
+            out.append(f"    unknown files ({len(m.unknown_files)}):")
+            for rel in m.unknown_files[:5]:
+                out.append(f"      {m.unknown_reasons.get(rel) or rel}")
+            if len(m.unknown_files) > 5:
+                out.append(f"      ... and {len(m.unknown_files) - 5} more")
+    for group, images in d.group_products.items():
+        members = ", ".join(m.uid for m in d.group_members(group)) or "-"
+        out.append(f"  group OUS {group}: {len(images)} image(s) made at group level, combining {members}")
     out.append("  status:")
     out += [f"    - {line}" for line in status_lines(d)]
     return "\n".join(out)
