@@ -59,6 +59,15 @@ def alma_eb_wide(sampledata_dir: Path):
 
 
 @pytest.fixture(scope="session")
+def tp_eb(request: pytest.FixtureRequest):
+    """An ALMA Total Power EB (3 PM antennas, FLOAT_DATA, ON/OFF raster) calibrated and imaged by CASA (~30 s)."""
+    from almaview import sampledata
+
+    root = Path(request.config.cache.mkdir("almaview-sampledata")) / sampledata.source_version("singledish.py")
+    return sampledata.build_tp_eb(root / "tp_eb", progress=False)
+
+
+@pytest.fixture(scope="session")
 def demo_delivery() -> Path:
     """The demo delivery (project directory), built once in the session's almaview cache.
 

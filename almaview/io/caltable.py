@@ -49,6 +49,10 @@ SUPPORTED_VISCAL: dict[str, dict[str, Any]] = {
     },
     "K Jones": {"description": "delay", "channelised": False, "units": "ns"},
     "KAntPos Jones": {"description": "antenna position corrections (ITRF offsets)", "channelised": False, "units": "m"},
+    # single-dish sky tables (sdcal): the OFF-source spectra subtracted from the ON-source ones, in the data's units
+    "SDSKY_PS": {"description": "single-dish sky (position switch, OFF spectra)", "channelised": True, "units": ""},
+    "SDSKY_RASTER": {"description": "single-dish sky (raster edges, OFF spectra)", "channelised": True, "units": ""},
+    "SDSKY_OTF": {"description": "single-dish sky (OTF edges, OFF spectra)", "channelised": True, "units": ""},
 }
 
 _PIPELINE_NAME = re.compile(
@@ -141,7 +145,9 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
 
     Reads Tsys (``B TSYS``), bandpass (``B Jones``), gain (``G Jones``, ``T Jones``:
     the pipeline's .gpcal/.gacal, wvrgcal and fluxscale tables), delay (``K Jones``)
-    and antenna-position (``KAntPos Jones``) tables written by CASA 3.4 or later.
+    and antenna-position (``KAntPos Jones``) tables written by CASA 3.4 or later, the
+    single-dish sky tables of ``sdcal`` (``SDSKY_PS``/``_RASTER``/``_OTF``) and the
+    single-dish Jy/K factors file (``jyperk.csv``, see :func:`almaview.io.singledish.open_jyperk`).
 
     Raises :class:`~almaview.errors.PathNotFound`, :class:`~almaview.errors.NotATable`,
     :class:`~almaview.errors.DamagedTable`, :class:`~almaview.errors.NotACaltable`
@@ -156,6 +162,10 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
     ('B Jones', 12)
     >>> abs(bp["spw_16"].ds.gain).sel(receptor="X")          # (time, antenna, frequency)     # doctest: +SKIP
     """
+    from . import singledish
+
+    if singledish.is_jyperk_file(path):  # the single-dish Jy/K factors file (jyperk.csv)
+        return singledish.open_jyperk(path)
     root = check_table_dir(path)
     kind = table_kind(root)
     if kind == "ms":

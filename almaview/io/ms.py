@@ -32,7 +32,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from ..errors import DamagedTable, NotAMeasurementSet
-from . import msmeta
+from . import msmeta, singledish
 from .rowgrid import RowGrid, read_rows
 from .table import check_table_dir, open_table, table_kind
 
@@ -279,7 +279,7 @@ def _read_index(root: Path) -> MSIndex:
             nrows = t.nrows()
             cols = {c: t.getcol(c) if nrows else np.zeros(0, np.int32) for c in INDEX_COLUMNS}
             data_cols = {}
-            for c in (*VISIBILITY_COLUMNS, "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "UVW", "EXPOSURE"):
+            for c in (*VISIBILITY_COLUMNS, "FLOAT_DATA", "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "UVW", "EXPOSURE"):
                 if c in colnames:
                     data_cols[c] = t.getcoldesc(c).get("valueType", "")
             # Which data columns hold cells for each ddid: look at one row per ddid (reads no data).
@@ -383,6 +383,8 @@ def build_tree(path: str | os.PathLike) -> xr.DataTree:
     """
     index = read_index(path)
     try:
+        if singledish.is_single_dish(index):  # autocorrelations only: the spectrum layout
+            return singledish.build_tree(index)
         return _build_tree(index)
     except RuntimeError as err:  # casacore failing on a subtable's data files
         raise DamagedTable(
@@ -637,7 +639,7 @@ def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | int | None = None)
     out = {}
     for node in tree.subtree:
         ds = node.to_dataset(inherit=False)
-        if node.path != "/" and "time" in ds.dims and "baseline" in ds.dims:
+        if node.path != "/" and "time" in ds.dims and ("baseline" in ds.dims or "antenna_name" in ds.dims):
             spec = default_chunks(ds)
             spec.update({k: v for k, v in (chunks or {}).items() if k in ds.dims})
             stamp = (node.path, ds.attrs.get("data_description_id"), sorted(spec.items()),
@@ -657,6 +659,8 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None =
     with VISIBILITY / VISIBILITY_CORRECTED / VISIBILITY_MODEL, FLAG, WEIGHT over
     ``(time, baseline, frequency, polarization)``, UVW over ``(time, baseline, uvw_label)`` and
     EFFECTIVE_INTEGRATION_TIME over ``(time, baseline)``, as dask arrays. Opening reads only metadata and row-sized index columns.
+    A single-dish MS (autocorrelations only, FLOAT_DATA) gives SPECTRUM / SPECTRUM_CORRECTED, FLAG, WEIGHT over
+    ``(time, antenna_name, frequency, polarization)`` and POINTING_DIRECTION instead (:mod:`almaview.io.singledish`).
 
     ``chunks`` (e.g. ``{"time": 100}``) overrides the default ~96 MB chunks. Selecting
     with ints or slices (``.isel(time=slice(0, 5))``) reads only the rows selected;

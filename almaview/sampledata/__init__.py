@@ -33,7 +33,7 @@ from tqdm.auto import tqdm
 from .. import casa
 from ..cache import atomic_directory
 
-__all__ = ["SampleEB", "build_alma_eb", "build_ngc5921", "source_version"]
+__all__ = ["SampleEB", "build_alma_eb", "build_ngc5921", "build_tp_eb", "source_version"]
 
 
 @dataclass
@@ -65,6 +65,7 @@ class SampleEB:
     build_seconds: float = 0.0
     eb_uid: str = ""
     truth_file: Path | None = None
+    products: dict[str, Path] = field(default_factory=dict)
 
     @property
     def truth(self) -> dict[str, np.ndarray]:
@@ -82,6 +83,7 @@ class SampleEB:
         d["caltables"] = {k: rel(v) for k, v in self.caltables.items()}
         d["images"] = {k: rel(v) for k, v in self.images.items()}
         d["truth_file"] = rel(self.truth_file)
+        d["products"] = {k: rel(v) for k, v in self.products.items()}
         d["spws"] = {str(k): v for k, v in self.spws.items()}
         return d
 
@@ -93,15 +95,30 @@ class SampleEB:
             root=root, ms=ab(d["ms"]), caltables={k: ab(v) for k, v in d["caltables"].items()},
             images={k: ab(v) for k, v in d["images"].items()}, truth_file=ab(d["truth_file"]),
             spws={int(k): v for k, v in d["spws"].items()},
+            products={k: ab(v) for k, v in d.get("products", {}).items()},
         )
         return cls(**d)
 
 
-def source_version() -> str:
-    """A hash of this package's source: cached builds are rebuilt when the recipe changes."""
+#: Recipes of one kind of sample only: a change there rebuilds that sample, not the interferometric ones.
+_OWN_RECIPES = {"singledish.py"}
+
+
+def source_version(*own: str) -> str:
+    """A hash of the recipes: cached builds are rebuilt when their recipe changes.
+
+    Without arguments, every module but the single-kind recipes (``singledish.py``);
+    ``source_version("singledish.py")`` adds that one.
+
+    Examples
+    --------
+    >>> source_version() != source_version("singledish.py")
+    True
+    """
     h = hashlib.sha256()
     for p in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(p.read_bytes())
+        if p.name not in _OWN_RECIPES or p.name in own:
+            h.update(p.read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -249,3 +266,17 @@ def build_ngc5921(
         eb.build_seconds = time.perf_counter() - started
         (tmp / _MANIFEST).write_text(json.dumps(eb._to_json(), indent=1))
     return _cached(outdir)
+
+
+def build_tp_eb(outdir: str | os.PathLike, **kwargs) -> SampleEB:
+    """An ALMA Total Power EB simulated, calibrated and imaged with CASA (see :mod:`.singledish`; cached).
+
+    Examples
+    --------
+    >>> tp = build_tp_eb("scratch/tp")       # doctest: +SKIP
+    >>> tp.ms.name                            # doctest: +SKIP
+    'uid___A002_X10ab2c3_X3c11.ms'
+    """
+    from .singledish import build_tp_eb as build
+
+    return build(outdir, **kwargs)
