@@ -39,6 +39,7 @@ _LAZY = {
     "open_delivery": ".delivery",
     "demo": ".demo",
     "casa": ".casa",
+    "analysis": ".analysis",
     "plots": ".plots",
     "explore": ".widgets",
     "widgets": ".widgets",

@@ -153,6 +153,13 @@ class NotEnoughDisk(ArchiveError):
     """The files to fetch do not fit in the free space of the destination."""
 
 
+# --- plots ---------------------------------------------------------------------------------------------------------
+
+
+class CaltableKindMismatch(AlmaviewError, ValueError):
+    """A calibration table given to a panel made for another kind (e.g. a delay table to the bandpass panel)."""
+
+
 # --- long work -----------------------------------------------------------------------------------------------------
 
 

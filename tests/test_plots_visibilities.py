@@ -261,7 +261,7 @@ def test_eb_summary_on_source_time(alma_eb):
 
 def test_flag_fractions_match_flag_column(flagged_ms):
     vis = av.open_ms(flagged_ms)
-    panel = av.plots.flag_summary(av.plots.flag_fractions(vis))
+    panel = av.plots.flag_summary(av.analysis.flag_fractions(vis))
     with tables.table(str(flagged_ms), ack=False) as t:
         a1, a2, flag = t.getcol("ANTENNA1"), t.getcol("ANTENNA2"), t.getcol("FLAG")
         ddid, scan = t.getcol("DATA_DESC_ID"), t.getcol("SCAN_NUMBER")

@@ -1,9 +1,13 @@
-"""Plot builders: pure functions from xarray/pandas objects to Bokeh models.
+"""Plot builders: pure functions from data to Bokeh models.
 
-No IO and no widgets here. Every builder returns a :class:`Panel`: the Bokeh
-layout, the tidy table of exactly what was plotted (so tests and users can
-check values against an independent computation), and the named
-ColumnDataSources that widgets update in place.
+This layer owns how things are drawn: figures, colours, legends, axes and units, grids of panels (one per spw
+or antenna, like plotms's iteraxis and the weblog's pages), hover and in-place updates. It owns no reading and
+no reductions: those are :mod:`almaview.analysis` (builders given a lazy tree call it, or take its tables
+directly), and no widgets (:mod:`almaview.widgets` composes these panels).
+
+Every builder returns a :class:`Panel`: the Bokeh layout, the tidy table of exactly what was plotted (so tests
+and users can check values against an independent computation), the named ColumnDataSources that widgets
+update in place, and its ``kind`` (which builder made it).
 
 Examples
 --------
@@ -21,27 +25,35 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["Panel", "tsys", "bandpass", "gains", "eb_summary", "antenna_positions", "uv_coverage", "elevation",
-           "amp_phase", "reduce_visibilities", "flux", "flag_fractions", "flag_summary", "qa_stages"]
+           "amp_phase", "flux", "flag_summary", "qa_stages"]
 
 #: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
 _LAZY = {
     "tsys": "caltables", "bandpass": "caltables", "gains": "caltables",
     "eb_summary": "overview", "antenna_positions": "overview", "uv_coverage": "overview", "elevation": "overview",
-    "amp_phase": "visibilities", "reduce_visibilities": "visibilities", "flux": "visibilities",
-    "flag_fractions": "flagging", "flag_summary": "flagging",
+    "amp_phase": "visibilities", "flux": "visibilities", "flag_summary": "flagging",
     "qa_stages": "weblog_qa",
-    "image_plane": "image", "region_spectrum": "image", "moment": "image", "spectrum_plot": "image",
-    "beam_plot": "image", "comparison": "image",
+    "image_plane": "image", "comparison": "image", "spectrum_plot": "spectrum", "beam_plot": "spectrum",
     "continuum_ranges_plot": "continuum",
 }
 
+#: reductions that used to live here -> their home in almaview.analysis (deprecated aliases)
+_MOVED = {"reduce_visibilities": "visibilities", "flag_fractions": "flagging", "region_spectrum": "image",
+          "moment": "image"}
+
 
 def __getattr__(name: str) -> Any:
+    import importlib
+
+    if name in _MOVED:
+        import warnings
+
+        warnings.warn(f"almaview.plots.{name} moved to almaview.analysis.{name}; the old name will go in the next "
+                      "release", DeprecationWarning, stacklevel=2)
+        return getattr(importlib.import_module(f"almaview.analysis.{_MOVED[name]}"), name)
     mod = _LAZY.get(name)
     if mod is None:
         raise AttributeError(f"module 'almaview.plots' has no attribute {name!r}")
-    import importlib
-
     value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
     globals()[name] = value
     return value
@@ -53,7 +65,9 @@ def __dir__() -> list[str]:
 
 @dataclass
 class Panel:
-    """A built plot: ``layout`` (Bokeh LayoutDOM), ``data`` (what was plotted), ``sources`` (for in-place updates).
+    """A built plot: ``layout`` (Bokeh LayoutDOM), ``data`` (what was plotted), ``sources`` (for in-place updates),
+    ``title``, and ``kind``: the builder that made it ('tsys', 'bandpass', 'gains', 'delay', 'amp_phase', ...),
+    so callers dispatch on it instead of parsing titles.
 
     ``data`` is a pandas DataFrame for tables of points; image panels hold an ``xarray.Dataset`` of the shown
     pixel grid (``.to_dataframe()`` gives the table), comparisons an ``xarray.DataTree`` (one node per image).
@@ -65,12 +79,16 @@ class Panel:
     >>> p = Panel(fig, pd.DataFrame({"x": [1], "y": [2]}))
     >>> list(p.data.columns)
     ['x', 'y']
+    >>> Panel(fig, pd.DataFrame(), kind="tsys").kind
+    'tsys'
+
     """
 
     layout: Any
     data: Any  # pd.DataFrame | xr.Dataset | xr.DataTree
     sources: dict[str, Any] = field(default_factory=dict)
     title: str = ""
+    kind: str = ""
 
     def _repr_mimebundle_(self, include=None, exclude=None):  # pragma: no cover - exercised in the browser tests
         from bokeh.embed import file_html

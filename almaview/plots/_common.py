@@ -10,6 +10,9 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..analysis.statistics import wrap_deg  # noqa: F401 (one home: analysis)
+from ..analysis.trees import selected  # noqa: F401
+
 #: above this many points a scatter panel becomes a 2-D histogram image (hover keeps the counts)
 RASTER_THRESHOLD = 100_000
 
@@ -138,17 +141,6 @@ def _as_float(x: Any) -> np.ndarray:
     return arr.astype(float)
 
 
-def wrap_deg(phase: np.ndarray) -> np.ndarray:
-    """Wrap phases in degrees to [-180, 180).
-
-    Examples
-    --------
-    >>> wrap_deg(np.array([190.0, -190.0])).tolist()
-    [-170.0, 170.0]
-    """
-    return (np.asarray(phase) + 180.0) % 360.0 - 180.0
-
-
 def column(children: list, **kw: Any):
     """``bokeh.layouts.column`` with stretch-width sizing."""
     from bokeh.layouts import column as _column
@@ -163,17 +155,19 @@ def row(children: list, **kw: Any):
     return _row(children, **kw)
 
 
-def selected(values: Sequence[Any], wanted: Sequence[Any] | None) -> list[Any]:
-    """``values`` restricted to ``wanted`` (all when ``wanted`` is None), keeping ``values``' order.
+def image_layer(f: Any, src: Any, palette: str = "Viridis256") -> Any:
+    """Add the 2-D histogram image glyph (counts, hover) of a rasterized scatter to figure ``f``; returns it.
 
     Examples
     --------
-    >>> selected(["a", "b", "c"], ["c", "a"])
-    ['a', 'c']
-    >>> selected([1, 2], None)
-    [1, 2]
+    >>> from bokeh.models import ColumnDataSource
+    >>> f = figure()
+    >>> type(image_layer(f, ColumnDataSource(empty_raster())).glyph).__name__
+    'Image'
     """
-    if wanted is None:
-        return list(values)
-    w = {str(v) for v in wanted}
-    return [v for v in values if str(v) in w]
+    from bokeh.models import HoverTool, LinearColorMapper
+
+    mapper = LinearColorMapper(palette=palette, nan_color=(0, 0, 0, 0))
+    r = f.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
+    f.add_tools(HoverTool(renderers=[r], tooltips=[("points", "@image")]))
+    return r

@@ -18,30 +18,14 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..analysis.statistics import phase_rms  # noqa: F401 (re-exported)
+from ..analysis.trees import caltable_spws  # noqa: F401 (re-exported)
 from . import Panel
 from ._common import (FLAGGED_COLOUR, MEDIAN_COLOUR, OUTLIER_COLOUR, RASTER_THRESHOLD, colours_for, column,
-                      columns_of, empty_raster, figure, raster_data, row, selected, table)
+                      columns_of, empty_raster, figure, image_layer, raster_data, row, selected, table)
 
 __all__ = ["tsys", "bandpass", "gains", "phase_rms", "caltable_spws", "tsys_data", "bandpass_data", "gains_data",
            "refresh"]
-
-
-def caltable_spws(ct: Any) -> list[int]:
-    """The spw ids of a caltable DataTree, in order.
-
-    Examples
-    --------
-    >>> caltable_spws(av.open_caltable("bandpass.bcal"))   # doctest: +SKIP
-    [0, 1, 2, 3]
-    """
-    out = []
-    for name in ct.children:
-        if name.startswith("spw_"):
-            try:
-                out.append(int(name[4:].split("_")[0]))
-            except ValueError:
-                continue
-    return sorted(set(out))
 
 
 def _nodes(ct: Any, spws: Sequence[int] | None):
@@ -144,7 +128,7 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
     tab, ssrc = table(meta["summary"])
     sources["medians"] = ssrc
     layout = column([row(spec_figs[i:i + 2]) for i in range(0, len(spec_figs), 2)] + [time_fig, tab])
-    return Panel(layout, data, sources, title=f"Tsys — {ct.attrs.get('caltable', '')}")
+    return Panel(layout, data, sources, title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
 
 
 # ------------------------------------------------------------------------------------------------ bandpass
@@ -213,31 +197,12 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
         f.legend.location = "top_left"
         key = "amp_image" if y == "amp" else "phase_image"
         images[key] = ColumnDataSource(sdata[key])
-        _image(f, images[key])
+        image_layer(f, images[key])
     return Panel(column([amp, ph]), data, {"points": src, "flagged": fsrc, **images},
-                 title=f"Bandpass — {ct.attrs.get('caltable', '')}")
+                 title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
 
 
 # ------------------------------------------------------------------------------------------------ gains
-
-
-def phase_rms(phase_deg: np.ndarray) -> float:
-    """RMS (deg) of phases about their circular mean; NaNs ignored.
-
-    Examples
-    --------
-    >>> round(phase_rms(np.array([10.0, -10.0, 10.0, -10.0])), 6)
-    10.0
-    >>> round(phase_rms(np.array([179.0, -179.0])), 6)
-    1.0
-    """
-    p = np.radians(np.asarray(phase_deg, dtype=float))
-    p = p[np.isfinite(p)]
-    if p.size == 0:
-        return float("nan")
-    mean = np.angle(np.mean(np.exp(1j * p)))
-    d = np.angle(np.exp(1j * (p - mean)))
-    return float(np.degrees(np.sqrt(np.mean(d ** 2))))
 
 
 def gains_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None
@@ -300,16 +265,10 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
         f.add_tools(HoverTool(renderers=[r], tooltips=tips, formatters={"@time": "datetime"}))
     tab, rsrc = table(pd.DataFrame(sdata["rms"]))
     return Panel(column([ph, amp, tab]), data, {"points": src, "rms": rsrc},
-                 title=f"Gains — {ct.attrs.get('caltable', '')}")
+                 title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains")
 
 
-def _image(f: Any, src: Any) -> None:
-    from .overview import _image as image
-
-    image(f, src)
-
-
-_DATA = {"Tsys": tsys_data, "Bandpass": bandpass_data, "Gains": gains_data}
+_DATA = {"tsys": tsys_data, "bandpass": bandpass_data, "gains": gains_data}
 
 
 def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
@@ -324,7 +283,7 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
     >>> p = tsys(ct, spws=[0]); refresh(p, ct, spws=[0], antennas=["DA41"])   # doctest: +SKIP
     True
     """
-    fn = _DATA.get(panel.title.split(" — ")[0])
+    fn = _DATA.get(panel.kind)
     if fn is None:
         return False
     out = fn(ct, spws, antennas)

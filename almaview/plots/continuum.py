@@ -145,4 +145,4 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
         fig.legend.location = "top_left"
         fig.legend.click_policy = "hide"
         fig.legend.label_text_font_size = "8pt"
-    return Panel(fig, df, {"ranges": rsrc, "spectrum": spec, "lines": lines}, title=title)
+    return Panel(fig, df, {"ranges": rsrc, "spectrum": spec, "lines": lines}, title=title, kind="continuum_ranges")

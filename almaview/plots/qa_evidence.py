@@ -60,7 +60,7 @@ def scatter(
     fig.legend.click_policy = "hide"
     if categorical:
         fig.xaxis.major_label_orientation = 0.8
-    return Panel(fig, data, sources, title)
+    return Panel(fig, data, sources, title, kind="qa_evidence")
 
 
 def message(text: str, title: str = "") -> Panel:
@@ -75,4 +75,4 @@ def message(text: str, title: str = "") -> Panel:
 
     import html
 
-    return Panel(Div(text=f"<p>{html.escape(text)}</p>"), pd.DataFrame(), {}, title)
+    return Panel(Div(text=f"<p>{html.escape(text)}</p>"), pd.DataFrame(), {}, title, kind="message")

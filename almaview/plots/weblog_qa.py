@@ -86,4 +86,4 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
     r = f.vbar(x="stage", top="score", width=0.8, color="colour", source=src)
     f.add_tools(HoverTool(renderers=[r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"),
                                                    ("reason", "@reason")]))
-    return Panel(column([f, tab]), df, {"scores": src}, title="QA")
+    return Panel(column([f, tab]), df, {"scores": src}, title="QA", kind="qa_stages")

@@ -17,14 +17,14 @@ CRITERION = "data volume"
 def flag_fraction(vis) -> pd.DataFrame:
     """Per (spw, antenna): flagged fraction of the cross-correlations holding the antenna (1.0 when it has none).
 
-    Counts come from the explorer's :func:`almaview.plots.flagging.flag_fractions` (grid cells without a
+    Counts come from the explorer's :func:`almaview.analysis.flag_fractions` (grid cells without a
     row count neither way); antennas of the ANTENNA table without any row get fraction 1 and ``total`` 0.
 
     Examples
     --------
     >>> flag_fraction(av.open_ms("uid.ms")).head()        # doctest: +SKIP
     """
-    from ..plots.flagging import flag_fractions
+    from ..analysis.flagging import flag_fractions
 
     antennas = [str(a) for a in vis["antennas"].ds["antenna_name"].values]
     counts = flag_fractions(vis)

@@ -196,8 +196,8 @@ class Explorer(W.VBox):
         return self._ct[path]
 
     def _eb_changed(self) -> None:
-        from ..plots.overview import ms_spws
-        from ..plots.visibilities import available_columns
+        from ..analysis.trees import ms_spws
+        from ..analysis.visibilities import available_columns
 
         c = self.controls
         self._muted = True
@@ -479,7 +479,7 @@ class Explorer(W.VBox):
                 self.progress.layout.visibility = "visible"
 
         def job() -> None:
-            from ..plots.visibilities import Cancelled
+            from ..errors import Cancelled
 
             try:
                 panel = getattr(self, f"_compute_{tab}")(eb, sel, progress, cancel)
@@ -503,8 +503,9 @@ class Explorer(W.VBox):
     def _compute_visibilities(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
         import pandas as pd
 
-        from ..plots.overview import ms_spws
-        from ..plots.visibilities import amp_phase, points_data, reduce_visibilities
+        from ..analysis.trees import ms_spws
+        from ..analysis.visibilities import reduce_visibilities
+        from ..plots.visibilities import amp_phase, points_data
 
         vis = self.vis(eb)
         spws = sel["spws"] or ms_spws(vis)
@@ -547,7 +548,8 @@ class Explorer(W.VBox):
         return flux(self.vis(eb), sel["spws"], [sel["field"]] if sel["field"] else None)
 
     def _compute_flagging(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
-        from ..plots.flagging import flag_fractions, flag_summary
+        from ..analysis.flagging import flag_fractions
+        from ..plots.flagging import flag_summary
 
         return flag_summary(flag_fractions(self.vis(eb), sel["spws"], progress=progress))
 

@@ -28,6 +28,7 @@ import numpy as np
 import xarray as xr
 
 from ..plots import Panel
+from ..analysis import image as aimage
 from ..plots import image as pimage
 
 __all__ = ["ImageViewer", "PALETTES", "REGIONS", "compare"]
@@ -48,11 +49,11 @@ def _open(obj: Any) -> xr.DataArray | None:
 
 def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
     """pbcor x pb (the flat-noise image), lazily, plane by plane; a pb with one channel serves every channel."""
-    spec = pimage._spectral(image)
+    spec = aimage.spectral_axis(image)
     pbd = pb
     if "stokes" in pbd.dims and "stokes" in image.dims and pbd.sizes["stokes"] != image.sizes["stokes"]:
         pbd = pbd.isel(stokes=[0] * image.sizes["stokes"])
-    pspec = pimage._spectral(pbd)
+    pspec = aimage.spectral_axis(pbd)
     if spec and pspec and pbd.sizes[pspec] != image.sizes[spec]:
         pbd = pbd.isel({pspec: [0] * image.sizes[spec]})
     if pbd.sizes["y"] != image.sizes["y"] or pbd.sizes["x"] != image.sizes["x"]:
@@ -218,7 +219,7 @@ class ImageViewer:
         self.playing = False
         self.rms = rms
         self.palette = palette
-        self.spectral = pimage._spectral(self.image)
+        self.spectral = aimage.spectral_axis(self.image)
         self.nchan = self.image.sizes[self.spectral] if self.spectral else 1
         self.channel = self.nchan // 2
         self.panel = pimage.image_plane(self.image, self.channel, mask=self.mask, pb=self.pb, max_pixels=max_pixels,
@@ -251,7 +252,7 @@ class ImageViewer:
         f = float(self.image[self.spectral].values[channel])
         frame = self.image.attrs.get("specsys", "")
         if self.spectral == "frequency" and self.restfreq == self.restfreq:
-            v = float(pimage.velocity_axis(np.array([f]), self.restfreq, self.convention)[0])
+            v = float(aimage.velocity_axis(np.array([f]), self.restfreq, self.convention)[0])
             return f"{f / 1e9:.6f} GHz · {v:.2f} km/s ({frame}, {self.convention})"
         return f"{f / 1e9:.6f} GHz ({frame})"
 
@@ -354,7 +355,7 @@ class ImageViewer:
         --------
         >>> ImageViewer("cube.pbcor.fits").spectrum(box=(60, 60, 68, 68)).data.value   # doctest: +SKIP
         """
-        s = pimage.region_spectrum(self._spectral_view(), x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
+        s = aimage.region_spectrum(self._spectral_view(), x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
                                    convention=self.convention)
         where = (f"pixel ({x}, {y})" if box is None and circle is None else
                  f"box {tuple(box)}" if box is not None else f"circle {tuple(round(float(v), 1) for v in circle)}")
@@ -397,10 +398,10 @@ class ImageViewer:
         >>> ImageViewer("cube.pbcor.fits").moment_map(0, channels=(20, 40), nsigma=4)   # doctest: +SKIP
         """
         first, last = channels if channels is not None else (0, self.nchan - 1)
-        m = pimage.moment(self.shown, order, channels=slice(int(first), int(last) + 1), rms=self.rms, nsigma=nsigma,
+        m = aimage.moment(self.shown, order, channels=slice(int(first), int(last) + 1), rms=self.rms, nsigma=nsigma,
                           restfreq=self.restfreq)
         # The beam of the range's middle channel, so the map's panel draws it (moment() drops per-channel beams).
-        beam = pimage._beam(self.shown, (int(first) + int(last)) // 2)
+        beam = aimage.channel_beam(self.shown, (int(first) + int(last)) // 2)
         m = m.assign_coords({k: v for k, v in zip(("beam_major", "beam_minor", "beam_pa"), beam) if v == v})
         return m.compute().rename(f"moment {order} · channels {first}–{last}")
 
@@ -535,7 +536,7 @@ class ImageViewer:
         return self.moment_panel
 
     def _pixel_from_offset(self, ox: float, oy: float) -> tuple[int, int] | None:
-        dx, dy = pimage._pixel_arcsec(self.image)
+        dx, dy = aimage.pixel_scale_arcsec(self.image)
         cx, cy = self.image.sizes["x"] / 2.0, self.image.sizes["y"] / 2.0
         x = int(round(cx - ox / dx))
         y = int(round(cy + oy / dy))
@@ -546,7 +547,7 @@ class ImageViewer:
     def _region_from_offsets(self, ox0: float, oy0: float, ox1: float, oy1: float,
                              kind: str) -> dict[str, Any] | None:
         """A drawn box (offsets, arcsec) as a pixel box (clipped to the image) or its inscribed circle."""
-        dx, dy = pimage._pixel_arcsec(self.image)
+        dx, dy = aimage.pixel_scale_arcsec(self.image)
         cx, cy = self.image.sizes["x"] / 2.0, self.image.sizes["y"] / 2.0
         xs = sorted((cx - ox0 / dx, cx - ox1 / dx))
         ys = sorted((cy + oy0 / dy, cy + oy1 / dy))
@@ -615,7 +616,7 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
     colour, _ = pimage.colour_controls([mapper], panel.sources["limits"],
                                        stretch=first.tags[0]["stretch"], clip=first.tags[0]["clip"])
     view = _bokeh_view(column(panel.layout, colour), panel.sources[f"{names[0]}_image"], [mapper])
-    nchan = max((a.sizes[pimage._spectral(a)] if pimage._spectral(a) else 1) for a in arrays)
+    nchan = max((a.sizes[aimage.spectral_axis(a)] if aimage.spectral_axis(a) else 1) for a in arrays)
     slider = w.IntSlider(value=min(channel, nchan - 1), min=0, max=nchan - 1, description="channel",
                          continuous_update=False, disabled=nchan <= 1)
     slider.add_class("almaview-control-channel")
@@ -626,7 +627,7 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
 
     def _compare_channel(change: dict) -> None:
         for name, arr, fig in zip(names, arrays, panel.layout.children):
-            spec = pimage._spectral(arr)
+            spec = aimage.spectral_axis(arr)
             c = min(int(change["new"]), arr.sizes[spec] - 1) if spec else 0
             sub = Panel(fig, panel.data[name].to_dataset(), {k[len(name) + 1:]: v for k, v in panel.sources.items()
                                                              if k.startswith(f"{name}_")})

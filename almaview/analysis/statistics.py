@@ -1,0 +1,98 @@
+"""Small statistics used across almaview: robust rms (MAD), colour limits of a plane, phase wrapping and RMS.
+
+Each is written here once; io/qa/plots/widgets import them from here (or the constant from
+:mod:`almaview.constants`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from ..constants import MAD_TO_SIGMA
+
+__all__ = ["robust_rms", "plane_limits", "CLIPS", "wrap_deg", "phase_rms", "MAD_TO_SIGMA"]
+
+#: Colour-limit choices: percent of the plane's finite pixels inside (low, high); 100 = min..max.
+CLIPS = (100.0, 99.9, 99.5, 99.0, 98.0, 95.0, 90.0)
+
+
+def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
+    """The robust rms of the finite values: 1.4826 x the median absolute deviation from the median.
+
+    ``max_samples``: above this many finite values a regular subsample is used (plenty for a MAD).
+    NaN when no value is finite.
+
+    Examples
+    --------
+    >>> robust_rms(np.array([1.0, 2.0, 3.0, 4.0, 100.0]))
+    1.482602218505602
+    >>> robust_rms(np.array([np.nan]))
+    nan
+    """
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if max_samples and v.size > max_samples:
+        v = v[:: math.ceil(v.size / max_samples)]
+    if not v.size:
+        return math.nan
+    return MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
+
+
+def plane_limits(values: np.ndarray, clips: Sequence[float] = CLIPS) -> dict[str, list[float]]:
+    """Colour limits of a plane for each clip (percent of finite pixels kept, symmetric tails).
+
+    Returns ``{"clip": [...], "low": [...], "high": [...]}`` (the image panel's 'limits' source).
+
+    Examples
+    --------
+    >>> lim = plane_limits(np.arange(1001, dtype=float), clips=(100.0, 99.0))
+    >>> lim["low"], lim["high"]
+    ([0.0, 5.0], [1000.0, 995.0])
+    """
+    finite = values[np.isfinite(values)]
+    clips = [float(c) for c in clips]
+    if not finite.size:
+        return {"clip": clips, "low": [0.0] * len(clips), "high": [1.0] * len(clips)}
+    qs = sorted({q for c in clips for q in ((100.0 - c) / 2.0, 100.0 - (100.0 - c) / 2.0)})
+    pct = dict(zip(qs, np.percentile(finite, qs).astype(float).tolist()))
+    low, high = [], []
+    for c in clips:
+        lo, hi = pct[(100.0 - c) / 2.0], pct[100.0 - (100.0 - c) / 2.0]
+        if not lo < hi:
+            lo, hi = lo - 1.0, lo + 1.0
+        low.append(lo)
+        high.append(hi)
+    return {"clip": clips, "low": low, "high": high}
+
+
+def wrap_deg(phase: np.ndarray) -> np.ndarray:
+    """Wrap phases in degrees to [-180, 180).
+
+    Examples
+    --------
+    >>> wrap_deg(np.array([190.0, -190.0, 180.0])).tolist()
+    [-170.0, 170.0, -180.0]
+    """
+    return (np.asarray(phase, dtype=float) + 180.0) % 360.0 - 180.0
+
+
+def phase_rms(phase_deg: np.ndarray) -> float:
+    """RMS (deg) of phases about their circular mean; NaNs ignored (NaN when none is finite).
+
+    Examples
+    --------
+    >>> round(phase_rms(np.array([10.0, -10.0, 10.0, -10.0])), 6)
+    10.0
+    >>> round(phase_rms(np.array([179.0, -179.0])), 6)
+    1.0
+    """
+    p = np.radians(np.asarray(phase_deg, dtype=float))
+    p = p[np.isfinite(p)]
+    if p.size == 0:
+        return float("nan")
+    mean = np.angle(np.mean(np.exp(1j * p)))
+    d = np.angle(np.exp(1j * (p - mean)))
+    return float(np.degrees(np.sqrt(np.mean(d ** 2))))

@@ -1,0 +1,53 @@
+"""The analysis layer's small pieces against independent computations (astropy.stats, numpy), and the old names."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from astropy.stats import mad_std
+
+import almaview as av
+from almaview.analysis.statistics import phase_rms, plane_limits, robust_rms, wrap_deg
+
+
+def test_robust_rms_is_astropys_mad_std():
+    rng = np.random.default_rng(3)
+    x = rng.normal(0.2, 1.7, 20001)
+    x[::97] = np.nan
+    assert robust_rms(x) == pytest.approx(mad_std(x, ignore_nan=True), rel=1e-12)
+
+
+def test_wrap_deg_agrees_with_complex_angle():
+    p = np.linspace(-900.0, 900.0, 721) + 0.3
+    np.testing.assert_allclose(wrap_deg(p), np.degrees(np.angle(np.exp(1j * np.radians(p)))), atol=1e-9)
+
+
+def test_phase_rms_about_circular_mean():
+    rng = np.random.default_rng(5)
+    p = 175.0 + rng.normal(0, 8.0, 5000)  # straddles +-180
+    d = np.angle(np.exp(1j * np.radians(p - 175.0)))
+    expected = np.degrees(np.sqrt(np.mean((d - np.angle(np.mean(np.exp(1j * d)))) ** 2)))
+    assert phase_rms(wrap_deg(p)) == pytest.approx(expected, rel=1e-9)
+
+
+def test_plane_limits_are_numpy_percentiles():
+    v = np.random.default_rng(1).normal(size=(64, 64))
+    lim = plane_limits(v, (100.0, 99.0))
+    assert lim["low"] == [v.min(), pytest.approx(np.percentile(v, 0.5))]
+    assert lim["high"] == [v.max(), pytest.approx(np.percentile(v, 99.5))]
+
+
+@pytest.mark.parametrize("name", ["reduce_visibilities", "flag_fractions", "region_spectrum", "moment"])
+def test_moved_reductions_keep_their_old_names_with_a_warning(name):
+    import almaview.plots as plots
+
+    with pytest.warns(DeprecationWarning, match=f"almaview.analysis.{name}"):
+        old = getattr(plots, name)
+    assert old is getattr(av.analysis, name)
+
+
+def test_intent_vocabulary_is_one_table():
+    from almaview.constants import INTENTS, intent_names
+
+    assert INTENTS["CALIBRATE_FLUX"] == INTENTS["CALIBRATE_AMPLI"] == "AMPLITUDE"
+    assert intent_names("CALIBRATE_BANDPASS#ON_SOURCE,CALIBRATE_FLUX#ON_SOURCE") == ["BANDPASS", "AMPLITUDE"]
