@@ -241,3 +241,43 @@ def test_play_shows_smaller_planes_and_the_full_plane_when_it_stops(alma_eb):
     np.testing.assert_array_equal(src.data["image"][0][:, ::-1], cube[9])
     np.testing.assert_array_equal(np.asarray(hover.data["value"]), cube[9][py, px])
     assert (src.data["x"][0], src.data["dw"][0], src.data["y"][0], src.data["dh"][0]) == pytest.approx(extent)
+
+
+def test_figure_events_reach_the_kernel_from_the_page(alma_eb):
+    """The page sends a Tap or SelectionGeometry to the kernel only when the figure subscribed to it in the
+    document the page received (a subscription made after the BokehModel was built never reaches the page)."""
+    import json
+
+    from almaview.widgets.image_viewer import ImageViewer
+
+    path = alma_eb.images["cube_pbcor_fits"]
+    data, _, _ = _cube(path)
+    v = ImageViewer(path)
+    v.widget()
+    bundle = json.loads(v._bokeh_view.get_state()["render_bundle"])
+    (doc,) = bundle["docs_json"].values()
+    fig_id = v.panel.layout.id
+    found = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if node.get("id") == fig_id and "attributes" in node:
+                found.append(node["attributes"].get("subscribed_events", {}))
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(doc)
+    assert found, "the figure is not in the document sent to the page"
+    events = json.dumps(found[0])
+    assert '"tap"' in events and '"selectiongeometry"' in events, events
+    # a spectrum is shown from the start (the centre pixel), and a later one updates the same figure in place
+    first = v.spectrum_panel
+    ny, nx = data.shape[1:]
+    np.testing.assert_allclose(first.data.value, data[:, ny // 2, nx // 2], rtol=1e-6)
+    src = first.sources["spectrum"]
+    assert v.show_spectrum(x=10, y=12) is first and first.sources["spectrum"] is src
+    np.testing.assert_allclose(src.data["value"], data[:, 12, 10], rtol=1e-6)
+    assert "(10, 12)" in first.layout.title.text

@@ -227,6 +227,7 @@ class ImageViewer:
         self.controls: dict[str, Any] = {}  #: the widget's controls by name, once :meth:`widget` was called
         self.moment_panel: Panel | None = None  #: the last moment map shown by the widget
         self.spectrum_panel: Panel | None = None  #: the last spectrum shown by the widget
+        self._spectrum_view: Any = None  # the BokehModel showing spectrum_panel (updated in place)
         self.links: list[Any] = []  #: browser-side links (play -> channel slider), once :meth:`widget` was called
         self._widget: Any = None
         self._prefetch: dict[tuple[str, int], Any] = {}  # (mode, channel) -> Future of prepare_plane
@@ -429,6 +430,11 @@ class ImageViewer:
         colour, self.bokeh_controls = pimage.colour_controls([mapper], self.panel.sources["limits"],
                                                              palette=self.palette, stretch=tags["stretch"],
                                                              clip=tags["clip"])
+        # The page sends a figure's events (Tap, SelectionGeometry) only when they are among the figure's
+        # ``subscribed_events`` at the time it renders: a subscription made after the BokehModel is built is a
+        # patch sent before any view exists, lost, and clicks in the page never reach the kernel.
+        self.panel.layout.on_event(Tap, lambda event: self._on_tap(event))
+        self.panel.layout.on_event(SelectionGeometry, lambda event: self._on_geometry(event))
         bokeh_view = self._bokeh_view = _bokeh_view(column(self.panel.layout, colour), self.panel.sources["image"],
                                                     [mapper])
         c: dict[str, Any] = {}
@@ -480,45 +486,84 @@ class ImageViewer:
                 self.set_mode(change["new"])
             c["stats"].value = self._stats_html()
 
-        def show_spectrum(**region: Any) -> None:
-            if not self.spectral:
-                c["spectrum"].outputs = ()
-                c["spectrum"].append_stdout("This image has no spectral axis: no spectrum to show.\n")
-                return
-            self.spectrum_panel = self.spectrum(**region)
-            _show(c["spectrum"], self.spectrum_panel)
-
-        def on_tap(event: Any) -> None:  # a click: spectrum at the pixel under the cursor
-            if c["region"].value != "pixel":
-                return
-            px = self._pixel_from_offset(event.x, event.y)
-            if px is not None:
-                show_spectrum(x=px[0], y=px[1])
-
-        def on_geometry(event: Any) -> None:  # a drawn box: spectrum of the box or of its inscribed circle
-            g = event.geometry
-            if c["region"].value == "pixel" or g.get("type") != "rect" or not event.final:
-                return
-            region = self._region_from_offsets(g["x0"], g["y0"], g["x1"], g["y1"], c["region"].value)
-            if region is not None:
-                show_spectrum(**region)
-
         def on_moment(_: Any) -> None:
             self.show_moment(c["moment order"].value, c["moment channels"].value, c["nsigma"].value)
 
         c["channel"].observe(on_channel, names="value")
         c["mode"].observe(on_mode, names="value")
+        c["region"].observe(lambda change: self._region_mode(change["new"]), names="value")
         c["play"].observe(on_playing, names="playing")
         c["moment"].on_click(on_moment)
-        self.panel.layout.on_event(Tap, on_tap)
-        self.panel.layout.on_event(SelectionGeometry, on_geometry)
         top = w.HBox([c["channel"], c["play"], c["label"]])
         top.add_class("almaview-image-viewer-top")
         self._widget = w.VBox([top, w.HBox([c["mode"], c["region"]]), bokeh_view, c["stats"], c["spectrum"],
                                w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
                                c["moment view"]])
         self._widget.add_class("almaview-image-viewer")
+        if self.spectral:  # the centre pixel's spectrum: a click then only sends new data to this figure
+            self.show_spectrum(x=self.image.sizes["x"] // 2, y=self.image.sizes["y"] // 2)
         return self._widget
+
+    def show_spectrum(self, **region: Any) -> Panel | None:
+        """Compute :meth:`spectrum` of ``region`` (``x=, y=``, ``box=`` or ``circle=``) and show it under the
+        figure: the first one as a new figure, the next ones in place (new data in the same Bokeh sources: one
+        small patch, no new BokehJS document). What a click or a drawn box in the page calls.
+
+        Examples
+        --------
+        >>> v = ImageViewer("cube.pbcor.fits"); v.widget()        # doctest: +SKIP
+        >>> v.show_spectrum(x=64, y=62).data.value.max()          # doctest: +SKIP
+        """
+        out = self.controls.get("spectrum")
+        if not self.spectral:
+            if out is not None:
+                out.outputs = ()
+                out.append_stdout("This image has no spectral axis: no spectrum to show.\n")
+            return None
+        new = self.spectrum(**region)
+        old, view = self.spectrum_panel, self._spectrum_view
+        if old is not None and view is not None and set(old.sources) == set(new.sources):
+            with view.batch():
+                for key, src in new.sources.items():
+                    old.sources[key].data = dict(src.data)
+                old.layout.title.text = new.layout.title.text
+                old.layout.yaxis.axis_label = new.layout.yaxis.axis_label
+            old.data, old.title = new.data, new.title
+            return old
+        self.spectrum_panel = new
+        if out is not None:
+            self._spectrum_view = _bokeh_view(new.layout, new.sources["spectrum"])
+            out.outputs = ()  # (clear_output would print terminal escapes outside a kernel)
+            out.append_display_data(self._spectrum_view)
+        return new
+
+    def _on_tap(self, event: Any) -> None:
+        """A click on the figure: the spectrum at the pixel under the cursor (region mode 'pixel')."""
+        if self.controls.get("region") is not None and self.controls["region"].value != "pixel":
+            return
+        px = self._pixel_from_offset(event.x, event.y)
+        if px is not None:
+            self.show_spectrum(x=px[0], y=px[1])
+
+    def _on_geometry(self, event: Any) -> None:
+        """A box drawn with the box-select tool: the spectrum of the box or of its inscribed circle."""
+        mode = self.controls["region"].value if self.controls.get("region") is not None else "box"
+        g = event.geometry
+        if mode == "pixel" or g.get("type") != "rect" or not event.final:
+            return
+        region = self._region_from_offsets(g["x0"], g["y0"], g["x1"], g["y1"], mode)
+        if region is not None:
+            self.show_spectrum(**region)
+
+    def _region_mode(self, mode: str) -> None:
+        """'box'/'circle': the figure's box-select tool becomes the active drag (a drag draws the region);
+        'pixel': pan again."""
+        from bokeh.models import BoxSelectTool, PanTool
+
+        want = BoxSelectTool if mode in ("box", "circle") else PanTool
+        tool = next((t for t in self.panel.layout.tools if type(t) is want), None)
+        if tool is not None:
+            self.panel.layout.toolbar.active_drag = tool
 
     def show_moment(self, order: int, channels: tuple[int, int], nsigma: float) -> Panel:
         """Compute :meth:`moment_map` and show it (``image_plane`` of the map) under the widget's moment controls.
