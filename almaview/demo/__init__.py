@@ -81,7 +81,7 @@ def index(project_dir: str | os.PathLike) -> dict:
 
 
 def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolate: bool = True) -> Path:
-    """Build the demo delivery into ``dir`` (default: almaview's cache) and return its project directory.
+    """Build the demo delivery into ``dir`` (default: almaview's cache, a folder per recipe) and return its project.
 
     ``dir`` must be new, empty, or a previous demo build (rebuilt when the
     recipe changed, returned at once otherwise). Takes about 2-3 minutes on two
@@ -95,8 +95,10 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
     >>> project.name                                        # doctest: +SKIP
     '2023.1.01234.S'
     """
-    root = Path(dir).expanduser().resolve() if dir is not None else cache_dir("demo")
     version = source_version()
+    # in the cache, one folder per recipe: a build for another recipe (another checkout, another process)
+    # never removes this one while it is in use
+    root = Path(dir).expanduser().resolve() if dir is not None else cache_dir("demo") / version
     marker = root / INDEX_NAME
     if marker.is_file():
         try:
