@@ -44,6 +44,10 @@ class NotAMeasurementSet(AlmaviewError):
     """A CASA table that is not a measurement set (e.g. a caltable or an image)."""
 
 
+class EmptyMeasurementSet(AlmaviewError):
+    """A measurement set whose main table has no rows (no visibilities to show)."""
+
+
 class NotACaltable(AlmaviewError):
     """A CASA table that is not a calibration table (e.g. a measurement set)."""
 

@@ -103,14 +103,14 @@ def test_truncated_data_file_fails_on_read_with_the_path(ms_copy):
 def test_missing_index_file_is_typed_even_past_the_file_check(ms_copy, monkeypatch):
     # casacore opens a table whose storage-manager file is gone and fails only when reading:
     # that failure must still become a DamagedTable naming the path, whatever check_table_dir lets through.
-    from almaview.io import ms as msmod
+    from almaview.io import msindex
     from almaview.io import table as tablemod
 
     def lenient(path):
         return Path(path).expanduser().resolve()
 
     monkeypatch.setattr(tablemod, "check_table_dir", lenient)
-    monkeypatch.setattr(msmod, "check_table_dir", lenient)
+    monkeypatch.setattr(msindex, "check_table_dir", lenient)
     with tables.table(str(ms_copy), ack=False) as t:
         seqnr = next(dm["SEQNR"] for dm in t.getdminfo().values() if "TIME" in dm["COLUMNS"])
     for f in ms_copy.glob(f"table.f{seqnr}"):

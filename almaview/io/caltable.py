@@ -32,7 +32,8 @@ import numpy as np
 import xarray as xr
 
 from ..errors import NotACaltable, UnsupportedCaltable
-from .table import check_table_dir, open_table, table_kind
+from .table import check_table_dir, table_kind
+from .tables import open_table
 
 #: CASA MJD seconds at the unix epoch (1970-01-01).
 MJD_UNIX_EPOCH_S = 3506716800.0
@@ -178,7 +179,6 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
     with open_table(root) as t:
         keywords = set(t.keywordnames())
         columns = set(t.colnames())
-        info = t.info()
         if "CAL_DESC" in keywords or "CAL_DESC_ID" in columns:
             raise UnsupportedCaltable(
                 root,
@@ -189,7 +189,7 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
         if kind != "caltable" or "VisCal" not in keywords:
             raise NotACaltable(
                 root,
-                f"is a CASA table of type {info.get('type') or 'unknown'!r} without a VisCal keyword, "
+                f"is a CASA table of type {t.info().get('type') or 'unknown'!r} without a VisCal keyword, "
                 "not a calibration table (expected one written by gaincal, bandpass, gencal, ...)",
             )
         viscal = str(t.getkeyword("VisCal"))

@@ -435,7 +435,7 @@ class _CasaPlaneReader:
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         from casacore import images
 
-        from .ms import table_lock
+        from .tables import table_lock
 
         ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape)]
         if any(len(r) == 0 for r in ranges):

@@ -17,7 +17,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import DamagedTable
-from .table import open_table
+from .tables import open_table
 
 #: CASA MJD seconds of the unix epoch (1970-01-01): subtract to get unix seconds.
 CASA_UNIX_EPOCH_S = 3506716800.0

@@ -1,16 +1,15 @@
-"""Opening CASA tables safely: check the files first, translate casacore's errors.
+"""Checking CASA tables before casacore opens them, and saying what kind of table one is.
 
-Every reader in almaview opens tables through :func:`open_table`, so a
-half-copied directory or a missing ``table.f0`` becomes a typed error naming
-the path, never a bare casacore traceback.
+:mod:`almaview.io.tables` (the one owner of table handles) runs these checks once per
+table per process, so a half-copied directory or a missing ``table.f0`` becomes a typed
+error naming the path, never a bare casacore traceback.
 """
 
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator, Literal
+from typing import Literal
 
 from ..errors import DamagedTable, NotATable, PathNotFound
 
@@ -85,30 +84,19 @@ def check_storage_files(t: "object", path: Path) -> None:
             )
 
 
-@contextmanager
-def open_table(path: str | os.PathLike, subtable: str | None = None) -> Iterator["object"]:
-    """Open a CASA table (or one of its subtables) read-only, closing it afterwards.
+def open_table(path: str | os.PathLike, subtable: str | None = None):
+    """The process's cached read-only handle of a table, its lock held (see :func:`almaview.io.tables.open_table`).
+
+    Kept here for code that imported it from this module.
 
     Examples
     --------
     >>> with open_table("my.ms", "SPECTRAL_WINDOW") as t:   # doctest: +SKIP
     ...     t.getcol("NUM_CHAN")
     """
-    from casacore import tables
+    from .tables import open_table as owner_open_table
 
-    root = check_table_dir(path)
-    full = root / subtable if subtable else root
-    if subtable:
-        check_table_dir(full)
-    try:
-        t = tables.table(str(full), readonly=True, ack=False)
-    except RuntimeError as err:
-        raise DamagedTable(full, f"casacore could not open the table ({err}); it may be damaged or truncated") from err
-    try:
-        check_storage_files(t, full)
-        yield t
-    finally:
-        t.close()
+    return owner_open_table(path, subtable)
 
 
 def table_kind(path: str | os.PathLike) -> TableKind:
@@ -121,11 +109,12 @@ def table_kind(path: str | os.PathLike) -> TableKind:
     """
     with open_table(path) as t:
         keywords = set(t.keywordnames())
+        for keyword, kind in _KIND_KEYWORDS:  # the keywords decide first: table.info is only read when needed
+            if keyword in keywords:
+                return kind
         info = t.info().get("type", "")
-    if "MS_VERSION" in keywords or info == "Measurement Set":
-        return "ms"
-    if "VisCal" in keywords or info == "Calibration":
-        return "caltable"
-    if "coords" in keywords or info == "Image":
-        return "image"
-    return "table"
+    return _KIND_INFO.get(info, "table")
+
+
+_KIND_KEYWORDS: tuple[tuple[str, TableKind], ...] = (("MS_VERSION", "ms"), ("VisCal", "caltable"), ("coords", "image"))
+_KIND_INFO: dict[str, TableKind] = {"Measurement Set": "ms", "Calibration": "caltable", "Image": "image"}
