@@ -19,6 +19,17 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ.setdefault("ALMAVIEW_CACHE_DIR", str(root))
 
 
+#: Fixtures built with CASA (directly or through another of them): a test using any is marked ``casa``.
+CASA_FIXTURES = frozenset({"sampledata_dir", "alma_eb", "ngc5921", "alma_eb_wide", "demo_delivery"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test that uses a CASA-built fixture ``casa``: ``-m "not casa"`` is the quick loop."""
+    for item in items:
+        if CASA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.casa)
+
+
 @pytest.fixture(scope="session")
 def sampledata_dir(request: pytest.FixtureRequest) -> Path:
     from almaview import sampledata
