@@ -98,7 +98,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
     version = source_version()
     # in the cache, one folder per recipe: a build for another recipe (another checkout, another process)
     # never removes this one while it is in use
-    root = Path(dir).expanduser().resolve() if dir is not None else cache_dir("demo") / version
+    root = Path(dir).expanduser().resolve() if dir is not None else cache_dir("demos") / version
     marker = root / INDEX_NAME
     if marker.is_file():
         try:
