@@ -60,6 +60,15 @@ class NotAnImage(AlmaviewError):
     """A FITS file or CASA table that holds no image."""
 
 
+class InvalidImageHeader(NotAnImage):
+    """An image whose header describes no usable world coordinates (singular CDELT, inconsistent axis types,
+    a keyword astropy's WCS repair cannot fix): the message names the keyword."""
+
+
+class NoFinitePixels(AlmaviewError, ValueError):
+    """An image (or the selected part of it) whose pixels are all NaN or blank: nothing to take statistics of."""
+
+
 class NotADelivery(AlmaviewError):
     """A path that is not (inside) an ALMA delivery package."""
 

@@ -63,6 +63,9 @@ def plane_slice(image: xr.DataArray, channel: int = 0, stokes: int = 0, max_pixe
     spec = spectral_axis(image)
     if spec:
         sel[spec] = channel
+    for d in image.dims:  # any other axis (unnamed, 'axis4' of an old header): its first plane
+        if d not in sel and d not in ("y", "x"):
+            sel[d] = 0
     plane = image.isel(sel)
     step = max(1, math.ceil(max(plane.sizes["y"], plane.sizes["x"]) / max_pixels))
     if step > 1:
@@ -105,7 +108,7 @@ def channel_beam(image: xr.DataArray, channel: int) -> tuple[float, float, float
 
 
 def pixel_scale_arcsec(image: xr.DataArray) -> tuple[float, float]:
-    """(x, y) pixel sizes in arcsec from the image's celestial WCS (``attrs['wcs']``).
+    """(x, y) pixel sizes in arcsec from the image's celestial WCS (``attrs['wcs']``); (1, 1) without sky axes.
 
     Examples
     --------
@@ -116,9 +119,12 @@ def pixel_scale_arcsec(image: xr.DataArray) -> tuple[float, float]:
     """
     from astropy.wcs.utils import proj_plane_pixel_scales
 
+    wcs = image.attrs.get("wcs")
+    if wcs is None or not wcs.has_celestial:
+        return 1.0, 1.0  # no sky axes (a detector image, unnamed axes): one unit per pixel
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        scales = proj_plane_pixel_scales(image.attrs["wcs"].celestial) * 3600.0
+        scales = proj_plane_pixel_scales(wcs.celestial) * 3600.0
     return float(scales[0]), float(scales[1])
 
 

@@ -21,7 +21,9 @@ can convert pixel <-> world.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from ..errors import AlmaviewError, NotAnImage, PathNotFound
+from ..errors import AlmaviewError, InvalidImageHeader, NotAnImage, PathNotFound
 from .table import check_table_dir, open_table, table_kind
 
 __all__ = ["open_image", "ImagePixels", "image_statistics", "ImageStatistics", "STOKES_CODES"]
@@ -108,7 +110,6 @@ def open_image(path: str | os.PathLike, chunks: dict[str, int] | str | None = "a
 
 def _fits_image_spec(path: Path) -> dict[str, Any]:
     from astropy.io import fits
-    from astropy.wcs import WCS, FITSFixedWarning
 
     try:
         with warnings.catch_warnings():
@@ -116,32 +117,34 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
             with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
                 index, hdu = _first_image_hdu(path, hdul)
                 header = hdu.header.copy()
+                bitpix = _check_bitpix(path, header)
                 shape = tuple(int(n) for n in hdu.shape)
+                compressed = isinstance(hdu, fits.CompImageHDU)
                 info = hdu.fileinfo()
-                beams = _fits_beams(hdul)
+                beams = _fits_beams(path, hdul)
+                wcs = _fits_wcs(path, header, len(shape), hdul)
     except AlmaviewError:
         raise
-    except Exception as err:  # astropy raises OSError, ValueError, VerifyError, ...
+    except Exception as err:  # astropy raises OSError, ValueError, VerifyError, UnicodeDecodeError, ...
         raise NotAnImage(
             path, f"is not a readable FITS image ({type(err).__name__}: {err}); expected a FITS file with image data"
         ) from err
 
-    bitpix = int(header["BITPIX"])
     nbytes = abs(bitpix) // 8 * int(np.prod(shape))
     available = _uncompressed_size(path)
     needed = int(info["datLoc"]) + nbytes
-    if available is not None and available < needed:
+    if not compressed and available is not None and available < needed:  # tile-compressed data are smaller
         raise NotAnImage(
             path,
             f"is a truncated FITS file: the image data needs {needed} bytes, the file holds {available} "
             "(the download or copy was interrupted)",
         )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FITSFixedWarning)
-        wcs = WCS(header, naxis=len(shape))
     beam = None
     if all(k in header for k in ("BMAJ", "BMIN")):
-        beam = (float(header["BMAJ"]) * 3600.0, float(header["BMIN"]) * 3600.0, float(header.get("BPA", 0.0)))
+        try:
+            beam = (float(header["BMAJ"]) * 3600.0, float(header["BMIN"]) * 3600.0, float(header.get("BPA", 0.0)))
+        except (TypeError, ValueError) as err:
+            raise InvalidImageHeader(path, f"BMAJ/BMIN/BPA are not numbers ({err}); expected the beam in degrees") from err
     return {
         "format": "fits",
         "path": path,
@@ -150,7 +153,7 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
         "dtype": _fits_dtype(bitpix, header),
         "wcs": wcs,
         "header": header,
-        "units": str(header.get("BUNIT", "")).strip(),
+        "units": normalise_unit(str(header.get("BUNIT", "")).strip()),
         "beam": beam,
         "beams": beams,
         "stokes_labels": None,
@@ -158,11 +161,127 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
         "attrs": {
             "object": str(header.get("OBJECT", "")).strip(),
             "telescope": str(header.get("TELESCOP", "")).strip(),
-            "restfreq": float(header["RESTFRQ"]) if "RESTFRQ" in header else (
-                float(header["RESTFREQ"]) if "RESTFREQ" in header else np.nan),
-            "specsys": str(header.get("SPECSYS", "")).strip(),
+            "restfreq": _restfreq(header),
+            "specsys": str(header.get("SPECSYS", "")).strip() or str(wcs.wcs.specsys).strip(),
         },
     }
+
+
+def _restfreq(header: Any) -> float:
+    for key in ("RESTFRQ", "RESTFREQ"):
+        try:
+            if key in header and float(header[key]) > 0:
+                return float(header[key])
+        except (TypeError, ValueError):
+            pass
+    return float("nan")
+
+
+_BITPIX = (8, 16, 32, 64, -32, -64)
+
+
+def _check_bitpix(path: Path, header: Any) -> int:
+    value = header.get("BITPIX")
+    try:
+        bitpix = int(value)
+    except (TypeError, ValueError):
+        bitpix = None
+    if bitpix not in _BITPIX:
+        raise InvalidImageHeader(
+            path, f"BITPIX = {value!r} is not a FITS data type; expected one of {', '.join(map(str, _BITPIX))} "
+            "(the header was edited by hand or written by a broken program)")
+    return bitpix
+
+
+#: Legacy (AIPS, GIPSY, old CASA) spellings of units -> the FITS standard's.
+_LEGACY_UNITS = {
+    "DEG": "deg", "DEGREE": "deg", "DEGREES": "deg", "RAD": "rad", "ARCSEC": "arcsec", "ARCMIN": "arcmin",
+    "HZ": "Hz", "KHZ": "kHz", "MHZ": "MHz", "GHZ": "GHz", "M": "m", "KM": "km", "S": "s", "SEC": "s",
+    "JY": "Jy", "MJY": "mJy", "UJY": "uJy", "BEAM": "beam", "K": "K", "KELVIN": "K", "MK": "mK",
+    "PIXEL": "pixel", "PIX": "pixel", "SR": "sr", "M/S": "m/s", "KM/S": "km/s",
+}
+
+
+def normalise_unit(text: str) -> str:
+    """A brightness or axis unit in the FITS standard's spelling: legacy upper-case words are fixed.
+
+    Units astropy parses are kept as they are (``'Jy/beam'``, ``'K'``); upper-case legacy spellings
+    (``'JY/BEAM'``, ``'DEG'``, ``'M/S'``, ``'JY/BEAM.KM/S'``) become ``'Jy/beam'``, ``'deg'``,
+    ``'m/s'``, ``'Jy/beam.km/s'``. Anything else is returned unchanged.
+
+    Examples
+    --------
+    >>> normalise_unit("JY/BEAM"), normalise_unit("DEG"), normalise_unit("JY/BEAM.KM/S"), normalise_unit("K")
+    ('Jy/beam', 'deg', 'Jy/beam.km/s', 'K')
+    """
+    from astropy import units as u
+
+    text = str(text).strip()
+    if not text or text != text.upper() or not re.search("[A-Z]", text):
+        return text
+    if text in _LEGACY_UNITS:
+        return _LEGACY_UNITS[text]
+    words = re.split(r"([A-Za-z]+)", text)
+    fixed = "".join(_LEGACY_UNITS.get(w, w) if w.isalpha() else w for w in words)
+    try:
+        u.Unit(fixed, format="fits") if "beam" not in fixed else u.Unit(fixed.replace("beam", "m"))
+    except ValueError:
+        return text
+    return fixed
+
+
+def _fits_wcs(path: Path, header: Any, naxis: int, hdul: Any) -> Any:
+    """astropy's WCS of an image header, after repairing legacy unit spellings (astropy's ``WCS.fix``
+    handles AIPS spectral axes such as VELO-LSR/FELO-HEL and old date keywords). A header it cannot
+    use raises :class:`~almaview.errors.InvalidImageHeader` naming the keyword."""
+    from astropy.wcs import WCS
+
+    header = header.copy()
+    for i in range(1, naxis + 1):
+        key = f"CUNIT{i}"
+        if key in header:
+            header[key] = normalise_unit(str(header[key]))
+    has_cd = any(re.fullmatch(r"CD\d+_\d+", str(k)) for k in header)
+    for i in range(1, naxis + 1):
+        key = f"CDELT{i}"
+        if has_cd or key not in header:
+            continue
+        try:
+            step = float(header[key])
+        except (TypeError, ValueError) as err:
+            raise InvalidImageHeader(path, f"{key} = {header[key]!r} is not a number; expected the pixel "
+                                     "increment of the axis") from err
+        if step == 0.0 and int(header.get(f"NAXIS{i}", 1)) <= 1:
+            header[key] = 1.0  # a degenerate axis: its one pixel is at CRVAL whatever the increment
+        elif step == 0.0 or not math.isfinite(step):
+            ctype = str(header.get(f"CTYPE{i}", "")).strip() or "unnamed"
+            raise InvalidImageHeader(
+                path, f"{key} = {step}: axis {i} ({ctype}) has no usable pixel size, so its pixels have no world "
+                "coordinates (a singular WCS); expected a finite, non-zero increment")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            wcs = WCS(header, fobj=hdul, naxis=naxis)
+    except Exception as err:  # wcslib: InvalidTransformError, SingularMatrixError, InconsistentAxisTypesError...
+        raise InvalidImageHeader(path, _wcs_problem(err, header, naxis)) from err
+    return wcs
+
+
+def _wcs_problem(err: Exception, header: Any, naxis: int) -> str:
+    """What is wrong with a header astropy's WCS refused, naming the keyword when the message does."""
+    text = " ".join(str(err).split())
+    name = type(err).__name__
+    keys = re.findall(r"\b(CUNIT\d+|CTYPE\d+|CDELT\d+|CRPIX\d+|CRVAL\d+|PV\d+_\d+|PC\d+_\d+|CD\d+_\d+|"
+                      r"RESTFRQ|RESTFREQ|SPECSYS|EQUINOX|RADESYS)\b", text)
+    if "Inconsistent" in name or "inconsistent" in text.lower() or "axis type" in text.lower():
+        ctypes = ", ".join(f"CTYPE{i} = {str(header.get(f'CTYPE{i}', '')).strip()!r}" for i in range(1, naxis + 1))
+        return (f"has inconsistent axis types ({ctypes}): expected one longitude and one latitude axis of the same "
+                f"system, at most one spectral axis ({name}: {text})")
+    if "Singular" in name or "singular" in text.lower():
+        return (f"has a singular WCS matrix (the PC/CD matrix or CDELT values make two axes dependent): "
+                f"pixels have no world coordinates ({name}: {text})")
+    where = f"keyword {', '.join(dict.fromkeys(keys))}" if keys else "its WCS keywords"
+    return f"has a header astropy's WCS cannot use, in {where}: {text}; the keyword is not valid FITS WCS"
 
 
 def _first_image_hdu(path: Path, hdul: Any) -> tuple[int, Any]:
@@ -200,28 +319,32 @@ def _uncompressed_size(path: Path) -> int | None:
     return isize if size < 2**32 else None
 
 
-def _fits_beams(hdul: Any) -> np.ndarray | None:
+def _fits_beams(path: Path, hdul: Any) -> np.ndarray | None:
     """Per-plane beams from CASA's BEAMS table: array (nchan, npol, 3) of (major", minor", pa deg)."""
     from astropy import units as u
 
     if "BEAMS" not in hdul:
         return None
     table = hdul["BEAMS"]
-    data = table.data
-    header = table.header
-    nchan = int(header.get("NCHAN", int(np.max(data["CHAN"])) + 1))
-    npol = int(header.get("NPOL", int(np.max(data["POL"])) + 1))
-    out = np.full((nchan, npol, 3), np.nan)
-    scale = []
-    for name, target in (("BMAJ", u.arcsec), ("BMIN", u.arcsec), ("BPA", u.deg)):
-        unit = ""
-        for j in range(1, int(header.get("TFIELDS", 0)) + 1):
-            if str(header.get(f"TTYPE{j}", "")).strip() == name:
-                unit = str(header.get(f"TUNIT{j}", "")).strip()
-        scale.append(u.Unit(unit).to(target) if unit else 1.0)  # CASA writes arcsec, arcsec, deg
-    out[data["CHAN"], data["POL"], 0] = data["BMAJ"] * scale[0]
-    out[data["CHAN"], data["POL"], 1] = data["BMIN"] * scale[1]
-    out[data["CHAN"], data["POL"], 2] = data["BPA"] * scale[2]
+    try:
+        data = table.data
+        header = table.header
+        chan = np.asarray(data["CHAN"], dtype=int)
+        pol = np.asarray(data["POL"], dtype=int)
+        nchan = int(header.get("NCHAN", int(np.max(chan)) + 1))
+        npol = int(header.get("NPOL", int(np.max(pol)) + 1))
+        out = np.full((nchan, npol, 3), np.nan)
+        for k, (name, target) in enumerate((("BMAJ", u.arcsec), ("BMIN", u.arcsec), ("BPA", u.deg))):
+            unit = ""
+            for j in range(1, int(header.get("TFIELDS", 0)) + 1):
+                if str(header.get(f"TTYPE{j}", "")).strip() == name:
+                    unit = normalise_unit(str(header.get(f"TUNIT{j}", "")).strip())
+            scale = u.Unit(unit).to(target) if unit else 1.0  # CASA writes arcsec, arcsec, deg
+            out[chan, pol, k] = np.asarray(data[name], dtype=float) * scale
+    except Exception as err:  # missing columns, channels beyond NCHAN, a unit that is no angle
+        raise InvalidImageHeader(
+            path, f"has a BEAMS table almaview cannot read ({type(err).__name__}: {err}); expected CASA's per-plane "
+            "beam table with columns BMAJ, BMIN, BPA (angles), CHAN, POL") from err
     return out
 
 
@@ -276,7 +399,7 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
     shape = tuple(int(n) for n in im.shape())
     coords = im.coordinates().dict()
     info = im.imageinfo()
-    units = str(im.unit())
+    units = normalise_unit(str(im.unit()))
     dtype = np.dtype("complex64") if "omplex" in str(im.datatype()) else np.dtype("float32")
     del im
     with open_table(root) as t:  # a default mask (e.g. tclean's primary-beam cut) turns pixels to NaN
@@ -395,16 +518,17 @@ def _casa_coords_to_header(
                 header["LATPOLE"] = float(c["latpole"])
         elif name.startswith("spectral"):
             k = axes[0] + 1
-            w = c.get("wcs", {})
+            tab = c.get("tabular")
+            # A spectral axis imported from an old FITS (a moment map's VELO axis) may hold only the table.
+            w = c.get("wcs") or (tab if isinstance(tab, dict) else {})
             header[f"CTYPE{k}"] = "FREQ"
-            header[f"CRVAL{k}"] = float(w.get("crval", 0.0))
-            header[f"CDELT{k}"] = float(w.get("cdelt", 1.0))
-            header[f"CRPIX{k}"] = float(w.get("crpix", 0.0)) + 1.0
+            header[f"CRVAL{k}"] = float(np.atleast_1d(w.get("crval", 0.0))[0])
+            header[f"CDELT{k}"] = float(np.atleast_1d(w.get("cdelt", 1.0))[0]) or 1.0  # 0 for one channel
+            header[f"CRPIX{k}"] = float(np.atleast_1d(w.get("crpix", 0.0))[0]) + 1.0
             header[f"CUNIT{k}"] = "Hz"
             header["SPECSYS"] = _CASA_SPECSYS.get(str(c.get("system", "")).upper(), str(c.get("system", "")))
             if c.get("restfreq"):
                 header["RESTFRQ"] = float(c["restfreq"])
-            tab = c.get("tabular")
             nchan = shape[naxis - 1 - axes[0]]
             if isinstance(tab, dict) and len(np.atleast_1d(tab.get("worldvalues", []))) == nchan and nchan > 1:
                 world = np.asarray(tab["worldvalues"], dtype=float)
@@ -519,19 +643,55 @@ class ImagePixels(BackendArray):
 # --------------------------------------------------------------------------- DataArray
 
 
-def _dim_name(ctype: str) -> str:
-    c = ctype.upper()
-    if c.startswith(("RA", "GLON", "ELON")):
-        return "x"
-    if c.startswith(("DEC", "GLAT", "ELAT")):
-        return "y"
-    if c.startswith("FREQ"):
-        return "frequency"
-    if c.startswith(("VRAD", "VOPT", "VELO", "VELO-LSR", "FELO")):
-        return "velocity"
-    if c.startswith("STOKES"):
-        return "stokes"
-    return c.split("-")[0].lower() or "axis"
+_SPECTRAL_PREFIXES = ("FREQ", "VRAD", "VOPT", "VELO", "FELO")
+
+
+def _axis_dims(wcs: Any, naxis: int) -> list[str]:
+    """Dim names in numpy order: the celestial pair (astropy's ``lng``/``lat`` axes, any frame: RA/Dec,
+    GLON/GLAT, HPLN/HPLT, ...) is ``x``/``y``; the spectral axis ``frequency`` or ``velocity``; ``stokes``.
+    An image without a celestial pair (unnamed axes, ``PIXEL``, ``LINEAR``, a 2-D moment map of an old
+    program) takes its first two other axes as ``x``/``y``; other axes keep their lower-case CTYPE word,
+    or ``axis<N>`` (FITS axis number) when unnamed, made unique.
+
+    Examples
+    --------
+    >>> from astropy.wcs import WCS
+    >>> w = WCS(naxis=3); w.wcs.ctype = ["RA---SIN", "DEC--SIN", "VELO-LSR"]; _ = w.wcs.set()
+    >>> _axis_dims(w, 3)
+    ['velocity', 'y', 'x']
+    >>> _axis_dims(WCS(naxis=2), 2)
+    ['y', 'x']
+    """
+    w = wcs.wcs
+    ctypes = [str(t).strip().upper() for t in w.ctype][:naxis]
+    ctypes += [""] * (naxis - len(ctypes))
+    lng, lat = (int(w.lng), int(w.lat)) if wcs.has_celestial else (-1, -1)
+    fits_names: list[str] = []
+    for k, c in enumerate(ctypes):
+        if k == lng:
+            fits_names.append("x")
+        elif k == lat:
+            fits_names.append("y")
+        elif c.startswith("FREQ"):
+            fits_names.append("frequency")
+        elif c.startswith(_SPECTRAL_PREFIXES):
+            fits_names.append("velocity")
+        elif c.startswith("STOKES"):
+            fits_names.append("stokes")
+        else:
+            word = re.sub(r"[^a-z0-9_]", "", c.split("-")[0].lower())
+            fits_names.append(word if word and not word[0].isdigit() else "")
+    if "x" not in fits_names and "y" not in fits_names:
+        plane = [k for k, n in enumerate(fits_names) if n not in ("frequency", "velocity", "stokes")][:2]
+        if len(plane) == 2:
+            fits_names[plane[0]], fits_names[plane[1]] = "x", "y"
+    seen: set[str] = set()
+    for k, n in enumerate(fits_names):
+        if not n or n in seen:
+            n = f"axis{k + 1}"
+        seen.add(n)
+        fits_names[k] = n
+    return fits_names[::-1]
 
 
 def _default_chunks(shape: tuple[int, ...], dims: list[str]) -> tuple[int, ...]:
@@ -563,12 +723,7 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | str | None) -> xr.Data
     shape = spec["shape"]
     naxis = len(shape)
     ctypes = [str(t) for t in wcs.wcs.ctype]
-    dims = [_dim_name(ctypes[naxis - 1 - i]) for i in range(naxis)]
-    seen: dict[str, int] = {}
-    for i, d in enumerate(dims):  # make duplicate names unique (unusual axes)
-        if d in seen:
-            dims[i] = f"{d}_{i}"
-        seen[d] = i
+    dims = _axis_dims(wcs, naxis)
     chunk_shape = list(_default_chunks(shape, dims))
     if isinstance(chunks, dict):
         for d, n in chunks.items():

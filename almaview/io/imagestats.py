@@ -16,6 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from ..errors import NoFinitePixels
+
 #: MAD -> standard deviation for Gaussian noise: 1 / Phi^-1(3/4).
 MAD_TO_SIGMA = 1.482602218505602
 
@@ -70,6 +72,8 @@ def image_statistics(
     over the whole image; the beam is the one of the peak's plane (per-plane
     beams) or the single restoring beam.
 
+    Raises :class:`~almaview.errors.NoFinitePixels` when every pixel is NaN or blank.
+
     Examples
     --------
     >>> import almaview as av
@@ -97,7 +101,14 @@ def image_statistics(
         rms_part = rms_part.where(~excluded)
     data = image.data if isinstance(image.data, da.Array) else da.from_array(np.asarray(image.data))
     flat = data.reshape(-1)
-    sample, peak, argpeak = dask.compute(rms_part.data, da.nanmax(flat), da.nanargmax(flat))
+    try:
+        sample, peak, argpeak = dask.compute(rms_part.data, da.nanmax(flat), da.nanargmax(flat))
+    except ValueError as err:  # numpy/dask: "All-NaN slice encountered"
+        if "nan" not in str(err).lower():
+            raise
+        raise NoFinitePixels(image.attrs.get("source", image.name),
+                             "no finite pixels: every pixel is NaN or blank, so there is no peak or rms "
+                             "(an empty mosaic field, a fully masked or blanked image)") from err
 
     values = np.asarray(sample, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]

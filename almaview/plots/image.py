@@ -89,8 +89,9 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     frame = int(width * 0.78)
     fig = figure(frame_width=frame, frame_height=max(40, int(frame * (top - bottom) / max(abs(right - left), 1e-9))),
                  x_range=(left, right), y_range=(bottom, top),
-                 title=title or image_title(image, channel), x_axis_label="ΔRA (arcsec, east left)",
-                 y_axis_label="ΔDec (arcsec)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
+                 title=title or image_title(image, channel),
+                 x_axis_label="ΔRA (arcsec, east left)" if is_celestial(image) else "x (pixels, reversed)",
+                 y_axis_label="ΔDec (arcsec)" if is_celestial(image) else "y (pixels)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
     fig.tags = [{"stretch": stretch, "clip": clip, "stokes": stokes, "max_pixels": max_pixels,
                  "shape": [int(image.sizes["y"]), int(image.sizes["x"])],
                  "pb_levels": list(pb_levels), "fixed_rms": rms}]
@@ -101,9 +102,12 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     # Hover: a pixel-centre grid source (decimated to <= 128 per side for the browser's sake); RA/Dec only here.
     hs = max(1, math.ceil(max(nx, ny) / 128))
     hx, hy = np.meshgrid(np.arange(0, nx, hs) * step, np.arange(0, ny, hs) * step)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        hra, hdec = image.attrs["wcs"].celestial.pixel_to_world_values(hx, hy)
+    if is_celestial(image):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            hra, hdec = image.attrs["wcs"].celestial.pixel_to_world_values(hx, hy)
+    else:  # no sky axes (a detector image, unnamed axes): pixels only
+        hra = hdec = np.full(hx.shape, np.nan)
     hover_src = ColumnDataSource({"ox": (-(hx - g["cx"]) * g["dx"]).ravel(), "oy": ((hy - g["cy"]) * g["dy"]).ravel(),
                                   "ra": hra.ravel(), "dec": hdec.ravel(), "px": hx.ravel(), "py": hy.ravel(),
                                   "value": np.zeros(hx.size), "snr": np.zeros(hx.size)}, name="hover")
@@ -280,8 +284,10 @@ def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, s
     old = panel.data
     if "ra" in old.coords and old.sizes.get("x") == nx and old.sizes.get("y") == ny and old.attrs.get("step") == step:
         ra, dec = old.coords["ra"].data, old.coords["dec"].data  # same grid: the lazy RA/Dec stay
-    else:
+    elif is_celestial(image):
         ra, dec = lazy_world(image.attrs["wcs"].celestial, xi, yi)
+    else:
+        ra = dec = np.full((ny, nx), np.nan)
     unit = str(image.attrs.get("units", ""))
     panel.data = xr.Dataset(
         {"value": (("y", "x"), values, {"units": unit}),

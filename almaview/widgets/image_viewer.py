@@ -252,7 +252,11 @@ class ImageViewer:
             return "continuum"
         f = float(self.image[self.spectral].values[channel])
         frame = self.image.attrs.get("specsys", "")
-        if self.spectral == "frequency" and self.restfreq == self.restfreq:
+        if self.spectral == "velocity":  # a velocity axis (VRAD/VOPT/VELO-LSR): its values are m/s, not Hz
+            return f"{f / 1e3:.2f} km/s ({frame})" if frame else f"{f / 1e3:.2f} km/s"
+        if not (f > 0 and math.isfinite(f)):
+            return f"{f:g} Hz ({frame})" if frame else f"{f:g} Hz"
+        if self.spectral == "frequency" and self.restfreq == self.restfreq and self.restfreq > 0:
             v = float(aimage.velocity_axis(np.array([f]), self.restfreq, self.convention)[0])
             return f"{f / 1e9:.6f} GHz · {v:.2f} km/s ({frame}, {self.convention})"
         return f"{f / 1e9:.6f} GHz ({frame})"
