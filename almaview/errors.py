@@ -89,6 +89,26 @@ class CasaNotAvailable(AlmaviewError):
     """CASA (casatools/casatasks) is needed but not installed."""
 
 
+class DuplicateArchiveMember(UnsafeArchiveMember):
+    """A tar holding one name twice, or as both a file and a directory (the later one would silently win)."""
+
+
+class ArchiveMemberNameTooLong(UnsafeArchiveMember):
+    """A tar member whose name is longer than a file system accepts (a component over 255 bytes)."""
+
+
+class NotEnoughSpace(AlmaviewError):
+    """An archive whose members would not fit in the free space of almaview's cache (e.g. a decompression bomb)."""
+
+
+class CacheNotWritable(AlmaviewError):
+    """almaview's cache directory (``ALMAVIEW_CACHE_DIR``) is a file, or cannot be created or written."""
+
+
+class UnreadablePackageFile(AlmaviewError):
+    """A package text file that is not a regular file (a FIFO, a device), leaves the package, or is too large."""
+
+
 # --- imaging -------------------------------------------------------------------------------------------------------
 
 
