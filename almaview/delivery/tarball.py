@@ -10,20 +10,41 @@ directory, built atomically, never a byte inside the user's delivery.
 
 from __future__ import annotations
 
+import bz2
+import errno
+import gzip
 import hashlib
 import json
+import lzma
 import os
 import posixpath
+import shutil
 import tarfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable
+from typing import IO, Iterable, Iterator
 
-from ..cache import atomic_directory, cache_dir
-from ..errors import DamagedArchive, PathNotFound, UnsafeArchiveMember
+from ..cache import atomic_directory, atomic_write_bytes, cache_dir
+from ..errors import (
+    ArchiveMemberNameTooLong,
+    DamagedArchive,
+    DuplicateArchiveMember,
+    NotEnoughSpace,
+    PathNotFound,
+    UnreadablePackageFile,
+    UnsafeArchiveMember,
+)
 
 #: Version of the on-disk cache layout; bump to invalidate old extractions.
-CACHE_VERSION = "1"
+CACHE_VERSION = "2"
+#: Longest member name accepted, in bytes (Linux PATH_MAX is 4096; the cache path comes in front).
+MAX_NAME_BYTES = 1024
+#: Longest single path component accepted, in bytes (NAME_MAX on Linux and macOS file systems).
+MAX_COMPONENT_BYTES = 255
+#: Links followed while resolving one path before it is called a loop (Linux's MAXSYMLINKS).
+MAX_LINK_HOPS = 40
+_DECOMPRESS_ERRORS = (EOFError, zlib.error, lzma.LZMAError, gzip.BadGzipFile, OSError, ValueError)
 
 
 @dataclass(frozen=True)
@@ -44,8 +65,10 @@ def _normalise(name: str) -> str:
 def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     """Return the member's normalised name, or raise UnsafeArchiveMember.
 
-    Rejected: absolute paths, any '..' component, device/fifo files, and links
-    whose target leaves the archive.
+    Rejected on its own name: absolute paths, any '..' component, device/fifo
+    files, links whose target leaves the archive, and names too long for a
+    file system (:class:`~almaview.errors.ArchiveMemberNameTooLong`).  Links
+    followed *through* other members are checked by :func:`validate_members`.
 
     Examples
     --------
@@ -62,13 +85,28 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
         raise UnsafeArchiveMember(
             archive, f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA delivery tar or was tampered with)"
         )
+    if "\0" in raw or "\0" in info.linkname:
+        raise UnsafeArchiveMember(archive, f"member {raw!r} has a NUL byte in its name; the archive was tampered with")
+    if len(raw) * 4 > MAX_COMPONENT_BYTES:  # only then can a part exceed NAME_MAX (4 bytes per character at most)
+        encoded = raw.encode("utf-8", "surrogateescape")
+        longest = max((len(c) for c in encoded.split(b"/")), default=0)
+    else:
+        encoded, longest = b"", 0
+    if len(encoded) > MAX_NAME_BYTES or longest > MAX_COMPONENT_BYTES:
+        raise ArchiveMemberNameTooLong(
+            archive, f"member {raw[:60]!r}... has a name of {len(encoded)} bytes (a part of {longest} bytes); "
+                     f"file systems accept at most {MAX_COMPONENT_BYTES} bytes per part and almaview "
+                     f"{MAX_NAME_BYTES} in all: the archive was not made by ALMA or was tampered with"
+        )
     name = _normalise(posixpath.normpath(raw)) if raw not in ("", ".", "./") else ""
-    if name == ".." or name.startswith("../") or ".." in raw.replace("\\", "/").split("/"):
+    if ".." in raw and (name == ".." or name.startswith("../") or ".." in raw.replace("\\", "/").split("/")):
         raise UnsafeArchiveMember(
             archive, f"member {raw!r} would be written outside the extraction directory ('..' in its path); refusing to extract"
         )
     if info.isdev() or info.isfifo():
         raise UnsafeArchiveMember(archive, f"member {raw!r} is a device or fifo file; refusing to extract")
+    if not (info.isfile() or info.isdir() or info.issym() or info.islnk()):
+        raise UnsafeArchiveMember(archive, f"member {raw!r} has an unknown type {info.type!r}; refusing to extract")
     if info.issym() or info.islnk():
         target = info.linkname
         base = posixpath.dirname(name) if info.issym() else ""
@@ -80,6 +118,141 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     return name
 
 
+class _Escape(Exception):
+    pass
+
+
+class _Loop(Exception):
+    pass
+
+
+class _Layout:
+    """The tree an archive would build, member by member, with its symbolic links resolved (nothing on disk)."""
+
+    def __init__(self, where: str | os.PathLike):
+        self.where = where
+        self.kinds: dict[str, str] = {}  # physical path -> 'directory' | 'file' | 'symbolic link'
+        self.links: dict[str, str] = {}  # physical path of a symlink -> its target
+        self.symlinks: list[tuple[str, list[str], str]] = []
+
+    def resolve(self, parts: list[str], follow_last: bool = True) -> list[str]:
+        out: list[str] = []
+        todo = list(reversed(parts))
+        hops = 0
+        while todo:
+            c = todo.pop()
+            if c in ("", "."):
+                continue
+            if c == "..":
+                if not out:
+                    raise _Escape
+                out.pop()
+                continue
+            out.append(c)
+            target = self.links.get("/".join(out)) if self.links else None
+            if target is not None and (todo or follow_last):
+                hops += 1
+                if hops > MAX_LINK_HOPS:
+                    raise _Loop
+                out.pop()
+                if target.startswith("/"):
+                    raise _Escape
+                todo.extend(reversed(target.split("/")))
+        return out
+
+    def add(self, info: tarfile.TarInfo) -> str:
+        where, raw = self.where, info.name
+        name = check_member(where, info)
+        if not name:
+            return ""
+        parts = name.split("/")
+        try:
+            parent = self.resolve(parts[:-1])
+        except _Escape:
+            raise UnsafeArchiveMember(
+                where, f"member {raw!r} would be written outside the extraction directory through the symbolic "
+                       "link(s) earlier in the archive that its path passes through; refusing to extract") from None
+        except _Loop:
+            raise UnsafeArchiveMember(where, f"member {raw!r}: its path passes through a loop of symbolic links; "
+                                             "refusing to extract") from None
+        for i in range(1, len(parent) + 1):
+            key = "/".join(parent[:i])
+            kind = self.kinds.get(key)
+            if kind is None:
+                self.kinds[key] = "directory"
+            elif kind != "directory":
+                raise DuplicateArchiveMember(
+                    where, f"member {raw!r} would be written below {key!r}, which the archive already holds as a "
+                           f"{kind}; conflicting member names: the archive was tampered with or badly merged")
+        phys = "/".join(parent + [parts[-1]])
+        kind = "directory" if info.isdir() else "symbolic link" if info.issym() else "file"
+        prev = self.kinds.get(phys)
+        if prev is not None and not (prev == kind == "directory"):
+            raise DuplicateArchiveMember(
+                where, f"member {raw!r} appears twice in the archive (as a {prev} and as a {kind}); the later one "
+                       "would silently replace the earlier: the archive was tampered with or appended to")
+        self.kinds[phys] = kind
+        if info.issym():
+            self._check_link(raw, parent, info.linkname)
+            self.links[phys] = info.linkname
+            self.symlinks.append((raw, parent, info.linkname))
+        elif info.islnk():
+            try:
+                target = "/".join(self.resolve(_normalise(posixpath.normpath(info.linkname)).split("/")))
+            except (_Escape, _Loop):
+                target = ""
+            if self.kinds.get(target) != "file":
+                raise UnsafeArchiveMember(
+                    where, f"member {raw!r} is a hard link to {info.linkname!r}, which is not a file stored earlier "
+                           "in the archive; refusing to extract")
+        return name
+
+    def _check_link(self, raw: str, parent: list[str], target: str) -> None:
+        try:
+            self.resolve(parent + target.split("/"))
+        except _Escape:
+            raise UnsafeArchiveMember(
+                self.where, f"member {raw!r} is a link to {target!r}, which points outside the archive once the "
+                            "symbolic links before it are followed; refusing to extract") from None
+        except _Loop:
+            raise UnsafeArchiveMember(self.where, f"member {raw!r} is a link to {target!r}, which is a loop of "
+                                                  "symbolic links; refusing to extract") from None
+
+    def finish(self) -> None:
+        for raw, parent, target in self.symlinks:  # links defined later can change where earlier ones lead
+            self._check_link(raw, parent, target)
+
+
+def validate_members(archive: str | os.PathLike, infos: Iterable[tarfile.TarInfo]) -> list[tuple[str, tarfile.TarInfo]]:
+    """Check a whole member list as extraction would build it; return (normalised name, member) pairs.
+
+    Every member's path is resolved through the symbolic links stored before
+    it (and every link again once all are known), so a chain of links that
+    climbs out of the extraction directory is refused, as are duplicate or
+    conflicting names and over-long names.  Nothing is written.
+
+    Examples
+    --------
+    >>> import tarfile
+    >>> def link(name, to):
+    ...     i = tarfile.TarInfo(name); i.type = tarfile.SYMTYPE; i.linkname = to; return i
+    >>> [n for n, _ in validate_members("x.tar", [tarfile.TarInfo("d/f"), link("d/l", "f")])]
+    ['d/f', 'd/l']
+    >>> validate_members("x.tar", [link("a", "."), link("a/b", ".."), tarfile.TarInfo("a/b/evil")])
+    Traceback (most recent call last):
+    ...
+    almaview.errors.UnsafeArchiveMember: 'x.tar': member 'a/b' is a link to '..', which points outside the archive ...
+    """
+    layout = _Layout(archive)
+    out = []
+    for info in infos:
+        name = layout.add(info)
+        if name:
+            out.append((name, info))
+    layout.finish()
+    return out
+
+
 def _open(path: Path, fileobj: IO[bytes] | None = None) -> tarfile.TarFile:
     try:
         if fileobj is not None:
@@ -87,25 +260,40 @@ def _open(path: Path, fileobj: IO[bytes] | None = None) -> tarfile.TarFile:
         return tarfile.open(path, mode="r:*")
     except FileNotFoundError as err:
         raise PathNotFound(path, "does not exist") from err
+    except IsADirectoryError as err:
+        raise DamagedArchive(path, "is a directory, not a tar archive") from err
     except (tarfile.TarError, EOFError, OSError) as err:
         raise DamagedArchive(
             path, f"is not a readable tar archive ({err}); it may be truncated (half-downloaded): download it again"
         ) from err
 
 
-def _members(path: Path, tf: tarfile.TarFile) -> list[Member]:
-    out: list[Member] = []
+def _drain(where: Path, tf: tarfile.TarFile) -> None:
+    """Read a compressed archive to its end so that its checksum (gzip CRC32, bzip2, xz) is verified."""
+    f = tf.fileobj
+    if isinstance(f, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile)):
+        try:
+            while f.read(1 << 20):
+                pass
+        except _DECOMPRESS_ERRORS as err:
+            raise DamagedArchive(
+                where, f"fails its compression checksum ({err}): the data were corrupted in transfer or on disk; "
+                       "download or copy it again") from err
+
+
+def _scan(where: Path, tf: tarfile.TarFile) -> list[tuple[str, tarfile.TarInfo]]:
     try:
-        for info in tf:
-            name = check_member(path, info)
-            if not name:
-                continue
-            out.append(Member(name, int(info.size), info.isdir()))
-    except (tarfile.TarError, EOFError, OSError, ValueError) as err:
+        pairs = validate_members(where, tf)
+    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as err:
         raise DamagedArchive(
-            path, f"the tar archive is truncated or corrupt ({err}); download or copy it again"
+            where, f"the tar archive is truncated or corrupt ({err}); download or copy it again"
         ) from err
-    return out
+    _drain(where, tf)
+    return pairs
+
+
+def _members(path: Path, tf: tarfile.TarFile) -> list[Member]:
+    return [Member(name, int(info.size), info.isdir()) for name, info in _scan(path, tf)]
 
 
 def _stamp(path: Path) -> str:
@@ -114,11 +302,26 @@ def _stamp(path: Path) -> str:
     return hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _regular(p: Path, what: str) -> None:
+    try:
+        import stat as _st
+
+        mode = p.stat().st_mode
+    except FileNotFoundError:
+        raise PathNotFound(p, f"does not exist (expected {what})") from None
+    except OSError as err:
+        raise DamagedArchive(p, f"cannot be read ({err.strerror}); expected {what}") from err
+    if not _st.S_ISREG(mode):
+        raise DamagedArchive(p, f"is not a regular file (a directory, FIFO or device); expected {what}")
+
+
 def list_members(path: str | os.PathLike) -> list[Member]:
-    """List the members of a tar/tgz file (headers only for plain tars), checking each is safe.
+    """List the members of a tar/tgz file (headers only for plain tars), checking the whole list is safe.
 
     The listing of a compressed archive is remembered in the cache, so the
-    second open does not decompress it again.
+    second open does not decompress it again; a compressed archive is read to
+    its end once, so a failing checksum is reported as
+    :class:`~almaview.errors.DamagedArchive`.
 
     Examples
     --------
@@ -126,21 +329,18 @@ def list_members(path: str | os.PathLike) -> list[Member]:
     ['2019.1.01234.S/science_goal.uid___A001_X1_X0/...', ...]
     """
     p = Path(path)
-    if not p.is_file():
-        raise PathNotFound(p, "does not exist (expected a tar or tgz archive)")
+    _regular(p, "a tar or tgz archive")
     compressed = not p.name.endswith(".tar")
     index = cache_dir("archives") / f"{_stamp(p)}.members.json" if compressed else None
     if index is not None and index.is_file():
         try:
             return [Member(*row) for row in json.loads(index.read_text())]
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OSError):
             pass
     with _open(p) as tf:
         members = _members(p, tf)
     if index is not None:
-        tmp = index.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps([[m.name, m.size, m.is_dir] for m in members]))
-        os.replace(tmp, index)
+        atomic_write_bytes(index, json.dumps([[m.name, m.size, m.is_dir] for m in members]).encode())
     return members
 
 
@@ -152,6 +352,7 @@ def list_nested_members(outer: str | os.PathLike, member: str) -> list[Member]:
     >>> list_nested_members("x_auxiliary.tar", "p/calibration/a.caltables.tgz")  # doctest: +SKIP
     """
     p = Path(outer)
+    _regular(p, "a tar archive")
     label = Path(f"{p}:{member}")
     with _open(p) as tf:
         f = _extractfile(p, tf, member)
@@ -159,17 +360,27 @@ def list_nested_members(outer: str | os.PathLike, member: str) -> list[Member]:
             return _members(label, inner)
 
 
-def _extractfile(path: Path, tf: tarfile.TarFile, member: str) -> IO[bytes]:
-    for info in tf:
-        if _normalise(info.name) == member and info.isfile():
-            f = tf.extractfile(info)
-            if f is not None:
-                return f
+def _extractfile(path: Path, tf: tarfile.TarFile, member: str, limit: int | None = None) -> IO[bytes]:
+    try:
+        for info in tf:
+            if _normalise(info.name) == member and info.isfile():
+                if limit is not None and info.size > limit:
+                    raise UnreadablePackageFile(
+                        Path(f"{path}:{member}"), f"is {info.size} bytes, more than the {limit} bytes almaview "
+                                                  "reads from a package text file; skipped")
+                f = tf.extractfile(info)
+                if f is not None:
+                    return f
+    except (tarfile.TarError, EOFError, zlib.error) as err:
+        raise DamagedArchive(path, f"the archive is truncated or corrupt ({err}); download it again") from err
     raise DamagedArchive(path, f"has no file member {member!r}")
 
 
-def read_member(path: str | os.PathLike, member: str, nested: str | None = None) -> bytes:
+def read_member(path: str | os.PathLike, member: str, nested: str | None = None, *, limit: int | None = None) -> bytes:
     """Read one file out of a tar (optionally out of an archive inside it) without extracting anything.
+
+    ``limit``: refuse members larger than this many bytes
+    (:class:`~almaview.errors.UnreadablePackageFile`) instead of reading them.
 
     Examples
     --------
@@ -177,26 +388,52 @@ def read_member(path: str | os.PathLike, member: str, nested: str | None = None)
     b'...'
     """
     p = Path(path)
+    _regular(p, "a tar or tgz archive")
     try:
         with _open(p) as tf:
             if nested is None:
-                return _extractfile(p, tf, member).read()
+                return _extractfile(p, tf, member, limit).read()
             f = _extractfile(p, tf, nested)
             with _open(Path(f"{p}:{nested}"), fileobj=f) as inner:
-                return _extractfile(Path(f"{p}:{nested}"), inner, member).read()
-    except (tarfile.TarError, EOFError, OSError) as err:
-        if isinstance(err, (PathNotFound,)):
+                return _extractfile(Path(f"{p}:{nested}"), inner, member, limit).read()
+    except (tarfile.TarError, EOFError, zlib.error, OSError) as err:
+        if isinstance(err, PathNotFound):
             raise
         raise DamagedArchive(p, f"could not read member {member!r} ({err}); the archive may be truncated") from err
+
+
+def _human(n: float) -> str:
+    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n} bytes"
+
+
+def _check_space(where: Path, total: int, cache: Path) -> None:
+    free = shutil.disk_usage(cache).free
+    if total > free - (64 << 20):
+        raise NotEnoughSpace(
+            where, f"its members hold {_human(total)} ({total} bytes) but the cache {cache} has only {_human(free)} "
+                   f"({free} bytes) free; refusing to extract (a decompression bomb, or a real archive too large "
+                   "for this disk: free space or set ALMAVIEW_CACHE_DIR to a larger disk)")
+
+
+def _under(name: str, prefix: str) -> bool:
+    return not prefix or name == prefix or name.startswith(prefix.rstrip("/") + "/")
 
 
 def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = None, label: str = "") -> Path:
     """Extract (part of) an archive into the cache once, atomically; return the extraction root.
 
     ``prefix`` limits extraction to members under that directory; ``nested``
-    names an archive inside the plain tar ``path`` to extract instead.  Unsafe
-    members raise :class:`UnsafeArchiveMember` before anything is written.  A
-    second call with an unchanged archive returns the existing directory.
+    names an archive inside the plain tar ``path`` to extract instead.  The
+    whole member list is checked first (:func:`validate_members`): unsafe
+    members raise :class:`~almaview.errors.UnsafeArchiveMember`, members that
+    would not fit in the cache :class:`~almaview.errors.NotEnoughSpace`,
+    before anything is written.  Members are then written with tarfile's
+    ``"data"`` filter (PEP 706) into a temporary directory renamed into place.
+    A second call with an unchanged archive returns the existing directory.
 
     Examples
     --------
@@ -205,54 +442,47 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
     ['pipeline-20200101T000000']
     """
     p = Path(path)
-    if not p.is_file():
-        raise PathNotFound(p, "does not exist (expected a tar or tgz archive)")
+    _regular(p, "a tar or tgz archive")
     key = hashlib.sha256(f"{_stamp(p)}|{nested}|{prefix}".encode()).hexdigest()[:16]
-    target = cache_dir("extracted") / f"{(label or p.name)[:60]}-{key}"
+    cache = cache_dir("extracted")
+    target = cache / f"{(label or p.name)[:60]}-{key}"
     if target.is_dir():
         return target
     from tqdm.auto import tqdm
 
     with _open(p) as outer:
         if nested is not None:
-            tf_ctx = _open(Path(f"{p}:{nested}"), fileobj=_extractfile(p, outer, nested))
             where: Path = Path(f"{p}:{nested}")
+            tf_ctx = _open(where, fileobj=_extractfile(p, outer, nested))
         else:
             tf_ctx, where = outer, p
         with tf_ctx as tf:
-            infos: list[tuple[str, tarfile.TarInfo]] = []
-            try:
-                for info in tf:
-                    name = check_member(where, info)
-                    if not name or (prefix and not (name == prefix or name.startswith(prefix.rstrip("/") + "/"))):
-                        continue
-                    infos.append((name, info))
-            except (tarfile.TarError, EOFError, OSError) as err:
-                raise DamagedArchive(where, f"the archive is truncated or corrupt ({err}); download it again") from err
-            total = sum(i.size for _, i in infos if i.isfile())
+            pairs = [(n, i) for n, i in _scan(where, tf) if _under(n, prefix)]
+            total = sum(i.size for _, i in pairs if i.isfile())
+            _check_space(where, total, cache)
+
+            def members(bar) -> Iterator[tarfile.TarInfo]:
+                for _, info in pairs:
+                    yield info
+                    bar.update(info.size if info.isfile() else 0)
+
             with atomic_directory(target) as tmp:
                 with tqdm(total=total, unit="B", unit_scale=True, desc=f"extracting {p.name}", leave=False,
                           disable=total < 50_000_000) as bar:
-                    for name, info in infos:
-                        dest = tmp / name
-                        try:
-                            if info.isdir():
-                                dest.mkdir(parents=True, exist_ok=True)
-                            elif info.isfile():
-                                dest.parent.mkdir(parents=True, exist_ok=True)
-                                src = tf.extractfile(info)
-                                assert src is not None
-                                with open(dest, "wb") as out:
-                                    while chunk := src.read(1 << 20):
-                                        out.write(chunk)
-                                        bar.update(len(chunk))
-                            elif info.issym():
-                                dest.parent.mkdir(parents=True, exist_ok=True)
-                                os.symlink(info.linkname, dest)
-                        except (tarfile.TarError, EOFError) as err:
-                            raise DamagedArchive(
-                                where, f"member {name!r} is truncated ({err}); the archive is incomplete: download it again"
-                            ) from err
+                    try:
+                        tf.extractall(tmp, members=members(bar), filter="data")
+                    except tarfile.FilterError as err:
+                        raise UnsafeArchiveMember(where, f"member refused by tarfile's data filter ({err}); "
+                                                         "refusing to extract") from err
+                    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as err:
+                        raise DamagedArchive(
+                            where, f"a member is truncated ({err}); the archive is incomplete: download it again"
+                        ) from err
+                    except OSError as err:
+                        if err.errno == errno.ENOSPC:
+                            raise NotEnoughSpace(where, f"the cache {cache} filled up while extracting; free space "
+                                                        "or set ALMAVIEW_CACHE_DIR to a larger disk") from err
+                        raise
     return target
 
 
