@@ -11,13 +11,14 @@ from typing import Callable
 from ..errors import AlmaviewError, ReadmeFormatError
 from . import tarball
 from .aqua import parse_aqua
-from .auxfiles import comment_field, parse_antennapos_csv, parse_cont_dat, parse_flux_csv
+from .auxfiles import comment_field, cont_dat_problems, parse_antennapos_csv, parse_cont_dat, parse_flux_csv
 from .calapply import caltable_kind, parse_calapply
 from .manifest import parse_manifest
 from .model import Caltable, Delivery, ExecutionBlock, FieldInfo, MemberOUS
 from .products import classify_image
 from .readme import missing_fields, parse_readme, parse_readme_strict
 from .names import MODELLED, classify_file
+from .textfile import MAX_TEXT_BYTES, decode_text, read_package_bytes
 from .tree import EB_RE, LEVEL_RE, Entry, Tree, build_tree
 
 _MS_RE = re.compile(r"(\.ms|\.ms\.split|\.ms\.split\.cal|\.ms\.cal|_targets(_line)?\.ms|\.ms\.contsub|\.ms\.selfcal)$")
@@ -207,6 +208,8 @@ class _Builder:
             if text is None:
                 continue
             ca = parse_calapply(text, src(e.rel))
+            for line in ca.problems:
+                self.problem(f"calapply file {src(e.rel)}, {line}")
             uid = EB_RE.search(sub[-1]) or (EB_RE.search(ca.vis) if ca.vis else None)
             if uid:
                 self.eb(m, uid.group(0), "calapply").calapply = ca
@@ -310,9 +313,12 @@ class _Builder:
         tabledirs = sorted({posixpath.dirname(x.name) for x in members
                             if posixpath.basename(x.name) == "table.dat" and posixpath.dirname(x.name)})
         top: list[str] = []
-        for t in tabledirs:  # sorted, so a table comes before its subtables
-            if not any(t.startswith(p + "/") for p in top):
+        tops: set[str] = set()
+        for t in tabledirs:  # sorted, so a table comes before its subtables; ancestors looked up, not scanned
+            parts = t.split("/")
+            if not any("/".join(parts[:i]) in tops for i in range(1, len(parts))):
                 top.append(t)
+                tops.add(t)
         for tabledir in top:
             name = posixpath.basename(tabledir)
             uid = EB_RE.search(name)
@@ -339,15 +345,16 @@ class _Builder:
         try:
             if e.disk is not None:
                 members = tarball.list_members(e.disk)
-                read = lambda name: tarball.read_member(e.disk, name)  # noqa: E731
+                read = lambda name: tarball.read_member(e.disk, name, limit=MAX_TEXT_BYTES)  # noqa: E731
             else:
                 members = tarball.list_nested_members(e.archive, e.member)
-                read = lambda name: tarball.read_member(e.archive, name, nested=e.member)  # noqa: E731
+                read = lambda name: tarball.read_member(e.archive, name, nested=e.member,  # noqa: E731
+                                                        limit=MAX_TEXT_BYTES)
             for mem in members:
                 base = posixpath.basename(mem.name).lower()
                 for cat in ("cont.dat", "flux.csv", "antennapos.csv"):
                     if not mem.is_dir and base.endswith(cat) and cat not in m.aux_files:
-                        self.aux(m, cat, read(mem.name).decode("utf-8", "replace"), f"{where}:{mem.name}")
+                        self.aux(m, cat, decode_text(read(mem.name)), f"{where}:{mem.name}")
         except AlmaviewError as err:
             self.problem(f"auxiliary products archive {where} cannot be read: {err.reason}")
 
@@ -381,8 +388,7 @@ class _Builder:
     def casa_version_from_log(self, e: Entry) -> str | None:
         try:
             if e.disk is not None:
-                with open(e.disk, "rb") as f:
-                    head = f.read(65536).decode("utf-8", "replace")
+                head = decode_text(read_package_bytes(e.disk, self.tree.root, limit=65536, head=True))
             else:
                 head = self.tree.read_text(e.rel)[:65536]
         except (OSError, AlmaviewError):
@@ -410,6 +416,9 @@ class _Builder:
                     self.problem(f"{len(missing)} caltable(s) named in {eb.calapply.path} are not in the package "
                                  f"(e.g. {missing[0]})")
         self.fields(m)
+        if m.continuum:
+            for line in cont_dat_problems(m.continuum, _spw_coverage(m.spws), m.aux_files.get("cont.dat", "cont.dat")):
+                self.problem(line)
 
     def fields(self, m: MemberOUS) -> None:
         if self.read_ms:
@@ -466,6 +475,21 @@ def _merge_fields(into: list[FieldInfo], new: list[FieldInfo]) -> None:
         tgt = by_name[f.name]
         tgt.intents += [i for i in f.intents if i not in tgt.intents]
         tgt.spws += [s for s in f.spws if s not in tgt.spws]
+
+
+def _spw_coverage(spws: list[dict]) -> dict[str, tuple[float, float]] | None:
+    """(lowest, highest) frequency in Hz per spw id, from spw rows read out of an MS (None when unknown)."""
+    out = {}
+    for row in spws:
+        sid, centre, width = row.get("spw_id", row.get("spw")), row.get("center_frequency"), row.get("total_bandwidth")
+        if sid is None or centre is None or width is None:
+            continue
+        try:
+            centre, width = float(centre), abs(float(width))
+        except (TypeError, ValueError):
+            continue
+        out[str(sid)] = (centre - width / 2, centre + width / 2)
+    return out or None
 
 
 def _ms_rank(path: str) -> tuple[int, str]:

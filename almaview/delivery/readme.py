@@ -50,9 +50,14 @@ _KEYS: dict[str, tuple[str, ...]] = {
 }
 _LOOKUP = {alias: field for field, aliases in _KEYS.items() for alias in aliases}
 _ACHIEVED = re.compile(r"^\s*achieved\s+(beam|rms|sensitivity|resolution)\b[^:]*:?\s*(.*)$", re.I)
-_KV = re.compile(r"^\s{0,4}([A-Za-z][A-Za-z0-9 '()/_.-]{0,60}?)\s*:\s*(.*?)\s*$")
+#: 'Key: value' (the value is stripped in Python: a lazy '(.*?)\s*$' is quadratic on long blank tails)
+_KV = re.compile(r"^\s{0,4}([A-Za-z][A-Za-z0-9 '()/_.-]{0,60}?)\s*:(.*)$")
 _RULER = re.compile(r"^\s*([#=\-*~_])\1{3,}\s*$")
 _HEADING = re.compile(r"^[A-Z][A-Z0-9 '&/()-]{2,}$")
+_UNDERLINE = re.compile(r"^[=\-]{3,}$")
+_RULER_CHARS = "#=-*~_"
+#: Lines searched for fields: a real README has a few hundred; the rest of a huge file is kept in ``text``.
+MAX_PARSED_LINES = 100_000
 
 
 def _layout(lines: list[str]) -> str:
@@ -80,43 +85,53 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
     """
     lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
     r = Readme(layout=_layout(lines), path=None if path is None else os.fspath(path), text=text)
-    comments: list[str] | None = None  # collecting the reducer's comments
+    comments: list[str] | None = None  # collecting the reducer's comments (joined once, when they end)
+
+    def flush() -> None:
+        if comments is not None:
+            r.reducer_comments = "\n".join(comments).strip()
+
     section = ""
+    parsed = lines[:MAX_PARSED_LINES]
+    n = len(parsed)
     i = 0
-    while i < len(lines):
-        line = lines[i]
+    while i < n:  # cheap tests on each line before any regular expression: linear in the text
+        line = parsed[i]
         stripped = line.strip()
-        nxt = lines[i + 1].strip() if i + 1 < len(lines) else ""
+        nxt = parsed[i + 1].strip() if i + 1 < n else ""
+        underlined = bool(stripped) and nxt[:1] in ("=", "-") and _UNDERLINE.match(nxt) is not None and abs(
+            len(nxt) - len(stripped)) <= 3
         # '=' underlined section headings (cycle6+) and bare upper-case headings
         is_heading = bool(stripped) and (
-            (re.match(r"^[=\-]{3,}$", nxt) and abs(len(nxt) - len(stripped)) <= 3 and not _KV.match(line))
-            or (_HEADING.match(stripped) and ":" not in stripped and len(stripped) < 50)
+            (underlined and not (":" in line and _KV.match(line)))
+            or (":" not in stripped and len(stripped) < 50 and stripped[0].isupper()
+                and _HEADING.match(stripped) is not None)
         )
         if is_heading:
+            flush()
             section = stripped.lower()
             comments = None
             if "comment" in section and "reducer" in section or section in ("comments", "reducer comments"):
                 comments = []
                 r.reducer_comments = ""
             r.sections.append(stripped)
-            i += 2 if re.match(r"^[=\-]{3,}$", nxt) and abs(len(nxt) - len(stripped)) <= 3 else 1
+            i += 2 if underlined else 1
             continue
-        if _RULER.match(line):
-            if comments is not None and r.reducer_comments is not None:
-                r.reducer_comments = "\n".join(comments).strip()
+        if stripped and stripped[0] in _RULER_CHARS and _RULER.match(line):
+            flush()
             comments = None
             i += 1
             continue
-        m_ach = _ACHIEVED.match(line)
+        m_ach = _ACHIEVED.match(line) if stripped[:8].lower() == "achieved" else None
         if m_ach:
             what = m_ach.group(1).lower()
             target = r.achieved_beam if what in ("beam", "resolution") else r.achieved_rms
             target.append(stripped)
             i += 1
             continue
-        m = _KV.match(line) if comments is None else None
+        m = _KV.match(line) if comments is None and ":" in line else None
         if m and not m.group(1).strip().lower().startswith(("http", "https")):
-            key_raw, value = m.group(1).strip(), m.group(2)
+            key_raw, value = m.group(1).strip(), m.group(2).strip()
             field = _LOOKUP.get(key_raw.lower())
             if field == "reducer_comments":
                 comments = [value] if value else []
@@ -129,8 +144,8 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
             continue
         if comments is not None:
             comments.append(line.rstrip())
-            r.reducer_comments = "\n".join(comments).strip()
         i += 1
+    flush()
     if r.pi_name:
         m = re.match(r"^(.*?)\s*\(Username:\s*([^)]*)\)\s*$", r.pi_name)
         if m:

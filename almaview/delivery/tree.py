@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ..errors import AlmaviewError, NotADelivery, PathNotFound
 from . import tarball
+from .textfile import MAX_TEXT_BYTES, decode_text, read_package_bytes
 
 PROJECT_RE = re.compile(r"^\d{4}\.[A-Z0-9]\.\d{5}\.[A-Z]{1,4}$")
 EB_RE = re.compile(r"uid___A002_X[0-9a-fA-F]+_X[0-9a-fA-F]+")
@@ -75,6 +76,7 @@ class Tree:
     # ------------------------------------------------------------ building
     def add_directory(self, top: Path) -> None:
         """Index a project directory on disk (without descending into tables, ASDMs or weblogs)."""
+        top_real = top.resolve()
         for dirpath, dirnames, filenames in os.walk(top, onerror=self._walk_error):
             here = Path(dirpath)
             rel_here = here.relative_to(top).as_posix()
@@ -88,12 +90,15 @@ class Tree:
                 except OSError:
                     children = set()
                 leaf = _is_leaf_dir(d, children) or (here.name == "raw" and EB_RE.fullmatch(d) is not None)
-                if p.is_symlink() and not p.resolve().is_relative_to(top.resolve()):
-                    leaf = True
+                outside = p.is_symlink() and not p.resolve().is_relative_to(top_real)
                 self.entries[rel] = Entry(rel, True, 0, disk=p)
+                if outside:  # never walk out of the package (a link to '/' would size the whole disk)
+                    leaf = True
+                    self.problems.append(f"{p} is a symbolic link to {os.fspath(p.resolve())}, outside the package: "
+                                         "its contents are not listed or sized")
                 if leaf:
                     self.leaf_children[rel] = children
-                    self.entries[rel].size = _du(p)
+                    self.entries[rel].size = 0 if outside else _du(p)
                 else:
                     keep.append(d)
             dirnames[:] = keep
@@ -147,35 +152,48 @@ class Tree:
                 ):
                     leaves.append(rel)
         leaves.sort(key=len)
-        cut: list[str] = []
+        cut: set[str] = set()
+
+        def top_of(rel: str) -> str | None:  # the collapsed ancestor of rel, by lookups (linear overall)
+            parts = rel.split("/")
+            for i in range(1, len(parts)):
+                head = "/".join(parts[:i])
+                if head in cut:
+                    return head
+            return None
+
         for rel in leaves:
-            if any(rel.startswith(c + "/") for c in cut):
-                continue
-            cut.append(rel)
+            if top_of(rel) is None:
+                cut.add(rel)
         if not cut:
             return
-        prefixes = tuple(c + "/" for c in cut)
         sizes: dict[str, int] = {}
-        for rel in [r for r in self.entries if r.startswith(prefixes)]:
+        for rel in list(self.entries):
+            top = top_of(rel)
+            if top is None:
+                continue
             e = self.entries.pop(rel)
-            top = next(c for c in cut if rel.startswith(c + "/"))
             sizes[top] = sizes.get(top, 0) + e.size
             self.leaf_children.setdefault(top, set()).add(rel[len(top) + 1:])
         for c, s in sizes.items():
             self.entries[c].size = s
 
     # ------------------------------------------------------------ reading
-    def read_bytes(self, rel: str) -> bytes:
-        """Read a (small) file of the delivery, from disk or straight out of its tar."""
+    def read_bytes(self, rel: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+        """Read a (small) file of the delivery, from disk or straight out of its tar.
+
+        Only regular files of at most ``limit`` bytes inside the package are
+        read; anything else raises :class:`~almaview.errors.UnreadablePackageFile`.
+        """
         e = self.entries[rel]
         if e.disk is not None:
-            return e.disk.read_bytes()
+            return read_package_bytes(e.disk, self.root, limit=limit)
         assert e.archive is not None and e.member is not None
-        return tarball.read_member(e.archive, e.member)
+        return tarball.read_member(e.archive, e.member, limit=limit)
 
-    def read_text(self, rel: str) -> str:
-        """Read a text file (undecodable bytes replaced)."""
-        return self.read_bytes(rel).decode("utf-8", errors="replace")
+    def read_text(self, rel: str, limit: int = MAX_TEXT_BYTES) -> str:
+        """Read a text file (UTF-8 or UTF-16; undecodable bytes replaced)."""
+        return decode_text(self.read_bytes(rel, limit))
 
     def source(self, rel: str) -> str:
         """A printable location: the real path, or 'archive.tar:member'."""
