@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import re
 
 from .model import ContinuumRange, FluxDensity
@@ -31,6 +32,9 @@ _RANGE = re.compile(r"^\s*([0-9.eE+-]+)\s*~\s*([0-9.eE+-]+)\s*([kMGT]?Hz)\s*(\w+
 def parse_cont_dat(text: str) -> list[ContinuumRange]:
     """Parse cont.dat into one ContinuumRange per line (frequencies in Hz, with their frame).
 
+    Lines that are not ranges are kept with ``low=high=None``; see
+    :func:`cont_dat_problems` for ranges that cannot be right.
+
     Examples
     --------
     >>> r = parse_cont_dat("Field: M100\\n\\nSpectralWindow: 17\\n230.1~230.5GHz LSRK\\n")
@@ -38,25 +42,72 @@ def parse_cont_dat(text: str) -> list[ContinuumRange]:
     ('M100', '17', 230100000000.0, 230500000000.0, 'LSRK')
     """
     out: list[ContinuumRange] = []
+    append = out.append
     fld, spw = "", ""
+    match = _RANGE.match
     for line in text.splitlines():
         s = line.strip()
-        if not s or s.startswith("#"):
+        if not s or s[0] == "#":
             continue
-        key, _, value = s.partition(":")
-        if key.strip().lower() == "field" and _:
-            fld = value.strip()
-            continue
-        if key.strip().lower() in ("spectralwindow", "spectral window", "spw") and _:
-            spw = value.strip().split()[0] if value.strip() else ""
-            continue
-        m = _RANGE.match(s)
-        if m:
-            scale = _UNITS[m.group(3).lower()]
-            out.append(ContinuumRange(fld, spw, float(m.group(1)) * scale, float(m.group(2)) * scale,
+        if s[0] in _NUMBER_START:  # the common case first: one cheap test per line
+            m = match(s)
+            if m:
+                scale = _UNITS[m.group(3).lower()]
+                append(ContinuumRange(fld, spw, float(m.group(1)) * scale, float(m.group(2)) * scale,
                                       m.group(4), s))
-        else:
-            out.append(ContinuumRange(fld, spw, None, None, None, s))
+                continue
+        elif ":" in s:
+            key, _, value = s.partition(":")
+            key = key.strip().lower()
+            if key == "field":
+                fld = value.strip()
+                continue
+            if key in ("spectralwindow", "spectral window", "spw"):
+                spw = value.strip().split()[0] if value.strip() else ""
+                continue
+        append(ContinuumRange(fld, spw, None, None, None, s))
+    return out
+
+
+_NUMBER_START = frozenset("0123456789.+-")
+
+
+def cont_dat_problems(ranges: list[ContinuumRange], spws: dict[str, tuple[float, float]] | None = None,
+                      source: str = "cont.dat") -> list[str]:
+    """Say which cont.dat lines cannot be right: reversed, infinite or non-positive, not understood, or outside the spw.
+
+    ``spws`` maps an spw id to its (lowest, highest) frequency in Hz (e.g. from
+    the MS); a range further than 100 km/s (Doppler, LSRK vs TOPO) outside
+    its spw is reported.
+
+    Examples
+    --------
+    >>> rs = parse_cont_dat("SpectralWindow: 17\\n230.5~230.1GHz LSRK\\n240.0~241.0GHz LSRK\\nNONE\\n")
+    >>> for line in cont_dat_problems(rs, {"17": (229.0e9, 231.0e9)}):
+    ...     print(line)
+    cont.dat spw 17: range '230.5~230.1GHz LSRK' is reversed (start above end)
+    cont.dat spw 17: range '240.0~241.0GHz LSRK' lies outside spw 17 (229.000000-231.000000 GHz)
+    """
+    out = []
+    for r in ranges:
+        where = f"{source} spw {r.spw}" if r.spw else source
+        if r.low is None or r.high is None:
+            if r.text.strip().upper() not in ("ALL", "NONE", "ALL LSRK", "NONE LSRK"):
+                out.append(f"{where}: line {r.text[:80]!r} is not a frequency range (expected e.g. "
+                           "'230.1~230.5GHz LSRK', 'ALL' or 'NONE')")
+            continue
+        if not (math.isfinite(r.low) and math.isfinite(r.high)):
+            out.append(f"{where}: range {r.text[:80]!r} is not finite")
+        elif r.low <= 0 or r.high <= 0:
+            out.append(f"{where}: range {r.text[:80]!r} has a frequency at or below zero")
+        elif r.low > r.high:
+            out.append(f"{where}: range {r.text[:80]!r} is reversed (start above end)")
+        elif spws is not None and r.spw in spws:
+            lo, hi = spws[r.spw]
+            margin = 100e3 / 299792458.0 * hi
+            if r.low < lo - margin or r.high > hi + margin:
+                out.append(f"{where}: range {r.text[:80]!r} lies outside spw {r.spw} "
+                           f"({lo / 1e9:.6f}-{hi / 1e9:.6f} GHz)")
     return out
 
 

@@ -67,10 +67,16 @@ def caltable_kind(name: str) -> str:
     return "unknown"
 
 
+#: applycal calls read from one file (a pipeline EB has tens); the rest of a larger file is reported, not parsed.
+MAX_CALLS = 2000
+#: Longest single applycal call read, in characters.
+MAX_CALL_CHARS = 200_000
+
+
 def _literal(node: ast.AST) -> Any:
     try:
         return ast.literal_eval(node)
-    except (ValueError, SyntaxError, TypeError):
+    except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
         return ast.unparse(node)
 
 
@@ -84,31 +90,102 @@ def _as_list(value: Any, n: int) -> list[Any]:
     return out + [None] * (n - len(out))
 
 
-def _calls(text: str) -> list[dict[str, Any]]:
-    """Find every applycal(...) call, line by line (lines may be joined by the pipeline, so parse each)."""
-    out = []
-    # a call may span lines: join continuation lines by balancing parentheses
-    buf, depth = "", 0
-    for line in text.splitlines():
-        if not buf and not re.match(r"^\s*(\w+\.)?applycal\s*\(", line):
+class _BadCall(ValueError):
+    pass
+
+
+def _calls(text: str, problems: list[str] | None = None) -> list[tuple[int, dict[str, Any]]]:
+    """Find every applycal(...) call with its line number (a call may span lines: parentheses are balanced)."""
+    problems = [] if problems is None else problems
+    out: list[tuple[int, dict[str, Any]]] = []
+    buf: list[str] = []
+    size, depth, start = 0, 0, 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not buf and not _CALL_RE.match(line):
             continue
-        buf += line + "\n"
+        if not buf:
+            start = number
+            if len(out) >= MAX_CALLS:
+                problems.append(f"more than {MAX_CALLS} applycal calls; lines from {number} on were not read")
+                break
+        buf.append(line)
+        size += len(line)
         depth += line.count("(") - line.count(")")
+        if size > MAX_CALL_CHARS:
+            problems.append(f"line {start}: an applycal call longer than {MAX_CALL_CHARS} characters "
+                            "(unbalanced parentheses?); not read")
+            buf, size, depth = [], 0, 0
+            continue
         if depth <= 0:
+            src = "\n".join(buf).strip()
+            buf, size, depth = [], 0, 0
             try:
-                tree = ast.parse(buf.strip(), mode="eval")
-            except SyntaxError:
-                buf, depth = "", 0
+                tree = ast.parse(src, mode="eval")
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
+                problems.append(f"line {start}: not a Python call ({type(err).__name__}: "
+                                f"{getattr(err, 'msg', err)}); not read")
                 continue
             call = tree.body
             if isinstance(call, ast.Call):
-                out.append({kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg})
-            buf, depth = "", 0
+                out.append((start, {kw.arg: _literal(kw.value) for kw in call.keywords if kw.arg}))
+    if buf:
+        problems.append(f"line {start}: an applycal call that never closes its parenthesis; not read")
     return out
+
+
+_CALL_RE = re.compile(r"^\s*(\w+\.)?applycal\s*\(")
+
+
+def _int_list(value: Any, what: str) -> list[int]:
+    if value in (None, "", []):
+        return []
+    if not isinstance(value, (list, tuple)):
+        raise _BadCall(f"{what} is {value!r}, expected a list of spw ids")
+    out = []
+    for x in value:
+        if isinstance(x, bool) or not isinstance(x, int):
+            raise _BadCall(f"{what} holds {x!r}, expected spw ids (integers)")
+        out.append(x)
+    return out
+
+
+def _tables(kw: dict[str, Any]) -> list[TableApply]:
+    tables = kw.get("gaintable") or []
+    if isinstance(tables, str):
+        tables = [tables]
+    if not isinstance(tables, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in tables):
+        raise _BadCall(f"gaintable is {tables!r}, expected a list of caltable names")
+    n = len(tables)
+    gainfield = _as_list(kw.get("gainfield"), n)
+    interp = _as_list(kw.get("interp"), n)
+    calwt = kw.get("calwt", True)
+    calwt = [calwt] * n if isinstance(calwt, bool) else _as_list(calwt, n)
+    spwmap = kw.get("spwmap") or []
+    if not isinstance(spwmap, (list, tuple)):
+        raise _BadCall(f"spwmap is {spwmap!r}, expected a list (one list of spw ids per gaintable)")
+    if spwmap and all(isinstance(x, int) and not isinstance(x, bool) for x in spwmap):  # one map for all tables
+        spwmap = [spwmap] * n
+    if len(spwmap) > n:
+        raise _BadCall(f"spwmap has {len(spwmap)} entries for {n} gaintable(s)")
+    spwmap = _as_list(spwmap, n)
+    tas = []
+    for i, t in enumerate(tables):
+        base = posixpath.basename(str(t).rstrip("/"))
+        tas.append(TableApply(
+            table=base, kind=caltable_kind(base), gainfield=str(gainfield[i] or ""),
+            interp=str(interp[i] or ""), spwmap=_int_list(spwmap[i], f"spwmap entry {i} ({base})"),
+            calwt=bool(True if calwt[i] is None else calwt[i]),
+        ))
+    return tas
 
 
 def parse_calapply(text: str, path: str | os.PathLike = "") -> CalApply:
     """Parse a ``*.calapply.txt``: each applycal call with its tables, gainfield, interp, spwmap, calwt.
+
+    Calls are read with :mod:`ast` (literals only), never executed.  A call
+    with a malformed ``gaintable`` or ``spwmap`` (or one that is not Python)
+    is left out and described in ``CalApply.problems``; the other calls are
+    kept.
 
     Examples
     --------
@@ -117,35 +194,24 @@ def parse_calapply(text: str, path: str | os.PathLike = "") -> CalApply:
     ...     "spwmap=[[0, 1]], calwt=[False])")
     >>> ca.calls[0].intent, ca.calls[0].tables[0].kind, ca.calls[0].tables[0].spwmap
     ('BANDPASS', 'tsyscal', [0, 1])
+    >>> parse_calapply("applycal(vis='a.ms', gaintable=['t.bcal.tbl'], spwmap=[['x']])").problems
+    ["line 1: spwmap entry 0 (t.bcal.tbl) holds 'x', expected spw ids (integers); this applycal call is not used"]
     """
     calls = []
+    problems: list[str] = []
     vis = None
-    for kw in _calls(text):
-        tables = kw.get("gaintable") or []
-        if isinstance(tables, str):
-            tables = [tables]
-        n = len(tables)
-        gainfield = _as_list(kw.get("gainfield"), n)
-        interp = _as_list(kw.get("interp"), n)
-        calwt = kw.get("calwt", True)
-        calwt = [calwt] * n if isinstance(calwt, bool) else _as_list(calwt, n)
-        spwmap = kw.get("spwmap") or []
-        if spwmap and all(isinstance(x, int) for x in spwmap):  # one map for all tables
-            spwmap = [spwmap] * n
-        spwmap = _as_list(spwmap, n)
-        tas = []
-        for i, t in enumerate(tables):
-            base = posixpath.basename(str(t).rstrip("/"))
-            tas.append(TableApply(
-                table=base, kind=caltable_kind(base), gainfield=str(gainfield[i] or ""),
-                interp=str(interp[i] or ""), spwmap=[int(x) for x in (spwmap[i] or [])],
-                calwt=bool(True if calwt[i] is None else calwt[i]),
-            ))
-        vis = vis or (posixpath.basename(str(kw["vis"]).rstrip("/")) if kw.get("vis") else None)
+    for number, kw in _calls(text, problems):
+        try:
+            tas = _tables(kw)
+        except _BadCall as err:
+            problems.append(f"line {number}: {err}; this applycal call is not used")
+            continue
+        v = kw.get("vis")
+        vis = vis or (posixpath.basename(str(v).rstrip("/")) if isinstance(v, str) and v else None)
         opts = {k: v for k, v in kw.items()
                 if k not in {"vis", "field", "spw", "intent", "antenna", "gaintable", "gainfield", "interp",
                              "spwmap", "calwt"}}
         calls.append(Applycal(field=str(kw.get("field") or ""), spw=str(kw.get("spw") or ""),
                               intent=str(kw.get("intent") or ""), antenna=str(kw.get("antenna") or ""),
                               tables=tas, options=opts))
-    return CalApply(path=os.fspath(path), vis=vis, calls=calls)
+    return CalApply(path=os.fspath(path), vis=vis, calls=calls, problems=problems)

@@ -112,6 +112,7 @@ class CalApply:
     path: str
     vis: str | None
     calls: list[Applycal] = _field(default_factory=list)
+    problems: list[str] = _field(default_factory=list)  #: lines that could not be used, and why
 
     @property
     def tables(self) -> list[str]:
