@@ -84,6 +84,10 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code.
 
@@ -97,7 +101,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handler(args)
     except AlmaviewError as err:
-        print(f"almaview {args.command}: {type(err).__name__}: {err}", file=sys.stderr)
+        print(_one_line(f"almaview {args.command}: {type(err).__name__}: {err}"), file=sys.stderr)
+        return 1
+    except OSError as err:  # the file system said no (permissions, a full disk): still one line, no traceback
+        where = f"{err.filename!r}: " if getattr(err, "filename", None) else ""
+        print(_one_line(f"almaview {args.command}: {type(err).__name__}: {where}{err.strerror or err}"),
+              file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
