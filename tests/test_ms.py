@@ -136,9 +136,15 @@ def test_enu_offsets_agree_with_astropy(alma_eb):
     from astropy.coordinates import EarthLocation
     import astropy.units as u
 
+    from casacore.measures import measures
+
     ants = av.open_ms(alma_eb.ms)["antennas"].ds
     pos = ants.ANTENNA_POSITION.values
-    centre = pos.mean(axis=0)
+    dm = measures()  # the array reference is ALMA's observatory position, as casacore's measures know it
+    obs = dm.measure(dm.observatory("ALMA"), "ITRF")
+    olon, olat, r = obs["m0"]["value"], obs["m1"]["value"], obs["m2"]["value"]
+    centre = r * np.array([np.cos(olat) * np.cos(olon), np.cos(olat) * np.sin(olon), np.sin(olat)])
+    np.testing.assert_allclose(ants.attrs["array_centre"], centre, atol=1e-3)
     loc = EarthLocation.from_geocentric(*centre, unit=u.m)
     lat, lon = np.deg2rad(loc.lat.deg), np.deg2rad(loc.lon.deg)
     # Independent rotation: local unit vectors from astropy's geodetic latitude/longitude.

@@ -65,13 +65,20 @@ def onsource_table(vis: Any) -> pd.DataFrame:
 
 
 def baseline_lengths(vis: Any) -> np.ndarray:
-    """Lengths (m) of every antenna pair of the ANTENNA table (upper triangle, in order).
+    """Lengths (m) of every pair of the antennas that have data and a valid position (upper triangle, in order).
+
+    Antennas the ANTENNA table lists without data, or at (0, 0, 0), are left out.
 
     Examples
     --------
     >>> baseline_lengths(av.open_ms("uid.ms")).max()   # doctest: +SKIP
     """
-    pos = vis["antennas"].ds.ANTENNA_POSITION.values
+    ant = vis["antennas"].ds
+    keep = np.ones(ant.sizes["antenna_name"], bool)
+    for mask in ("has_data", "position_valid"):
+        if mask in ant.coords:
+            keep &= ant[mask].values.astype(bool)
+    pos = ant.ANTENNA_POSITION.values[keep]
     d = np.sqrt(((pos[:, None, :] - pos[None, :, :]) ** 2).sum(-1))
     return d[np.triu_indices(len(pos), 1)]
 
@@ -110,7 +117,7 @@ def eb_facts(vis: Any) -> dict[str, Any]:
     return {
         "eb": str(obs.execblock_uid.values[0]) if "execblock_uid" in obs.coords else vis.attrs.get("title", ""),
         "start": str(vis.attrs.get("time_start", ""))[:19], "end": str(vis.attrs.get("time_end", ""))[:19],
-        "antennas": int(vis["antennas"].ds.sizes["antenna_name"]),
+        "antennas": int(vis["antennas"].ds.attrs.get("n_antennas", vis["antennas"].ds.sizes["antenna_name"])),
         "baseline_min_m": round(float(bl.min()), 1) if bl.size else float("nan"),
         "baseline_max_m": round(float(bl.max()), 1) if bl.size else float("nan"),
         "spws": "; ".join(str(s) for s in spws.spw_label.values),

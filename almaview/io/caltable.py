@@ -63,7 +63,7 @@ _PIPELINE_NAME = re.compile(
 # casacore Stokes codes of the parallel hands -> receptor basis.
 _LINEAR_CODES = {9, 10, 11, 12}
 _CIRCULAR_CODES = {5, 6, 7, 8}
-_LINEAR_TELESCOPES = {"ALMA", "ACA", "OSF", "ATCA", "MEERKAT", "ASKAP", "SMA", "NOEMA", "PDBI", "APEX", "LOFAR"}
+_LINEAR_TELESCOPES = {"ALMA", "ACA", "OSF", "ATCA", "MEERKAT", "ASKAP", "SMA", "NOEMA", "PDBI", "APEX", "LOFAR", "MWA"}
 _CIRCULAR_TELESCOPES = {"VLA", "EVLA", "JVLA", "VLBA", "GMRT", "UGMRT", "CARMA", "WSRT", "BIMA", "EVN"}
 
 

@@ -9,14 +9,17 @@ Names follow xradio's MSv4 schema where it has one (``antenna_name``,
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import os
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
-from ..errors import DamagedTable
+from ..errors import DamagedTable, DataWarning
 from .tables import open_table
 
 #: CASA MJD seconds of the unix epoch (1970-01-01): subtract to get unix seconds.
@@ -127,15 +130,58 @@ def itrf_to_enu(positions: np.ndarray, centre: np.ndarray) -> np.ndarray:
     return (np.asarray(positions, dtype=float) - centre) @ rot.T
 
 
-def read_antennas(path: Path) -> xr.Dataset:
-    """The ANTENNA subtable: name, station, ITRF position, dish diameter, offsets from the array centre.
+#: Telescope names casacore's observatory table spells differently.
+_OBSERVATORY_ALIASES = {"JVLA": "VLA", "EVLA": "VLA", "OSF": "ALMA", "MEERKAT": "MeerKAT"}
 
-    The array centre is the mean of the antenna positions (``attrs['array_centre']``).
+#: A position closer than this to the centre of the Earth (m) is not an antenna's: e.g. the (0, 0, 0)
+#: rows of antennas a correlator listed but did not use.
+_MIN_GEOCENTRIC_M = 1.0e6
+
+
+@functools.lru_cache(maxsize=64)
+def observatory_position(telescope: str) -> tuple[float, float, float] | None:
+    """ITRF position (x, y, z in m) of a telescope's observatory, from casacore measures; None if unknown.
 
     Examples
     --------
-    >>> ants = read_antennas(Path("my.ms"))                       # doctest: +SKIP
+    >>> x, y, z = observatory_position("ALMA")
+    >>> round(float(np.hypot(x, y))), round(float(z))
+    (5877772, -2481030)
+    >>> observatory_position("no such telescope") is None
+    True
+    """
+    name = (telescope or "").strip()
+    if not name:
+        return None
+    from casacore.measures import measures
+
+    dm = measures()
+    known = {o.upper(): o for o in dm.get_observatories()}
+    key = known.get(name.upper()) or known.get(_OBSERVATORY_ALIASES.get(name.upper(), "").upper())
+    if key is None:
+        return None
+    pos = dm.measure(dm.observatory(key), "ITRF")
+    lon, lat, r = pos["m0"]["value"], pos["m1"]["value"], pos["m2"]["value"]
+    return (float(r * np.cos(lat) * np.cos(lon)), float(r * np.cos(lat) * np.sin(lon)), float(r * np.sin(lat)))
+
+
+def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str = "") -> xr.Dataset:
+    """The ANTENNA subtable: name, station, ITRF position, dish diameter, offsets from the array reference.
+
+    ``used`` (antenna ids that appear in the main table) marks which antennas have data
+    (``has_data``); ``position_valid`` is False for rows at (0, 0, 0) (or anywhere not on the
+    Earth's surface). The array reference (``attrs['array_centre']``) is the observatory
+    position casacore's measures know for ``telescope``; otherwise the mean position of the
+    antennas with data and a valid position. Antennas without data or without a valid
+    position never count (``attrs['n_antennas']``) and rows without a valid position have
+    NaN east/north/up offsets.
+
+    Examples
+    --------
+    >>> ants = read_antennas(Path("my.ms"), telescope="ALMA")     # doctest: +SKIP
     >>> ants.ANTENNA_POSITION.sel(antenna_name="DA41").values     # doctest: +SKIP
+    >>> ants.attrs["array_centre_source"]                         # doctest: +SKIP
+    'observatory position of ALMA (casacore measures)'
     """
     with open_table(path, "ANTENNA") as t:
         names = _strings(t, "NAME")
@@ -145,8 +191,27 @@ def read_antennas(path: Path) -> xr.Dataset:
         dish = t.getcol("DISH_DIAMETER") if t.nrows() else np.zeros(0)
         frame = (t.getcolkeywords("POSITION").get("MEASINFO") or {}).get("Ref", "ITRF")
     names = _unique_names(names)
-    centre = pos.mean(axis=0) if len(pos) else np.zeros(3)
-    enu = itrf_to_enu(pos, centre) if len(pos) else np.zeros((0, 3))
+    pos = np.asarray(pos, dtype=float).reshape(-1, 3)
+    n = len(names)
+    valid = np.isfinite(pos).all(axis=1) & (np.linalg.norm(np.nan_to_num(pos), axis=1) > _MIN_GEOCENTRIC_M)
+    has_data = np.ones(n, bool)
+    if used is not None:
+        has_data[:] = False
+        ids = np.asarray(used, dtype=np.int64)
+        has_data[ids[(ids >= 0) & (ids < n)]] = True
+    in_array = valid & has_data
+    observatory = observatory_position(telescope)
+    if observatory is not None:
+        centre, source = np.array(observatory), f"observatory position of {telescope} (casacore measures)"
+    elif in_array.any():
+        centre, source = pos[in_array].mean(axis=0), f"mean position of the {int(in_array.sum())} antennas with data"
+    elif valid.any():
+        centre, source = pos[valid].mean(axis=0), f"mean position of the {int(valid.sum())} antennas"
+    else:
+        centre, source = np.zeros(3), "unknown (no antenna has a valid position)"
+    enu = np.full((n, 3), np.nan)
+    if valid.any() and np.linalg.norm(centre) > _MIN_GEOCENTRIC_M:
+        enu[valid] = itrf_to_enu(pos[valid], centre)
     return xr.Dataset(
         {
             "ANTENNA_POSITION": (
@@ -157,19 +222,23 @@ def read_antennas(path: Path) -> xr.Dataset:
             "ANTENNA_POSITION_ENU": (
                 ("antenna_name", "enu_label"),
                 enu,
-                {"units": "m", "description": "east/north/up offset from the array centre (mean antenna position)"},
+                {"units": "m", "description": f"east/north/up offset from the array reference ({source}); "
+                                              "NaN where the position is not valid"},
             ),
             "ANTENNA_DISH_DIAMETER": (("antenna_name",), dish, {"units": "m"}),
         },
         coords={
             "antenna_name": ("antenna_name", names),
-            "antenna_id": ("antenna_name", np.arange(len(names))),
+            "antenna_id": ("antenna_name", np.arange(n)),
             "station_name": ("antenna_name", stations),
             "mount": ("antenna_name", mounts),
+            "has_data": ("antenna_name", has_data, {"description": "the antenna appears in the main table"}),
+            "position_valid": ("antenna_name", valid, {"description": "POSITION is on the Earth (not (0, 0, 0))"}),
             "cartesian_pos_label": ["x", "y", "z"],
             "enu_label": ["east", "north", "up"],
         },
-        attrs={"array_centre": centre.tolist(), "array_centre_units": "m", "array_centre_frame": frame},
+        attrs={"array_centre": centre.tolist(), "array_centre_units": "m", "array_centre_frame": frame,
+               "array_centre_source": source, "n_antennas": int(in_array.sum())},
     )
 
 
@@ -207,10 +276,80 @@ def _direction_frames(t, column: str, n: int) -> list[str]:
     return [str(info.get("Ref", "J2000"))] * n
 
 
-def read_fields(path: Path) -> xr.Dataset:
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 for a moment: casacore's measures log (e.g. a harmless 'leap second
+    table out of date' SEVERE line) goes there, not to Python's logging."""
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def directions_to_icrs(
+    lon: np.ndarray, lat: np.ndarray, frames: list[str], *, times_s: np.ndarray | None = None,
+    position_itrf: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Convert directions (radians) in any frame casacore's measures know (B1950, B1950_VLA, GALACTIC,
+    ECLIPTIC, SUPERGAL, AZEL, HADEC, APP, ...) to ICRS.
+
+    ``times_s`` (CASA MJD seconds) and ``position_itrf`` (m) are the epoch and observatory of frames
+    that need them (AZEL, HADEC, APP, planets). J2000 is rotated with the IAU frame bias (erfa),
+    ICRS is kept. Returns (ra, dec, problems): a direction casacore cannot convert stays NaN and its
+    problem is listed.
+
+    Examples
+    --------
+    >>> ra, dec, problems = directions_to_icrs(np.array([0.0]), np.array([np.pi / 2]), ["GALACTIC"])
+    >>> round(float(np.degrees(ra[0])), 3), round(float(np.degrees(dec[0])), 3), problems
+    (192.859, 27.128, [])
+    """
+    ra = np.asarray(lon, dtype=float).copy()
+    dec = np.asarray(lat, dtype=float).copy()
+    frames_arr = np.array([str(f).upper() for f in frames], dtype=object)
+    j2000 = frames_arr == "J2000"
+    if j2000.any():
+        ra[j2000], dec[j2000] = _j2000_to_icrs(ra[j2000], dec[j2000])
+    todo = np.flatnonzero(~(j2000 | (frames_arr == "ICRS")))
+    problems: list[str] = []
+    if todo.size == 0:
+        return ra, dec, problems
+    from casacore.measures import measures
+
+    dm = measures()
+    with _quiet_stderr():
+        if position_itrf is not None and np.linalg.norm(position_itrf) > _MIN_GEOCENTRIC_M:
+            x, y, z = (f"{float(v)}m" for v in position_itrf)
+            dm.do_frame(dm.position("ITRF", x, y, z))
+        for k in todo:
+            if times_s is not None and np.isfinite(times_s[k]) and times_s[k] > 0:
+                dm.do_frame(dm.epoch("UTC", f"{float(times_s[k])}s"))
+            try:
+                out = dm.measure(dm.direction(str(frames[k]), f"{ra[k]}rad", f"{dec[k]}rad"), "ICRS")
+                ra[k], dec[k] = np.mod(out["m0"]["value"], 2 * np.pi), out["m1"]["value"]
+            except RuntimeError as err:
+                problems.append(f"{frames[k]} direction {k}: {err}")
+                ra[k], dec[k] = np.nan, np.nan
+    return ra, dec, problems
+
+
+def read_fields(
+    path: Path, *, telescope: str = "", time: float | None = None, position_itrf: np.ndarray | None = None,
+) -> xr.Dataset:
     """The FIELD subtable: name, code, source, phase centre in ICRS (radians).
 
-    Directions stored in J2000 are rotated to ICRS (frame bias); other frames give NaN.
+    Directions are converted to ICRS from whatever frame the MS stores them in
+    (:func:`directions_to_icrs`); frames that need an epoch use the field's TIME (or
+    ``time``, CASA MJD seconds), and an observatory, ``position_itrf`` or the observatory
+    of ``telescope``.
 
     Examples
     --------
@@ -224,22 +363,27 @@ def read_fields(path: Path) -> xr.Dataset:
         codes = _strings(t, "CODE") if "CODE" in t.colnames() else [""] * n
         source_ids = t.getcol("SOURCE_ID") if n else np.zeros(0, int)
         phase = t.getcol("PHASE_DIR")[:, 0, :] if n else np.zeros((0, 2))
+        field_times = t.getcol("TIME").astype(float) if n and "TIME" in t.colnames() else np.zeros(n)
         frames = _direction_frames(t, "PHASE_DIR", n)
     sources = read_source_names(path)
     source_names = [sources.get(int(s), "") for s in source_ids]
-    ra, dec = phase[:, 0].astype(float).copy(), phase[:, 1].astype(float).copy()
-    frames_arr = np.array(frames, dtype=object)
-    j2000 = frames_arr == "J2000"
-    if j2000.any():
-        ra[j2000], dec[j2000] = _j2000_to_icrs(ra[j2000], dec[j2000])
-    other = ~(j2000 | (frames_arr == "ICRS"))
-    ra[other], dec[other] = np.nan, np.nan
+    if time is not None:
+        field_times = np.where(field_times > 0, field_times, time)
+    if position_itrf is None:
+        position_itrf = observatory_position(telescope)
+    ra, dec, problems = directions_to_icrs(
+        phase[:, 0], phase[:, 1], frames, times_s=field_times,
+        position_itrf=None if position_itrf is None else np.asarray(position_itrf, dtype=float),
+    )
+    if problems:
+        warnings.warn(f"{path}: FIELD directions casacore could not convert to ICRS (left NaN): "
+                      + "; ".join(problems[:3]), DataWarning, stacklevel=2)
     return xr.Dataset(
         {
             "FIELD_PHASE_CENTER": (
                 ("field_id", "sky_dir_label"),
                 np.stack([ra, dec], axis=-1) if n else np.zeros((0, 2)),
-                {"units": "rad", "frame": "ICRS", "description": "PHASE_DIR, rotated to ICRS"},
+                {"units": "rad", "frame": "ICRS", "description": "PHASE_DIR, converted to ICRS"},
             ),
         },
         coords={

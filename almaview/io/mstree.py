@@ -20,7 +20,7 @@ import numpy as np
 import xarray as xr
 from xarray.core import indexing
 
-from ..errors import DamagedTable
+from ..errors import DamagedTable, DataWarning
 from . import msmeta
 from .msarray import BroadcastColumnArray, MSColumnArray
 from .msindex import (
@@ -82,8 +82,9 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
 
     observation = msmeta.read_observation(root)
     telescope = next((s for s in observation.telescope_name.values if s), "")
-    antennas = msmeta.read_antennas(root)
-    fields = msmeta.read_fields(root)
+    used = _unique_small(np.concatenate([cols["ANTENNA1"], cols["ANTENNA2"]]))
+    antennas = msmeta.read_antennas(root, used=used, telescope=telescope)
+    fields = msmeta.read_fields(root, telescope=telescope, time=float(cols["TIME"].min()) if index.nrows else None)
     spws, chan_freqs, chan_widths = msmeta.read_spws(root, telescope)
     pols = msmeta.read_polarizations(root)
     dd_spw, dd_pol = msmeta.read_data_descriptions(root)
@@ -103,7 +104,8 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
     used_names: set[str] = set()
     for ddid, rows in _group_rows(cols["DATA_DESC_ID"]).items():
         if ddid < 0 or ddid >= len(dd_spw):
-            warnings.warn(f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped")
+            warnings.warn(f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped",
+                          DataWarning, stacklevel=2)
             continue
         spw_id, pol_id = int(dd_spw[ddid]), int(dd_pol[ddid])
         name = f"spw_{spw_id}" if f"spw_{spw_id}" not in used_names else f"spw_{spw_id}_pol{pol_id}"
@@ -117,7 +119,9 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
     row_spw = np.where((ddid >= 0) & (ddid < len(dd_spw)), np.asarray(dd_spw)[np.clip(ddid, 0, max(len(dd_spw) - 1, 0))]
                        if len(dd_spw) else -1, -1)  # fmt: skip
     scans = _scans_dataset(time, scan, field_id, state, row_spw, field_names, state_intents)
-    root_ds = xr.Dataset(attrs=_root_attrs(root, index, observation, nant, nodes, time))
+    # Antennas count when they have data and a valid position (not every ANTENNA row does).
+    root_ds = xr.Dataset(attrs=_root_attrs(root, index, observation, antennas.attrs["n_antennas"], nodes, time))
+    root_ds.attrs["n_antennas_listed"] = int(nant)
     tree = {"/": root_ds, "antennas": antennas, "fields": fields, "spws": spws, "scans": scans,
             "observation": observation}  # fmt: skip
     tree.update(nodes)
@@ -136,7 +140,8 @@ def _spw_dataset(
     grid = RowGrid.build(rows, tinv, binv, utimes.size, ubl.size)
     cells = np.int64(utimes.size) * ubl.size
     if rows.size > cells or _unique_small(tinv.astype(np.int64) * ubl.size + binv).size < rows.size:
-        warnings.warn(f"{path}: spw {spw_id} has several rows for the same time and baseline; one is shown per cell")
+        warnings.warn(f"{path}: spw {spw_id} has several rows for the same time and baseline; one is shown per cell",
+                      DataWarning, stacklevel=2)
 
     # per-time coordinates from the first row at each time
     first = rows[grid.time_order[grid.time_bounds[:-1]] if grid.time_order is not None else grid.time_bounds[:-1]]

@@ -65,7 +65,8 @@ def antenna_positions(vis: Any, antennas: Sequence[str] | None = None) -> Panel:
     src = ColumnDataSource(columns_of(data))
     if antennas is not None:
         src.selected.indices = [i for i, n in enumerate(names) if n in set(antennas)]
-    span = max(float(np.abs(enu[:, :2]).max()) * 1.15, 10.0) if len(enu) else 10.0
+    finite = np.isfinite(enu[:, :2]).all(axis=1)  # rows at (0, 0, 0) have no offset
+    span = max(float(np.abs(enu[finite, :2]).max()) * 1.15, 10.0) if finite.any() else 10.0
     f = figure("Antenna positions (tap to select)", "East (m)", "North (m)", width=420, height=420,
                x_range=(-span, span), y_range=(-span, span), match_aspect=True)
     r = f.scatter("east_m", "north_m", source=src, size=11, color="#1f77b4", selection_color="#d62728",
