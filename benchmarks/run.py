@@ -1,7 +1,7 @@
 """almaview benchmarks: open time and the channel-averaged amplitude of one spw, against baselines
 run in the same process (raw python-casacore getcol of the same rows, dask-ms, xradio).
 
-Usage: python benchmarks/run.py [--data DIR] [--spw N] [--skip dask-ms,xradio,distributed]
+Usage: python benchmarks/run.py [--data DIR] [--spw N] [--skip chunks,dask-ms,xradio,distributed,memory]
 
 The data set is a >= 1 GB ALMA-like MS (43 antennas, a 1920-channel spw) simulated with CASA by
 ``almaview.sampledata`` once and cached in ``bench-data/``. Figures are printed as a table and
@@ -49,6 +49,55 @@ def raw_channel_mean(ms: str, rows: np.ndarray, nchan: int, chunk_bytes: float =
             out.append(np.abs(sub.getcol("DATA")).mean(axis=1))
             sub.close()
     return np.concatenate(out)
+
+
+def alternate(fa, fb, repeat: int = 3):
+    """Time two functions alternately (a, b, a, b, ...): on a shared machine both see the same load.
+    Returns (median a, median b, last a result, last b result)."""
+    ta, tb, ra, rb = [], [], None, None
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        ra = fa()
+        ta.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        rb = fb()
+        tb.append(time.perf_counter() - t0)
+    return statistics.median(ta), statistics.median(tb), ra, rb
+
+
+def chunk_overhead(ms: str, spw: int, repeat: int = 3) -> dict:
+    """What one dask chunk costs beyond its read: a narrow spw read one integration per chunk
+    (single-threaded), against python-casacore reading the same rows integration by integration."""
+    from casacore import tables
+
+    import almaview as av
+    from almaview.io.ms import spw_rows
+
+    rows = spw_rows(ms, spw)
+    with tables.table(ms, ack=False) as t:
+        times = t.getcol("TIME")[rows]
+    starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
+    blocks = np.split(rows, starts[1:])
+
+    def raw():
+        out = []
+        with tables.table(ms, ack=False) as t:
+            for block in blocks:
+                sub = t.selectrows(block)
+                out.append(np.abs(sub.getcol("DATA")).mean(axis=1))
+                sub.close()
+        return out
+
+    def almaview():
+        ds = av.open_ms(ms, chunks={"time": 1})[f"spw_{spw}"].ds
+        return abs(ds.VISIBILITY).mean("frequency").compute(scheduler="synchronous")
+
+    raw(), almaview()  # warm
+    t_raw, t_av, _, amp = alternate(raw, almaview, repeat)
+    nchunks = len(amp.chunks[0]) if amp.chunks else len(blocks)
+    return {"chunk_overhead_spw": spw, "chunk_overhead_chunks": len(blocks), "chunk_overhead_raw_s": t_raw,
+            "chunk_overhead_almaview_s": t_av,
+            "chunk_overhead_ms_per_chunk": 1e3 * (t_av - t_raw) / max(nchunks, 1)}
 
 
 def almaview_channel_mean(ms: str, node: str):
@@ -114,7 +163,9 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=str(REPO / "bench-data"))
     p.add_argument("--spw", type=int, default=0)
-    p.add_argument("--skip", default="", help="comma list of: distributed, dask-ms, xradio, memory")
+    p.add_argument("--skip", default="", help="comma list of: chunks, distributed, dask-ms, xradio, memory")
+    p.add_argument("--chunk-spw", type=int, default=2, help="the narrow spw of the chunk-overhead measurement")
+    p.add_argument("--repeat", type=int, default=3, help="timed repetitions of each path (median)")
     args = p.parse_args(argv)
     skip = set(filter(None, args.skip.split(",")))
     os.environ.setdefault("ALMAVIEW_CACHE_DIR", str(Path(args.data) / "cache"))
@@ -142,14 +193,16 @@ def main(argv=None) -> int:
     # Warm both paths once (page cache, imports), then time them alternately.
     raw_channel_mean(ms, rows[: len(rows) // 10], nchan)
     almaview_channel_mean(ms, node)
-    t_raw, raw = timed(lambda: raw_channel_mean(ms, rows, nchan), repeat=3)
-    t_av, amp = timed(lambda: almaview_channel_mean(ms, node), repeat=3)
+    t_raw, t_av, raw, amp = alternate(lambda: raw_channel_mean(ms, rows, nchan),
+                                      lambda: almaview_channel_mean(ms, node), repeat=args.repeat)
     # Same numbers from both paths (NaN cells are grid holes with no row).
     got = np.sort(amp.values[np.isfinite(amp.values)].ravel())
     np.testing.assert_allclose(got, np.sort(raw.ravel()), rtol=1e-5)
     res.update(raw_getcol_s=t_raw, almaview_s=t_av, ratio_single_process=t_raw / t_av,
                throughput_gb_s=res["spw_data_gb"] / t_av)
 
+    if "chunks" not in skip:
+        res.update(chunk_overhead(ms, args.chunk_spw))
     if "distributed" not in skip:
         t_dist, _ = distributed_channel_mean(ms, node)
         res.update(almaview_distributed_2proc_s=t_dist, ratio_distributed=t_raw / t_dist)
