@@ -73,11 +73,18 @@ MAX_CALLS = 2000
 MAX_CALL_CHARS = 200_000
 
 
+class _Code(str):
+    """The source text of an argument that is not a literal (a name, a call): kept as text, never run."""
+
+
 def _literal(node: ast.AST) -> Any:
     try:
         return ast.literal_eval(node)
     except (ValueError, SyntaxError, TypeError, RecursionError, MemoryError):
-        return ast.unparse(node)
+        try:
+            return _Code(ast.unparse(node))
+        except (RecursionError, MemoryError, ValueError):
+            return _Code("<unreadable expression>")
 
 
 def _as_list(value: Any, n: int) -> list[Any]:
@@ -150,6 +157,9 @@ def _int_list(value: Any, what: str) -> list[int]:
 
 
 def _tables(kw: dict[str, Any]) -> list[TableApply]:
+    for key in ("gaintable", "spwmap"):
+        if isinstance(kw.get(key), _Code):
+            raise _BadCall(f"{key} is the expression {str(kw[key])[:80]!r}, not a literal list (it is never run)")
     tables = kw.get("gaintable") or []
     if isinstance(tables, str):
         tables = [tables]

@@ -230,6 +230,9 @@ def find_project_root(path: str | os.PathLike) -> tuple[Path, str, str | None]:
     if not p.exists():
         raise PathNotFound(p, "does not exist")
     p = p.resolve()
+    if not p.is_dir() and not p.is_file():
+        raise NotADelivery(p, "is neither a directory nor a regular file (a FIFO, socket or device); expected the "
+                              "project directory, a directory inside it, or the directory holding the archive's tars")
     if p.is_file():
         if tarball.is_archive_name(p.name) and ARCHIVE_TAR_RE.match(p.name):
             p = p.parent
