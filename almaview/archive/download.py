@@ -4,7 +4,10 @@ Each file goes to ``<name>.part`` first, continues with an HTTP ``Range``
 request when a ``.part`` is already there (a cut transfer, a Ctrl-C, a killed
 process), is checked against the archive's size and only then renamed to its
 final name (atomically).  A file already complete is skipped, so running the
-same fetch again resumes it.
+same fetch again resumes it.  The rename is not preceded by an fsync: a killed
+process or Ctrl-C cannot leave a wrong-size file under the final name (the
+bytes are in the page cache), only a crash of the machine itself could, and
+an fsync per file costs ~15 % of a fast transfer.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from .client import client, resolve_url, unreachable, uid_form
 from .listing import files
 
 KINDS = ("readme", "auxiliary", "product", "raw", "documentation")
-CHUNK = 1 << 20
+CHUNK = 4 << 20  #: bytes per read; read1 returns what arrived, up to this
 #: How many times a cut transfer is resumed (with a Range request) before TransferIncomplete.
 RETRIES = 2
 
@@ -251,8 +254,6 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
                                                        "again to resume")
                         f.write(chunk)
                         step(len(chunk))
-                    f.flush()
-                    os.fsync(f.fileno())
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
             last_error = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             if not job.part.exists() and _attempt == RETRIES:

@@ -542,8 +542,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--tars", default=None, help="where the tars are (default: almaview's cache)")
+    ap.add_argument("--throttle", type=float, default=None, help="bytes per second per connection")
     args = ap.parse_args()
     s = start_for_demo(port=args.port, tar_dir=args.tars)
+    s.throttle = args.throttle
     print(s.url, flush=True)
     try:
         while True:
