@@ -22,6 +22,7 @@ RULES = {
     "almaview.delivery": JUPYTER + BOKEH + ("almaview.analysis", "almaview.plots", "almaview.widgets"),
     "almaview.analysis": JUPYTER + BOKEH + ("almaview.plots", "almaview.widgets"),
     "almaview.plots": JUPYTER + READERS + ("almaview.widgets",),
+    "almaview.archive": JUPYTER + BOKEH + ("almaview.analysis", "almaview.plots", "almaview.widgets"),
 }
 SUBMODULES = {
     "almaview.io": ["ms", "caltable", "image", "imagestats"],
@@ -29,6 +30,7 @@ SUBMODULES = {
     "almaview.analysis": ["visibilities", "flagging", "image", "statistics", "overview", "trees", "caltables"],
     "almaview.plots": ["caltables", "visibilities", "flagging", "image", "colour", "sky", "spectrum", "overview",
                        "continuum", "weblog_qa", "qa_evidence", "grid"],
+    "almaview.archive": ["client", "query", "listing", "download", "cli"],
 }
 
 PROBE = """
