@@ -51,3 +51,33 @@ def test_intent_vocabulary_is_one_table():
 
     assert INTENTS["CALIBRATE_FLUX"] == INTENTS["CALIBRATE_AMPLI"] == "AMPLITUDE"
     assert intent_names("CALIBRATE_BANDPASS#ON_SOURCE,CALIBRATE_FLUX#ON_SOURCE") == ["BANDPASS", "AMPLITUDE"]
+
+
+def test_constants_have_one_home():
+    """MAD factor, beam-area factor, wrap_deg, DATA_COLUMNS and the intent table are written once."""
+    import pathlib
+    import re
+
+    import almaview
+
+    root = pathlib.Path(almaview.__file__).parent
+    patterns = {"MAD factor": r"1\.4826\d*\s*\*", "beam factor": r"pi\s*/\s*\(4(\.0)?\s*\*\s*(math|np)\.log\(2",
+                "wrap_deg": r"^def wrap_deg\(", "DATA_COLUMNS": r"^DATA_COLUMNS = \{\s*\"",
+                "intent table": r"\"CALIBRATE_FLUX\": \""}
+    for what, pat in patterns.items():
+        homes = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
+                       if re.search(pat, p.read_text(), flags=re.M))
+        assert len(homes) <= 1, f"{what} is written in {homes}"
+
+
+def test_intent_names_are_the_same_everywhere():
+    from almaview.constants import INTENTS
+    from almaview.demo.calibration import PIPELINE_INTENT, pipeline_intent
+    from almaview.restore.plan import INTENT_PATTERNS
+
+    assert PIPELINE_INTENT is INTENTS and pipeline_intent("CALIBRATE_FLUX#ON_SOURCE") == "AMPLITUDE"
+    first = {}
+    for alma, short in INTENTS.items():
+        first.setdefault(short, alma)
+    for short, alma in first.items():  # the CASA pattern of a pipeline name selects its (first) ALMA intent
+        assert INTENT_PATTERNS[short].strip("*") in alma

@@ -7,6 +7,8 @@ This layer owns
 - image planes, spectra, moments and beams (:mod:`~almaview.analysis.image`);
 - small statistics used everywhere (:mod:`~almaview.analysis.statistics`: robust rms, colour limits, phase RMS);
 - an EB's metadata reduced for its overview (:mod:`~almaview.analysis.overview`);
+- calibration solutions in each table kind's own terms, as the weblog shows them
+  (:mod:`~almaview.analysis.caltables`: Tsys in K, bandpass per channel, gains, delays in ns, phase RMS);
 - the spw nodes of almaview's trees (:mod:`~almaview.analysis.trees`).
 
 It takes what :mod:`almaview.io` opens (lazy xarray) and returns pandas/xarray/numpy; it imports no Bokeh and
@@ -35,7 +37,10 @@ _LAZY = {
     "robust_rms": ".statistics", "plane_limits": ".statistics", "phase_rms": ".statistics", "wrap_deg": ".statistics",
     "time_table": ".overview", "onsource_table": ".overview", "eb_facts": ".overview", "uv_points": ".overview",
     "elevation_table": ".overview", "baseline_counts": ".overview", "baseline_lengths": ".overview",
-    "ms_spws": ".trees", "caltable_spws": ".trees",
+    "ms_spws": ".trees", "caltable_spws": ".trees", "scans_with_intent": ".overview",
+    "tsys_spectra": ".caltables", "bandpass_solutions": ".caltables", "gain_solutions": ".caltables",
+    "delay_solutions": ".caltables", "caltable_kind": ".caltables", "phase_rms_table": ".caltables",
+    "solution_mode": ".caltables",
 }
 
 __all__ = sorted(_LAZY)

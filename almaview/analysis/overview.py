@@ -20,7 +20,7 @@ import pandas as pd
 from ..constants import SPEED_OF_LIGHT
 from .trees import ms_spws, selected
 
-__all__ = ["time_table", "onsource_table", "baseline_lengths", "baseline_counts", "eb_facts", "uv_points",
+__all__ = ["scans_with_intent", "time_table", "onsource_table", "baseline_lengths", "baseline_counts", "eb_facts", "uv_points",
            "elevation_table", "gmst_deg", "precess_to_date"]
 
 
@@ -219,3 +219,20 @@ def elevation_table(vis: Any, fields: Sequence[str] | None = None) -> pd.DataFra
     el = np.degrees(np.arcsin(np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)))
     return pd.DataFrame({"field": tt["field"].to_numpy(), "time": tt["time"].to_numpy(),
                          "scan": tt["scan"].to_numpy(), "elevation_deg": el})
+
+
+def scans_with_intent(vis: Any, intent: str) -> list[int]:
+    """Scan numbers of an MS tree whose intents include ``intent`` (an ALMA intent or the pipeline's name:
+    'PHASE', 'CALIBRATE_PHASE', 'AMPLITUDE', ...), in order.
+
+    Examples
+    --------
+    >>> scans_with_intent(av.open_ms("uid.ms"), "PHASE")   # doctest: +SKIP
+    [4, 7, 10]
+    """
+    from ..constants import intent_names
+
+    s = vis["scans"].ds
+    out = [int(n) for n, it in zip(s["scan_number"].values, s["intents"].values.astype(str))
+           if intent in it or intent in intent_names(it)]
+    return sorted(set(out))

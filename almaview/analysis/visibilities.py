@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import pandas as pd
 
-from ..constants import DATA_COLUMNS, SPEED_OF_LIGHT
+from ..constants import DATA_COLUMNS, SPEED_OF_LIGHT, intent_names
 from ..errors import Cancelled
 from .trees import ms_spws, selected
 
@@ -63,7 +63,10 @@ def available_columns(ds: Any) -> list[str]:
 
 def select_times(ds: Any, fields: Sequence[str] | None = None, intents: Sequence[str] | None = None,
                  scans: Sequence[int] | None = None) -> np.ndarray:
-    """Indices along ``time`` of the integrations on the given fields / intents (substring, e.g. 'TARGET') / scans.
+    """Indices along ``time`` of the integrations on the given fields / intents / scans.
+
+    An intent matches as a substring of the MS's intents ('TARGET', 'CALIBRATE_FLUX') or as the pipeline's
+    name of one of them ('AMPLITUDE' for CALIBRATE_FLUX and CALIBRATE_AMPLI; :data:`almaview.constants.INTENTS`).
 
     Examples
     --------
@@ -73,8 +76,9 @@ def select_times(ds: Any, fields: Sequence[str] | None = None, intents: Sequence
     if fields is not None:
         keep &= np.isin(ds.field_name.values.astype(str), [str(f) for f in fields])
     if intents is not None:
-        it = ds.intents.values.astype(str)
-        keep &= np.array([any(i in s for i in intents) for s in it], dtype=bool)
+        uniq, inv = np.unique(ds.intents.values.astype(str), return_inverse=True)
+        hit = np.array([any(i in s or i in intent_names(s) for i in intents) for s in uniq], dtype=bool)
+        keep &= hit[inv.ravel()] if uniq.size else np.zeros(keep.size, dtype=bool)
     if scans is not None:
         keep &= np.isin(ds.scan_number.values, list(scans))
     return np.flatnonzero(keep)

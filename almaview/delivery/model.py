@@ -124,6 +124,28 @@ class CalApply:
         return list(seen)
 
 
+def tables_of_kind(kinds: Mapping[str, str], *wanted: str, exclude: str | None = None) -> list[str]:
+    """Names of the caltables whose kind is one of ``wanted``, latest pipeline stage first (the table the
+    pipeline applied last, e.g. hifa_timegaincal's phase solutions before the bandpass stage's phase-up);
+    ``kinds`` maps names to kinds (:meth:`Caltables.kinds`). The one way to find an EB's tables by kind.
+
+    Examples
+    --------
+    >>> kinds = {"x.ms.hifa_bandpass.s12_1.spw0.solintint.gpcal.tbl": "phase",
+    ...          "x.ms.hifa_timegaincal.s17_2.spw0.solintint.gpcal.tbl": "phase", "x.ms.bcal.tbl": "bandpass"}
+    >>> tables_of_kind(kinds, "phase")
+    ['x.ms.hifa_timegaincal.s17_2.spw0.solintint.gpcal.tbl', 'x.ms.hifa_bandpass.s12_1.spw0.solintint.gpcal.tbl']
+    """
+    import re
+
+    def stage(name: str) -> tuple[int, int, str]:
+        m = re.search(r"\.s(\d+)_(\d+)\.", name)
+        return (int(m.group(1)), int(m.group(2)), name) if m else (-1, -1, name)
+
+    names = [n for n, k in kinds.items() if k in wanted and not (exclude and exclude in n)]
+    return sorted(names, key=stage, reverse=True)
+
+
 @dataclass
 class Caltable:
     """A calibration table of an EB: where it is (loose directory or archive member) and its kind."""
@@ -193,6 +215,16 @@ class Caltables(Mapping[str, str]):
     def kinds(self) -> dict[str, str]:
         """Map each caltable name to its kind, without extracting anything."""
         return {name: t.kind for name, t in self._tables.items()}
+
+    def of_kind(self, *kinds: str, exclude: str | None = None) -> list[str]:
+        """Names of the tables of these kinds, latest pipeline stage first (:func:`tables_of_kind`).
+
+        Examples
+        --------
+        >>> eb.caltables.of_kind("phase")   # doctest: +SKIP
+        ['uid.ms.hifa_timegaincal.s17_1.spw0.solintint.gpcal.tbl', ...]
+        """
+        return tables_of_kind(self.kinds(), *kinds, exclude=exclude)
 
     def __repr__(self) -> str:
         return f"Caltables({sorted(self._tables)})"

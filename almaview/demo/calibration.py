@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..constants import INTENTS, pipeline_intent  # noqa: F401 (pipeline_intent re-exported)
 from .project import GROUP, LINE_HZ, LINE_SIGMA_HZ, PROJECT, RECIPE, SCIENCE_GOAL
 
 #: Where the pretend pipeline ran (paths inside calapply.txt are absolute, as the pipeline writes them).
@@ -28,20 +29,8 @@ WORKING_DIR = (f"/lustre/naasc/sciops/comm/pipeline/{PROJECT}_2024_05_16T08_15_0
 #: caltable roles (almaview.sampledata names) shipped in caltables.tgz; the others go to auxcaltables.tgz
 APPLIED_ROLES = ("tsys", "antpos", "delay", "bandpass", "phase", "amp")
 
-#: ALMA intents -> the pipeline's intent names in calapply.txt
-PIPELINE_INTENT = {"CALIBRATE_BANDPASS": "BANDPASS", "CALIBRATE_FLUX": "AMPLITUDE", "CALIBRATE_PHASE": "PHASE",
-                   "OBSERVE_TARGET": "TARGET", "OBSERVE_CHECK_SOURCE": "CHECK"}
-
-
-def pipeline_intent(alma_intent: str) -> str:
-    """'CALIBRATE_BANDPASS#ON_SOURCE' -> 'BANDPASS'.
-
-    Examples
-    --------
-    >>> pipeline_intent("OBSERVE_TARGET#ON_SOURCE")
-    'TARGET'
-    """
-    return PIPELINE_INTENT.get(alma_intent.split("#")[0], alma_intent.split("#")[0])
+#: ALMA intents -> the pipeline's intent names in calapply.txt (one table: almaview.constants)
+PIPELINE_INTENT = INTENTS
 
 
 def calapply_text(eb_uid: str, mous: str, calapply: list[dict], spws: list[int], n_antennas: int) -> str:

@@ -30,6 +30,7 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from ..constants import GAUSSIAN_BEAM_FACTOR
 from ..errors import InvalidImagingParameter
 
 __all__ = [
@@ -67,7 +68,7 @@ class BeamPrediction:
     @property
     def area_arcsec2(self) -> float:
         """Gaussian beam area, pi/(4 ln 2) * major * minor (arcsec^2)."""
-        return math.pi / (4.0 * math.log(2.0)) * self.major * self.minor
+        return GAUSSIAN_BEAM_FACTOR * self.major * self.minor
 
     def as_dict(self) -> dict[str, Any]:
         """The prediction as a plain dict.

@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from ..constants import DATA_COLUMNS as _DATA_COLUMNS
 from ..errors import SpectrumSelectionError
 
 __all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "doppler_factor", "SpectrumSelectionError",
@@ -34,7 +35,7 @@ __all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "doppler_
 PARALLEL_HANDS = ("XX", "YY", "RR", "LL", "I")
 
 #: ``column=`` word -> data variable of :func:`almaview.open_ms`
-DATA_COLUMNS = {"corrected": "VISIBILITY_CORRECTED", "data": "VISIBILITY", "model": "VISIBILITY_MODEL"}
+DATA_COLUMNS = {k: v[0] for k, v in _DATA_COLUMNS.items() if len(v) == 1}  # one table: almaview.constants
 
 #: frames casacore converts between (MFrequency)
 FRAMES = ("TOPO", "GEO", "BARY", "LSRK", "LSRD", "GALACTO", "LGROUP", "CMB")

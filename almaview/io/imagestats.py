@@ -16,13 +16,8 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
+from ..constants import GAUSSIAN_BEAM_FACTOR, MAD_TO_SIGMA  # noqa: F401 (one home: almaview.constants)
 from ..errors import NoFinitePixels
-
-#: MAD -> standard deviation for Gaussian noise: 1 / Phi^-1(3/4).
-MAD_TO_SIGMA = 1.482602218505602
-
-#: Gaussian beam area / (major x minor) with FWHMs: pi / (4 ln 2).
-GAUSSIAN_BEAM_FACTOR = math.pi / (4.0 * math.log(2.0))
 
 _SPECTRAL_DIMS = ("frequency", "velocity")
 

@@ -24,12 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Panel", "tsys", "bandpass", "gains", "eb_summary", "antenna_positions", "uv_coverage", "elevation",
+__all__ = ["Panel", "tsys", "bandpass", "gains", "delay", "caltable", "eb_summary", "antenna_positions", "uv_coverage", "elevation",
            "amp_phase", "flux", "flag_summary", "qa_stages"]
 
 #: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
 _LAZY = {
-    "tsys": "caltables", "bandpass": "caltables", "gains": "caltables",
+    "tsys": "caltables", "bandpass": "caltables", "gains": "caltables", "delay": "caltables", "caltable": "caltables",
     "eb_summary": "overview", "antenna_positions": "overview", "uv_coverage": "overview", "elevation": "overview",
     "amp_phase": "visibilities", "flux": "visibilities", "flag_summary": "flagging",
     "qa_stages": "weblog_qa",

@@ -1,40 +1,60 @@
-"""Calibration tables as the weblog plots them, made interactive: Tsys (B TSYS), bandpass (B Jones), gains (G/T Jones).
+"""Calibration tables as the weblog plots them, made interactive, each kind (VisCal type) in its own terms:
+Tsys in K per channel (B TSYS), bandpass amplitude and phase per channel (B Jones), gain phase (and amplitude,
+unless the table is phase-only) vs time (G/T Jones), delays in ns (K Jones). :func:`caltable` picks the panel
+from the table's kind; a panel given another kind raises :class:`~almaview.errors.CaltableKindMismatch`.
 
-Each builder takes the DataTree of :func:`almaview.open_caltable` (one ``spw_<id>`` node per spw) and returns a
-:class:`~almaview.plots.Panel` whose ``data`` holds exactly the plotted values.
-
-Conventions (the pipeline weblog's):
-- Tsys spectra are averaged over solution times and receptors, unflagged solutions only; the median spectrum over
-  antennas is drawn in black; an antenna is an outlier when its median Tsys exceeds ``outlier_factor`` times the
-  median of all antennas' medians (drawn red and listed).
-- Bandpass amplitude is ``|gain|``, phase ``angle(gain)`` in degrees, per channel; flagged channels are grey crosses.
-- Gain phase RMS per antenna and spw is the RMS of the unflagged phases about their circular mean, in degrees.
+Each builder takes the DataTree of :func:`almaview.open_caltable` (the numbers come from
+:mod:`almaview.analysis.caltables`) and returns a :class:`~almaview.plots.Panel` whose ``data`` holds exactly the
+plotted values. ``iterate`` ('spw', 'antenna' or 'none') makes one panel per spw or antenna on a grid with shared
+axes, like plotms's iteraxis and the weblog's pages; every colour has a legend outside the data (click to hide);
+titles name the table's EB, spw, fields and antennas.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
+from ..analysis.caltables import (bandpass_solutions, caltable_kind, delay_solutions, gain_solutions,
+                                  phase_rms_table, require_kind, solution_mode, tsys_spectra)
 from ..analysis.statistics import phase_rms  # noqa: F401 (re-exported)
 from ..analysis.trees import caltable_spws  # noqa: F401 (re-exported)
 from . import Panel
 from ._common import (FLAGGED_COLOUR, MEDIAN_COLOUR, OUTLIER_COLOUR, RASTER_THRESHOLD, colours_for, column,
-                      columns_of, empty_raster, figure, image_layer, raster_data, row, selected, table)
+                      columns_of, empty_raster, figure, image_layer, raster_data, table)
+from .grid import by_category, check_iterate, grid, legend_outside, who
 
-__all__ = ["tsys", "bandpass", "gains", "phase_rms", "caltable_spws", "tsys_data", "bandpass_data", "gains_data",
-           "refresh"]
+__all__ = ["tsys", "bandpass", "gains", "delay", "caltable", "phase_rms", "caltable_spws", "tsys_data",
+           "bandpass_data", "gains_data", "refresh"]
 
-
-def _nodes(ct: Any, spws: Sequence[int] | None):
-    for spw in selected(caltable_spws(ct), spws):
-        yield spw, ct[f"spw_{spw}"].ds
+_TIME_TIPS = {"@time": "datetime"}
 
 
-def _ghz(f: np.ndarray) -> np.ndarray:
-    return np.asarray(f, dtype=float) / 1e9
+def _eb(ct: Any) -> str:
+    eb = ct.attrs.get("eb") or ct.attrs.get("ms_name") or ""
+    return f"EB {eb} · " if eb else ""
+
+
+def _fields(df: pd.DataFrame) -> str:
+    if "field" not in df or not len(df):
+        return ""
+    f = sorted({str(v) for v in df["field"] if str(v)})
+    return (" · " + (", ".join(f) if len(f) <= 3 else f"{len(f)} fields")) if f else ""
+
+
+def _strs(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
+    """Copies of ``cols`` as strings (``<col>_s``), for Bokeh's GroupFilter."""
+    return df.assign(**{f"{c}_s": df[c].astype(str) for c in cols})
+
+
+def _panels(data: pd.DataFrame, iterate: str, spws: Sequence[int], ants: Sequence[str]) -> list[tuple[str, dict]]:
+    """(title part, where-filter) of each grid panel."""
+    if iterate == "spw":
+        return [(f"spw {s}", {"spw_s": str(s)}) for s in spws]
+    if iterate == "antenna":
+        return [(a, {"antenna_s": a}) for a in ants]
+    return [("", {})]
 
 
 # ------------------------------------------------------------------------------------------------ Tsys
@@ -48,87 +68,78 @@ def tsys_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str
     --------
     >>> data, sources, meta = tsys_data(av.open_caltable("x.tsyscal.tbl"), spws=[0])   # doctest: +SKIP
     """
-    rows, sdata, summary, time_rows, outl = [], {}, [], [], {}
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
-        val = np.where(sub.flag.values, np.nan, sub.value.values.astype(float))  # (time, antenna, freq, receptor)
-        with np.errstate(all="ignore"), _quiet():
-            spec = np.nanmean(val, axis=(0, 3))  # (antenna, freq)
-            per_time = np.nanmean(val, axis=(2, 3))  # (time, antenna)
-            med_ant = np.nanmedian(spec, axis=1)
-            ref = np.nanmedian(med_ant)
-            median_spec = np.nanmedian(spec, axis=0)
-        freq = _ghz(sub.frequency.values)
-        outliers = [a for a, m in zip(ants, med_ant) if np.isfinite(m) and m > outlier_factor * ref]
-        outl[spw] = outliers
-        cmap = colours_for(ants)
-        for i, a in enumerate(ants):
-            rows.append(pd.DataFrame({"view": "spectrum", "spw": spw, "antenna": a, "frequency_ghz": freq,
-                                      "tsys": spec[i], "outlier": a in outliers}))
-            summary.append({"spw": spw, "antenna": a, "median_tsys": med_ant[i], "outlier": a in outliers})
-        rows.append(pd.DataFrame({"view": "median", "spw": spw, "antenna": "median", "frequency_ghz": freq,
-                                  "tsys": median_spec, "outlier": False}))
-        times = sub.time.values
-        for i, a in enumerate(ants):
-            time_rows.append(pd.DataFrame({"view": "time", "spw": spw, "antenna": a, "time": times,
-                                           "tsys": per_time[:, i], "field": sub.field_name.values.astype(str),
-                                           "color": cmap[a]}))
-        sdata[f"spectra_spw{spw}"] = {"xs": [freq] * len(ants), "ys": [s for s in spec], "antenna": ants,
-                                      "color": [OUTLIER_COLOUR if a in outliers else cmap[a] for a in ants],
-                                      "width": [2.5 if a in outliers else 1.0 for a in ants],
-                                      "median_tsys": [float(m) for m in med_ant]}
-        sdata[f"median_spw{spw}"] = {"x": freq, "y": median_spec}
-    tdf = pd.concat(time_rows, ignore_index=True) if time_rows else pd.DataFrame(
-        columns=["view", "spw", "antenna", "time", "tsys", "field", "color"])
-    sdata["time"] = columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "color"])
-    sdf = pd.DataFrame(summary, columns=["spw", "antenna", "median_tsys", "outlier"])
+    data, summary = tsys_spectra(ct, spws, antennas, outlier_factor=outlier_factor)
+    ants = list(dict.fromkeys(summary["antenna"])) if len(summary) else []
+    cmap = colours_for(ants)
+    spec = _strs(data[data["view"] == "spectrum"], "spw", "antenna")
+    spec = spec.assign(color=[OUTLIER_COLOUR if o else cmap.get(a, "#000") for a, o in zip(spec.antenna, spec.outlier)])
+    med = _strs(data[data["view"] == "median"], "spw")
+    tdf = _strs(data[data["view"] == "time"], "spw", "antenna")
+    tdf = tdf.assign(color=[cmap.get(a, "#000") for a in tdf["antenna"]])
+    sdf = summary.copy()
     if len(sdf):
-        sdf["median_tsys"] = sdf["median_tsys"].round(2)
-    sdata["medians"] = columns_of(sdf)
-    data = pd.concat(rows + [tdf.drop(columns="color")], ignore_index=True) if rows else tdf
-    return data, sdata, {"outliers": outl, "summary": sdf}
+        sdf["median_tsys"] = sdf["median_tsys"].astype(float).round(2)
+    outl = {int(s): sorted(g.loc[g.outlier, "antenna"]) for s, g in summary.groupby("spw")} if len(summary) else {}
+    sdata = {"spectra": columns_of(spec, ["frequency_ghz", "channel", "tsys", "antenna", "spw", "spw_s", "antenna_s",
+                                          "outlier", "color"]),
+             "median": columns_of(med, ["frequency_ghz", "channel", "tsys", "spw", "spw_s"]),
+             "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color"]),
+             "medians": columns_of(sdf)}
+    return data, sdata, {"outliers": outl, "summary": sdf, "antennas": ants, "colours": cmap}
 
 
 def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-         outlier_factor: float = 1.5) -> Panel:
-    """Tsys vs frequency per spw (antennas overlaid, median in black, outliers red), Tsys vs time, median table.
+         outlier_factor: float = 1.5, iterate: str = "spw") -> Panel:
+    """Tsys (K) vs frequency, one panel per spw (``iterate='spw'``, the weblog's page) or per antenna, antennas
+    in colour with a legend (outliers red and named in the title), the median spectrum in black; Tsys vs time;
+    the per-antenna median table.
 
-    ``data`` rows have ``view`` = 'spectrum' (spw, antenna, frequency_ghz, tsys, outlier),
+    ``data`` rows have ``view`` = 'spectrum' (spw, antenna, channel, frequency_ghz, tsys, outlier),
     'time' (spw, antenna, time, tsys: mean over channels and receptors) or 'median' (spw, antenna='median', ...).
 
     Examples
     --------
-    >>> p = tsys(av.open_caltable(eb.caltables["tsyscal"]), spws=[0], antennas=["DA41", "DA42"])  # doctest: +SKIP
-    >>> p.data.query("view == 'spectrum'").groupby("antenna").tsys.median()                       # doctest: +SKIP
+    >>> p = tsys(av.open_caltable(eb.caltables["tsyscal"]), spws=[17], antennas=["DA41", "DA42"])  # doctest: +SKIP
+    >>> p.data.query("view == 'spectrum'").groupby("antenna").tsys.median()                        # doctest: +SKIP
     """
     from bokeh.models import ColumnDataSource, HoverTool
 
+    check_iterate(iterate)
     data, sdata, meta = tsys_data(ct, spws, antennas, outlier_factor=outlier_factor)
-    sources, spec_figs = {}, []
-    for spw, outliers in meta["outliers"].items():
-        f = figure(f"Tsys spw {spw}" + (f" — outliers: {', '.join(outliers)}" if outliers else ""),
-                   "frequency (GHz)", "Tsys (K)", width=420)
-        src = ColumnDataSource(sdata[f"spectra_spw{spw}"])
-        r = f.multi_line("xs", "ys", source=src, line_color="color", line_width="width", line_alpha=0.8)
-        f.add_tools(HoverTool(renderers=[r], tooltips=[("antenna", "@antenna"), ("median Tsys", "@median_tsys{0.0} K")]))
-        msrc = ColumnDataSource(sdata[f"median_spw{spw}"])
-        f.line("x", "y", source=msrc, line_color=MEDIAN_COLOUR, line_width=3, legend_label="median")
-        f.legend.location = "top_left"
-        sources[f"spectra_spw{spw}"] = src
-        sources[f"median_spw{spw}"] = msrc
-        spec_figs.append(f)
-    time_fig = figure("Tsys vs time (mean over channels, receptors)", "time (UTC)", "Tsys (K)", x_datetime=True)
+    spw_list = sorted(meta["outliers"])
+    ants, cmap = meta["antennas"], meta["colours"]
+    src, msrc = ColumnDataSource(sdata["spectra"]), ColumnDataSource(sdata["median"])
+    figs = []
+    for part, where in _panels(data, iterate, spw_list, ants):
+        outl = sorted({a for s in spw_list for a in meta["outliers"][s] if where.get("spw_s", str(s)) == str(s)})
+        shown = [a for a in ants if where.get("antenna_s", a) == a]
+        f = figure(f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
+                   + (f" — outliers: {', '.join(outl)}" if outl else ""), "frequency (GHz, TOPO)", "Tsys (K)",
+                   width=460, height=300)
+        items = by_category(f, "line", src, "frequency_ghz", "tsys", "antenna_s", shown,
+                            {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown}, where=where,
+                            line_width=1.2, line_alpha=0.85)
+        f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[
+            ("antenna", "@antenna"), ("spw", "@spw"), ("channel", "@channel"), ("Tsys", "@tsys{0.0} K")]))
+        if iterate != "antenna":
+            med = by_category(f, "line", msrc, "frequency_ghz", "tsys", "spw_s",
+                              [s for s in spw_list if where.get("spw_s", str(s)) == str(s)],
+                              {s: MEDIAN_COLOUR for s in spw_list}, line_width=3)
+            items.append(("median", [r for _, r in med]))
+        legend_outside(f, items, title="antenna")
+        figs.append(f)
+    tf = figure(f"Tsys vs time (mean over channels, receptors) · {_eb(ct)}{who(ants)}", "time (UTC)", "Tsys (K)",
+                x_datetime=True, width=620)
     tsrc = ColumnDataSource(sdata["time"])
-    r = time_fig.scatter("time", "tsys", source=tsrc, color="color", size=5)
-    time_fig.add_tools(HoverTool(renderers=[r], tooltips=[("antenna", "@antenna"), ("spw", "@spw"), ("field", "@field"),
-                                                          ("Tsys", "@tsys{0.0} K"), ("time", "@time{%F %T}")],
-                                 formatters={"@time": "datetime"}))
-    sources["time"] = tsrc
+    titems = by_category(tf, "scatter", tsrc, "time", "tsys", "antenna_s", ants, cmap, size=5)
+    tf.add_tools(HoverTool(renderers=[r for _, r in titems], tooltips=[
+        ("antenna", "@antenna"), ("spw", "@spw"), ("field", "@field"), ("Tsys", "@tsys{0.0} K"),
+        ("time", "@time{%F %T}")], formatters=_TIME_TIPS))
+    legend_outside(tf, titems, title="antenna")
     tab, ssrc = table(meta["summary"])
-    sources["medians"] = ssrc
-    layout = column([row(spec_figs[i:i + 2]) for i in range(0, len(spec_figs), 2)] + [time_fig, tab])
-    return Panel(layout, data, sources, title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
+    layout = column([grid(figs, share_x=iterate != "spw" or len(figs) == 1), tf, tab])
+    return Panel(layout, data, {"spectra": src, "median": msrc, "time": tsrc, "medians": ssrc},
+                 title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
 
 
 # ------------------------------------------------------------------------------------------------ bandpass
@@ -142,109 +153,106 @@ def bandpass_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence
     --------
     >>> data, sources = bandpass_data(av.open_caltable("x.bcal.tbl"), spws=[0])   # doctest: +SKIP
     """
-    frames = []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
-        g = sub.gain.values if "gain" in sub else sub.value.values.astype(complex)
-        fl = sub.flag.values
-        t, a, c, r = np.meshgrid(np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]),
-                                 np.arange(g.shape[3]), indexing="ij")
-        frames.append(pd.DataFrame({
-            "spw": spw, "antenna": np.asarray(ants, dtype=object)[a.ravel()],
-            "receptor": sub.receptor.values.astype(str)[r.ravel()], "time": sub.time.values[t.ravel()],
-            "channel": c.ravel(), "frequency_ghz": _ghz(sub.frequency.values)[c.ravel()],
-            "amp": np.abs(g).ravel().astype(float), "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
-            "flagged": fl.ravel()}))
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "antenna", "receptor", "time", "channel", "frequency_ghz", "amp", "phase_deg", "flagged"])
+    data = bandpass_solutions(ct, spws, antennas)
     cmap = colours_for(data["antenna"]) if len(data) else {}
-    data_c = data.assign(color=[cmap.get(a, "#000") for a in data["antenna"]])
+    data_c = _strs(data, "spw", "antenna").assign(color=[cmap.get(a, "#000") for a in data["antenna"]])
     ok, bad = data_c[~data_c.flagged.astype(bool)], data_c[data_c.flagged.astype(bool)]
-    cols = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color"]
+    cols = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color", "spw_s",
+            "antenna_s"]
     big = len(ok) > raster_threshold
-    sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols), "flagged": columns_of(bad, cols),
-             "amp_image": raster_data(ok["frequency_ghz"].to_numpy(), ok["amp"].to_numpy()) if big else empty_raster(),
-             "phase_image": (raster_data(ok["frequency_ghz"].to_numpy(), ok["phase_deg"].to_numpy()) if big
-                             else empty_raster())}
+    sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols), "flagged": columns_of(bad, cols)}
+    for s in sorted(set(data["spw"])):
+        o = ok[ok["spw"] == s]
+        for y, key in (("amp", "amp_image"), ("phase_deg", "phase_image")):
+            sdata[f"{key}_spw{s}"] = (raster_data(o["frequency_ghz"].to_numpy(), o[y].to_numpy()) if big
+                                      else empty_raster())
     return data, sdata
 
 
 def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-             raster_threshold: int = RASTER_THRESHOLD) -> Panel:
-    """Bandpass amplitude and phase vs frequency per antenna and spw; flagged channels as grey crosses.
+             raster_threshold: int = RASTER_THRESHOLD, iterate: str = "spw") -> Panel:
+    """Bandpass amplitude and phase (deg) per channel, one panel pair per spw (or per antenna), antennas in
+    colour with a legend; flagged channels as grey crosses. Above ``raster_threshold`` points each panel shows a
+    2-D histogram (sources 'amp_image_spw<N>', 'phase_image_spw<N>').
 
     ``data``: one row per (spw, antenna, receptor, time, channel): frequency_ghz, amp, phase_deg, flagged.
 
     Examples
     --------
-    >>> p = bandpass(av.open_caltable(eb.caltables["bandpass"]), spws=[0], antennas=["DA41"])  # doctest: +SKIP
-    >>> p.data[["antenna", "frequency_ghz", "amp"]].head()                                   # doctest: +SKIP
+    >>> p = bandpass(av.open_caltable(eb.caltables["bandpass"]), spws=[17], antennas=["DA41"])  # doctest: +SKIP
+    >>> p.data[["antenna", "channel", "amp"]].head()                                         # doctest: +SKIP
     """
     from bokeh.models import ColumnDataSource, HoverTool
 
+    check_iterate(iterate)
     data, sdata = bandpass_data(ct, spws, antennas, raster_threshold=raster_threshold)
     src, fsrc = ColumnDataSource(sdata["points"]), ColumnDataSource(sdata["flagged"])
-    amp = figure("Bandpass amplitude", "frequency (GHz)", "amplitude", width=620)
-    ph = figure("Bandpass phase", "frequency (GHz)", "phase (deg)", width=620, x_range=amp.x_range)
+    spw_list = sorted(set(data["spw"]))
+    ants = list(dict.fromkeys(data["antenna"]))
+    cmap = colours_for(ants)
     tips = [("antenna", "@antenna"), ("receptor", "@receptor"), ("spw", "@spw"), ("channel", "@channel"),
             ("amp", "@amp{0.000}"), ("phase", "@phase_deg{0.0}°")]
-    images = {}
-    for f, y in ((amp, "amp"), (ph, "phase_deg")):
-        r = f.scatter("frequency_ghz", y, source=src, color="color", size=3)
-        f.scatter("frequency_ghz", y, source=fsrc, color=FLAGGED_COLOUR, marker="x", size=6, legend_label="flagged")
-        f.add_tools(HoverTool(renderers=[r], tooltips=tips))
-        f.legend.location = "top_left"
-        key = "amp_image" if y == "amp" else "phase_image"
-        images[key] = ColumnDataSource(sdata[key])
-        image_layer(f, images[key])
-    return Panel(column([amp, ph]), data, {"points": src, "flagged": fsrc, **images},
-                 title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
+    sources = {"points": src, "flagged": fsrc}
+    amp_figs, ph_figs = [], []
+    # one panel per spw even when iterating over antennas: spws do not share a frequency axis
+    parts = ([(f"spw {s} · {a}", {"spw_s": str(s), "antenna_s": a}) for a in ants for s in spw_list]
+             if iterate == "antenna" else _panels(data, iterate, spw_list, ants))
+    for part, where in parts:
+        shown = [a for a in ants if where.get("antenna_s", a) == a]
+        for figs, y, label, key in ((amp_figs, "amp", "amplitude", "amp_image"),
+                                    (ph_figs, "phase_deg", "phase (deg)", "phase_image")):
+            f = figure(f"Bandpass {label.split(' ')[0]} · {_eb(ct)}{part or 'all spws'} · {who(shown)}",
+                       "frequency (GHz, TOPO)", label, width=460, height=280)
+            items = by_category(f, "scatter", src, "frequency_ghz", y, "antenna_s", shown, cmap, where=where,
+                                size=3)
+            fl = by_category(f, "scatter", fsrc, "frequency_ghz", y, "spw_s",
+                             [where["spw_s"]] if "spw_s" in where else [str(s) for s in spw_list],
+                             {str(s): FLAGGED_COLOUR for s in spw_list}, marker="x", size=6)
+            f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=tips))
+            legend_outside(f, items + [("flagged", [r for _, r in fl])], title="antenna")
+            if "spw_s" in where:
+                img = ColumnDataSource(sdata[f"{key}_spw{where['spw_s']}"])
+                image_layer(f, img)
+                sources[f"{key}_spw{where['spw_s']}"] = img
+            figs.append(f)
+    for a, p in zip(amp_figs, ph_figs):
+        p.x_range = a.x_range
+    ncols = 2
+    layout = column([grid(amp_figs, ncols=ncols, share_x=False), grid(ph_figs, ncols=ncols, share_x=False)])
+    return Panel(layout, data, sources, title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
 
 
 # ------------------------------------------------------------------------------------------------ gains
 
 
-def gains_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None
-               ) -> tuple[pd.DataFrame, dict[str, dict]]:
+def gains_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
+               phase_scans: Sequence[int] | None = None) -> tuple[pd.DataFrame, dict[str, dict]]:
     """What :func:`gains` plots, without Bokeh models: (data, source data by name).
 
     Examples
     --------
     >>> data, sources = gains_data(av.open_caltable("x.gpcal.tbl"), antennas=["DA41"])   # doctest: +SKIP
     """
-    frames = []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
-        g = sub.gain.values if "gain" in sub else sub.value.values.astype(complex)
-        if g.ndim == 4:  # frequency-dependent table: average over channels
-            g = np.nanmean(np.where(sub.flag.values, np.nan, g), axis=2)
-            fl = ~np.isfinite(g)
-        else:
-            fl = sub.flag.values
-        t, a, r = np.meshgrid(np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]), indexing="ij")
-        frames.append(pd.DataFrame({
-            "spw": spw, "antenna": np.asarray(ants, dtype=object)[a.ravel()],
-            "receptor": sub.receptor.values.astype(str)[r.ravel()], "time": sub.time.values[t.ravel()],
-            "field": sub.field_name.values.astype(str)[t.ravel()], "scan": sub.scan_number.values[t.ravel()],
-            "amp": np.abs(g).ravel().astype(float), "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
-            "flagged": np.asarray(fl).ravel()}))
-    data = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "antenna", "receptor", "time", "field", "scan", "amp", "phase_deg", "flagged"])
+    data = gain_solutions(ct, spws, antennas)
     cmap = colours_for(data["spw"]) if len(data) else {}
-    ok = data[~data.flagged.astype(bool)].assign(color=lambda d: [cmap[s] for s in d["spw"]])
-    cols = ["time", "amp", "phase_deg", "antenna", "receptor", "spw", "field", "scan", "color"]
-    rms = (ok.groupby(["antenna", "spw"], sort=True)["phase_deg"].apply(phase_rms).rename("phase_rms_deg")
-           .reset_index()) if len(ok) else pd.DataFrame(columns=["antenna", "spw", "phase_rms_deg"])
-    rms["phase_rms_deg"] = rms["phase_rms_deg"].astype(float).round(2)
+    ok = _strs(data[~data.flagged.astype(bool)], "spw", "antenna").assign(color=lambda d: [cmap[s] for s in d["spw"]])
+    cols = ["time", "amp", "phase_deg", "antenna", "receptor", "spw", "field", "scan", "color", "spw_s", "antenna_s"]
+    rms = phase_rms_table(data, phase_scans)
+    if len(rms):
+        rms["phase_rms_deg"] = rms["phase_rms_deg"].astype(float).round(2)
     return data, {"points": columns_of(ok, cols), "rms": columns_of(rms)}
 
 
-def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> Panel:
-    """Gain phase and amplitude vs time per antenna, coloured by spw, with a per-antenna phase RMS table.
+def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
+          iterate: str = "antenna", phase_scans: Sequence[int] | None = None, ncols: int = 3) -> Panel:
+    """Gain phase (deg) vs time, one panel per antenna (the weblog's hifa_timegaincal page; ``iterate``), spws in
+    colour with a legend; amplitude vs time too unless the table is phase-only (gaincal calmode='p'); an
+    amplitude-only table shows only amplitudes. The phase RMS table is the weblog's: the standard deviation of
+    the solution phases on the phase calibrator's scans (``phase_scans``, e.g. from
+    ``vis["scans"]``; all scans when None), per spw, antenna and receptor.
 
-    ``data``: one row per (spw, antenna, receptor, time) with amp, phase_deg, flagged, field, scan.
+    ``data``: one row per (spw, antenna, receptor, time) with amp, phase_deg, flagged, field, scan;
+    ``data.attrs['mode']`` is 'phase', 'amplitude' or 'both'.
 
     Examples
     --------
@@ -253,19 +261,93 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
     """
     from bokeh.models import ColumnDataSource, HoverTool
 
-    data, sdata = gains_data(ct, spws, antennas)
+    check_iterate(iterate)
+    data, sdata = gains_data(ct, spws, antennas, phase_scans=phase_scans)
+    mode = solution_mode(data)
+    data.attrs["mode"] = mode
     src = ColumnDataSource(sdata["points"])
-    ph = figure("Gain phase vs time (colour: spw)", "time (UTC)", "phase (deg)", x_datetime=True, width=620)
-    amp = figure("Gain amplitude vs time (colour: spw)", "time (UTC)", "amplitude", x_datetime=True, width=620,
-                 x_range=ph.x_range)
+    spw_list = sorted(set(data["spw"]))
+    ants = list(dict.fromkeys(data["antenna"]))
+    colour_col, values = ("spw_s", [str(s) for s in spw_list]) if iterate != "spw" else ("antenna_s", ants)
+    cmap = ({str(s): c for s, c in colours_for(spw_list).items()} if iterate != "spw" else colours_for(ants))
     tips = [("antenna", "@antenna"), ("spw", "@spw"), ("receptor", "@receptor"), ("field", "@field"),
             ("scan", "@scan"), ("amp", "@amp{0.000}"), ("phase", "@phase_deg{0.0}°"), ("time", "@time{%T}")]
-    for f, y in ((ph, "phase_deg"), (amp, "amp")):
-        r = f.scatter("time", y, source=src, color="color", size=4)
-        f.add_tools(HoverTool(renderers=[r], tooltips=tips, formatters={"@time": "datetime"}))
+    rows = []
+    ys = [("phase_deg", "phase (deg)", "phase")] if mode != "amplitude" else []
+    ys += [("amp", "amplitude", "amplitude")] if mode != "phase" else []
+    for y, label, word in ys:
+        figs = []
+        for part, where in _panels(data, iterate, spw_list, ants):
+            shown = [a for a in ants if where.get("antenna_s", a) == a]
+            f = figure(f"Gain {word} · {_eb(ct)}{part or who(shown)}{_fields(data)}", "time (UTC)", label,
+                       x_datetime=True, width=420, height=260)
+            items = by_category(f, "scatter", src, "time", y, colour_col, values, cmap, where=where, size=4)
+            f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=tips, formatters=_TIME_TIPS))
+            legend_outside(f, [(f"spw {v}" if colour_col == "spw_s" else v, r) for v, r in items],
+                           title="spw" if colour_col == "spw_s" else "antenna")
+            figs.append(f)
+        if rows:
+            for f, g in zip(figs, rows[0][1]):
+                f.x_range = g.x_range
+        rows.append((y, figs))
     tab, rsrc = table(pd.DataFrame(sdata["rms"]))
-    return Panel(column([ph, amp, tab]), data, {"points": src, "rms": rsrc},
-                 title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains")
+    layout = column([grid(figs, ncols=ncols) for _, figs in rows] + [tab])
+    return Panel(layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}",
+                 kind="gains")
+
+
+# ------------------------------------------------------------------------------------------------ delay
+
+
+def delay(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> Panel:
+    """Delays (ns) of a K Jones table per antenna, one panel per spw, receptors in colour with a legend.
+
+    ``data``: one row per (spw, antenna, receptor, time) with delay_ns, flagged, field, scan.
+
+    Examples
+    --------
+    >>> p = delay(av.open_caltable(eb.caltables["delay"]))   # doctest: +SKIP
+    >>> p.data.groupby("antenna").delay_ns.mean()            # doctest: +SKIP
+    """
+    from bokeh.models import ColumnDataSource, FactorRange, HoverTool
+
+    data = delay_solutions(ct, spws, antennas)
+    ok = _strs(data[~data.flagged.astype(bool)], "spw", "receptor")
+    src = ColumnDataSource(columns_of(ok, ["antenna", "receptor", "spw", "delay_ns", "field", "scan", "spw_s",
+                                           "receptor_s"]))
+    ants = list(dict.fromkeys(data["antenna"]))
+    recs = list(dict.fromkeys(data["receptor"]))
+    cmap = colours_for(recs)
+    figs = []
+    for s in sorted(set(data["spw"])):
+        f = figure(f"Delay · {_eb(ct)}spw {s}{_fields(data)} · {who(ants)}", "antenna", "delay (ns)",
+                   x_range=FactorRange(*ants), width=460, height=280)
+        items = by_category(f, "scatter", src, "antenna", "delay_ns", "receptor_s", recs, cmap,
+                            where={"spw_s": str(s)}, size=7)
+        f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[
+            ("antenna", "@antenna"), ("receptor", "@receptor"), ("spw", "@spw"), ("delay", "@delay_ns{0.000} ns")]))
+        f.xaxis.major_label_orientation = 0.9
+        legend_outside(f, items, title="receptor")
+        figs.append(f)
+    return Panel(grid(figs, share_x=True), data, {"points": src},
+                 title=f"Delay — {ct.attrs.get('caltable', '')}", kind="delay")
+
+
+def caltable(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None,
+             **kw: Any) -> Panel:
+    """The panel for a caltable's kind (VisCal type): :func:`tsys`, :func:`bandpass`, :func:`gains` or
+    :func:`delay`. Antenna-position tables have no plot (a typed error says so).
+
+    Examples
+    --------
+    >>> caltable(av.open_caltable(eb.caltables["delay"])).kind   # doctest: +SKIP
+    'delay'
+    """
+    kind = caltable_kind(ct) or "gains"
+    builder = {"tsys": tsys, "bandpass": bandpass, "gains": gains, "delay": delay}.get(kind)
+    if builder is None:
+        require_kind(ct, "tsys", "bandpass", "gains", "delay")
+    return builder(ct, spws, antennas, **kw)
 
 
 _DATA = {"tsys": tsys_data, "bandpass": bandpass_data, "gains": gains_data}
@@ -273,14 +355,14 @@ _DATA = {"tsys": tsys_data, "bandpass": bandpass_data, "gains": gains_data}
 
 def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
             antennas: Sequence[str] | None = None) -> bool:
-    """Update a caltable panel's sources in place for a new spw/antenna selection (no Bokeh models built).
+    """Update a caltable panel's sources in place for a new selection (no Bokeh models built).
 
-    Returns False (and changes nothing) when the new selection needs other figures (e.g. other spws for Tsys):
-    build a new panel then.
+    Returns False (and changes nothing) when the new selection needs other figures or other legend entries
+    (other spws or antennas): build a new panel then.
 
     Examples
     --------
-    >>> p = tsys(ct, spws=[0]); refresh(p, ct, spws=[0], antennas=["DA41"])   # doctest: +SKIP
+    >>> p = tsys(ct, spws=[0]); refresh(p, ct, spws=[0])   # doctest: +SKIP
     True
     """
     fn = _DATA.get(panel.kind)
@@ -288,21 +370,15 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
         return False
     out = fn(ct, spws, antennas)
     data, sdata = out[0], out[1]
-    if set(sdata) != set(panel.sources) or any(set(sdata[k]) != set(panel.sources[k].data) for k in sdata):
+    old = panel.data
+    def keys_of(d: pd.DataFrame, c: str) -> set[str]:
+        return set(map(str, d[c])) - {"median"} if c in d else set()
+
+    same = all(keys_of(data, c) == keys_of(old, c) for c in ("spw", "antenna"))
+    keys = [k for k in sdata if k in panel.sources]
+    if not same or any(set(sdata[k]) != set(panel.sources[k].data) for k in keys):
         return False
-    for k, d in sdata.items():
-        panel.sources[k].data = d
+    for k in keys:
+        panel.sources[k].data = sdata[k]
     panel.data = data
     return True
-
-
-class _quiet:
-    def __enter__(self):
-        import warnings
-
-        self._w = warnings.catch_warnings()
-        self._w.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._w.__exit__(*exc)

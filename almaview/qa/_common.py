@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import xarray as xr
 
+from ..analysis.statistics import wrap_deg  # noqa: F401 (one home: analysis)
 from ..delivery.model import ExecutionBlock
 
 
@@ -18,13 +17,7 @@ def tables_of_kind(eb: ExecutionBlock, kind: str, *, exclude: str | None = None)
     >>> tables_of_kind(eb, "phase")      # doctest: +SKIP
     ['uid.ms.hifa_timegaincal.s17_1.spw0.solintint.gpcal.tbl', 'uid.ms.hifa_bandpass.s12_1...']
     """
-    names = [n for n, k in eb.caltables.kinds().items() if k == kind and not (exclude and exclude in n)]
-    return sorted(names, key=_stage, reverse=True)
-
-
-def _stage(name: str) -> tuple[int, int, str]:
-    m = re.search(r"\.s(\d+)_(\d+)\.", name)
-    return (int(m.group(1)), int(m.group(2)), name) if m else (-1, -1, name)
+    return eb.caltables.of_kind(kind, exclude=exclude)
 
 
 def scans_table(vis: xr.DataTree):
@@ -42,17 +35,6 @@ def fields_with_intent(vis: xr.DataTree, intent: str) -> list[str]:
     """Fields observed with an intent (e.g. 'CALIBRATE_PHASE'), in scan order."""
     scans = scans_table(vis)
     return list(dict.fromkeys(scans.loc[scans["intents"].str.contains(intent), "field"]))
-
-
-def wrap_deg(x: np.ndarray) -> np.ndarray:
-    """Angles wrapped into [-180, 180).
-
-    Examples
-    --------
-    >>> wrap_deg(np.array([190.0, -190.0, 30.0])).tolist()
-    [-170.0, 170.0, 30.0]
-    """
-    return (np.asarray(x) + 180.0) % 360.0 - 180.0
 
 
 def circular_mean_deg(x: np.ndarray) -> float:

@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 
+from ..constants import MAD_TO_SIGMA
 from ..delivery.model import ExecutionBlock
 from ..io.caltable import open_caltable
 from ._common import tables_of_kind
@@ -53,7 +54,7 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
                         continue
                     amp = rel[t, a, good, r]
                     jumps = np.abs(np.diff(amp))
-                    scatter = 1.482602218505602 * np.median(np.abs(jumps - np.median(jumps)))
+                    scatter = MAD_TO_SIGMA * np.median(np.abs(jumps - np.median(jumps)))
                     k = int(np.argmax(jumps))
                     if not np.isfinite(row["step"]) or jumps[k] > row["step"]:
                         row["step"], row["step_sigma"] = float(jumps[k]), float(jumps[k] / scatter) if scatter else np.inf

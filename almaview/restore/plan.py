@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..cache import cache_dir
+from ..constants import INTENTS
 from ..errors import NotADelivery
 from . import registry
 from .casafind import CasaInstallation, find_casa, short_version
@@ -35,14 +36,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 ENGINES = ("auto", "modular", "scriptforpi")
 
-#: pipeline intent names in calapply.txt -> CASA intent patterns in an MS
-INTENT_PATTERNS = {
-    "BANDPASS": "*CALIBRATE_BANDPASS*", "AMPLITUDE": "*CALIBRATE_FLUX*", "FLUX": "*CALIBRATE_FLUX*",
-    "PHASE": "*CALIBRATE_PHASE*", "TARGET": "*OBSERVE_TARGET*", "CHECK": "*OBSERVE_CHECK_SOURCE*",
-    "POLARIZATION": "*CALIBRATE_POL*", "POLANGLE": "*CALIBRATE_POL_ANGLE*", "POLLEAKAGE": "*CALIBRATE_POL_LEAKAGE*",
-    "DIFFGAINREF": "*CALIBRATE_DIFFGAIN_REFERENCE*", "DIFFGAINSRC": "*CALIBRATE_DIFFGAIN_SCIENCE*",
-    "ATMOSPHERE": "*CALIBRATE_ATMOSPHERE*", "WVR": "*CALIBRATE_WVR*",
-}
+#: pipeline intent names in calapply.txt -> CASA intent patterns in an MS (from the one table, almaview.constants;
+#: AMPLITUDE is CALIBRATE_FLUX, POLARIZATION matches every CALIBRATE_POL* intent, FLUX is an old alias)
+INTENT_PATTERNS = {**{short: f"*{alma}*" for alma, short in reversed(INTENTS.items())},
+                   "FLUX": "*CALIBRATE_FLUX*", "POLARIZATION": "*CALIBRATE_POL*"}
 
 #: importasdm options of the pipeline's hifa_importdata / hifa_restoredata
 IMPORT_OPTIONS = dict(asis="Antenna Station Receiver Source CalAtmosphere CalWVR CorrelatorMode SBSummary",

@@ -26,19 +26,10 @@ ASYNC_TABS = ("visibilities", "flux", "flagging")
 SLOW_READ_S = 0.5
 #: reduced visibility tables kept per explorer (all baselines; antenna selections filter them)
 VIS_CACHE_SIZE = 8
-_INTENT_SHORT = {"CALIBRATE_BANDPASS": "BANDPASS", "CALIBRATE_PHASE": "PHASE", "CALIBRATE_FLUX": "FLUX",
-                 "CALIBRATE_AMPLI": "AMPLITUDE", "OBSERVE_TARGET": "TARGET", "CALIBRATE_POLARIZATION": "POLARIZATION",
-                 "CALIBRATE_ATMOSPHERE": "ATMOSPHERE", "CALIBRATE_POINTING": "POINTING", "OBSERVE_CHECK_SOURCE": "CHECK",
-                 "CALIBRATE_WVR": "WVR", "CALIBRATE_DIFFGAIN": "DIFFGAIN"}
-
-
 def _intent_names(intents: str) -> list[str]:
-    out = []
-    for part in str(intents).split(","):
-        base = part.split("#")[0].strip()
-        if base:
-            out.append(_INTENT_SHORT.get(base, base))
-    return out
+    from ..constants import intent_names
+
+    return intent_names(intents)
 
 
 def bokeh_view(layout: Any) -> W.Widget:

@@ -27,8 +27,10 @@ class EBSource:
     mous: Any = field(default=None, repr=False)
 
     def tables(self, kinds: tuple[str, ...]) -> list[str]:
-        """Names of this EB's caltables of the given kinds, in name order."""
-        return sorted(n for n, k in self.caltables.items() if k in kinds)
+        """Names of this EB's caltables of the given kinds, latest pipeline stage first (the weblog's default)."""
+        from ..delivery.model import tables_of_kind
+
+        return tables_of_kind(self.caltables, *kinds)
 
     def path(self, name: str) -> str:
         """The real path of a caltable (extracting it from its archive on first use)."""
