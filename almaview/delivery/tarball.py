@@ -414,7 +414,7 @@ def _check_space(where: Path, total: int, cache: Path) -> None:
     free = shutil.disk_usage(cache).free
     if total > free - (64 << 20):
         raise NotEnoughSpace(
-            where, f"its members hold {_human(total)} ({total} bytes) but the cache {cache} has only {_human(free)} "
+            where, f"its members hold {_human(total)} ({total} bytes) but {cache} has only {_human(free)} "
                    f"({free} bytes) free; refusing to extract (a decompression bomb, or a real archive too large "
                    "for this disk: free space or set ALMAVIEW_CACHE_DIR to a larger disk)")
 
@@ -448,6 +448,35 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
     target = cache / f"{(label or p.name)[:60]}-{key}"
     if target.is_dir():
         return target
+    _extract(p, target, prefix, nested, "the cache")
+    return target
+
+
+def extract_into(path: str | os.PathLike, target: str | os.PathLike, prefix: str = "", *,
+                 nested: str | None = None) -> Path:
+    """Extract (part of) an archive as a new directory ``target`` (e.g. a restore's working directory).
+
+    The same checks and the same atomic build as :func:`extract`: the whole
+    member list is validated and the space compared before anything is
+    written; ``target`` appears complete or not at all.  An existing
+    ``target`` is refused (:class:`FileExistsError`), never overwritten.
+
+    Examples
+    --------
+    >>> root = extract_into("uid___A002_X1_X2.ms.flagversions.tgz", "work/flagversions")  # doctest: +SKIP
+    >>> [p.name for p in root.iterdir()]                                                  # doctest: +SKIP
+    ['uid___A002_X1_X2.ms.flagversions']
+    """
+    p, target = Path(path), Path(target)
+    _regular(p, "a tar or tgz archive")
+    if target.exists() or target.is_symlink():
+        raise FileExistsError(errno.EEXIST, "almaview extracts only into a new directory", os.fspath(target))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _extract(p, target, prefix, nested, os.fspath(target.parent))
+    return target
+
+
+def _extract(p: Path, target: Path, prefix: str, nested: str | None, space_name: str) -> None:
     from tqdm.auto import tqdm
 
     with _open(p) as outer:
@@ -459,7 +488,7 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
         with tf_ctx as tf:
             pairs = [(n, i) for n, i in _scan(where, tf) if _under(n, prefix)]
             total = sum(i.size for _, i in pairs if i.isfile())
-            _check_space(where, total, cache)
+            _check_space(where, total, target.parent)
 
             def members(bar) -> Iterator[tarfile.TarInfo]:
                 for _, info in pairs:
@@ -480,10 +509,9 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
                         ) from err
                     except OSError as err:
                         if err.errno == errno.ENOSPC:
-                            raise NotEnoughSpace(where, f"the cache {cache} filled up while extracting; free space "
-                                                        "or set ALMAVIEW_CACHE_DIR to a larger disk") from err
+                            raise NotEnoughSpace(where, f"{space_name} ({target.parent}) filled up while extracting; "
+                                                        "free space or set ALMAVIEW_CACHE_DIR to a larger disk") from err
                         raise
-    return target
 
 
 def iter_archives(paths: Iterable[Path]) -> list[Path]:

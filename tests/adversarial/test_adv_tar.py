@@ -243,3 +243,25 @@ def test_nested_archive_with_chain(tmp_path, cache, victim, unchanged, make_tar)
     with pytest.raises(UnsafeArchiveMember):
         tarball.extract(outer, nested="p/calibration/x.caltables.tgz")
     assert _files_in(cache) == []
+
+
+def test_restore_flagversions_use_the_checked_path(tmp_path, cache, victim, unchanged, make_tar):
+    """The restore engine extracts delivered flag versions through the same validation (chain refused)."""
+    from almaview.errors import RestoreStepFailed
+    from almaview.restore.engines.modular import extract_flagversions
+
+    eb = "uid___A002_X1_X2.ms.flagversions"
+    good = unchanged(make_tar(tmp_path / "good.tgz", [("file", f"{eb}/FLAG_VERSION_LIST", b"Original : flags\n"),
+                                                      ("file", f"{eb}/flags.Original/table.dat", b"T")], "w:gz"))
+    work = tmp_path / "work"
+    out = extract_flagversions(str(good), str(work / "uid___A002_X1_X2.ms"))
+    with tarfile.open(good) as tf:
+        assert (out / "FLAG_VERSION_LIST").read_bytes() == tf.extractfile(f"{eb}/FLAG_VERSION_LIST").read()
+    evil = unchanged(make_tar(tmp_path / "evil.tgz", [("sym", f"{eb}", "."), ("sym", f"{eb}/up", "../../.."),
+                                                      ("file", "up/victim.txt", b"pwned")], "w:gz"))
+    with pytest.raises(RestoreStepFailed, match="points outside the archive"):
+        extract_flagversions(str(evil), str(work / "uid___A002_X9_X9.ms"))
+    assert not (work / "uid___A002_X9_X9.ms.flagversions").exists()
+    assert not (work / "uid___A002_X9_X9.ms.flagversions.extracting").exists()
+    with pytest.raises(FileExistsError):
+        tarball.extract_into(good, out)

@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import sys
-import tarfile
 import traceback
 from pathlib import Path
 from typing import Any
@@ -110,16 +109,22 @@ def extract_flagversions(archive: str, vis: str) -> Path:
     >>> extract_flagversions("calibration/uid___A002_X1_X2.ms.flagversions.tgz", "working/uid___A002_X1_X2.ms")  # doctest: +SKIP
     PosixPath('working/uid___A002_X1_X2.ms.flagversions')
     """
+    from ...delivery import tarball  # the one checked extraction path (validated members, atomic, data filter)
+    from ...errors import AlmaviewError
+
     target = Path(vis + ".flagversions")
     tmp = Path(vis + ".flagversions.extracting")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    with tarfile.open(archive) as tf:
-        members = [m for m in tf.getmembers() if m.isfile() or m.isdir()]
+    try:
+        members = [m for m in tarball.list_members(archive)]
         tops = {m.name.split("/")[0] for m in members}
         if len(tops) != 1 or not next(iter(tops)).endswith(".flagversions"):
             raise StepFailed(archive, f"{archive} does not hold one <eb>.ms.flagversions directory (found {sorted(tops)})")
-        tf.extractall(tmp, members=members, filter="data")
+        tarball.extract_into(archive, tmp)
+    except StepFailed:
+        raise
+    except AlmaviewError as err:
+        raise StepFailed(archive, f"the flag versions archive cannot be used: {err.reason}") from err
     shutil.rmtree(target, ignore_errors=True)
     os.rename(tmp / next(iter(tops)), target)
     shutil.rmtree(tmp, ignore_errors=True)
