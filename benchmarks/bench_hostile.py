@@ -94,7 +94,7 @@ def main() -> None:
             tf.extractall(plain, filter="data")
 
     base_t, _ = cpu(bare)
-    ours_t, _ = cpu(lambda: tarball.extract(web))
+    ours_t, _ = cpu(lambda: tarball.extract_archive(web))
     out["extract weblog"] = dict(n=args.weblog_files, baseline_s=base_t, almaview_s=ours_t)
 
     ten = 10_000_000

@@ -47,7 +47,7 @@ def test_nested_archive_read_in_place(tmp_path, cache):
         tf.add(inner, arcname="p/calibration/in.tgz")
     assert [m.name for m in tarball.list_nested_members(outer, "p/calibration/in.tgz")] == ["t/table.dat", "cont.dat"]
     assert tarball.read_member(outer, "cont.dat", nested="p/calibration/in.tgz") == b"Field: X\n"
-    root = tarball.extract(outer, nested="p/calibration/in.tgz")
+    root = tarball.extract_archive(outer, nested="p/calibration/in.tgz")
     assert (root / "t" / "table.dat").read_bytes() == b"T" and root.is_relative_to(cache)
 
 
@@ -55,12 +55,12 @@ def test_extract_once_atomically_and_reuse(tmp_path, cache, unchanged):
     tgz = _tar(tmp_path / "w.tgz", [("pipeline-1/html/index.html", b"<html/>"), ("pipeline-1/html/s/p.png", b"P")],
                "w:gz")
     unchanged(tmp_path / "w.tgz")
-    root = tarball.extract(tgz)
+    root = tarball.extract_archive(tgz)
     assert (root / "pipeline-1/html/index.html").read_bytes() == b"<html/>"
     stamp = (root / "pipeline-1/html/index.html").stat().st_mtime_ns
-    assert tarball.extract(tgz) == root and (root / "pipeline-1/html/index.html").stat().st_mtime_ns == stamp
+    assert tarball.extract_archive(tgz) == root and (root / "pipeline-1/html/index.html").stat().st_mtime_ns == stamp
     assert not list(root.parent.glob("*.partial"))
-    sub = tarball.extract(tgz, prefix="pipeline-1/html/s")
+    sub = tarball.extract_archive(tgz, prefix="pipeline-1/html/s")
     assert sorted(p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()) == ["pipeline-1/html/s/p.png"]
 
 
@@ -77,7 +77,7 @@ def test_extract_once_atomically_and_reuse(tmp_path, cache, unchanged):
 def test_unsafe_members_rejected_before_writing(tmp_path, cache, member, why):
     tar = _tar(tmp_path / "evil.tar", [("ok.txt", b"fine"), member])
     with pytest.raises(UnsafeArchiveMember, match=why) as err:
-        tarball.extract(tar)
+        tarball.extract_archive(tar)
     assert str(tar) in str(err.value)
     with pytest.raises(UnsafeArchiveMember):
         tarball.list_members(tar)
@@ -87,7 +87,7 @@ def test_unsafe_members_rejected_before_writing(tmp_path, cache, member, why):
 
 def test_safe_internal_symlink_allowed(tmp_path, cache):
     tar = _tar(tmp_path / "ok.tar", [("d/f.txt", b"x"), _info("d/l", tarfile.SYMTYPE, "f.txt")])
-    root = tarball.extract(tar)
+    root = tarball.extract_archive(tar)
     assert (root / "d" / "l").read_bytes() == b"x"
 
 
@@ -99,7 +99,7 @@ def test_truncated_tgz(tmp_path, cache):
         tarball.list_members(bad)
     assert str(bad) in str(err.value)
     with pytest.raises(DamagedArchive, match="truncated"):
-        tarball.extract(bad)
+        tarball.extract_archive(bad)
     assert not list((cache / "extracted").glob("*")) if (cache / "extracted").exists() else True
 
 

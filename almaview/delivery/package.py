@@ -300,13 +300,13 @@ class _Builder:
                 disk = e.disk
 
                 def opener(tabledir: str) -> Callable[[], Path]:
-                    return lambda: tarball.extract(disk, label=disk.name) / tabledir
+                    return lambda: tarball.extract_archive(disk, label=disk.name) / tabledir
             else:
                 members = tarball.list_nested_members(e.archive, e.member)
                 outer, nested = e.archive, e.member
 
                 def opener(tabledir: str) -> Callable[[], Path]:
-                    return lambda: tarball.extract(outer, nested=nested, label=posixpath.basename(nested)) / tabledir
+                    return lambda: tarball.extract_archive(outer, nested=nested, label=posixpath.basename(nested)) / tabledir
         except AlmaviewError as err:
             self.problem(f"caltables archive {where} cannot be read: {err.reason}")
             return
@@ -376,9 +376,9 @@ class _Builder:
 
             def from_archive():
                 if e.disk is not None:
-                    root = tarball.extract(e.disk, label=e.disk.name)
+                    root = tarball.extract_archive(e.disk, label=e.disk.name)
                 else:
-                    root = tarball.extract(e.archive, nested=e.member, label=posixpath.basename(e.member))
+                    root = tarball.extract_archive(e.archive, nested=e.member, label=posixpath.basename(e.member))
                 html = find_html_dir(root)
                 return index_weblog(html) if html else None
 

@@ -423,7 +423,7 @@ def _under(name: str, prefix: str) -> bool:
     return not prefix or name == prefix or name.startswith(prefix.rstrip("/") + "/")
 
 
-def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = None, label: str = "") -> Path:
+def extract_archive(path: str | os.PathLike, prefix: str = "", *, nested: str | None = None, label: str = "") -> Path:
     """Extract (part of) an archive into the cache once, atomically; return the extraction root.
 
     ``prefix`` limits extraction to members under that directory; ``nested``
@@ -437,7 +437,7 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
 
     Examples
     --------
-    >>> root = extract("member.uid___A001_X1_X2.hifa_calimage.weblog.tgz")  # doctest: +SKIP
+    >>> root = extract_archive("member.uid___A001_X1_X2.hifa_calimage.weblog.tgz")  # doctest: +SKIP
     >>> sorted(p.name for p in root.iterdir())                             # doctest: +SKIP
     ['pipeline-20200101T000000']
     """
@@ -452,11 +452,15 @@ def extract(path: str | os.PathLike, prefix: str = "", *, nested: str | None = N
     return target
 
 
+#: The former name of :func:`extract_archive`.
+extract = extract_archive
+
+
 def extract_into(path: str | os.PathLike, target: str | os.PathLike, prefix: str = "", *,
                  nested: str | None = None) -> Path:
     """Extract (part of) an archive as a new directory ``target`` (e.g. a restore's working directory).
 
-    The same checks and the same atomic build as :func:`extract`: the whole
+    The same checks and the same atomic build as :func:`extract_archive`: the whole
     member list is validated and the space compared before anything is
     written; ``target`` appears complete or not at all.  An existing
     ``target`` is refused (:class:`FileExistsError`), never overwritten.

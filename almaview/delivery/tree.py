@@ -208,7 +208,7 @@ class Tree:
         if e.disk is not None:
             return e.disk
         assert e.archive is not None and e.member is not None
-        root = tarball.extract(e.archive, prefix=e.member)
+        root = tarball.extract_archive(e.archive, prefix=e.member)
         return root / e.member
 
 

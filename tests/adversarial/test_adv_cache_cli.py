@@ -31,7 +31,7 @@ def test_cache_dir_is_a_file(tmp_path, monkeypatch, make_tar, unchanged):
     monkeypatch.setenv("ALMAVIEW_CACHE_DIR", str(f))
     tgz = unchanged(make_tar(tmp_path / "a.tgz", [("file", "x", b"1")], "w:gz"))
     with pytest.raises(CacheNotWritable, match="is a file .*ALMAVIEW_CACHE_DIR") as err:
-        tarball.extract(tgz)
+        tarball.extract_archive(tgz)
     assert str(f) in str(err.value) and f.read_text() == "not a directory"
 
 
@@ -93,7 +93,7 @@ def stalled(self, path, members=None, **kw):  # stop inside the real extraction,
     time.sleep(600)
 tarfile.TarFile.extractall = stalled
 from almaview.delivery import tarball
-tarball.extract(sys.argv[1])
+tarball.extract_archive(sys.argv[1])
 """
 
 
@@ -109,7 +109,7 @@ def test_orphaned_partial_from_a_killed_extraction_is_removed(tmp_path, cache, m
         child.wait(timeout=60)
     orphans = list((cache / "extracted").glob(f".*.pid{child.pid}.*.partial"))
     assert len(orphans) == 1, "the killed process left its .partial behind"
-    root = tarball.extract(tgz)
+    root = tarball.extract_archive(tgz)
     assert (root / "pipeline-1/html/index.html").read_bytes() == b"<html/>"
     assert not orphans[0].exists() and not list((cache / "extracted").glob(".*.partial"))
 
@@ -147,7 +147,7 @@ def test_threads_list_one_archive_at_once(tmp_path, cache, make_tar, unchanged):
 def test_threads_extract_one_archive_at_once(tmp_path, cache, make_tar, unchanged):
     members = [("file", f"pipeline-1/html/s{i}/page.html", b"<p>%d</p>" % i) for i in range(200)]
     tgz = unchanged(make_tar(tmp_path / "w.weblog.tgz", members, "w:gz"))
-    results, errors = _race(lambda: tarball.extract(tgz))
+    results, errors = _race(lambda: tarball.extract_archive(tgz))
     assert errors == [] and len(set(results)) == 1
     root = results[0]
     assert sorted(p.read_bytes() for p in root.rglob("page.html")) == sorted(b"<p>%d</p>" % i for i in range(200))

@@ -42,7 +42,7 @@ def _files_in(cache: Path) -> list[Path]:
 
 def _refused(tar: Path, error: type, match: str, cache: Path, **kw) -> pytest.ExceptionInfo:
     with pytest.raises(error, match=match) as err:
-        tarball.extract(tar, **kw)
+        tarball.extract_archive(tar, **kw)
     assert str(tar) in str(err.value), "the error names the archive"
     assert _files_in(cache) == [], "nothing written, not even the safe members"
     assert not list((cache / "extracted").glob(".*.partial")) if (cache / "extracted").exists() else True
@@ -76,7 +76,7 @@ def test_file_written_through_escaping_link_chain(tmp_path, cache, victim, uncha
     members = [("sym", "s", "."), ("sym", "s/t", "s"), ("file", "t/t/t/ok", b"inside is fine"),
                ("sym", "deep/deeper/p", "../.."), ("file", "deep/deeper/p/p2", b"fine too")]
     tar = unchanged(make_tar(tmp_path / "inside.tar", members))
-    root = tarball.extract(tar)  # links that stay inside are followed and kept
+    root = tarball.extract_archive(tar)  # links that stay inside are followed and kept
     assert (root / "ok").read_bytes() == b"inside is fine" and (root / "s").is_symlink()
     assert (root / "p2").read_bytes() == b"fine too"
 
@@ -126,7 +126,7 @@ def test_duplicate_or_conflicting_names(tmp_path, cache, victim, unchanged, make
 def test_repeated_directory_entries_are_fine(tmp_path, cache, unchanged, make_tar):
     tar = unchanged(make_tar(tmp_path / "dirs.tar", [("dir", "d"), ("file", "d/f", b"1"), ("dir", "d"),
                                                      ("dir", "./d/")]))
-    assert (tarball.extract(tar) / "d" / "f").read_bytes() == b"1"
+    assert (tarball.extract_archive(tar) / "d" / "f").read_bytes() == b"1"
 
 
 @pytest.mark.parametrize("name", ["a/" + "x" * 300, "/".join(["y" * 200] * 6), "é" * 130],
@@ -141,7 +141,7 @@ def test_internal_links_kept(tmp_path, cache, unchanged, make_tar):
     members = [("file", "t/table.f0", b"DATA" * 100), ("hard", "t/table.f0_TSM0", "t/table.f0"),
                ("sym", "t/alias", "table.f0"), ("sym", "up", "t"), ("dir", "empty")]
     tar = unchanged(make_tar(tmp_path / "links.tgz", members, "w:gz"))
-    root = tarball.extract(tar)
+    root = tarball.extract_archive(tar)
     f0, hard = root / "t/table.f0", root / "t/table.f0_TSM0"
     assert f0.stat().st_ino == hard.stat().st_ino and f0.stat().st_nlink == 2   # a real hard link
     assert (root / "t/alias").is_symlink() and (root / "t/alias").readlink() == Path("table.f0")
@@ -225,7 +225,7 @@ def test_archive_that_is_a_fifo_does_not_hang(tmp_path, cache, unchanged):
     with pytest.raises(DamagedArchive, match="not a regular file"):
         tarball.list_members(fifo)
     with pytest.raises(DamagedArchive, match="not a regular file"):
-        tarball.extract(fifo)
+        tarball.extract_archive(fifo)
     with pytest.raises(PathNotFound):
         tarball.list_members(tmp_path / "missing.tar")
 
@@ -241,7 +241,7 @@ def test_nested_archive_with_chain(tmp_path, cache, victim, unchanged, make_tar)
     with pytest.raises(UnsafeArchiveMember, match="points outside the archive"):
         tarball.list_nested_members(outer, "p/calibration/x.caltables.tgz")
     with pytest.raises(UnsafeArchiveMember):
-        tarball.extract(outer, nested="p/calibration/x.caltables.tgz")
+        tarball.extract_archive(outer, nested="p/calibration/x.caltables.tgz")
     assert _files_in(cache) == []
 
 
