@@ -97,10 +97,6 @@ def _as_list(value: Any, n: int) -> list[Any]:
     return out + [None] * (n - len(out))
 
 
-class _BadCall(ValueError):
-    pass
-
-
 def _calls(text: str, problems: list[str] | None = None) -> list[tuple[int, dict[str, Any]]]:
     """Find every applycal(...) call with its line number (a call may span lines: parentheses are balanced)."""
     problems = [] if problems is None else problems
@@ -143,28 +139,28 @@ def _calls(text: str, problems: list[str] | None = None) -> list[tuple[int, dict
 _CALL_RE = re.compile(r"^\s*(\w+\.)?applycal\s*\(")
 
 
-def _int_list(value: Any, what: str) -> list[int]:
+def _int_list(value: Any, what: str) -> list[int] | str:
+    """The spw ids of one spwmap entry, or a sentence saying why it is not one."""
     if value in (None, "", []):
         return []
     if not isinstance(value, (list, tuple)):
-        raise _BadCall(f"{what} is {value!r}, expected a list of spw ids")
-    out = []
+        return f"{what} is {value!r}, expected a list of spw ids"
     for x in value:
         if isinstance(x, bool) or not isinstance(x, int):
-            raise _BadCall(f"{what} holds {x!r}, expected spw ids (integers)")
-        out.append(x)
-    return out
+            return f"{what} holds {x!r}, expected spw ids (integers)"
+    return list(value)
 
 
-def _tables(kw: dict[str, Any]) -> list[TableApply]:
+def _tables(kw: dict[str, Any]) -> list[TableApply] | str:
+    """The tables one applycal call applies, or a sentence saying why the call cannot be used."""
     for key in ("gaintable", "spwmap"):
         if isinstance(kw.get(key), _Code):
-            raise _BadCall(f"{key} is the expression {str(kw[key])[:80]!r}, not a literal list (it is never run)")
+            return f"{key} is the expression {str(kw[key])[:80]!r}, not a literal list (it is never run)"
     tables = kw.get("gaintable") or []
     if isinstance(tables, str):
         tables = [tables]
     if not isinstance(tables, (list, tuple)) or not all(isinstance(t, str) and t.strip() for t in tables):
-        raise _BadCall(f"gaintable is {tables!r}, expected a list of caltable names")
+        return f"gaintable is {tables!r}, expected a list of caltable names"
     n = len(tables)
     gainfield = _as_list(kw.get("gainfield"), n)
     interp = _as_list(kw.get("interp"), n)
@@ -172,19 +168,21 @@ def _tables(kw: dict[str, Any]) -> list[TableApply]:
     calwt = [calwt] * n if isinstance(calwt, bool) else _as_list(calwt, n)
     spwmap = kw.get("spwmap") or []
     if not isinstance(spwmap, (list, tuple)):
-        raise _BadCall(f"spwmap is {spwmap!r}, expected a list (one list of spw ids per gaintable)")
+        return f"spwmap is {spwmap!r}, expected a list (one list of spw ids per gaintable)"
     if spwmap and all(isinstance(x, int) and not isinstance(x, bool) for x in spwmap):  # one map for all tables
         spwmap = [spwmap] * n
     if len(spwmap) > n:
-        raise _BadCall(f"spwmap has {len(spwmap)} entries for {n} gaintable(s)")
+        return f"spwmap has {len(spwmap)} entries for {n} gaintable(s)"
     spwmap = _as_list(spwmap, n)
     tas = []
     for i, t in enumerate(tables):
         base = posixpath.basename(str(t).rstrip("/"))
+        ids = _int_list(spwmap[i], f"spwmap entry {i} ({base})")
+        if isinstance(ids, str):
+            return ids
         tas.append(TableApply(
             table=base, kind=caltable_kind(base), gainfield=str(gainfield[i] or ""),
-            interp=str(interp[i] or ""), spwmap=_int_list(spwmap[i], f"spwmap entry {i} ({base})"),
-            calwt=bool(True if calwt[i] is None else calwt[i]),
+            interp=str(interp[i] or ""), spwmap=ids, calwt=bool(True if calwt[i] is None else calwt[i]),
         ))
     return tas
 
@@ -211,10 +209,9 @@ def parse_calapply(text: str, path: str | os.PathLike = "") -> CalApply:
     problems: list[str] = []
     vis = None
     for number, kw in _calls(text, problems):
-        try:
-            tas = _tables(kw)
-        except _BadCall as err:
-            problems.append(f"line {number}: {err}; this applycal call is not used")
+        tas = _tables(kw)
+        if isinstance(tas, str):
+            problems.append(f"line {number}: {tas}; this applycal call is not used")
             continue
         v = kw.get("vis")
         vis = vis or (posixpath.basename(str(v).rstrip("/")) if isinstance(v, str) and v else None)

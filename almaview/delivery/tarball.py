@@ -118,12 +118,7 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     return name
 
 
-class _Escape(Exception):
-    pass
-
-
-class _Loop(Exception):
-    pass
+_ESCAPE, _LOOP = "escape", "loop"
 
 
 class _Layout:
@@ -135,7 +130,8 @@ class _Layout:
         self.links: dict[str, str] = {}  # physical path of a symlink -> its target
         self.symlinks: list[tuple[str, list[str], str]] = []
 
-    def resolve(self, parts: list[str], follow_last: bool = True) -> list[str]:
+    def resolve(self, parts: list[str], follow_last: bool = True) -> list[str] | str:
+        """The physical path of ``parts`` (links followed), or _ESCAPE / _LOOP."""
         out: list[str] = []
         todo = list(reversed(parts))
         hops = 0
@@ -145,7 +141,7 @@ class _Layout:
                 continue
             if c == "..":
                 if not out:
-                    raise _Escape
+                    return _ESCAPE
                 out.pop()
                 continue
             out.append(c)
@@ -153,10 +149,10 @@ class _Layout:
             if target is not None and (todo or follow_last):
                 hops += 1
                 if hops > MAX_LINK_HOPS:
-                    raise _Loop
+                    return _LOOP
                 out.pop()
                 if target.startswith("/"):
-                    raise _Escape
+                    return _ESCAPE
                 todo.extend(reversed(target.split("/")))
         return out
 
@@ -166,15 +162,15 @@ class _Layout:
         if not name:
             return ""
         parts = name.split("/")
-        try:
-            parent = self.resolve(parts[:-1])
-        except _Escape:
+        parent = self.resolve(parts[:-1])
+        if parent == _ESCAPE:
             raise UnsafeArchiveMember(
                 where, f"member {raw!r} would be written outside the extraction directory through the symbolic "
-                       "link(s) earlier in the archive that its path passes through; refusing to extract") from None
-        except _Loop:
+                       "link(s) earlier in the archive that its path passes through; refusing to extract")
+        if parent == _LOOP:
             raise UnsafeArchiveMember(where, f"member {raw!r}: its path passes through a loop of symbolic links; "
-                                             "refusing to extract") from None
+                                             "refusing to extract")
+        assert isinstance(parent, list)
         for i in range(1, len(parent) + 1):
             key = "/".join(parent[:i])
             kind = self.kinds.get(key)
@@ -197,10 +193,8 @@ class _Layout:
             self.links[phys] = info.linkname
             self.symlinks.append((raw, parent, info.linkname))
         elif info.islnk():
-            try:
-                target = "/".join(self.resolve(_normalise(posixpath.normpath(info.linkname)).split("/")))
-            except (_Escape, _Loop):
-                target = ""
+            resolved = self.resolve(_normalise(posixpath.normpath(info.linkname)).split("/"))
+            target = "/".join(resolved) if isinstance(resolved, list) else ""
             if self.kinds.get(target) != "file":
                 raise UnsafeArchiveMember(
                     where, f"member {raw!r} is a hard link to {info.linkname!r}, which is not a file stored earlier "
@@ -208,15 +202,14 @@ class _Layout:
         return name
 
     def _check_link(self, raw: str, parent: list[str], target: str) -> None:
-        try:
-            self.resolve(parent + target.split("/"))
-        except _Escape:
+        resolved = self.resolve(parent + target.split("/"))
+        if resolved == _ESCAPE:
             raise UnsafeArchiveMember(
                 self.where, f"member {raw!r} is a link to {target!r}, which points outside the archive once the "
-                            "symbolic links before it are followed; refusing to extract") from None
-        except _Loop:
+                            "symbolic links before it are followed; refusing to extract")
+        if resolved == _LOOP:
             raise UnsafeArchiveMember(self.where, f"member {raw!r} is a link to {target!r}, which is a loop of "
-                                                  "symbolic links; refusing to extract") from None
+                                                  "symbolic links; refusing to extract")
 
     def finish(self) -> None:
         for raw, parent, target in self.symlinks:  # links defined later can change where earlier ones lead
