@@ -306,7 +306,8 @@ class _Builder:
                 outer, nested = e.archive, e.member
 
                 def opener(tabledir: str) -> Callable[[], Path]:
-                    return lambda: tarball.extract_archive(outer, nested=nested, label=posixpath.basename(nested)) / tabledir
+                    label = posixpath.basename(nested)
+                    return lambda: tarball.extract_archive(outer, nested=nested, label=label) / tabledir
         except AlmaviewError as err:
             self.problem(f"caltables archive {where} cannot be read: {err.reason}")
             return

@@ -138,7 +138,8 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
                 r.reducer_comments = value
             elif field is not None and getattr(r, field) in (None, ""):
                 setattr(r, field, value)
-            elif field is None and value and not key_raw.lower().startswith(("note", "see")) and len(key_raw.split()) <= 10:
+            elif (field is None and value and not key_raw.lower().startswith(("note", "see"))
+                  and len(key_raw.split()) <= 10):
                 r.extra.setdefault(key_raw, value)
             i += 1
             continue

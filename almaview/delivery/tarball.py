@@ -83,7 +83,8 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     raw = info.name
     if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":") or raw.startswith("\\"):
         raise UnsafeArchiveMember(
-            archive, f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA delivery tar or was tampered with)"
+            archive, f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA "
+                     "delivery tar or was tampered with)"
         )
     if "\0" in raw or "\0" in info.linkname:
         raise UnsafeArchiveMember(archive, f"member {raw!r} has a NUL byte in its name; the archive was tampered with")
@@ -101,7 +102,8 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     name = _normalise(posixpath.normpath(raw)) if raw not in ("", ".", "./") else ""
     if ".." in raw and (name == ".." or name.startswith("../") or ".." in raw.replace("\\", "/").split("/")):
         raise UnsafeArchiveMember(
-            archive, f"member {raw!r} would be written outside the extraction directory ('..' in its path); refusing to extract"
+            archive, f"member {raw!r} would be written outside the extraction directory ('..' in its path); "
+                     "refusing to extract"
         )
     if info.isdev() or info.isfifo():
         raise UnsafeArchiveMember(archive, f"member {raw!r} is a device or fifo file; refusing to extract")
@@ -113,7 +115,8 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
         resolved = posixpath.normpath(posixpath.join(base, target))
         if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
             raise UnsafeArchiveMember(
-                archive, f"member {raw!r} is a link to {target!r}, which points outside the archive; refusing to extract"
+                archive, f"member {raw!r} is a link to {target!r}, which points outside the archive; "
+                         "refusing to extract"
             )
     return name
 
@@ -506,8 +509,9 @@ def _extract(p: Path, target: Path, prefix: str, nested: str | None, space_name:
                         ) from err
                     except OSError as err:
                         if err.errno == errno.ENOSPC:
-                            raise NotEnoughSpace(where, f"{space_name} ({target.parent}) filled up while extracting; "
-                                                        "free space or set ALMAVIEW_CACHE_DIR to a larger disk") from err
+                            raise NotEnoughSpace(
+                                where, f"{space_name} ({target.parent}) filled up while extracting; free space "
+                                       "or set ALMAVIEW_CACHE_DIR to a larger disk") from err
                         raise
 
 

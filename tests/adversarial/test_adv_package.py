@@ -169,3 +169,33 @@ def test_qa_check_on_an_ms_with_no_rows(package, unchanged):
     report = av.qa.check(package.project)
     row = report.table[(report.table.scope == EB1) & (report.table.criterion == "data volume")].iloc[0]
     assert row.verdict == "not checkable" and "has no rows" in row.why and ms.path.name in row.why
+
+
+def _laughs(root: str) -> str:
+    entities = "".join(f'<!ENTITY lol{i} "{(f"&lol{i - 1};" if i > 1 else "lol") * 10}">' for i in range(1, 10))
+    return f'<?xml version="1.0"?>\n<!DOCTYPE {root} [{entities}]>\n<{root}>&lol9;</{root}>\n'
+
+
+@pytest.mark.parametrize("what,name,root", [
+    ("pipeline manifest", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_manifest.xml", "ProjectStructure"),
+    ("AQUA report", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_aquareport.xml", "PipelineAquaReport"),
+], ids=["manifest", "aqua"])
+def test_billion_laughs_xml(package, unchanged, what, name, root):
+    (package.member / "qa" / name).write_text(_laughs(root))
+    unchanged(package.base)
+    t0 = time.process_time()
+    d = av.open_delivery(package.project, read_ms=False)
+    assert time.process_time() - t0 < 5 and len(d.ebs) == 2
+    assert any(p.startswith(what) and "amplification" in p for p in d.problems), d.problems
+
+
+def test_external_entity_in_manifest_is_not_read(package, unchanged, tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("uid___A002_Xdeadbe_X1")
+    xml = (f'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY s SYSTEM "file://{secret}">]>\n'
+           '<ProjectStructure><ous><asdm name="&s;"/></ous></ProjectStructure>\n')
+    (package.member / "qa" / "uid___A001_X1465_X2a38.hifa_calimage.pipeline_manifest.xml").write_text(xml)
+    unchanged(package.base)
+    d = av.open_delivery(package.project, read_ms=False)
+    assert "uid___A002_Xdeadbe_X1" not in [eb.uid for eb in d.ebs] and len(d.ebs) == 2
+    assert any(p.startswith("pipeline manifest") and "external entity" in p for p in d.problems), d.problems

@@ -181,7 +181,8 @@ def _corrupt_crc(tgz: Path) -> None:
 
 
 def test_gzip_crc_error_detected(tmp_path, cache, unchanged, make_tar):
-    tgz = make_tar(tmp_path / "crc.caltables.tgz", [("file", "t/table.dat", b"T" * 5000), ("file", "t/table.f0", b"F" * 5000)],
+    tgz = make_tar(tmp_path / "crc.caltables.tgz",
+                   [("file", "t/table.dat", b"T" * 5000), ("file", "t/table.f0", b"F" * 5000)],
                    "w:gz")
     with tarfile.open(tgz) as tf:
         assert len(tf.getmembers()) == 2
