@@ -109,8 +109,7 @@ class ContinuumEditor(W.VBox):
 
         self.panel = continuum_ranges_plot(self.spectrum, self.current_ranges(), title=self._title())
         self.panel.sources["ranges"].on_change("data", self._ranges_edited)
-        from . import load_bokehjs
-        from .app import bokeh_view
+        from ._bokeh import bokeh_view, load_bokehjs
 
         load_bokehjs()
         self.view = bokeh_view(self.panel.layout)
@@ -368,7 +367,7 @@ class ContinuumEditor(W.VBox):
                              f"{html.escape(str(err))}</span>")
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        from . import load_bokehjs
+        from ._bokeh import load_bokehjs
 
         load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         return super()._repr_mimebundle_(**kwargs)

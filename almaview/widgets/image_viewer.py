@@ -17,8 +17,6 @@ Examples
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import math
 import os
 import threading
@@ -28,6 +26,7 @@ import numpy as np
 import xarray as xr
 
 from ..plots import Panel
+from ._bokeh import NO_ECHO_JS, batched_view, bokeh_view, load_bokehjs  # noqa: F401 (NO_ECHO_JS: old name)
 from ..analysis import image as aimage
 from ..plots import image as pimage
 
@@ -70,111 +69,16 @@ def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
     return out.rename(f"{image.name} × pb")
 
 
-#: Installed in the page once per Bokeh document (at document_ready, and at the first data change as a fallback):
-#: jupyter_bokeh 4.1's view sends *every* document change back to the kernel, also the ones it just received from
-#: the kernel (BokehJS marks those ``sync = false``; Bokeh's own server client drops them). A channel change sent
-#: the 4 MB plane back as 5.2 MB of base64: ~0.4 s of the page's main thread and a busy websocket. Changes made in
-#: the page (colour controls, tools, the colour callback's mapper update) are ``sync = true`` and still go.
-NO_ECHO_JS = """
-const doc = src.document;
-if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
-  doc.__almaview_no_echo = true;
-  const entries = [...doc._callbacks];
-  doc._callbacks.clear();
-  for (const [callback, batches] of entries) {
-    doc._callbacks.set((event) => {
-      if (event.sync === false) return;
-      if (event.events !== undefined && event.events.every((e) => e.sync === false)) return;
-      callback(event);
-    }, batches);
-  }
-}
-"""
-
-
-def _no_echo(layout: Any, source: Any) -> Any:
-    """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS)."""
-    from bokeh.document import Document
-    from bokeh.models import CustomJS
-
-    cb = CustomJS(args=dict(src=source), code=NO_ECHO_JS)
-    if layout.document is None:
-        Document().add_root(layout)
-    layout.document.js_on_event("document_ready", cb)
-    source.js_on_change("data", cb)
-    return layout
-
-
 def _bokeh_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
-    """A jupyter_bokeh view of ``layout`` that sends the changes of a ``batch()`` as one patch."""
-    return _batched_model_class()(_no_echo(layout, source), mappers=mappers)
-
-
-@functools.lru_cache(maxsize=None)
-def _batched_model_class() -> type:
-    from bokeh.protocol import Protocol
-    from jupyter_bokeh import BokehModel
-
-    class BatchedBokehModel(BokehModel):
-        """jupyter_bokeh's BokehModel whose :meth:`batch` sends the document changes made inside it as ONE
-        PATCH-DOC message (one decode and one apply in the page, instead of one per change). The low/high of
-        ``mappers`` are left out of batches: the page's colour callback sets them from the 'limits' source with
-        the user's clip and upper limit (one recolouring of the plane instead of three) and sends them back."""
-
-        def __init__(self, model: Any, mappers: Sequence[Any] = (), **kwargs: Any) -> None:
-            self._held_events: list | None = None
-            self._page_mappers = {id(m) for m in mappers}
-            super().__init__(model, **kwargs)
-
-        @contextlib.contextmanager
-        def batch(self) -> Iterator[None]:
-            doc = self._document
-            if doc is None or self._held_events is not None:
-                yield
-                return
-            self._held_events = []
-            doc.hold("combine")
-            try:
-                yield
-            finally:
-                try:
-                    doc.unhold()  # the held events come to _document_patched, which keeps them
-                finally:
-                    events, self._held_events = self._held_events, None
-                    self._send_patch(events)
-
-        def _document_patched(self, event: Any) -> None:
-            if event.setter is self:
-                return
-            if self._held_events is not None:
-                if not (id(getattr(event, "model", None)) in self._page_mappers
-                        and getattr(event, "attr", None) in ("low", "high")):
-                    self._held_events.append(event)
-                return
-            self._send_patch([event])
-
-        def _send_patch(self, events: list) -> None:
-            import json
-
-            if not events:
-                return
-            msg = Protocol().create("PATCH-DOC", events)
-            self.send({"msg": "patch", "payload": msg.header_json})
-            self.send({"msg": "patch", "payload": msg.metadata_json})
-            self.send({"msg": "patch", "payload": msg.content_json})
-            for buffer in msg.buffers:
-                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
-                self.send({"msg": "patch"}, [buffer.to_bytes()])
-
-    return BatchedBokehModel
+    """A jupyter_bokeh view of ``layout`` that sends the changes of a ``batch()`` as one patch (see
+    :func:`almaview.widgets._bokeh.batched_view`)."""
+    return batched_view(layout, source, mappers)
 
 
 def _show(out: Any, panel: Panel) -> None:
     """Replace an Output widget's content with a panel (no print: works in a callback and outside a kernel)."""
-    from jupyter_bokeh import BokehModel
-
     out.outputs = ()  # (clear_output would print terminal escapes outside a kernel)
-    out.append_display_data(BokehModel(panel.layout))
+    out.append_display_data(bokeh_view(panel.layout))
 
 
 class ImageViewer:
@@ -426,8 +330,6 @@ class ImageViewer:
         from bokeh.events import SelectionGeometry, Tap
         from bokeh.layouts import column
 
-        from . import load_bokehjs
-
         load_bokehjs()
         mapper = self.panel.layout.select_one({"name": "mapper"})
         tags = self.panel.layout.tags[0]
@@ -631,8 +533,6 @@ class ImageViewer:
     def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser tests
         from IPython.display import display
 
-        from . import load_bokehjs
-
         load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         display(self.widget())
 
@@ -651,8 +551,6 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
     """
     import ipywidgets as w
     from bokeh.layouts import column
-
-    from . import load_bokehjs
 
     arrays = [_open(i) for i in images]
     names = list(names) if names is not None else [str(a.name) for a in arrays]

@@ -63,7 +63,7 @@ class ReimagePanel:
         self._thread: threading.Thread | None = None
         self._updating = False
         self._output_refused = False
-        from . import load_bokehjs
+        from ._bokeh import load_bokehjs
 
         load_bokehjs()  # now, from the kernel's thread: the comparison arrives later from the follower thread
         self._build(output)
@@ -389,16 +389,16 @@ class ReimagePanel:
     def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser
         from IPython.display import display
 
-        from . import load_bokehjs
+        from ._bokeh import load_bokehjs
 
         load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         display(self.widget)
 
 
 def _bokeh(layout: Any) -> Any:
-    from jupyter_bokeh import BokehModel
+    from ._bokeh import bokeh_view
 
-    return BokehModel(layout)
+    return bokeh_view(layout)
 
 
 def _what_to_do(err: AlmaviewError) -> str:

@@ -1,0 +1,206 @@
+"""Bokeh in the notebook, in one place: BokehJS loading (inline, once per browser page) and the BokehModel views
+the apps show their figures in.
+
+- :func:`load_bokehjs` publishes BokehJS from the installed bokeh (never a CDN) to the page that sent the running
+  request; every app calls it when it is displayed.
+- :func:`bokeh_view`: a layout as an ipywidget (jupyter_bokeh's BokehModel; models synced both ways).
+- :func:`batched_view`: the same, whose ``batch()`` sends the changes made inside it as one patch and whose page
+  side drops jupyter_bokeh's echo of kernel changes (the image viewer's channel changes: a 4 MB plane must not
+  travel back).
+
+Examples
+--------
+>>> from bokeh.plotting import figure
+>>> from almaview.widgets._bokeh import bokeh_view
+>>> type(bokeh_view(figure())).__name__
+'BokehModel'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from typing import Any, Iterator, Sequence
+
+__all__ = ["load_bokehjs", "bokeh_view", "batched_view", "NO_ECHO_JS"]
+
+_LOADED: set[str] = set()  # the browser sessions (kernel clients) BokehJS was published to
+
+
+def _client_session(kernel: Any) -> str:
+    """The id of the browser connection that sent the running request ('' when unknown).
+
+    Each JupyterLab page (a reload, a second tab) connects with a new client session id, and a new page has no
+    BokehJS until it is published again.
+    """
+    try:
+        parent = kernel.get_parent("shell") if hasattr(kernel, "get_parent") else getattr(kernel, "_parent_header", {})
+        return str((parent or {}).get("header", {}).get("session", ""))
+    except Exception:  # an exotic kernel: fall back to once per kernel
+        return ""
+
+
+def load_bokehjs(force: bool = False) -> bool:
+    """Load BokehJS inline (from the installed bokeh, never a CDN) into the running notebook, once per browser page.
+
+    jupyter_bokeh's BokehModel in JupyterLab 4 fails to render ("Cannot read properties of undefined") until
+    BokehJS is on the page; every almaview app calls this. A reloaded page or a second tab on the same kernel is
+    a new client session and gets BokehJS again. Returns True when it published the scripts.
+
+    Examples
+    --------
+    >>> load_bokehjs()   # outside a notebook kernel: nothing to do
+    False
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "kernel"):
+        return False
+    session = _client_session(shell.kernel)
+    if session in _LOADED and not force:
+        return False
+    from bokeh.io import output_notebook
+    from bokeh.resources import INLINE
+
+    output_notebook(INLINE, hide_banner=True)
+    _LOADED.add(session)
+    return True
+
+
+def bokeh_view(layout: Any) -> Any:
+    """A Bokeh layout as an ipywidget (jupyter_bokeh's BokehModel), its models synced both ways.
+
+    Subscribe to figure events (``on_event``) *before* calling this: the page receives the document as it is
+    now, and a subscription made later is a patch sent before any view exists, which is lost.
+
+    Examples
+    --------
+    >>> from bokeh.plotting import figure
+    >>> bokeh_view(figure()).layout is not None
+    True
+    """
+    from jupyter_bokeh.widgets import BokehModel
+
+    return BokehModel(layout)
+
+
+#: Installed in the page once per Bokeh document (at document_ready, and at the first data change as a fallback):
+#: jupyter_bokeh 4.1's view sends *every* document change back to the kernel, also the ones it just received from
+#: the kernel (BokehJS marks those ``sync = false``; Bokeh's own server client drops them). A channel change sent
+#: the 4 MB plane back as 5.2 MB of base64: ~0.4 s of the page's main thread and a busy websocket. Changes made in
+#: the page (colour controls, tools, the colour callback's mapper update) are ``sync = true`` and still go.
+NO_ECHO_JS = """
+const doc = src.document;
+if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
+  doc.__almaview_no_echo = true;
+  const entries = [...doc._callbacks];
+  doc._callbacks.clear();
+  for (const [callback, batches] of entries) {
+    doc._callbacks.set((event) => {
+      if (event.sync === false) return;
+      if (event.events !== undefined && event.events.every((e) => e.sync === false)) return;
+      callback(event);
+    }, batches);
+  }
+}
+"""
+
+
+def no_echo(layout: Any, source: Any) -> Any:
+    """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS).
+
+    Examples
+    --------
+    >>> from bokeh.models import ColumnDataSource
+    >>> from bokeh.plotting import figure
+    >>> no_echo(figure(), ColumnDataSource()).document is not None
+    True
+    """
+    from bokeh.document import Document
+    from bokeh.models import CustomJS
+
+    cb = CustomJS(args=dict(src=source), code=NO_ECHO_JS)
+    if layout.document is None:
+        Document().add_root(layout)
+    layout.document.js_on_event("document_ready", cb)
+    source.js_on_change("data", cb)
+    return layout
+
+
+def batched_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
+    """A jupyter_bokeh view of ``layout`` that sends the changes of a ``batch()`` as one patch, with no echo of
+    ``source``'s kernel-side changes from the page (see :data:`NO_ECHO_JS`). The low/high of ``mappers`` are left
+    out of batches (the page's colour callback sets them).
+
+    Examples
+    --------
+    >>> from bokeh.models import ColumnDataSource
+    >>> from bokeh.plotting import figure
+    >>> src = ColumnDataSource({"x": [1]})
+    >>> view = batched_view(figure(), src)
+    >>> with view.batch():
+    ...     src.data = {"x": [2]}
+    """
+    return _batched_model_class()(no_echo(layout, source), mappers=mappers)
+
+
+@functools.lru_cache(maxsize=None)
+def _batched_model_class() -> type:
+    from bokeh.protocol import Protocol
+    from jupyter_bokeh import BokehModel
+
+    class BatchedBokehModel(BokehModel):
+        """jupyter_bokeh's BokehModel whose :meth:`batch` sends the document changes made inside it as ONE
+        PATCH-DOC message (one decode and one apply in the page, instead of one per change). The low/high of
+        ``mappers`` are left out of batches: the page's colour callback sets them from the 'limits' source with
+        the user's clip and upper limit (one recolouring of the plane instead of three) and sends them back."""
+
+        def __init__(self, model: Any, mappers: Sequence[Any] = (), **kwargs: Any) -> None:
+            self._held_events: list | None = None
+            self._page_mappers = {id(m) for m in mappers}
+            super().__init__(model, **kwargs)
+
+        @contextlib.contextmanager
+        def batch(self) -> Iterator[None]:
+            doc = self._document
+            if doc is None or self._held_events is not None:
+                yield
+                return
+            self._held_events = []
+            doc.hold("combine")
+            try:
+                yield
+            finally:
+                try:
+                    doc.unhold()  # the held events come to _document_patched, which keeps them
+                finally:
+                    events, self._held_events = self._held_events, None
+                    self._send_patch(events)
+
+        def _document_patched(self, event: Any) -> None:
+            if event.setter is self:
+                return
+            if self._held_events is not None:
+                if not (id(getattr(event, "model", None)) in self._page_mappers
+                        and getattr(event, "attr", None) in ("low", "high")):
+                    self._held_events.append(event)
+                return
+            self._send_patch([event])
+
+        def _send_patch(self, events: list) -> None:
+            import json
+
+            if not events:
+                return
+            msg = Protocol().create("PATCH-DOC", events)
+            self.send({"msg": "patch", "payload": msg.header_json})
+            self.send({"msg": "patch", "payload": msg.metadata_json})
+            self.send({"msg": "patch", "payload": msg.content_json})
+            for buffer in msg.buffers:
+                self.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+                self.send({"msg": "patch"}, [buffer.to_bytes()])
+
+    return BatchedBokehModel
