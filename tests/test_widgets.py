@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas.testing as pd_testing
 import pytest
 from casacore import tables
 
@@ -172,6 +173,7 @@ def test_load_bokehjs_uses_inline_resources(monkeypatch):
     import IPython
 
     from almaview import widgets
+    from almaview.widgets import _bokeh
 
     class Kernel:  # ipykernel's API: the parent request's header names the browser connection (client session)
         session = "page-1"
@@ -183,7 +185,7 @@ def test_load_bokehjs_uses_inline_resources(monkeypatch):
     seen = []
     monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": kernel})())
     monkeypatch.setattr(bokeh.io, "output_notebook", lambda resources=None, **kw: seen.append(resources))
-    monkeypatch.setattr(widgets, "_LOADED", set())
+    monkeypatch.setattr(_bokeh, "_LOADED", set())
     assert widgets.load_bokehjs() is True
     assert seen[0].mode == "inline"
     assert widgets.load_bokehjs() is False  # once per page
@@ -250,3 +252,130 @@ def test_big_selection_rasterizes_and_slow_reads_show_progress(alma_eb_wide, mon
         assert 0 < len(p.sources["amp"].data["amp"]) < 100_000 and not p.sources["amp_image"].data["image"]
     finally:
         ex.close()
+
+
+# ------------------------------------------------------------------ one state model (issue 17 §2)
+
+
+def test_state_is_traits_named_by_the_selection_keys_and_select_refreshes_once(ex):
+    from almaview.widgets._base import AppBase
+
+    assert isinstance(ex, AppBase)
+    assert {"eb", "spw", "antennas", "field", "intent", "correlation", "column", "x", "uv_units", "colour_by",
+            "time_bin_s", "chan_bin", "gain_table", "iterate"} == set(ex.state_keys())
+    applied = []
+    real = ex.apply
+    ex.apply = lambda changed: (applied.append(set(changed)), real(changed))
+    ex.select(spw=[1, 2], antennas=["DA47"], time_bin_s=30.0)
+    assert applied == [{"spw", "antennas", "time_bin_s"}]  # one refresh for three keys
+    c = ex.controls
+    assert c["spw"].value == (1, 2) and c["antennas"].value == ("DA47",) and c["time avg (s)"].value == 30.0
+    c["time avg (s)"].value = 60.0  # a control is a view of the state: the trait follows
+    assert ex.time_bin_s == 60.0 and ex.selection["time_bin_s"] == 60.0
+    ex.select(field="J1924-2914")  # a reaction keeps the intent consistent within the same refresh
+    assert [v for _, v in c["intent"].options] == ["", "BANDPASS"] and applied[-1] == {"field"}
+    with pytest.raises(KeyError, match="unknown selection key 'spws'"):
+        ex.select(spws=[1])
+    with pytest.raises(Exception):  # not offered by the control: refused, not silently kept
+        ex.select(antennas=["XX99"])
+
+
+def test_gain_table_switch_reaches_the_rms_table(ex):
+    """Switching tables must show the new table's numbers (issue 14: the RMS table kept the previous ones)."""
+    ex.select(spw=[0, 1, 2, 3])
+    ex.show("gains")
+    offered = [v for _, v in ex.controls["gain table"].options]
+    assert len(offered) >= 2, offered
+    for name in (offered[-1], offered[0]):
+        ex.gain_table = name
+        fresh = av.plots.gains(av.open_caltable(ex.eb_source.path(name)), spws=[0, 1, 2, 3])
+        shown = ex.panels["gains"]
+        assert shown.sources["rms"].data["phase_rms_deg"] == pytest.approx(
+            list(fresh.sources["rms"].data["phase_rms_deg"]), nan_ok=True)
+        assert list(shown.sources["points"].data["time"]) == list(fresh.sources["points"].data["time"])
+        assert shown.title == fresh.title
+
+
+def test_flagging_heatmap_follows_the_spw_selection_and_has_a_colour_bar(ex, alma_eb):
+    from bokeh.models import ColorBar
+
+    from almaview.widgets.app import _figures
+
+    ex.select(spw=[3])
+    ex.show("flagging")
+    ex.wait()
+    panel = ex.panels["flagging"]
+    ex.select(spw=[0, 1, 2, 3])
+    ex.wait()
+    shown = ex.panels["flagging"]
+    heatmaps = [f for f in _figures(shown.layout) if f.title.text.startswith("Flagged fraction")]
+    assert len(heatmaps) == 2
+    for f in heatmaps:  # four spws selected: four columns (the factors of the categorical x axis)
+        assert list(f.x_range.factors) == ["0", "1", "2", "3"], (shown is panel, list(f.x_range.factors))
+        bars = [r for r in f.right if isinstance(r, ColorBar)]
+        assert bars and bars[0].color_mapper.low == 0.0 and bars[0].color_mapper.high == 1.0
+    with tables.table(str(alma_eb.ms / "DATA_DESCRIPTION"), ack=False) as t:
+        assert set(shown.sources["antenna"].data["spw_s"]) == {str(s) for s in range(t.nrows())}
+
+
+def test_copy_as_code_runs_and_makes_the_same_panel(ex):
+    ex.select(spw=[2], antennas=["DA44"], correlation="XX", time_bin_s=30.0)
+    vis = _vis(ex).data
+    code = ex.code("visibilities")
+    ns: dict = {}
+    exec(compile(code, "<copy as code>", "exec"), ns)
+    got = ns["panel"].data
+    cols = ["time", "baseline", "correlation", "amp", "phase_deg"]
+    a = got[cols].sort_values(cols[:3]).reset_index(drop=True)
+    b = vis[cols].sort_values(cols[:3]).reset_index(drop=True)
+    pd_testing.assert_frame_equal(a, b, check_dtype=False)
+    ex.show("tsys")
+    ns = {}
+    exec(compile(ex.code("tsys"), "<copy as code>", "exec"), ns)
+    assert set(ns["panel"].data.spw) == {2} and set(ns["panel"].data.query("view == 'spectrum'").antenna) == {"DA44"}
+    # the page shows the code under a toggle, following the selection
+    box = ex.tabs.children[1]
+    button, area = box.children[0], box.children[1]
+    button.value = True
+    assert "av.plots.tsys" in area.value and "[2]" in area.value and area.layout.display != "none"
+    ex.select(spw=[1])
+    assert "spws=[1]" in area.value
+
+
+def test_mark_and_add_to_flags_writes_a_flag_template_outside_the_delivery(ex, alma_eb, tmp_path):
+    from almaview.errors import OutputInsideDelivery
+
+    ex.select(spw=[1], antennas=["DA41"], correlation="YY")
+    panel = _vis(ex)
+    idx = [0, 3, 5]
+    marked = ex.mark(idx)  # what a box selection in the page sends as the source's selected indices
+    assert list(marked["baseline"]) == list(panel.data.iloc[idx]["baseline"])
+    assert {"antenna1", "antenna2", "scan", "time", "spw", "correlation"} <= set(marked.columns)
+    panel.sources["amp"].selected.indices = [1, 2]  # as the page does: the table follows
+    assert len(ex.marked) == 2
+    ex.workdir = tmp_path / "work"
+    path = ex.add_to_flags()
+    assert path.parent == (tmp_path / "work").resolve() and path.name == f"{ex.eb}.flagtemplate.txt"
+    lines = [ln for ln in path.read_text().splitlines() if not ln.startswith("#")]
+    assert len(lines) == 2
+    # each command selects exactly the marked point's rows: check with python-casacore (TaQL), independently
+    ants = list(tables.table(str(alma_eb.ms / "ANTENNA"), ack=False).getcol("NAME"))
+    import re
+
+    with tables.table(str(alma_eb.ms), ack=False) as t:
+        for line, (_, p) in zip(lines, ex.marked.iterrows()):
+            kv = dict(re.findall(r"(\w+)='([^']*)'", line))
+            a1, a2 = kv["antenna"].split("&")
+            assert (a1, a2) == (p["antenna1"], p["antenna2"]) and kv["spw"] == "1" and kv["correlation"] == "YY"
+            lo, hi = (np.datetime64(x.replace("/", "-", 2).replace("/", "T")) for x in kv["timerange"].split("~"))
+            mjd = lambda d: (d - np.datetime64("1858-11-17T00:00:00")) / np.timedelta64(1, "s")  # noqa: E731
+            sel = t.query(f"DATA_DESC_ID==1 && ANTENNA1=={ants.index(a1)} && ANTENNA2=={ants.index(a2)} && "
+                          f"TIME>={mjd(lo)} && TIME<={mjd(hi)} && SCAN_NUMBER=={kv['scan']}")
+            assert sel.nrows() == 1  # the one integration of that point (no time averaging)
+            sel.close()
+    again = ex.add_to_flags()  # the same marks again: nothing duplicated
+    assert [ln for ln in again.read_text().splitlines() if not ln.startswith("#")] == lines
+    ex.workdir = alma_eb.ms.parent / "work"  # a work area inside the delivery: refused
+    ex.delivery = type("D", (), {"root": str(alma_eb.ms.parent)})()
+    with pytest.raises(OutputInsideDelivery):
+        ex.add_to_flags()

@@ -24,7 +24,7 @@ def flag_summary(fractions: pd.DataFrame) -> Panel:
     --------
     >>> p = flag_summary(flag_fractions(av.open_ms(eb.calibrated_ms)))   # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
     from bokeh.palettes import Reds256
 
     by_ant = fraction_by(fractions, ["antenna", "spw"]).assign(view="antenna")
@@ -44,6 +44,8 @@ def flag_summary(fractions: pd.DataFrame) -> Panel:
                line_color="white")
         f.select_one(HoverTool).tooltips = [(name, "@key"), ("spw", "@spw_s"), ("flagged", "@pct{0.00}%"),
                                             ("samples", "@flagged / @total")]
+        # the key of the colours, outside the data (0 = nothing flagged, 1 = all)
+        f.add_layout(ColorBar(color_mapper=mapper, title="flagged fraction", width=10), "right")
         figs.append(f)
         sources[name] = src
     tab_df = by_field.assign(percent=(100 * by_field["fraction"]).round(2))[["field", "intents", "spw", "percent",
