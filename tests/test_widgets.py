@@ -3,6 +3,7 @@ only those that exist; tap-to-select; newer selections win; the delivery browser
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -379,3 +380,20 @@ def test_mark_and_add_to_flags_writes_a_flag_template_outside_the_delivery(ex, a
     ex.delivery = type("D", (), {"root": str(alma_eb.ms.parent)})()
     with pytest.raises(OutputInsideDelivery):
         ex.add_to_flags()
+
+
+def test_iterate_over_spw_antenna_or_none_sets_the_calibration_grids(ex):
+    from almaview.widgets.app import _figures
+
+    ex.select(spw=[0, 1, 2, 3], antennas=["DA41", "DA42"])
+    ex.show("tsys")
+    titles = {}
+    for it in ("spw", "antenna", "none"):
+        ex.iterate = it
+        titles[it] = [f.title.text for f in _figures(ex.panels["tsys"].layout) if "vs frequency" in f.title.text
+                      or "Tsys" in f.title.text]
+    spw_panels = [t for t in titles["spw"] if re.search(r"spw \d", t)]
+    ant_panels = [t for t in titles["antenna"] if re.search(r"· DA4[12] ·", t)]
+    assert len(spw_panels) >= 4 and len(ant_panels) >= 2, titles
+    assert len(titles["none"]) < len(titles["spw"]), titles
+    assert "iterate='none'" in ex.code("tsys")

@@ -61,8 +61,9 @@ AFFECTS = {
     "gain_table": ("gains",),
     "iterate": ("tsys", "bandpass", "gains", "visibilities"),
 }
-#: what "iterate over" offers: one panel per spw (the weblog's pages, plotms's iteraxis), per antenna, or one
-ITERATE = ("spw", "antenna", "none")
+#: what "iterate over" offers: each builder's own default (the weblog's page: Tsys and bandpass per spw, gains per
+#: antenna), one panel per spw (plotms's iteraxis), per antenna, or one panel
+ITERATE = (("as the weblog", ""), ("spw", "spw"), ("antenna", "antenna"), ("none", "none"))
 
 
 class Explorer(AppBase):
@@ -94,7 +95,7 @@ class Explorer(AppBase):
     time_bin_s = traitlets.Float(0.0).tag(state=True)
     chan_bin = traitlets.Int(1).tag(state=True)
     gain_table = traitlets.Unicode(None, allow_none=True).tag(state=True)
-    iterate = traitlets.Unicode("spw").tag(state=True)
+    iterate = traitlets.Unicode("").tag(state=True)  # '' = each builder's default (the weblog's)
 
     def __init__(self, obj: Any, *, eb: str | None = None, tab: str = "overview",
                  workdir: str | os.PathLike | None = None, **kw: Any):
@@ -452,7 +453,7 @@ class Explorer(AppBase):
             "intent": self.intent or None, "correlation": self.correlation or None,
             "column": self.column, "x": self.x, "uv_units": self.uv_units,
             "colour_by": self.colour_by, "time_bin_s": float(self.time_bin_s),
-            "chan_bin": int(self.chan_bin), "gain_table": self.gain_table, "iterate": self.iterate,
+            "chan_bin": int(self.chan_bin), "gain_table": self.gain_table, "iterate": self.iterate or None,
             "image": self.image,
         }
 
@@ -584,7 +585,7 @@ class Explorer(AppBase):
             params = inspect.signature(builder).parameters
         except (TypeError, ValueError):
             return {}
-        return {"iterate": self.iterate} if "iterate" in params else {}
+        return {"iterate": self.iterate} if self.iterate and "iterate" in params else {}
 
     def _panel_tsys(self) -> Any:
         from ..plots.caltables import tsys

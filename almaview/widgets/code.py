@@ -41,7 +41,7 @@ def panel_code(tab: str, selection: dict[str, Any], *, ms: str | None = None, ca
     spws = sel.get("spws")
     ants = sel.get("antennas")
     fields = [sel["field"]] if sel.get("field") else None
-    it = f", iterate={sel.get('iterate', 'spw')!r}" if iterate else ""
+    it = f", iterate={sel['iterate']!r}" if iterate and sel.get("iterate") else ""
     head = "import almaview as av\n\n"
     if tab in _CALTABLE_BUILDERS:
         if caltable is None:
