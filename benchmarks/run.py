@@ -100,6 +100,43 @@ def chunk_overhead(ms: str, spw: int, repeat: int = 3) -> dict:
             "chunk_overhead_ms_per_chunk": 1e3 * (t_av - t_raw) / max(nchunks, 1)}
 
 
+def read_overhead(ms: str, spw: int, repeat: int = 5) -> dict:
+    """What almaview adds to one read, without any reduction: the spw's backend array read one
+    integration at a time (table handle, lock, row lookup, scatter) against python-casacore
+    getcol of the same rows into a preallocated array (getcolnp)."""
+    from casacore import tables
+
+    from almaview.io.ms import build_tree
+
+    arr = build_tree(ms)[f"spw_{spw}"].ds.VISIBILITY.variable._data.array
+    nt, nb, nc, npol = arr.shape
+    bl, ch, pol = np.arange(nb), np.arange(nc), np.arange(npol)
+    from almaview.io.ms import spw_rows
+
+    rows = spw_rows(ms, spw)
+    with tables.table(ms, ack=False) as t:
+        times = t.getcol("TIME")[rows]
+    starts = np.flatnonzero(np.r_[True, times[1:] != times[:-1]])
+    blocks = np.split(rows, starts[1:])
+
+    def raw():
+        with tables.table(ms, ack=False) as t:
+            for block in blocks:
+                sub = t.selectrows(block)
+                out = np.empty((len(block), nc, npol), np.complex64)
+                sub.getcolnp("DATA", out)
+                sub.close()
+
+    def almaview():
+        for i in range(nt):
+            arr.read(np.array([i]), bl, ch, pol)
+
+    raw(), almaview()
+    t_raw, t_av, _, _ = alternate(raw, almaview, repeat)
+    return {"read_overhead_reads": nt, "read_overhead_raw_s": t_raw, "read_overhead_almaview_s": t_av,
+            "read_overhead_ms_per_read": 1e3 * (t_av - t_raw) / nt}
+
+
 def almaview_channel_mean(ms: str, node: str):
     import almaview as av
 
@@ -202,6 +239,7 @@ def main(argv=None) -> int:
                throughput_gb_s=res["spw_data_gb"] / t_av)
 
     if "chunks" not in skip:
+        res.update(read_overhead(ms, args.chunk_spw))
         res.update(chunk_overhead(ms, args.chunk_spw))
     if "distributed" not in skip:
         t_dist, _ = distributed_channel_mean(ms, node)
