@@ -165,6 +165,21 @@ def test_a_copy_of_a_casa_built_ms_and_caltable_stays_unchanged(alma_eb, tmp_pat
     assert tree_digest(tmp_path) == before
 
 
+def test_a_casa_image_without_lock_files_stays_unchanged(alma_eb, tmp_path):
+    image = tmp_path / Path(alma_eb.images["cube"]).name
+    shutil.copytree(alma_eb.images["cube"], image)
+    remove_lock_files(image)
+    before = tree_digest(tmp_path)
+    cube = av.open_image(image)
+    total = float(cube.sum())
+    from casacore import images
+
+    original = images.image(str(alma_eb.images["cube"]))  # independent read of the original, mask applied
+    expected = np.where(original.getmask(), np.nan, original.getdata())
+    assert total == pytest.approx(float(np.nansum(expected.astype(np.float64))), rel=1e-5)
+    assert tree_digest(tmp_path) == before
+
+
 def test_writer_rows_are_what_the_tests_expect(tmp_path):
     w = write_ms(tmp_path / "x.ms", n_antennas=3, n_times=2, spws=((4, 1e11, 1e6),))
     with tables.table(str(w.path), ack=False) as t:

@@ -392,8 +392,10 @@ class _FitsPlaneReader:
 def _casa_image_spec(root: Path) -> dict[str, Any]:
     from casacore import images
 
+    from .tables import readonly_view
+
     try:
-        im = images.image(str(root))
+        im = images.image(str(readonly_view(root)))  # casacore's lock files go to the cache, not the image
     except RuntimeError as err:
         raise NotAnImage(root, f"casacore could not open the CASA image ({err}); it may be damaged") from err
     shape = tuple(int(n) for n in im.shape())
@@ -559,7 +561,7 @@ class _CasaPlaneReader:
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
         from casacore import images
 
-        from .tables import table_lock
+        from .tables import readonly_view, table_lock
 
         ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape)]
         if any(len(r) == 0 for r in ranges):
@@ -573,7 +575,7 @@ class _CasaPlaneReader:
         inc = [abs(r.step) for r in ranges]
         try:
             with table_lock(str(self.path)):
-                im = images.image(str(self.path))
+                im = images.image(str(readonly_view(self.path)))
                 data = np.asarray(im.getdata(blc=blc, trc=trc, inc=inc), dtype=self.dtype)
                 mask = None
                 if self.has_mask and np.issubdtype(self.dtype, np.floating):
