@@ -24,9 +24,14 @@ CASA_FIXTURES = frozenset({"sampledata_dir", "alma_eb", "ngc5921", "alma_eb_wide
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Mark every test that uses a CASA-built fixture ``casa``: ``-m "not casa"`` is the quick loop."""
+    """Mark every test that uses a CASA-built fixture ``casa``: ``-m "not casa"`` is the quick loop.
+
+    A fixture counts when the test requests it, or names it as a parameter value (the
+    ``request.getfixturevalue(name)`` pattern)."""
     for item in items:
-        if CASA_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        named = {v for v in params.values() if isinstance(v, str)}
+        if CASA_FIXTURES.intersection(getattr(item, "fixturenames", ())) or CASA_FIXTURES & named:
             item.add_marker(pytest.mark.casa)
 
 

@@ -185,3 +185,20 @@ def test_writer_rows_are_what_the_tests_expect(tmp_path):
     with tables.table(str(w.path), ack=False) as t:
         assert t.nrows() == 2 * 6
         np.testing.assert_array_equal(t.getcell("DATA", 7), w.data["DATA"][7])
+
+
+def test_conftest_marks_tests_using_casa_built_fixtures():
+    from types import SimpleNamespace
+
+    import conftest
+
+    def item(fixtures, params=None):
+        marks = []
+        return SimpleNamespace(fixturenames=fixtures, callspec=SimpleNamespace(params=params or {}),
+                               add_marker=marks.append, marks=marks)
+
+    direct, indirect, by_name, fast = (item(["tmp_path", "alma_eb"]), item(["ms_copy", "sampledata_dir"]),
+                                       item(["request"], {"dataset": "ngc5921"}), item(["small_ms"], {"n": 3}))
+    conftest.pytest_collection_modifyitems(None, [direct, indirect, by_name, fast])
+    assert [m.name for m in direct.marks] == ["casa"] and [m.name for m in by_name.marks] == ["casa"]
+    assert [m.name for m in indirect.marks] == ["casa"] and fast.marks == []
