@@ -53,7 +53,11 @@ def status_lines(d: "Delivery") -> list[str]:
     restored_by_almaview = restored(d.root)
     for m in d.mous:
         pre = f"{m.uid}: " if many else ""
-        if m.readme is None:
+        unreadable = any(p.startswith("README ") and m.path in p and "cannot be read" in p for p in d.problems)
+        if m.readme is None and unreadable:
+            lines.append(f"{pre}the README in {m.path} was skipped (see above); replace it with a regular text "
+                         f"file ({_fetch(d, m, 'readme')})")
+        elif m.readme is None:
             lines.append(f"{pre}no README found in {m.path} (download the README: {_fetch(d, m, 'readme')})")
         elif m.readme_error:
             lines.append(f"{pre}README {m.readme.path} follows none of ALMA's README layouts; "

@@ -199,3 +199,17 @@ def test_external_entity_in_manifest_is_not_read(package, unchanged, tmp_path):
     d = av.open_delivery(package.project, read_ms=False)
     assert "uid___A002_Xdeadbe_X1" not in [eb.uid for eb in d.ebs] and len(d.ebs) == 2
     assert any(p.startswith("pipeline manifest") and "external entity" in p for p in d.problems), d.problems
+
+
+def test_oversized_member_of_an_auxproducts_archive(package, unchanged, make_tar):
+    """A cont.dat of 11 MiB inside the auxproducts tgz is refused by its header size, not read."""
+    from almaview.delivery.textfile import MAX_TEXT_BYTES
+
+    big = b"230.1~230.5GHz LSRK\n" * ((MAX_TEXT_BYTES + (1 << 20)) // 20)
+    (package.calibration / "cont.dat").unlink()
+    make_tar(package.member / "product" / "uid___A001_X1465_X2a38.hifa_calimage.auxproducts.tgz",
+             [("file", "uid___A001_X1465_X2a38.cont.dat", big)], "w:gz")
+    unchanged(package.base)
+    d = av.open_delivery(package.project, read_ms=False)
+    assert any("auxiliary products archive" in p and "more than the" in p for p in d.problems), d.problems
+    assert d.mous[0].continuum == [] and len(d.ebs) == 2

@@ -38,6 +38,7 @@ def test_readme_is_a_fifo(package, unchanged):
     d, took = _open(package, unchanged)
     assert took < 20 and d.mous[0].readme is None
     assert any("README" in p and "FIFO" in p and "skipped" in p for p in d.problems), d.problems
+    assert "README in" in d.status() and "was skipped" in d.status() and "no README found" not in d.status()
 
 
 def test_readme_links_to_dev_zero(package, unchanged):
