@@ -33,7 +33,8 @@ Examples
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import ipywidgets as W
 import traitlets
@@ -122,7 +123,7 @@ class AppBase(W.VBox):
         """
         return {k: _copy(getattr(self, k)) for k in self.state_keys()}
 
-    def select(self, **keys: Any) -> "AppBase":
+    def select(self, **keys: Any) -> AppBase:
         """Set state keys together: one :meth:`apply` for all of them (what tests and notebooks call, headless).
 
         Unknown keys raise ``KeyError`` naming the known ones; a value a control does not offer raises the
@@ -145,7 +146,7 @@ class AppBase(W.VBox):
         return self
 
     @contextlib.contextmanager
-    def batch(self) -> Iterator["AppBase"]:
+    def batch(self) -> Iterator[AppBase]:
         """Collect the state changes made inside; at the end run the reactions and then :meth:`apply` once.
 
         Examples
@@ -199,7 +200,7 @@ class AppBase(W.VBox):
 
     # ------------------------------------------------------------------ controls
     def bind(self, key: str, control: W.Widget, *, to_control: Callable | None = None,
-             from_control: Callable | None = None, name: str | None = None) -> "AppBase":
+             from_control: Callable | None = None, name: str | None = None) -> AppBase:
         """Bind ``control.value`` to the state trait ``key`` both ways (transforms optional), and keep the control
         in ``controls`` under ``name`` (default: its description or the key).
 

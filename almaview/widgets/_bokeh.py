@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Any, Iterator, Sequence
+from collections.abc import Iterator, Sequence
+from typing import Any
 
-__all__ = ["load_bokehjs", "bokeh_view", "batched_view", "NO_ECHO_JS"]
+__all__ = ["NO_ECHO_JS", "batched_view", "bokeh_view", "load_bokehjs"]
 
 _LOADED: set[str] = set()  # the browser sessions (kernel clients) BokehJS was published to
 
@@ -122,7 +123,7 @@ def no_echo(layout: Any, source: Any) -> Any:
     from bokeh.document import Document
     from bokeh.models import CustomJS
 
-    cb = CustomJS(args=dict(src=source), code=NO_ECHO_JS)
+    cb = CustomJS(args={"src": source}, code=NO_ECHO_JS)
     if layout.document is None:
         Document().add_root(layout)
     layout.document.js_on_event("document_ready", cb)
@@ -147,7 +148,7 @@ def batched_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
     return _batched_model_class()(no_echo(layout, source), mappers=mappers)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _batched_model_class() -> type:
     from bokeh.protocol import Protocol
     from jupyter_bokeh import BokehModel

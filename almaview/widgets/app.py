@@ -13,9 +13,10 @@ import html
 import os
 import threading
 import time
-from pathlib import Path
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any
 
 import ipywidgets as W
 import traitlets
@@ -355,7 +356,7 @@ class Explorer(AppBase):
         builder = {"tsys": "tsys", "bandpass": "bandpass", "gains": "gains", "visibilities": "amp_phase"}.get(tab)
         iterate = False
         if builder is not None:
-            import almaview.plots as plots
+            from almaview import plots
 
             iterate = bool(self._iterate_kwargs(getattr(plots, builder)))
         return panel_code(tab, self.selection, ms=eb.ms, caltable=table, iterate=iterate)
@@ -710,7 +711,7 @@ class Explorer(AppBase):
 
     # ---------------------------------------------------------------- misc
 
-    def wait(self, timeout: float = 120.0) -> "Explorer":
+    def wait(self, timeout: float = 120.0) -> Explorer:
         """Block until the background reads finish (for scripts and tests).
 
         Examples

@@ -65,8 +65,8 @@ def panel_code(tab: str, selection: dict[str, Any], *, ms: str | None = None, ca
         lines = [head.rstrip("\n"), "import pandas as pd", "", f"vis = av.open_ms({ms!r})",
                  f"spws = {spws!r} or av.analysis.ms_spws(vis)",
                  "table = pd.concat([av.analysis.reduce_visibilities(",
-                 "    vis[f'spw_{spw}'].ds, " + ", ".join(args[:4]) + ",",
-                 "    " + ", ".join(args[4:]) + ")",
+                 ("    vis[f'spw_{spw}'].ds, " + ", ".join(args[:4]) + ","),
+                 ("    " + ", ".join(args[4:]) + ")"),
                  "    for spw in spws], ignore_index=True)"]
         if ants:
             lines.append(f"table = table[table.antenna1.isin({ants!r}) | table.antenna2.isin({ants!r})]")

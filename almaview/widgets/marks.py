@@ -16,13 +16,13 @@ Examples
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["marked_table", "flag_commands", "write_flag_template", "MARK_COLUMNS"]
+__all__ = ["MARK_COLUMNS", "flag_commands", "marked_table", "write_flag_template"]
 
 #: what the table of marked points shows, when the panel has it
 MARK_COLUMNS = ("baseline", "antenna1", "antenna2", "scan", "field", "spw", "correlation", "time", "frequency_ghz",
@@ -57,7 +57,7 @@ def marked_table(data: pd.DataFrame, indices: Sequence[int], *, chan_bin: int = 
             grp = np.arange(freqs.size) // nb
             centres = np.bincount(grp, weights=freqs) / np.bincount(grp)
             g = int(np.argmin(np.abs(centres - float(f))))
-            first, last = g * nb, min((g + 1) * nb, freqs.size) - 1
+            first, last = g * nb, min((g + 1) * nb, int(freqs.size)) - 1
             chans.append(f"{first}~{last}")
         rows["channels"] = chans
     return rows[[c for c in MARK_COLUMNS if c in rows]]
@@ -86,12 +86,12 @@ def flag_commands(points: pd.DataFrame, *, time_bin_s: float = 0.0, reason: str 
     for _, p in points.iterrows():
         parts = ["mode='manual'", f"antenna='{p['antenna1']}&{p['antenna2']}'"]
         spw = str(int(p["spw"]))
-        if "channels" in p and p["channels"]:
+        if p.get("channels"):
             spw += f":{p['channels']}"
         parts.append(f"spw='{spw}'")
         if "scan" in p and pd.notna(p["scan"]):
             parts.append(f"scan='{int(p['scan'])}'")
-        if "correlation" in p and p["correlation"]:
+        if p.get("correlation"):
             parts.append(f"correlation='{p['correlation']}'")
         if "time" in p and pd.notna(p["time"]):
             t = np.datetime64(pd.Timestamp(p["time"]).to_datetime64(), "ns")
