@@ -134,6 +134,38 @@ def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
         raise
 
 
+@contextmanager
+def build_lock(target: str | os.PathLike) -> Iterator[None]:
+    """Hold an exclusive lock for building ``target``: a second process building the same thing waits, then finds it.
+
+    The lock is a file beside ``target`` (``.<name>.lock``), locked with ``fcntl.flock``
+    (released by the system if the process dies). Where ``fcntl`` does not exist
+    (Windows), builds are not serialised (each is still atomic).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> root = pathlib.Path(tempfile.mkdtemp())
+    >>> with build_lock(root / "demo"):
+    ...     (root / "demo").mkdir()
+    >>> sorted(p.name for p in root.iterdir())
+    ['.demo.lock', 'demo']
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    with open(target.parent / f".{target.name}.lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write ``data`` to ``path`` through a uniquely named temporary file and an atomic rename.
 

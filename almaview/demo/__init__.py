@@ -42,7 +42,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..cache import atomic_directory, cache_dir
+from ..cache import atomic_directory, build_lock, cache_dir
 from ..errors import AlmaviewError
 from .project import PROJECT
 from .tree import INDEX_NAME
@@ -118,6 +118,8 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
         return (root / PROJECT).resolve()
     from .assemble import build_into
 
-    with atomic_directory(root) as tmp:
-        build_into(tmp, version=version, progress=progress)
+    with build_lock(root):  # another process building the same recipe: wait for it, then use its build
+        if not (root / PROJECT).is_dir():
+            with atomic_directory(root) as tmp:
+                build_into(tmp, version=version, progress=progress)
     return (root / PROJECT).resolve()
