@@ -213,3 +213,24 @@ def test_oversized_member_of_an_auxproducts_archive(package, unchanged, make_tar
     d = av.open_delivery(package.project, read_ms=False)
     assert any("auxiliary products archive" in p and "more than the" in p for p in d.problems), d.problems
     assert d.mous[0].continuum == [] and len(d.ebs) == 2
+
+
+def test_hostile_delivery_tar_beside_a_good_one(tmp_path, cache, unchanged, make_tar):
+    """A folder of archive tars where the product tar carries a link chain: reported; the auxiliary tar still opens."""
+    readme = b"Project code: 2019.1.01234.S\nPI name: A. Person\nProject title: x\n"
+    member = ("2019.1.01234.S/science_goal.uid___A001_X1465_X2a36/group.uid___A001_X1465_X2a37/"
+              "member.uid___A001_X1465_X2a38")
+    tars = tmp_path / "download"
+    make_tar(tars / "2019.1.01234.S_uid___A001_X1465_X2a38_auxiliary.tar",
+             [("file", f"{member}/README", readme),
+              ("file", f"{member}/calibration/{EB1}.ms.calapply.txt",
+               f"applycal(vis='{EB1}.ms', gaintable=['{EB1}.ms.hifa_tsyscal.s6_1.tsyscal.tbl'])\n".encode())])
+    make_tar(tars / "2019.1.01234.S_uid___A001_X1465_X2a38_001_of_001.tar",
+             [("sym", f"{member}/product/l", "."), ("sym", f"{member}/product/l/up", "../../../../../.."),
+              ("file", f"{member}/product/up/victim.fits", b"SIMPLE")])
+    unchanged(tars)
+    d = av.open_delivery(tars, read_ms=False)
+    assert d.layout == "tars" and d.mous[0].readme.project_code == "2019.1.01234.S"
+    assert [eb.uid for eb in d.ebs] == [EB1]
+    assert any("001_of_001.tar cannot be used" in p and "points outside the archive" in p for p in d.problems)
+    assert not list(cache.rglob("victim.fits"))
