@@ -77,7 +77,7 @@ class Tree:
     def add_directory(self, top: Path) -> None:
         """Index a project directory on disk (without descending into tables, ASDMs or weblogs)."""
         top_real = top.resolve()
-        for dirpath, dirnames, filenames in os.walk(top, onerror=self._walk_error):
+        for dirpath, dirnames, filenames in walk(top, onerror=self._walk_error):
             here = Path(dirpath)
             rel_here = here.relative_to(top).as_posix()
             rel_here = "" if rel_here == "." else rel_here
@@ -276,10 +276,47 @@ def find_project_root(path: str | os.PathLike) -> tuple[Path, str, str | None]:
                           "(<project>_<OUS>_001_of_001.tar, ..._auxiliary.tar, <project>_<EB>.asdm.sdm.tar) found")
 
 
+def walk(top: str | os.PathLike, onerror=None):
+    """Like ``os.walk(top)`` (top-down, links to directories listed but not entered), without recursion.
+
+    Python 3.11's ``os.walk`` recurses once per level, so a package nested
+    a thousand folders deep would raise RecursionError; this keeps a stack.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp()); (d / "a" / "b").mkdir(parents=True); _ = (d / "a" / "f").write_text("")
+    >>> [(pathlib.Path(p).relative_to(d).as_posix(), ds, fs) for p, ds, fs in walk(d)]
+    [('.', ['a'], []), ('a', ['b'], ['f']), ('a/b', [], [])]
+    """
+    stack = [os.fspath(top)]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as err:
+            if onerror is not None:
+                onerror(err)
+            continue
+        dirs, files = [], []
+        for e in entries:
+            try:
+                is_dir = e.is_dir()
+            except OSError:
+                is_dir = False
+            (dirs if is_dir else files).append(e.name)
+        yield here, dirs, files
+        for name in reversed(dirs):  # what the caller kept, in order
+            path = os.path.join(here, name)
+            if not os.path.islink(path):
+                stack.append(path)
+
+
 def _du(p: Path) -> int:
     """Size of a directory's files (one level of stat calls per file; tables are small in count)."""
     total = 0
-    for dirpath, _, files in os.walk(p):
+    for dirpath, _, files in walk(p):
         for f in files:
             try:
                 total += os.lstat(os.path.join(dirpath, f)).st_size

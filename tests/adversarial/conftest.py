@@ -80,9 +80,14 @@ def tree_hash(root: Path) -> dict[str, tuple]:
     root = Path(root)
     st = root.lstat()
     paths = [root]
-    if stat.S_ISDIR(st.st_mode):
-        for dirpath, dirnames, filenames in os.walk(root):
-            paths += [Path(dirpath) / n for n in dirnames + filenames]
+    todo = [root] if stat.S_ISDIR(st.st_mode) else []
+    while todo:  # a stack, not os.walk: 3.11's os.walk recurses and fails on trees 1000 folders deep
+        here = todo.pop()
+        with os.scandir(here) as it:
+            for e in it:
+                paths.append(Path(e.path))
+                if e.is_dir(follow_symlinks=False):
+                    todo.append(Path(e.path))
     for p in paths:
         st = p.lstat()
         rel = p.relative_to(root).as_posix() if p != root else "."

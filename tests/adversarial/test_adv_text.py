@@ -166,3 +166,25 @@ def test_read_package_bytes_refuses_devices_without_blocking(tmp_path):
             read_package_bytes(tmp_path / name)  # no package root: the device itself is refused
         assert str(tmp_path / name) in str(err.value)
     assert decode_text("Cycle: 7".encode("utf-16-le")) == "Cycle: 7"
+
+
+def test_package_nested_1100_folders_deep(package, tree_hash):
+    """Python 3.11's os.walk recurses per level: a deep package raised RecursionError when opened."""
+    made = []
+    here = package.member / "product"
+    for _ in range(1100):
+        here = here / "a"
+        here.mkdir()
+        made.append(here)
+    (here / "member.uid___A001_X1465_X2a38.deep.fits").write_bytes(b"SIMPLE")
+    try:
+        before = tree_hash(package.base)
+        d = av.open_delivery(package.project, read_ms=False)
+        assert tree_hash(package.base) == before
+        assert d.project_code == "2019.1.01234.S" and len(d.ebs) == 2
+        deep = [f for f in d.mous[0].unknown_files + d.mous[0].other_products if f.endswith("deep.fits")]
+        assert len(deep) == 1 or any(im.source.endswith("deep.fits") for im in d.mous[0].images)
+    finally:
+        (here / "member.uid___A001_X1465_X2a38.deep.fits").unlink()
+        for p in reversed(made):  # shutil.rmtree would recurse too deep as well
+            p.rmdir()
