@@ -62,7 +62,7 @@ def _info(args: argparse.Namespace) -> int:
         json.dump(d.to_dict(), sys.stdout, indent=1, default=str)
         sys.stdout.write("\n")
     else:
-        print(repr(d))
+        print(_printable(repr(d)))
     return 0
 
 
@@ -84,8 +84,16 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+
+
+def _printable(text: str) -> str:
+    """Escape control characters (a file name may carry terminal escape sequences) and lone surrogates."""
+    return text.translate(_CONTROL).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(_printable(text).split())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

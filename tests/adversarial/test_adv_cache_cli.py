@@ -152,3 +152,13 @@ def test_threads_extract_one_archive_at_once(tmp_path, cache, make_tar, unchange
     root = results[0]
     assert sorted(p.read_bytes() for p in root.rglob("page.html")) == sorted(b"<p>%d</p>" % i for i in range(200))
     assert not list((cache / "extracted").glob(".*.partial"))
+
+
+def test_cli_escapes_terminal_control_sequences_in_names(package, capsys, unchanged):
+    """A file named with an escape sequence (retitle the terminal, clear the screen) is printed escaped."""
+    evil = "\x1b]0;pwned\x07\x1b[2J.txt"
+    (package.member / evil).write_bytes(b"x")
+    unchanged(package.base)
+    assert cli.main(["info", "--no-ms", str(package.project)]) == 0
+    out = capsys.readouterr().out
+    assert "\x1b" not in out and "\x07" not in out and "\\x1b]0;pwned\\x07\\x1b[2J.txt" in out
