@@ -109,6 +109,10 @@ class UnreadablePackageFile(AlmaviewError):
     """A package text file that is not a regular file (a FIFO, a device), leaves the package, or is too large."""
 
 
+class UnsafeWeblogPath(AlmaviewError):
+    """A weblog link or image that points outside the weblog's own directory, or at something not a regular file."""
+
+
 # --- imaging -------------------------------------------------------------------------------------------------------
 
 

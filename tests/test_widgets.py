@@ -217,7 +217,8 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         assert node["colour"] == {"green": "#5cb85c", "blue": "#5bc0de", "yellow": "#f0ad4e",
                                   "red": "#d9534f"}[worst.colour]
         b.clicked = {"kind": "stage", "key": node["key"], "n": 1}
-        assert f"Stage {worst.number}" in b.page_html
+        assert b.page_title.startswith(f"Stage {worst.number}: ")
+        assert f"<h1>{worst.number}. " in b.page_html and "Content-Security-Policy" in b.page_html
         b.clicked = {"kind": "eb", "key": d.ebs[1].uid, "n": 2}
         assert ex.selection["eb"] == d.ebs[1].uid
         tsys = next(n for n, k in d.ebs[0].caltables.kinds().items() if k == "tsyscal")

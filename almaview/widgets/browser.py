@@ -1,5 +1,8 @@
 """The delivery/weblog browser: a tree of the package (member OUS, EBs, caltables, images, weblog stages) with QA
-colours. Clicking an EB or caltable opens it in the explorer; a weblog stage shows its original page inline.
+colours. Clicking an EB or caltable opens it in the explorer; a weblog stage shows its original page in the main
+area, in a sandboxed frame (no script from the package runs, nothing loads from a network: see
+:meth:`almaview.delivery.weblog.Weblog.page_html`); the page's links (Home, Overview, By Task, stages) are followed
+inside the widget and its plots open large on click.
 
 The front end is an anywidget ES module + CSS (sources in the repository's top-level ``widgets/`` folder,
 packaged as ``almaview/widgets/frontend/``). Without anywidget, a plain ipywidgets list does the same job.
@@ -7,18 +10,19 @@ packaged as ``almaview/widgets/frontend/``). Without anywidget, a plain ipywidge
 
 from __future__ import annotations
 
-import base64
 import html
 import os
-import re
+import posixpath
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
 
 from ..delivery.model import score_band
+from ..errors import AlmaviewError
 
-_PAGE_BYTES = 4_000_000  #: inline images up to this many bytes per stage page
+#: The weblog's own navigation, as the pipeline's pages name it.
+WEBLOG_NAV = (("Home", "index.html"), ("Overview", "t1-1.html"), ("By Task", "t1-4.html"))
 
 
 def frontend_file(name: str) -> Path:
@@ -90,64 +94,6 @@ def delivery_tree(ebs: list[Any], delivery: Any = None) -> list[dict[str, Any]]:
     return out
 
 
-_SCRIPT = re.compile(r"<(script|link|iframe|object|embed|style)\b.*?(</\1>|/?>)", re.S | re.I)
-_ON = re.compile(r"\son\w+\s*=\s*(\"[^\"]*\"|'[^']*')", re.I)
-_IMG = re.compile(r"(<img\b[^>]*?\bsrc\s*=\s*)([\"'])([^\"']+)\2", re.I)
-_HREF = re.compile(r"(<a\b[^>]*?)\shref\s*=\s*([\"'])[^\"']*\2", re.I)
-_BODY = re.compile(r"<body\b[^>]*>(.*)</body>", re.S | re.I)
-
-
-def stage_page_html(stage: Any, *, max_bytes: int = _PAGE_BYTES) -> str:
-    """A weblog stage page made safe and self-contained for inline display: scripts/styles/handlers removed,
-    links disabled, its PNGs inlined as data URIs (up to ``max_bytes``), plus any stage plots it does not show.
-
-    Examples
-    --------
-    >>> from types import SimpleNamespace
-    >>> stage_page_html(SimpleNamespace(page=None, plots=[], number=3, task="hifa_x", description=""))[:25]
-    '<h4>Stage 3: hifa_x</h4><'
-    """
-    budget = [max_bytes]
-    used: set[str] = set()
-
-    def inline(path: Path) -> str | None:
-        try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        if len(data) > budget[0]:
-            return None
-        budget[0] -= len(data)
-        used.add(os.path.realpath(path))
-        return "data:image/png;base64," + base64.b64encode(data).decode()
-
-    head = f"<h4>Stage {stage.number}: {html.escape(stage.task)}</h4>"
-    body = ""
-    page = getattr(stage, "page", None)
-    if page is not None and Path(page).is_file():
-        text = Path(page).read_text(errors="replace")
-        m = _BODY.search(text)
-        body = m.group(1) if m else text
-        body = _ON.sub("", _SCRIPT.sub("", body))
-        body = _HREF.sub(r"\1", body)
-
-        def img(mt: re.Match) -> str:
-            src = mt.group(3)
-            uri = None if src.startswith(("http:", "https:", "data:")) else inline(Path(page).parent / src)
-            return f"{mt.group(1)}{mt.group(2)}{uri or ''}{mt.group(2)}"
-
-        body = _IMG.sub(img, body)
-    extra = []
-    for p in getattr(stage, "plots", []) or []:
-        if os.path.realpath(p) in used:
-            continue
-        uri = inline(Path(p))
-        if uri:
-            extra.append(f"<figure><img src='{uri}' alt='{html.escape(Path(p).name)}'/>"
-                         f"<figcaption>{html.escape(Path(p).name)}</figcaption></figure>")
-    return head + f"<div class='almaview-stage'>{body}</div>" + "".join(extra)
-
-
 def _widget_class() -> Any:
     import anywidget
     import traitlets
@@ -159,7 +105,10 @@ def _widget_class() -> Any:
         _css = frontend_file("browser.css")
         tree = traitlets.List([]).tag(sync=True)
         clicked = traitlets.Dict({}).tag(sync=True)
-        page_html = traitlets.Unicode("").tag(sync=True)
+        page_html = traitlets.Unicode("").tag(sync=True)  #: a whole sanitised document, shown in a sandboxed frame
+        page_title = traitlets.Unicode("").tag(sync=True)
+        nav = traitlets.List([]).tag(sync=True)  #: [{label, key}]: the weblog's Home / Overview / By Task
+        plot = traitlets.Dict({}).tag(sync=True)  #: {src, name, n}: a weblog plot to show large
 
     return DeliveryBrowser
 
@@ -167,14 +116,28 @@ def _widget_class() -> Any:
 _CLASS: list[Any] = []
 
 
+class _PackageOnly:
+    """A delivery browsed without an explorer (no measurement set opened): EB and caltable clicks are not followed."""
+
+    def __init__(self, delivery: Any):
+        self.delivery, self.ebs, self.image, self.browser = delivery, [], None, None
+
+    def open_item(self, kind: str, key: str) -> None:
+        pass
+
+
 def delivery_browser(explorer: Any) -> W.Widget:
-    """The browser widget wired to an explorer (clicks open EBs/caltables in it; stages show their page).
+    """The browser widget wired to an explorer (clicks open EBs/caltables in it; stages show their weblog page in
+    the main area). ``explorer`` may also be a delivery (``av.open_delivery``): the package and its weblog alone.
 
     Examples
     --------
     >>> b = delivery_browser(av.explore(d))   # doctest: +SKIP
     >>> b.clicked = {"kind": "eb", "key": d.ebs[1].uid, "n": 1}   # doctest: +SKIP
+    >>> delivery_browser(av.open_delivery("2023.1.01234.S"))      # doctest: +SKIP
     """
+    if not hasattr(explorer, "open_item"):
+        explorer = _PackageOnly(explorer)
     tree = delivery_tree(explorer.ebs, explorer.delivery)
     try:
         if not _CLASS:
@@ -186,25 +149,28 @@ def delivery_browser(explorer: Any) -> W.Widget:
     viewer_box = W.VBox()
     viewer_box.add_class("almaview-image-viewer-box")
 
+    viewer = WeblogViewer(explorer, w)
+
     def clicked(change: dict) -> None:
         item = change["new"] or {}
         kind, key = item.get("kind"), item.get("key")
         if not key:
             return
-        if kind == "stage":
-            w.page_html = _stage_html(explorer, key)
+        if kind in ("stage", "link", "back"):
+            viewer.open(kind, key)
         elif kind == "image":
             explorer.image = key
-            w.page_html = f"<p>image <code>{html.escape(os.path.basename(key))}</code> selected " \
-                          f"(<code>explorer.image</code>).</p>"
+            w.page_html = _message_page(f"image {os.path.basename(key)} selected (explorer.image).")
+            w.page_title = os.path.basename(key)
             viewer_box.children = [_image_viewer(key)]
         elif kind in ("eb", "caltable"):
             explorer.open_item(kind, key)
 
     w.observe(clicked, "clicked")
     explorer.browser = w
-    box = W.VBox([w, viewer_box])
+    box = W.VBox([w, viewer_box], layout=W.Layout(width="100%"))
     box.browser = w  # type: ignore[attr-defined]
+    box.weblog_viewer = viewer  # type: ignore[attr-defined]
     return box
 
 
@@ -221,15 +187,104 @@ def _image_viewer(source: str) -> W.Widget:
         return W.HTML(f"<i>cannot show {html.escape(os.path.basename(source))}: {html.escape(str(err))}</i>")
 
 
-def _stage_html(explorer: Any, key: str) -> str:
-    mous_uid, n = key.rsplit(":", 1)
-    m = next((e.mous for e in explorer.ebs if e.mous is not None and e.mous.uid == mous_uid), None)
-    if m is None or m.weblog is None:
-        return "<i>No weblog in this package for that stage.</i>"
-    try:
-        return stage_page_html(m.weblog.stage(int(n)))
-    except KeyError:
-        return f"<i>The weblog has no page for stage {html.escape(n)}.</i>"
+def _message_page(text: str) -> str:
+    """A one-line page for the frame (same policy as the weblog's pages)."""
+    from ..delivery.weblog import CONTENT_SECURITY_POLICY
+
+    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+            f"content=\"{CONTENT_SECURITY_POLICY}\"></head><body style='font-family:sans-serif;font-size:13px'>"
+            f"<p><i>{html.escape(text)}</i></p></body></html>")
+
+
+class WeblogViewer:
+    """What the browser's main area shows: the pages of one member OUS's weblog, followed link by link.
+
+    ``open('stage', '<mous uid>:<n>')`` shows stage n's details page; ``open('link', 'stage3/x.png')`` follows a link
+    of the page shown (a page, or a plot shown large); ``open('back', ...)`` goes back. Every path is resolved by
+    :meth:`~almaview.delivery.weblog.Weblog.resolve`: nothing outside the weblog's directory is read.
+
+    Examples
+    --------
+    >>> box = delivery_browser(av.explore(d))               # doctest: +SKIP
+    >>> box.weblog_viewer.open("link", "t1-4.html")          # doctest: +SKIP
+    >>> box.browser.page_title                               # doctest: +SKIP
+    'By Task'
+    """
+
+    def __init__(self, explorer: Any, widget: Any):
+        self.explorer, self.widget = explorer, widget
+        self.mous: Any = None  #: the member OUS whose weblog is shown
+        self.path: str = ""  #: the page shown, relative to the weblog's html/ directory
+        self.history: list[tuple[Any, str]] = []
+
+    def _mous(self, uid: str) -> Any:
+        ms = list(getattr(self.explorer.delivery, "mous", None) or []) + [e.mous for e in self.explorer.ebs
+                                                                           if e.mous is not None]
+        return next((m for m in ms if m.uid == uid), None)
+
+    def _show(self, html_doc: str, title: str) -> None:
+        with self.widget.hold_trait_notifications():
+            self.widget.page_html = html_doc
+            self.widget.page_title = title
+            wl = self.mous.weblog if self.mous is not None else None
+            self.widget.nav = [{"label": label, "key": key} for label, key in WEBLOG_NAV
+                               if wl is not None and (Path(wl.html) / key).is_file()]
+
+    def open(self, kind: str, key: str) -> None:
+        """Show a stage (``key`` '<mous uid>:<n>'), follow a weblog link (``key`` a path in the weblog), or go back."""
+        if kind == "back":
+            if len(self.history) > 1:
+                self.history.pop()
+                self.mous, path = self.history.pop()
+                self.open("link", path)
+            return
+        if kind == "stage":
+            uid, n = key.rsplit(":", 1)
+            m = self._mous(uid)
+            if m is None or m.weblog is None:
+                self._show(_message_page("No weblog in this package for that stage."), f"stage {n}")
+                return
+            self.mous = m
+            try:
+                stage = m.weblog.stage(int(n))
+                doc = m.weblog.stage_html(int(n))
+            except KeyError:
+                self._show(_message_page(f"The weblog has no page for stage {n}."), f"stage {n}")
+                return
+            except AlmaviewError as err:
+                self._show(_message_page(str(err)), f"stage {n}")
+                return
+            self.path = f"stage{int(n)}/t2-4m_details.html"
+            self.history.append((m, self.path))
+            self._show(doc, f"Stage {stage.number}: {stage.task}")
+            return
+        if self.mous is None:  # a link before any stage: the first weblog of the package
+            self.mous = next((m for m in getattr(self.explorer.delivery, "mous", []) or [] if m.weblog is not None),
+                             None)
+        wl = self.mous.weblog if self.mous is not None else None
+        if wl is None:
+            self._show(_message_page("No weblog in this package."), "")
+            return
+        try:
+            path = wl.resolve(key)
+            if posixpath.splitext(path)[1].lower() in (".png", ".jpg", ".jpeg", ".gif", ".svg", ".webp"):
+                n = (self.widget.plot or {}).get("n", 0) + 1
+                self.widget.plot = {"src": wl.image_uri(path), "name": posixpath.basename(path), "n": n}
+                return
+            doc = wl.page_html(path)
+        except AlmaviewError as err:
+            self._show(_message_page(f"Not shown: {err}"), key[:80])
+            return
+        self.path = path
+        self.history.append((self.mous, path))
+        stage = path.split("/", 1)[0]
+        titles = {k: label for label, k in WEBLOG_NAV}
+        if stage.startswith("stage") and stage[5:].isdigit():
+            s = next((x for x in wl.stages if x.number == int(stage[5:])), None)
+            title = f"Stage {stage[5:]}: {s.task}" if s is not None else path
+        else:
+            title = titles.get(path, path)
+        self._show(doc, title)
 
 
 class _FallbackBrowser(W.VBox):
@@ -251,6 +306,9 @@ class _FallbackBrowser(W.VBox):
                                 description="delivery", layout=W.Layout(width="480px"))
         self._page = W.HTML()
         super().__init__([self._select, self._page])
-        self.add_traits(clicked=traitlets.Dict({}), page_html=traitlets.Unicode(""))
+        self.add_traits(clicked=traitlets.Dict({}), page_html=traitlets.Unicode(""), page_title=traitlets.Unicode(""),
+                        nav=traitlets.List([]), plot=traitlets.Dict({}))
         self._select.observe(lambda ch: setattr(self, "clicked", {**items[ch["new"]][1], "n": ch["new"]}), "value")
-        self.observe(lambda ch: setattr(self._page, "value", ch["new"]), "page_html")
+        # no anywidget, no sandboxed frame: the page is not shown (its HTML is never put into the notebook)
+        self.observe(lambda ch: setattr(self._page, "value", f"<b>{html.escape(self.page_title)}</b>: install "
+                                        "anywidget to see the weblog page here"), "page_html")
