@@ -77,7 +77,7 @@ _ATTRS = {"*": {"class", "id", "title", "align", "role", "aria-valuenow", "aria-
           "th": {"colspan", "rowspan", "scope"}, "ol": {"start"}}
 _STYLE_PROPS = {"width", "height", "color", "background", "background-color", "text-align", "font-weight",
                 "font-style", "white-space", "padding", "margin", "border", "vertical-align", "display"}
-_UNSAFE_STYLE = re.compile(r"url|expression|@|\\|image", re.I)
+_UNSAFE_STYLE = re.compile(r"url|expression|@|\\|image", re.IGNORECASE)
 
 
 @dataclass
@@ -146,7 +146,7 @@ class Weblog:
         if path.startswith("/") or "\\" in path or "\0" in path:
             raise UnsafeWeblogPath(self.html, f"the link {ref[:200]!r} is not a path inside the weblog")
         rel = posixpath.normpath(posixpath.join(posixpath.dirname(base), path))
-        if rel == ".." or rel.startswith("../") or rel.startswith("/"):
+        if rel == ".." or rel.startswith(("../", "/")):
             raise UnsafeWeblogPath(self.html / rel, f"the link {ref[:200]!r} (in {base or 'the weblog'}) points "
                                    f"outside the weblog's directory {self.html}; a weblog shows only its own files")
         root = os.path.realpath(self.html)
@@ -313,15 +313,15 @@ def _empty_page(title: str, plots: list[str], weblog: Weblog, **kwargs) -> str:
 #: A tag: name and attributes up to the next '>' -- never across another '<', so each character is scanned a bounded
 #: number of times whatever the input (no backtracking over the page: linear time).
 _TAG_TOKEN = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9]*)([^<>]*)>")
-_VALUENOW = re.compile(r"""aria-valuenow\s*=\s*["']?\s*([-+0-9.eE]+)""", re.I)
-_ROW_START = re.compile(r"<tr\b", re.I)
-_HEADING_START = re.compile(r"<h[12](?:\s[^<>]*+)?>", re.I)
-_HEADING_END = re.compile(r"</h[12]\s*>", re.I)
-_ROW_END = re.compile(r"</tr\s*>", re.I)
-_ANCHOR_END = re.compile(r"</a\s*>", re.I)
+_VALUENOW = re.compile(r"""aria-valuenow\s*=\s*["']?\s*([-+0-9.eE]+)""", re.IGNORECASE)
+_ROW_START = re.compile(r"<tr\b", re.IGNORECASE)
+_HEADING_START = re.compile(r"<h[12](?:\s[^<>]*+)?>", re.IGNORECASE)
+_HEADING_END = re.compile(r"</h[12]\s*>", re.IGNORECASE)
+_ROW_END = re.compile(r"</tr\s*>", re.IGNORECASE)
+_ANCHOR_END = re.compile(r"</a\s*>", re.IGNORECASE)
 # A closed tag first (lookahead), then the first match inside it, atomic: no backtracking into a tag twice.
-_STAGE_LINK = re.compile(r"<a\s(?=[^<>]*+>)(?>[^<>]*?sidebar_stage(\d+))[^<>]*+>", re.I)
-_BADGE = re.compile(r"<(?=[^<>]*+>)(?>[^<>]*?\bbadge\b)[^<>]*+>\s*+([-+0-9.eE]+)\s*<", re.I)
+_STAGE_LINK = re.compile(r"<a\s(?=[^<>]*+>)(?>[^<>]*?sidebar_stage(\d+))[^<>]*+>", re.IGNORECASE)
+_BADGE = re.compile(r"<(?=[^<>]*+>)(?>[^<>]*?\bbadge\b)[^<>]*+>\s*+([-+0-9.eE]+)\s*<", re.IGNORECASE)
 
 
 def _uncommented(text: str) -> str:

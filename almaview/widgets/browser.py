@@ -183,7 +183,7 @@ def _image_viewer(source: str) -> W.Widget:
         from .image_viewer import ImageViewer
 
         return ImageViewer(source).widget()
-    except Exception as err:  # the viewer is another panel's concern: say why, keep the browser working
+    except Exception as err:  # noqa: BLE001 - the viewer is another panel's concern: say why, keep the browser working
         return W.HTML(f"<i>cannot show {html.escape(os.path.basename(source))}: {html.escape(str(err))}</i>")
 
 
