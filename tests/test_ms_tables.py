@@ -202,3 +202,15 @@ def test_conftest_marks_tests_using_casa_built_fixtures():
     conftest.pytest_collection_modifyitems(None, [direct, indirect, by_name, fast])
     assert [m.name for m in direct.marks] == ["casa"] and [m.name for m in by_name.marks] == ["casa"]
     assert [m.name for m in indirect.marks] == ["casa"] and fast.marks == []
+
+
+def test_views_of_removed_tables_are_pruned(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALMAVIEW_CACHE_DIR", str(tmp_path / "cache"))
+    kept = write_ms(tmp_path / "kept.ms", n_times=1).path
+    gone = [write_ms(tmp_path / f"gone{i}.ms", n_times=1).path for i in range(3)]
+    views = [owner.readonly_view(p) for p in [kept, *gone]]
+    for p in gone:
+        shutil.rmtree(p)
+    assert owner.prune_views(views[0].parent, keep=10) == 0  # few views: nothing checked
+    assert owner.prune_views(views[0].parent, keep=0) == 3
+    assert views[0].is_dir() and not any(v.exists() for v in views[1:])

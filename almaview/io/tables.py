@@ -46,6 +46,9 @@ MAX_OPEN_HANDLES = 64
 #: A ``table.lock`` bigger than this is not casacore's (it holds a few hundred bytes): not copied.
 _MAX_LOCK_FILE_BYTES = 1 << 20
 
+#: Views kept without checking; beyond this, views of tables that no longer exist are removed.
+_KEEP_VIEWS = 128
+
 #: Deepest directory nesting mirrored in a read-only view (subtables of subtables ...).
 _MAX_VIEW_DEPTH = 6
 
@@ -250,6 +253,7 @@ def readonly_view(path: str | os.PathLike) -> Path:
     view = cache_dir("tables") / f"{digest}-{os.path.basename(src)[:60]}"
     if view.is_dir() and _view_is_current(src, str(view)):
         return view
+    prune_views(view.parent)
     try:
         with atomic_directory(view) as tmp:
             _mirror(src, str(tmp), 0)
@@ -280,6 +284,34 @@ def user_message(err: BaseException | str, path: str | os.PathLike) -> str:
 
     prefix = re.escape(str(cache_dir("tables")) + os.sep) + r"[0-9a-f]{20}-[^/\s]*"
     return re.sub(prefix, lambda _: os.fspath(path), str(err))
+
+
+def prune_views(directory: str | os.PathLike, keep: int = _KEEP_VIEWS) -> int:
+    """Remove read-only views whose table is gone (their ``table.dat`` link dangles), once
+    there are more than ``keep`` of them. Returns how many were removed.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> prune_views(tempfile.mkdtemp(), keep=0)
+    0
+    """
+    import shutil
+
+    try:
+        with os.scandir(directory) as it:
+            views = [e.path for e in it if e.is_dir(follow_symlinks=False) and not e.name.startswith(".")]
+    except OSError:
+        return 0
+    if len(views) <= keep:
+        return 0
+    removed = 0
+    for v in views:
+        dat = os.path.join(v, "table.dat")
+        if os.path.islink(dat) and not os.path.exists(dat):
+            shutil.rmtree(v, ignore_errors=True)
+            removed += 1
+    return removed
 
 
 # ---------------------------------------------------------------------------------------------
