@@ -277,9 +277,34 @@ def _drain(where: Path, tf: tarfile.TarFile) -> None:
                        "download or copy it again") from err
 
 
-def _scan(where: Path, tf: tarfile.TarFile) -> list[tuple[str, tarfile.TarInfo]]:
+#: Declared size / compressed size above which a compressed archive larger than the cache's free space is a bomb.
+BOMB_RATIO = 1000
+
+
+def _bomb_guard(where: Path, tf: tarfile.TarFile, packed: int | None) -> Iterator[tarfile.TarInfo]:
+    """The members of ``tf``; stop at the first header that makes a compressed archive a decompression bomb.
+
+    A bomb declares far more bytes than it stores (gzip reaches ~1000:1 on zeros) and more than the
+    cache could hold; listing it would otherwise decompress all of it just to find the next header.
+    """
+    compressed = isinstance(tf.fileobj, (gzip.GzipFile, bz2.BZ2File, lzma.LZMAFile))
+    total, free = 0, None
+    for info in tf:
+        total += info.size
+        if compressed and packed and total > BOMB_RATIO * packed:
+            if free is None:
+                free = shutil.disk_usage(cache_dir("extracted")).free
+            if total > free:
+                raise NotEnoughSpace(
+                    where, f"declares {_human(total)} ({total} bytes) of members in {_human(packed)} of compressed "
+                           f"data, more than the {_human(free)} free in almaview's cache: a decompression bomb; "
+                           "refusing to read further")
+        yield info
+
+
+def _scan(where: Path, tf: tarfile.TarFile, packed: int | None = None) -> list[tuple[str, tarfile.TarInfo]]:
     try:
-        pairs = validate_members(where, tf)
+        pairs = validate_members(where, _bomb_guard(where, tf, packed))
     except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError, OSError, ValueError) as err:
         raise DamagedArchive(
             where, f"the tar archive is truncated or corrupt ({err}); download or copy it again"
@@ -288,8 +313,8 @@ def _scan(where: Path, tf: tarfile.TarFile) -> list[tuple[str, tarfile.TarInfo]]
     return pairs
 
 
-def _members(path: Path, tf: tarfile.TarFile) -> list[Member]:
-    return [Member(name, int(info.size), info.isdir()) for name, info in _scan(path, tf)]
+def _members(path: Path, tf: tarfile.TarFile, packed: int | None = None) -> list[Member]:
+    return [Member(name, int(info.size), info.isdir()) for name, info in _scan(path, tf, packed)]
 
 
 def _stamp(path: Path) -> str:
@@ -334,7 +359,7 @@ def list_members(path: str | os.PathLike) -> list[Member]:
         except (ValueError, TypeError, OSError):
             pass
     with _open(p) as tf:
-        members = _members(p, tf)
+        members = _members(p, tf, p.stat().st_size)
     if index is not None:
         atomic_write_bytes(index, json.dumps([[m.name, m.size, m.is_dir] for m in members]).encode())
     return members
@@ -486,7 +511,8 @@ def _extract(p: Path, target: Path, prefix: str, nested: str | None, space_name:
         else:
             tf_ctx, where = outer, p
         with tf_ctx as tf:
-            pairs = [(n, i) for n, i in _scan(where, tf) if _under(n, prefix)]
+            packed = p.stat().st_size if nested is None else None
+            pairs = [(n, i) for n, i in _scan(where, tf, packed) if _under(n, prefix)]
             total = sum(i.size for _, i in pairs if i.isfile())
             _check_space(where, total, target.parent)
 

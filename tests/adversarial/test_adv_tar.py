@@ -8,6 +8,7 @@ nothing was written into the cache.
 from __future__ import annotations
 
 import gzip
+import time
 import tarfile
 from pathlib import Path
 
@@ -266,3 +267,25 @@ def test_restore_flagversions_use_the_checked_path(tmp_path, cache, victim, unch
     assert not (work / "uid___A002_X9_X9.ms.flagversions.extracting").exists()
     with pytest.raises(FileExistsError):
         tarball.extract_into(good, out)
+
+
+def test_gzip_bomb_refused_while_listing(tmp_path, cache, unchanged):
+    """A .tgz whose first header declares more than the cache's free space in ~1 MB of gzip: refused at that header,
+    without decompressing what follows (tarfile alone would inflate 1 GiB of zeros before failing)."""
+    import shutil
+
+    cache.mkdir(parents=True)
+    size = shutil.disk_usage(cache).free + (16 << 30)
+    info = tarfile.TarInfo("uid___A002_X1_X1.ms.flagversions/flags.Original/table.f0")
+    info.size = size
+    zeros = b"\0" * (1 << 24)
+    first, more = gzip.compress(info.tobuf(tarfile.GNU_FORMAT) + zeros), gzip.compress(zeros)
+    tgz = tmp_path / "bomb.flagversions.tgz"
+    tgz.write_bytes(first + more * 63)  # gzip members one after another: one stream of 1 GiB of zeros
+    unchanged(tgz)
+    assert tgz.stat().st_size < 2 << 20
+    t0 = time.process_time()
+    with pytest.raises(NotEnoughSpace, match="decompression bomb") as err:
+        tarball.list_members(tgz)
+    assert time.process_time() - t0 < 0.5 and str(size) in str(err.value)
+    _refused(tgz, NotEnoughSpace, "decompression bomb", cache)
