@@ -214,3 +214,26 @@ def test_views_of_removed_tables_are_pruned(tmp_path, monkeypatch):
     assert owner.prune_views(views[0].parent, keep=10) == 0  # few views: nothing checked
     assert owner.prune_views(views[0].parent, keep=0) == 3
     assert views[0].is_dir() and not any(v.exists() for v in views[1:])
+
+
+def test_real_casa_tables_of_another_kind_are_typed_and_untouched(tmp_path):
+    """Real tables shipped in casadata (a JPL-Horizons ephemeris): not an MS nor a caltable, and neither
+    the installed copy nor a copy without its lock file changes."""
+    casadata = pytest.importorskip("casadata")
+    from almaview.errors import NotACaltable, NotAMeasurementSet
+    from almaview.io.backend import AlmaviewBackendEntrypoint
+
+    installed = sorted((Path(casadata.__file__).parent / "__data__" / "ephemerides" / "JPL-Horizons").glob("*.tab"))[0]
+    copy = tmp_path / installed.name
+    shutil.copytree(installed, copy)
+    remove_lock_files(copy)
+    digests = {p: tree_digest(p) for p in (installed, copy)}
+    for path in (installed, copy):
+        with pytest.raises(NotAMeasurementSet, match="not a measurement set"):
+            av.open_ms(path)
+        with pytest.raises(NotACaltable):
+            av.open_caltable(path)
+        assert AlmaviewBackendEntrypoint().guess_can_open(path) is False
+        with owner.open_table(path) as t, tables.table(str(installed), ack=False) as raw:  # independent read
+            assert t.nrows() == raw.nrows() > 0 and t.colnames() == raw.colnames()
+    assert {p: tree_digest(p) for p in digests} == digests
