@@ -237,3 +237,18 @@ def test_real_casa_tables_of_another_kind_are_typed_and_untouched(tmp_path):
         with owner.open_table(path) as t, tables.table(str(installed), ack=False) as raw:  # independent read
             assert t.nrows() == raw.nrows() > 0 and t.colnames() == raw.colnames()
     assert {p: tree_digest(p) for p in digests} == digests
+
+
+def test_eviction_never_closes_a_handle_in_use(small_ms_copy, tmp_path, monkeypatch):
+    monkeypatch.setattr(owner, "MAX_OPEN_HANDLES", 1)
+    others = [write_ms(tmp_path / f"o{i}.ms", n_times=1).path for i in range(3)]
+    with owner.open_table(small_ms_copy) as outer:
+        for p in others:  # each opens a fresh handle and evicts beyond one
+            with owner.open_table(p) as t:
+                assert t.nrows() > 0
+        assert outer.nrows() == len(small_ms_copy_rows(small_ms_copy))  # still open
+
+
+def small_ms_copy_rows(path):
+    with tables.table(str(path), ack=False) as t:
+        return t.getcol("TIME")

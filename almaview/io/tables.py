@@ -97,6 +97,10 @@ class TableLock:
         """True while any thread holds the lock."""
         return self._lock.locked()
 
+    def held_by_current_thread(self) -> bool:
+        """True while the calling thread holds the lock."""
+        return self._owner == threading.get_ident()
+
     def __enter__(self) -> Self:
         self.acquire()
         return self
@@ -350,6 +354,8 @@ def _evict() -> None:
         excess = len(open_keys) - MAX_OPEN_HANDLES
         victims = [_ENTRIES[k] for k in open_keys[: max(excess, 0)]]
     for entry in victims:
+        if entry.lock.held_by_current_thread():  # an outer ``with open_table`` of this thread still uses it
+            continue
         if entry.lock.acquire(blocking=False):
             try:
                 _close(entry)
