@@ -12,7 +12,7 @@ import argparse
 import importlib
 import json
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
 from .errors import AlmaviewError
 
@@ -84,7 +84,7 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
-_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
+_CONTROL = {c: f"\\x{c:02x}" for c in [*range(0x20), *range(0x7F, 0xA0)] if chr(c) not in "\n\t"}
 
 
 def _printable(text: str) -> str:

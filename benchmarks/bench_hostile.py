@@ -79,11 +79,15 @@ def main() -> None:
 
     out: dict[str, dict] = {}
     project, tgz = caltables_package(scratch / "pkg", args.caltables)
-    base_t, _ = cpu(lambda: tarfile.open(tgz).getmembers())
+    def bare_list():
+        with tarfile.open(tgz) as tf:
+            return tf.getmembers()
+
+    base_t, _ = cpu(bare_list)
     ours_t, members = cpu(lambda: tarball.list_members(tgz))
-    out["list caltables archive"] = dict(n=len(members), baseline_s=base_t, almaview_s=ours_t)
+    out["list caltables archive"] = {"n": len(members), "baseline_s": base_t, "almaview_s": ours_t}
     open_t, d = cpu(lambda: av.open_delivery(project, read_ms=False))
-    out["open_delivery (index cached)"] = dict(n=len(d.ebs[0].caltables), baseline_s=base_t, almaview_s=open_t)
+    out["open_delivery (index cached)"] = {"n": len(d.ebs[0].caltables), "baseline_s": base_t, "almaview_s": open_t}
 
     web = weblog_tgz(scratch, args.weblog_files)
     plain = scratch / "plain-extract"
@@ -95,7 +99,7 @@ def main() -> None:
 
     base_t, _ = cpu(bare)
     ours_t, _ = cpu(lambda: tarball.extract_archive(web))
-    out["extract weblog"] = dict(n=args.weblog_files, baseline_s=base_t, almaview_s=ours_t)
+    out["extract weblog"] = {"n": args.weblog_files, "baseline_s": base_t, "almaview_s": ours_t}
 
     ten = 10_000_000
     texts = {
@@ -107,9 +111,9 @@ def main() -> None:
     parsers = {"README": parse_readme, "cont.dat": parse_cont_dat, "calapply.txt": parse_calapply}
     for name, unit in texts.items():
         text = (unit * (ten // len(unit) + 1))[:ten]
-        base_t, _ = cpu(lambda: [line.strip() for line in text.splitlines()])
-        ours_t, _ = cpu(lambda: parsers[name](text))
-        out[f"parse 10 MB {name}"] = dict(n=ten, baseline_s=base_t, almaview_s=ours_t)
+        base_t, _ = cpu(lambda text=text: [line.strip() for line in text.splitlines()])
+        ours_t, _ = cpu(lambda text=text, parse=parsers[name]: parse(text))
+        out[f"parse 10 MB {name}"] = {"n": ten, "baseline_s": base_t, "almaview_s": ours_t}
 
     print(f"{'measure':34s} {'n':>9s} {'baseline s':>11s} {'almaview s':>11s} {'ratio':>7s}")
     for k, v in out.items():

@@ -26,7 +26,7 @@ import re
 from .model import ContinuumRange, FluxDensity
 
 _UNITS = {"hz": 1.0, "khz": 1e3, "mhz": 1e6, "ghz": 1e9, "thz": 1e12}
-_RANGE = re.compile(r"^\s*([0-9.eE+-]+)\s*~\s*([0-9.eE+-]+)\s*([kMGT]?Hz)\s*(\w+)?", re.I)
+_RANGE = re.compile(r"^\s*([0-9.eE+-]+)\s*~\s*([0-9.eE+-]+)\s*([kMGT]?Hz)\s*(\w+)?", re.IGNORECASE)
 
 
 def parse_cont_dat(text: str) -> list[ContinuumRange]:

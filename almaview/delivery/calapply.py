@@ -51,7 +51,7 @@ def caltable_kind(name: str) -> str:
     """
     low = posixpath.basename(name.rstrip("/")).lower()
     # the suffix (last dotted part before .tbl) is decisive when it is a known pipeline type
-    stem = low[:-4] if low.endswith(".tbl") else low
+    stem = low.removesuffix(".tbl")
     suffix = stem.rsplit(".", 1)[-1]
     direct = {"tsyscal": "tsyscal", "bcal": "bandpass", "gpcal": "phase", "gacal": "amplitude", "ants": "antpos",
               "wvr": "wvr", "wvrcal": "wvr", "kcal": "delay", "fluxscale": "fluxscale", "tsys": "tsyscal",

@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import posixpath
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from ..errors import AlmaviewError, ReadmeFormatError
 from . import tarball
 from .aqua import parse_aqua
-from .auxfiles import comment_field, cont_dat_problems, parse_antennapos_csv, parse_cont_dat, parse_flux_csv
+from .auxfiles import (
+    comment_field,
+    cont_dat_problems,
+    parse_antennapos_csv,
+    parse_cont_dat,
+    parse_flux_csv,
+)
 from .calapply import caltable_kind, parse_calapply
 from .manifest import parse_manifest
 from .model import Caltable, Delivery, ExecutionBlock, FieldInfo, MemberOUS
-from .products import classify_image
-from .readme import missing_fields, parse_readme, parse_readme_strict
 from .names import MODELLED, classify_file
+from .products import classify_image
+from .readme import parse_readme, parse_readme_strict
 from .textfile import MAX_TEXT_BYTES, decode_text, read_package_bytes
 from .tree import EB_RE, LEVEL_RE, Entry, Tree, build_tree
 
@@ -150,7 +157,7 @@ class _Builder:
         for sub, e in items:
             cat = classify_entry(sub, e, self.tree.leaf_children.get(e.rel))
             cat_items.setdefault(cat, []).append((sub, e))
-        get = lambda c: cat_items.get(c, [])  # noqa: E731
+        get = lambda c: cat_items.get(c, [])
         src = self.tree.source
 
         # README ---------------------------------------------------------
@@ -338,7 +345,7 @@ class _Builder:
             else:
                 m.antenna_positions += parse_antennapos_csv(text)
             m.aux_files.setdefault(cat, source)
-        except Exception as err:  # a malformed csv must not stop the delivery
+        except (csv.Error, ValueError, TypeError, KeyError, IndexError) as err:  # never stops the delivery
             self.problem(f"{cat} {source} cannot be parsed ({err})")
 
     def aux_archive(self, m: MemberOUS, e: Entry) -> None:
@@ -346,10 +353,10 @@ class _Builder:
         try:
             if e.disk is not None:
                 members = tarball.list_members(e.disk)
-                read = lambda name: tarball.read_member(e.disk, name, limit=MAX_TEXT_BYTES)  # noqa: E731
+                read = lambda name: tarball.read_member(e.disk, name, limit=MAX_TEXT_BYTES)
             else:
                 members = tarball.list_nested_members(e.archive, e.member)
-                read = lambda name: tarball.read_member(e.archive, name, nested=e.member,  # noqa: E731
+                read = lambda name: tarball.read_member(e.archive, name, nested=e.member,
                                                         limit=MAX_TEXT_BYTES)
             for mem in members:
                 base = posixpath.basename(mem.name).lower()

@@ -49,7 +49,7 @@ _KEYS: dict[str, tuple[str, ...]] = {
                          "comments"),
 }
 _LOOKUP = {alias: field for field, aliases in _KEYS.items() for alias in aliases}
-_ACHIEVED = re.compile(r"^\s*achieved\s+(beam|rms|sensitivity|resolution)\b[^:]*:?\s*(.*)$", re.I)
+_ACHIEVED = re.compile(r"^\s*achieved\s+(beam|rms|sensitivity|resolution)\b[^:]*:?\s*(.*)$", re.IGNORECASE)
 #: 'Key: value' (the value is stripped in Python: a lazy '(.*?)\s*$' is quadratic on long blank tails)
 _KV = re.compile(r"^\s{0,4}([A-Za-z][A-Za-z0-9 '()/_.-]{0,60}?)\s*:(.*)$")
 _RULER = re.compile(r"^\s*([#=\-*~_])\1{3,}\s*$")

@@ -17,7 +17,7 @@ def _n(k: int, what: str = "EB") -> str:
     return f"{k} {what}{'' if k == 1 else 's'}"
 
 
-def _script_for_pi(d: "Delivery", m: "MemberOUS") -> str:
+def _script_for_pi(d: Delivery, m: MemberOUS) -> str:
     names = [os.path.basename(s.split(":")[-1]) for s in m.scripts.script_for_pi]
     script = names[0] if names else "scriptForPI.py"
     where = os.path.join(d.root, m.path, "script") if d.layout != "tars" else f"{m.path}/script (after untarring)"
@@ -25,14 +25,14 @@ def _script_for_pi(d: "Delivery", m: "MemberOUS") -> str:
     return f"cd {where} && {casa} {script}"
 
 
-def _fetch(d: "Delivery", m: "MemberOUS", what: str, ebs: list[str] | None = None) -> str:
+def _fetch(d: Delivery, m: MemberOUS, what: str, ebs: list[str] | None = None) -> str:
     """The ``almaview fetch`` command that downloads ``what`` of a member OUS into the delivery's tar folder."""
     dest = d.root if d.layout == "tars" else os.path.dirname(os.path.normpath(d.root))
     eb = "".join(f" --eb {e}" for e in ebs or ())
     return f"`almaview fetch {m.uid} --what {what}{eb} --dest {shlex.quote(dest)}`"
 
 
-def status_lines(d: "Delivery") -> list[str]:
+def status_lines(d: Delivery) -> list[str]:
     """Return the delivery's status: one line per thing missing or damaged, with the next step.
 
     Examples

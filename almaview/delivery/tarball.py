@@ -21,9 +21,10 @@ import posixpath
 import shutil
 import tarfile
 import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator
+from typing import IO
 
 from ..cache import atomic_directory, atomic_write_bytes, cache_dir
 from ..errors import (
@@ -81,7 +82,7 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     almaview.errors.UnsafeArchiveMember: 'x.tar': member '../../x' would be written outside the extraction directory ...
     """
     raw = info.name
-    if raw.startswith("/") or (len(raw) > 1 and raw[1] == ":") or raw.startswith("\\"):
+    if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
         raise UnsafeArchiveMember(
             archive, f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA "
                      "delivery tar or was tampered with)"
@@ -521,9 +522,9 @@ def _extract(p: Path, target: Path, prefix: str, nested: str | None, space_name:
                     yield info
                     bar.update(info.size if info.isfile() else 0)
 
-            with atomic_directory(target) as tmp:
-                with tqdm(total=total, unit="B", unit_scale=True, desc=f"extracting {p.name}", leave=False,
-                          disable=total < 50_000_000) as bar:
+            with atomic_directory(target) as tmp, tqdm(
+                    total=total, unit="B", unit_scale=True, desc=f"extracting {p.name}", leave=False,
+                    disable=total < 50_000_000) as bar:
                     try:
                         tf.extractall(tmp, members=members(bar), filter="data")
                     except tarfile.FilterError as err:

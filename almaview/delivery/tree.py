@@ -343,7 +343,7 @@ def _delivery_tars(p: Path) -> list[Path]:
 LOOSE_README_RE = re.compile(r"^member\.(?P<uid>uid___A001_X[0-9a-zA-Z]+_X[0-9a-zA-Z]+)\.README\.txt$")
 
 
-def _add_loose_readmes(tree: "Tree", dirs: list[Path]) -> None:
+def _add_loose_readmes(tree: Tree, dirs: list[Path]) -> None:
     """Place each README downloaded beside the tars in its member OUS directory (known from the tars)."""
     members = {rel.rsplit("/", 1)[-1]: rel for rel, e in tree.entries.items()
                if e.is_dir and LEVEL_RE.match(rel.rsplit("/", 1)[-1] or "")}

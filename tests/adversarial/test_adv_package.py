@@ -125,7 +125,7 @@ def test_unsafe_weblog_archive_refused_when_opened(package, unchanged, make_tar,
     unchanged(package.base)
     d = av.open_delivery(package.project, read_ms=False)
     with pytest.raises(UnsafeArchiveMember, match="weblog.tgz"):
-        d.mous[0].weblog
+        _ = d.mous[0].weblog
     assert not list(cache.rglob("index.html")) and not list(cache.rglob("victim.txt"))
 
 

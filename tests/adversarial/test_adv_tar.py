@@ -8,8 +8,8 @@ nothing was written into the cache.
 from __future__ import annotations
 
 import gzip
-import time
 import tarfile
+import time
 from pathlib import Path
 
 import pytest
