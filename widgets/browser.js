@@ -153,7 +153,10 @@ function render({ model, el }) {
   };
   const onFrameLoad = () => {
     const doc = frame.contentDocument;
-    if (doc) doc.addEventListener("click", onFrameClick);
+    if (doc) {
+      doc.addEventListener("click", onFrameClick);
+      doc.addEventListener("keydown", onKey); // focus is in the frame after a click on its plot
+    }
   };
   frame.addEventListener("load", onFrameLoad);
   const showPage = () => {
