@@ -81,3 +81,43 @@ def test_intent_names_are_the_same_everywhere():
         first.setdefault(short, alma)
     for short, alma in first.items():  # the CASA pattern of a pipeline name selects its (first) ALMA intent
         assert INTENT_PATTERNS[short].strip("*") in alma
+
+
+@pytest.mark.filterwarnings("ignore::astropy.utils.exceptions.AstropyWarning")
+def test_cont_ranges_in_the_ms_frame_agree_with_astropy(alma_eb):
+    """LSRK -> TOPO for the field's direction at the midpoint of its integrations, at the array centre: the
+    Doppler factor from casacore measures (through almaview) against astropy's SpectralCoord."""
+    import astropy.units as u
+    from astropy.coordinates import EarthLocation, SkyCoord, SpectralCoord
+    from astropy.time import Time
+    from casacore import tables
+
+    from almaview.analysis.frames import ranges_in_ms_frame
+
+    vis = av.open_ms(alma_eb.ms)
+    field = str(vis["spw_0"].ds.field_name.values[0])
+    lsrk = [(230.50e9, 230.52e9)]
+    got, frame = ranges_in_ms_frame(lsrk, vis, spw=0, field=field, frame="LSRK")
+    assert frame == "TOPO"
+    with tables.table(str(alma_eb.ms / "FIELD"), ack=False) as t:
+        fid = list(t.getcol("NAME")).index(field)
+        ra, dec = t.getcol("PHASE_DIR")[fid, 0]
+    with tables.table(str(alma_eb.ms), ack=False) as t:
+        q = t.query(f"FIELD_ID=={fid} && DATA_DESC_ID==0")
+        times = q.getcol("TIME")
+        q.close()
+    with tables.table(str(alma_eb.ms / "ANTENNA"), ack=False) as t:
+        pos = t.getcol("POSITION")
+    mid = Time((times.min() + times.max()) / 2 / 86400.0, format="mjd", scale="utc")
+    loc = EarthLocation.from_geocentric(*np.asarray(vis["antennas"].ds.attrs["array_centre"]), unit=u.m)
+    assert np.linalg.norm(pos.mean(0) - np.asarray(vis["antennas"].ds.attrs["array_centre"])) < 5e3
+    target = SkyCoord(ra * u.rad, dec * u.rad, frame="icrs")
+    obs = loc.get_itrs(obstime=mid)
+    topo = SpectralCoord(np.array(lsrk[0]) * u.Hz, observer=obs, target=target)
+    lsrk_sc = topo.with_observer_stationary_relative_to("lsrk")
+    factor = (lsrk_sc.to_value(u.Hz) / np.array(lsrk[0]))[0]  # f_lsrk / f_topo for the same photons
+    expected = np.array(lsrk[0]) / factor
+    assert abs(factor - 1) > 1e-6  # the frames differ here (the test could fail)
+    np.testing.assert_allclose(np.array(got[0]), expected, rtol=2e-7)  # < 60 m/s: LSRK definitions differ slightly
+    same, _ = ranges_in_ms_frame(lsrk, vis, spw=0, field=field, frame="TOPO")
+    assert same == lsrk

@@ -27,7 +27,8 @@ RULES = {
 SUBMODULES = {
     "almaview.io": ["ms", "caltable", "image", "imagestats"],
     "almaview.delivery": [],
-    "almaview.analysis": ["visibilities", "flagging", "image", "statistics", "overview", "trees", "caltables"],
+    "almaview.analysis": ["visibilities", "flagging", "image", "statistics", "overview", "trees", "caltables",
+                          "frames"],
     "almaview.plots": ["caltables", "visibilities", "flagging", "image", "colour", "sky", "spectrum", "overview",
                        "continuum", "weblog_qa", "qa_evidence", "grid"],
     "almaview.archive": ["client", "query", "listing", "download", "cli"],

@@ -291,3 +291,28 @@ def test_qa_table_uses_weblog_bands():
     assert panel.data["band"].tolist() == ["good", "below standard", "error", "unknown"]
     assert panel.sources["scores"].data["colour"] == ["#5cb85c", "#5bc0de", "#d9534f", "#999999"]
     assert "much flagged" in panel.layout.children[1].text
+
+
+def test_amp_phase_has_units_frame_legend_and_one_panel_per_spw(alma_eb):
+    from bokeh.models import Legend
+    from bokeh.plotting import figure as Figure
+
+    vis = av.open_ms(alma_eb.ms)
+    with tables.table(str(alma_eb.ms / "SPECTRAL_WINDOW"), ack=False) as t:
+        frame_code = int(t.getcol("MEAS_FREQ_REF")[0])
+    frame = {0: "REST", 1: "LSRK", 2: "LSRD", 3: "BARY", 4: "GEO", 5: "TOPO"}[frame_code]
+    t0 = av.analysis.reduce_visibilities(vis["spw_0"].ds, x="frequency", antennas=["DA41"], chan_bin=4)
+    t1 = av.analysis.reduce_visibilities(vis["spw_1"].ds, x="frequency", antennas=["DA41"], chan_bin=4)
+    table = pd.concat([t0, t1], ignore_index=True)
+    table.attrs.update(t0.attrs)
+    panel = pv.amp_phase(table, colour_by="correlation", iterate="spw")
+    figs = list(panel.layout.select({"type": Figure}))
+    assert len(figs) == 4  # amplitude and phase for each of the two spws
+    assert {f.xaxis[0].axis_label for f in figs} == {f"frequency (GHz, {frame})"}
+    assert {f.yaxis[0].axis_label for f in figs} == {"amplitude (Jy)", "phase (deg)"}
+    pols = sorted({str(p) for p in vis["spw_0"].ds.polarization.values})
+    for f in figs:
+        legend = f.select_one({"type": Legend})
+        assert legend in f.right and legend.click_policy == "hide"
+        assert sorted(i.label.value for i in legend.items) == pols
+        assert "DA41" in f.title.text and ("spw 0" in f.title.text or "spw 1" in f.title.text)

@@ -9,6 +9,7 @@ This layer owns
 - an EB's metadata reduced for its overview (:mod:`~almaview.analysis.overview`);
 - calibration solutions in each table kind's own terms, as the weblog shows them
   (:mod:`~almaview.analysis.caltables`: Tsys in K, bandpass per channel, gains, delays in ns, phase RMS);
+- spectral frames (:mod:`~almaview.analysis.frames`: cont.dat's LSRK ranges in an MS's frame);
 - the spw nodes of almaview's trees (:mod:`~almaview.analysis.trees`).
 
 It takes what :mod:`almaview.io` opens (lazy xarray) and returns pandas/xarray/numpy; it imports no Bokeh and
@@ -40,7 +41,7 @@ _LAZY = {
     "ms_spws": ".trees", "caltable_spws": ".trees", "scans_with_intent": ".overview",
     "tsys_spectra": ".caltables", "bandpass_solutions": ".caltables", "gain_solutions": ".caltables",
     "delay_solutions": ".caltables", "caltable_kind": ".caltables", "phase_rms_table": ".caltables",
-    "solution_mode": ".caltables",
+    "solution_mode": ".caltables", "ranges_in_ms_frame": ".frames", "ms_frame": ".frames",
 }
 
 __all__ = sorted(_LAZY)

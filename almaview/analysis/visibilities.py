@@ -238,7 +238,9 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
     out.insert(2, "phase_deg", np.degrees(np.angle(mean)))
     out["antenna"] = out["antenna1"]
     out["spw"] = spw
-    out.attrs.update({"x": x, "column": column, "uv_units": uv_units, "spw": spw})
+    out.attrs.update({"x": x, "column": column, "uv_units": uv_units, "spw": spw,
+                      "frame": str(ds.frequency.attrs.get("frame", "") or "").upper(),
+                      "antennas": [str(a) for a in antennas] if antennas is not None else []})
     return out
 
 

@@ -24,8 +24,8 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["Panel", "tsys", "bandpass", "gains", "delay", "caltable", "eb_summary", "antenna_positions", "uv_coverage", "elevation",
-           "amp_phase", "flux", "flag_summary", "qa_stages"]
+__all__ = ["Panel", "tsys", "bandpass", "gains", "delay", "caltable", "eb_summary", "antenna_positions",
+           "uv_coverage", "elevation", "amp_phase", "flux", "flag_summary", "qa_stages"]
 
 #: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
 _LAZY = {

@@ -119,7 +119,7 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
     df["in_range"] = _in_ranges(freqs, ranges)
     unit = str(df["units"].iloc[0]) if "units" in df and len(df) else ""
     frame = str(spectrum.attrs.get("frame", "")) if hasattr(spectrum, "attrs") else ""
-    xlabel = f"frequency (GHz{', ' + frame if frame else ''})"
+    xlabel = f"frequency (GHz, {frame or 'frame not given'})"
     fig = figure(title, xlabel, f"{y.replace('_', ' ')}{' (' + unit + ')' if unit else ''}", width=width,
                  height=height, tools="pan,wheel_zoom,box_zoom,reset,save")
     rsrc = ColumnDataSource(ranges_data(ranges), name="ranges")

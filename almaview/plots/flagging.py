@@ -42,6 +42,7 @@ def flag_summary(fractions: pd.DataFrame) -> Panel:
         src = ColumnDataSource({c: d[c].tolist() for c in ("key", "spw_s", "fraction", "pct", "flagged", "total")})
         f.rect("spw_s", "key", 1, 1, source=src, fill_color={"field": "fraction", "transform": mapper},
                line_color="white")
+        f.add_layout(ColorBar(color_mapper=mapper, title="flagged fraction", width=10), "right")
         f.select_one(HoverTool).tooltips = [(name, "@key"), ("spw", "@spw_s"), ("flagged", "@pct{0.00}%"),
                                             ("samples", "@flagged / @total")]
         # the key of the colours, outside the data (0 = nothing flagged, 1 = all)

@@ -14,6 +14,7 @@ from ..analysis.overview import (baseline_counts, eb_facts, elevation_table, ons
                                  uv_points)
 from ..analysis.trees import ms_spws  # noqa: F401 (re-exported)
 from . import Panel
+from .grid import by_category, legend_outside
 from ._common import (RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
                       raster_data, row,
                       table)
@@ -81,7 +82,8 @@ def antenna_positions(vis: Any, antennas: Sequence[str] | None = None) -> Panel:
     return Panel(f, data, {"antennas": src}, title="Antenna positions", kind="antenna_positions")
 
 
-def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Sequence[str] | None = None) -> Panel:
+def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None,
+                fields: Sequence[str] | None = None) -> Panel:
     """uv coverage in kλ (both halves, u and v scaled at each spw's centre frequency), coloured by spw.
 
     ``vis``: an MS tree (reduced with :func:`almaview.analysis.uv_points`) or that table.
@@ -126,9 +128,10 @@ def elevation(vis: Any | pd.DataFrame, fields: Sequence[str] | None = None) -> P
     cmap = colours_for(data["field"])
     f = figure("Elevation vs time", "time (UTC)", "elevation (deg)", x_datetime=True, width=560)
     src = ColumnDataSource(columns_of(data.assign(color=[cmap[x] for x in data["field"]])))
-    r = f.scatter("time", "elevation_deg", source=src, color="color", size=4, legend_field="field")
-    f.legend.location = "bottom_left"
-    f.add_tools(HoverTool(renderers=[r], tooltips=[("field", "@field"), ("scan", "@scan"),
+    src.data["field_s"] = [str(v) for v in data["field"]]
+    items = by_category(f, "scatter", src, "time", "elevation_deg", "field_s", list(cmap), cmap, size=4)
+    legend_outside(f, items, title="field")
+    f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[("field", "@field"), ("scan", "@scan"),
                                                    ("elevation", "@elevation_deg{0.0}°"), ("time", "@time{%T}")],
                           formatters={"@time": "datetime"}))
     return Panel(f, data, {"elevation": src}, title="Elevation", kind="elevation")

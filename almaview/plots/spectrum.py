@@ -21,7 +21,8 @@ __all__ = ["spectrum_plot", "beam_plot"]
 
 def spectrum_plot(spectrum: pd.DataFrame, *, ranges: Sequence[tuple[float, float]] = (), axis: str = "frequency",
                   title: str = "spectrum", width: int = 520) -> Panel:
-    """A spectrum (from :func:`region_spectrum` or an MS average) with continuum ranges (Hz) shaded.
+    """A spectrum (from :func:`almaview.analysis.region_spectrum` or an MS average) with continuum ranges (Hz,
+    in the spectrum's frame) shaded; the x axis names the frame (``spectrum.attrs['frame']``, e.g. LSRK).
 
     ``sources['ranges']`` holds the shaded boxes (left, right in GHz) for a BoxEditTool.
 
@@ -38,8 +39,10 @@ def spectrum_plot(spectrum: pd.DataFrame, *, ranges: Sequence[tuple[float, float
     xcol = axis if axis in spectrum else "frequency"
     xs = spectrum[xcol].to_numpy() / (1e9 if xcol == "frequency" else 1.0)
     src = ColumnDataSource({"x": xs, "value": spectrum["value"].to_numpy()}, name="spectrum")
-    fig = figure(width=width, height=260, title=title, x_axis_label="frequency (GHz)" if xcol == "frequency"
-                 else "velocity (km/s)", y_axis_label=unit, tools="pan,wheel_zoom,box_zoom,reset,save,xbox_select")
+    frame = str(getattr(spectrum, "attrs", {}).get("frame", "") or "frame not given")
+    fig = figure(width=width, height=260, title=title, x_axis_label=f"frequency (GHz, {frame})" if xcol == "frequency"
+                 else f"velocity (km/s, {frame})", y_axis_label=unit,
+                 tools="pan,wheel_zoom,box_zoom,reset,save,xbox_select")
     fig.step("x", "value", source=src, mode="center")
     r = [(min(a, b) / 1e9, max(a, b) / 1e9) for a, b in ranges]
     vals = spectrum["value"].to_numpy(dtype=float)

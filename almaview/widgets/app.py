@@ -689,10 +689,17 @@ class Explorer(AppBase):
         cont = None
         if sel["x"] == "frequency" and eb.mous is not None:
             fields = {sel["field"]} if sel["field"] else None
-            cont = [(c.low, c.high) for c in eb.mous.continuum
-                    if c.low is not None and str(c.spw) in {str(s) for s in spws} and (fields is None or c.field in fields)]
+            from ..analysis.frames import ranges_in_ms_frame
+
+            cont = []
+            for c in eb.mous.continuum:  # cont.dat is LSRK: shown in the MS's frame (the axis names it)
+                if c.low is not None and str(c.spw) in {str(s) for s in spws} and (fields is None or c.field in fields):
+                    spw = int(c.spw) if f"spw_{c.spw}" in self.vis(eb).children else int(spws[0])
+                    cont += ranges_in_ms_frame([(c.low, c.high)], self.vis(eb), spw=spw, field=c.field,
+                                               frame=c.frame or "LSRK")[0]
         old = self.panels.get("visibilities")
-        if old is not None and old.data.attrs.get("x") == sel["x"] and not cont and not old.sources["cont"].data["low"]:
+        if (old is not None and old.data.attrs.get("x") == sel["x"] and not cont and not old.sources["cont"].data["low"]
+                and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]):
             # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
             pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
             return _Update(table, {"amp": pts, "phase": pts, "amp_image": amp_img, "phase_image": ph_img})
