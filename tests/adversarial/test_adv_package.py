@@ -152,7 +152,7 @@ def test_sixteen_thousand_caltables_list_in_a_second(package, unchanged, cache):
         expected = {n.split("/")[0] for n in tf.getnames()}
     assert set(next(e for e in d.ebs if e.uid == EB1).caltables) == expected
     assert warm < 1.0, f"listing 16,000 caltables (index cached) took {warm:.2f} s CPU"
-    assert cold < 3.0, f"first listing (decompress + validate) took {cold:.2f} s CPU"
+    assert cold < 6.0, f"first listing (decompress + validate) took {cold:.2f} s CPU"
 
 
 def test_qa_check_on_an_ms_with_no_rows(package, unchanged):

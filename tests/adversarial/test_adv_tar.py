@@ -287,5 +287,5 @@ def test_gzip_bomb_refused_while_listing(tmp_path, cache, unchanged):
     t0 = time.process_time()
     with pytest.raises(NotEnoughSpace, match="decompression bomb") as err:
         tarball.list_members(tgz)
-    assert time.process_time() - t0 < 0.5 and str(size) in str(err.value)
+    assert time.process_time() - t0 < 1.0 and str(size) in str(err.value)
     _refused(tgz, NotEnoughSpace, "decompression bomb", cache)

@@ -36,7 +36,7 @@ def _readme(pkg) -> Path:
 def test_readme_is_a_fifo(package, unchanged):
     os.mkfifo(_readme(package))
     d, took = _open(package, unchanged)
-    assert took < 20 and d.mous[0].readme is None
+    assert took < 60 and d.mous[0].readme is None
     assert any("README" in p and "FIFO" in p and "skipped" in p for p in d.problems), d.problems
     assert "README in" in d.status() and "was skipped" in d.status() and "no README found" not in d.status()
 
@@ -44,7 +44,7 @@ def test_readme_is_a_fifo(package, unchanged):
 def test_readme_links_to_dev_zero(package, unchanged):
     _readme(package).symlink_to("/dev/zero")
     d, took = _open(package, unchanged)
-    assert took < 20 and d.mous[0].readme is None
+    assert took < 60 and d.mous[0].readme is None
     assert any("README" in p and "'/dev/zero', outside the package" in p for p in d.problems), d.problems
 
 
@@ -64,7 +64,7 @@ def test_calapply_links_to_a_fifo_outside(package, tmp_path, unchanged):
     target.unlink()
     target.symlink_to(fifo)
     d, took = _open(package, unchanged)
-    assert took < 20 and any("calapply" in p and "outside the package" in p for p in d.problems), d.problems
+    assert took < 60 and any("calapply" in p and "outside the package" in p for p in d.problems), d.problems
     assert [eb.uid for eb in d.ebs if eb.calapply] == ["uid___A002_Xe1f219_X7ee"], "the other EB still opens"
 
 
@@ -73,7 +73,7 @@ def test_huge_readme_is_skipped_not_read(package, unchanged):
     with open(p, "ab") as f:  # 11 MiB, sparse: cheap to write, and never read
         f.truncate(MAX_TEXT_BYTES + (1 << 20))
     d, took = _open(package, unchanged)
-    assert took < 20 and d.mous[0].readme is None
+    assert took < 60 and d.mous[0].readme is None
     assert any("README" in p and "more than the" in p for p in d.problems), d.problems
 
 
@@ -81,8 +81,10 @@ def test_link_to_root_inside_the_package_is_not_walked(package, unchanged):
     (package.member / "calibrated").mkdir()
     (package.member / "calibrated" / "uid___A002_Xe1f219_X6d0.ms.split.cal").symlink_to("/")
     (package.member / "product" / "everything").symlink_to("/")
-    d, took = _open(package, unchanged)
-    assert took < 10, f"walking / would take minutes; took {took:.1f} s"
+    t0 = time.process_time()
+    d, _ = _open(package, unchanged)
+    took = time.process_time() - t0
+    assert took < 5, f"walking / would take minutes; took {took:.1f} s CPU"
     assert sum("outside the package: its contents are not listed or sized" in p for p in d.problems) == 2
     assert d.project_code == "2019.1.01234.S"
 
