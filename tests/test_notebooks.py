@@ -38,6 +38,7 @@ def archive_for(monkeypatch, tmp_path_factory):
         s.stop()
 
 
+@pytest.mark.casa  # the kernel builds (or reuses) the demo delivery with CASA
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook_runs(path, tmp_path, archive_for):
     import nbformat
