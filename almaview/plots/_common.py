@@ -5,7 +5,8 @@ Pure: numpy/pandas in, Bokeh models out.
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,6 +81,11 @@ def table(df: pd.DataFrame, columns: Sequence[str] | None = None, *, width: int 
 
 
 def _listable(s: pd.Series) -> Any:
+    if len(s) == 0:
+        # An empty column as a list: pandas gives an empty column float64 (e.g. ``df.iloc[:0].assign(color=[])``),
+        # and BokehJS rejects a float64 1-D array as a colour column ("invalid color array"): the whole document
+        # fails to render (the blank `almaview report`).
+        return []
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
         return [None if v is None else (v if isinstance(v, (int, float, bool)) else str(v)) for v in s]
     return s.to_numpy()
@@ -92,6 +98,8 @@ def columns_of(df: pd.DataFrame, names: Sequence[str] | None = None) -> dict[str
     --------
     >>> sorted(columns_of(pd.DataFrame({"a": [1], "b": ["x"]})))
     ['a', 'b']
+    >>> columns_of(pd.DataFrame({"a": [1.0]}).iloc[:0].assign(color=[]))   # empty: lists, whatever the dtype
+    {'a': [], 'color': []}
     """
     return {c: _listable(df[c]) for c in (names or df.columns)}
 
