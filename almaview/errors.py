@@ -136,6 +136,11 @@ class OutputInsideDelivery(AlmaviewError):
     """Re-imaging products would be written inside a delivery (almaview never writes into one)."""
 
 
+class DegenerateUVCoverage(AlmaviewError, ValueError):
+    """A uv coverage that cannot give a synthesized beam (one baseline, one integration of a linear array):
+    its samples lie along one direction, so the beam would be larger than the image."""
+
+
 # --- restore -------------------------------------------------------------------------------------------------------
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from ..constants import GAUSSIAN_BEAM_FACTOR
-from ..errors import InvalidImagingParameter
+from ..errors import DegenerateUVCoverage, InvalidImagingParameter
 
 __all__ = [
     "BeamPrediction", "UVCoverage", "InvalidImagingParameter", "predict_beam", "sweep", "uv_coverage",
@@ -196,20 +196,33 @@ def _aligned_blocks(*arrays: Any) -> Iterable[tuple[Any, ...]]:
     return zip(*out)
 
 
+#: Correlations that carry Stokes I (tclean's Stokes I image uses the parallel hands only).
+PARALLEL_HANDS = ("RR", "LL", "XX", "YY", "I")
+
+
 def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: int,
-                    centres: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One chunk's unflagged samples: u, v (wavelengths) and summed weight per (row, group of ``k`` channels).
+                    centres: np.ndarray, parallel: tuple[int, ...] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One chunk's Stokes I samples: u, v (wavelengths) and summed weight per (row, group of ``k`` channels).
 
     ``flag`` (time, baseline, chan, pol); ``weight`` the same or (time, baseline, pol) for per-row
     WEIGHT; ``uvw`` (time, baseline, 2) in m. Cells without a row are flagged (and NaN).
+
+    tclean's rules for a Stokes I image: a (row, channel) enters imaging only when none of its
+    correlations is flagged (a sample with, e.g., only RL flagged is dropped whole: CASA's imaging
+    weights flag a channel of a row when any correlation is flagged); its weight is the sum of the
+    parallel-hand weights (``parallel``: their indices; None = every correlation). Autocorrelations
+    (u = v = 0) are not imaged.
     """
     flag = np.asarray(flag)
     weight = np.nan_to_num(np.asarray(weight, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
     if weight.ndim == 3:
         weight = weight[:, :, None, :]
-    groups = np.where(flag[..., 0], np.float32(0), weight[..., 0])
-    for p in range(1, flag.shape[-1]):
-        groups += np.where(flag[..., p], np.float32(0), weight[..., p])
+    pols = range(flag.shape[-1]) if parallel is None else parallel
+    groups = np.zeros(np.broadcast_shapes(flag.shape[:-1], weight.shape[:-1]), np.float32)
+    for p in pols:
+        groups += np.maximum(weight[..., p], np.float32(0))
+    groups[flag.any(axis=-1)] = 0.0
     nt, nb, nc = groups.shape
     if k > 1:
         pad = (-nc) % k
@@ -218,7 +231,8 @@ def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: in
         groups = groups.reshape(nt, nb, -1, k).sum(axis=3)
     uvw = np.asarray(uvw, dtype=float).reshape(nt * nb, 2)
     groups = groups.reshape(nt * nb, -1)
-    rows, chans = np.nonzero((groups > 0) & np.isfinite(uvw[:, :1]))
+    cross = np.isfinite(uvw[:, :1]) & ((uvw[:, :1] != 0.0) | (uvw[:, 1:2] != 0.0))
+    rows, chans = np.nonzero((groups > 0) & cross)
     scale = centres[chans] / C_LIGHT
     return ((uvw[rows, 0] * scale).astype(np.float32), (uvw[rows, 1] * scale).astype(np.float32),
             groups[rows, chans])
@@ -226,7 +240,11 @@ def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: in
 
 def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
                 max_fractional_width: float = 1e-4) -> UVCoverage:
-    """Read the unflagged uv coverage of ``field`` (UVW, WEIGHT, FLAG once), one sample per (row, channel group).
+    """Read the Stokes I uv coverage of ``field`` (UVW, WEIGHT, FLAG once), one sample per (row, channel group).
+
+    The samples are the ones tclean images for Stokes I: a (row, channel) with any correlation
+    flagged is left out whole, its weight is the sum of the parallel hands' (RR+LL, XX+YY), and
+    autocorrelations are not imaged (see ``_coverage_block``).
 
     Channels are summed in groups no wider than ``max_fractional_width`` of the frequency
     (1e-4: a 1 km baseline moves by < 1/50 of a uv cell of a 30 arcsec image), so
@@ -286,6 +304,8 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
             # WEIGHT without WEIGHT_SPECTRUM is one value per (row, polarization): read it so, not per channel.
             weight = ds.WEIGHT.isel(frequency=0) if ds.WEIGHT.attrs.get("column") == "WEIGHT" else ds.WEIGHT
             uvw = ds.UVW.isel(uvw_label=slice(0, 2))
+            labels = [str(x) for x in ds.polarization.values] if "polarization" in ds.coords else []
+            parallel = tuple(i for i, x in enumerate(labels) if x in PARALLEL_HANDS) or None
             # Slices of the field's time runs (not a list) so that only those rows are read.
             times = np.flatnonzero(on)
             breaks = np.flatnonzero(np.diff(times) > 1)
@@ -293,7 +313,7 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
                 run = slice(int(a), int(b))
                 blocks = _aligned_blocks(ds.FLAG.isel(time=run).data, weight.isel(time=run).data,
                                          uvw.isel(time=run).data)
-                pieces.extend(dask.delayed(_coverage_block)(f, w, x, k, centres) for f, w, x in blocks)
+                pieces.extend(dask.delayed(_coverage_block)(f, w, x, k, centres, parallel) for f, w, x in blocks)
     if not pieces:
         raise InvalidImagingParameter(sources[0] if sources else None,
                                       f"holds no visibilities of field {field!r} in spw {spw!r}")
@@ -500,18 +520,63 @@ def fit_psf(psf: np.ndarray, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> 
     return float(a), float(b), float(pa_deg)
 
 
+#: Largest image side the default heuristics may choose (a VLBI array's primary beam over its cell is ~1e6).
+MAX_DEFAULT_IMSIZE = 16384
+
+
 def _resolve(cov: UVCoverage, cell: Any, imsize: Any) -> tuple[float, int]:
+    _check_coverage(cov)
     default_cell, default_imsize = default_cell_imsize(cov)
     cell_arcsec = default_cell if cell is None else to_arcsec(cell, "cell")
     if cell_arcsec <= 0:
         raise InvalidImagingParameter(None, f"cell must be positive, got {cell!r}")
     if imsize is None:
         n = default_imsize if cell is None else fast_fft_size(int(math.ceil(default_imsize * default_cell / cell_arcsec)))
+        if n > MAX_DEFAULT_IMSIZE:
+            longest = float(np.hypot(cov.u, cov.v).max()) * C_LIGHT / cov.max_frequency / 1e3
+            raise InvalidImagingParameter(
+                cov.sources[0] if cov.sources else None,
+                f"the default image grid for field {cov.field!r} would be {n} x {n} pixels of {cell_arcsec:g} arcsec "
+                f"(baselines up to {longest:.0f} km, {cov.dish_diameter:g} m dishes: the primary beam spans "
+                f"{n} beams); give cell= and imsize= for the region to image")
     else:
         n = int(imsize[0] if isinstance(imsize, (list, tuple)) else imsize)
     if n < 16:
         raise InvalidImagingParameter(None, f"imsize {n} is too small (at least 16 pixels)")
     return cell_arcsec, n
+
+
+def _check_coverage(cov: UVCoverage) -> None:
+    """Refuse a coverage whose samples lie along one direction of the uv plane (no beam along the other).
+
+    The weighted second moments of (u, v) give the rms uv extent along the least sampled direction;
+    along it the natural beam would be ~ 2.355 / (2 pi rms) radians wide: no finite beam when zero.
+    """
+    w = cov.weight.astype(np.float64)
+    u = cov.u.astype(np.float64)
+    v = cov.v.astype(np.float64)
+    total = float(w.sum())
+    if total <= 0 or cov.n == 0:
+        raise DegenerateUVCoverage(cov.sources[0] if cov.sources else None,
+                                   f"field {cov.field!r} has no unflagged visibility with a non-zero weight")
+    moments = np.array([[np.dot(w, u * u), np.dot(w, u * v)], [np.dot(w, u * v), np.dot(w, v * v)]]) / total
+    low, high = np.linalg.eigvalsh(moments)
+    if not high > 0 or low <= high * 1e-8:
+        what = "one sample pair" if np.unique(np.round(np.c_[u, v], 3), axis=0).shape[0] <= 1 else "one line"
+        raise DegenerateUVCoverage(
+            cov.sources[0] if cov.sources else None,
+            f"the uv coverage of field {cov.field!r} ({cov.n} samples) lies on {what} through the origin "
+            "(one baseline, or one integration of a linear array): it constrains the beam along one direction "
+            "only, so there is no synthesized beam; image more baselines or a longer track")
+
+
+def _check_beam(cov: UVCoverage, major: float, minor: float, pa: float, cell_arcsec: float, n: int) -> None:
+    if not (math.isfinite(major) and major < n * cell_arcsec):
+        raise DegenerateUVCoverage(
+            cov.sources[0] if cov.sources else None,
+            f"the uv coverage of field {cov.field!r} ({cov.n} samples) gives a beam of {major:.3g} x {minor:.3g} "
+            f"arcsec (PA {pa:.0f} deg), larger than the {n} x {cell_arcsec:g} arcsec image: the samples lie "
+            "nearly along one direction of the uv plane (few baselines, a short track); no usable beam")
 
 
 def _weighting(robust: Any) -> tuple[str, float | None]:
@@ -537,6 +602,7 @@ def _predict(cov: UVCoverage, robust: Any, uvtaper: Any, cell_arcsec: float, n: 
     wt, wt2 = grid.taper_sums(taper)
     W = g * wt  # per pair: sum of the imaging weights
     major, minor, pa = fit_psf(grid.psf(W), cell_arcsec)
+    _check_beam(cov, major, minor, pa, cell_arcsec, n)
     # noise relative to natural: sqrt(sum(W**2 / w) * sum(w)) / sum(W), summed per pair
     rel = math.sqrt(float(np.dot(g * g, wt2)) * float(grid.pair_weight.sum())) / float(W.sum())
     return BeamPrediction(major, minor, pa, rel, r, weighting, taper, cell_arcsec, n, grid.n_visibilities)
