@@ -112,11 +112,12 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
     from astropy.io import fits
 
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
             with fits.open(path, memmap=True, lazy_load_hdus=False) as hdul:
                 index, hdu = _first_image_hdu(path, hdul)
                 header = hdu.header.copy()
+                _check_ascii(path, header, caught)
                 bitpix = _check_bitpix(path, header)
                 shape = tuple(int(n) for n in hdu.shape)
                 compressed = isinstance(hdu, fits.CompImageHDU)
@@ -175,6 +176,17 @@ def _restfreq(header: Any) -> float:
         except (TypeError, ValueError):
             pass
     return float("nan")
+
+
+def _check_ascii(path: Path, header: Any, caught: list) -> None:
+    """astropy replaces non-ASCII header bytes by '?' with a warning: refuse such a header, naming the cards."""
+    if not any("non-ASCII" in str(w.message) for w in caught):
+        return
+    cards = [c.keyword or "(blank)" for c in header.cards if "?" in str(c.value) + str(c.comment)]
+    where = f" (in {', '.join(dict.fromkeys(cards))})" if cards else ""
+    raise InvalidImageHeader(
+        path, f"has non-ASCII bytes in its header{where}: FITS headers are plain ASCII, so the keywords cannot be "
+        "trusted (the header was edited with a text editor or written in another encoding)")
 
 
 _BITPIX = (8, 16, 32, 64, -32, -64)
@@ -264,6 +276,13 @@ def _fits_wcs(path: Path, header: Any, naxis: int, hdul: Any) -> Any:
             wcs = WCS(header, fobj=hdul, naxis=naxis)
     except Exception as err:  # wcslib: InvalidTransformError, SingularMatrixError, InconsistentAxisTypesError...
         raise InvalidImageHeader(path, _wcs_problem(err, header, naxis)) from err
+    w = wcs.wcs
+    matrix = np.asarray(w.cd if w.has_cd() else w.get_pc() * np.asarray(w.cdelt)[None, :], dtype=float)
+    if matrix.size and (not np.isfinite(matrix).all() or abs(np.linalg.det(matrix)) == 0.0):
+        keys = "CD" if w.has_cd() else "PC/CDELT"
+        raise InvalidImageHeader(
+            path, f"has a singular WCS matrix ({keys} keywords: {np.round(matrix, 12).tolist()}): two axes depend "
+            "on each other, so pixels have no world coordinates; expected an invertible PC or CD matrix")
     return wcs
 
 
