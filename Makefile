@@ -8,6 +8,7 @@ STAMP  := $(VENV)/.almaview-installed
 NOTEBOOK ?= notebooks/01-quickstart.ipynb
 # No display (a server, CI, a container): do not try to open a browser.
 LAB_FLAGS ?= $(if $(DISPLAY)$(filter Darwin,$(shell uname -s)),,--no-browser)
+LAB_PORT ?= 8888
 
 .PHONY: demo test bench binder-check screenshots clean-venv
 
@@ -18,10 +19,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test,browser]'
 	touch $@
 
-## demo: build the demo delivery (cached) and open the quickstart notebook in JupyterLab
+## demo: build the demo delivery (cached) and open the quickstart notebook in JupyterLab (prints the URL; works as root)
 demo: $(STAMP)
 	$(BIN)/almaview demo
-	$(BIN)/jupyter lab $(LAB_FLAGS) $(NOTEBOOK)
+	$(BIN)/python scripts/demo_lab.py --port $(LAB_PORT) $(LAB_FLAGS) $(NOTEBOOK)
 
 ## test: the whole test suite (builds its CASA test data once, cached in .pytest_cache)
 test: $(STAMP)
