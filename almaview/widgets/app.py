@@ -5,6 +5,10 @@ Wiring only: the data work is in :mod:`almaview.plots` (builders) and :mod:`alma
 selection rebuilds the affected panels' data and copies it into the *existing* Bokeh sources (in place), unless
 the figure structure changes (e.g. a new x axis), in which case the panel's view is replaced. Visibility and flag
 reads run in a background thread: progress appears after 0.5 s, and a newer selection cancels an older read.
+
+Longer than ~500 lines on purpose: it is one class, the explorer's state (traits), its reactions and its nine tabs'
+wiring, which read best together. What is separable lives apart: the state model (``_base.py``), Bokeh views
+(``_bokeh.py``), copy as code (``code.py``), mark and flag (``marks.py``), the EB adapters (``sources.py``).
 """
 
 from __future__ import annotations
