@@ -269,3 +269,17 @@ def test_bandpass_grid_one_panel_per_spw(alma_eb):
     assert sum(f.yaxis[0].axis_label == "phase (deg)" for f in figs) == n
     with pytest.raises(ValueError, match="iterate"):
         av.plots.bandpass(ct, iterate="scan")
+
+
+def test_gains_refresh_keeps_the_weblogs_phase_scans(alma_eb):
+    from almaview.plots.caltables import refresh
+
+    path = alma_eb.caltables["phase"]
+    ct = av.open_caltable(path)
+    scans = sorted(_phase_scans(alma_eb.ms))
+    panel = av.plots.gains(ct, spws=[0], antennas=["DA41"], phase_scans=scans)
+    before = dict(panel.sources["rms"].data)
+    everything = av.plots.gains(ct, spws=[0], antennas=["DA41"])
+    assert list(everything.sources["rms"].data["solutions"]) != list(before["solutions"])  # the scans matter here
+    assert refresh(panel, ct, spws=[0], antennas=["DA41"])
+    assert list(panel.sources["rms"].data["phase_rms_deg"]) == list(before["phase_rms_deg"])

@@ -36,6 +36,15 @@ def _eb(ct: Any) -> str:
     return f"EB {eb} · " if eb else ""
 
 
+def _frame(ct: Any) -> str:
+    """The frame of a caltable's channel frequencies (its SPECTRAL_WINDOW's; TOPO for ALMA when not given)."""
+    for name in ct.children:
+        f = ct[name].ds.coords.get("frequency")
+        if f is not None and f.attrs.get("frame"):
+            return str(f.attrs["frame"]).upper()
+    return "TOPO"
+
+
 def _fields(df: pd.DataFrame) -> str:
     if "field" not in df or not len(df):
         return ""
@@ -114,7 +123,7 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
         outl = sorted({a for s in spw_list for a in meta["outliers"][s] if where.get("spw_s", str(s)) == str(s)})
         shown = [a for a in ants if where.get("antenna_s", a) == a]
         f = figure(f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
-                   + (f" — outliers: {', '.join(outl)}" if outl else ""), "frequency (GHz, TOPO)", "Tsys (K)",
+                   + (f" — outliers: {', '.join(outl)}" if outl else ""), f"frequency (GHz, {_frame(ct)})", "Tsys (K)",
                    width=460, height=300)
         items = by_category(f, "line", src, "frequency_ghz", "tsys", "antenna_s", shown,
                             {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown}, where=where,
@@ -202,7 +211,7 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
         for figs, y, label, key in ((amp_figs, "amp", "amplitude", "amp_image"),
                                     (ph_figs, "phase_deg", "phase (deg)", "phase_image")):
             f = figure(f"Bandpass {label.split(' ')[0]} · {_eb(ct)}{part or 'all spws'} · {who(shown)}",
-                       "frequency (GHz, TOPO)", label, width=460, height=280)
+                       f"frequency (GHz, {_frame(ct)})", label, width=460, height=280)
             items = by_category(f, "scatter", src, "frequency_ghz", y, "antenna_s", shown, cmap, where=where,
                                 size=3)
             fl = by_category(f, "scatter", fsrc, "frequency_ghz", y, "spw_s",
@@ -292,8 +301,10 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
         rows.append((y, figs))
     tab, rsrc = table(pd.DataFrame(sdata["rms"]))
     layout = column([grid(figs, ncols=ncols) for _, figs in rows] + [tab])
-    return Panel(layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}",
-                 kind="gains")
+    panel = Panel(layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}",
+                  kind="gains")
+    panel.phase_scans = None if phase_scans is None else list(phase_scans)  # type: ignore[attr-defined]
+    return panel
 
 
 # ------------------------------------------------------------------------------------------------ delay
@@ -368,7 +379,8 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
     fn = _DATA.get(panel.kind)
     if fn is None:
         return False
-    out = fn(ct, spws, antennas)
+    kw = {"phase_scans": getattr(panel, "phase_scans", None)} if panel.kind == "gains" else {}
+    out = fn(ct, spws, antennas, **kw)
     data, sdata = out[0], out[1]
     old = panel.data
     def keys_of(d: pd.DataFrame, c: str) -> set[str]:

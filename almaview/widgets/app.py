@@ -603,9 +603,15 @@ class Explorer(AppBase):
         return self._caltable_panel("bandpass", BANDPASS_KINDS, bandpass)
 
     def _panel_gains(self) -> Any:
+        from ..analysis.overview import scans_with_intent
         from ..plots.caltables import gains
 
-        return self._caltable_panel("gains", GAIN_KINDS, gains, self.gain_table)
+        try:  # the weblog's phase RMS: on the phase calibrator's scans
+            scans = scans_with_intent(self.vis(self.eb), "PHASE") or None
+        except Exception:  # noqa: BLE001 - no MS: RMS over every solution
+            scans = None
+        return self._caltable_panel("gains", GAIN_KINDS, lambda ct, **kw: gains(ct, phase_scans=scans, **kw),
+                                    self.gain_table)
 
     def _panel_qa(self) -> Any:
         from ..plots.weblog_qa import qa_stages
