@@ -316,3 +316,9 @@ def test_amp_phase_has_units_frame_legend_and_one_panel_per_spw(alma_eb):
         assert legend in f.right and legend.click_policy == "hide"
         assert sorted(i.label.value for i in legend.items) == pols
         assert "DA41" in f.title.text and ("spw 0" in f.title.text or "spw 1" in f.title.text)
+
+    from bokeh.core.validation import check_integrity
+
+    assert not check_integrity(list(panel.layout.references())).error
+    elev = av.plots.elevation(vis)
+    assert not check_integrity(list(elev.layout.references())).error

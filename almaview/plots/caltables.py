@@ -57,6 +57,23 @@ def _strs(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
     return df.assign(**{f"{c}_s": df[c].astype(str) for c in cols})
 
 
+def _lines(df: pd.DataFrame, by: list[str], keep: list[str]) -> dict[str, list]:
+    """Multi-line source data: one row per ``by`` group with ``xs`` (GHz), ``ys`` (Tsys), ``channels`` and ``keep``
+    (a filtered view of a multi-line source draws whole lines; Bokeh cannot filter a connected Line glyph)."""
+    out: dict[str, list] = {"xs": [], "ys": [], "channels": [], **{k: [] for k in keep}}
+    if not len(df):
+        return out
+    for _, g in df.groupby(by, sort=False):
+        g = g.sort_values("frequency_ghz")
+        out["xs"].append(g["frequency_ghz"].to_numpy())
+        out["ys"].append(g["tsys"].to_numpy(dtype=float))
+        out["channels"].append(g["channel"].to_numpy())
+        for k in keep:
+            v = g[k].iloc[0]
+            out[k].append(v.item() if hasattr(v, "item") else v)
+    return out
+
+
 def _panels(data: pd.DataFrame, iterate: str, spws: Sequence[int], ants: Sequence[str]) -> list[tuple[str, dict]]:
     """(title part, where-filter) of each grid panel."""
     if iterate == "spw":
@@ -89,9 +106,8 @@ def tsys_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str
     if len(sdf):
         sdf["median_tsys"] = sdf["median_tsys"].astype(float).round(2)
     outl = {int(s): sorted(g.loc[g.outlier, "antenna"]) for s, g in summary.groupby("spw")} if len(summary) else {}
-    sdata = {"spectra": columns_of(spec, ["frequency_ghz", "channel", "tsys", "antenna", "spw", "spw_s", "antenna_s",
-                                          "outlier", "color"]),
-             "median": columns_of(med, ["frequency_ghz", "channel", "tsys", "spw", "spw_s"]),
+    sdata = {"spectra": _lines(spec, ["spw", "antenna"], ["antenna", "spw", "spw_s", "antenna_s", "outlier", "color"]),
+             "median": _lines(med, ["spw"], ["spw", "spw_s"]),
              "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color"]),
              "medians": columns_of(sdf)}
     return data, sdata, {"outliers": outl, "summary": sdf, "antennas": ants, "colours": cmap}
@@ -125,13 +141,13 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
         f = figure(f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
                    + (f" — outliers: {', '.join(outl)}" if outl else ""), f"frequency (GHz, {_frame(ct)})", "Tsys (K)",
                    width=460, height=300)
-        items = by_category(f, "line", src, "frequency_ghz", "tsys", "antenna_s", shown,
+        items = by_category(f, "multi_line", src, "xs", "ys", "antenna_s", shown,
                             {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown}, where=where,
                             line_width=1.2, line_alpha=0.85)
         f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[
-            ("antenna", "@antenna"), ("spw", "@spw"), ("channel", "@channel"), ("Tsys", "@tsys{0.0} K")]))
+            ("antenna", "@antenna"), ("spw", "@spw"), ("frequency", "$x{0.0000} GHz"), ("Tsys", "$y{0.0} K")]))
         if iterate != "antenna":
-            med = by_category(f, "line", msrc, "frequency_ghz", "tsys", "spw_s",
+            med = by_category(f, "multi_line", msrc, "xs", "ys", "spw_s",
                               [s for s in spw_list if where.get("spw_s", str(s)) == str(s)],
                               {s: MEDIAN_COLOUR for s in spw_list}, line_width=3)
             items.append(("median", [r for _, r in med]))

@@ -40,19 +40,22 @@ def by_category(fig: Any, glyph: str, source: Any, x: str, y: str, column: str, 
                 colours: dict[Any, str], *, where: dict[str, Any] | None = None, **kw: Any) -> list[tuple[str, Any]]:
     """One ``glyph`` renderer per value of ``column`` (a view of the shared ``source``: nothing copied), restricted
     to the rows where every ``where`` column equals its value; returns [(label, renderer)] for a legend.
-    Filtered columns hold strings (Bokeh's GroupFilter compares strings).
+    Filtered columns hold strings (Bokeh's GroupFilter compares strings). Lines: use 'multi_line' (one row per
+    line); Bokeh cannot filter the points of a connected 'line' glyph.
 
     Examples
     --------
     >>> from bokeh.models import ColumnDataSource
     >>> f = figure()
     >>> src = ColumnDataSource({"x": [1, 2], "y": [3, 4], "spw": ["0", "1"], "antenna": ["A", "A"]})
-    >>> [label for label, _ in by_category(f, "line", src, "x", "y", "antenna", ["A"], {"A": "red"},
+    >>> [label for label, _ in by_category(f, "scatter", src, "x", "y", "antenna", ["A"], {"A": "red"},
     ...                                    where={"spw": "1"})]
     ['A']
     """
     from bokeh.models import CDSView, GroupFilter, IntersectionFilter
 
+    if glyph in ("line", "patch", "varea", "harea"):
+        raise ValueError(f"{glyph!r} cannot show a filtered view (Bokeh E-1024): use 'multi_line' or a marker")
     out = []
     for v in values:
         filters = [GroupFilter(column_name=column, group=str(v))]
