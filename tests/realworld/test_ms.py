@@ -266,3 +266,22 @@ def test_predict_beam_follows_tclean_on_full_polarisation_data_with_flags(real_m
     assert got.n_visibilities == int((~flag.any(axis=2)).sum())  # every sample with a flagged correlation is out
     assert abs(got.major * got.minor / (major * minor) - 1) < 0.02, (got, major, minor)
     assert got.major == pytest.approx(major, rel=0.02) and got.minor == pytest.approx(minor, rel=0.02)
+
+
+@pytest.mark.parametrize("package,member,field,kind", MEASUREMENT_SETS, ids=IDS)
+def test_explorer_on_real_ms(real_ms, package, member, field, kind):
+    """The explorer (headless) opens each MS and fills its overview, visibilities and flagging tabs."""
+    import almaview as av
+    from almaview.plots import Panel
+
+    ms = real_ms(package, member)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ex = av.explore(ms)
+        try:
+            for tab in ("overview", "visibilities", "flagging"):
+                ex.show(tab)
+                ex.wait()
+                assert isinstance(ex.panels[tab], Panel) and len(ex.panels[tab].data) > 0, tab
+        finally:
+            ex.close()
