@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from .._lazy import lazy_attributes
 
-__all__ = ["search", "files", "fetch", "login", "resolve_url"]
+__all__ = ["fetch", "files", "login", "resolve_url", "search"]
 
 # imported on first use: `almaview --help` loads neither pandas nor astroquery
 __getattr__, __dir__ = lazy_attributes(__name__, {"search": ".query", "files": ".listing", "fetch": ".download",

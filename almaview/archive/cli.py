@@ -50,7 +50,7 @@ def add_parser(sub) -> None:
     f.add_argument("--what", type=_what, default=("readme", "auxiliary", "product"),
                    help="parts to fetch, comma-separated: readme,auxiliary,product,raw,documentation "
                         "(default: readme,auxiliary,product)")
-    f.add_argument("--eb", metavar="UID", nargs="+", action="extend", help="only these EBs' raw data (with raw)")
+    f.add_argument("--eb", metavar="UID", nargs="+", action="extend", help="these EBs' raw ASDM tars (implies raw in --what)")
     f.add_argument("--dest", metavar="DIR", help="destination folder (default: ./<project code>)")
     f.add_argument("--parallel", metavar="N", type=int, default=2, help="files fetched at once (default 2)")
     f.add_argument("--archive-url", metavar="URL", help="archive mirror (default: $ALMAVIEW_ARCHIVE_URL, "
@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"{len(top)} files, {int(top['size'].fillna(0).sum()):,d} bytes "
                   f"({int(top[top.kind != 'raw']['size'].fillna(0).sum()):,d} without raw)")
         return 0
+    if args.eb and "raw" not in args.what:
+        args.what = tuple(args.what) + ("raw",)  # --eb names raw data: fetch it
     chosen = download.select(table, args.what, args.eb)
     folder = download.fetch(args.ident, what=args.what, ebs=args.eb, dest=args.dest, archive_url=args.archive_url,
                             parallel=args.parallel, progress=not args.no_progress, listing=table)

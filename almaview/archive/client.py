@@ -6,7 +6,7 @@ import contextlib
 import os
 import re
 import threading
-from typing import Iterator
+from collections.abc import Iterator
 
 from ..errors import ArchiveUnreachable, UnknownIdentifier
 
@@ -73,9 +73,17 @@ def login(username: str, *, archive_url: str | None = None, store_password: bool
     >>> from almaview import archive
     >>> archive.login("aastronomer")        # doctest: +SKIP
     """
+    from astroquery.exceptions import LoginError
+
+    from ..errors import AuthenticationRequired
+
     alma = client(archive_url)
     with translate(resolve_url(archive_url), "logging in"):
-        alma.login(username, store_password=store_password, reenter_password=reenter_password)
+        try:
+            alma.login(username, store_password=store_password, reenter_password=reenter_password)
+        except LoginError as err:
+            raise AuthenticationRequired(username, f"the ALMA archive refused the login ({_short(err)}): check the "
+                                                   "username (your ALMA Science Portal account) and password") from err
 
 
 def uid_form(uid: str, *, url: bool = True) -> str:

@@ -15,15 +15,21 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import pandas as pd
 
-from ..errors import AuthenticationRequired, Cancelled, NotEnoughDisk, TransferIncomplete, UnknownIdentifier
-from .client import client, resolve_url, unreachable, uid_form
+from ..errors import (
+    AuthenticationRequired,
+    Cancelled,
+    NotEnoughDisk,
+    TransferIncomplete,
+    UnknownIdentifier,
+)
+from .client import client, resolve_url, uid_form, unreachable
 from .listing import files
 
 KINDS = ("readme", "auxiliary", "product", "raw", "documentation")
@@ -152,8 +158,10 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
                 import requests
 
                 s = requests.Session()
-                s.headers.update(alma._session.headers)
-                s.cookies.update(alma._session.cookies)
+                for source in (alma._session, getattr(getattr(alma, "auth", None), "_session", None)):
+                    if source is not None:  # a login's cookies/headers (astroquery keeps them on its sessions)
+                        s.headers.update(source.headers)
+                        s.cookies.update(source.cookies)
                 local.session = s
             return s
 

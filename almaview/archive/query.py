@@ -102,7 +102,6 @@ def search(*, project: str | None = None, source: str | None = None, position=No
     with translate(url, "querying the archive's TAP service"):
         if position is not None:
             import astropy.units as u
-            from astropy.coordinates import SkyCoord
 
             coord = _coord(position)
             rad = radius if isinstance(radius, u.Quantity) else (1.0 if radius is None else float(radius)) * u.arcmin

@@ -14,7 +14,8 @@ from typing import Any
 
 from ._bokeh import load_bokehjs  # BokehJS loading and the BokehModel helpers live in _bokeh.py
 
-__all__ = ["explore", "load_bokehjs", "ImageViewer", "compare", "ContinuumEditor", "reimage", "ReimagePanel"]
+__all__ = ["explore", "load_bokehjs", "ImageViewer", "compare", "ContinuumEditor", "reimage", "ReimagePanel",
+           "ArchiveBrowser"]
 
 
 def __getattr__(name: str) -> Any:
@@ -22,6 +23,10 @@ def __getattr__(name: str) -> Any:
         from . import image_viewer
 
         return getattr(image_viewer, name)
+    if name == "ArchiveBrowser":  # search the ALMA archive, fetch, open
+        from .archive_browser import ArchiveBrowser
+
+        return ArchiveBrowser
     if name == "ContinuumEditor":  # the cont.dat editor
         from .contdat_editor import ContinuumEditor
 

@@ -216,8 +216,8 @@ class ObsCore:
                             [[r.get(c) for c in self.columns] for r in rows])
 
     def query(self, adql: str) -> bytes:
-        sql = re.sub(r"ivoa\.obscore", "obscore", adql, flags=re.I)
-        sql = re.sub(r"^\s*select\s+top\s+(\d+)\s+(.*)$", r"select \2 limit \1", sql, flags=re.I | re.S)
+        sql = re.sub(r"ivoa\.obscore", "obscore", adql, flags=re.IGNORECASE)
+        sql = re.sub(r"^\s*select\s+top\s+(\d+)\s+(.*)$", r"select \2 limit \1", sql, flags=re.IGNORECASE | re.DOTALL)
         with self.lock:
             cur = self.db.execute(sql)
             names = [d[0] for d in cur.description]
@@ -391,7 +391,7 @@ class StandIn:
         assert self.server is not None
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def start(self) -> "StandIn":
+    def start(self) -> StandIn:
         handler = type("Handler", (_Handler,), {"standin": self})
         self.server = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
         self.server.daemon_threads = True
@@ -403,7 +403,7 @@ class StandIn:
             self.server.shutdown()
             self.server.server_close()
 
-    def __enter__(self) -> "StandIn":
+    def __enter__(self) -> StandIn:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -432,7 +432,7 @@ class _Handler(BaseHTTPRequestHandler):
             body = self.rfile.read(n).decode()
             ctype = self.headers.get("Content-Type", "")
             if "multipart" in ctype:
-                for m in re.finditer(r'name="([^"]+)"\r?\n\r?\n(.*?)\r?\n--', body, re.S):
+                for m in re.finditer(r'name="([^"]+)"\r?\n\r?\n(.*?)\r?\n--', body, re.DOTALL):
                     q.setdefault(m.group(1), []).append(m.group(2))
             else:
                 for k, v in parse_qs(body).items():

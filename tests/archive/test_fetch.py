@@ -12,8 +12,13 @@ import pytest
 import almaview as av
 from almaview import archive
 from almaview.archive import download
-from almaview.errors import (ArchiveUnreachable, AuthenticationRequired, Cancelled, NotEnoughDisk,
-                             TransferIncomplete)
+from almaview.errors import (
+    ArchiveUnreachable,
+    AuthenticationRequired,
+    Cancelled,
+    NotEnoughDisk,
+    TransferIncomplete,
+)
 
 from .conftest import DEMO_EBS, DEMO_MOUS, closed_port
 
