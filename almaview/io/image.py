@@ -34,7 +34,13 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from ..errors import AlmaviewError, InvalidImageHeader, NotAnImage, PathNotFound
+from ..errors import (
+    AlmaviewError,
+    DataWarning,
+    InvalidImageHeader,
+    NotAnImage,
+    PathNotFound,
+)
 from .table import check_table_dir, open_table, table_kind
 
 __all__ = ["open_image", "ImagePixels", "image_statistics", "ImageStatistics", "STOKES_CODES"]
@@ -413,19 +419,27 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
 
     from .tables import readonly_view
 
+    table_only = False
     try:
         im = images.image(str(readonly_view(root)))  # casacore's lock files go to the cache, not the image
     except RuntimeError as err:
-        raise NotAnImage(root, f"casacore could not open the CASA image ({err}); it may be damaged") from err
-    shape = tuple(int(n) for n in im.shape())
-    coords = im.coordinates().dict()
-    info = im.imageinfo()
-    units = normalise_unit(str(im.unit()))
-    dtype = np.dtype("complex64") if "omplex" in str(im.datatype()) else np.dtype("float32")
-    del im
+        # casacore's image class also needs the 'logtable' subtable, which copies often leave behind;
+        # the pixels ('map' column) and the coordinates are in the table itself: read them from there.
+        shape, coords, info, units, dtype = _casa_table_image(root, err)
+        table_only = True
+    else:
+        shape = tuple(int(n) for n in im.shape())
+        coords = im.coordinates().dict()
+        info = im.imageinfo()
+        units = normalise_unit(str(im.unit()))
+        dtype = np.dtype("complex64") if "omplex" in str(im.datatype()) else np.dtype("float32")
+        del im
     with open_table(root) as t:  # a default mask (e.g. tclean's primary-beam cut) turns pixels to NaN
         keywords = t.keywordnames()
         has_mask = "Image_defaultmask" in keywords or ("masks" in keywords and bool(t.getkeyword("masks")))
+    if table_only and has_mask:
+        warnings.warn(f"{root}: read without casacore's image class (no logtable); its pixel mask is not applied",
+                      DataWarning, stacklevel=3)
     header, stokes_labels, frequencies = _casa_coords_to_header(coords, shape)
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -456,6 +470,7 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
         "beam": beam,
         "beams": beams,
         "has_mask": has_mask,
+        "table_only": table_only,
         "stokes_labels": stokes_labels,
         "frequencies": frequencies,
         "attrs": {
@@ -465,6 +480,20 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
             "specsys": str(header.get("SPECSYS", "")),
         },
     }
+
+
+def _casa_table_image(root: Path, err: Exception) -> tuple[tuple[int, ...], dict, dict, str, np.dtype]:
+    """Shape, coordinates, image info, units and dtype of a CASA image read as a table ('map' column)."""
+    with open_table(root) as t:
+        keywords = t.keywordnames()
+        if "map" not in t.colnames() or "coords" not in keywords or t.nrows() < 1:
+            raise NotAnImage(root, f"casacore could not open the CASA image ({err}); it may be damaged") from err
+        shape = tuple(int(n) for n in re.findall(r"\d+", str(t.getcolshapestring("map", nrow=1)[0])))
+        coords = dict(t.getkeyword("coords"))
+        info = dict(t.getkeyword("imageinfo")) if "imageinfo" in keywords else {}
+        units = normalise_unit(str(t.getkeyword("units"))) if "units" in keywords else ""
+        dtype = np.dtype("complex64") if "complex" in str(t.coldatatype("map")).lower() else np.dtype("float32")
+    return shape, coords, info, units, dtype
 
 
 def _arcsec(q: dict[str, Any]) -> float:
@@ -604,6 +633,32 @@ class _CasaPlaneReader:
             raise NotAnImage(self.path, f"could not read image data ({err}); the image may be damaged") from err
         if mask is not None and mask.any():
             data = np.where(mask, np.nan, data).astype(self.dtype)
+        if any(flip):
+            data = data[tuple(slice(None, None, -1) if f else slice(None) for f in flip)]
+        return data
+
+
+class _CasaTableReader:
+    """Reads a block of a CASA image through the table system (``getcellslice`` of the 'map' column), for
+    an image casacore's image class refuses (a copy without its logtable). Masks are not applied."""
+
+    def __init__(self, path: Path, shape: tuple[int, ...], dtype: np.dtype):
+        self.path, self.shape, self.dtype = path, shape, dtype
+        self.ndim = len(shape)
+
+    def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
+        ranges = [range(*k.indices(n)) for k, n in zip(key, self.shape)]
+        if any(len(r) == 0 for r in ranges):
+            return np.empty([len(r) for r in ranges], dtype=self.dtype)
+        blc = [min(r[0], r[-1]) for r in ranges]
+        trc = [max(r[0], r[-1]) for r in ranges]
+        inc = [abs(r.step) for r in ranges]
+        try:
+            with open_table(self.path) as t:
+                data = np.asarray(t.getcellslice("map", 0, blc, trc, inc), dtype=self.dtype)
+        except RuntimeError as err:
+            raise NotAnImage(self.path, f"could not read image data ({err}); the image may be damaged") from err
+        flip = [r.step < 0 for r in ranges]
         if any(flip):
             data = data[tuple(slice(None, None, -1) if f else slice(None) for f in flip)]
         return data
@@ -753,7 +808,8 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | str | None) -> xr.Data
     if spec["format"] == "fits":
         reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"], spec["header"])
     else:
-        reader = _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True))
+        reader = (_CasaTableReader(spec["path"], shape, spec["dtype"]) if spec.get("table_only") else
+                  _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True)))
     order = _canonical_order(dims)
     perm = tuple(dims.index(d) for d in order)
     token = f"{spec['path']}-{os.path.getmtime(spec['path'])}"
