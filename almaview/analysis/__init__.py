@@ -10,7 +10,8 @@ This layer owns
 - calibration solutions in each table kind's own terms, as the weblog shows them
   (:mod:`~almaview.analysis.caltables`: Tsys in K, bandpass per channel, gains, delays in ns, phase RMS);
 - spectral frames (:mod:`~almaview.analysis.frames`: cont.dat's LSRK ranges in an MS's frame);
-- the spw nodes of almaview's trees (:mod:`~almaview.analysis.trees`).
+- the spw nodes of almaview's trees (:mod:`~almaview.analysis.trees`);
+- single-dish spectra ON/OFF/calibrated, power vs time, pointing offsets (:mod:`~almaview.analysis.singledish`).
 
 It takes what :mod:`almaview.io` opens (lazy xarray) and returns pandas/xarray/numpy; it imports no Bokeh and
 no widgets. :mod:`almaview.plots` draws what it returns.
@@ -42,6 +43,8 @@ _LAZY = {
     "tsys_spectra": ".caltables", "bandpass_solutions": ".caltables", "gain_solutions": ".caltables",
     "delay_solutions": ".caltables", "caltable_kind": ".caltables", "phase_rms_table": ".caltables",
     "solution_mode": ".caltables", "ranges_in_ms_frame": ".frames", "ms_frame": ".frames",
+    "tp_mean_spectra": ".singledish", "tp_power_series": ".singledish", "tp_pointing_offsets": ".singledish",
+    "spectrum_flatness": ".singledish",
 }
 
 __all__ = sorted(_LAZY)

@@ -35,6 +35,7 @@ _LAZY = {
     "qa_stages": "weblog_qa",
     "image_plane": "image", "comparison": "image", "spectrum_plot": "spectrum", "beam_plot": "spectrum",
     "continuum_ranges_plot": "continuum",
+    "tp_spectra": "singledish", "tp_power_vs_time": "singledish", "tp_map_coverage": "singledish",
 }
 
 #: reductions that used to live here -> their home in almaview.analysis (deprecated aliases)

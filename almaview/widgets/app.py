@@ -29,7 +29,7 @@ from ..plots import Panel
 from ._base import AppBase, reacts
 from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource, ebs_of
 
-TABS = ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging", "qa", "browser")
+TABS = ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging", "qa", "browser", "single dish")
 #: tabs whose data come from a background read of the visibilities
 ASYNC_TABS = ("visibilities", "flux", "flagging")
 SLOW_READ_S = 0.5
@@ -134,7 +134,8 @@ class Explorer(AppBase):
         #: tab -> the function that builds its panel now (kernel thread)
         self.builders: dict[str, Callable[[], Any]] = {
             "overview": self._panel_overview, "tsys": self._panel_tsys, "bandpass": self._panel_bandpass,
-            "gains": self._panel_gains, "qa": self._panel_qa, "browser": self._panel_browser}
+            "gains": self._panel_gains, "qa": self._panel_qa, "browser": self._panel_browser,
+            "single dish": self._panel_single_dish}
         #: tab -> the function that reads and builds its panel in the background (eb, selection, progress, cancel)
         self.readers: dict[str, Callable[..., Any]] = {
             "visibilities": self._compute_visibilities, "flux": self._compute_flux,
@@ -625,6 +626,26 @@ class Explorer(AppBase):
         from .browser import delivery_browser
 
         return delivery_browser(self)
+
+    def _panel_single_dish(self) -> Any:
+        """A Total Power EB: spectra ON/OFF/calibrated and power vs time of the first selected antenna and spw,
+        the map coverage (plots/singledish.py)."""
+        from ..plots import Panel
+        from ..plots._common import column
+        from ..plots.singledish import tp_map_coverage, tp_power_vs_time, tp_spectra
+
+        vis = self.vis()
+        if vis.attrs.get("observing_mode") != "single dish":
+            return W.HTML(f"<i>EB {html.escape(self.eb)} is interferometric: the single-dish panels are for "
+                          "Total Power EBs.</i>")
+        spws = self._spws() or sorted(int(n.split("_")[1]) for n in vis.children if n.startswith("spw_"))
+        ds = vis[f"spw_{spws[0]}"].ds
+        ants = self._ants()
+        ant = ants[0] if ants and ants[0] in ds.antenna_name.values else str(ds.antenna_name.values[0])
+        parts = [tp_spectra(ds, ant), tp_power_vs_time(ds, ant), tp_map_coverage(ds)]
+        sources = {f"{i}.{k}": src for i, p in enumerate(parts) for k, src in p.sources.items()}
+        return Panel(column([p.layout for p in parts]), parts[0].data, sources, title=f"Single dish {self.eb}",
+                     kind="single_dish")
 
     # background reads -------------------------------------------------------
 
