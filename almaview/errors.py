@@ -232,3 +232,7 @@ class DataWarning(AlmaviewWarning):
 
 class PackageWarning(AlmaviewWarning):
     """A delivery holds a part almaview could not use (a malformed line, a file skipped); the rest still opens."""
+
+
+class FeatherFailed(AlmaviewError):
+    """CASA's feather (combining interferometer and single-dish images) failed; the message holds its last output."""

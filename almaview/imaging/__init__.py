@@ -24,6 +24,7 @@ _LAZY = {
     "ms_frame_selection": ".spectrum",
     "ReimagingPlan": ".tclean", "RmsPrediction": ".tclean", "reimaging_plan": ".tclean",
     "reimaging_parameters": ".tclean", "check_output_folder": ".tclean", "OutputInsideDelivery": ".tclean",
+    "feather": ".combine", "FeatherRun": ".combine",
 }
 
 __all__ = sorted(_LAZY)
