@@ -223,7 +223,7 @@ def test_real_casa_tables_of_another_kind_are_typed_and_untouched(tmp_path):
     from almaview.errors import NotACaltable, NotAMeasurementSet
     from almaview.io.backend import AlmaviewBackendEntrypoint
 
-    installed = sorted((Path(casadata.__file__).parent / "__data__" / "ephemerides" / "JPL-Horizons").glob("*.tab"))[0]
+    installed = min((Path(casadata.__file__).parent / "__data__" / "ephemerides" / "JPL-Horizons").glob("*.tab"))
     copy = tmp_path / installed.name
     shutil.copytree(installed, copy)
     remove_lock_files(copy)
@@ -252,3 +252,17 @@ def test_eviction_never_closes_a_handle_in_use(small_ms_copy, tmp_path, monkeypa
 def small_ms_copy_rows(path):
     with tables.table(str(path), ack=False) as t:
         return t.getcol("TIME")
+
+
+def test_a_copy_without_its_lock_files_says_why_it_is_unreadable(alma_eb, tmp_path):
+    """CASA changed POLARIZATION in place; its row count lives in table.lock. Without it casacore itself
+    cannot read the copy (checked below): almaview says so, naming the path."""
+    ms = tmp_path / alma_eb.ms.name
+    shutil.copytree(alma_eb.ms, ms)
+    remove_lock_files(ms)
+    with tables.table(str(ms / "POLARIZATION"), ack=False) as pol, pytest.raises(RuntimeError):
+        pol.getcol("CORR_TYPE")  # independent: raw casacore fails on the same copy
+    remove_lock_files(ms)
+    with pytest.raises(DamagedTable) as info:
+        av.open_ms(ms)
+    assert str(ms.resolve()) in str(info.value) and "table.lock" in str(info.value)

@@ -287,7 +287,26 @@ def user_message(err: BaseException | str, path: str | os.PathLike) -> str:
     from ..cache import cache_dir
 
     prefix = re.escape(str(cache_dir("tables")) + os.sep) + r"[0-9a-f]{20}-[^/\s]*"
-    return re.sub(prefix, lambda _: os.fspath(path), str(err))
+    text = re.sub(prefix, lambda _: os.fspath(path), str(err))
+    return text + (_missing_lock_hint(path) if "row" in text.lower() else "")
+
+
+def _missing_lock_hint(path: str | os.PathLike) -> str:
+    """A hint when the table or one of its subtables has no table.lock: casacore keeps the row count
+    of a table changed in place there, so a copy without it can be unreadable even to casacore."""
+    root = os.fspath(path)
+    try:
+        with os.scandir(root) as it:
+            dirs = [root] + [e.path for e in it if e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return ""
+    found = [d for d in dirs if os.path.isfile(os.path.join(d, "table.dat"))]
+    missing = sorted(os.path.relpath(d, root) for d in found if not os.path.lexists(os.path.join(d, "table.lock")))
+    if not missing:
+        return ""
+    where = ", ".join(("the table" if m == "." else m) for m in missing[:4]) + (" ..." if len(missing) > 4 else "")
+    return (f" [no table.lock in {where}: casacore keeps the row count of a table changed in place there, "
+            "so copy or extract tables together with their table.lock files]")
 
 
 def prune_views(directory: str | os.PathLike, keep: int = _KEEP_VIEWS) -> int:
