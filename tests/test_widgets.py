@@ -230,6 +230,16 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         assert ex.selection["image"] == image.source
         viewer = ex._views["browser"].children[0].children[1].children
         assert viewer and "HTML" not in type(viewer[0]).__name__  # the image viewer, not an explanation
+        # QA tab: no file:// link (JupyterLab blocks them); a tap on a stage's bar shows its page in the browser tab
+        ex.show("qa")
+        qa_panel = ex.panels["qa"]
+        assert "file://" not in qa_panel.layout.children[1].text
+        scores = qa_panel.sources["scores"]
+        scores.selected.indices = [scores.data["stage"].index(str(worst.number))]  # what a tap does (synced back)
+        assert ex.browser.page_title.startswith(f"Stage {worst.number}: ")
+        from almaview.widgets.app import TABS
+
+        assert ex.tabs.selected_index == TABS.index("browser")
     finally:
         ex.close()
 

@@ -55,7 +55,9 @@ def qa_table(aqua: Any = None, weblog: Any = None) -> pd.DataFrame:
 def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None = None) -> Panel:
     """The stage list (score badges in the weblog's colours, reasons, page links) and a score bar chart.
 
-    ``link_prefix``: how stage pages are linked (default ``file://`` + path; '' to show plain paths).
+    ``link_prefix``: how stage pages are linked ('' to link plain paths, e.g. in a standalone file). Default
+    (None): no link (a browser page, e.g. JupyterLab, blocks ``file://`` links); a tap on a stage's bar selects it
+    (``sources['scores'].selected``), and the explorer shows that stage's page in its weblog viewer.
 
     Examples
     --------
@@ -65,12 +67,16 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
     from bokeh.models import ColumnDataSource, Div, HoverTool
 
     df = qa_table(aqua, weblog)
-    prefix = "file://" if link_prefix is None else link_prefix
     trs = []
     for r in df.itertuples():
         score = "—" if pd.isna(r.score) else f"{r.score:.2f}"
-        link = (f"<a href='{html.escape(prefix + r.page)}' target='_blank'>page</a>"
-                + (f" ({r.plots} plots)" if r.plots else "")) if r.page else ""
+        plots = f" ({r.plots} plots)" if r.plots else ""
+        if not r.page:
+            link = ""
+        elif link_prefix is None:
+            link = f"page{plots}: tap its bar"
+        else:
+            link = f"<a href='{html.escape(link_prefix + r.page)}' target='_blank'>page</a>{plots}"
         trs.append(f"<tr class='almaview-qa-{r.band.replace(' ', '-')}'><td>{r.number}</td>"
                    f"<td>{html.escape(r.task)}</td><td><span style='background:{r.colour};color:white;"
                    f"padding:1px 6px;border-radius:8px'>{score}</span></td><td>{html.escape(r.reason)}</td>"
@@ -82,7 +88,7 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
                             "colour": df["colour"].tolist(), "task": df["task"].tolist(),
                             "band": df["band"].tolist(), "reason": df["reason"].tolist()})
     f = figure("QA score per stage", "stage", "score", width=760, height=220, x_range=src.data["stage"],
-               y_range=(0, 1.05), tools="save,reset")
+               y_range=(0, 1.05), tools="tap,save,reset")
     r = f.vbar(x="stage", top="score", width=0.8, color="colour", source=src)
     f.add_tools(HoverTool(renderers=[r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"),
                                                    ("reason", "@reason")]))

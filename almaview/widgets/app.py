@@ -463,6 +463,14 @@ class Explorer(AppBase):
             "image": self.image,
         }
 
+    def _on_qa_tap(self, attr: str, old: Any, new: list[int]) -> None:
+        """A tap on a stage's QA bar: its weblog page in the browser tab (no file:// link: served by the widget)."""
+        m = self.eb_source.mous
+        if not new or m is None:
+            return
+        stage = self.panels["qa"].sources["scores"].data["stage"][min(new)]
+        self.open_item("stage", f"{m.uid}:{stage}")
+
     def _on_tap(self, attr: str, old: Any, new: list[int]) -> None:
         """A tap on the antenna map: the tapped antennas become the antenna selection."""
         names = self.panels["overview"].sources["antennas.antennas"].data["antenna"]
@@ -542,6 +550,8 @@ class Explorer(AppBase):
             self.panels[tab] = new
             if "antennas.antennas" in new.sources:
                 new.sources["antennas.antennas"].selected.on_change("indices", self._on_tap)
+            if tab == "qa" and new.sources.get("scores") is not None:  # a tapped stage opens its weblog page
+                new.sources["scores"].selected.on_change("indices", self._on_qa_tap)
             if tab == "visibilities" and new.sources.get("amp") is not None:
                 _add_box_select(new)  # before the view is built: the page gets the document as it is now
                 new.sources["amp"].selected.on_change("indices", self._on_mark)
@@ -782,6 +792,11 @@ class Explorer(AppBase):
             self.show("tsys" if k in TK else "bandpass" if k in BANDPASS_KINDS else "gains" if k in GAIN_KINDS
                       else "overview")
         elif kind in ("image", "stage"):
+            if kind == "stage":  # shown by the browser now, or as soon as the browser tab is built
+                self._pending_stage = key
+                viewer = getattr(self.browser, "weblog_viewer", None)
+                if viewer is not None:
+                    viewer.open("stage", key)
             self.show("browser")
 
     def _say(self, text: str, error: bool = False) -> None:

@@ -168,6 +168,10 @@ def delivery_browser(explorer: Any) -> W.Widget:
 
     w.observe(clicked, "clicked")
     explorer.browser = w
+    w.weblog_viewer = viewer  # the explorer's open_item('stage', ...) shows a stage through it
+    pending = getattr(explorer, "_pending_stage", None)
+    if pending:  # a stage was asked for (a tap in the QA tab) before this tab existed
+        viewer.open("stage", pending)
     box = W.VBox([w, viewer_box], layout=W.Layout(width="100%"))
     box.browser = w  # type: ignore[attr-defined]
     box.weblog_viewer = viewer  # type: ignore[attr-defined]

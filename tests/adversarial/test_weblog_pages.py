@@ -179,7 +179,11 @@ def test_device_link_and_oversized_page_are_refused(tmp_path):
     (html / "t1-4.html").write_text("<table></table>")
     os.symlink("/dev/zero", html / "stage1" / "zero.png")  # a link out of the weblog (and a device)
     (html / "stage1" / "t2-4m_details.html").write_bytes(b"<p>" + b"x" * 11_000_000)
-    wl = index_weblog(html)
+    os.mkfifo(html / "t1-4.html.fifo")
+    (html / "t1-4.html").unlink()
+    os.symlink("t1-4.html.fifo", html / "t1-4.html")  # a by-task page that would block a reader forever
+    wl = index_weblog(html)  # returns (stages from their directories) instead of hanging
+    assert [s.number for s in wl.stages] == [1]
     with pytest.raises(UnsafeWeblogPath):
         wl.read("stage1/zero.png")
     with pytest.raises(UnsafeWeblogPath, match="bytes"):
