@@ -34,7 +34,6 @@ PACKAGES = {
     "casa-formats-io": "0.3.1",
     "pyuvsim": "1.4.2",
     "pvextractor": "0.5",
-    "aplpy": "2.2.1",
 }
 
 #: Members of a wheel that are data (unpacked); code and compiled libraries are never unpacked.
