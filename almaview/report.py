@@ -161,8 +161,12 @@ def build_report(delivery: Any, output: str | os.PathLike = "report.html", *, pr
         if bar is not None:
             bar.close()
     title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
+    from .delivery.summary import _array_words
+
+    members = "".join(f"<li>member OUS {html.escape(m.uid)}: {html.escape(_array_words(m.array))}"
+                      f" ({len(m.ebs)} EB{'s' if len(m.ebs) != 1 else ''})</li>" for m in d.mous)
     head = Div(text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
-                    f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p>")
+                    f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>")
     doc = column([head, Tabs(tabs=tabs)]) if tabs else column([head, _note("no EBs in this delivery")])
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,6 +20,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from almaview.demo.project import TP
+
 PROJECT_RE = re.compile(r"^\d{4}\.\d\.\d{5}\.[SLTPAV]$")
 UID = r"uid___A00[12]_X[0-9a-f]+_X[0-9a-f]+"
 MEMBER_SUBDIRS = {"calibrated", "calibration", "log", "product", "qa", "raw", "script"}
@@ -60,7 +62,7 @@ def test_tree_has_real_layout(demo: Path) -> None:
     assert PROJECT_RE.match(demo.name)
     assert [p.name for p in demo.iterdir()] == [next(demo.glob("science_goal.*")).name]
     members = _members(demo)
-    assert len(members) == 2
+    assert len(members) == 4  # 12-m, VLA (NGC 5921), 7-m, TP: one group
     for level in members[0].relative_to(demo).parts:
         assert re.fullmatch(rf"(science_goal|group|member)\.{UID}", level), level
     for m in members:
@@ -68,6 +70,11 @@ def test_tree_has_real_layout(demo: Path) -> None:
         assert MEMBER_SUBDIRS <= {p.name for p in m.iterdir() if p.is_dir()}
         assert (m / f"member.{ous}.README.txt").is_file()
         products = sorted(p.name for p in (m / "product").iterdir())
+        if ous == TP.uid:  # single-dish products: <...>.<kind>.I.sd.fits, no pb or mask
+            assert products and all(re.fullmatch(rf"member\.{ous}\..+_sci\.spw\d+\.(cube|cont)\.I\.sd\.fits", n)
+                                    for n in products), products
+            assert (m / "qa" / f"{ous}.qa2_report.pdf").is_file()
+            continue
         assert products and all(PRODUCT_RE.match(n) and PRODUCT_RE.match(n)["ous"] == ous for n in products)
         assert {PRODUCT_RE.match(n)["type"] for n in products} == {"pbcor", "pb", "mask"}
         assert all(n.endswith(".fits") == (PRODUCT_RE.match(n)["type"] == "pbcor") for n in products)
@@ -144,6 +151,8 @@ def test_readme_achieved_beam_and_rms_match_the_fits_images(demo: Path) -> None:
     for m in _members(demo):
         text = next(m.glob("member.*.README.txt")).read_text()
         assert text.startswith("ALMA Member ObsUnitSet README\n")
+        if m.name == f"member.{TP.uid}":  # single-dish products: checked in test_demo_group
+            continue
         assert re.search(r"^Project code:\s+" + re.escape(demo.name) + "$", text, re.M)
         beams = {(b["field"], b["kind"], b["spw"]): b for b in map(ACHIEVED_BEAM.match, text.splitlines()) if b}
         rmss = {(r["field"], r["kind"], r["spw"]): r for r in map(ACHIEVED_RMS.match, text.splitlines()) if r}
@@ -158,7 +167,7 @@ def test_readme_achieved_beam_and_rms_match_the_fits_images(demo: Path) -> None:
             assert float(b["pa"]) == pytest.approx(beam[2], abs=0.06)
             assert float(rmss[(field, kind, spw)]["rms"]) == pytest.approx(rms * 1e3, rel=2e-3)
             checked += 1
-    assert checked == 3  # ALMA continuum and cube, NGC 5921 cube
+    assert checked == 5  # 12-m continuum and cube, NGC 5921 cube, 7-m continuum and cube
 
 
 # ------------------------------------------------------------------------------------------ calibration

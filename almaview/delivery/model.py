@@ -432,6 +432,8 @@ class MemberOUS:
     casa_version: str | None = None
     pipeline_version: str | None = None
     calibration_mode: str | None = None  #: 'pipeline' or 'manual'
+    array: str | None = None  #: '12m', '7m' or 'TP' (another telescope's name for non-ALMA data)
+    array_evidence: str = ""  #: what in the package says so
     fields: list[FieldInfo] = _field(default_factory=list)
     spws: list[dict[str, Any]] = _field(default_factory=list)
     calibrated_ms_other: list[str] = _field(default_factory=list)  #: concatenated MSs not tied to one EB

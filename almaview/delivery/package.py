@@ -363,6 +363,8 @@ class _Builder:
                 for cat in ("cont.dat", "flux.csv", "antennapos.csv"):
                     if not mem.is_dir and base.endswith(cat) and cat not in m.aux_files:
                         self.aux(m, cat, decode_text(read(mem.name)), f"{where}:{mem.name}")
+                if not mem.is_dir and base.endswith("jyperk.csv") and "jyperk.csv" not in m.aux_files:
+                    m.aux_files["jyperk.csv"] = f"{where}:{mem.name}"  # Total Power Jy/K factors (qa.singledish)
         except AlmaviewError as err:
             self.problem(f"auxiliary products archive {where} cannot be read: {err.reason}")
 
@@ -427,6 +429,9 @@ class _Builder:
         if m.continuum:
             for line in cont_dat_problems(m.continuum, _spw_coverage(m.spws), m.aux_files.get("cont.dat", "cont.dat")):
                 self.problem(line)
+        from .arrays import member_array
+
+        m.array, m.array_evidence = member_array(m, read_ms=self.read_ms)
 
     def fields(self, m: MemberOUS) -> None:
         if self.read_ms:

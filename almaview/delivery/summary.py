@@ -39,6 +39,18 @@ def _eb_dict(eb: "ExecutionBlock") -> dict[str, Any]:
     }
 
 
+def _array_words(array: str | None) -> str:
+    """'12-m array', '7-m array (ACA)', 'Total Power array', or 'array unknown'.
+
+    Examples
+    --------
+    >>> _array_words("TP")
+    'Total Power array'
+    """
+    words = {"12m": "12-m array", "7m": "7-m array (ACA)", "TP": "Total Power array"}
+    return words.get(array or "", f"{array} array" if array else "array unknown")
+
+
 def _mous_dict(m: "MemberOUS") -> dict[str, Any]:
     readme = None
     if m.readme is not None:
@@ -53,6 +65,8 @@ def _mous_dict(m: "MemberOUS") -> dict[str, Any]:
         "casa_version": m.casa_version,
         "pipeline_version": m.pipeline_version,
         "calibration_mode": m.calibration_mode,
+        "array": m.array,
+        "array_evidence": m.array_evidence,
         "ebs": [_eb_dict(eb) for eb in m.ebs],
         "spws": [{k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in s.items()}
                  for s in m.spws],
@@ -110,7 +124,8 @@ def delivery_text(d: "Delivery") -> str:
            + (f": {d.title}" if d.title else "") + (f" (PI {d.pi_name})" if d.pi_name else "")]
     out.append(f"  root: {d.root} [{d.layout}]")
     for m in d.mous:
-        out.append(f"  member OUS {m.uid}  (group {m.group or '-'}, science goal {m.science_goal or '-'})")
+        out.append(f"  member OUS {m.uid}  [{_array_words(m.array)}]  (group {m.group or '-'}, "
+                   f"science goal {m.science_goal or '-'})")
         r = m.readme
         bits = []
         if r is not None:
@@ -186,7 +201,7 @@ def delivery_html(d: "Delivery") -> str:
          "<p>" + (f"<b>{e(d.title)}</b><br>" if d.title else "") + (f"PI: {e(d.pi_name)}<br>" if d.pi_name else "")
          + f"<code>{e(d.root)}</code> ({e(d.layout)})</p>"]
     for m in d.mous:
-        h.append(f"<h4>member OUS {e(m.uid)}</h4>")
+        h.append(f"<h4>member OUS {e(m.uid)} — {e(_array_words(m.array))}</h4>")
         h.append(f"<p>CASA {e(m.casa_version or '?')}, pipeline {e(m.pipeline_version or '-')}, "
                  f"{e(m.calibration_mode or '?')} calibration</p>")
         h.append("<table><tr><th>EB</th><th>raw</th><th>calibrated MS</th><th>caltables</th><th>calapply</th></tr>")

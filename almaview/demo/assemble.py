@@ -14,7 +14,7 @@ from tqdm.auto import tqdm
 from .. import casa
 from . import aqua, calibration, readme, scripts, weblog
 from .imaging import ImageProduct, export_fits, make_images, measure
-from .project import ALMA, LINE_HZ, PROJECT, RECIPE, VLA, processing_time, uid_url
+from .project import ACA, ALMA, LINE_HZ, PROJECT, RECIPE, TP, VLA, processing_time, uid_url
 from .stages import PLOT_STAGES, make_stages
 from .qa2report import write_qa2_report
 from .tree import Index, gzip_file, member_dirs, move, write_tgz
@@ -22,7 +22,8 @@ from .tree import Index, gzip_file, member_dirs, move, write_tgz
 #: DATE of every FITS product: when the (pretend) pipeline exported them.
 FITS_DATE = processing_time(3 * 3600).isoformat(timespec="milliseconds")
 
-_STEPS = ("ALMA EB 1", "ALMA EB 2", "NGC 5921 (VLA)", "tclean", "package ALMA OUS", "weblog", "package VLA OUS")
+_STEPS = ("ALMA EB 1", "ALMA EB 2", "NGC 5921 (VLA)", "tclean", "package ALMA OUS", "weblog", "package VLA OUS",
+          "7-m EB", "7-m tclean", "TP EB (sdcal, sdbaseline, tsdimaging)", "package 7-m and TP OUSs")
 
 
 class _Log:
@@ -321,6 +322,8 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     _package_vla(project, idx, ngc, casa_version, work)
     step(_STEPS[6])
 
+    _group_members(project, idx, work, target, casa_version, keep_work, step)
+
     idx.write_text(d["log"] / f"casa-{processing_time(0).strftime('%Y%m%d-%H%M%S')}.log", log.text(), "casa_log",
                    mous=mous)
     if not keep_work:
@@ -330,6 +333,29 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     idx.save(root / "almaview-demo.json", version=version, project=PROJECT, build_seconds=round(total, 1),
              timings=timings)
     return project
+
+
+def _group_members(project: Path, idx: Index, work: Path, target: str, casa_version: str, keep_work: bool,
+                   step) -> None:
+    """The 7-m and TP member OUSs of the same group (see :mod:`almaview.demo.group`)."""
+    from .. import sampledata
+    from .group import build_aca_eb, package_aca, package_tp
+
+    plan = ACA.ebs[0]
+    aca = build_aca_eb(work / plan.uid, seed=plan.seed, eb_uid=plan.uid, mous=f"member.{ACA.uid}",
+                       reference_time=plan.reference_time)
+    step(_STEPS[7])
+    products = make_images([aca.ms], target, work / "images_7m", cont_spw="1,2,3", cube_spw="0", imsize=64,
+                           cell="1arcsec", cube_nchan=60, cube_width=4, restfreq=f"{LINE_HZ / 1e9}GHz",
+                           stage={"cont": 23, "cube": 25}, mous=ACA.uid, thresholds={"cont": "2mJy", "cube": "60mJy"})
+    step(_STEPS[8])
+    tp = sampledata.build_tp_eb(work / "tp", eb_uid=TP.ebs[0].uid, mous=f"member.{TP.uid}", progress=False,
+                                isolate=False)
+    step(_STEPS[9])
+    package_aca(project, idx, aca, products, target=target, casa_version=casa_version, date=FITS_DATE,
+                keep_work=keep_work)
+    package_tp(project, idx, tp, casa_version=casa_version, date=FITS_DATE, keep_work=keep_work)
+    step(_STEPS[10])
 
 
 def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) -> None:

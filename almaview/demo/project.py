@@ -36,7 +36,7 @@ class MousPlan:
     """One member OUS of the demo."""
 
     uid: str
-    kind: str  #: 'alma' (simulated, pipeline-style package) or 'vla' (NGC 5921, manual-style package)
+    kind: str  #: 'alma' (simulated, pipeline-style package), 'aca' (7-m), 'tp' (Total Power) or 'vla' (NGC 5921)
     sb_name: str
     configuration: str
     proposed_rms: str
@@ -70,7 +70,25 @@ VLA = MousPlan(
     proposed_beam="60 arcsec",
     ebs=(EBPlan("uid___A002_X5921_X1", seed=0, reference_time="1995/04/13/09:19:00"),),
 )
-MOUS = (ALMA, VLA)
+ACA = MousPlan(
+    uid="uid___A001_X3571_X8b",
+    kind="aca",
+    sb_name="IRAS1629_a_06_7M",
+    configuration="ACA 7-m (10 antennas)",
+    proposed_rms="30 mJy/beam per 1.953 MHz channel (cube); 2 mJy/beam (continuum)",
+    proposed_beam="6.0 arcsec",
+    ebs=(EBPlan("uid___A002_X10ab2c3_X3a02", seed=13, reference_time="2024/05/16/05:00:00"),),
+)
+TP = MousPlan(
+    uid="uid___A001_X3571_X8c",
+    kind="tp",
+    sb_name="IRAS1629_a_06_TP",
+    configuration="Total Power (3 antennas)",
+    proposed_rms="60 mJy/beam per 1.953 MHz channel",
+    proposed_beam="29 arcsec",
+    ebs=(EBPlan("uid___A002_X10ab2c3_X3c11", seed=21, reference_time="2024/05/17/05:20:00"),),
+)
+MOUS = (ALMA, VLA, ACA, TP)
 
 #: When the (pretend) pipeline ran: the day after the last ALMA EB, at a fixed time.
 PROCESSING_START = datetime(2024, 5, 16, 8, 15, 2)

@@ -85,7 +85,8 @@ class BeamPrediction:
 class UVCoverage:
     """Unflagged visibilities of one field, reduced to sub-bands: u, v in wavelengths, weight = sum of weights.
 
-    ``dish_diameter`` (m) and ``max_frequency`` (Hz) feed the cell/imsize heuristics.
+    ``dish_diameter`` (m; the smallest of the MSs', so joint 12-m + 7-m coverage images the 7 m primary beam) and
+    ``max_frequency`` (Hz) feed the cell/imsize heuristics.
     """
 
     u: np.ndarray
@@ -322,7 +323,8 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
     u, v, w = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
     if u.size == 0:
         raise InvalidImagingParameter(sources[0], f"every visibility of field {field!r} in spw {spw!r} is flagged")
-    return UVCoverage(u, v, w, str(name), tuple(sorted(spws_used)), max(dish), min(fmin), max(fmax), tuple(sources))
+    # the smallest dish sets the field of view: 12-m + 7-m data are imaged over the 7 m primary beam
+    return UVCoverage(u, v, w, str(name), tuple(sorted(spws_used)), min(dish), min(fmin), max(fmax), tuple(sources))
 
 
 # --------------------------------------------------------------------------- heuristics

@@ -280,20 +280,8 @@ def open_jyperk(path) -> xr.DataTree:
     >>> float(jyk["spw_0"].ds.factor.sel(antenna="PM01", receptor="XX").item())   # doctest: +SKIP
     43.2
     """
-    from ..errors import UnsupportedCaltable
-
     p = Path(path)
-    rows = []
-    for n, line in enumerate(p.read_text(encoding="utf-8", errors="replace").splitlines()[1:], start=2):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        parts = [c.strip() for c in line.split(",")]
-        try:
-            ms, ant, spw, pol, factor = parts
-            rows.append((ms, ant, int(spw), pol, float(factor)))
-        except ValueError:
-            raise UnsupportedCaltable(p, f"line {n} is not 'MS,Antenna,Spwid,Polarization,Factor' "
-                                         f"(five fields, an integer spw and a number): {line!r}") from None
+    rows = read_jyperk_text(p.read_text(encoding="utf-8", errors="replace"), p)
     tree = {"/": xr.Dataset(attrs={"viscal": "Jy/K factors", "caltable_type": "single-dish Jy/K conversion factors",
                                    "caltable": p.name, "path": str(p), "units": "Jy/K"})}
     for spw in sorted({r[2] for r in rows}):
@@ -308,3 +296,32 @@ def open_jyperk(path) -> xr.DataTree:
             {"factor": (("eb", "antenna", "receptor"), grid, {"units": "Jy/K"})},
             coords={"eb": ebs, "antenna": ants, "receptor": pols}, attrs={"spw_id": spw})
     return xr.DataTree.from_dict(tree)
+
+
+def read_jyperk_text(text: str, path) -> list[tuple[str, str, int, str, float]]:
+    """Rows (MS, antenna, spw, polarization, factor) of a Jy/K factors file's text; a malformed line raises
+    :class:`~almaview.errors.UnsupportedCaltable` naming ``path`` and the line.
+
+    Examples
+    --------
+    >>> read_jyperk_text("MS,Antenna,Spwid,Polarization,Factor\\nx.ms,PM01,17,XX,43.1\\n", "jyperk.csv")
+    [('x.ms', 'PM01', 17, 'XX', 43.1)]
+    """
+    from ..errors import UnsupportedCaltable
+
+    rows = []
+    lines = text.splitlines()
+    if not lines or tuple(c.strip() for c in lines[0].split(",")) != JYPERK_HEADER:
+        raise UnsupportedCaltable(path, "is not a Jy/K factors file: its first line is not "
+                                        "'MS,Antenna,Spwid,Polarization,Factor'")
+    for n, line in enumerate(lines[1:], start=2):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        parts = [c.strip() for c in line.split(",")]
+        try:
+            ms, ant, spw, pol, factor = parts
+            rows.append((ms, ant, int(spw), pol, float(factor)))
+        except ValueError:
+            raise UnsupportedCaltable(path, f"line {n} is not 'MS,Antenna,Spwid,Polarization,Factor' "
+                                            f"(five fields, an integer spw and a number): {line!r}") from None
+    return rows

@@ -49,8 +49,16 @@ def check(delivery: Delivery | str | os.PathLike, limits: Limits | None = None) 
 
 
 def check_mous(mous: MemberOUS, limits: Limits) -> list[Finding]:
-    """The findings of one member OUS: per-EB calibration criteria, flux scale, images."""
+    """The findings of one member OUS: per-EB calibration criteria, flux scale, images.
+
+    A Total Power member gets the single-dish criteria instead (:mod:`almaview.qa.singledish`).
+    """
     from ..io.ms import open_ms
+
+    if getattr(mous, "array", None) == "TP":
+        from .singledish import check_tp_mous
+
+        return check_tp_mous(mous, limits)
 
     findings: list[Finding] = []
     spw_freqs: dict[str, dict[int, float]] = {}

@@ -118,6 +118,16 @@ class Limits:
     flag_fraction_fail: float = 0.9
     #: fewest unflagged antennas (None: the README's configuration count, if it gives one)
     min_antennas: int | None = None
+    #: Total Power: fraction of (antenna, spw) with an unflagged sky (OFF) solution
+    sky_solved_warn: float = 1.0
+    sky_solved_fail: float = 0.5
+    #: Total Power: largest line-free bin mean of the cube's spectrum, in units of its expected scatter
+    baseline_flat_warn: float = 3.0
+    baseline_flat_fail: float = 5.0
+    #: Total Power: Jy/K factors of 12 m antennas (bands 3-7 lie within this range) and their spread
+    jyperk_min: float = 30.0
+    jyperk_max: float = 65.0
+    jyperk_spread_warn: float = 0.15
 
     def source(self, name: str) -> str:
         """Where the default of a threshold comes from."""
@@ -128,6 +138,10 @@ class Limits:
 
 
 SOURCES = {
+    "jyperk_min": "almaview default: ALMA 12 m Jy/K factors of bands 3-7 (about 35-60 Jy/K, the pipeline's "
+                  "Jy/K database)",
+    "jyperk_max": "almaview default: ALMA 12 m Jy/K factors of bands 3-7 (about 35-60 Jy/K, the pipeline's "
+                  "Jy/K database)",
     "tsys_ratio_fail": "ALMA pipeline hifa_tsysflag 'nmedian' test: Tsys above 2x the median is flagged",
     "bandpass_snr_warn": "ALMA pipeline hifa_bandpass minbpsnr=20 (below it the pipeline smooths in frequency)",
     "bandpass_snr_fail": "CASA bandpass minsnr=3 (solutions below are flagged)",

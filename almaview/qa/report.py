@@ -11,10 +11,13 @@ from typing import Any
 
 import pandas as pd
 
-VERDICTS = ("pass", "warning", "fail", "not checkable")
-_RANK = {"pass": 0, "not checkable": 1, "warning": 2, "fail": 3}
-_COLOUR = {"pass": "#5cb85c", "warning": "#f0ad4e", "fail": "#d9534f", "not checkable": "#999999"}
-CRITERIA = ("tsys", "gains", "flux scale", "phase transfer", "bandpass", "images", "data volume")
+VERDICTS = ("pass", "warning", "fail", "not checkable", "not applicable")
+_RANK = {"not applicable": 0, "pass": 0, "not checkable": 1, "warning": 2, "fail": 3}
+_COLOUR = {"pass": "#5cb85c", "warning": "#f0ad4e", "fail": "#d9534f", "not checkable": "#999999",
+           "not applicable": "#bbbbbb"}
+#: 'sky calibration', 'baseline flatness' and 'jy/k' are the Total Power criteria (see :mod:`almaview.qa.singledish`)
+CRITERIA = ("tsys", "gains", "flux scale", "phase transfer", "bandpass", "images", "data volume",
+            "sky calibration", "baseline flatness", "jy/k")
 QA3_WINDOW_MONTHS = 2
 
 
@@ -76,6 +79,17 @@ class Finding:
 def not_checkable(criterion: str, scope: str, aspect: str, why: str) -> Finding:
     """A finding that could not be judged, with the reason."""
     return Finding(criterion, scope, aspect, "not checkable", None, "", "", "", why)
+
+
+def not_applicable(criterion: str, scope: str, why: str) -> Finding:
+    """A criterion that does not apply to this data (e.g. gain-phase rms for a Total Power EB).
+
+    Examples
+    --------
+    >>> not_applicable("gains", "uid___A002_X1_X2", "Total Power: no interferometric gains").verdict
+    'not applicable'
+    """
+    return Finding(criterion, scope, "applies to this array?", "not applicable", None, "", "", "", why)
 
 
 def add_months(d: date, months: int) -> date:

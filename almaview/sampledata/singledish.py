@@ -403,7 +403,7 @@ def calibrate_tp(ms: Path, layout: TPLayout, truth: TPTruth, outdir: Path) -> tu
             tasks.gencal(vis=vis, caltable=str(ct["jyperk"]), caltype="amp", spw=str(k), antenna=name, pol="X,Y",
                          parameter=[float(v) for v in 1.0 / np.sqrt(truth.jy_per_k[k, a])])
     call = dict(vis=vis, applymode="calflagstrict", intent="OBSERVE_TARGET#ON_SOURCE",
-                gaintable=[str(ct["tsys"]), str(ct["sky"]), str(ct["jyperk"])],
+                gaintable=[str(ct["tsys"]), str(ct["sky"]), str(ct["jyperk"])], gainfield=["", "", ""],
                 interp=["linear,linear", "linear", "nearest"], spwmap=[[], [], []], calwt=[True, False, False])
     tasks.applycal(flagbackup=False, **call)
     return ct, call
@@ -435,8 +435,7 @@ def baseline_and_image(ms: Path, layout: TPLayout, outdir: Path, *, mous: str) -
     centre = f"J2000 {c.ra.to_string(unit='hourangle', sep='hms', precision=3)} " \
              f"{c.dec.to_string(sep='dms', precision=2, alwayssign=True)}"
     for kind, spw, extra in (
-        ("cube", "0", dict(mode="frequency", nchan=60, start=f"{line.frequencies[60]}Hz",
-                            width=f"{4 * line.width_hz}Hz")),
+        ("cube", "0", dict(mode="channel", nchan=60, start=0, width=4)),  # the 12-m cube's channels
         ("cont", "1", dict(mode="channel", nchan=1, start=0, width=64)),
     ):
         stem = outdir / "images" / f"{mous}.{layout.target}_sci.spw{spw}.{kind}.I.sd"
@@ -444,7 +443,7 @@ def baseline_and_image(ms: Path, layout: TPLayout, outdir: Path, *, mous: str) -
         for p in stem.parent.glob(stem.name + "*"):
             shutil.rmtree(p) if p.is_dir() else p.unlink()
         call = dict(infiles=[str(bl)], outfile=str(stem), overwrite=True, field=layout.target, spw=spw,
-                    intent="OBSERVE_TARGET#ON_SOURCE", gridfunction="SF", convsupport=6, imsize=[40, 40],
+                    intent="OBSERVE_TARGET#ON_SOURCE", gridfunction="SF", convsupport=6, imsize=[32, 32],
                     cell="3arcsec", phasecenter=centre, stokes="I", outframe="LSRK", restfreq="230.538GHz",
                     brightnessunit="Jy/beam", minweight=0.1, **extra)
         tasks.tsdimaging(**call)
@@ -456,8 +455,16 @@ def baseline_and_image(ms: Path, layout: TPLayout, outdir: Path, *, mous: str) -
     return bl, images, calls
 
 
+def _rel(v, root: Path):
+    """Build paths inside ``root`` as bare names (for recorded task calls)."""
+    if isinstance(v, list):
+        return [_rel(x, root) for x in v]
+    return Path(v).name if isinstance(v, str) and v.startswith(str(root)) else v
+
+
 def build_tp_eb(
-    outdir: str | os.PathLike, *, image: bool = True, progress: bool = True, isolate: bool = True, **layout_overrides
+    outdir: str | os.PathLike, *, image: bool = True, progress: bool = True, isolate: bool = True,
+    mous: str = "member.uid___A001_X3571_X8c", **layout_overrides,
 ):
     """Simulate, calibrate, baseline-subtract and image an ALMA Total Power EB into ``outdir`` (cached).
 
@@ -486,7 +493,7 @@ def build_tp_eb(
         return hit
     if isolate:
         casa.run_isolated("almaview.sampledata.singledish:build_tp_eb", str(outdir), image=image, progress=progress,
-                          isolate=False, **layout_overrides)
+                          isolate=False, mous=mous, **layout_overrides)
         return _cached(outdir)
     started = time.perf_counter()
     layout = default_tp_layout(**layout_overrides)
@@ -516,7 +523,10 @@ def build_tp_eb(
         images: dict[str, Path] = {}
         if image:
             bar.set_postfix_str("sdbaseline, tsdimaging")
-            bl, images, _calls = baseline_and_image(ms, layout, tmp, mous="member.uid___A001_X3571_X8c")
+            bl, images, calls = baseline_and_image(ms, layout, tmp, mous=mous)
+            (tmp / "imaging_calls.json").write_text(json.dumps(
+                [(task, {k: _rel(v, tmp) for k, v in c.items()}) for task, c in calls], indent=1))
+            products["imaging_calls"] = tmp / "imaging_calls.json"
             products["baselined_ms"] = bl
             bar.update()
         bar.close()

@@ -291,8 +291,12 @@ class Explorer(AppBase):
         c["correlation"].options = [("all", "")] + [(p, p) for p in pols]
         self.correlation = ""
         cols = available_columns(ds)
-        c["data column"].options = [(k.upper(), k) for k in cols]
-        self.column = "corrected" if "corrected" in cols else cols[0]
+        if not cols:  # a single-dish EB: no visibilities (its spectra are in the 'single dish' tab)
+            c["data column"].options = [("none (single dish)", "")]
+            self.column = ""
+        else:
+            c["data column"].options = [(k.upper(), k) for k in cols]
+            self.column = "corrected" if "corrected" in cols else cols[0]
         eb = self.eb_source
         gtabs = eb.tables(GAIN_KINDS)
         c["gain table"].options = [(f"{eb.caltables[n]}: {n}", n) for n in gtabs]

@@ -1,0 +1,174 @@
+"""The demo group: 12-m, 7-m (ACA) and Total Power member OUSs built with CASA; the delivery, CLI, report and QA
+say which array each member is and judge each by its own criteria. Expected values come from python-casacore,
+astropy and the csv module."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import tarfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from casacore import tables
+
+import almaview as av
+from almaview.demo.project import ACA, ALMA, TP, VLA
+
+pytestmark = [pytest.mark.casa, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def delivery(demo_delivery: Path):
+    return av.open_delivery(demo_delivery)
+
+
+def _member(d, plan):
+    return next(m for m in d.mous if m.uid == plan.uid)
+
+
+def test_the_group_holds_the_three_arrays(delivery, demo_delivery):
+    groups = {m.group for m in delivery.mous}
+    assert len(groups) == 1
+    assert {m.uid: m.array for m in delivery.mous} == {ALMA.uid: "12m", ACA.uid: "7m", TP.uid: "TP", VLA.uid: "VLA"}
+    # independently: the MSs' antennas and data columns
+    aca_ms = _member(delivery, ACA).ebs[0].calibrated_ms
+    with tables.table(aca_ms + "/ANTENNA", ack=False) as t:
+        assert all(n.startswith("CM") for n in t.getcol("NAME")) and set(t.getcol("DISH_DIAMETER")) == {7.0}
+    tp_ms = _member(delivery, TP).ebs[0].calibrated_ms
+    with tables.table(tp_ms, ack=False) as t:
+        assert "FLOAT_DATA" in t.colnames() and np.all(t.getcol("ANTENNA1") == t.getcol("ANTENNA2"))
+    with tables.table(tp_ms + "/ANTENNA", ack=False) as t:
+        assert all(n.startswith("PM") for n in t.getcol("NAME"))
+    for m in delivery.mous:
+        assert "calibrated MS" in m.array_evidence
+
+
+def test_without_reading_the_ms_the_readme_says_the_array(demo_delivery):
+    d = av.open_delivery(demo_delivery, read_ms=False)
+    arrays = {m.uid: m.array for m in d.mous}
+    assert arrays[ACA.uid] == "7m" and arrays[TP.uid] == "TP" and arrays[ALMA.uid] == "12m"
+
+
+def test_tp_products_and_jyperk_are_named_as_the_single_dish_pipeline_names_them(delivery, demo_delivery):
+    tp = _member(delivery, TP)
+    names = sorted(Path(i.source).name for i in tp.images)
+    assert names == [f"member.{TP.uid}.IRAS16293-2422_sci.spw0.cube.I.sd.fits",
+                     f"member.{TP.uid}.IRAS16293-2422_sci.spw1.cont.I.sd.fits"]
+    assert {k for k in tp.ebs[0].caltables} >= {f"{TP.ebs[0].uid}.ms.h_tsyscal.s6_1.tsyscal.tbl"}
+    assert any(".hsd_skycal." in n for n in tp.ebs[0].caltables)
+    assert "jyperk.csv" in tp.aux_files
+    cube = av.open_image(next(i.source for i in tp.images if i.kind == "cube"))
+    assert cube.attrs["units"] == "Jy/beam" and 25 < float(cube.beam_major) < 35
+
+
+def test_info_lists_every_member_with_its_array(demo_delivery, capsys):
+    from almaview.cli import main
+
+    assert main(["info", str(demo_delivery)]) == 0
+    out = capsys.readouterr().out
+    for plan, words in ((ALMA, "12-m array"), (ACA, "7-m array (ACA)"), (TP, "Total Power array")):
+        line = next(ln for ln in out.splitlines() if f"member OUS {plan.uid}" in ln)
+        assert words in line
+    assert main(["info", str(demo_delivery), "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert {m["uid"]: m["array"] for m in got["mous"]}[TP.uid] == "TP"
+
+
+def test_report_lists_every_member_with_its_array(delivery, tmp_path):
+    from almaview.report import build_report
+
+    html = build_report(delivery, tmp_path / "report.html", progress=False).read_text()
+    for plan, words in ((ALMA, "12-m array"), (ACA, "7-m array (ACA)"), (TP, "Total Power array")):
+        assert f"member OUS {plan.uid}: {words}" in html
+
+
+def test_qa_judges_tp_by_its_own_criteria(delivery, demo_delivery):
+    report = av.qa.check(delivery)
+    rows = report.table
+    tp = rows[rows.scope.str.contains(TP.ebs[0].uid) | rows.scope.str.contains(TP.uid)]
+    by = {c: tp[tp.criterion == c] for c in set(tp.criterion)}
+    for c in ("gains", "phase transfer", "bandpass", "flux scale"):
+        assert set(by[c].verdict) == {"not applicable"}
+    assert set(by["sky calibration"].verdict) == {"pass"}
+    assert set(by["jy/k"].verdict) == {"pass"}
+    # Jy/K median: the csv module on jyperk.csv from the auxproducts archive
+    archive = next(Path(p) for p in (demo_delivery / _member(delivery, TP).path / "calibration").glob("*auxproducts*"))
+    with tarfile.open(archive) as tar:
+        text = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("jyperk.csv"))).read().decode()
+    factors = [float(r["Factor"]) for r in csv.DictReader(io.StringIO(text))]
+    assert float(by["jy/k"].figure.iloc[0]) == pytest.approx(np.median(factors))
+    flat = by["baseline flatness"]
+    assert len(flat) == 1 and flat.verdict.iloc[0] in ("pass", "warning")
+    # interferometric members get no single-dish criteria
+    alma = rows[rows.scope.str.contains(ALMA.ebs[0].uid)]
+    assert not set(alma.criterion) & {"sky calibration", "baseline flatness", "jy/k"}
+    assert "not applicable" not in set(alma.verdict)
+
+
+def test_tp_ms_of_the_delivery_opens_as_spectra(delivery):
+    tp_ms = _member(delivery, TP).ebs[0].calibrated_ms
+    ds = av.open_ms(tp_ms)["spw_0"].ds
+    with tables.table(tp_ms, ack=False) as t:
+        row = t.nrows() - 5
+        ant = t.getcell("ANTENNA1", row)
+        ti = int(np.flatnonzero(ds.time.values == np.datetime64(
+            int(round((t.getcell("TIME", row) - 3506716800.0) * 1e9)), "ns"))[0])
+        spw = t.getcell("DATA_DESC_ID", row)
+        ds = av.open_ms(tp_ms)[f"spw_{spw}"].ds
+        np.testing.assert_array_equal(ds.SPECTRUM.isel(time=ti, antenna_name=int(ant)).values,
+                                      t.getcell("FLOAT_DATA", row))
+
+
+def test_explorer_single_dish_tab(delivery):
+    ex = av.explore(delivery)
+    try:
+        ex.open_item("eb", _member(delivery, TP).ebs[0].uid)
+        ex.show("single dish")
+        panel = ex.panels["single dish"]
+        assert set(panel.data.kind) == {"ON", "OFF", "calibrated"}
+        ex.open_item("eb", _member(delivery, ALMA).ebs[0].uid)
+        ex.show("single dish")
+        assert "interferometric" in ex._views["single dish"].children[0].value
+    finally:
+        ex.close()
+
+
+def test_heuristics_use_each_arrays_dish(delivery):
+    """12-m + 7-m together are imaged over the 7 m primary beam (1.13 lambda/D, D from the MSs' ANTENNA tables)."""
+    from almaview.imaging import heuristic_parameters
+
+    ms12 = _member(delivery, ALMA).ebs[0].calibrated_ms
+    ms7 = _member(delivery, ACA).ebs[0].calibrated_ms
+    target = "IRAS16293-2422"
+    p12 = heuristic_parameters(ms12, field=target, spw="1")
+    p7 = heuristic_parameters(ms7, field=target, spw="1")
+    joint = heuristic_parameters([ms12, ms7], field=target, spw="1")
+
+    def fov(p):
+        return p.params["imsize"][0] * float(p.params["cell"][0].removesuffix("arcsec"))
+
+    with tables.table(ms7 + "/ANTENNA", ack=False) as t7, tables.table(ms12 + "/ANTENNA", ack=False) as t12:
+        ratio = t12.getcol("DISH_DIAMETER").max() / t7.getcol("DISH_DIAMETER").max()
+    assert fov(p7) / fov(p12) == pytest.approx(ratio, rel=0.35)  # imsizes are rounded to fast FFT sizes
+    assert fov(joint) >= 0.9 * fov(p7)
+    assert float(joint.params["cell"][0].removesuffix("arcsec")) <= float(p7.params["cell"][0].removesuffix("arcsec"))
+
+
+def test_tp_readme_achieved_beam_and_rms_match_the_fits(delivery, demo_delivery):
+    from astropy.io import fits
+
+    tp = _member(delivery, TP)
+    lines = tp.readme.achieved_beam + tp.readme.achieved_rms
+    for im in tp.images:
+        h, data = fits.getheader(im.source), fits.getdata(im.source)[0]
+        tag = f"({'IRAS16293-2422'}, {im.kind} spw{im.spws[0]})"
+        beam = next(ln for ln in tp.readme.achieved_beam if tag in ln)
+        assert f"{h['BMAJ'] * 3600:.3f} x {h['BMIN'] * 3600:.3f} arcsec" in beam
+        if im.kind == "cube":
+            rms = np.sqrt(np.nanmean(np.square(data[np.r_[0:10, -10:0]])))
+            line = next(ln for ln in tp.readme.achieved_rms if tag in ln)
+            assert float(line.split(":")[1].split()[0]) == pytest.approx(rms * 1e3, rel=2e-3)
+    assert len(lines) == 4
