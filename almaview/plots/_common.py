@@ -17,6 +17,10 @@ from ..analysis.trees import selected  # noqa: F401
 #: above this many points a scatter panel becomes a 2-D histogram image (hover keeps the counts)
 RASTER_THRESHOLD = 100_000
 
+#: the most points one hover lists at a time, over all its tooltips (a dense scatter would otherwise list every
+#: point under the cursor, hundreds of rows that fill the screen); Bokeh's ``HoverTool.limit`` cuts each tooltip
+HOVER_LIMIT = 8
+
 #: Bokeh's Category10 + Category20 (odd entries), inlined so that importing this module stays cheap
 PALETTE = (
     "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
@@ -163,6 +167,52 @@ def row(children: list, **kw: Any):
     return _row(children, **kw)
 
 
+def hover_tool(renderers: Sequence[Any] | None = None, **kw: Any) -> Any:
+    """A ``HoverTool`` that lists at most :data:`HOVER_LIMIT` points in all, whatever the density under the cursor.
+
+    Bokeh shows one tooltip per hovered renderer and cuts each to ``limit`` entries (the nearest first), so the
+    budget is shared: ``limit = max(1, HOVER_LIMIT // len(renderers))``. Without ``renderers`` (Bokeh's "auto")
+    the tool covers every renderer of its figure; use :func:`bound_hovers` on the figure after adding it.
+
+    Examples
+    --------
+    >>> f = figure()
+    >>> rs = [f.scatter([1, 2], [1, 2]), f.scatter([1, 2], [2, 1])]
+    >>> hover_tool(rs, tooltips=[("x", "@x")]).limit
+    4
+    """
+    from bokeh.models import HoverTool
+
+    if renderers is None:
+        return HoverTool(limit=HOVER_LIMIT, **kw)
+    renderers = list(renderers)
+    return HoverTool(renderers=renderers, limit=max(1, HOVER_LIMIT // max(1, len(renderers))), **kw)
+
+
+def bound_hovers(obj: Any) -> Any:
+    """Bound every ``HoverTool`` inside ``obj`` (a figure or a layout) as :func:`hover_tool` does; returns ``obj``.
+
+    For tools made elsewhere (``figure(tools="hover")``); an "auto" tool counts its figure's data renderers.
+
+    Examples
+    --------
+    >>> from bokeh.models import HoverTool
+    >>> f = figure(tools="hover")
+    >>> _ = f.scatter([1, 2], [1, 2]); _ = f.scatter([1, 2], [2, 1])
+    >>> bound_hovers(f).select_one(HoverTool).limit
+    4
+    """
+    from bokeh.models import DataRenderer, HoverTool, Plot
+
+    for plot in obj.select({"type": Plot}):
+        for tool in plot.toolbar.tools:
+            if isinstance(tool, HoverTool):
+                rs = tool.renderers if tool.renderers != "auto" else [
+                    r for r in plot.renderers if isinstance(r, DataRenderer)]
+                tool.limit = max(1, HOVER_LIMIT // max(1, len(rs)))
+    return obj
+
+
 def image_layer(f: Any, src: Any, palette: str = "Viridis256") -> Any:
     """Add the 2-D histogram image glyph (counts, hover) of a rasterized scatter to figure ``f``; returns it.
 
@@ -173,9 +223,9 @@ def image_layer(f: Any, src: Any, palette: str = "Viridis256") -> Any:
     >>> type(image_layer(f, ColumnDataSource(empty_raster())).glyph).__name__
     'Image'
     """
-    from bokeh.models import HoverTool, LinearColorMapper
+    from bokeh.models import LinearColorMapper
 
     mapper = LinearColorMapper(palette=palette, nan_color=(0, 0, 0, 0))
     r = f.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
-    f.add_tools(HoverTool(renderers=[r], tooltips=[("points", "@image")]))
+    f.add_tools(hover_tool([r], tooltips=[("points", "@image")]))
     return r

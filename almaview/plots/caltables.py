@@ -21,7 +21,7 @@ from ..analysis.caltables import (bandpass_solutions, caltable_kind, delay_solut
 from ..analysis.statistics import phase_rms  # noqa: F401 (re-exported)
 from ..analysis.trees import caltable_spws  # noqa: F401 (re-exported)
 from . import Panel
-from ._common import (FLAGGED_COLOUR, MEDIAN_COLOUR, OUTLIER_COLOUR, RASTER_THRESHOLD, colours_for, column,
+from ._common import (hover_tool, FLAGGED_COLOUR, MEDIAN_COLOUR, OUTLIER_COLOUR, RASTER_THRESHOLD, colours_for, column,
                       columns_of, empty_raster, figure, image_layer, raster_data, table)
 from .grid import by_category, check_iterate, grid, legend_outside, who
 
@@ -127,7 +127,7 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
     >>> p = tsys(av.open_caltable(eb.caltables["tsyscal"]), spws=[17], antennas=["DA41", "DA42"])  # doctest: +SKIP
     >>> p.data.query("view == 'spectrum'").groupby("antenna").tsys.median()                        # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
     data, sdata, meta = tsys_data(ct, spws, antennas, outlier_factor=outlier_factor)
@@ -144,7 +144,7 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
         items = by_category(f, "multi_line", src, "xs", "ys", "antenna_s", shown,
                             {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown}, where=where,
                             line_width=1.2, line_alpha=0.85)
-        f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[
+        f.add_tools(hover_tool([r for _, r in items], tooltips=[
             ("antenna", "@antenna"), ("spw", "@spw"), ("frequency", "$x{0.0000} GHz"), ("Tsys", "$y{0.0} K")]))
         if iterate != "antenna":
             med = by_category(f, "multi_line", msrc, "xs", "ys", "spw_s",
@@ -157,7 +157,7 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
                 x_datetime=True, width=620)
     tsrc = ColumnDataSource(sdata["time"])
     titems = by_category(tf, "scatter", tsrc, "time", "tsys", "antenna_s", ants, cmap, size=5)
-    tf.add_tools(HoverTool(renderers=[r for _, r in titems], tooltips=[
+    tf.add_tools(hover_tool([r for _, r in titems], tooltips=[
         ("antenna", "@antenna"), ("spw", "@spw"), ("field", "@field"), ("Tsys", "@tsys{0.0} K"),
         ("time", "@time{%F %T}")], formatters=_TIME_TIPS))
     legend_outside(tf, titems, title="antenna")
@@ -207,7 +207,7 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
     >>> p = bandpass(av.open_caltable(eb.caltables["bandpass"]), spws=[17], antennas=["DA41"])  # doctest: +SKIP
     >>> p.data[["antenna", "channel", "amp"]].head()                                         # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
     data, sdata = bandpass_data(ct, spws, antennas, raster_threshold=raster_threshold)
@@ -233,7 +233,7 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
             fl = by_category(f, "scatter", fsrc, "frequency_ghz", y, "spw_s",
                              [where["spw_s"]] if "spw_s" in where else [str(s) for s in spw_list],
                              {str(s): FLAGGED_COLOUR for s in spw_list}, marker="x", size=6)
-            f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=tips))
+            f.add_tools(hover_tool([r for _, r in items], tooltips=tips))
             legend_outside(f, items + [("flagged", [r for _, r in fl])], title="antenna")
             if "spw_s" in where:
                 img = ColumnDataSource(sdata[f"{key}_spw{where['spw_s']}"])
@@ -284,7 +284,7 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
     >>> p = gains(av.open_caltable(eb.caltables.get_table("s17_1").path()), antennas=["DA42"])  # doctest: +SKIP
     >>> p.sources["rms"].data["phase_rms_deg"]                                                  # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
     data, sdata = gains_data(ct, spws, antennas, phase_scans=phase_scans)
@@ -307,7 +307,7 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
             f = figure(f"Gain {word} · {_eb(ct)}{part or who(shown)}{_fields(data)}", "time (UTC)", label,
                        x_datetime=True, width=420, height=260)
             items = by_category(f, "scatter", src, "time", y, colour_col, values, cmap, where=where, size=4)
-            f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=tips, formatters=_TIME_TIPS))
+            f.add_tools(hover_tool([r for _, r in items], tooltips=tips, formatters=_TIME_TIPS))
             legend_outside(f, [(f"spw {v}" if colour_col == "spw_s" else v, r) for v, r in items],
                            title="spw" if colour_col == "spw_s" else "antenna")
             figs.append(f)
@@ -336,7 +336,7 @@ def delay(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
     >>> p = delay(av.open_caltable(eb.caltables["delay"]))   # doctest: +SKIP
     >>> p.data.groupby("antenna").delay_ns.mean()            # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, FactorRange, HoverTool
+    from bokeh.models import ColumnDataSource, FactorRange
 
     data = delay_solutions(ct, spws, antennas)
     ok = _strs(data[~data.flagged.astype(bool)], "spw", "receptor")
@@ -351,7 +351,7 @@ def delay(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
                    x_range=FactorRange(*ants), width=460, height=280)
         items = by_category(f, "scatter", src, "antenna", "delay_ns", "receptor_s", recs, cmap,
                             where={"spw_s": str(s)}, size=7)
-        f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[
+        f.add_tools(hover_tool([r for _, r in items], tooltips=[
             ("antenna", "@antenna"), ("receptor", "@receptor"), ("spw", "@spw"), ("delay", "@delay_ns{0.000} ns")]))
         f.xaxis.major_label_orientation = 0.9
         legend_outside(f, items, title="receptor")

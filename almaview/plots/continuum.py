@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from . import Panel
-from ._common import PALETTE
+from ._common import PALETTE, hover_tool
 
 __all__ = ["continuum_ranges_plot", "ranges_data", "step_lines", "channel_halfwidth"]
 
@@ -107,7 +107,7 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
     >>> sorted(continuum_ranges_plot(s, [(1.2e9, 1.5e9)]).sources)
     ['lines', 'ranges', 'spectrum']
     """
-    from bokeh.models import BoxEditTool, BoxSelectTool, ColumnDataSource, HoverTool
+    from bokeh.models import BoxEditTool, BoxSelectTool, ColumnDataSource
 
     from ._common import figure
 
@@ -137,7 +137,7 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
     edit = BoxEditTool(renderers=[strips], empty_value=0.0,
                        description="continuum ranges: shift-drag to add, drag to move, tap + Backspace to delete")
     select = BoxSelectTool(renderers=[points], dimensions="width", description="select channels (x range)")
-    fig.add_tools(edit, select, HoverTool(renderers=[points], tooltips=[("channel", "@channel"), ("EB", "@eb"),
+    fig.add_tools(edit, select, hover_tool([points], tooltips=[("channel", "@channel"), ("EB", "@eb"),
                                                                          ("GHz", "@x{0.000000}"), (y, "@y")]))
     fig.toolbar.active_drag = edit  # shift-drag adds a range, drag moves one; the box select is one click away
     fig.toolbar.active_tap = edit  # tap a range, then Backspace deletes it

@@ -11,7 +11,7 @@ from ..analysis.flagging import flag_fractions  # noqa: F401 (re-exported)
 from ..analysis.flagging import fraction_by
 
 from . import Panel
-from ._common import column, figure, row, table
+from ._common import bound_hovers, column, figure, row, table
 
 __all__ = ["flag_fractions", "flag_summary"]
 
@@ -47,7 +47,7 @@ def flag_summary(fractions: pd.DataFrame) -> Panel:
                                             ("samples", "@flagged / @total")]
         # the key of the colours, outside the data (0 = nothing flagged, 1 = all)
         f.add_layout(ColorBar(color_mapper=mapper, title="flagged fraction", width=10), "right")
-        figs.append(f)
+        figs.append(bound_hovers(f))
         sources[name] = src
     tab_df = by_field.assign(percent=(100 * by_field["fraction"]).round(2))[["field", "intents", "spw", "percent",
                                                                               "flagged", "total"]]

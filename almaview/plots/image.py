@@ -27,6 +27,7 @@ from ..analysis.image import (RMS_SAMPLES, channel_beam, moment, overlay_plane, 
                               plane_slice, read_plane, region_spectrum, spectral_axis, velocity_axis)
 from ..analysis.statistics import CLIPS, plane_limits, robust_rms
 from . import Panel
+from ._common import hover_tool
 from .colour import (PALETTE_SIZE, PALETTES, STRETCH_JS, STRETCHES, clip_key, colour_controls,  # noqa: F401
                      stretch_palette, stretch_values)
 from .sky import WORLD_TICK_JS, format_dec, format_ra, geometry, is_celestial, lazy_world, world_axes  # noqa: F401
@@ -66,7 +67,7 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     >>> p = image_plane(av.open_image("cont.pbcor.fits"), stretch="asinh")   # doctest: +SKIP
     >>> p.data.sel(x=40, y=70)[["value", "snr"]]                             # doctest: +SKIP
     """
-    from bokeh.models import ColorBar, ColumnDataSource, HoverTool, LinearColorMapper
+    from bokeh.models import ColorBar, ColumnDataSource, LinearColorMapper
     from bokeh.plotting import figure
 
     if stretch not in STRETCHES:
@@ -116,7 +117,7 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     for tool in fig.tools:  # clicks and boxes select the invisible grid, never the image (it would dim)
         if type(tool).__name__ in ("TapTool", "BoxSelectTool"):
             tool.renderers = [dots]
-    fig.add_tools(HoverTool(renderers=[dots], tooltips=[
+    fig.add_tools(hover_tool([dots], tooltips=[
         ("RA", "@ra{0.000000}°"), ("Dec", "@dec{0.000000}°"), ("value", f"@value{{0.000e}} {unit}"),
         ("SNR", "@snr{0.0}"), ("pixel", "(@px, @py)")]))
     fig.add_layout(ColorBar(color_mapper=mapper, title=unit, width=12), "right")

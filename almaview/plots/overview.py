@@ -15,7 +15,7 @@ from ..analysis.overview import (baseline_counts, eb_facts, elevation_table, ons
 from ..analysis.trees import ms_spws  # noqa: F401 (re-exported)
 from . import Panel
 from .grid import by_category, legend_outside
-from ._common import (RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
+from ._common import (hover_tool, RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
                       raster_data, row,
                       table)
 
@@ -54,7 +54,7 @@ def antenna_positions(vis: Any, antennas: Sequence[str] | None = None) -> Panel:
     >>> p = antenna_positions(av.open_ms(eb.calibrated_ms))   # doctest: +SKIP
     >>> p.data[["antenna", "east_m", "north_m", "pad"]]       # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool, LabelSet, TapTool
+    from bokeh.models import ColumnDataSource, LabelSet, TapTool
 
     ant = vis["antennas"].ds
     enu = ant.ANTENNA_POSITION_ENU.values
@@ -74,7 +74,7 @@ def antenna_positions(vis: Any, antennas: Sequence[str] | None = None) -> Panel:
                   nonselection_alpha=0.35)
     f.add_layout(LabelSet(x="east_m", y="north_m", text="antenna", source=src, x_offset=5, y_offset=5,
                           text_font_size="8pt"))
-    f.add_tools(HoverTool(renderers=[r], tooltips=[("antenna", "@antenna"), ("pad", "@pad"),
+    f.add_tools(hover_tool([r], tooltips=[("antenna", "@antenna"), ("pad", "@pad"),
                                                    ("baselines", "@baselines"), ("E, N", "@east_m{0.0}, @north_m{0.0} m")]))
     tap = f.select_one(TapTool)
     if tap is not None:
@@ -93,7 +93,7 @@ def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None,
     --------
     >>> p = uv_coverage(av.open_ms(eb.calibrated_ms), spws=[0], fields=["IRAS16293-2422"])   # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     data = vis if isinstance(vis, pd.DataFrame) else uv_points(vis, spws, fields)
     cmap = colours_for(data["spw"]) if len(data) else {}
@@ -103,7 +103,7 @@ def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None,
     src = ColumnDataSource(columns_of(pts.assign(color=[cmap[s] for s in pts["spw"]]),
                                       ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"]))
     r = f.scatter("u_klambda", "v_klambda", source=src, color="color", size=2)
-    f.add_tools(HoverTool(renderers=[r], tooltips=[("baseline", "@baseline"), ("spw", "@spw"), ("field", "@field"),
+    f.add_tools(hover_tool([r], tooltips=[("baseline", "@baseline"), ("spw", "@spw"), ("field", "@field"),
                                                    ("u, v", "@u_klambda{0.0}, @v_klambda{0.0} kλ")]))
     img = ColumnDataSource(raster_data(data["u_klambda"].to_numpy(), data["v_klambda"].to_numpy()) if big
                            else empty_raster())
@@ -122,7 +122,7 @@ def elevation(vis: Any | pd.DataFrame, fields: Sequence[str] | None = None) -> P
     >>> p = elevation(av.open_ms(eb.calibrated_ms))   # doctest: +SKIP
     >>> p.data.groupby("field").elevation_deg.mean()  # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     data = vis if isinstance(vis, pd.DataFrame) else elevation_table(vis, fields)
     cmap = colours_for(data["field"])
@@ -131,7 +131,7 @@ def elevation(vis: Any | pd.DataFrame, fields: Sequence[str] | None = None) -> P
     src.data["field_s"] = [str(v) for v in data["field"]]
     items = by_category(f, "scatter", src, "time", "elevation_deg", "field_s", list(cmap), cmap, size=4)
     legend_outside(f, items, title="field")
-    f.add_tools(HoverTool(renderers=[r for _, r in items], tooltips=[("field", "@field"), ("scan", "@scan"),
+    f.add_tools(hover_tool([r for _, r in items], tooltips=[("field", "@field"), ("scan", "@scan"),
                                                    ("elevation", "@elevation_deg{0.0}°"), ("time", "@time{%T}")],
                           formatters={"@time": "datetime"}))
     return Panel(f, data, {"elevation": src}, title="Elevation", kind="elevation")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import pandas as pd
 
 from . import Panel
+from ._common import hover_tool
 
 __all__ = ["scatter", "message"]
 
@@ -36,26 +37,26 @@ def scatter(
     >>> scatter(df, x="scan", y="ratio", fail=1.5).sources["points"].data["ratio"].tolist()
     [1.0, 1.7]
     """
-    from bokeh.models import ColumnDataSource, HoverTool, Span
+    from bokeh.models import ColumnDataSource, Span
     from bokeh.plotting import figure
 
     categorical = data[x].dtype == object
     kw = dict(x_range=list(dict.fromkeys(data[x].astype(str)))) if categorical else {}
     fig = figure(height=320, width=640, title=title, x_axis_label=x_label or x, y_axis_label=y_label or y,
                  tools="pan,box_zoom,wheel_zoom,reset,save", **kw)
-    sources = {}
+    sources, pts = {}, []
     groups = list(data.groupby(by, sort=True)) if by else [(None, data)]
     for k, (name, g) in enumerate(groups):
         src = ColumnDataSource(g.assign(**{x: g[x].astype(str)}) if categorical else g)
-        fig.scatter(x, y, source=src, size=8, color=_PALETTE[k % len(_PALETTE)],
-                    legend_label=f"{by} {name}" if by else y)
+        pts.append(fig.scatter(x, y, source=src, size=8, color=_PALETTE[k % len(_PALETTE)],
+                    legend_label=f"{by} {name}" if by else y))
         sources["points" if by is None else f"points_{name}"] = src
     if by is None:
         sources["points"] = sources.get("points")
     for level, colour in ((warn, "#f0ad4e"), (fail, "#d9534f")):
         if level is not None:
             fig.add_layout(Span(location=level, dimension="width", line_color=colour, line_dash="dashed"))
-    fig.add_tools(HoverTool(tooltips=[(c, f"@{{{c}}}") for c in (x, y, *(hover or ()))] + (
+    fig.add_tools(hover_tool(pts, tooltips=[(c, f"@{{{c}}}") for c in (x, y, *(hover or ()))] + (
         [(by, f"@{{{by}}}")] if by else [])))
     fig.legend.click_policy = "hide"
     if categorical:

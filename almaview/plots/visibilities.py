@@ -17,7 +17,7 @@ import pandas as pd
 from ..analysis.visibilities import (DATA_COLUMNS, XCOLUMN, Cancelled, available_columns,  # noqa: F401 (re-exported)
                                      calibrator_amplitudes, reduce_visibilities, select_baselines, select_times)
 from . import Panel
-from ._common import (RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
+from ._common import (hover_tool, RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
                       raster_data)
 from .grid import by_category, check_iterate, grid, legend_outside, who
 
@@ -97,7 +97,7 @@ def amp_phase(table: pd.DataFrame, *, x: str | None = None, colour_by: str = "an
     --------
     >>> p = amp_phase(reduce_visibilities(ds, x="frequency"), colour_by="baseline")   # doctest: +SKIP
     """
-    from bokeh.models import BoxAnnotation, CDSView, ColumnDataSource, CustomJSFilter, HoverTool
+    from bokeh.models import BoxAnnotation, CDSView, ColumnDataSource, CustomJSFilter
 
     x = x or table.attrs.get("x", "time")
     if colour_by not in COLOUR_BY:
@@ -133,7 +133,7 @@ def amp_phase(table: pd.DataFrame, *, x: str | None = None, colour_by: str = "an
 
                 rest = IntersectionFilter(operands=[rest, GroupFilter(column_name="spw_s", group=where["spw_s"])])
             others = f.scatter(xc, y, source=src, view=CDSView(filter=rest), color="color", size=3, alpha=0.7)
-            f.add_tools(HoverTool(renderers=[r for _, r in items] + [others], tooltips=tips,
+            f.add_tools(hover_tool([r for _, r in items] + [others], tooltips=tips,
                                   formatters={"@time": "datetime"} if dt else {}))
             if items:
                 legend_outside(f, items, title=colour_by)
@@ -194,7 +194,7 @@ def flux(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Seq
     --------
     >>> p = flux(av.open_ms(eb.calibrated_ms), spws=[1])   # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     data = vis if isinstance(vis, pd.DataFrame) else calibrator_amplitudes(
         vis, spws, fields, intents, column=column, uv_units=uv_units)
@@ -208,7 +208,7 @@ def flux(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Seq
         src = ColumnDataSource(columns_of(d, ["uvdist", "amp", "field", "spw", "baseline", "color"]))
         r = f.scatter("uvdist", "amp", source=src, color="color", size=3 if kind == "data" else 2,
                       alpha=0.6 if kind == "data" else 1.0)
-        f.add_tools(HoverTool(renderers=[r], tooltips=[("", kind), ("field", "@field"), ("spw", "@spw"),
+        f.add_tools(hover_tool([r], tooltips=[("", kind), ("field", "@field"), ("spw", "@spw"),
                                                        ("baseline", "@baseline"), ("amp", "@amp{0.000}")]))
         srcs[kind] = src
         items.append((f"{kind} ({', '.join(sorted(cmap))})" if kind == "data" and cmap else kind, r))

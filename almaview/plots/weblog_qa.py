@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..delivery.model import score_band
 from . import Panel
-from ._common import column, figure
+from ._common import column, figure, hover_tool
 
 __all__ = ["qa_stages", "qa_table"]
 
@@ -64,7 +64,7 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
     >>> m = av.open_delivery("2023.1.01234.S").mous[0]   # doctest: +SKIP
     >>> qa_stages(m.qa.aqua, m.weblog).data.head()      # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, Div, HoverTool
+    from bokeh.models import ColumnDataSource, Div
 
     df = qa_table(aqua, weblog)
     trs = []
@@ -90,6 +90,6 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
     f = figure("QA score per stage", "stage", "score", width=760, height=220, x_range=src.data["stage"],
                y_range=(0, 1.05), tools="tap,save,reset")
     r = f.vbar(x="stage", top="score", width=0.8, color="colour", source=src)
-    f.add_tools(HoverTool(renderers=[r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"),
+    f.add_tools(hover_tool([r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"),
                                                    ("reason", "@reason")]))
     return Panel(column([f, tab]), df, {"scores": src}, title="QA", kind="qa_stages")
