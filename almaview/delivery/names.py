@@ -117,7 +117,7 @@ CATEGORIES = {
 
 #: categories that the delivery model reads into fields of its own; the rest are listed by category
 MODELLED = frozenset({
-    "readme", "calapply", "caltables_archive", "flagversions", "flag_template", "auxproducts_archive",
+    "readme", "calapply", "caltables_archive", "auxcaltables_archive", "flagversions", "flag_template", "auxproducts_archive",
     "cont.dat", "flux.csv", "antennapos.csv", "weblog_archive", "manifest", "aqua", "image", "product_other",
     "casa_log", "casa_commands", "qa0", "qa2", "script_pi", "pipescript", "restorescript", "script_cal",
     "script_imaging", "script_other", "unknown",

@@ -231,7 +231,7 @@ class _Builder:
             table = Caltable(name=name, kind=caltable_kind(name), eb=uid.group(0) if uid else None,
                              source=src(rel), _materialise=mat)
             self.attach_table(m, table)
-        for sub, e in get("caltables_archive"):
+        for sub, e in get("caltables_archive") + get("auxcaltables_archive"):  # both hold real tables
             self.archive_tables(m, e)
         for sub, e in get("flagversions"):
             uid = EB_RE.search(sub[-1])
