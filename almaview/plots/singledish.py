@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..analysis.singledish import pick_antenna, tp_mean_spectra, tp_pointing_offsets, tp_power_series
 from . import Panel
-from ._common import PALETTE, figure
+from ._common import PALETTE, bound_hovers, figure, hover_tool
 
 #: the short intent names of :mod:`almaview.analysis.singledish` -> colour
 KIND_COLOUR = {"ON": PALETTE[0], "OFF": PALETTE[1], "atmosphere": PALETTE[2], "calibrated": "black"}
@@ -33,7 +33,7 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
     >>> p.data.query("kind == 'OFF'").value.mean()                            # doctest: +SKIP
     """
     from bokeh.layouts import row
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     ant = pick_antenna(ds, antenna)
     data = tp_mean_spectra(ds, ant)
@@ -50,10 +50,10 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
                                                     legend_label=kind if kind != "calibrated" else "calibrated ON")
         sources[kind] = src
     for f in (raw, cal):
-        f.add_tools(HoverTool(tooltips=[("GHz", "@x{0.0000}"), ("value", "@y{0.000}")]))
+        f.add_tools(hover_tool(tooltips=[("GHz", "@x{0.0000}"), ("value", "@y{0.000}")]))
         if f.renderers:
             f.legend.click_policy = "hide"
-    return Panel(row(raw, cal), data, sources, title=f"TP spectra {ant}", kind="tp_spectra")
+    return Panel(bound_hovers(row(raw, cal)), data, sources, title=f"TP spectra {ant}", kind="tp_spectra")
 
 
 def tp_power_vs_time(ds, antenna: str | None = None) -> Panel:
@@ -65,7 +65,7 @@ def tp_power_vs_time(ds, antenna: str | None = None) -> Panel:
     --------
     >>> p = tp_power_vs_time(av.open_ms("tp.ms")["spw_1"].ds)                 # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     ant = pick_antenna(ds, antenna)
     data = tp_power_series(ds, ant)
@@ -77,10 +77,10 @@ def tp_power_vs_time(ds, antenna: str | None = None) -> Panel:
         src = ColumnDataSource({"x": part.time.values, "y": part.power.values})
         f.scatter("x", "y", source=src, color=KIND_COLOUR.get(kind, PALETTE[7]), size=4, legend_label=kind)
         sources[kind] = src
-    f.add_tools(HoverTool(tooltips=[("time", "@x{%H:%M:%S}"), ("power", "@y{0.000}")], formatters={"@x": "datetime"}))
+    f.add_tools(hover_tool(tooltips=[("time", "@x{%H:%M:%S}"), ("power", "@y{0.000}")], formatters={"@x": "datetime"}))
     if f.renderers:
         f.legend.click_policy = "hide"
-    return Panel(f, data, sources, title=f"TP power vs time {ant}", kind="tp_power_vs_time")
+    return Panel(bound_hovers(f), data, sources, title=f"TP power vs time {ant}", kind="tp_power_vs_time")
 
 
 def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
@@ -94,7 +94,7 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
     >>> p = tp_map_coverage(av.open_ms("tp.ms")["spw_0"].ds)                  # doctest: +SKIP
     >>> p.data.query("kind == 'ON'").ra_offset_arcsec.abs().max()            # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource
 
     data, _ = tp_pointing_offsets(ds, centre)
     f = figure("map coverage: antenna pointings (ON source)", "RA offset (arcsec, east left)", "Dec offset (arcsec)",
@@ -106,11 +106,11 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
         src = ColumnDataSource({"x": part.ra_offset_arcsec.values, "y": part.dec_offset_arcsec.values})
         f.scatter("x", "y", source=src, color=PALETTE[k % len(PALETTE)], size=5, alpha=0.7, legend_label=ant)
         sources[ant] = src
-    f.add_tools(HoverTool(tooltips=[("offset", "(@x{0.0}, @y{0.0}) arcsec")]))
+    f.add_tools(hover_tool(tooltips=[("offset", "(@x{0.0}, @y{0.0}) arcsec")]))
     if f.renderers:
         f.legend.click_policy = "hide"
     off = data[data.kind == "OFF"]
     if len(off):
         f.title.text += (f" — OFF position at ({off.ra_offset_arcsec.median():.0f}, "
                          f"{off.dec_offset_arcsec.median():.0f}) arcsec")
-    return Panel(f, data, sources, title="TP map coverage", kind="tp_map_coverage")
+    return Panel(bound_hovers(f), data, sources, title="TP map coverage", kind="tp_map_coverage")
