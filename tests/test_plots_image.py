@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from bokeh.models import GlyphRenderer
 
 
 @pytest.fixture(scope="module")
@@ -296,3 +297,33 @@ def test_axis_tick_labels_are_the_world_coordinates_astropy_gives(cube):
     """
     got = json.loads(subprocess.run([node, "-e", script], capture_output=True, text=True, check=True).stdout)
     assert got == [format_ra(v) for v in got_ra] + [format_dec(v) for v in got_dec]
+
+
+def _luminance(hex_or_name):
+    """WCAG relative luminance of a CSS colour (named via matplotlib's table, independent of Bokeh)."""
+    from matplotlib.colors import to_rgb
+
+    c = np.array(to_rgb(hex_or_name))
+    c = np.where(c <= 0.03928, c / 12.92, ((c + 0.055) / 1.055) ** 2.4)
+    return float(0.2126 * c[0] + 0.7152 * c[1] + 0.0722 * c[2])
+
+
+def _contrast(a, b):
+    hi, lo = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def test_beam_ellipse_is_visible_on_any_background(cube):
+    # The beam is drawn with at least one outline of WCAG contrast >= 4.5 against every colour the plane can show
+    # (each end of the colour map, and plain white/black), and a filled interior, so it never vanishes.
+    import almaview as av
+    from almaview.plots.image import image_plane
+
+    panel = image_plane(av.open_image(cube), channel=7)
+    beam = panel.sources["beam"]
+    glyphs = [r.glyph for r in panel.layout.select({"type": GlyphRenderer}) if r.data_source is beam]
+    edges = [g.line_color for g in glyphs if g.line_color is not None]
+    assert len(edges) >= 2 and any(g.fill_color is not None and g.fill_alpha > 0 for g in glyphs)
+    palette = panel.layout.select_one({"name": "mapper"}).palette
+    for background in (palette[0], palette[-1], "white", "black"):
+        assert max(_contrast(e, background) for e in edges) >= 4.5, background

@@ -124,8 +124,12 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     # Beam ellipse (bottom left) and scale bar (bottom right).
     beam_src = ColumnDataSource({"x": [left - 0.1 * (left - right)], "y": [bottom + 0.1 * (top - bottom)],
                                  "w": [math.nan], "h": [math.nan], "angle": [0.0]}, name="beam")
+    # Visible on any background: a dark translucent fill and a dark halo under a white edge (on a white/saturated
+    # plane the dark halo and fill show, on a black one the white edge does).
+    fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color="black",
+                fill_alpha=0.45, line_color="black", line_width=4, name="beam_halo")
     fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color=None,
-                line_color="white", line_width=2)
+                line_color="white", line_width=2, name="beam_edge")
     span = abs(left - right)
     bar = float(f"{span / 5:.1g}")
     fig.line([right + 0.05 * span + bar, right + 0.05 * span], [bottom + 0.06 * (top - bottom)] * 2,
