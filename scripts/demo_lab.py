@@ -33,13 +33,16 @@ def lab_argv(notebook: str, *, port: int, token: str, open_browser: bool) -> lis
     >>> "--ServerApp.port=8888" in lab_argv("nb.ipynb", port=8888, token="t", open_browser=False)
     True
     """
+    # The server's root is the current folder (a notebook given as an argument would make its folder the root, and
+    # the printed URL wrong); the browser it may open goes to the notebook.
     argv = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={os.getcwd()}",
+            f"--LabApp.default_url=/lab/tree/{Path(notebook).as_posix()}"]
     if not open_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         argv.append("--allow-root")
-    return [*argv, notebook]
+    return argv
 
 
 def wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 180.0) -> bool:

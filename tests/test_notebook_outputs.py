@@ -1,0 +1,59 @@
+"""What a saved quickstart holds after a run (nbclient, as a user's "Run All" + save): under 3 MB, BokehJS inlined
+once, no CASA log line (the "SEVERE ... leap second" warning) in any output, and no cell whose only output is a
+Bokeh model's repr (``figure(id=...)``, ``Row(id=...)``) where a plot was meant."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
+BUDGET_BYTES = 3_000_000
+REPR = re.compile(r"^(figure|Figure|Row|Column|GridPlot|Tabs|Div)\(id=", re.M)
+CASA_LOG = re.compile(r"SEVERE|leap second|casatools::|INFO\s+\w+::", re.I)
+# A string only the main BokehJS bundle (bokeh.min.js) holds: one per inlined copy.
+BOKEHJS_MARK = "invalid color array"
+
+
+def _texts(output: dict) -> list[str]:
+    if output.get("output_type") == "stream":
+        text = output.get("text", "")
+        return ["".join(text) if isinstance(text, list) else text]
+    data = output.get("data", {})
+    return ["".join(v) if isinstance(v, list) else str(v) for k, v in data.items() if k.startswith("text/")]
+
+
+@pytest.mark.casa  # the kernel builds (or reuses) the demo delivery with CASA
+@pytest.mark.xfail(strict=True, reason="open defect (issue 14): the BokehJS load output holds the whole bundle twice "
+                   "(application/javascript and application/vnd.bokehjs_load.v0+json): the saved quickstart is 10.1 MB. "
+                   "No CASA log line and no model repr were found. Remove this mark when the budget is met.")
+def test_saved_quickstart_is_small_clean_and_shows_plots(demo_delivery, tmp_path):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(QUICKSTART, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    saved = tmp_path / "01-quickstart.ipynb"
+    nbformat.write(nb, saved)
+    size = saved.stat().st_size
+    raw = saved.read_text()
+    copies = raw.count(BOKEHJS_MARK)
+    print(f"saved quickstart: {size / 1e6:.2f} MB, BokehJS inlined {copies} time(s)")
+
+    problems = []
+    for i, cell in enumerate(json.loads(raw)["cells"]):
+        for out in cell.get("outputs", []):
+            for text in _texts(out):
+                if CASA_LOG.search(text):
+                    problems.append(f"cell {i}: CASA log line in the output: {CASA_LOG.search(text).group(0)!r}")
+            data = out.get("data", {})
+            plain = "".join(data.get("text/plain", []))
+            if set(data) <= {"text/plain"} and REPR.search(plain):
+                problems.append(f"cell {i}: a model's repr instead of a plot: {plain[:60]!r}")
+    assert not problems, "\n".join(problems)
+    assert copies <= 1, f"BokehJS is inlined {copies} times"
+    assert size < BUDGET_BYTES, f"the saved quickstart is {size / 1e6:.1f} MB (budget 3 MB)"
