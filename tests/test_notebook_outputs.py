@@ -12,8 +12,8 @@ import pytest
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "notebooks" / "01-quickstart.ipynb"
 BUDGET_BYTES = 3_000_000
-REPR = re.compile(r"^(figure|Figure|Row|Column|GridPlot|Tabs|Div)\(id=", re.M)
-CASA_LOG = re.compile(r"SEVERE|leap second|casatools::|INFO\s+\w+::", re.I)
+REPR = re.compile(r"^(figure|Figure|Row|Column|GridPlot|Tabs|Div)\(id=", re.MULTILINE)
+CASA_LOG = re.compile(r"SEVERE|leap second|casatools::|INFO\s+\w+::", re.IGNORECASE)
 # A string only the main BokehJS bundle (bokeh.min.js) holds: one per inlined copy.
 BOKEHJS_MARK = "invalid color array"
 
