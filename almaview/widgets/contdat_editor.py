@@ -96,7 +96,7 @@ class ContinuumEditor(W.VBox):
         self.column, self.frame = column, frame
         self.ranges: ContinuumRanges = self.delivered.copy()
         self._spectra: dict[tuple[str, int], Any] = {}
-        self._muted = False
+        self._pushed: Any = None  # the ranges data the kernel last sent to the plot (not an edit when it comes back)
         self.last_written: Path | None = None
         self.add_class("almaview-contdat-editor")
         fields = self._fields()
@@ -242,11 +242,8 @@ class ContinuumEditor(W.VBox):
     def _push_ranges(self) -> None:
         from ..plots.continuum import ranges_data
 
-        self._muted = True
-        try:
-            self.panel.sources["ranges"].data = ranges_data(self.current_ranges())
-        finally:
-            self._muted = False
+        self._pushed = ranges_data(self.current_ranges())
+        self.panel.sources["ranges"].data = dict(self._pushed)
         self._show_selection()
 
     def _show_selection(self) -> None:
@@ -268,13 +265,10 @@ class ContinuumEditor(W.VBox):
         except AlmaviewError as err:
             self._error(err)
             return
-        self._muted = True
-        try:
-            for name in ("spectrum", "lines", "ranges"):
-                self.panel.sources[name].selected.indices = []
-                self.panel.sources[name].data = dict(new.sources[name].data)
-        finally:
-            self._muted = False
+        self._pushed = dict(new.sources["ranges"].data)
+        for name in ("spectrum", "lines", "ranges"):
+            self.panel.sources[name].selected.indices = []
+            self.panel.sources[name].data = dict(new.sources[name].data)
         self.panel.data = new.data
         self.panel.layout.title.text = self.panel.title = new.layout.title.text
         self.status.value = ""
@@ -282,9 +276,10 @@ class ContinuumEditor(W.VBox):
 
     def _ranges_edited(self, attr: str, old: Any, new: Any) -> None:
         """The 'ranges' source changed in the browser (BoxEditTool): take its left/right (GHz) as the ranges."""
-        if self._muted:
-            return
         data = self.panel.sources["ranges"].data
+        if self._pushed is not None and _same_columns(data, self._pushed):
+            return  # what the kernel itself just showed (a new field/spw, merged ranges): not an edit
+        self._pushed = None  # an edit: the next data equal to an older push is an edit too
         pairs = []
         for lo, hi in zip(data.get("left", []), data.get("right", [])):
             try:
@@ -371,3 +366,10 @@ class ContinuumEditor(W.VBox):
 
         load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
         return super()._repr_mimebundle_(**kwargs)
+
+
+def _same_columns(a: Any, b: Any) -> bool:
+    """Whether two ColumnDataSource data dicts hold the same columns and values."""
+    if set(a) != set(b):
+        return False
+    return all(list(a[k]) == list(b[k]) for k in a)
