@@ -155,7 +155,7 @@ def test_flagged_antenna_is_missing_and_too_few_remain(report, faulty_eb: dict) 
     from casacore import tables
 
     per_ant = {}
-    with tables.table(str(faulty_eb["ms"]), ack=False) as t:
+    with tables.table(str(faulty_eb["ms"]), ack=False) as t:  # noqa: F841 (TaQL reads $t)
         for a, name in enumerate(faulty_eb["antennas"]):
             q = tables.taql(f"select gsum(ntrue(FLAG)) as n, gsum(nelements(FLAG)) as m from $t "
                             f"where (ANTENNA1=={a} || ANTENNA2=={a}) && ANTENNA1!=ANTENNA2")

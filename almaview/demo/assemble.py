@@ -264,7 +264,6 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     members = write_tgz(d["qa"] / wl_name, [(top.name, top)])
     idx.add(d["qa"] / wl_name, "weblog_archive", mous=mous,
             members=sorted({m.split("/")[2] for m in members if m.count("/") >= 3 and "/stage" in m}))
-    duration = time.perf_counter() - started
     idx.write_text(d["qa"] / f"{mous}.{RECIPE}.pipeline_aquareport.xml",
                    aqua.aqua_xml(stages, mous=mous, casa_version=casa_version, duration_s=3 * 3600 + 1234),
                    "aqua", mous=mous)

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
 
 __all__ = ["Panel", "tsys", "bandpass", "gains", "delay", "caltable", "eb_summary", "antenna_positions",
            "uv_coverage", "elevation", "amp_phase", "flux", "flag_summary", "qa_stages"]
@@ -77,6 +76,7 @@ class Panel:
     --------
     >>> from bokeh.plotting import figure
     >>> fig = figure()
+    >>> import pandas as pd
     >>> p = Panel(fig, pd.DataFrame({"x": [1], "y": [2]}))
     >>> list(p.data.columns)
     ['x', 'y']

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import casa
-from .simulate import MJD_TO_UNIX, SpwSetup, _read_config
+from .simulate import SpwSetup, _read_config
 
 #: Jy/K of a 12 m ALMA antenna in band 6 (what the delivery's jyperk.csv lists, per antenna and spw).
 JY_PER_K = 43.0
