@@ -205,13 +205,17 @@ def _by_task_page(n_rows: int) -> str:
                                           for i in range(1, n_rows + 1)) + "</table></body></html>"
 
 
-def _time_index(tmp_path: Path, name: str, text: str) -> tuple[float, object]:
+def _time_index(tmp_path: Path, name: str, text: str, repeats: int = 3) -> tuple[float, object]:
+    """CPU seconds of indexing ``text`` (the best of ``repeats``: the machine may be busy with other work)."""
     html = tmp_path / name / "html"
     html.mkdir(parents=True)
     (html / "t1-4.html").write_text(text)
-    t0 = time.perf_counter()
-    wl = index_weblog(html)
-    return time.perf_counter() - t0, wl
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.process_time()
+        wl = index_weblog(html)
+        best = min(best, time.process_time() - t0)
+    return best, wl
 
 
 def _baseline(text: str) -> float:
@@ -228,11 +232,11 @@ def test_by_task_page_with_40000_rows_parses_in_linear_time(tmp_path):
     expected = re.findall(r"sidebar_stage(\d+).*?aria-valuenow=\"([0-9.]+)\"", text)  # independent, per row
     assert [(s.number, s.score) for s in wl.stages][::997] == [(int(n), float(v)) for n, v in expected][::997]
     assert [s.task for s in wl.stages[:3]] == ["hifa_taskb", "hifa_taskc", "hifa_taskd"]  # stages 1, 2, 3
-    half, _ = _time_index(tmp_path, "half", _by_task_page(20_000))
+    quarter, _ = _time_index(tmp_path, "quarter", _by_task_page(10_000))
     base = _baseline(text)
-    print(f"40,000 rows: {seconds:.3f} s; 20,000 rows: {half:.3f} s; linear baseline {base:.3f} s")
+    print(f"40,000 rows: {seconds:.3f} s; 10,000 rows: {quarter:.3f} s; linear baseline {base:.3f} s")
     assert seconds < max(1.0, 40 * base)  # < 1 s on an idle machine; relative to the machine's speed when busy
-    assert seconds < 3.5 * half + 0.05  # twice the rows, about twice the time: linear, not quadratic
+    assert seconds < 8 * quarter + 0.1  # four times the rows: ~4x the time if linear, 16x if quadratic
 
 
 @pytest.mark.parametrize("attack", [
@@ -244,8 +248,8 @@ def test_by_task_page_with_40000_rows_parses_in_linear_time(tmp_path):
 ])
 def test_hostile_index_pages_parse_in_linear_time(tmp_path, attack):
     seconds, wl = _time_index(tmp_path, "attack", attack)
-    half, _ = _time_index(tmp_path, "half", attack[: len(attack) // 2])
+    quarter, _ = _time_index(tmp_path, "quarter", attack[: len(attack) // 4])
     base = _baseline(attack)
     assert seconds < max(1.0, 40 * base), f"{seconds:.2f} s (linear baseline {base:.3f} s)"
-    assert seconds < 3.5 * half + 0.1
+    assert seconds < 8 * quarter + 0.1, f"{seconds:.3f} s vs {quarter:.3f} s for a quarter of it"
     assert len(wl.stages) <= 1
