@@ -409,3 +409,23 @@ def test_iterate_over_spw_antenna_or_none_sets_the_calibration_grids(ex):
     assert len(spw_panels) >= 4 and len(ant_panels) >= 2, titles
     assert len(titles["none"]) < len(titles["spw"]), titles
     assert "iterate='none'" in ex.code("tsys")
+
+
+def test_every_css_class_is_one_token(ex):
+    """A class with a space ('almaview-panel-single dish') makes the browser throw (DOMTokenList.add) and the
+    whole explorer fail to render; every class the explorer sets must be a single token."""
+    import ipywidgets as W
+
+    seen = []
+
+    def walk(w):
+        seen.extend(getattr(w, "_dom_classes", ()))
+        for child in getattr(w, "children", ()) or ():
+            if isinstance(child, W.Widget):
+                walk(child)
+
+    walk(ex)
+    for view in ex._views.values():
+        walk(view)
+    assert "almaview-panel-single-dish" in seen
+    assert all(c and not any(ch.isspace() for ch in c) for c in seen), [c for c in seen if " " in c]

@@ -142,7 +142,7 @@ class Explorer(AppBase):
             "flagging": self._compute_flagging}
         self._views = {name: W.VBox(layout=W.Layout(width="100%")) for name in TABS}
         for name, v in self._views.items():
-            v.add_class(f"almaview-panel-{name}")
+            v.add_class("almaview-panel-" + name.replace(" ", "-"))  # a class name has no spaces
         self.add_class("almaview-explorer")
         self._code: dict[str, W.Textarea] = {}
         boxes = []
