@@ -162,7 +162,7 @@ function render({ model, el }) {
   const showPage = () => {
     const html = model.get("page_html") || "";
     main.classList.toggle("almaview-main-empty", !html);
-    frame.srcdoc = html; // a whole document in a sandboxed frame: never innerHTML
+    frame.srcdoc = html; // a whole document in a sandboxed frame, never parsed into this page
     drawNav();
   };
   const showPlot = () => {
