@@ -335,3 +335,12 @@ def test_tars_in_a_folder_named_like_the_project(pipeline_pkg, tmp_path, cache):
         os.symlink(t, folder / t.name)
     d = _open(folder)
     assert d.layout == "tars" and sorted(e.uid for e in d.ebs) == sorted(EBS)
+
+
+def test_calibrated_ms_without_antennas_does_not_stop_the_package(pipeline_pkg):
+    """The stand-in MSs of this package have an empty ANTENNA table: the array is then taken from the README
+    (scheduling block name), not a crash (a max() over no dishes raised ValueError inside open_delivery)."""
+    spec, base = pipeline_pkg
+    d = av.open_delivery(spec.root)  # read_ms=True: the calibrated MSs are opened
+    (m,) = d.mous
+    assert m.array == "12m" and "README" in m.array_evidence

@@ -60,6 +60,8 @@ def _from_ms(ms: str) -> tuple[str, str] | None:
         telescope = next((str(s) for s in obs.telescope_name.values if str(s)), "")
     except Exception:  # noqa: BLE001  the MS is optional evidence; the package's text files still speak
         return None
+    if not names or not dish:  # an ANTENNA table without rows says nothing about the array
+        return None
     single_dish = auto_only and ("FLOAT_DATA" in cols or "DATA" in cols)
     arr = array_of_antennas(names, dish, single_dish, telescope)
     what = "autocorrelations only (FLOAT_DATA)" if single_dish else f"{len(names)} antennas of {max(dish):g} m"

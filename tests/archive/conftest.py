@@ -12,6 +12,15 @@ DEMO_MOUS = "uid___A001_X3571_X8a"
 DEMO_EBS = ["uid___A002_X10ab2c3_X1f4a", "uid___A002_X10ab2c3_X2b07"]
 
 
+def demo_members(demo_delivery: Path, target: str | None = None) -> list[str]:
+    """The demo's member OUS uids, read from its folders (and, with ``target``, those with products of it)."""
+    out = []
+    for member in sorted(demo_delivery.glob("science_goal.*/group.*/member.*")):
+        if target is None or any(target in p.name for p in (member / "product").glob("*")):
+            out.append(member.name.split(".", 1)[1])
+    return out
+
+
 def closed_port() -> int:
     """A port on 127.0.0.1 that nothing listens on (bound, then released)."""
     import socket

@@ -15,16 +15,18 @@ import pytest
 
 from almaview.cli import main
 
-from .conftest import DEMO_MOUS, closed_port
+from .conftest import DEMO_MOUS, closed_port, demo_members
 
 PROJECT = "2023.1.01234.S"
 PRODUCT = f"{PROJECT}_{DEMO_MOUS}_001_of_001.tar"
 
 
-def test_search_prints_one_line_per_member_ous(standin, capsys):
+def test_search_prints_one_line_per_member_ous(standin, capsys, demo_delivery):
     assert main(["search", "--project", PROJECT, "--archive-url", standin.url]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert len(out) == 3 and DEMO_MOUS in out[1] and "uid___A001_X3571_X8e" in out[2]
+    members = demo_members(demo_delivery)  # 12-m, 7-m, TP and the VLA member
+    assert len(out) == 1 + len(members) and len(members) == 4
+    assert [next(m for m in members if m in line) for line in out[1:]] == members
     assert main(["search", "--source", "M83", "--band", "3", "--archive-url", standin.url, "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert [r["mous"] for r in rows] == ["uid___A001_X1295_X35"] and rows[0]["targets"] == "M83"

@@ -8,15 +8,15 @@ import pytest
 
 from almaview.widgets.archive_browser import ArchiveBrowser
 
-from .conftest import DEMO_EBS, DEMO_MOUS
+from .conftest import DEMO_EBS, DEMO_MOUS, demo_members
 
 PROJECT = "2023.1.01234.S"
 
 
-def test_search_pick_fetch_open(standin, served, tmp_path):
+def test_search_pick_fetch_open(standin, served, tmp_path, demo_delivery):
     b = ArchiveBrowser(archive_url=standin.url, dest=tmp_path / PROJECT, poll_interval=0.05)
     results = b.search(PROJECT)
-    assert list(results.mous) == [DEMO_MOUS, "uid___A001_X3571_X8e"] and b.mous == DEMO_MOUS
+    assert list(results.mous) == demo_members(demo_delivery) and b.mous == DEMO_MOUS
     assert DEMO_MOUS in b.controls["results"].value
     labels = {cb.part: cb.description for cb in b.controls["parts"].children}
     assert sorted(labels) == sorted(["readme", "auxiliary", "product"] + [f"raw:{e}" for e in DEMO_EBS])
