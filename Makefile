@@ -27,6 +27,7 @@ demo: $(STAMP)
 ## test: the whole test suite (builds its CASA test data once, cached in .pytest_cache)
 test: $(STAMP)
 	$(BIN)/ruff check almaview tests benchmarks scripts
+	$(BIN)/ruff format --check almaview tests benchmarks scripts
 	-scripts/ensure_chromium.sh
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

@@ -48,8 +48,11 @@ def lazy_attributes(package: str, table: Mapping[str, str]) -> tuple[Callable[[s
         if spec is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module_name, _, attr = spec.partition(":")
-        module = importlib.import_module(module_name, package) if module_name.startswith(".") else \
-            importlib.import_module(module_name)
+        module = (
+            importlib.import_module(module_name, package)
+            if module_name.startswith(".")
+            else importlib.import_module(module_name)
+        )
         if attr:
             value = getattr(module, attr)
         elif module.__name__.endswith("." + name):

@@ -46,16 +46,23 @@ def cache_dir(*parts: str) -> Path:
     try:
         path.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError) as err:
-        raise CacheNotWritable(path, f"almaview's cache must be a directory, but {err.filename or path} is a file "
-                                     f"({where}); point ALMAVIEW_CACHE_DIR at a directory") from err
+        raise CacheNotWritable(
+            path,
+            f"almaview's cache must be a directory, but {err.filename or path} is a file "
+            f"({where}); point ALMAVIEW_CACHE_DIR at a directory",
+        ) from err
     except OSError as err:
-        raise CacheNotWritable(path, f"almaview's cache cannot be created ({err.strerror}; {where}); "
-                                     "point ALMAVIEW_CACHE_DIR at a writable directory") from err
+        raise CacheNotWritable(
+            path,
+            f"almaview's cache cannot be created ({err.strerror}; {where}); "
+            "point ALMAVIEW_CACHE_DIR at a writable directory",
+        ) from err
     if not path.is_dir():
         raise CacheNotWritable(path, f"almaview's cache must be a directory, but this is not one ({where})")
     if not os.access(path, os.W_OK | os.X_OK):
-        raise CacheNotWritable(path, f"almaview's cache is not writable ({where}); "
-                                     "point ALMAVIEW_CACHE_DIR at a writable directory")
+        raise CacheNotWritable(
+            path, f"almaview's cache is not writable ({where}); point ALMAVIEW_CACHE_DIR at a writable directory"
+        )
     return path
 
 

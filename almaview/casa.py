@@ -24,7 +24,7 @@ from typing import Iterator
 from .cache import cache_dir
 from .errors import AlmaviewError, CasaNotAvailable
 
-_SITE_CONFIG = '''\
+_SITE_CONFIG = """\
 # Written by almaview.casa: CASA offline, data from the casadata package.
 import os as _os
 import casadata as _casadata
@@ -37,7 +37,7 @@ logfile = _os.path.join({logdir!r}, "casa-%d.log" % _os.getpid())
 telemetry_enabled = False
 crashreporter_enabled = False
 nologger = True
-'''
+"""
 
 
 def site_config_path() -> Path:
@@ -163,7 +163,9 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
 
 
 # CASA's own log lines and "0%....10....20" meters: they are in CASA's log file, not for the user's screen.
-_CASA_NOISE = re.compile(r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)")
+_CASA_NOISE = re.compile(
+    r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)"
+)
 
 
 def run_isolated(target: str, *args, **kwargs) -> None:
@@ -187,7 +189,10 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     root = str(Path(__file__).resolve().parents[1])
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "almaview._isolated"], stdin=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        [sys.executable, "-m", "almaview._isolated"],
+        stdin=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
     )
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(pickle.dumps((target, args, kwargs)))

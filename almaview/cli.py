@@ -21,15 +21,23 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="almaview", description="Explore ALMA delivered data.")
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    info = sub.add_parser("info", help="summarise a delivery (project, PI, OUSes, EBs, fields, images, QA)",
-                          description="Print a summary of an ALMA delivery: the project directory, any directory "
-                                      "inside it, or the folder holding the archive's tar files.")
+    info = sub.add_parser(
+        "info",
+        help="summarise a delivery (project, PI, OUSes, EBs, fields, images, QA)",
+        description="Print a summary of an ALMA delivery: the project directory, any directory "
+        "inside it, or the folder holding the archive's tar files.",
+    )
     info.add_argument("path", metavar="PATH", help="delivery directory (or a directory inside it, or the tar folder)")
     info.add_argument("--json", action="store_true", help="print the model as JSON (for machines)")
     info.add_argument("--no-ms", action="store_true", help="do not open calibrated MSs for fields/spws")
     demo = sub.add_parser("demo", help="build the demo delivery", description="Build almaview's demo ALMA delivery.")
-    demo.add_argument("dir", metavar="DIR", nargs="?", default=None,
-                      help="where to build it (default: almaview's cache directory; it is reused once built)")
+    demo.add_argument(
+        "dir",
+        metavar="DIR",
+        nargs="?",
+        default=None,
+        help="where to build it (default: almaview's cache directory; it is reused once built)",
+    )
     for module in _extensions():
         before = set(sub.choices)
         module.add_parser(sub)
@@ -39,8 +47,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 #: Modules that add a subcommand: ``add_parser(subparsers)`` registers it, ``run(args)`` runs it.
-EXTENSION_MODULES = ("almaview.report_cli", "almaview.restore.cli", "almaview.qa.cli", "almaview.imaging.cli",
-                     "almaview.archive.cli")
+EXTENSION_MODULES = (
+    "almaview.report_cli",
+    "almaview.restore.cli",
+    "almaview.qa.cli",
+    "almaview.imaging.cli",
+    "almaview.archive.cli",
+)
 
 
 def _extensions() -> list:
@@ -72,12 +85,13 @@ def _demo(args: argparse.Namespace) -> int:
     except ModuleNotFoundError as err:
         if err.name not in ("almaview.demo",):
             raise
-        print("almaview demo: the demo builder (almaview.demo) is not available in this installation",
-              file=sys.stderr)
+        print("almaview demo: the demo builder (almaview.demo) is not available in this installation", file=sys.stderr)
         return 1
     if not callable(getattr(demo, "build", None)):
-        print("almaview demo: the demo builder (almaview.demo.build) is not available in this installation",
-              file=sys.stderr)
+        print(
+            "almaview demo: the demo builder (almaview.demo.build) is not available in this installation",
+            file=sys.stderr,
+        )
         return 1
     out = demo.build(args.dir)
     print(out if out is not None else args.dir)
@@ -113,8 +127,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except OSError as err:  # the file system said no (permissions, a full disk): still one line, no traceback
         where = f"{err.filename!r}: " if getattr(err, "filename", None) else ""
-        print(_one_line(f"almaview {args.command}: {type(err).__name__}: {where}{err.strerror or err}"),
-              file=sys.stderr)
+        print(
+            _one_line(f"almaview {args.command}: {type(err).__name__}: {where}{err.strerror or err}"), file=sys.stderr
+        )
         return 1
     except KeyboardInterrupt:
         return 130

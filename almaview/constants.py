@@ -16,8 +16,15 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["INTENTS", "pipeline_intent", "intent_names", "DATA_COLUMNS", "MAD_TO_SIGMA", "GAUSSIAN_BEAM_FACTOR",
-           "SPEED_OF_LIGHT"]
+__all__ = [
+    "INTENTS",
+    "pipeline_intent",
+    "intent_names",
+    "DATA_COLUMNS",
+    "MAD_TO_SIGMA",
+    "GAUSSIAN_BEAM_FACTOR",
+    "SPEED_OF_LIGHT",
+]
 
 #: ALMA scan intents (the MS's STATE table, without '#ON_SOURCE') -> the pipeline's intent names
 INTENTS = {

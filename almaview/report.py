@@ -69,22 +69,37 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
                 keep = set(ds.time.values[::step].tolist())
                 uv = ov.uv_coverage(vis, spws[:1], None)
                 thin = uv.data[uv.data["time"].isin(keep)]
-                notes.append(_note(f"uv coverage: every {step}th integration of spw {spws[0]} "
-                                   f"({len(thin)} of {len(uv.data)} points)"))
+                notes.append(
+                    _note(
+                        f"uv coverage: every {step}th integration of spw {spws[0]} "
+                        f"({len(thin)} of {len(uv.data)} points)"
+                    )
+                )
                 from .plots._common import columns_of, colours_for
 
                 cmap = colours_for(thin["spw"])
-                uv.sources["points"].data = columns_of(thin.assign(color=[cmap[s] for s in thin["spw"]]),
-                                                       ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"])
+                uv.sources["points"].data = columns_of(
+                    thin.assign(color=[cmap[s] for s in thin["spw"]]),
+                    ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"],
+                )
                 from .plots._common import empty_raster
 
                 uv.sources["image"].data = empty_raster()
-            return column([ov.eb_summary(vis).layout, row([ov.antenna_positions(vis).layout, uv.layout]),
-                           ov.elevation(vis).layout, *notes])
+            return column(
+                [
+                    ov.eb_summary(vis).layout,
+                    row([ov.antenna_positions(vis).layout, uv.layout]),
+                    ov.elevation(vis).layout,
+                    *notes,
+                ]
+            )
 
         out.append(("overview", _safe("overview", overview)))
-    for title, kinds, builder in (("Tsys", TSYS_KINDS, pc.tsys), ("bandpass", BANDPASS_KINDS, pc.bandpass),
-                                  ("gains", GAIN_KINDS, pc.gains)):
+    for title, kinds, builder in (
+        ("Tsys", TSYS_KINDS, pc.tsys),
+        ("bandpass", BANDPASS_KINDS, pc.bandpass),
+        ("gains", GAIN_KINDS, pc.gains),
+    ):
         names = eb.tables(kinds)
         if not names:
             continue
@@ -99,10 +114,11 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
                 ants = None
                 if title == "bandpass":
                     per_ant = sum(ct[f"spw_{s}"].ds.gain.size for s in pc.caltable_spws(ct)) // max(
-                        1, ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"])
+                        1, ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"]
+                    )
                     if per_ant and per_ant * ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"] > max_points:
                         first = ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.antenna.values.astype(str)
-                        ants = list(first[:max(1, max_points // per_ant)])
+                        ants = list(first[: max(1, max_points // per_ant)])
                 p = builder(ct, antennas=ants)
                 parts.append(_note(n + (f" — antennas {', '.join(ants)} only (size bound)" if ants else "")))
                 parts.append(p.layout)
@@ -112,8 +128,9 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
     return out
 
 
-def build_report(delivery: Any, output: str | os.PathLike = "report.html", *, progress: bool = True,
-                 max_points: int = MAX_POINTS) -> Path:
+def build_report(
+    delivery: Any, output: str | os.PathLike = "report.html", *, progress: bool = True, max_points: int = MAX_POINTS
+) -> Path:
     """Write the standalone HTML report of a delivery (or path) and return its path.
 
     One tab per EB (overview, Tsys, bandpass, gains) and one QA tab per member OUS; BokehJS inlined.
@@ -146,8 +163,11 @@ def build_report(delivery: Any, output: str | os.PathLike = "report.html", *, pr
             if bar is not None:
                 bar.set_postfix_str(eb.uid)
             sections = report_panels(eb, max_points=max_points)
-            inner = Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections]) if sections else _note(
-                "nothing to show for this EB")
+            inner = (
+                Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections])
+                if sections
+                else _note("nothing to show for this EB")
+            )
             tabs.append(TabPanel(child=inner, title=f"EB {eb.uid}"))
             if bar is not None:
                 bar.update()
@@ -163,10 +183,15 @@ def build_report(delivery: Any, output: str | os.PathLike = "report.html", *, pr
     title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
     from .delivery.summary import _array_words
 
-    members = "".join(f"<li>member OUS {html.escape(m.uid)}: {html.escape(_array_words(m.array))}"
-                      f" ({len(m.ebs)} EB{'s' if len(m.ebs) != 1 else ''})</li>" for m in d.mous)
-    head = Div(text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
-                    f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>")
+    members = "".join(
+        f"<li>member OUS {html.escape(m.uid)}: {html.escape(_array_words(m.array))}"
+        f" ({len(m.ebs)} EB{'s' if len(m.ebs) != 1 else ''})</li>"
+        for m in d.mous
+    )
+    head = Div(
+        text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
+        f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>"
+    )
     doc = column([head, Tabs(tabs=tabs)]) if tabs else column([head, _note("no EBs in this delivery")])
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -20,13 +20,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     'r.html'
     """
     p = subparsers.add_parser(
-        "report", help="write a standalone interactive HTML report (overview, calibration, QA per EB)",
+        "report",
+        help="write a standalone interactive HTML report (overview, calibration, QA per EB)",
         description="Write one self-contained HTML file (BokehJS inlined: no kernel, no network) with the "
-                    "overview, Tsys, bandpass and gain panels of every EB and the QA stage list of every member OUS.")
-    p.add_argument("delivery", metavar="DELIVERY", help="delivery directory (or a directory inside it, or the tar folder)")
+        "overview, Tsys, bandpass and gain panels of every EB and the QA stage list of every member OUS.",
+    )
+    p.add_argument(
+        "delivery", metavar="DELIVERY", help="delivery directory (or a directory inside it, or the tar folder)"
+    )
     p.add_argument("-o", "--output", default="report.html", help="output HTML file (default: report.html)")
-    p.add_argument("--max-points", type=int, default=None,
-                   help="thin panels above this many points (default: 40000) to bound the file size")
+    p.add_argument(
+        "--max-points",
+        type=int,
+        default=None,
+        help="thin panels above this many points (default: 40000) to bound the file size",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -35,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
     """Build the report; print its path and size. Returns the exit code."""
     from .report import MAX_POINTS, build_report
 
-    out = build_report(args.delivery, args.output, progress=not args.no_progress,
-                       max_points=args.max_points or MAX_POINTS)
+    out = build_report(
+        args.delivery, args.output, progress=not args.no_progress, max_points=args.max_points or MAX_POINTS
+    )
     print(f"{out} ({out.stat().st_size / 1e6:.1f} MB)", file=sys.stdout)
     return 0

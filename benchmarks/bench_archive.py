@@ -71,15 +71,20 @@ def main() -> None:
             target.unlink()
             dest = work / f"ours{i}"
             t0 = time.perf_counter()
-            archive.fetch(MOUS, what=("raw",), ebs=[one.eb], dest=dest, archive_url=url, listing=table,
-                          progress=False)
+            archive.fetch(MOUS, what=("raw",), ebs=[one.eb], dest=dest, archive_url=url, listing=table, progress=False)
             ours.append(time.perf_counter() - t0)
             assert (dest / one["name"]).stat().st_size == one["size"]
             shutil.rmtree(dest)
         mb = one["size"] / 1e6
-        results.update(file_mb=mb, curl_s=min(curls), almaview_s=min(ours), curl_mb_s=mb / min(curls),
-                       almaview_mb_s=mb / min(ours), throughput_ratio_best=min(curls) / min(ours),
-                       throughput_ratio_median=statistics.median(curls) / statistics.median(ours))
+        results.update(
+            file_mb=mb,
+            curl_s=min(curls),
+            almaview_s=min(ours),
+            curl_mb_s=mb / min(curls),
+            almaview_mb_s=mb / min(ours),
+            throughput_ratio_best=min(curls) / min(ours),
+            throughput_ratio_median=statistics.median(curls) / statistics.median(ours),
+        )
     finally:
         proc.terminate()
         proc.wait()
@@ -91,8 +96,9 @@ def main() -> None:
             for parallel in (1, 2):
                 dest = work / f"p{parallel}"
                 t0 = time.perf_counter()
-                archive.fetch(MOUS, what=("raw",), dest=dest, archive_url=url, listing=table, parallel=parallel,
-                              progress=False)
+                archive.fetch(
+                    MOUS, what=("raw",), dest=dest, archive_url=url, listing=table, parallel=parallel, progress=False
+                )
                 t[parallel] = time.perf_counter() - t0
                 shutil.rmtree(dest)
             results[f"parallel ({label})"] = {"parallel1_s": t[1], "parallel2_s": t[2], "ratio": t[1] / t[2]}

@@ -61,13 +61,26 @@ def main(argv: list[str] | None = None) -> dict:
             times.append(time.perf_counter() - t0)
             sel = ex.selection
             t0 = time.perf_counter()
-            table = pd.concat([av.analysis.reduce_visibilities(
-                ex.vis()[f"spw_{s}"].ds, column=sel["column"], x=sel["x"], antennas=[ant],
-                time_bin_s=sel["time_bin_s"]) for s in sel["spws"]], ignore_index=True)
+            table = pd.concat(
+                [
+                    av.analysis.reduce_visibilities(
+                        ex.vis()[f"spw_{s}"].ds,
+                        column=sel["column"],
+                        x=sel["x"],
+                        antennas=[ant],
+                        time_bin_s=sel["time_bin_s"],
+                    )
+                    for s in sel["spws"]
+                ],
+                ignore_index=True,
+            )
             av.plots.amp_phase(table, x=sel["x"], colour_by=sel["colour_by"])
             base.append(time.perf_counter() - t0)
-        out["visibilities antenna change"] = {"explorer_ms": _median_ms(times), "script_ms": _median_ms(base),
-                                              "ratio": statistics.median(times) / statistics.median(base)}
+        out["visibilities antenna change"] = {
+            "explorer_ms": _median_ms(times),
+            "script_ms": _median_ms(base),
+            "ratio": statistics.median(times) / statistics.median(base),
+        }
         ex.select(antennas=[])
 
         # calibration tabs: spw changes (in place when the figures stay, else a new panel)

@@ -32,8 +32,9 @@ def cpu(fn):
 
 
 def caltables_package(base: Path, n: int) -> tuple[Path, Path]:
-    member = (base / "2019.1.01234.S" / "science_goal.uid___A001_X1_X1" / "group.uid___A001_X1_X2"
-              / "member.uid___A001_X1_X3")
+    member = (
+        base / "2019.1.01234.S" / "science_goal.uid___A001_X1_X1" / "group.uid___A001_X1_X2" / "member.uid___A001_X1_X3"
+    )
     (member / "calibration").mkdir(parents=True, exist_ok=True)
     (member / "README").write_text("Project code: 2019.1.01234.S\n")
     tgz = member / "calibration" / f"uid___A002_X1_X1.ms.caltables{n}.tgz"
@@ -79,6 +80,7 @@ def main() -> None:
 
     out: dict[str, dict] = {}
     project, tgz = caltables_package(scratch / "pkg", args.caltables)
+
     def bare_list():
         with tarfile.open(tgz) as tf:
             return tf.getmembers()
@@ -103,8 +105,10 @@ def main() -> None:
 
     ten = 10_000_000
     texts = {
-        "README": ("Project code: 2019.1.01234.S\nPI name: A. Person\nCOMMENTS FROM REDUCER\n---------\n"
-                   "Achieved rms: 1 mJy\nfree text\n"),
+        "README": (
+            "Project code: 2019.1.01234.S\nPI name: A. Person\nCOMMENTS FROM REDUCER\n---------\n"
+            "Achieved rms: 1 mJy\nfree text\n"
+        ),
         "cont.dat": "SpectralWindow: 17\n230.1~230.5GHz LSRK\n",
         "calapply.txt": "applycal(vis='a.ms', gaintable=['x.tsyscal.tbl'], spwmap=[[0,1]])\n",
     }

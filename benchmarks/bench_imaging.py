@@ -24,11 +24,33 @@ def write_cube(path: Path, npix: int, nchan: int) -> Path:
         return path
     header = fits.Header()
     header.update(SIMPLE=True, BITPIX=-32, NAXIS=4, NAXIS1=npix, NAXIS2=npix, NAXIS3=nchan, NAXIS4=1)
-    header.update(CTYPE1="RA---SIN", CRVAL1=248.09, CDELT1=-0.05 / 3600, CRPIX1=npix / 2 + 1, CUNIT1="deg",
-                  CTYPE2="DEC--SIN", CRVAL2=-24.47, CDELT2=0.05 / 3600, CRPIX2=npix / 2 + 1, CUNIT2="deg",
-                  CTYPE3="FREQ", CRVAL3=230.0e9, CDELT3=0.5e6, CRPIX3=1, CUNIT3="Hz",
-                  CTYPE4="STOKES", CRVAL4=1, CDELT4=1, CRPIX4=1, BUNIT="Jy/beam", BMAJ=0.3 / 3600,
-                  BMIN=0.2 / 3600, BPA=30.0, RESTFRQ=230.538e9, SPECSYS="LSRK")
+    header.update(
+        CTYPE1="RA---SIN",
+        CRVAL1=248.09,
+        CDELT1=-0.05 / 3600,
+        CRPIX1=npix / 2 + 1,
+        CUNIT1="deg",
+        CTYPE2="DEC--SIN",
+        CRVAL2=-24.47,
+        CDELT2=0.05 / 3600,
+        CRPIX2=npix / 2 + 1,
+        CUNIT2="deg",
+        CTYPE3="FREQ",
+        CRVAL3=230.0e9,
+        CDELT3=0.5e6,
+        CRPIX3=1,
+        CUNIT3="Hz",
+        CTYPE4="STOKES",
+        CRVAL4=1,
+        CDELT4=1,
+        CRPIX4=1,
+        BUNIT="Jy/beam",
+        BMAJ=0.3 / 3600,
+        BMIN=0.2 / 3600,
+        BPA=30.0,
+        RESTFRQ=230.538e9,
+        SPECSYS="LSRK",
+    )
     header.tofile(path, overwrite=True)
     rng = np.random.default_rng(1)
     with open(path, "r+b") as f:
@@ -67,20 +89,27 @@ def bench_viewer(cube: Path) -> dict:
         viewer.set_channel(min(c, viewer.nchan - 1))
         times.append(time.perf_counter() - t)
     spectra = {}
-    for name, region in (("pixel", {"x": 1000, "y": 1000}), ("box_200px", {"box": (900, 900, 1099, 1099)}),
-                         ("circle_r50", {"circle": (1000.0, 1000.0, 50.0)})):
+    for name, region in (
+        ("pixel", {"x": 1000, "y": 1000}),
+        ("box_200px", {"box": (900, 900, 1099, 1099)}),
+        ("circle_r50", {"circle": (1000.0, 1000.0, 50.0)}),
+    ):
         t = time.perf_counter()
         viewer.spectrum(**region)
         spectra[f"spectrum_{name}_s"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     viewer.show_moment(0, (200, 219), 3.0)
     spectra["moment0_20_channels_s"] = round(time.perf_counter() - t, 2)
-    return {**spectra, "imports_s": round(imports, 3), "open_image_s": round(opened, 3),
-            "first_display_s": round(first, 3),
-            "memory_mb": round(rss / 1e6, 1),
-            "channel_change_ms": round(1e3 * float(np.median(times)), 1),
-            "channel_change_max_ms": round(1e3 * float(np.max(times)), 1),
-            "peak_rss_mb": round(proc.memory_info().rss / 1e6, 1)}
+    return {
+        **spectra,
+        "imports_s": round(imports, 3),
+        "open_image_s": round(opened, 3),
+        "first_display_s": round(first, 3),
+        "memory_mb": round(rss / 1e6, 1),
+        "channel_change_ms": round(1e3 * float(np.median(times)), 1),
+        "channel_change_max_ms": round(1e3 * float(np.max(times)), 1),
+        "peak_rss_mb": round(proc.memory_info().rss / 1e6, 1),
+    }
 
 
 def bench_beam(ms: Path, scratch: Path) -> dict:
@@ -104,13 +133,32 @@ def bench_beam(ms: Path, scratch: Path) -> dict:
     tasks = casa.casatasks()
     t0 = time.perf_counter()
     with casa.working_directory(wd):
-        tasks.tclean(vis=str(ms), field="IRAS16293-2422", spw="1,2,3", imagename="psf", imsize=imsize,
-                     cell=f"{cell}arcsec", specmode="mfs", weighting="briggs", robust=0.5, niter=0)
+        tasks.tclean(
+            vis=str(ms),
+            field="IRAS16293-2422",
+            spw="1,2,3",
+            imagename="psf",
+            imsize=imsize,
+            cell=f"{cell}arcsec",
+            specmode="mfs",
+            weighting="briggs",
+            robust=0.5,
+            niter=0,
+        )
     tclean = time.perf_counter() - t0
     shutil.rmtree(wd, ignore_errors=True)
-    return {"predict_9_robust_s": ours, "open_ms_s": t1 - start, "uv_coverage_s": t2 - t1,
-            "sweep_s": t3 - t2, "predict_cpu_s": cpu, "n_visibilities": cov.n, "tclean_niter0_s": tclean,
-            "tclean_over_predict": tclean / ours, "cell": cell, "imsize": imsize}
+    return {
+        "predict_9_robust_s": ours,
+        "open_ms_s": t1 - start,
+        "uv_coverage_s": t2 - t1,
+        "sweep_s": t3 - t2,
+        "predict_cpu_s": cpu,
+        "n_visibilities": cov.n,
+        "tclean_niter0_s": tclean,
+        "tclean_over_predict": tclean / ours,
+        "cell": cell,
+        "imsize": imsize,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,11 +28,18 @@ def phase_table(n_ant: int = 43, n_spw: int = 4, n_time: int = 240) -> xr.DataTr
         ph = np.cumsum(rng.normal(0, 3, (n_time, n_ant, 2)), axis=0)
         g = np.exp(1j * np.radians(ph)).astype(np.complex64)
         nodes[f"spw_{s}"] = xr.Dataset(
-            {"gain": (("time", "antenna", "receptor"), g),
-             "flag": (("time", "antenna", "receptor"), np.zeros(g.shape, bool))},
-            coords={"time": times, "antenna": [f"DA{41 + i}" for i in range(n_ant)], "receptor": ["X", "Y"],
-                    "field_name": ("time", np.array(["J1625-2527"] * n_time, dtype=object)),
-                    "scan_number": ("time", np.repeat(np.arange(n_time // 20), 20))})
+            {
+                "gain": (("time", "antenna", "receptor"), g),
+                "flag": (("time", "antenna", "receptor"), np.zeros(g.shape, bool)),
+            },
+            coords={
+                "time": times,
+                "antenna": [f"DA{41 + i}" for i in range(n_ant)],
+                "receptor": ["X", "Y"],
+                "field_name": ("time", np.array(["J1625-2527"] * n_time, dtype=object)),
+                "scan_number": ("time", np.repeat(np.arange(n_time // 20), 20)),
+            },
+        )
     return xr.DataTree.from_dict(nodes)
 
 
@@ -57,10 +64,14 @@ def main() -> None:
     one, grid = av.plots.gains(ct, iterate="none"), av.plots.gains(ct, iterate="antenna")
     h_base = _time(lambda: file_html(one.layout, CDN), 1)
     h_grid = _time(lambda: file_html(grid.layout, CDN), 1)
-    print(f"build  iterate=none {base * 1e3:7.0f} ms   iterate=antenna {per_ant * 1e3:7.0f} ms   "
-          f"ratio {per_ant / base:5.2f}")
-    print(f"html   iterate=none {h_base * 1e3:7.0f} ms   iterate=antenna {h_grid * 1e3:7.0f} ms   "
-          f"ratio {h_grid / h_base:5.2f}")
+    print(
+        f"build  iterate=none {base * 1e3:7.0f} ms   iterate=antenna {per_ant * 1e3:7.0f} ms   "
+        f"ratio {per_ant / base:5.2f}"
+    )
+    print(
+        f"html   iterate=none {h_base * 1e3:7.0f} ms   iterate=antenna {h_grid * 1e3:7.0f} ms   "
+        f"ratio {h_grid / h_base:5.2f}"
+    )
 
 
 if __name__ == "__main__":

@@ -36,8 +36,11 @@ def main() -> None:
     import almaview as av
     from casacore import tables
 
-    tp = av.sampledata.build_tp_eb(args.scratch / f"tp_{args.n_antennas}_{args.map_size:g}",
-                                   n_antennas=args.n_antennas, map_size_arcsec=args.map_size)
+    tp = av.sampledata.build_tp_eb(
+        args.scratch / f"tp_{args.n_antennas}_{args.map_size:g}",
+        n_antennas=args.n_antennas,
+        map_size_arcsec=args.map_size,
+    )
     ms = str(tp.ms)
 
     def raw_all():
@@ -75,8 +78,9 @@ def main() -> None:
     print(f"open_ms (metadata, index, pointing): {best(almaview_open) * 1e3:.1f} ms")
     for name, a, b in (("all spectra", almaview_all, raw_all), ("one antenna ON", almaview_on, raw_on)):
         ta, tb = best(a), best(b)
-        print(f"{name}: almaview {ta * 1e3:.1f} ms, python-casacore {tb * 1e3:.1f} ms, ratio {ta / tb:.2f} "
-              f"({nrows} rows)")
+        print(
+            f"{name}: almaview {ta * 1e3:.1f} ms, python-casacore {tb * 1e3:.1f} ms, ratio {ta / tb:.2f} ({nrows} rows)"
+        )
 
 
 if __name__ == "__main__":

@@ -53,8 +53,10 @@ def main() -> None:
     import almaview as av
     from almaview.imaging import ms_spectrum
 
-    paths = args.ms or [av.open_delivery(av.demo.build(progress=False)).ebs[0].calibrated_ms,
-                        *map(str, sorted((REPO / "bench-data" / "alma_eb_large").glob("*.ms")))]
+    paths = args.ms or [
+        av.open_delivery(av.demo.build(progress=False)).ebs[0].calibrated_ms,
+        *map(str, sorted((REPO / "bench-data" / "alma_eb_large").glob("*.ms"))),
+    ]
     for ms in paths:
         has_corrected = "CORRECTED_DATA" in av.open_ms(ms).attrs["data_columns"]
         word = args.column or ("corrected" if has_corrected else "data")
@@ -69,9 +71,11 @@ def main() -> None:
             times["almaview"].append(time.perf_counter() - t0)
         np.testing.assert_allclose(got["amplitude"], raw, rtol=1e-4)
         r, a = times["raw"][-1], times["almaview"][-1]
-        print(f"{Path(ms).name}  spw {args.spw} ({len(got)} ch, {word}): raw casacore+numpy {r:.2f} s, "
-              f"ms_spectrum {a:.2f} s (open included), ratio raw/almaview {r / a:.2f}; first runs "
-              f"{times['raw'][0]:.2f} / {times['almaview'][0]:.2f} s")
+        print(
+            f"{Path(ms).name}  spw {args.spw} ({len(got)} ch, {word}): raw casacore+numpy {r:.2f} s, "
+            f"ms_spectrum {a:.2f} s (open included), ratio raw/almaview {r / a:.2f}; first runs "
+            f"{times['raw'][0]:.2f} / {times['almaview'][0]:.2f} s"
+        )
 
 
 if __name__ == "__main__":

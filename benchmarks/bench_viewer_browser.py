@@ -154,17 +154,23 @@ def write_notebook(folder: Path, cube: str, max_pixels: int) -> str:
 
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import almaview as av\nfrom almaview.widgets.image_viewer import ImageViewer\n"
-        f"viewer = ImageViewer(av.open_image({cube!r}), max_pixels={max_pixels})\nviewer"),
-        nbformat.v4.new_code_cell(KERNEL_HOOK)]
+    nb.cells = [
+        nbformat.v4.new_code_cell(
+            "import almaview as av\nfrom almaview.widgets.image_viewer import ImageViewer\n"
+            f"viewer = ImageViewer(av.open_image({cube!r}), max_pixels={max_pixels})\nviewer"
+        ),
+        nbformat.v4.new_code_cell(KERNEL_HOOK),
+    ]
     nbformat.write(nb, str(folder / "viewer-bench.ipynb"))
     return "viewer-bench.ipynb"
 
 
 def kernel_exec(page, code: str, timeout: float = 60.0) -> None:
-    page.evaluate("""async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
-      await k.requestExecute({code, silent: false, store_history: false}).done; }""", code)
+    page.evaluate(
+        """async (code) => { const k = window.jupyterapp.shell.currentWidget.sessionContext.session.kernel;
+      await k.requestExecute({code, silent: false, store_history: false}).done; }""",
+        code,
+    )
 
 
 def breakdown(change: dict) -> dict:
@@ -201,8 +207,9 @@ def breakdown(change: dict) -> dict:
     return out
 
 
-def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False, step: int = 37,
-        playing: bool = False) -> dict:
+def run(
+    cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = False, step: int = 37, playing: bool = False
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     reason = harness.browser_unavailable()
@@ -242,24 +249,31 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
                 cdp.on("Tracing.dataCollected", lambda e: trace_events.extend(e["value"]))
             targets = [(first + step * (i + 1)) % nchan for i in range(changes)]
             for i, target in enumerate(targets):
-                page.evaluate("() => { const b = window.__bench; b.frames.length = 0; b.keys.length = 0;"
-                              " b.patches.length = 0; b.changes.length = 0; }")
+                page.evaluate(
+                    "() => { const b = window.__bench; b.frames.length = 0; b.keys.length = 0;"
+                    " b.patches.length = 0; b.changes.length = 0; }"
+                )
                 kernel_exec(page, "_bench['handler'].clear(); _bench['events'].clear()")
                 page.wait_for_timeout(300)
                 page.evaluate("() => { window.__bench.frames.length = 0; }")
                 if cdp is not None and i == changes - 1:
                     if trace:
-                        cdp.send("Tracing.start", {"categories": "devtools.timeline,v8.execute,blink",
-                                                   "transferMode": "ReportEvents"})
+                        cdp.send(
+                            "Tracing.start",
+                            {"categories": "devtools.timeline,v8.execute,blink", "transferMode": "ReportEvents"},
+                        )
                     else:
                         cdp.send("Profiler.start")
                 readout.click()
                 readout.fill(str(target))
                 readout.press("Enter")
-                page.wait_for_function("() => window.__bench.changes.length > 0 && "
-                                       "window.__bench.changes[window.__bench.changes.length - 1].painted !== null")
                 page.wait_for_function(
-                    "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'")
+                    "() => window.__bench.changes.length > 0 && "
+                    "window.__bench.changes[window.__bench.changes.length - 1].painted !== null"
+                )
+                page.wait_for_function(
+                    "() => window.jupyterapp.shell.currentWidget.sessionContext.session.kernel.status === 'idle'"
+                )
                 page.wait_for_timeout(400)  # late frames (label, stats, the colour callback's echo)
                 prof = None
                 if cdp is not None and i == changes - 1:
@@ -278,16 +292,26 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
                 k = json.loads(kernel_log.read_text())
                 if not k["handler"]:
                     raise SystemExit(f"change {i}: the kernel saw no slider update")
-                change = {"target": target, "t0": b["keys"][0], "handler": k["handler"][0][:2],
-                          "events": k["events"], "frames_in": [f for f in b["frames"] if f[0] == "in"],
-                          "frames_out": [f for f in b["frames"] if f[0] == "out"], "patches": b["patches"],
-                          "t1": b["changes"][0]["t1"], "raf": b["changes"][0]["raf"],
-                          "painted": b["changes"][0]["painted"],
-                          "image_changes": len(b["changes"])}
+                change = {
+                    "target": target,
+                    "t0": b["keys"][0],
+                    "handler": k["handler"][0][:2],
+                    "events": k["events"],
+                    "frames_in": [f for f in b["frames"] if f[0] == "in"],
+                    "frames_out": [f for f in b["frames"] if f[0] == "out"],
+                    "patches": b["patches"],
+                    "t1": b["changes"][0]["t1"],
+                    "raf": b["changes"][0]["raf"],
+                    "painted": b["changes"][0]["painted"],
+                    "image_changes": len(b["changes"]),
+                }
                 bd = breakdown(change)
                 results["changes"].append({"raw": change, "breakdown": bd})
-                print(f"change {i + 1}/{changes} -> channel {target}: " + ", ".join(
-                    f"{key} {v:.0f}" if isinstance(v, float) else f"{key} {v}" for key, v in bd.items()), flush=True)
+                print(
+                    f"change {i + 1}/{changes} -> channel {target}: "
+                    + ", ".join(f"{key} {v:.0f}" if isinstance(v, float) else f"{key} {v}" for key, v in bd.items()),
+                    flush=True,
+                )
                 if prof is not None:
                     results["profile_top"] = profile_top(prof)
             results["problems"] = log.problems()
@@ -296,8 +320,11 @@ def run(cube: str, changes: int, max_pixels: int, profile: bool, trace: bool = F
 
 def trace_top(events: list, n: int = 25) -> list[tuple[str, float, int]]:
     """Total duration (ms) and count per trace event name (complete 'X' events of the renderer's main thread)."""
-    main = {(e["pid"], e["tid"]) for e in events if e.get("name") == "thread_name"
-            and e.get("args", {}).get("name") == "CrRendererMain"}
+    main = {
+        (e["pid"], e["tid"])
+        for e in events
+        if e.get("name") == "thread_name" and e.get("args", {}).get("name") == "CrRendererMain"
+    }
     tot: dict[str, list] = {}
     for e in events:
         if e.get("ph") != "X" or (main and (e["pid"], e["tid"]) not in main):
@@ -326,8 +353,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--changes", type=int, default=12)
     ap.add_argument("--max-pixels", type=int, default=1024)
     ap.add_argument("--step", type=int, default=37, help="channels between changes (1: as Play or arrow keys do)")
-    ap.add_argument("--playing", action="store_true",
-                    help="changes at the viewer's Play resolution (viewer.playing = True; play_pixels)")
+    ap.add_argument(
+        "--playing",
+        action="store_true",
+        help="changes at the viewer's Play resolution (viewer.playing = True; play_pixels)",
+    )
     ap.add_argument("--profile", action="store_true", help="CPU-profile the page during the last change")
     ap.add_argument("--trace", action="store_true", help="trace the page (devtools timeline) during the last change")
     ap.add_argument("--json", help="write the raw records and breakdowns here")

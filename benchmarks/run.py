@@ -94,9 +94,13 @@ def chunk_overhead(ms: str, spw: int, repeat: int = 3) -> dict:
     raw(), almaview()  # warm
     t_raw, t_av, _, amp = alternate(raw, almaview, repeat)
     nchunks = len(amp.chunks[0]) if amp.chunks else len(blocks)
-    return {"chunk_overhead_spw": spw, "chunk_overhead_chunks": len(blocks), "chunk_overhead_raw_s": t_raw,
-            "chunk_overhead_almaview_s": t_av,
-            "chunk_overhead_ms_per_chunk": 1e3 * (t_av - t_raw) / max(nchunks, 1)}
+    return {
+        "chunk_overhead_spw": spw,
+        "chunk_overhead_chunks": len(blocks),
+        "chunk_overhead_raw_s": t_raw,
+        "chunk_overhead_almaview_s": t_av,
+        "chunk_overhead_ms_per_chunk": 1e3 * (t_av - t_raw) / max(nchunks, 1),
+    }
 
 
 def read_overhead(ms: str, spw: int, repeat: int = 5) -> dict:
@@ -132,8 +136,12 @@ def read_overhead(ms: str, spw: int, repeat: int = 5) -> dict:
 
     raw(), almaview()
     t_raw, t_av, _, _ = alternate(raw, almaview, repeat)
-    return {"read_overhead_reads": nt, "read_overhead_raw_s": t_raw, "read_overhead_almaview_s": t_av,
-            "read_overhead_ms_per_read": 1e3 * (t_av - t_raw) / nt}
+    return {
+        "read_overhead_reads": nt,
+        "read_overhead_raw_s": t_raw,
+        "read_overhead_almaview_s": t_av,
+        "read_overhead_ms_per_read": 1e3 * (t_av - t_raw) / nt,
+    }
 
 
 def almaview_channel_mean(ms: str, node: str):
@@ -158,8 +166,10 @@ def peak_memory_child(ms: str, node: str) -> float:
 def distributed_channel_mean(ms: str, node: str):
     from dask.distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        Client(cluster) as client,
+    ):
         import almaview as av
 
         client.run(lambda: __import__("almaview.io.ms"))  # warm the workers' imports
@@ -214,8 +224,13 @@ def main(argv=None) -> int:
     node = f"spw_{args.spw}"
     nchan = eb.spws[args.spw]
     size_gb = sum(f.stat().st_size for f in Path(ms).rglob("*") if f.is_file()) / 1e9
-    res: dict = {"ms": Path(ms).name, "ms_size_gb": round(size_gb, 2), "antennas": len(eb.antennas), "spw": args.spw,
-                 "nchan": nchan}
+    res: dict = {
+        "ms": Path(ms).name,
+        "ms_size_gb": round(size_gb, 2),
+        "antennas": len(eb.antennas),
+        "spw": args.spw,
+        "nchan": nchan,
+    }
 
     import almaview as av
 
@@ -229,13 +244,18 @@ def main(argv=None) -> int:
     # Warm both paths once (page cache, imports), then time them alternately.
     raw_channel_mean(ms, rows[: len(rows) // 10], nchan)
     almaview_channel_mean(ms, node)
-    t_raw, t_av, raw, amp = alternate(lambda: raw_channel_mean(ms, rows, nchan),
-                                      lambda: almaview_channel_mean(ms, node), repeat=args.repeat)
+    t_raw, t_av, raw, amp = alternate(
+        lambda: raw_channel_mean(ms, rows, nchan), lambda: almaview_channel_mean(ms, node), repeat=args.repeat
+    )
     # Same numbers from both paths (NaN cells are grid holes with no row).
     got = np.sort(amp.values[np.isfinite(amp.values)].ravel())
     np.testing.assert_allclose(got, np.sort(raw.ravel()), rtol=1e-5)
-    res.update(raw_getcol_s=t_raw, almaview_s=t_av, ratio_single_process=t_raw / t_av,
-               throughput_gb_s=res["spw_data_gb"] / t_av)
+    res.update(
+        raw_getcol_s=t_raw,
+        almaview_s=t_av,
+        ratio_single_process=t_raw / t_av,
+        throughput_gb_s=res["spw_data_gb"] / t_av,
+    )
 
     if "chunks" not in skip:
         res.update(read_overhead(ms, args.chunk_spw))

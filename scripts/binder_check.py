@@ -37,9 +37,12 @@ def step(name: str, argv: list[str], **kw) -> float:
 
 def archive_standin(repo: Path, venv: Path, env: dict) -> tuple[subprocess.Popen, str]:
     """Start tests/archive/standin.py (the ALMA archive stand-in) with the Binder venv; return it and its URL."""
-    proc = subprocess.Popen([str(venv / "bin" / "python"), str(repo / "tests" / "archive" / "standin.py")],
-                            env=dict(env, PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")])),
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [str(venv / "bin" / "python"), str(repo / "tests" / "archive" / "standin.py")],
+        env=dict(env, PYTHONPATH=os.pathsep.join([str(repo), str(repo / "tests")])),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     url = proc.stdout.readline().strip() if proc.stdout else ""
     if not url.startswith("http://127.0.0.1:"):
         proc.kill()
@@ -54,8 +57,9 @@ def main() -> None:
     args = ap.parse_args()
     work = args.workdir or Path(tempfile.mkdtemp(prefix="almaview-binder-"))
     repo, venv, home = work / "repo", work / "venv", work / "home"
-    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True,
-                           capture_output=True, text=True).stdout.split("\0")
+    files = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, check=True, capture_output=True, text=True
+    ).stdout.split("\0")
     for f in filter(None, files):
         src = REPO / f
         if src.is_file():
@@ -63,13 +67,29 @@ def main() -> None:
             shutil.copy2(src, repo / f)
     home.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ALMAVIEW_", "JUPYTER", "VIRTUAL_ENV", "PYTHON"))}
-    env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
-               ALMAVIEW_CACHE_DIR=str(home / ".cache" / "almaview"))
+    env.update(
+        HOME=str(home),
+        PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        ALMAVIEW_CACHE_DIR=str(home / ".cache" / "almaview"),
+    )
     times = {}
     times["venv"] = step("venv", [sys.executable, "-m", "venv", str(venv)], env=env)
-    times["pip"] = step("pip install -r binder/requirements.txt",
-                        [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", "-r",
-                         "binder/requirements.txt", "ipykernel", "nbclient"], cwd=repo, env=env)
+    times["pip"] = step(
+        "pip install -r binder/requirements.txt",
+        [
+            str(venv / "bin" / "python"),
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "-r",
+            "binder/requirements.txt",
+            "ipykernel",
+            "nbclient",
+        ],
+        cwd=repo,
+        env=env,
+    )
     times["postBuild"] = step("postBuild", [str(repo / "binder" / "postBuild")], cwd=repo, env=env)
     for nb in sorted((repo / "notebooks").glob("*.ipynb")):
         standin, nb_env = None, env
@@ -77,8 +97,12 @@ def main() -> None:
             standin, url = archive_standin(repo, venv, env)
             nb_env = dict(env, ALMAVIEW_ARCHIVE_URL=url, ALMAVIEW_EXAMPLE_PROJECT="2023.1.01234.S")
         try:
-            times[nb.name] = step(f"run {nb.name}", [str(venv / "bin" / "jupyter"), "execute",
-                                                     "--kernel_name=python3", nb.name], cwd=nb.parent, env=nb_env)
+            times[nb.name] = step(
+                f"run {nb.name}",
+                [str(venv / "bin" / "jupyter"), "execute", "--kernel_name=python3", nb.name],
+                cwd=nb.parent,
+                env=nb_env,
+            )
         finally:
             if standin is not None:
                 standin.terminate()

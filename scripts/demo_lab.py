@@ -35,9 +35,17 @@ def lab_argv(notebook: str, *, port: int, token: str, open_browser: bool) -> lis
     """
     # The server's root is the current folder (a notebook given as an argument would make its folder the root, and
     # the printed URL wrong); the browser it may open goes to the notebook.
-    argv = [sys.executable, "-m", "jupyterlab", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-            "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={os.getcwd()}",
-            f"--LabApp.default_url=/lab/tree/{Path(notebook).as_posix()}"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.port={port}",
+        "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={os.getcwd()}",
+        f"--LabApp.default_url=/lab/tree/{Path(notebook).as_posix()}",
+    ]
     if not open_browser:
         argv.append("--no-browser")
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -71,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"almaview demo: no notebook {args.notebook!r} (run from the repository's top folder)", file=sys.stderr)
         return 2
     token = secrets.token_hex(16)
-    proc = subprocess.Popen(lab_argv(args.notebook, port=args.port, token=token,
-                                     open_browser=not args.no_browser), start_new_session=True)
+    proc = subprocess.Popen(
+        lab_argv(args.notebook, port=args.port, token=token, open_browser=not args.no_browser), start_new_session=True
+    )
 
     def stop(*_):
         if proc.poll() is None:
@@ -88,12 +97,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if not wait_until_up(f"{base}/api/status?token={token}", proc):
             stop()
-            print(f"almaview demo: JupyterLab did not start on {base} (is the port in use? try "
-                  f"`make demo LAB_PORT={args.port + 1}`)", file=sys.stderr)
+            print(
+                f"almaview demo: JupyterLab did not start on {base} (is the port in use? try "
+                f"`make demo LAB_PORT={args.port + 1}`)",
+                file=sys.stderr,
+            )
             return 1
         url = f"{base}/lab/tree/{Path(args.notebook).as_posix()}?token={token}"
-        print(f"\n    almaview demo is running. Open this URL in a web browser:\n\n    {url}\n\n"
-              "    (Ctrl-C stops the server)\n", flush=True)
+        print(
+            f"\n    almaview demo is running. Open this URL in a web browser:\n\n    {url}\n\n"
+            "    (Ctrl-C stops the server)\n",
+            flush=True,
+        )
         return proc.wait()
     except KeyboardInterrupt:
         stop()

@@ -52,8 +52,10 @@ def main() -> None:
                 page.locator(".bk-Figure").first.scroll_into_view_if_needed()
                 page.screenshot(path=str(tmp / "lab.png"))
                 log.assert_clean()
-            with harness.voila(nbs / "01-quickstart.ipynb", tmp / "voila") as v, \
-                    harness.launch(p, tmp / "profile2") as (ctx, log):
+            with (
+                harness.voila(nbs / "01-quickstart.ipynb", tmp / "voila") as v,
+                harness.launch(p, tmp / "profile2") as (ctx, log),
+            ):
                 log.tolerated = ("cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free",)  # see test_voila.py
                 page = ctx.pages[0]
                 harness.open_in_voila(page, v)

@@ -69,7 +69,11 @@ def alma_eb_wide(sampledata_dir: Path):
 
     spws = tuple(simulate.SpwSetup(s.name, s.centre_hz, 8, s.width_hz * s.nchan / 8) for s in simulate.alma_spws())
     return sampledata.build_alma_eb(
-        sampledata_dir / "alma_eb_wide", scale="large", calibrate=False, progress=False, spws=spws,
+        sampledata_dir / "alma_eb_wide",
+        scale="large",
+        calibrate=False,
+        progress=False,
+        spws=spws,
         scans=simulate.alma_scans(1, 60.0),
     )
 

@@ -61,12 +61,17 @@ def test_constants_have_one_home():
     import almaview
 
     root = pathlib.Path(almaview.__file__).parent
-    patterns = {"MAD factor": r"1\.4826\d*\s*\*", "beam factor": r"pi\s*/\s*\(4(\.0)?\s*\*\s*(math|np)\.log\(2",
-                "wrap_deg": r"^def wrap_deg\(", "DATA_COLUMNS": r"^DATA_COLUMNS = \{\s*\"",
-                "intent table": r"\"CALIBRATE_FLUX\": \""}
+    patterns = {
+        "MAD factor": r"1\.4826\d*\s*\*",
+        "beam factor": r"pi\s*/\s*\(4(\.0)?\s*\*\s*(math|np)\.log\(2",
+        "wrap_deg": r"^def wrap_deg\(",
+        "DATA_COLUMNS": r"^DATA_COLUMNS = \{\s*\"",
+        "intent table": r"\"CALIBRATE_FLUX\": \"",
+    }
     for what, pat in patterns.items():
-        homes = sorted(str(p.relative_to(root)) for p in root.rglob("*.py")
-                       if re.search(pat, p.read_text(), flags=re.M))
+        homes = sorted(
+            str(p.relative_to(root)) for p in root.rglob("*.py") if re.search(pat, p.read_text(), flags=re.M)
+        )
         assert len(homes) <= 1, f"{what} is written in {homes}"
 
 

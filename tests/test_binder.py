@@ -48,11 +48,18 @@ def test_readme_binder_badge_opens_an_existing_notebook():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(os.environ.get("ALMAVIEW_BINDER_CHECK") != "1",
-                    reason="~5 min (CASA wheels, demo build, every notebook): CI runs `make binder-check` after "
-                           "`make test`; set ALMAVIEW_BINDER_CHECK=1 to run it inside pytest")
+@pytest.mark.skipif(
+    os.environ.get("ALMAVIEW_BINDER_CHECK") != "1",
+    reason="~5 min (CASA wheels, demo build, every notebook): CI runs `make binder-check` after "
+    "`make test`; set ALMAVIEW_BINDER_CHECK=1 to run it inside pytest",
+)
 def test_binder_spec_builds_and_runs_every_notebook(tmp_path):
     """A fresh venv from binder/ only, postBuild run, every notebook executed (``make binder-check``)."""
-    r = subprocess.run([sys.executable, str(REPO / "scripts" / "binder_check.py"), "--workdir", str(tmp_path)],
-                       cwd=REPO, capture_output=True, text=True, timeout=3600)
+    r = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "binder_check.py"), "--workdir", str(tmp_path)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-4000:]

@@ -372,8 +372,9 @@ def test_pre_34_cal_desc_layout(tmp_path):
     ]
     with tables.table(str(path), tables.maketabdesc(cols), nrow=1, ack=False) as t:
         t.putinfo({"type": "Calibration", "subType": "B Jones", "readme": ""})
-        with tables.table(str(path / "CAL_DESC"), tables.maketabdesc([tables.makescacoldesc("NUM_SPW", 1)]),
-                          nrow=1, ack=False) as desc:
+        with tables.table(
+            str(path / "CAL_DESC"), tables.maketabdesc([tables.makescacoldesc("NUM_SPW", 1)]), nrow=1, ack=False
+        ) as desc:
             desc.putcell("NUM_SPW", 0, 1)
         t.putkeyword("CAL_DESC", desc)
         t.putcell("GAIN", 0, np.ones((2, 1, 1, 1), dtype=complex))

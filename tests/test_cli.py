@@ -18,10 +18,22 @@ def test_info_prints_the_summary(pipeline_pkg, capsys):
     spec, base = pipeline_pkg
     assert main(["info", str(spec.root), "--no-ms"]) == 0
     out = capsys.readouterr().out
-    for needle in (spec.project, "PI Marie Curie", f"member OUS {MOUS}", *EBS, "spws: 17, 19",
-                   f"{SCI}: TARGET", f"{BP}: AMPLITUDE,BANDPASS", f"{PH}: PHASE,CHECK", f"{CHECK}: PHASE,CHECK",
-                   "images (17):", "NGC_1234 sci spw17 cube I pbcor", "Calibration 0.20 (error)",
-                   "stage 4 hifa_bandpass: 0.50 (warning)", "calibrated MS missing for 2 of 3 EBs"):
+    for needle in (
+        spec.project,
+        "PI Marie Curie",
+        f"member OUS {MOUS}",
+        *EBS,
+        "spws: 17, 19",
+        f"{SCI}: TARGET",
+        f"{BP}: AMPLITUDE,BANDPASS",
+        f"{PH}: PHASE,CHECK",
+        f"{CHECK}: PHASE,CHECK",
+        "images (17):",
+        "NGC_1234 sci spw17 cube I pbcor",
+        "Calibration 0.20 (error)",
+        "stage 4 hifa_bandpass: 0.50 (warning)",
+        "calibrated MS missing for 2 of 3 EBs",
+    ):
         assert needle in out, needle
 
 
@@ -76,8 +88,12 @@ def test_demo_without_builder_is_a_clean_error(tmp_path, monkeypatch, capsys, mo
 
 def test_python_dash_m(pipeline_pkg, cache):
     spec, base = pipeline_pkg
-    r = subprocess.run([sys.executable, "-m", "almaview", "info", str(spec.root), "--json", "--no-ms"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "almaview", "info", str(spec.root), "--json", "--no-ms"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["project_code"] == spec.project
 

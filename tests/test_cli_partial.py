@@ -22,8 +22,15 @@ OPTIONAL = {
     "no-weblog": ("*.weblog.tgz",),
     "no-contdat": ("*.auxproducts.tgz", "cont.dat"),
     "no-casa-commands": ("*.casa_commands.log",),
-    "bare": ("*.weblog.tgz", "*.auxproducts.tgz", "cont.dat", "*.casa_commands.log", "*aquareport*",
-             "*pipeline_manifest*", "*.calapply.txt"),
+    "bare": (
+        "*.weblog.tgz",
+        "*.auxproducts.tgz",
+        "cont.dat",
+        "*.casa_commands.log",
+        "*aquareport*",
+        "*pipeline_manifest*",
+        "*.calapply.txt",
+    ),
 }
 
 
@@ -41,8 +48,9 @@ def _strip(demo: Path, dst: Path, patterns: tuple[str, ...]) -> Path:
 
 def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-    return subprocess.run([sys.executable, "-m", "almaview", *args], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=600)
+    return subprocess.run(
+        [sys.executable, "-m", "almaview", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=600
+    )
 
 
 @pytest.fixture(scope="module")

@@ -46,8 +46,9 @@ def _datalink_rows() -> list[tuple[str, int, str]]:
             if not url.startswith("http") or "dataPortal/" not in url:
                 continue
             size = row["content_length"]
-            rows.append((url.rsplit("/", 1)[-1], int(size) if size is not None and size == size else 0,
-                         str(row["semantics"])))
+            rows.append(
+                (url.rsplit("/", 1)[-1], int(size) if size is not None and size == size else 0, str(row["semantics"]))
+            )
     return rows
 
 
@@ -127,8 +128,10 @@ def _write_archive_tars(project: Path, out: Path) -> Path:
     for member in sorted(project.glob("science_goal.*/group.*/member.*")):
         mous = member.name.split(".", 1)[1]
         files = sorted(p for p in member.rglob("*") if p.is_file())
-        parts = {"001_of_001": [p for p in files if p.relative_to(member).parts[0] == "product"],
-                 "auxiliary": [p for p in files if p.relative_to(member).parts[0] != "product"]}
+        parts = {
+            "001_of_001": [p for p in files if p.relative_to(member).parts[0] == "product"],
+            "auxiliary": [p for p in files if p.relative_to(member).parts[0] != "product"],
+        }
         for label, chosen in parts.items():
             with tarfile.open(out / f"{code}_{mous}_{label}.tar", "w") as tar:
                 for p in chosen:
@@ -179,8 +182,12 @@ def test_cycle5_manual_from_the_archives_own_listing(tmp_path):
     assert m.uid == MOUS5
     assert not _unknown(d), m.unknown_reasons
     # the four EBs, from their calibration scripts, caltable archives and QA0 reports
-    assert sorted(eb.uid for eb in m.ebs) == ["uid___A002_Xd28a9e_X71b8", "uid___A002_Xd28a9e_X7b4d",
-                                              "uid___A002_Xd29c1f_X1f74", "uid___A002_Xd29c1f_X5cf"]
+    assert sorted(eb.uid for eb in m.ebs) == [
+        "uid___A002_Xd28a9e_X71b8",
+        "uid___A002_Xd28a9e_X7b4d",
+        "uid___A002_Xd29c1f_X1f74",
+        "uid___A002_Xd29c1f_X5cf",
+    ]
     assert m.calibration_mode == "manual"
     assert len(m.other_files["calibration_plots"]) == 4
     assert len(m.other_files["log_archive"]) == 6  # 4 per EB, 1 imaging, 1 for the whole OUS
@@ -190,8 +197,16 @@ def test_cycle5_manual_from_the_archives_own_listing(tmp_path):
     assert len(m.scripts.calibration) == 4 and len(m.scripts.imaging) == 2 and len(m.scripts.script_for_pi) == 1
     # the products: one vocabulary (a manual '.image.pbcor' is a pbcor, a '.mask.tgz' a mask)
     types = Counter((im.kind, im.image_type, im.format) for im in m.images)
-    assert types == Counter({("mfs", "pbcor", "fits"): 1, ("mfs", "mask", "casa"): 1, ("mfs", "pb", "fits"): 1,
-                             ("cube", "pbcor", "fits"): 1, ("cube", "mask", "casa"): 1, ("cube", "pb", "fits"): 1})
+    assert types == Counter(
+        {
+            ("mfs", "pbcor", "fits"): 1,
+            ("mfs", "mask", "casa"): 1,
+            ("mfs", "pb", "fits"): 1,
+            ("cube", "pbcor", "fits"): 1,
+            ("cube", "mask", "casa"): 1,
+            ("cube", "pb", "fits"): 1,
+        }
+    )
     assert all(im.manual and im.field == "50_kms_cloud" and im.role == "sci" for im in m.images)
     sizes = {im.name: im.size for im in m.images if im.format == "fits"}  # stand-in tgz have sizes of their own
     listed = {p.rsplit("/", 1)[-1]: s for p, s in listing}
@@ -202,8 +217,10 @@ def test_cycle5_manual_as_the_archives_tars(tmp_path):
     listing = _cycle5_listing()
     project = _write_tree(tmp_path / "tree" / PROJECT5, listing, max_size=4096)  # tar writes the zeros out
     tars = _write_archive_tars(project, tmp_path / "tars")
-    assert sorted(p.name for p in tars.iterdir()) == [f"{PROJECT5}_{MOUS5}_001_of_001.tar",
-                                                      f"{PROJECT5}_{MOUS5}_auxiliary.tar"]
+    assert sorted(p.name for p in tars.iterdir()) == [
+        f"{PROJECT5}_{MOUS5}_001_of_001.tar",
+        f"{PROJECT5}_{MOUS5}_auxiliary.tar",
+    ]
     before = tree_digest(tars)
     d_tars = av.open_delivery(tars, read_ms=False)
     d_tree = av.open_delivery(project, read_ms=False)
@@ -226,8 +243,13 @@ def test_cycle3_manual(tmp_path):
     assert len(m.other_files["calibration_plots"]) == 2 and len(m.other_files["log_archive"]) == 3
     assert len(m.scripts.calibration) == 3  # two EB scripts and the flux calibration script
     images = {(im.field, im.kind, im.image_type) for im in m.images}
-    assert images == {("HL_Tau", "cont", "pbcor"), ("HL_Tau", "cont", "pb"), ("HL_Tau", "cont", "mask"),
-                      ("HL_Tau", "cube", "pbcor"), ("HL_Tau", "cube", "pb")}
+    assert images == {
+        ("HL_Tau", "cont", "pbcor"),
+        ("HL_Tau", "cont", "pb"),
+        ("HL_Tau", "cont", "mask"),
+        ("HL_Tau", "cube", "pbcor"),
+        ("HL_Tau", "cube", "pb"),
+    }
 
 
 def test_cycle7_pipeline(tmp_path):
@@ -254,15 +276,22 @@ def test_cycle10_group_with_12m_7m_and_tp(tmp_path):
     assert not _unknown(d), [m.unknown_reasons for m in d.mous]
     assert len(d.mous) == 3 and d.groups == ["uid___A001_X3621_X3d66"]
     by_uid = {m.uid: m for m in d.mous}
-    twelve, seven, tp = (by_uid[u] for u in ("uid___A001_X3621_X3d68", "uid___A001_X3621_X3d6a",
-                                            "uid___A001_X3621_X3d6c"))
+    twelve, seven, tp = (
+        by_uid[u] for u in ("uid___A001_X3621_X3d68", "uid___A001_X3621_X3d6a", "uid___A001_X3621_X3d6c")
+    )
     assert (len(twelve.ebs), len(seven.ebs), len(tp.ebs)) == (2, 3, 2)
     # JSON and PL driver records are kept by kind
     assert len(twelve.other_files["pipeline_record"]) == 3  # time tracker, self-calibration, PL driver
     # multi-term continuum: one vocabulary
     cont = {(im.image_type, im.taylor) for im in twelve.images if im.kind == "cont"}
-    assert cont == {("pbcor", "tt0"), ("pbcor", "tt1"), ("pb", "tt0"), ("alpha", None), ("alpha.error", None),
-                    ("mask", None)}
+    assert cont == {
+        ("pbcor", "tt0"),
+        ("pbcor", "tt1"),
+        ("pb", "tt0"),
+        ("alpha", None),
+        ("alpha.error", None),
+        ("mask", None),
+    }
     # the Total Power cubes and their weights
     assert {(im.image_type, im.single_dish) for im in tp.images} == {("image", True), ("weight", True)}
     # products imaged at group level belong to the group, which says what it combines
@@ -270,4 +299,3 @@ def test_cycle10_group_with_12m_7m_and_tp(tmp_path):
     assert len(d.group_products[group]) == 4
     assert all(im.naming == "group" for im in d.group_products[group])
     assert {m.uid for m in d.group_members(group)} == set(by_uid)
-

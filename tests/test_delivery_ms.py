@@ -35,8 +35,13 @@ def _intents_by_field(ms: Path) -> dict[str, set[str]]:
 def test_fields_and_spws_from_the_calibrated_ms(alma_eb, tmp_path, cache):
     ms = Path(alma_eb.ms)
     eb = ms.name.split(".")[0]
-    member = (tmp_path / "2022.1.00001.S" / "science_goal.uid___A001_X1_X1" / "group.uid___A001_X1_X2"
-              / "member.uid___A001_X1_X3")
+    member = (
+        tmp_path
+        / "2022.1.00001.S"
+        / "science_goal.uid___A001_X1_X1"
+        / "group.uid___A001_X1_X2"
+        / "member.uid___A001_X1_X3"
+    )
     (member / "calibrated").mkdir(parents=True)
     os.symlink(ms, member / "calibrated" / ms.name)  # the real CASA-built MS, linked in, never copied
     before = tree_digest(ms)

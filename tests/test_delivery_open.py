@@ -114,10 +114,15 @@ def test_caltable_extracted_into_cache_on_first_use_and_reused(pipeline_pkg, cac
         eb.caltables["phase"]  # the phase-up table and the timegaincal one
 
 
-@pytest.mark.parametrize("inner", ["", "science_goal.uid___A001_X1465_X2a38",
-                                   "science_goal.uid___A001_X1465_X2a38/group.uid___A001_X1465_X2a39",
-                                   "science_goal.uid___A001_X1465_X2a38/group.uid___A001_X1465_X2a39/"
-                                   "member.uid___A001_X1465_X2a3a/calibration"])
+@pytest.mark.parametrize(
+    "inner",
+    [
+        "",
+        "science_goal.uid___A001_X1465_X2a38",
+        "science_goal.uid___A001_X1465_X2a38/group.uid___A001_X1465_X2a39",
+        "science_goal.uid___A001_X1465_X2a38/group.uid___A001_X1465_X2a39/member.uid___A001_X1465_X2a3a/calibration",
+    ],
+)
 def test_nested_entry_points(pipeline_pkg, inner):
     spec, base = pipeline_pkg
     d = _open(spec.root / inner)
@@ -323,7 +328,10 @@ def test_mixed_untarred_project_with_raw_tars_beside(tmp_path, cache, unchanged)
     d = _open(spec.root / "science_goal.uid___A001_X1465_X2a38")
     assert d.layout == "mixed" and d.root == os.fspath(spec.root)
     assert [(e.uid, e.raw_asdm, e.raw_archive is not None, e.raw_complete) for e in d.ebs] == [
-        (EBS[0], None, True, True), (EBS[1], None, True, True), (EBS[2], None, False, None)]
+        (EBS[0], None, True, True),
+        (EBS[1], None, True, True),
+        (EBS[2], None, False, None),
+    ]
     assert f"raw ASDMs of 1 EB are still tar files ({spec.project}_{EBS[1]}.asdm.sdm.tar)" in d.status()
 
 

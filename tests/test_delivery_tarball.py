@@ -52,8 +52,9 @@ def test_nested_archive_read_in_place(tmp_path, cache):
 
 
 def test_extract_once_atomically_and_reuse(tmp_path, cache, unchanged):
-    tgz = _tar(tmp_path / "w.tgz", [("pipeline-1/html/index.html", b"<html/>"), ("pipeline-1/html/s/p.png", b"P")],
-               "w:gz")
+    tgz = _tar(
+        tmp_path / "w.tgz", [("pipeline-1/html/index.html", b"<html/>"), ("pipeline-1/html/s/p.png", b"P")], "w:gz"
+    )
     unchanged(tmp_path / "w.tgz")
     root = tarball.extract_archive(tgz)
     assert (root / "pipeline-1/html/index.html").read_bytes() == b"<html/>"
@@ -64,16 +65,19 @@ def test_extract_once_atomically_and_reuse(tmp_path, cache, unchanged):
     assert sorted(p.relative_to(sub).as_posix() for p in sub.rglob("*") if p.is_file()) == ["pipeline-1/html/s/p.png"]
 
 
-@pytest.mark.parametrize("member,why", [
-    (_info("../../x"), "outside the extraction directory"),
-    (_info("/etc/passwd_copy"), "absolute path"),
-    (_info("a/../../x"), "outside the extraction directory"),
-    (_info("link", tarfile.SYMTYPE, "../../etc"), "points outside the archive"),
-    (_info("link", tarfile.SYMTYPE, "/etc/passwd"), "points outside the archive"),
-    (_info("hard", tarfile.LNKTYPE, "../x"), "points outside the archive"),
-    (_info("dev", tarfile.CHRTYPE), "device or fifo"),
-    (_info("fifo", tarfile.FIFOTYPE), "device or fifo"),
-])
+@pytest.mark.parametrize(
+    "member,why",
+    [
+        (_info("../../x"), "outside the extraction directory"),
+        (_info("/etc/passwd_copy"), "absolute path"),
+        (_info("a/../../x"), "outside the extraction directory"),
+        (_info("link", tarfile.SYMTYPE, "../../etc"), "points outside the archive"),
+        (_info("link", tarfile.SYMTYPE, "/etc/passwd"), "points outside the archive"),
+        (_info("hard", tarfile.LNKTYPE, "../x"), "points outside the archive"),
+        (_info("dev", tarfile.CHRTYPE), "device or fifo"),
+        (_info("fifo", tarfile.FIFOTYPE), "device or fifo"),
+    ],
+)
 def test_unsafe_members_rejected_before_writing(tmp_path, cache, member, why):
     tar = _tar(tmp_path / "evil.tar", [("ok.txt", b"fine"), member])
     with pytest.raises(UnsafeArchiveMember, match=why) as err:

@@ -25,12 +25,18 @@ from almaview.demo.project import TP
 PROJECT_RE = re.compile(r"^\d{4}\.\d\.\d{5}\.[SLTPAV]$")
 UID = r"uid___A00[12]_X[0-9a-f]+_X[0-9a-f]+"
 MEMBER_SUBDIRS = {"calibrated", "calibration", "log", "product", "qa", "raw", "script"}
-PRODUCT_RE = re.compile(rf"^member\.(?P<ous>{UID})\.(?P<field>.+)_sci\.spw(?P<spws>[0-9_]+)\."
-                        r"(?P<kind>cont|cube)\.I\.(?P<type>pbcor|pb|mask)\.fits(\.gz)?$")
-ACHIEVED_BEAM = re.compile(r"^Achieved beam \((?P<field>[^,]+), (?P<kind>\w+) (?P<spw>spw[0-9_]+)\): "
-                           r"(?P<maj>[0-9.]+) x (?P<min>[0-9.]+) arcsec, PA (?P<pa>-?[0-9.]+) deg$")
-ACHIEVED_RMS = re.compile(r"^Achieved rms \((?P<field>[^,]+), (?P<kind>\w+) (?P<spw>spw[0-9_]+)\): "
-                          r"(?P<rms>[0-9.]+) mJy/beam")
+PRODUCT_RE = re.compile(
+    rf"^member\.(?P<ous>{UID})\.(?P<field>.+)_sci\.spw(?P<spws>[0-9_]+)\."
+    r"(?P<kind>cont|cube)\.I\.(?P<type>pbcor|pb|mask)\.fits(\.gz)?$"
+)
+ACHIEVED_BEAM = re.compile(
+    r"^Achieved beam \((?P<field>[^,]+), (?P<kind>\w+) (?P<spw>spw[0-9_]+)\): "
+    r"(?P<maj>[0-9.]+) x (?P<min>[0-9.]+) arcsec, PA (?P<pa>-?[0-9.]+) deg$"
+)
+ACHIEVED_RMS = re.compile(
+    r"^Achieved rms \((?P<field>[^,]+), (?P<kind>\w+) (?P<spw>spw[0-9_]+)\): "
+    r"(?P<rms>[0-9.]+) mJy/beam"
+)
 CO21_GHZ = 230.538
 # Tests that use the built demo are marked casa and slow (1-3 minutes on two cores the first time, ~600 MB in
 # pytest's cache; later runs reuse it): deselect them with -m "not slow".
@@ -66,13 +72,14 @@ def test_tree_has_real_layout(demo: Path) -> None:
     for level in members[0].relative_to(demo).parts:
         assert re.fullmatch(rf"(science_goal|group|member)\.{UID}", level), level
     for m in members:
-        ous = m.name[len("member."):]
+        ous = m.name[len("member.") :]
         assert MEMBER_SUBDIRS <= {p.name for p in m.iterdir() if p.is_dir()}
         assert (m / f"member.{ous}.README.txt").is_file()
         products = sorted(p.name for p in (m / "product").iterdir())
         if ous == TP.uid:  # single-dish products: <...>.<kind>.I.sd.fits, no pb or mask
-            assert products and all(re.fullmatch(rf"member\.{ous}\..+_sci\.spw\d+\.(cube|cont)\.I\.sd\.fits", n)
-                                    for n in products), products
+            assert products and all(
+                re.fullmatch(rf"member\.{ous}\..+_sci\.spw\d+\.(cube|cont)\.I\.sd\.fits", n) for n in products
+            ), products
             assert (m / "qa" / f"{ous}.qa2_report.pdf").is_file()
             continue
         assert products and all(PRODUCT_RE.match(n) and PRODUCT_RE.match(n)["ous"] == ous for n in products)
@@ -86,20 +93,28 @@ def test_tree_has_real_layout(demo: Path) -> None:
 @pytest.mark.slow
 def test_alma_member_has_pipeline_files(demo: Path) -> None:
     m = _alma_member(demo)
-    ous = m.name[len("member."):]
+    ous = m.name[len("member.") :]
     raw = sorted((m / "raw").iterdir())
     assert len(raw) == 2 and all(re.fullmatch(rf"{UID}\.asdm\.sdm", p.name) for p in raw)
     assert all((p / "ASDM.xml").is_file() and (p / "Main.xml").is_file() for p in raw)
     ebs = [p.name[: -len(".asdm.sdm")] for p in raw]
     cal = {p.name for p in (m / "calibration").iterdir()}
     for n, eb in enumerate(ebs, start=1):
-        assert {f"{eb}.ms.calapply.txt", f"{eb}.ms.flagversions.tgz", f"{eb}.flagtemplate.txt",
-                f"{ous}.session_{n}.caltables.tgz", f"{ous}.session_{n}.auxcaltables.tgz"} <= cal
+        assert {
+            f"{eb}.ms.calapply.txt",
+            f"{eb}.ms.flagversions.tgz",
+            f"{eb}.flagtemplate.txt",
+            f"{ous}.session_{n}.caltables.tgz",
+            f"{ous}.session_{n}.auxcaltables.tgz",
+        } <= cal
         assert (m / "calibrated" / f"{eb}.ms" / "table.dat").is_file()
     assert {f"{ous}.hifa_calimage.auxproducts.tgz", f"{ous}.hifa_calimage.pipeline_manifest.xml"} <= cal
     qa = {p.name for p in (m / "qa").iterdir()}
-    assert qa == {f"{ous}.hifa_calimage.weblog.tgz", f"{ous}.hifa_calimage.pipeline_aquareport.xml",
-                  f"{ous}.qa2_report.pdf"}
+    assert qa == {
+        f"{ous}.hifa_calimage.weblog.tgz",
+        f"{ous}.hifa_calimage.pipeline_aquareport.xml",
+        f"{ous}.qa2_report.pdf",
+    }
     assert (m / "qa" / f"{ous}.qa2_report.pdf").read_bytes().startswith(b"%PDF-")
     script = {p.name for p in (m / "script").iterdir()}
     assert {f"{ous}.hifa_calimage.casa_piperestorescript.py", f"{ous}.hifa_calimage.casa_pipescript.py"} <= script
@@ -160,8 +175,9 @@ def test_readme_achieved_beam_and_rms_match_the_fits_images(demo: Path) -> None:
         for (field, kind, spw), b in beams.items():
             stem = f"{m.name}.{field}_sci.{spw}.{kind}.I"
             prod = m / "product"
-            beam, rms = _astropy_stats(prod / f"{stem}.pbcor.fits", prod / f"{stem}.pb.fits.gz",
-                                       prod / f"{stem}.mask.fits.gz")
+            beam, rms = _astropy_stats(
+                prod / f"{stem}.pbcor.fits", prod / f"{stem}.pb.fits.gz", prod / f"{stem}.mask.fits.gz"
+            )
             assert float(b["maj"]) == pytest.approx(beam[0], abs=6e-4)
             assert float(b["min"]) == pytest.approx(beam[1], abs=6e-4)
             assert float(b["pa"]) == pytest.approx(beam[2], abs=0.06)
@@ -238,7 +254,7 @@ def test_auxproducts_cont_dat_avoids_the_line_and_flux_csv_matches_the_truth(dem
     spectrum = cube.sum(axis=(1, 2))
     strong = spectrum > 0.5 * spectrum.max()
     centre = float((freq[strong] * spectrum[strong]).sum() / spectrum[strong].sum())
-    assert abs(centre - CO21_GHZ) > 0.005   # shifted: a cont.dat around the rest frequency would clip the wing
+    assert abs(centre - CO21_GHZ) > 0.005  # shifted: a cont.dat around the rest frequency would clip the wing
     for lo, hi in ranges[0]:
         assert hi <= centre - 0.012 or lo >= centre + 0.012  # 3 sigma of the simulated line
     import csv
@@ -350,7 +366,7 @@ def test_files_carry_no_build_date_or_build_path(demo: Path, index: dict) -> Non
         if e["category"] == "raw_asdm":
             asdm_xml = (p / "ASDM.xml").read_text(encoding="iso-8859-1")
             assert today not in asdm_xml
-            uid = "uid://" + e["eb"][len("uid___"):].replace("_", "/")
+            uid = "uid://" + e["eb"][len("uid___") :].replace("_", "/")
             assert re.search(rf'entityId="{uid}"[^>]*entityTypeName="ASDM"', asdm_xml), p
 
 
@@ -394,8 +410,9 @@ def test_open_delivery_finds_everything_the_demo_wrote(demo: Path, index: dict) 
                     tables |= set(e["members"])
             assert set(eb.caltables) == tables
             assert eb.calibrated_ms is not None and Path(eb.calibrated_ms).is_dir()
-        assert {Path(i.source).name for i in m.images} == {Path(e["path"]).name for e in mine
-                                                           if e["category"] == "image"}
+        assert {Path(i.source).name for i in m.images} == {
+            Path(e["path"]).name for e in mine if e["category"] == "image"
+        }
         assert not m.unknown_files
         assert [Path(q).name for q in m.qa.qa2_reports] == [f"{m.uid}.qa2_report.pdf"]
     alma = next(m for m in d.mous if index["facts"][m.uid]["kind"] == "alma")

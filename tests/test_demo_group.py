@@ -55,8 +55,10 @@ def test_without_reading_the_ms_the_readme_says_the_array(demo_delivery):
 def test_tp_products_and_jyperk_are_named_as_the_single_dish_pipeline_names_them(delivery, demo_delivery):
     tp = _member(delivery, TP)
     names = sorted(Path(i.source).name for i in tp.images)
-    assert names == [f"member.{TP.uid}.IRAS16293-2422_sci.spw0.cube.I.sd.fits",
-                     f"member.{TP.uid}.IRAS16293-2422_sci.spw1.cont.I.sd.fits"]
+    assert names == [
+        f"member.{TP.uid}.IRAS16293-2422_sci.spw0.cube.I.sd.fits",
+        f"member.{TP.uid}.IRAS16293-2422_sci.spw1.cont.I.sd.fits",
+    ]
     assert {k for k in tp.ebs[0].caltables} >= {f"{TP.ebs[0].uid}.ms.h_tsyscal.s6_1.tsyscal.tbl"}
     assert any(".hsd_skycal." in n for n in tp.ebs[0].caltables)
     assert "jyperk.csv" in tp.aux_files
@@ -114,12 +116,16 @@ def test_tp_ms_of_the_delivery_opens_as_spectra(delivery):
     with tables.table(tp_ms, ack=False) as t:
         row = t.nrows() - 5
         ant = t.getcell("ANTENNA1", row)
-        ti = int(np.flatnonzero(ds.time.values == np.datetime64(
-            int(round((t.getcell("TIME", row) - 3506716800.0) * 1e9)), "ns"))[0])
+        ti = int(
+            np.flatnonzero(
+                ds.time.values == np.datetime64(int(round((t.getcell("TIME", row) - 3506716800.0) * 1e9)), "ns")
+            )[0]
+        )
         spw = t.getcell("DATA_DESC_ID", row)
         ds = av.open_ms(tp_ms)[f"spw_{spw}"].ds
-        np.testing.assert_array_equal(ds.SPECTRUM.isel(time=ti, antenna_name=int(ant)).values,
-                                      t.getcell("FLOAT_DATA", row))
+        np.testing.assert_array_equal(
+            ds.SPECTRUM.isel(time=ti, antenna_name=int(ant)).values, t.getcell("FLOAT_DATA", row)
+        )
 
 
 def test_explorer_single_dish_tab(delivery):

@@ -30,9 +30,10 @@ def test_reduction_under_local_cluster_equals_single_process(alma_eb):
     uvdist = np.hypot(ds.UVW.sel(uvw_label="u"), ds.UVW.sel(uvw_label="v")).max()
     expected = [x.compute(scheduler="synchronous") for x in (amp, flagged, uvdist)]
     assert len(ds.VISIBILITY_CORRECTED.chunks[0]) > 2
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         got = client.compute([amp, flagged, uvdist], sync=True)
         pids = client.run(lambda: __import__("os").getpid())
     assert len(set(pids.values())) == 2

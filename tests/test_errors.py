@@ -16,13 +16,19 @@ from almaview import errors
 PACKAGE = Path(almaview.__file__).parent
 
 ERROR_CLASSES = sorted(
-    (c for _, c in inspect.getmembers(errors, inspect.isclass)
-     if issubclass(c, errors.AlmaviewError) and c.__module__ == errors.__name__),
+    (
+        c
+        for _, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, errors.AlmaviewError) and c.__module__ == errors.__name__
+    ),
     key=lambda c: c.__name__,
 )
 WARNING_CLASSES = sorted(
-    (c for _, c in inspect.getmembers(errors, inspect.isclass)
-     if issubclass(c, Warning) and c.__module__ == errors.__name__),
+    (
+        c
+        for _, c in inspect.getmembers(errors, inspect.isclass)
+        if issubclass(c, Warning) and c.__module__ == errors.__name__
+    ),
     key=lambda c: c.__name__,
 )
 
@@ -71,8 +77,9 @@ def test_no_error_or_warning_class_outside_errors_py():
         if path.name == "errors.py" and path.parent == PACKAGE:
             continue
         for name, bases, line in _classes_defined(path):
-            looks_like_error = any(b.split(".")[-1] in known or b.endswith(("Error", "Exception", "Warning"))
-                                   for b in bases)
+            looks_like_error = any(
+                b.split(".")[-1] in known or b.endswith(("Error", "Exception", "Warning")) for b in bases
+            )
             if looks_like_error:
                 stray.append(f"{path.relative_to(PACKAGE.parent)}:{line} class {name}({', '.join(bases)})")
     assert not stray, "exception/warning classes outside almaview/errors.py:\n" + "\n".join(stray)
@@ -85,16 +92,24 @@ def test_old_import_locations_still_work():
     from almaview.imaging.tclean import OutputInsideDelivery, TcleanFailed
     from almaview.restore import RestoreError, RestoreStopped
 
-    for cls in (InvalidImagingParameter, ContDatExists, SpectrumSelectionError, OutputInsideDelivery,
-                TcleanFailed, RestoreError, RestoreStopped):
+    for cls in (
+        InvalidImagingParameter,
+        ContDatExists,
+        SpectrumSelectionError,
+        OutputInsideDelivery,
+        TcleanFailed,
+        RestoreError,
+        RestoreStopped,
+    ):
         assert getattr(errors, cls.__name__) is cls
 
 
 def test_cli_prints_one_line_for_a_typed_error(tmp_path):
     """A typed error reaches the terminal as one line naming the path, with no traceback (exit 1)."""
     missing = tmp_path / "no-such-delivery"
-    proc = subprocess.run([sys.executable, "-m", "almaview", "info", str(missing)],
-                          capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "almaview", "info", str(missing)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 1, proc.stderr
     assert "Traceback" not in proc.stderr
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]

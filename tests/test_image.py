@@ -163,7 +163,6 @@ def test_only_the_requested_plane_is_read(alma_eb, key, monkeypatch):
     assert len(calls) == 1
 
 
-
 def _astropy_pixels(path: Path) -> np.ndarray:
     """The whole image, read by astropy (numpy order: stokes, chan, y, x)."""
     with fits.open(path, memmap=False) as hdul:
@@ -182,8 +181,12 @@ def _casacore_pixels(path: Path) -> np.ndarray:
     for axes in im.coordinates().get_axes():
         names += [axes] if isinstance(axes, str) else list(axes)
     del im
-    order = [names.index("Stokes"), names.index("Frequency"), names.index("Declination"),
-             names.index("Right Ascension")]
+    order = [
+        names.index("Stokes"),
+        names.index("Frequency"),
+        names.index("Declination"),
+        names.index("Right Ascension"),
+    ]
     return data.transpose(order)
 
 
@@ -209,17 +212,20 @@ def test_spectrum_and_box_equal_independent_read(alma_eb, key, reference, chunks
     y, x = ny // 2 + 9, nx // 3
     np.testing.assert_array_equal(image.isel(stokes=0, y=y, x=x).values, expected[0, :, y, x])
     box = image.isel(stokes=0, y=slice(y - 10, y + 12), x=slice(x - 7, x + 20)).values
-    np.testing.assert_array_equal(box, expected[0, :, y - 10:y + 12, x - 7:x + 20])
-    np.testing.assert_array_equal(image.isel(frequency=-1, y=slice(None, None, -3), x=slice(5, None, 4)).values,
-                                  expected[:, -1, ::-3, 5::4])
+    np.testing.assert_array_equal(box, expected[0, :, y - 10 : y + 12, x - 7 : x + 20])
+    np.testing.assert_array_equal(
+        image.isel(frequency=-1, y=slice(None, None, -3), x=slice(5, None, 4)).values, expected[:, -1, ::-3, 5::4]
+    )
     picks = [3, 0, 40, 40, 7]
     np.testing.assert_array_equal(image.isel(stokes=0, frequency=picks, y=y).values, expected[0, picks, y, :])
-    np.testing.assert_array_equal(image.isel(stokes=[0], x=[x, 2], y=[y, y + 1]).values,
-                                  expected[[0]][:, :, [y, y + 1]][:, :, :, [x, 2]])
+    np.testing.assert_array_equal(
+        image.isel(stokes=[0], x=[x, 2], y=[y, y + 1]).values, expected[[0]][:, :, [y, y + 1]][:, :, :, [x, 2]]
+    )
     # vectorized (pointwise) indexing: a diagonal of pixels
     yi = xr.DataArray([1, 5, 9], dims="p")
-    np.testing.assert_array_equal(image.isel(stokes=0, y=yi, x=yi + 2).transpose("p", "frequency").values,
-                                  expected[0, :, [1, 5, 9], [3, 7, 11]])
+    np.testing.assert_array_equal(
+        image.isel(stokes=0, y=yi, x=yi + 2).transpose("p", "frequency").values, expected[0, :, [1, 5, 9], [3, 7, 11]]
+    )
 
 
 def _element_counter(monkeypatch) -> list[int]:
@@ -243,8 +249,13 @@ def _element_counter(monkeypatch) -> list[int]:
         def __getattr__(self, name):
             return getattr(self.array, name)
 
-    monkeypatch.setattr(_ImageBaseHDU, "data", property(lambda hdu: Counted(data_property.__get__(hdu, type(hdu))),
-                                                       data_property.__set__, data_property.__delete__))
+    monkeypatch.setattr(
+        _ImageBaseHDU,
+        "data",
+        property(
+            lambda hdu: Counted(data_property.__get__(hdu, type(hdu))), data_property.__set__, data_property.__delete__
+        ),
+    )
     getdata = images.image.getdata
 
     def counted_getdata(self, *args, **kwargs):
@@ -335,14 +346,28 @@ def test_bad_chunks_argument(alma_eb):
     with pytest.raises(ValueError, match="chunks"):
         av.open_image(alma_eb.images["cube_fits"], chunks="planes")
 
+
 def test_scaled_integer_fits_without_spectral_axis(tmp_path):
     """A 2-D 16-bit image with BSCALE/BZERO/BLANK: values as astropy scales them, blanks as NaN."""
     raw = np.arange(20 * 30, dtype=np.int16).reshape(20, 30)
     raw[5, 6] = -32768
     hdu = fits.PrimaryHDU(raw)
-    hdu.header.update({"CTYPE1": "RA---TAN", "CTYPE2": "DEC--TAN", "CRVAL1": 10.0, "CRVAL2": -30.0,
-                       "CDELT1": -1e-4, "CDELT2": 1e-4, "CRPIX1": 15, "CRPIX2": 10, "BUNIT": "K",
-                       "BSCALE": 2.0, "BZERO": 1.0, "BLANK": -32768})
+    hdu.header.update(
+        {
+            "CTYPE1": "RA---TAN",
+            "CTYPE2": "DEC--TAN",
+            "CRVAL1": 10.0,
+            "CRVAL2": -30.0,
+            "CDELT1": -1e-4,
+            "CDELT2": 1e-4,
+            "CRPIX1": 15,
+            "CRPIX2": 10,
+            "BUNIT": "K",
+            "BSCALE": 2.0,
+            "BZERO": 1.0,
+            "BLANK": -32768,
+        }
+    )
     path = tmp_path / "scaled.fits"
     hdu.writeto(path)
     expected = fits.getdata(path, memmap=False)  # astropy applies BSCALE/BZERO and BLANK

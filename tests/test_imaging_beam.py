@@ -14,16 +14,28 @@ import pytest
 CASES = [(-2.0, None), (-0.5, None), (0.5, None), (2.0, None), (0.5, "taper")]
 
 
-def _casa_answer(ms: Path, field: str, spw: str, cell: float, imsize: int, robust: float, taper: float | None,
-                 workdir: Path) -> tuple[float, float, float]:
+def _casa_answer(
+    ms: Path, field: str, spw: str, cell: float, imsize: int, robust: float, taper: float | None, workdir: Path
+) -> tuple[float, float, float]:
     from almaview import casa
 
     tasks, tools = casa.casatasks(), casa.casatools()
     shutil.rmtree(workdir, ignore_errors=True)
     with casa.working_directory(workdir):
-        tasks.tclean(vis=str(ms), field=field, spw=spw, imagename="psf", imsize=imsize, cell=f"{cell}arcsec",
-                     specmode="mfs", weighting="briggs", robust=robust, niter=0, gridder="standard",
-                     uvtaper=[f"{taper}arcsec"] if taper else [])
+        tasks.tclean(
+            vis=str(ms),
+            field=field,
+            spw=spw,
+            imagename="psf",
+            imsize=imsize,
+            cell=f"{cell}arcsec",
+            specmode="mfs",
+            weighting="briggs",
+            robust=robust,
+            niter=0,
+            gridder="standard",
+            uvtaper=[f"{taper}arcsec"] if taper else [],
+        )
         ia = tools.image()
         ia.open("psf.psf")
         beam = ia.restoringbeam()
@@ -46,8 +58,9 @@ def test_predicted_beam_and_sensitivity_match_casa(dataset, request, tmp_path):
     from almaview.imaging import beam
 
     eb = request.getfixturevalue(dataset)
-    field, spw, cell, imsize = (("IRAS16293-2422", "1,2,3", 0.25, 128) if dataset == "alma_eb"
-                                else ("N5921_2", "0", 15.0, 128))
+    field, spw, cell, imsize = (
+        ("IRAS16293-2422", "1,2,3", 0.25, 128) if dataset == "alma_eb" else ("N5921_2", "0", 15.0, 128)
+    )
     cov = beam.uv_coverage(eb.ms, field=field, spw=spw)
     for robust, taper in CASES:
         t = 16 * cell if taper else None
@@ -61,11 +74,19 @@ def test_predicted_beam_and_sensitivity_match_casa(dataset, request, tmp_path):
 def test_sweep_reads_once_and_orders_beams(alma_eb):
     from almaview.imaging import beam
 
-    table = beam.sweep(alma_eb.ms, field="IRAS16293-2422", spw="1,2,3", robust=(-2.0, 0.0, 2.0),
-                       uvtaper=(None, "2arcsec"), cell="0.25arcsec", imsize=128, progress=False)
+    table = beam.sweep(
+        alma_eb.ms,
+        field="IRAS16293-2422",
+        spw="1,2,3",
+        robust=(-2.0, 0.0, 2.0),
+        uvtaper=(None, "2arcsec"),
+        cell="0.25arcsec",
+        imsize=128,
+        progress=False,
+    )
     assert len(table) == 6
     untapered = table[table.uvtaper_arcsec.isna()]
-    assert untapered.area_arcsec2.is_monotonic_increasing        # uniform -> natural: larger beam
+    assert untapered.area_arcsec2.is_monotonic_increasing  # uniform -> natural: larger beam
     assert untapered.relative_sensitivity.is_monotonic_decreasing  # ... and lower noise
     assert untapered.relative_sensitivity.iloc[-1] == pytest.approx(1.0, abs=1e-3)
 
@@ -97,15 +118,22 @@ def test_uv_coverage_matches_casacore_rows(dataset, request):
     eb = request.getfixturevalue(dataset)
     field, spws = ("IRAS16293-2422", [1, 2, 3]) if dataset == "alma_eb" else ("N5921_2", [0])
     us, vs, ws = [], [], []
-    with table(str(eb.ms), ack=False) as t, table(f"{eb.ms}/FIELD", ack=False) as f, \
-            table(f"{eb.ms}/DATA_DESCRIPTION", ack=False) as dd, table(f"{eb.ms}/SPECTRAL_WINDOW", ack=False) as sw:
+    with (
+        table(str(eb.ms), ack=False) as t,
+        table(f"{eb.ms}/FIELD", ack=False) as f,
+        table(f"{eb.ms}/DATA_DESCRIPTION", ack=False) as dd,
+        table(f"{eb.ms}/SPECTRAL_WINDOW", ack=False) as sw,
+    ):
         fid = list(f.getcol("NAME")).index(field)
         dd_spw = list(dd.getcol("SPECTRAL_WINDOW_ID"))
         for s in spws:
             sel = t.query(f"FIELD_ID == {fid} && DATA_DESC_ID == {dd_spw.index(s)}")
             flag = sel.getcol("FLAG")
-            w = sel.getcol("WEIGHT_SPECTRUM") if "WEIGHT_SPECTRUM" in sel.colnames() and sel.iscelldefined(
-                "WEIGHT_SPECTRUM", 0) else sel.getcol("WEIGHT")[:, None, :]
+            w = (
+                sel.getcol("WEIGHT_SPECTRUM")
+                if "WEIGHT_SPECTRUM" in sel.colnames() and sel.iscelldefined("WEIGHT_SPECTRUM", 0)
+                else sel.getcol("WEIGHT")[:, None, :]
+            )
             g = np.where(flag.any(axis=2), 0.0, w.sum(axis=2))  # dual polarization: both are parallel hands
             uvw = sel.getcol("UVW")
             g[sel.getcol("ANTENNA1") == sel.getcol("ANTENNA2")] = 0.0

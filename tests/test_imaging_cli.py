@@ -22,8 +22,11 @@ MAD = 1.482602218505602
 
 @pytest.fixture(scope="module")
 def member(demo_delivery: Path) -> Path:
-    return next(p for p in sorted(demo_delivery.glob("science_goal.*/group.*/member.*"))
-                if list(p.glob("log/*casa_commands.log")))
+    return next(
+        p
+        for p in sorted(demo_delivery.glob("science_goal.*/group.*/member.*"))
+        if list(p.glob("log/*casa_commands.log"))
+    )
 
 
 def _printed_call(out: str) -> dict:
@@ -43,15 +46,17 @@ def _log_call(member: Path, specmode: str) -> dict:
 def test_tclean_prints_the_pipeline_call_with_the_choices(demo_delivery, member, capsys):
     from almaview.imaging import pipeline_parameters
 
-    args = ["tclean", str(demo_delivery), "--kind", "cont", "--robust", "-0.5", "--uvtaper", "1arcsec",
-            "--niter", "50"]
+    args = ["tclean", str(demo_delivery), "--kind", "cont", "--robust", "-0.5", "--uvtaper", "1arcsec", "--niter", "50"]
     assert main(args) == 0
     out = capsys.readouterr().out
     got = _printed_call(out)
     log = next(member.glob("log/*casa_commands.log"))
-    expected = pipeline_parameters(log, kind="cont", vis_dir=member / "calibrated").apply(
-        robust=-0.5, uvtaper="1arcsec", niter=50).params
-    assert got.pop("imagename") != expected.pop("imagename")   # re-imaging names its products itself
+    expected = (
+        pipeline_parameters(log, kind="cont", vis_dir=member / "calibrated")
+        .apply(robust=-0.5, uvtaper="1arcsec", niter=50)
+        .params
+    )
+    assert got.pop("imagename") != expected.pop("imagename")  # re-imaging names its products itself
     assert got == expected
     # ... and, read by hand from the delivered log: only the choices differ
     delivered = _log_call(member, "mfs")
@@ -85,8 +90,10 @@ def test_nsigma_threshold_is_nsigma_times_the_predicted_rms(demo_delivery, membe
     delivered = _log_call(member, "mfs")
     vis = [str(member / "calibrated" / v) for v in delivered["vis"]]
     kw = dict(field=FIELD, spw=delivered["spw"][0], cell=delivered["cell"], imsize=delivered["imsize"])
-    ratio = (predict_beam(vis, robust=-1.0, **kw).relative_sensitivity
-             / predict_beam(vis, robust=delivered["robust"], **kw).relative_sensitivity)
+    ratio = (
+        predict_beam(vis, robust=-1.0, **kw).relative_sensitivity
+        / predict_beam(vis, robust=delivered["robust"], **kw).relative_sensitivity
+    )
     expected_mjy = 3 * _flat_rms(member, "cont") * ratio * 1e3
     m = re.fullmatch(r"([0-9.eE+-]+)mJy", got["threshold"])
     assert m and float(m.group(1)) == pytest.approx(expected_mjy, rel=2e-3)
@@ -125,12 +132,38 @@ def _assert_same_table(got: list[dict], table) -> None:
 def test_beam_json_equals_sweep_on_a_measurement_set(alma_eb, capsys):
     from almaview.imaging import sweep
 
-    args = ["beam", str(alma_eb.ms), "--field", FIELD, "--spw", "1,2,3", "--robust", "-1", "0.5", "natural",
-            "--uvtaper", "none", "1.5arcsec", "--cell", "0.5arcsec", "--imsize", "64", "--json"]
+    args = [
+        "beam",
+        str(alma_eb.ms),
+        "--field",
+        FIELD,
+        "--spw",
+        "1,2,3",
+        "--robust",
+        "-1",
+        "0.5",
+        "natural",
+        "--uvtaper",
+        "none",
+        "1.5arcsec",
+        "--cell",
+        "0.5arcsec",
+        "--imsize",
+        "64",
+        "--json",
+    ]
     assert main(args) == 0
     got = _records(capsys.readouterr().out)
-    table = sweep(str(alma_eb.ms), field=FIELD, spw="1,2,3", robust=[-1.0, 0.5, "natural"],
-                  uvtaper=[None, "1.5arcsec"], cell="0.5arcsec", imsize=64, progress=False)
+    table = sweep(
+        str(alma_eb.ms),
+        field=FIELD,
+        spw="1,2,3",
+        robust=[-1.0, 0.5, "natural"],
+        uvtaper=[None, "1.5arcsec"],
+        cell="0.5arcsec",
+        imsize=64,
+        progress=False,
+    )
     _assert_same_table(got, table)
     assert {r["cell_arcsec"] for r in got} == {0.5} and {r["imsize"] for r in got} == {64}
 
@@ -142,8 +175,15 @@ def test_beam_on_a_delivery_uses_the_pipeline_grid(demo_delivery, member, capsys
     got = _records(capsys.readouterr().out)
     delivered = _log_call(member, "mfs")
     vis = [str(member / "calibrated" / v) for v in delivered["vis"]]
-    table = sweep(vis, field=FIELD, spw=delivered["spw"][0], robust=[0.0, 2.0], cell=delivered["cell"],
-                  imsize=delivered["imsize"], progress=False)
+    table = sweep(
+        vis,
+        field=FIELD,
+        spw=delivered["spw"][0],
+        robust=[0.0, 2.0],
+        cell=delivered["cell"],
+        imsize=delivered["imsize"],
+        progress=False,
+    )
     _assert_same_table(got, table)
     assert main(["beam", str(demo_delivery), "--field", FIELD, "--robust", "0.5"]) == 0
     text = capsys.readouterr().out

@@ -95,11 +95,13 @@ def test_ms_spectrum_matches_casacore_raw_read(flagged_ms):
     with tables.table(f"{flagged_ms}/SPECTRAL_WINDOW", ack=False) as s:
         np.testing.assert_array_equal(got["frequency_native"], s.getcell("CHAN_FREQ", 0))
     # the same through the path (default chunks) and with DATA
-    np.testing.assert_allclose(ms_spectrum(flagged_ms, field=FIELD, spw=0)["amplitude"], got["amplitude"],
-                               rtol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(
+        ms_spectrum(flagged_ms, field=FIELD, spw=0)["amplitude"], got["amplitude"], rtol=1e-6, equal_nan=True
+    )
     data = ms_spectrum(tree, field=FIELD, spw=0, column="data")
-    np.testing.assert_allclose(data["amplitude"], _raw_spectrum(flagged_ms, FIELD, 0, "DATA")["amplitude"],
-                               rtol=1e-5, equal_nan=True)
+    np.testing.assert_allclose(
+        data["amplitude"], _raw_spectrum(flagged_ms, FIELD, 0, "DATA")["amplitude"], rtol=1e-5, equal_nan=True
+    )
 
 
 def test_ms_spectrum_errors_name_the_ms(flagged_ms):
@@ -113,8 +115,9 @@ def test_ms_spectrum_errors_name_the_ms(flagged_ms):
     with pytest.raises(SpectrumSelectionError, match="unknown spectral frame"):
         from almaview.imaging import convert_frequencies
 
-        convert_frequencies([1e9], from_frame="TOPO", to_frame="LSR", ra=0.0, dec=0.0, time_mjd_s=5.2e9,
-                            position_itrf=(0.0, 0.0, 6.4e6))
+        convert_frequencies(
+            [1e9], from_frame="TOPO", to_frame="LSR", ra=0.0, dec=0.0, time_mjd_s=5.2e9, position_itrf=(0.0, 0.0, 6.4e6)
+        )
 
 
 def test_lsrk_axis_matches_astropy_and_casa(member):
@@ -143,8 +146,11 @@ def test_lsrk_axis_matches_astropy_and_casa(member):
             q.close()
         mid = Time((times.min() + times.max()) / 2 / 86400, format="mjd", scale="utc")
         observer = EarthLocation.from_geocentric(*centre, unit=u.m).get_itrs(obstime=mid)
-        topo = SpectralCoord(g.frequency_native.to_numpy() * u.Hz, observer=observer,
-                             target=SkyCoord(ra * u.rad, dec * u.rad, frame="fk5", equinox="J2000"))
+        topo = SpectralCoord(
+            g.frequency_native.to_numpy() * u.Hz,
+            observer=observer,
+            target=SkyCoord(ra * u.rad, dec * u.rad, frame="fk5", equinox="J2000"),
+        )
         lsrk = topo.with_observer_stationary_relative_to("lsrk").to_value(u.Hz)
         # a few m/s at 230 GHz is a few kHz; the shift itself is ~19 km/s (~15 MHz)
         assert np.abs(lsrk - g.frequency.to_numpy()).max() < 230.5e9 * 3.0 / 299792458.0
@@ -189,7 +195,7 @@ def test_line_peak_matches_the_delivered_cube(member):
     assert header["SPECSYS"] == "LSRK"
     spec_wcs = WCS(header).spectral
     ny, nx = data.shape[-2:]
-    box = data[:, ny // 2 - 8: ny // 2 + 8, nx // 2 - 8: nx // 2 + 8]
+    box = data[:, ny // 2 - 8 : ny // 2 + 8, nx // 2 - 8 : nx // 2 + 8]
     channel = int(np.nanargmax(np.nansum(box, axis=(1, 2))))
     cube_peak = float(spec_wcs.pixel_to_world(channel).to_value("Hz"))
     s = ms_spectrum([e.calibrated_ms for e in member.ebs], field=FIELD, spw=0)
@@ -215,14 +221,22 @@ def test_continuum_ranges_plot_sources():
     from almaview.plots.continuum import continuum_ranges_plot
 
     f = np.linspace(230.0e9, 230.1e9, 11)
-    s = pd.DataFrame({"frequency": np.concatenate([f, f + 1e6]), "amplitude": np.arange(22.0),
-                      "eb": ["a"] * 11 + ["b"] * 11, "channel": np.tile(np.arange(11), 2), "units": "Jy"})
+    s = pd.DataFrame(
+        {
+            "frequency": np.concatenate([f, f + 1e6]),
+            "amplitude": np.arange(22.0),
+            "eb": ["a"] * 11 + ["b"] * 11,
+            "channel": np.tile(np.arange(11), 2),
+            "units": "Jy",
+        }
+    )
     ranges = [(230.05e9, 230.02e9), (230.08e9, 230.09e9)]
     p = continuum_ranges_plot(s, ranges)
     assert p.sources["ranges"].data == {"left": [230.02, 230.08], "right": [230.05, 230.09]}
     np.testing.assert_allclose(p.sources["spectrum"].data["x"], s.frequency / 1e9)
-    expected = ((s.frequency >= 230.02e9) & (s.frequency <= 230.05e9)) | ((s.frequency >= 230.08e9)
-                                                                          & (s.frequency <= 230.09e9))
+    expected = ((s.frequency >= 230.02e9) & (s.frequency <= 230.05e9)) | (
+        (s.frequency >= 230.08e9) & (s.frequency <= 230.09e9)
+    )
     assert p.data["in_range"].tolist() == expected.tolist()
     assert p.sources["lines"].data["label"] == ["a", "b"]
     edit = p.layout.select_one({"type": BoxEditTool})
@@ -240,8 +254,16 @@ def test_editor_headless(member, tmp_path):
     ed = ContinuumEditor(member)
     c = ed.controls
     assert (c["field"].value, c["spw"].value) == (FIELD, 0)
-    for name in ("field", "spw", "add selection", "remove selection", "reset to delivered", "write to",
-                 "write cont.dat", "spw selection"):
+    for name in (
+        "field",
+        "spw",
+        "add selection",
+        "remove selection",
+        "reset to delivered",
+        "write to",
+        "write cont.dat",
+        "spw selection",
+    ):
         assert c[name].description == name
     assert "almaview-control-write-cont-dat" in c["write cont.dat"]._dom_classes
     spectrum = ed.panel.sources["spectrum"]
@@ -259,8 +281,10 @@ def test_editor_headless(member, tmp_path):
     c["spw"].value = 0
     ed.panel.sources["ranges"].data = {"left": [230.46, 230.56], "right": [230.50, 230.57]}
     assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.56e9, 230.57e9)]
-    others = ",".join(f"{s}:" + ";".join(f"{_fmt(lo)}~{_fmt(hi)}GHz" for lo, hi in _delivered_ranges(member, s))
-                      for s in ("1", "2", "3"))
+    others = ",".join(
+        f"{s}:" + ";".join(f"{_fmt(lo)}~{_fmt(hi)}GHz" for lo, hi in _delivered_ranges(member, s))
+        for s in ("1", "2", "3")
+    )
     assert ed.selection == "0:230.46~230.5GHz;230.56~230.57GHz," + others
     assert ed.selection in c["spw selection"].value
     topo = ed.topo_selection
@@ -268,18 +292,33 @@ def test_editor_headless(member, tmp_path):
     assert all(sel in c["spw selection"].value and sel.startswith("0:") for sel in topo.values())
     # ... and the same through jupyter_bokeh's message handler, as the browser sends it (a box added by streaming)
     src = ed.panel.sources["ranges"]
-    ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ColumnsStreamed", "model": {"id": src.id},
-                                  "data": {"type": "map", "entries": [["left", [230.52]], ["right", [230.53]]]},
-                                  "rollover": None}, [])
+    ed.view._sync_model(
+        ed.view,
+        {
+            "event": "jsevent",
+            "kind": "ColumnsStreamed",
+            "model": {"id": src.id},
+            "data": {"type": "map", "entries": [["left", [230.52]], ["right", [230.53]]]},
+            "rollover": None,
+        },
+        [],
+    )
     assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.52e9, 230.53e9), (230.56e9, 230.57e9)]
     # a box drawn over another: merged in Python and in the plot
     ed.panel.sources["ranges"].data = {"left": [230.46, 230.48, 230.56], "right": [230.50, 230.53, 230.57]}
     assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.53e9), (230.56e9, 230.57e9)]
     assert ed.panel.sources["ranges"].data == {"left": [230.46, 230.56], "right": [230.53, 230.57]}
-    ed.view._sync_model(ed.view, {"event": "jsevent", "kind": "ModelChanged", "model": {"id": src.id},
-                                  "attr": "data", "new": {"type": "map", "entries": [["left", [230.46, 230.56]],
-                                                                                     ["right", [230.50, 230.57]]]}},
-                        [])
+    ed.view._sync_model(
+        ed.view,
+        {
+            "event": "jsevent",
+            "kind": "ModelChanged",
+            "model": {"id": src.id},
+            "attr": "data",
+            "new": {"type": "map", "entries": [["left", [230.46, 230.56]], ["right", [230.50, 230.57]]]},
+        },
+        [],
+    )
     assert ed.ranges.get(FIELD, 0) == [(230.46e9, 230.50e9), (230.56e9, 230.57e9)]
 
     # box-selected channels cut out of a range, then reset

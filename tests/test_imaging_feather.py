@@ -15,8 +15,9 @@ def _beam_pixels(h):
 
 
 def test_feather_keeps_the_single_dish_flux(alma_eb, tp_eb, tmp_path):
-    run = av.imaging.feather(alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "out",
-                             progress=False)
+    run = av.imaging.feather(
+        alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "out", progress=False
+    )
     out = run.products["image.fits"]
     assert run.state == "done" and out.parent == tmp_path / "out"
     assert not [p for p in (tmp_path / "out").iterdir() if "partial" in p.name]
@@ -25,7 +26,7 @@ def test_feather_keeps_the_single_dish_flux(alma_eb, tp_eb, tmp_path):
     assert fdata.shape == fits.getdata(alma_eb.images["cube_fits"])[0].shape  # on the 12-m grid
     flux_f = np.nansum(fdata, axis=(1, 2)) / _beam_pixels(fh)
     wf, wt = WCS(fh).celestial, WCS(th).celestial
-    yy, xx = np.mgrid[0:tdata.shape[1], 0:tdata.shape[2]]
+    yy, xx = np.mgrid[0 : tdata.shape[1], 0 : tdata.shape[2]]
     fx, fy = wf.world_to_pixel(wt.pixel_to_world(xx, yy))
     inside = (fx >= -0.5) & (fx < fh["NAXIS1"] - 0.5) & (fy >= -0.5) & (fy < fh["NAXIS2"] - 0.5)
     flux_tp = np.nansum(np.where(inside, tdata, 0), axis=(1, 2)) / _beam_pixels(th)
@@ -33,8 +34,9 @@ def test_feather_keeps_the_single_dish_flux(alma_eb, tp_eb, tmp_path):
     assert line.sum() >= 3
     assert flux_f[line].sum() == pytest.approx(flux_tp[line].sum(), rel=0.10)
     # sdfactor scales the single-dish part: the feathered flux follows it
-    run2 = av.imaging.feather(alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "out2",
-                              sdfactor=0.5, progress=False)
+    run2 = av.imaging.feather(
+        alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "out2", sdfactor=0.5, progress=False
+    )
     f2 = np.nansum(fits.getdata(run2.products["image.fits"])[0], axis=(1, 2)) / _beam_pixels(fh)
     assert f2[line].sum() == pytest.approx(0.5 * flux_tp[line].sum(), rel=0.15)
 
@@ -50,8 +52,7 @@ def test_feather_refuses_an_output_inside_a_delivery_and_missing_inputs(tp_eb, t
 
 
 def test_feather_can_be_stopped_and_leaves_nothing(alma_eb, tp_eb, tmp_path):
-    run = av.imaging.feather(alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "o",
-                             wait=False)
+    run = av.imaging.feather(alma_eb.images["cube_fits"], tp_eb.images["cube_fits"], outdir=tmp_path / "o", wait=False)
     assert run.poll() == "running"
     run.stop()
     assert run.state == "stopped"

@@ -19,6 +19,7 @@ import almaview as av
 
 FIELD = "IRAS16293-2422"
 
+
 def _call(panel) -> dict:
     node = ast.parse(panel.call, mode="eval").body
     assert node.func.id == "tclean"
@@ -51,11 +52,15 @@ def test_robust_change_updates_call_and_predicted_beam(panel, demo, monkeypatch)
     assert {k for k in after if after[k] != before.get(k)} <= {"robust", "imagename", "threshold"}
     member = next(m for m in demo.mous if any(i.field == FIELD for i in m.images))
     vis = [eb.calibrated_ms for eb in member.ebs]
-    direct = predict_beam(vis, field=FIELD, spw=before["spw"][0], robust=-1.0, cell=before["cell"],
-                          imsize=before["imsize"])
+    direct = predict_beam(
+        vis, field=FIELD, spw=before["spw"][0], robust=-1.0, cell=before["cell"], imsize=before["imsize"]
+    )
     got = panel.prediction.beam
-    np.testing.assert_allclose([got.major, got.minor, got.pa, got.relative_sensitivity],
-                               [direct.major, direct.minor, direct.pa, direct.relative_sensitivity], rtol=1e-9)
+    np.testing.assert_allclose(
+        [got.major, got.minor, got.pa, got.relative_sensitivity],
+        [direct.major, direct.minor, direct.pa, direct.relative_sensitivity],
+        rtol=1e-9,
+    )
     assert f'{direct.major:.2f}" × {direct.minor:.2f}"' in panel.prediction_html.value
 
 
@@ -63,7 +68,7 @@ def test_invalid_uvtaper_gives_a_message_not_an_exception(panel):
     call = panel.call
     panel.controls["uvtaper"].value = "wide please"
     assert "uvtaper" in panel.message and "1arcsec" in panel.message
-    assert panel.call == call and panel.controls["run"].disabled   # the last valid call is shown, not run
+    assert panel.call == call and panel.controls["run"].disabled  # the last valid call is shown, not run
     panel.controls["uvtaper"].value = "1.5arcsec"
     assert panel.message == "" and _call(panel)["uvtaper"] == ["1.5arcsec"] and not panel.controls["run"].disabled
     assert panel.prediction.beam.uvtaper_arcsec == 1.5
@@ -102,10 +107,15 @@ def _eb_member(alma_eb):
     from almaview.delivery.model import ExecutionBlock, ImageProduct, MemberOUS
 
     uid = "uid___A001_X3571_X8a"
-    images = [ImageProduct(Path(p).name, str(p), uid, FIELD, "sci", spws, kind, "I", t)
-              for kind, spws in (("cont", (1, 2, 3)), ("cube", (0,)))
-              for t, p in (("pbcor", alma_eb.images[f"{kind}_pbcor_fits"]), ("pb", alma_eb.images[f"{kind}_pb_fits"]),
-                           ("mask", alma_eb.images[f"{kind}_mask_fits"]))]
+    images = [
+        ImageProduct(Path(p).name, str(p), uid, FIELD, "sci", spws, kind, "I", t)
+        for kind, spws in (("cont", (1, 2, 3)), ("cube", (0,)))
+        for t, p in (
+            ("pbcor", alma_eb.images[f"{kind}_pbcor_fits"]),
+            ("pb", alma_eb.images[f"{kind}_pb_fits"]),
+            ("mask", alma_eb.images[f"{kind}_mask_fits"]),
+        )
+    ]
     eb = ExecutionBlock(alma_eb.eb_uid, uid, calibrated_ms=str(alma_eb.ms))
     return MemberOUS(uid, None, None, f"member.{uid}", ebs=[eb], images=images)
 
@@ -130,7 +140,7 @@ def test_run_shows_the_comparison_and_stop_leaves_nothing(alma_eb, tmp_path):
     with fits.open(fits_path) as h:
         plane = h[0].data[0, 0].astype(np.float32)
     shown = np.asarray(source.data["image"][0])
-    np.testing.assert_array_equal(shown, plane[:, ::-1])   # RA increases to the left
+    np.testing.assert_array_equal(shown, plane[:, ::-1])  # RA increases to the left
     assert len(panel.result.children) == 2 and "delivered" in panel.result.children[0].value
     assert panel.progress.bar_style == "success" and not c["run"].disabled and c["stop"].disabled
 

@@ -48,8 +48,11 @@ def test_cont_dat_round_trip(tmp_path):
 
 
 def _demo_member(demo: Path) -> Path:
-    return next(p for p in sorted(demo.glob("science_goal.*/group.*/member.*")) if list(p.glob("log/*casa_commands.log"))
-                and "IRAS" in " ".join(x.name for x in p.glob("product/*")))
+    return next(
+        p
+        for p in sorted(demo.glob("science_goal.*/group.*/member.*"))
+        if list(p.glob("log/*casa_commands.log")) and "IRAS" in " ".join(x.name for x in p.glob("product/*"))
+    )
 
 
 @pytest.fixture(scope="session")
@@ -110,7 +113,8 @@ def test_tclean_run_opens_and_stop_leaves_nothing(alma_eb, tmp_path):
     assert not list((tmp_path / "out").glob(".*partial*"))
 
     big = base.apply(imsize=[512, 512], cell="0.1arcsec", niter=100000, threshold="0mJy", imagename="stopped").with_(
-                     specmode="cube", spw="1")
+        specmode="cube", spw="1"
+    )
     run2 = run_tclean(big, tmp_path / "out2", wait=False, progress=False)
     time.sleep(6)
     run2.stop()

@@ -41,8 +41,13 @@ def _cube(path):
 def _beam_pixels(header, beams):
     import math
 
-    return math.pi / (4 * math.log(2)) * np.asarray(beams["BMAJ"], float) * np.asarray(beams["BMIN"], float) / (
-        abs(header["CDELT1"]) * header["CDELT2"] * 3600**2)
+    return (
+        math.pi
+        / (4 * math.log(2))
+        * np.asarray(beams["BMAJ"], float)
+        * np.asarray(beams["BMIN"], float)
+        / (abs(header["CDELT1"]) * header["CDELT2"] * 3600**2)
+    )
 
 
 def test_flat_noise_toggle_shows_pbcor_times_pb(alma_eb):
@@ -69,8 +74,9 @@ def test_flat_noise_toggle_shows_pbcor_times_pb(alma_eb):
     # Given the flat-noise image itself, the toggle shows it.
     w = ImageViewer(im["cube_pbcor_fits"], flat=im["cube_image_fits"])
     w.set_mode("flat noise")
-    np.testing.assert_allclose(w.panel.sources["image"].data["image"][0][:, ::-1], flat_casa[w.channel], rtol=1e-6,
-                               equal_nan=True)
+    np.testing.assert_allclose(
+        w.panel.sources["image"].data["image"][0][:, ::-1], flat_casa[w.channel], rtol=1e-6, equal_nan=True
+    )
     assert ImageViewer(im["cube_pbcor_fits"]).widget().children[1].children[0].layout.display == "none"
     assert box.children[0].children[0] is v.controls["channel"]
 
@@ -114,8 +120,8 @@ def test_spectra_from_tap_box_and_circle_equal_numpy(alma_eb):
     assert (v.spectrum_panel.data.units == "Jy").all()
     v.controls["region"].value = "circle"  # the circle inscribed in the box: centre (55, 60.5), radius 5
     fig._trigger_event(SelectionGeometry(fig, geometry={"type": "rect", "x0": ox0, "y0": oy0, "x1": ox1, "y1": oy1}))
-    yy, xx = np.mgrid[0:data.shape[1], 0:data.shape[2]]
-    inside = (xx - 55.0) ** 2 + (yy - 60.5) ** 2 <= 5.0 ** 2
+    yy, xx = np.mgrid[0 : data.shape[1], 0 : data.shape[2]]
+    inside = (xx - 55.0) ** 2 + (yy - 60.5) ** 2 <= 5.0**2
     np.testing.assert_allclose(v.spectrum_panel.data.value, np.nansum(data[:, inside], axis=1) / beam_pix, rtol=1e-5)
     direct = v.spectrum(circle=(55.0, 60.5, 5.0)).data.value  # the Python API gives the same
     np.testing.assert_allclose(direct, v.spectrum_panel.data.value)

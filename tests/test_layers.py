@@ -27,10 +27,30 @@ RULES = {
 SUBMODULES = {
     "almaview.io": ["ms", "caltable", "image", "imagestats"],
     "almaview.delivery": [],
-    "almaview.analysis": ["visibilities", "flagging", "image", "statistics", "overview", "trees", "caltables",
-                          "frames"],
-    "almaview.plots": ["caltables", "visibilities", "flagging", "image", "colour", "sky", "spectrum", "overview",
-                       "continuum", "weblog_qa", "qa_evidence", "grid"],
+    "almaview.analysis": [
+        "visibilities",
+        "flagging",
+        "image",
+        "statistics",
+        "overview",
+        "trees",
+        "caltables",
+        "frames",
+    ],
+    "almaview.plots": [
+        "caltables",
+        "visibilities",
+        "flagging",
+        "image",
+        "colour",
+        "sky",
+        "spectrum",
+        "overview",
+        "continuum",
+        "weblog_qa",
+        "qa_evidence",
+        "grid",
+    ],
     "almaview.archive": ["client", "query", "listing", "download", "cli"],
 }
 
@@ -49,8 +69,13 @@ print(json.dumps(sorted(sys.modules)))
 
 
 def _loaded(layer: str) -> list[str]:
-    out = subprocess.run([sys.executable, "-c", PROBE, layer, json.dumps(SUBMODULES[layer])], capture_output=True,
-                         text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, layer, json.dumps(SUBMODULES[layer])],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -72,9 +97,17 @@ def test_layer_says_what_it_owns(layer):
 
 def test_the_probe_sees_a_forbidden_import():
     """The check can fail: widgets load ipywidgets, which a plots-style rule forbids."""
-    loaded = json.loads(subprocess.run(
-        [sys.executable, "-c", PROBE, "almaview.widgets", json.dumps(["app"])], capture_output=True, text=True, check=True,
-        timeout=300).stdout.strip().splitlines()[-1])
+    loaded = json.loads(
+        subprocess.run(
+            [sys.executable, "-c", PROBE, "almaview.widgets", json.dumps(["app"])],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=300,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert any(m == "ipywidgets" or m.startswith("ipywidgets.") for m in loaded)
 
 
@@ -88,6 +121,9 @@ def test_plots_modules_hold_no_readers():
     for path in sorted(root.glob("*.py")):
         text = path.read_text()
         for word in ("open_ms(", "open_caltable(", "open_image(", "casacore", "fits.open(", "open(", ".compute("):
-            code = [ln for ln in text.splitlines() if word in ln and not ln.lstrip().startswith((">>>", "#"))
-                    and "doctest" not in ln]
+            code = [
+                ln
+                for ln in text.splitlines()
+                if word in ln and not ln.lstrip().startswith((">>>", "#")) and "doctest" not in ln
+            ]
             assert not code, f"{path.name} reads data ({word!r}): {code[:2]}"

@@ -191,8 +191,10 @@ def test_intents_match_state_table(alma_eb):
     # spws per scan, against a TaQL query of the same scan
     with _raw(alma_eb.ms) as t:
         for scan_number, spw_ids in zip(tree["scans"].ds.scan_number.values, tree["scans"].ds.spw_ids.values):
-            q = tables.taql(f"SELECT DISTINCT SPECTRAL_WINDOW_ID FROM {alma_eb.ms}/DATA_DESCRIPTION WHERE "
-                            f"ROWID() IN [SELECT DISTINCT DATA_DESC_ID FROM $t WHERE SCAN_NUMBER=={scan_number}]")
+            q = tables.taql(
+                f"SELECT DISTINCT SPECTRAL_WINDOW_ID FROM {alma_eb.ms}/DATA_DESCRIPTION WHERE "
+                f"ROWID() IN [SELECT DISTINCT DATA_DESC_ID FROM $t WHERE SCAN_NUMBER=={scan_number}]"
+            )
             assert sorted(int(x) for x in spw_ids.split(",")) == sorted(q.getcol("SPECTRAL_WINDOW_ID").tolist())
     # every field's recipe intent shows up in the scans of that field
     scans = tree["scans"].ds
@@ -333,7 +335,9 @@ def test_second_polarization_setup_gets_its_own_node(ngc5921, tmp_path):
         dd.putcell("POLARIZATION_ID", 1, 1)
     with tables.table(str(target), readonly=False, ack=False) as t:
         last = int(t.getcol("SCAN_NUMBER").max())
-        t.query(f"SCAN_NUMBER=={last}").putcol("DATA_DESC_ID", np.ones(t.query(f"SCAN_NUMBER=={last}").nrows(), np.int32))
+        t.query(f"SCAN_NUMBER=={last}").putcol(
+            "DATA_DESC_ID", np.ones(t.query(f"SCAN_NUMBER=={last}").nrows(), np.int32)
+        )
     tree = av.open_ms(target)
     assert {"spw_0", "spw_0_pol1"} <= set(tree.children)
     second = tree["spw_0_pol1"].ds

@@ -26,8 +26,13 @@ def _observatory_xyz(name: str) -> np.ndarray:
 @pytest.fixture(scope="module")
 def sparse_array(tmp_path_factory):
     """5 antennas with data, 2 listed without data, 2 listed at (0, 0, 0)."""
-    w = write_ms(tmp_path_factory.mktemp("geo") / "uid___A002_X9_X9.ms", n_antennas=5, idle_antennas=2,
-                 zero_antennas=2, n_times=2)
+    w = write_ms(
+        tmp_path_factory.mktemp("geo") / "uid___A002_X9_X9.ms",
+        n_antennas=5,
+        idle_antennas=2,
+        zero_antennas=2,
+        n_times=2,
+    )
     remove_lock_files(w.path)
     return w
 
@@ -56,8 +61,9 @@ def test_array_reference_is_the_observatory(sparse_array):
 
 
 def test_unknown_telescope_uses_the_antennas_with_data(tmp_path):
-    w = write_ms(tmp_path / "x.ms", telescope="MYSTERY-ARRAY", n_antennas=4, idle_antennas=3, zero_antennas=1,
-                 n_times=1)
+    w = write_ms(
+        tmp_path / "x.ms", telescope="MYSTERY-ARRAY", n_antennas=4, idle_antennas=3, zero_antennas=1, n_times=1
+    )
     ants = av.open_ms(w.path)["antennas"].ds
     np.testing.assert_allclose(ants.attrs["array_centre"], w.positions[:4].mean(axis=0))
     enu = ants.ANTENNA_POSITION_ENU.values[:4]
@@ -97,12 +103,22 @@ def test_time_dependent_frame_uses_the_field_time_and_observatory(tmp_path, capf
 
 @pytest.mark.parametrize(
     "telescope, corr, labels",
-    [("VLA", (5, 6, 7, 8), ["RR", "RL", "LR", "LL"]), ("SMA", (9, 12), ["XX", "YY"]), ("MWA", (9, 10, 11, 12),
-     ["XX", "XY", "YX", "YY"])],
+    [
+        ("VLA", (5, 6, 7, 8), ["RR", "RL", "LR", "LL"]),
+        ("SMA", (9, 12), ["XX", "YY"]),
+        ("MWA", (9, 10, 11, 12), ["XX", "XY", "YX", "YY"]),
+    ],
 )
 def test_ms_of_another_telescope_opens_as_alma_does(tmp_path, telescope, corr, labels):
-    w = write_ms(tmp_path / f"{telescope}.ms", telescope=telescope, corr_types=corr, n_antennas=6, n_times=3,
-                 spws=((32, 1.4e9, 1e5),), autocorrelations=telescope != "VLA")
+    w = write_ms(
+        tmp_path / f"{telescope}.ms",
+        telescope=telescope,
+        corr_types=corr,
+        n_antennas=6,
+        n_times=3,
+        spws=((32, 1.4e9, 1e5),),
+        autocorrelations=telescope != "VLA",
+    )
     tree = av.open_ms(w.path)
     ds = tree["spw_0"].ds
     assert list(ds.polarization.values) == labels

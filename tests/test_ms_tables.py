@@ -117,9 +117,7 @@ def test_table_ref_pickles_as_its_path(small_ms):
 
 def test_threads_share_the_handle_safely(small_ms):
     ds = av.open_ms(small_ms.path, chunks={"time": 1})["spw_1"].ds
-    expected = np.stack(
-        [d for d, dd in zip(small_ms.data["DATA"], small_ms.rows["DATA_DESC_ID"]) if dd == 1]
-    )
+    expected = np.stack([d for d, dd in zip(small_ms.data["DATA"], small_ms.rows["DATA_DESC_ID"]) if dd == 1])
     barrier = threading.Barrier(4)
 
     def read(i):
@@ -157,11 +155,16 @@ def test_a_copy_of_a_casa_built_ms_and_caltable_stays_unchanged(alma_eb, tmp_pat
     tree = av.open_ms(ms)
     amp = abs(tree["spw_0"].ds.VISIBILITY_CORRECTED).mean("frequency").compute()
     with tables.table(str(alma_eb.ms / "POLARIZATION"), ack=False) as pol:  # the original, independently
-        assert list(tree["spw_0"].ds.polarization.values) == [{9: "XX", 12: "YY"}[c] for c in pol.getcell("CORR_TYPE", 0)]
+        assert list(tree["spw_0"].ds.polarization.values) == [
+            {9: "XX", 12: "YY"}[c] for c in pol.getcell("CORR_TYPE", 0)
+        ]
     assert np.isfinite(amp.values).any()
     tsys_tree = av.open_caltable(tsys)
     with tables.table(str(alma_eb.caltables["tsys"]), ack=False) as t:
-        assert sum(tsys_tree[n].ds.sizes["antenna"] * tsys_tree[n].ds.sizes["time"] for n in tsys_tree.children) >= t.nrows()
+        assert (
+            sum(tsys_tree[n].ds.sizes["antenna"] * tsys_tree[n].ds.sizes["time"] for n in tsys_tree.children)
+            >= t.nrows()
+        )
     assert tree_digest(tmp_path) == before
 
 
@@ -194,11 +197,16 @@ def test_conftest_marks_tests_using_casa_built_fixtures():
 
     def item(fixtures, params=None):
         marks = []
-        return SimpleNamespace(fixturenames=fixtures, callspec=SimpleNamespace(params=params or {}),
-                               add_marker=marks.append, marks=marks)
+        return SimpleNamespace(
+            fixturenames=fixtures, callspec=SimpleNamespace(params=params or {}), add_marker=marks.append, marks=marks
+        )
 
-    direct, indirect, by_name, fast = (item(["tmp_path", "alma_eb"]), item(["ms_copy", "sampledata_dir"]),
-                                       item(["request"], {"dataset": "ngc5921"}), item(["small_ms"], {"n": 3}))
+    direct, indirect, by_name, fast = (
+        item(["tmp_path", "alma_eb"]),
+        item(["ms_copy", "sampledata_dir"]),
+        item(["request"], {"dataset": "ngc5921"}),
+        item(["small_ms"], {"n": 3}),
+    )
     conftest.pytest_collection_modifyitems(None, [direct, indirect, by_name, fast])
     assert [m.name for m in direct.marks] == ["casa"] and [m.name for m in by_name.marks] == ["casa"]
     assert [m.name for m in indirect.marks] == ["casa"] and fast.marks == []

@@ -27,9 +27,12 @@ def _texts(output: dict) -> list[str]:
 
 
 @pytest.mark.casa  # the kernel builds (or reuses) the demo delivery with CASA
-@pytest.mark.xfail(strict=True, reason="open defect (issue 14): the BokehJS load output holds the whole bundle twice "
-                   "(application/javascript and application/vnd.bokehjs_load.v0+json): the saved quickstart is 10.1 MB. "
-                   "No CASA log line and no model repr were found. Remove this mark when the budget is met.")
+@pytest.mark.xfail(
+    strict=True,
+    reason="open defect (issue 14): the BokehJS load output holds the whole bundle twice "
+    "(application/javascript and application/vnd.bokehjs_load.v0+json): the saved quickstart is 10.1 MB. "
+    "No CASA log line and no model repr were found. Remove this mark when the budget is met.",
+)
 def test_saved_quickstart_is_small_clean_and_shows_plots(demo_delivery, tmp_path):
     import nbformat
     from nbclient import NotebookClient

@@ -53,10 +53,19 @@ def test_tsys_median_and_outliers():
     value[0, 1, 3, 0] = 9999.0  # flagged: must not count
     flag = np.zeros_like(value, dtype=bool)
     flag[0, 1, 3, 0] = True
-    ds = xr.Dataset({"value": (("time", "antenna", "frequency", "receptor"), value),
-                     "flag": (("time", "antenna", "frequency", "receptor"), flag)},
-                    coords={"time": pd.date_range("2024-01-01", periods=2, freq="min").values, "antenna": ants,
-                            "frequency": freq, "receptor": ["X", "Y"], "field_name": ("time", ["a", "b"])})
+    ds = xr.Dataset(
+        {
+            "value": (("time", "antenna", "frequency", "receptor"), value),
+            "flag": (("time", "antenna", "frequency", "receptor"), flag),
+        },
+        coords={
+            "time": pd.date_range("2024-01-01", periods=2, freq="min").values,
+            "antenna": ants,
+            "frequency": freq,
+            "receptor": ["X", "Y"],
+            "field_name": ("time", ["a", "b"]),
+        },
+    )
     tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs={"caltable": "synthetic"}), "spw_5": ds})
     panel = av.plots.tsys(tree)
     med = panel.data.query("view == 'median'")["tsys"].to_numpy()
@@ -162,9 +171,11 @@ def test_big_bandpass_is_rasterized(alma_eb):
 
 
 def _legend_labels(fig) -> list[str]:
-    return [item.label.value if hasattr(item.label, "value") else str(item.label)
-            for leg in fig.select({"type": __import__("bokeh.models", fromlist=["Legend"]).Legend})
-            for item in leg.items]
+    return [
+        item.label.value if hasattr(item.label, "value") else str(item.label)
+        for leg in fig.select({"type": __import__("bokeh.models", fromlist=["Legend"]).Legend})
+        for item in leg.items
+    ]
 
 
 def _figures(layout):
@@ -192,13 +203,15 @@ def test_delay_table_shows_delays_in_ns_per_antenna(alma_eb):
     figs = _figures(panel.layout)
     assert len(figs) == len(set(spw))  # one panel per spw
     assert all(f.yaxis[0].axis_label == "delay (ns)" for f in figs)
-    assert not any("amplitude" in (f.yaxis[0].axis_label or "") or "phase" in (f.yaxis[0].axis_label or "")
-                   for f in figs)
+    assert not any(
+        "amplitude" in (f.yaxis[0].axis_label or "") or "phase" in (f.yaxis[0].axis_label or "") for f in figs
+    )
     assert set(_legend_labels(figs[0])) == set(recs)
 
 
-@pytest.mark.parametrize("builder,table", [("bandpass", "delay"), ("tsys", "bandpass"), ("gains", "tsys"),
-                                           ("delay", "phase")])
+@pytest.mark.parametrize(
+    "builder,table", [("bandpass", "delay"), ("tsys", "bandpass"), ("gains", "tsys"), ("delay", "phase")]
+)
 def test_a_panel_given_another_kind_of_table_raises_a_typed_error(alma_eb, builder, table):
     ct = av.open_caltable(alma_eb.caltables[table])
     with pytest.raises(av.errors.CaltableKindMismatch) as err:

@@ -99,8 +99,9 @@ def test_overlays_comparison_and_decimation(alma_eb):
     from almaview.plots.image import comparison, image_plane, plane_slice
 
     img = av.open_image(alma_eb.images["cont_image_fits"])
-    panel = image_plane(img, mask=av.open_image(alma_eb.images["cont_mask_fits"]),
-                        pb=av.open_image(alma_eb.images["cont_pb_fits"]))
+    panel = image_plane(
+        img, mask=av.open_image(alma_eb.images["cont_mask_fits"]), pb=av.open_image(alma_eb.images["cont_pb_fits"])
+    )
     assert panel.sources["mask"].data["xs"] and panel.sources["pb"].data["xs"]
     both = comparison(img, av.open_image(alma_eb.images["cont_pbcor_fits"]))
     left, right = both.layout.children
@@ -149,8 +150,8 @@ def test_region_spectrum_circle_equals_numpy(cube):
 
     data, header, _ = _fits(cube)
     s = region_spectrum(av.open_image(cube), circle=(63.5, 60.2, 6.3))
-    yy, xx = np.mgrid[0:data.shape[2], 0:data.shape[3]]
-    inside = (xx - 63.5) ** 2 + (yy - 60.2) ** 2 <= 6.3 ** 2
+    yy, xx = np.mgrid[0 : data.shape[2], 0 : data.shape[3]]
+    inside = (xx - 63.5) ** 2 + (yy - 60.2) ** 2 <= 6.3**2
     bmaj, bmin = header["beams"]
     beam_pix = math.pi / (4 * math.log(2)) * bmaj * bmin / (abs(header["CDELT1"]) * header["CDELT2"] * 3600**2)
     expected = np.nansum(data[0][:, inside], axis=1) / beam_pix
@@ -278,8 +279,7 @@ def test_axis_tick_labels_are_the_world_coordinates_astropy_gives(cube):
     np.testing.assert_allclose((got_dec - dec) * 3600, 0, atol=1e-3)
     for a, d in zip(ra[:5], dec[:5]):
         assert format_ra(a) == Angle(a, "deg").to_string(unit="hourangle", sep=":", precision=2, pad=True)
-        assert format_dec(d) == Angle(d, "deg").to_string(unit="deg", sep=":", precision=1, pad=True,
-                                                           alwayssign=True)
+        assert format_dec(d) == Angle(d, "deg").to_string(unit="deg", sep=":", precision=1, pad=True, alwayssign=True)
     fig = image_plane(img, 0).layout
     assert fig.xaxis[0].formatter.args["kind"] == "ra" and fig.yaxis[0].formatter.args["kind"] == "dec"
     assert fig.xaxis[0].axis_label.startswith("RA") and fig.yaxis[0].axis_label.startswith("Dec")

@@ -38,8 +38,9 @@ def test_tp_power_vs_time_shows_the_on_off_pattern(tp_eb):
     panel = av.plots.tp_power_vs_time(ds, antenna="PM01")
     assert set(panel.data.kind) == {"ON", "OFF", "atmosphere"}
     off = _rows(tp_eb.ms, 1, 0, "OBSERVE_TARGET#OFF_SOURCE")
-    np.testing.assert_allclose(panel.data.query("kind == 'OFF'").power.values,
-                               off["FLOAT_DATA"].astype(float).mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(
+        panel.data.query("kind == 'OFF'").power.values, off["FLOAT_DATA"].astype(float).mean(axis=(1, 2)), rtol=1e-6
+    )
 
 
 def test_tp_map_coverage_matches_the_raster(tp_eb):

@@ -56,8 +56,9 @@ def test_amp_vs_time_is_channel_vector_average_of_unflagged(alma_eb):
 
 def test_amp_vs_frequency_averages_selected_times_then_channel_bins(alma_eb):
     ds = av.open_ms(alma_eb.ms)["spw_0"].ds
-    table = pv.reduce_visibilities(ds, x="frequency", intents=["TARGET"], antennas=["DA42"], chan_bin=8,
-                                   correlations=["YY"])
+    table = pv.reduce_visibilities(
+        ds, x="frequency", intents=["TARGET"], antennas=["DA42"], chan_bin=8, correlations=["YY"]
+    )
     with tables.table(str(alma_eb.ms / "FIELD"), ack=False) as t:
         target = list(t.getcol("NAME")).index("IRAS16293-2422")
     raw = _rows(alma_eb.ms, 0, "DA42", "DA50", where=f"FIELD_ID=={target}")
@@ -90,8 +91,9 @@ def test_uvdist_in_klambda_and_metres(alma_eb):
 def test_time_averaging_bins_within_scans_and_corrected_minus_model(alma_eb):
     ds = av.open_ms(alma_eb.ms)["spw_3"].ds
     width = 30.0
-    table = pv.reduce_visibilities(ds, x="time", column="corrected-model", antennas=["DA41"], time_bin_s=width,
-                                   correlations=["XX"])
+    table = pv.reduce_visibilities(
+        ds, x="time", column="corrected-model", antennas=["DA41"], time_bin_s=width, correlations=["XX"]
+    )
     raw = _rows(alma_eb.ms, 3, "DA41", "DA48", columns=("CORRECTED_DATA", "MODEL_DATA", "FLAG"))
     with tables.table(str(alma_eb.ms), ack=False) as t:
         ids = _ant_ids(alma_eb.ms)
@@ -127,9 +129,9 @@ def flagged_ms(alma_eb_wide, tmp_path_factory):
         rows = rng.choice(len(flag), size=len(flag) // 10, replace=False)
         for r in rows[: len(rows) // 2]:
             flag[r] = True
-        for r in rows[len(rows) // 2:]:
+        for r in rows[len(rows) // 2 :]:
             c0 = rng.integers(0, flag.shape[1])
-            flag[r, c0:c0 + 3, rng.integers(0, flag.shape[2])] = True
+            flag[r, c0 : c0 + 3, rng.integers(0, flag.shape[2])] = True
         flag[(a1 == 7) | (a2 == 7)] = True  # one antenna entirely flagged
         t.putcol("FLAG", flag)
     return path
@@ -284,9 +286,15 @@ def test_flag_fractions_match_flag_column(flagged_ms):
 def test_qa_table_uses_weblog_bands():
     from almaview.delivery.model import AquaReport, QAStage
 
-    rep = AquaReport(path="x.xml", stages=[QAStage(1, "hifa_importdata", 1.0), QAStage(2, "hifa_flagdata", 0.8,
-                                                                                         "much flagged"),
-                                           QAStage(3, "hif_applycal", 0.2, "bad"), QAStage(4, "hif_x", None)])
+    rep = AquaReport(
+        path="x.xml",
+        stages=[
+            QAStage(1, "hifa_importdata", 1.0),
+            QAStage(2, "hifa_flagdata", 0.8, "much flagged"),
+            QAStage(3, "hif_applycal", 0.2, "bad"),
+            QAStage(4, "hif_x", None),
+        ],
+    )
     panel = av.plots.qa_stages(rep)
     assert panel.data["band"].tolist() == ["good", "below standard", "error", "unknown"]
     assert panel.sources["scores"].data["colour"] == ["#5cb85c", "#5bc0de", "#d9534f", "#999999"]

@@ -37,8 +37,13 @@ def _rows(report, criterion: str, aspect: str, scope: str):
 
 def _alma_ebs(delivery):
     """The simulated ALMA interferometer EBs (12-m and 7-m): Tsys-calibrated, not Total Power."""
-    return [eb for m in delivery.mous if getattr(m, "array", None) != "TP" for eb in m.ebs
-            if "tsyscal" in eb.caltables.kinds().values()]
+    return [
+        eb
+        for m in delivery.mous
+        if getattr(m, "array", None) != "TP"
+        for eb in m.ebs
+        if "tsyscal" in eb.caltables.kinds().values()
+    ]
 
 
 def test_nothing_fails_on_the_clean_demo(report, delivery) -> None:
@@ -50,9 +55,15 @@ def test_nothing_fails_on_the_clean_demo(report, delivery) -> None:
     assert set(table[table["verdict"] == "not applicable"]["scope"]) <= tp
     assert (table["why"].str.len() > 10).all()
     for eb in _alma_ebs(delivery):  # the simulated ALMA EBs: the calibration criteria hold
-        for crit, aspect in (("tsys", "median vs array"), ("gains", "phase rms"), ("gains", "amplitude rms"),
-                             ("phase transfer", "cadence"), ("phase transfer", "phase change"),
-                             ("data volume", "flagged fraction"), ("data volume", "antennas")):
+        for crit, aspect in (
+            ("tsys", "median vs array"),
+            ("gains", "phase rms"),
+            ("gains", "amplitude rms"),
+            ("phase transfer", "cadence"),
+            ("phase transfer", "phase change"),
+            ("data volume", "flagged fraction"),
+            ("data volume", "antennas"),
+        ):
             assert _rows(report, crit, aspect, eb.uid).verdict == "pass", (crit, aspect, eb.uid)
     # the VLA EB has no Tsys table and no phase-calibrator intent: said, not guessed
     vla = next(eb for eb in delivery.ebs if "tsyscal" not in eb.caltables.kinds().values())
@@ -101,7 +112,8 @@ def test_cadence_and_flags_match_the_ms(report, delivery) -> None:
         cycle = np.median(np.diff(starts))
         # every target scan sits between consecutive phase-calibrator scans: the interval is one cycle
         assert _rows(report, "phase transfer", "cadence", eb.uid).figure == pytest.approx(
-            np.max(np.diff(starts)) / cycle if len(starts) > 2 else 1.0, rel=1e-6)
+            np.max(np.diff(starts)) / cycle if len(starts) > 2 else 1.0, rel=1e-6
+        )
         assert _rows(report, "data volume", "flagged fraction", eb.uid).figure == pytest.approx(flagged, abs=1e-12)
 
 
@@ -114,10 +126,16 @@ def test_every_finding_has_an_evidence_panel(report) -> None:
         if f.evidence is not None:
             opt = f.evidence.options
             assert opt["y"] in panel.data.columns
-            if f.figure is not None and f.verdict != "not checkable" and f.aspect not in (
-                    "target S/N", "negative features", "rms vs proposed"):
-                assert np.isclose(panel.data[opt["y"]].max(), f.figure) or np.isclose(
-                    panel.data[opt["y"]].min(), f.figure) or f.criterion in ("flux scale", "data volume")
+            if (
+                f.figure is not None
+                and f.verdict != "not checkable"
+                and f.aspect not in ("target S/N", "negative features", "rms vs proposed")
+            ):
+                assert (
+                    np.isclose(panel.data[opt["y"]].max(), f.figure)
+                    or np.isclose(panel.data[opt["y"]].min(), f.figure)
+                    or f.criterion in ("flux scale", "data volume")
+                )
 
 
 def test_summary_and_draft(report, demo: Path, tmp_path: Path) -> None:

@@ -27,8 +27,9 @@ from almaview.sampledata.faults import FLAGGED_ANTENNA, NOISY_ANTENNA, TSYS_ANTE
 def faulty_eb(request: pytest.FixtureRequest) -> dict:
     from almaview import sampledata
 
-    return build_faulty_eb(Path(request.config.cache.mkdir("almaview-sampledata")) / sampledata.source_version()
-                           / "faulty_eb")
+    return build_faulty_eb(
+        Path(request.config.cache.mkdir("almaview-sampledata")) / sampledata.source_version() / "faulty_eb"
+    )
 
 
 # ------------------------------------------------------------------------------------------ the report
@@ -38,8 +39,9 @@ def report(faulty_eb: dict):
     from almaview import qa
     from almaview.delivery.model import Delivery, MemberOUS, Readme
 
-    eb = qa.execution_block(faulty_eb["eb_uid"], faulty_eb["ms"], list(faulty_eb["caltables"].values()),
-                            mous="uid___A001_Xfa017_X1")
+    eb = qa.execution_block(
+        faulty_eb["eb_uid"], faulty_eb["ms"], list(faulty_eb["caltables"].values()), mous="uid___A001_Xfa017_X1"
+    )
     readme = Readme(configuration="C-1 (8 antennas)", proposed_rms="0.5 mJy/beam", proposed_beam="1.5 arcsec")
     mous = MemberOUS(uid="uid___A001_Xfa017_X1", group=None, science_goal=None, path=".", readme=readme, ebs=[eb])
     return qa.check(Delivery(root=".", entry=".", layout="directory", project_code="2023.1.99999.S", mous=[mous]))
@@ -157,8 +159,10 @@ def test_flagged_antenna_is_missing_and_too_few_remain(report, faulty_eb: dict) 
     per_ant = {}
     with tables.table(str(faulty_eb["ms"]), ack=False) as t:  # noqa: F841 (TaQL reads $t)
         for a, name in enumerate(faulty_eb["antennas"]):
-            q = tables.taql(f"select gsum(ntrue(FLAG)) as n, gsum(nelements(FLAG)) as m from $t "
-                            f"where (ANTENNA1=={a} || ANTENNA2=={a}) && ANTENNA1!=ANTENNA2")
+            q = tables.taql(
+                f"select gsum(ntrue(FLAG)) as n, gsum(nelements(FLAG)) as m from $t "
+                f"where (ANTENNA1=={a} || ANTENNA2=={a}) && ANTENNA1!=ANTENNA2"
+            )
             per_ant[name] = float(q.getcol("n")[0]) / float(q.getcol("m")[0])
     lost = faulty_eb["antennas"][FLAGGED_ANTENNA]
     assert per_ant[lost] == 1.0

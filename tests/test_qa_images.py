@@ -52,7 +52,7 @@ def make_noisy_copy(demo_project: Path, out: Path) -> Path:
             tasks, ia = casa.casatasks(), casa.casatools().image()
             tasks.immath(imagename=[str(pbcor), str(pb)], expr="IM0*IM1", outfile=str(work / "flat.im"))
             ia.open(str(work / "flat.im"))
-            ia.addnoise(type="normal", pars=[0.0, ADDED_NOISE_JY ** 2], zero=False, seeds=[7, 11])  # [mean, variance]
+            ia.addnoise(type="normal", pars=[0.0, ADDED_NOISE_JY**2], zero=False, seeds=[7, 11])  # [mean, variance]
             ia.close()
             tasks.immath(imagename=[str(work / "flat.im"), str(pb)], expr="IM0/IM1", outfile=str(work / "noisy.im"))
             pbcor.unlink()  # a hard link: drop ours, never write through it into the demo
@@ -94,8 +94,15 @@ def _expected(product: Path, pb_limit: float = 0.3) -> dict:
         for k in range(flat.shape[1]):
             v = flat[0, k][region[0, k] & (mask[0, k] == 0)]
             planes.append(1.482602218505602 * np.median(np.abs(v - np.median(v))))
-    return dict(planes=np.array(planes), rms=rms, peak=flat[region].max(), min=flat[region].min(), bmaj=hdr["BMAJ"] * 3600,
-                bmin=hdr["BMIN"] * 3600, width=width)
+    return dict(
+        planes=np.array(planes),
+        rms=rms,
+        peak=flat[region].max(),
+        min=flat[region].min(),
+        bmaj=hdr["BMAJ"] * 3600,
+        bmin=hdr["BMIN"] * 3600,
+        width=width,
+    )
 
 
 def _image_rows(report, name_part: str) -> dict:
@@ -155,5 +162,5 @@ def test_demo_images_against_astropy(demo: Path) -> None:
                 ev = rows["rms vs proposed"].evidence.data
                 np.testing.assert_allclose(ev["ratio"], exp["planes"] * (rms / exp["rms"]) / p["rms_jy"], rtol=1e-5)
             beam = parse_proposed_beam(mous.readme.proposed_beam)
-            assert rows["beam vs proposed"].figure == pytest.approx(exp["bmaj"] * exp["bmin"] / beam ** 2, rel=1e-6)
+            assert rows["beam vs proposed"].figure == pytest.approx(exp["bmaj"] * exp["bmin"] / beam**2, rel=1e-6)
             assert rows["target S/N"].figure == pytest.approx(exp["peak"] / exp["rms"], rel=1e-5)

@@ -51,6 +51,7 @@ def member(project: Path, ous: str = ALMA_OUS) -> Path:
 
 def linked_copy(project: Path, dest: Path, skip: set[str]) -> Path:
     """A copy of the delivery made of hard links (fast, no space), without the relative paths in ``skip``."""
+
     def ignore(dirpath, names):
         rel = os.path.relpath(dirpath, project)
         return {n for n in names if os.path.normpath(os.path.join(rel, n)) in skip}
@@ -82,7 +83,9 @@ def test_plan_on_the_demo_says_ready_and_names_the_missing_raw_data(demo, tmp_pa
     calls = [s for s in e1.steps if s.task == "applycal"]
     assert [c.kwargs["field"] for c in calls] == fields and len(fields) == 4
     assert calls[0].kwargs["intent"] == "*CALIBRATE_BANDPASS*"
-    assert e1.steps[0].task == "importasdm" and e1.steps[0].kwargs["asdm"] == str(member(demo) / "raw" / f"{EB1}.asdm.sdm")
+    assert e1.steps[0].task == "importasdm" and e1.steps[0].kwargs["asdm"] == str(
+        member(demo) / "raw" / f"{EB1}.asdm.sdm"
+    )
     assert e1.output_ms == str(tmp_path / "work" / ALMA_OUS / "calibrated" / f"{EB1}.ms")
     # the estimate counts the rows importasdm will write: the delivered MS has as many
     from casacore import tables
@@ -152,7 +155,9 @@ def test_find_casa_reads_versions_from_install_directories(tmp_path):
     b = fake_casa(tmp_path, "casa-6.7.0-31-py3.10.el8")
     found = av.restore.find_casa(paths=[str(a), str(b), str(tmp_path / "nothing")], include_pip=False)
     assert [(c.kind, c.version, c.pipeline) for c in found] == [
-        ("monolithic", "6.5.4-9", "2023.1.0.124"), ("monolithic", "6.7.0-31", None)]
+        ("monolithic", "6.5.4-9", "2023.1.0.124"),
+        ("monolithic", "6.7.0-31", None),
+    ]
     ok, why = found[1].suitability("6.7.0-31", route="pipeline")
     assert not ok and "without the pipeline" in why
     assert found[0].suitability("6.5.4-9", route="pipeline")[0]
@@ -162,8 +167,11 @@ def test_scriptforpi_engine_with_a_suitable_monolithic_casa(demo, tmp_path, monk
     """A fake CASA 6.7.0 + pipeline: the plan runs scriptForPI from a mirror of the member OUS; a scriptForPI that
     leaves no MS is reported as failed, never as restored."""
     log_line = "2024-01-01 00:00:00\tINFO\thifa_restoredata::::casa\t##### Begin Task: hifa_restoredata #####"
-    bindir = fake_casa(tmp_path, "casa-6.7.0-31-pipeline-2025.1.0.0",
-                       f'while [ $# -gt 0 ]; do [ "$1" = --logfile ] && printf "{log_line}\\n" > "$2"; shift; done')
+    bindir = fake_casa(
+        tmp_path,
+        "casa-6.7.0-31-pipeline-2025.1.0.0",
+        f'while [ $# -gt 0 ]; do [ "$1" = --logfile ] && printf "{log_line}\\n" > "$2"; shift; done',
+    )
     found = av.restore.find_casa(paths=[str(bindir)], include_pip=False)
     monkeypatch.setattr(planmod, "find_casa", lambda: found)
     before = tree_digest(member(demo))
@@ -172,7 +180,8 @@ def test_scriptforpi_engine_with_a_suitable_monolithic_casa(demo, tmp_path, monk
     assert p.engine == "scriptforpi" and p.ebs[0].verdict == "ready"
     assert p.commands[0].text() == (
         f"cd {work / ALMA_OUS / 'script'} && {bindir / 'casa'} --pipeline --nogui --nologger --logfile "
-        f"{work / ALMA_OUS / 'casa-restore.log'} -c member.{ALMA_OUS}.scriptForPI.py")
+        f"{work / ALMA_OUS / 'casa-restore.log'} -c member.{ALMA_OUS}.scriptForPI.py"
+    )
     result = av.restore.run(p, progress=False)
     r = result[EB2]
     assert r.status == "failed" and "missing" in r.message
@@ -211,7 +220,9 @@ def test_intents_are_dropped_only_when_fields_stay_unambiguous():
     assert out == calls and warn == []
     out, warn = resolve_intents(calls, ["OBSERVE_TARGET#ON_SOURCE"])
     assert "intent" not in out[0] and out[1]["intent"] == "*OBSERVE_TARGET*" and "field 'J1'" in warn[0]
-    both = [dict(field="J1", intent="*CALIBRATE_BANDPASS*", gaintable=["a"]),
-            dict(field="J1", intent="*CALIBRATE_FLUX*", gaintable=["b"])]
+    both = [
+        dict(field="J1", intent="*CALIBRATE_BANDPASS*", gaintable=["a"]),
+        dict(field="J1", intent="*CALIBRATE_FLUX*", gaintable=["b"]),
+    ]
     with pytest.raises(StepFailed, match="several lines"):
         resolve_intents(both, ["OBSERVE_TARGET#ON_SOURCE"])

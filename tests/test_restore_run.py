@@ -39,10 +39,19 @@ def direct_applycal(demo: Path, eb: str, out: Path) -> Path:
         call = ast.parse(line, mode="eval").body
         kw = {k.arg: ast.literal_eval(k.value) for k in call.keywords}
         # the ASDM's states lost the calibration intents (exportasdm): select by field only, as the restore does
-        tasks.applycal(vis=str(vis), field=kw["field"], spw=kw["spw"], antenna=kw["antenna"],
-                       gaintable=[str(tables / Path(t).name) for t in kw["gaintable"]], gainfield=kw["gainfield"],
-                       interp=kw["interp"], spwmap=kw["spwmap"], calwt=kw["calwt"], applymode=kw["applymode"],
-                       flagbackup=False)
+        tasks.applycal(
+            vis=str(vis),
+            field=kw["field"],
+            spw=kw["spw"],
+            antenna=kw["antenna"],
+            gaintable=[str(tables / Path(t).name) for t in kw["gaintable"]],
+            gainfield=kw["gainfield"],
+            interp=kw["interp"],
+            spwmap=kw["spwmap"],
+            calwt=kw["calwt"],
+            applymode=kw["applymode"],
+            flagbackup=False,
+        )
     return vis
 
 
@@ -138,8 +147,7 @@ def test_verify_flags_a_wrong_calibration(demo, tmp_path):
     m = av.open_delivery(demo).mous[0]
     eb = m.eb(EB1)
     raw = tmp_path / f"{EB1}.ms.split"
-    casa.casatasks().split(vis=eb.calibrated_ms, outputvis=str(raw), datacolumn="data",
-                           field="J1517-2422,J1625-2527")
+    casa.casatasks().split(vis=eb.calibrated_ms, outputvis=str(raw), datacolumn="data", field="J1517-2422,J1625-2527")
     v = av.restore.verify_ms(raw, eb=eb, member=m)
     assert not v.ok
     names = {name for name, ok, _ in v.checks if not ok}

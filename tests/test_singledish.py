@@ -22,8 +22,10 @@ def _time_index(ds, t_raw):
     return int(ti[0])
 
 
-@pytest.mark.parametrize("column,var", [("FLOAT_DATA", "SPECTRUM"), ("CORRECTED_DATA", "SPECTRUM_CORRECTED"),
-                                        ("FLAG", "FLAG"), ("WEIGHT", "WEIGHT")])
+@pytest.mark.parametrize(
+    "column,var",
+    [("FLOAT_DATA", "SPECTRUM"), ("CORRECTED_DATA", "SPECTRUM_CORRECTED"), ("FLAG", "FLAG"), ("WEIGHT", "WEIGHT")],
+)
 def test_spectrum_equals_casacore_rows(tp_eb, column, var):
     tree = av.open_ms(tp_eb.ms)
     assert tree.attrs["observing_mode"] == "single dish"
@@ -65,7 +67,8 @@ def test_intents_scans_and_fields_per_time(tp_eb):
     np.testing.assert_array_equal(ds.scan_number.values, scan)
     assert [m for m in ds.intents.values] == [modes[s] for s in state]
     assert {"OBSERVE_TARGET#ON_SOURCE", "OBSERVE_TARGET#OFF_SOURCE", "CALIBRATE_ATMOSPHERE#OFF_SOURCE"} == set(
-        ds.intents.values)
+        ds.intents.values
+    )
     assert set(ds.field_name.values) == {"IRAS16293-2422"}
 
 
@@ -174,7 +177,9 @@ def test_singledish_cube_opens_with_beam_and_units(tp_eb):
     assert cube.attrs["units"] == header["BUNIT"] == "Jy/beam"
     assert float(cube.beam_major) == pytest.approx(header["BMAJ"] * 3600)
     casa_image = av.open_image(tp_eb.images["cube"])
-    np.testing.assert_array_equal(np.asarray(casa_image.values, np.float32)[np.isfinite(casa_image.values)],
-                                  fits.getdata(tp_eb.images["cube_fits"])[np.isfinite(casa_image.values)])
+    np.testing.assert_array_equal(
+        np.asarray(casa_image.values, np.float32)[np.isfinite(casa_image.values)],
+        fits.getdata(tp_eb.images["cube_fits"])[np.isfinite(casa_image.values)],
+    )
     # the TP beam of a 12 m antenna at 230 GHz (1.13 lambda/D = 25 arcsec) broadened by the gridding kernel
     assert 25 < float(cube.beam_major) < 35

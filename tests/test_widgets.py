@@ -66,8 +66,9 @@ def test_antenna_change_updates_sources_in_place_with_casacore_values(ex, alma_e
     assert ex.selection["antennas"] == ["DA47"]
     with tables.table(str(alma_eb.ms), ack=False) as t:
         names = list(tables.table(str(alma_eb.ms / "ANTENNA"), ack=False).getcol("NAME"))
-        sel = t.query(f"DATA_DESC_ID==3 && ANTENNA1=={names.index('DA42')} && ANTENNA2=={names.index('DA47')}",
-                      sortlist="TIME")
+        sel = t.query(
+            f"DATA_DESC_ID==3 && ANTENNA1=={names.index('DA42')} && ANTENNA2=={names.index('DA47')}", sortlist="TIME"
+        )
         vis, flag = sel.getcol("CORRECTED_DATA"), sel.getcol("FLAG")
         sel.close()
     expected = np.abs(np.where(flag, 0, vis).sum(1) / (~flag).sum(1))[:, 0]
@@ -191,7 +192,7 @@ def test_load_bokehjs_uses_inline_resources(monkeypatch):
     assert widgets.load_bokehjs() is True
     assert seen[0].mode == "inline"
     assert widgets.load_bokehjs() is False  # once per page
-    kernel.session = "page-2"               # the page was reloaded (or opened in a second tab): a new client
+    kernel.session = "page-2"  # the page was reloaded (or opened in a second tab): a new client
     assert widgets.load_bokehjs() is True and len(seen) == 2
     assert widgets.load_bokehjs() is False
 
@@ -214,8 +215,10 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
         stages = next(c for c in tree[0]["children"] if c["label"] == "weblog stages")["children"]
         worst = min(aqua.stages, key=lambda s: s.score)
         node = next(s for s in stages if s["key"].endswith(f":{worst.number}"))
-        assert node["colour"] == {"green": "#5cb85c", "blue": "#5bc0de", "yellow": "#f0ad4e",
-                                  "red": "#d9534f"}[worst.colour]
+        assert (
+            node["colour"]
+            == {"green": "#5cb85c", "blue": "#5bc0de", "yellow": "#f0ad4e", "red": "#d9534f"}[worst.colour]
+        )
         b.clicked = {"kind": "stage", "key": node["key"], "n": 1}
         assert b.page_title.startswith(f"Stage {worst.number}: ")
         assert f"<h1>{worst.number}. " in b.page_html and "Content-Security-Policy" in b.page_html
@@ -274,8 +277,22 @@ def test_state_is_traits_named_by_the_selection_keys_and_select_refreshes_once(e
     from almaview.widgets._base import AppBase
 
     assert isinstance(ex, AppBase)
-    assert {"eb", "spw", "antennas", "field", "intent", "correlation", "column", "x", "uv_units", "colour_by",
-            "time_bin_s", "chan_bin", "gain_table", "iterate"} == set(ex.state_keys())
+    assert {
+        "eb",
+        "spw",
+        "antennas",
+        "field",
+        "intent",
+        "correlation",
+        "column",
+        "x",
+        "uv_units",
+        "colour_by",
+        "time_bin_s",
+        "chan_bin",
+        "gain_table",
+        "iterate",
+    } == set(ex.state_keys())
     applied = []
     real = ex.apply
     ex.apply = lambda changed: (applied.append(set(changed)), real(changed))
@@ -304,7 +321,8 @@ def test_gain_table_switch_reaches_the_rms_table(ex):
         fresh = av.plots.gains(av.open_caltable(ex.eb_source.path(name)), spws=[0, 1, 2, 3])
         shown = ex.panels["gains"]
         assert shown.sources["rms"].data["phase_rms_deg"] == pytest.approx(
-            list(fresh.sources["rms"].data["phase_rms_deg"]), nan_ok=True)
+            list(fresh.sources["rms"].data["phase_rms_deg"]), nan_ok=True
+        )
         assert list(shown.sources["points"].data["time"]) == list(fresh.sources["points"].data["time"])
         assert shown.title == fresh.title
 
@@ -382,8 +400,10 @@ def test_mark_and_add_to_flags_writes_a_flag_template_outside_the_delivery(ex, a
             assert (a1, a2) == (p["antenna1"], p["antenna2"]) and kv["spw"] == "1" and kv["correlation"] == "YY"
             lo, hi = (np.datetime64(x.replace("/", "-", 2).replace("/", "T")) for x in kv["timerange"].split("~"))
             mjd = lambda d: (d - np.datetime64("1858-11-17T00:00:00")) / np.timedelta64(1, "s")
-            sel = t.query(f"DATA_DESC_ID==1 && ANTENNA1=={ants.index(a1)} && ANTENNA2=={ants.index(a2)} && "
-                          f"TIME>={mjd(lo)} && TIME<={mjd(hi)} && SCAN_NUMBER=={kv['scan']}")
+            sel = t.query(
+                f"DATA_DESC_ID==1 && ANTENNA1=={ants.index(a1)} && ANTENNA2=={ants.index(a2)} && "
+                f"TIME>={mjd(lo)} && TIME<={mjd(hi)} && SCAN_NUMBER=={kv['scan']}"
+            )
             assert sel.nrows() == 1  # the one integration of that point (no time averaging)
             sel.close()
     again = ex.add_to_flags()  # the same marks again: nothing duplicated
@@ -402,8 +422,11 @@ def test_iterate_over_spw_antenna_or_none_sets_the_calibration_grids(ex):
     titles = {}
     for it in ("spw", "antenna", "none"):
         ex.iterate = it
-        titles[it] = [f.title.text for f in _figures(ex.panels["tsys"].layout) if "vs frequency" in f.title.text
-                      or "Tsys" in f.title.text]
+        titles[it] = [
+            f.title.text
+            for f in _figures(ex.panels["tsys"].layout)
+            if "vs frequency" in f.title.text or "Tsys" in f.title.text
+        ]
     spw_panels = [t for t in titles["spw"] if re.search(r"spw \d", t)]
     ant_panels = [t for t in titles["antenna"] if re.search(r"· DA4[12] ·", t)]
     assert len(spw_panels) >= 4 and len(ant_panels) >= 2, titles

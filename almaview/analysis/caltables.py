@@ -32,15 +32,35 @@ from ..constants import MAD_TO_SIGMA
 from ..errors import CaltableKindMismatch
 from .trees import caltable_spws, selected
 
-__all__ = ["KIND_OF_VISCAL", "caltable_kind", "require_kind", "tsys_spectra", "bandpass_solutions",
-           "gain_solutions", "delay_solutions", "phase_rms_table", "solution_mode", "phase_scatter"]
+__all__ = [
+    "KIND_OF_VISCAL",
+    "caltable_kind",
+    "require_kind",
+    "tsys_spectra",
+    "bandpass_solutions",
+    "gain_solutions",
+    "delay_solutions",
+    "phase_rms_table",
+    "solution_mode",
+    "phase_scatter",
+]
 
 #: VisCal type -> the panel that shows it
-KIND_OF_VISCAL = {"B TSYS": "tsys", "B Jones": "bandpass", "G Jones": "gains", "T Jones": "gains",
-                  "K Jones": "delay", "KAntPos Jones": "antpos"}
-_WHAT = {"tsys": "Tsys spectra (B TSYS)", "bandpass": "bandpass solutions per channel (B Jones)",
-         "gains": "gain solutions vs time (G or T Jones)", "delay": "delays in ns (K Jones)",
-         "antpos": "antenna position corrections (KAntPos Jones)"}
+KIND_OF_VISCAL = {
+    "B TSYS": "tsys",
+    "B Jones": "bandpass",
+    "G Jones": "gains",
+    "T Jones": "gains",
+    "K Jones": "delay",
+    "KAntPos Jones": "antpos",
+}
+_WHAT = {
+    "tsys": "Tsys spectra (B TSYS)",
+    "bandpass": "bandpass solutions per channel (B Jones)",
+    "gains": "gain solutions vs time (G or T Jones)",
+    "delay": "delays in ns (K Jones)",
+    "antpos": "antenna position corrections (KAntPos Jones)",
+}
 
 
 def caltable_kind(ct: Any) -> str | None:
@@ -76,9 +96,12 @@ not bandpass solutions per channel (B Jones); show it with almaview.plots.delay 
     name = ct.attrs.get("caltable", "this table")
     want = " or ".join(_WHAT.get(k, k) for k in kinds)
     right = f"almaview.plots.{kind}" if kind != "antpos" else "a table listing (no plot)"
-    raise CaltableKindMismatch(ct.attrs.get("path", name), f"{name} is a {ct.attrs.get('viscal')} table "
-                               f"({_WHAT.get(kind, kind)}), not {want}; show it with {right} "
-                               "(or almaview.plots.caltable)")
+    raise CaltableKindMismatch(
+        ct.attrs.get("path", name),
+        f"{name} is a {ct.attrs.get('viscal')} table "
+        f"({_WHAT.get(kind, kind)}), not {want}; show it with {right} "
+        "(or almaview.plots.caltable)",
+    )
 
 
 def _nodes(ct: Any, spws: Sequence[int] | None):
@@ -93,8 +116,9 @@ def _quiet():
     return w
 
 
-def tsys_spectra(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-                 outlier_factor: float = 1.5) -> tuple[pd.DataFrame, pd.DataFrame]:
+def tsys_spectra(
+    ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *, outlier_factor: float = 1.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Tsys (K) as the weblog shows it: (data, summary).
 
     ``data`` rows have ``view`` = 'spectrum' (spw, antenna, channel, frequency_ghz, tsys, outlier: mean over
@@ -124,24 +148,60 @@ def tsys_spectra(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[
         chan = np.arange(freq.size)
         outliers = {a for a, m in zip(ants, med_ant) if np.isfinite(m) and m > outlier_factor * ref}
         for i, a in enumerate(ants):
-            rows.append(pd.DataFrame({"view": "spectrum", "spw": spw, "antenna": a, "channel": chan,
-                                      "frequency_ghz": freq, "tsys": spec[i], "outlier": a in outliers}))
+            rows.append(
+                pd.DataFrame(
+                    {
+                        "view": "spectrum",
+                        "spw": spw,
+                        "antenna": a,
+                        "channel": chan,
+                        "frequency_ghz": freq,
+                        "tsys": spec[i],
+                        "outlier": a in outliers,
+                    }
+                )
+            )
             summary.append({"spw": spw, "antenna": a, "median_tsys": med_ant[i], "outlier": a in outliers})
-        rows.append(pd.DataFrame({"view": "median", "spw": spw, "antenna": "median", "channel": chan,
-                                  "frequency_ghz": freq, "tsys": median_spec, "outlier": False}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "view": "median",
+                    "spw": spw,
+                    "antenna": "median",
+                    "channel": chan,
+                    "frequency_ghz": freq,
+                    "tsys": median_spec,
+                    "outlier": False,
+                }
+            )
+        )
         for i, a in enumerate(ants):
-            time_rows.append(pd.DataFrame({"view": "time", "spw": spw, "antenna": a, "time": sub.time.values,
-                                           "tsys": per_time[:, i], "field": sub.field_name.values.astype(str)}))
-    tdf = pd.concat(time_rows, ignore_index=True) if time_rows else pd.DataFrame(
-        columns=["view", "spw", "antenna", "time", "tsys", "field"])
+            time_rows.append(
+                pd.DataFrame(
+                    {
+                        "view": "time",
+                        "spw": spw,
+                        "antenna": a,
+                        "time": sub.time.values,
+                        "tsys": per_time[:, i],
+                        "field": sub.field_name.values.astype(str),
+                    }
+                )
+            )
+    tdf = (
+        pd.concat(time_rows, ignore_index=True)
+        if time_rows
+        else pd.DataFrame(columns=["view", "spw", "antenna", "time", "tsys", "field"])
+    )
     data = pd.concat(rows + [tdf], ignore_index=True) if rows else tdf
     sdf = pd.DataFrame(summary, columns=["spw", "antenna", "median_tsys", "outlier"])
     data.attrs["units"] = "K"
     return data, sdf
 
 
-def bandpass_solutions(ct: Any, spws: Sequence[int] | None = None,
-                       antennas: Sequence[str] | None = None) -> pd.DataFrame:
+def bandpass_solutions(
+    ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None
+) -> pd.DataFrame:
     """Bandpass solutions per channel: one row per (spw, antenna, receptor, time, channel) with frequency_ghz,
     amp (``|gain|``), phase_deg (``angle(gain)``), flagged.
 
@@ -155,20 +215,34 @@ def bandpass_solutions(ct: Any, spws: Sequence[int] | None = None,
         ants = selected([str(a) for a in ds.antenna.values], antennas)
         sub = ds.sel(antenna=ants)
         g = sub.gain.values if "gain" in sub else sub.value.values.astype(complex)
-        t, a, c, r = np.meshgrid(np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]),
-                                 np.arange(g.shape[3]), indexing="ij")
-        frames.append(pd.DataFrame({
-            "spw": spw, "antenna": np.asarray(ants, dtype=object)[a.ravel()],
-            "receptor": sub.receptor.values.astype(str)[r.ravel()], "time": sub.time.values[t.ravel()],
-            "channel": c.ravel(), "frequency_ghz": (np.asarray(sub.frequency.values, dtype=float) / 1e9)[c.ravel()],
-            "amp": np.abs(g).ravel().astype(float), "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
-            "flagged": sub.flag.values.ravel()}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "antenna", "receptor", "time", "channel", "frequency_ghz", "amp", "phase_deg", "flagged"])
+        t, a, c, r = np.meshgrid(
+            np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]), np.arange(g.shape[3]), indexing="ij"
+        )
+        frames.append(
+            pd.DataFrame(
+                {
+                    "spw": spw,
+                    "antenna": np.asarray(ants, dtype=object)[a.ravel()],
+                    "receptor": sub.receptor.values.astype(str)[r.ravel()],
+                    "time": sub.time.values[t.ravel()],
+                    "channel": c.ravel(),
+                    "frequency_ghz": (np.asarray(sub.frequency.values, dtype=float) / 1e9)[c.ravel()],
+                    "amp": np.abs(g).ravel().astype(float),
+                    "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
+                    "flagged": sub.flag.values.ravel(),
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["spw", "antenna", "receptor", "time", "channel", "frequency_ghz", "amp", "phase_deg", "flagged"]
+        )
+    )
 
 
-def gain_solutions(ct: Any, spws: Sequence[int] | None = None,
-                   antennas: Sequence[str] | None = None) -> pd.DataFrame:
+def gain_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> pd.DataFrame:
     """Complex gain solutions vs time: one row per (spw, antenna, receptor, time) with field, scan, amp,
     phase_deg, flagged (a channelised table is averaged over its unflagged channels first).
 
@@ -192,18 +266,31 @@ def gain_solutions(ct: Any, spws: Sequence[int] | None = None,
         else:
             fl = sub.flag.values
         t, a, r = np.meshgrid(np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]), indexing="ij")
-        frames.append(pd.DataFrame({
-            "spw": spw, "antenna": np.asarray(ants, dtype=object)[a.ravel()],
-            "receptor": sub.receptor.values.astype(str)[r.ravel()], "time": sub.time.values[t.ravel()],
-            "field": sub.field_name.values.astype(str)[t.ravel()], "scan": sub.scan_number.values[t.ravel()],
-            "amp": np.abs(g).ravel().astype(float), "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
-            "flagged": np.asarray(fl).ravel()}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "antenna", "receptor", "time", "field", "scan", "amp", "phase_deg", "flagged"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "spw": spw,
+                    "antenna": np.asarray(ants, dtype=object)[a.ravel()],
+                    "receptor": sub.receptor.values.astype(str)[r.ravel()],
+                    "time": sub.time.values[t.ravel()],
+                    "field": sub.field_name.values.astype(str)[t.ravel()],
+                    "scan": sub.scan_number.values[t.ravel()],
+                    "amp": np.abs(g).ravel().astype(float),
+                    "phase_deg": np.degrees(np.angle(g)).ravel().astype(float),
+                    "flagged": np.asarray(fl).ravel(),
+                }
+            )
+        )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(
+            columns=["spw", "antenna", "receptor", "time", "field", "scan", "amp", "phase_deg", "flagged"]
+        )
+    )
 
 
-def delay_solutions(ct: Any, spws: Sequence[int] | None = None,
-                    antennas: Sequence[str] | None = None) -> pd.DataFrame:
+def delay_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> pd.DataFrame:
     """Delays (ns) of a K Jones table: one row per (spw, antenna, receptor, time) with field, scan, delay_ns,
     flagged.
 
@@ -221,13 +308,25 @@ def delay_solutions(ct: Any, spws: Sequence[int] | None = None,
             v = v[:, :, 0, :]
         fl = sub.flag.values if sub.flag.values.ndim == 3 else sub.flag.values[:, :, 0, :]
         t, a, r = np.meshgrid(np.arange(v.shape[0]), np.arange(v.shape[1]), np.arange(v.shape[2]), indexing="ij")
-        frames.append(pd.DataFrame({
-            "spw": spw, "antenna": np.asarray(ants, dtype=object)[a.ravel()],
-            "receptor": sub.receptor.values.astype(str)[r.ravel()], "time": sub.time.values[t.ravel()],
-            "field": sub.field_name.values.astype(str)[t.ravel()], "scan": sub.scan_number.values[t.ravel()],
-            "delay_ns": v.ravel(), "flagged": np.asarray(fl).ravel()}))
-    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "antenna", "receptor", "time", "field", "scan", "delay_ns", "flagged"])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "spw": spw,
+                    "antenna": np.asarray(ants, dtype=object)[a.ravel()],
+                    "receptor": sub.receptor.values.astype(str)[r.ravel()],
+                    "time": sub.time.values[t.ravel()],
+                    "field": sub.field_name.values.astype(str)[t.ravel()],
+                    "scan": sub.scan_number.values[t.ravel()],
+                    "delay_ns": v.ravel(),
+                    "flagged": np.asarray(fl).ravel(),
+                }
+            )
+        )
+    out = (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["spw", "antenna", "receptor", "time", "field", "scan", "delay_ns", "flagged"])
+    )
     out.attrs["units"] = "ns"
     return out
 
@@ -289,5 +388,8 @@ def phase_scatter(gains: pd.DataFrame, phase_scans: Sequence[int] | None = None)
     ok = gains[~gains["flagged"].astype(bool)]
     if phase_scans is not None:
         ok = ok[ok["scan"].isin(list(phase_scans))]
-    return ok.groupby("spw")["phase_deg"].apply(
-        lambda p: MAD_TO_SIGMA * float(np.median(np.abs(p - np.median(p))))).rename("phase_scatter_deg")
+    return (
+        ok.groupby("spw")["phase_deg"]
+        .apply(lambda p: MAD_TO_SIGMA * float(np.median(np.abs(p - np.median(p)))))
+        .rename("phase_scatter_deg")
+    )

@@ -25,8 +25,9 @@ __all__ = ["flag_fractions", "fraction_by"]
 _CHUNK_BYTES = 64e6
 
 
-def flag_fractions(vis: Any, spws: Sequence[int] | None = None, *,
-                   progress: Callable[[float], None] | None = None) -> pd.DataFrame:
+def flag_fractions(
+    vis: Any, spws: Sequence[int] | None = None, *, progress: Callable[[float], None] | None = None
+) -> pd.DataFrame:
     """Flag counts per (spw, scan, field, intents, antenna): columns ``flagged``, ``total``, ``fraction``.
 
     Cross-correlations only; each baseline counts for both of its antennas.
@@ -44,7 +45,7 @@ def flag_fractions(vis: Any, spws: Sequence[int] | None = None, *,
         per_t = max(1, int(_CHUNK_BYTES // max(1, nb * ds.sizes["frequency"] * ds.sizes["polarization"])))
         counts = np.empty((nt, nb), dtype=np.int64)
         for s in range(0, nt, per_t):
-            counts[s:s + per_t] = ds.FLAG.isel(time=slice(s, s + per_t)).values.sum(axis=(2, 3))
+            counts[s : s + per_t] = ds.FLAG.isel(time=slice(s, s + per_t)).values.sum(axis=(2, 3))
         per_cell = ds.sizes["frequency"] * ds.sizes["polarization"]
         # grid cells without a row (NaN and flagged by the reader) are no data: they count neither way
         if float(ds.attrs.get("grid_fill", 1.0)) < 1.0 and "EFFECTIVE_INTEGRATION_TIME" in ds:
@@ -55,8 +56,13 @@ def flag_fractions(vis: Any, spws: Sequence[int] | None = None, *,
         a1 = ds.baseline_antenna1_name.values.astype(str)
         a2 = ds.baseline_antenna2_name.values.astype(str)
         cross = a1 != a2
-        keys = pd.DataFrame({"scan": ds.scan_number.values, "field": ds.field_name.values.astype(str),
-                             "intents": ds.intents.values.astype(str)})
+        keys = pd.DataFrame(
+            {
+                "scan": ds.scan_number.values,
+                "field": ds.field_name.values.astype(str),
+                "intents": ds.intents.values.astype(str),
+            }
+        )
         for ant_side in (a1, a2):
             ants = np.unique(ant_side[cross])
             for ant in ants:

@@ -33,8 +33,9 @@ def ms_frame(ds: Any) -> str:
     return str(ds.frequency.attrs.get("frame", "") or "").upper() if "frequency" in ds.coords else ""
 
 
-def ranges_in_ms_frame(ranges: Sequence[tuple[float, float]], vis: Any, *, spw: int, field: str | None = None,
-                       frame: str = "LSRK") -> tuple[list[tuple[float, float]], str]:
+def ranges_in_ms_frame(
+    ranges: Sequence[tuple[float, float]], vis: Any, *, spw: int, field: str | None = None, frame: str = "LSRK"
+) -> tuple[list[tuple[float, float]], str]:
     """``ranges`` (Hz, in ``frame``, e.g. cont.dat's LSRK) converted to the frame of spw ``spw``'s frequencies,
     and that frame's name. ``field``: whose direction and integrations set the Doppler factor (the first field of
     the spw when None). Unchanged when the frames agree.
@@ -63,6 +64,13 @@ def ranges_in_ms_frame(ranges: Sequence[tuple[float, float]], vis: Any, *, spw: 
     fid = int(np.flatnonzero(known == field)[0])
     ra, dec = (float(x) for x in fields.FIELD_PHASE_CENTER.values[fid])
     centre = vis["antennas"].ds.attrs["array_centre"]
-    k = doppler_factor(float(np.mean(ds.frequency.values)), from_frame=native, to_frame=frame.upper(), ra=ra,
-                       dec=dec, time_mjd_s=t_mid, position_itrf=centre)  # f_frame / f_native
+    k = doppler_factor(
+        float(np.mean(ds.frequency.values)),
+        from_frame=native,
+        to_frame=frame.upper(),
+        ra=ra,
+        dec=dec,
+        time_mjd_s=t_mid,
+        position_itrf=centre,
+    )  # f_frame / f_native
     return [(lo / k, hi / k) for lo, hi in out], native

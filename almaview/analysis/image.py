@@ -26,10 +26,22 @@ import xarray as xr
 from ..constants import GAUSSIAN_BEAM_FACTOR, SPEED_OF_LIGHT
 from .statistics import robust_rms
 
-__all__ = ["spectral_axis", "plane_slice", "read_plane", "compute_plane", "overlay_plane", "velocity_axis",
-           "channel_beam", "pixel_scale_arcsec", "beam_area_pixels", "region_spectrum", "spectral_frame", "moment",
-           "plane_noise",
-           "RMS_SAMPLES"]
+__all__ = [
+    "spectral_axis",
+    "plane_slice",
+    "read_plane",
+    "compute_plane",
+    "overlay_plane",
+    "velocity_axis",
+    "channel_beam",
+    "pixel_scale_arcsec",
+    "beam_area_pixels",
+    "region_spectrum",
+    "spectral_frame",
+    "moment",
+    "plane_noise",
+    "RMS_SAMPLES",
+]
 
 #: values used for a plane's robust rms (a regular subsample above this: 4x cheaper on 1024^2)
 RMS_SAMPLES = 1 << 18
@@ -128,8 +140,9 @@ def pixel_scale_arcsec(image: xr.DataArray) -> tuple[float, float]:
     return float(scales[0]), float(scales[1])
 
 
-def read_plane(image: xr.DataArray, channel: int = 0, stokes: int = 0,
-               max_pixels: int = 1024) -> tuple[np.ndarray, int, tuple[float, float]]:
+def read_plane(
+    image: xr.DataArray, channel: int = 0, stokes: int = 0, max_pixels: int = 1024
+) -> tuple[np.ndarray, int, tuple[float, float]]:
     """The shown plane as a float32 (y, x) array decimated to at most ``max_pixels`` per side, the step, and
     the (min, max) of the full-resolution plane (NaN when it holds no finite pixel).
 
@@ -219,9 +232,17 @@ def beam_area_pixels(image: xr.DataArray) -> np.ndarray:
     return out
 
 
-def region_spectrum(image: xr.DataArray, *, x: int | None = None, y: int | None = None,
-                    box: tuple[int, int, int, int] | None = None, circle: tuple[float, float, float] | None = None,
-                    stokes: int = 0, restfreq: float | None = None, convention: str = "radio") -> pd.DataFrame:
+def region_spectrum(
+    image: xr.DataArray,
+    *,
+    x: int | None = None,
+    y: int | None = None,
+    box: tuple[int, int, int, int] | None = None,
+    circle: tuple[float, float, float] | None = None,
+    stokes: int = 0,
+    restfreq: float | None = None,
+    convention: str = "radio",
+) -> pd.DataFrame:
     """Spectrum at a pixel (image unit, e.g. Jy/beam) or summed over a region (Jy = sum / beam area in pixels).
 
     ``box`` = (x0, y0, x1, y1) inclusive pixel corners; ``circle`` = (x, y, radius) in pixels. Reads only
@@ -255,7 +276,7 @@ def region_spectrum(image: xr.DataArray, *, x: int | None = None, y: int | None 
             y0, y1 = int(math.floor(cyp - r)), int(math.ceil(cyp + r))
             x0, y0 = max(x0, 0), max(y0, 0)
             cut = img.isel(x=slice(x0, x1 + 1), y=slice(y0, y1 + 1), **pick)
-            yy, xx = np.mgrid[y0:y0 + cut.sizes["y"], x0:x0 + cut.sizes["x"]]
+            yy, xx = np.mgrid[y0 : y0 + cut.sizes["y"], x0 : x0 + cut.sizes["x"]]
             sel = (xx - cxp) ** 2 + (yy - cyp) ** 2 <= r * r
         else:
             raise ValueError("give x and y, box or circle")
@@ -270,8 +291,9 @@ def region_spectrum(image: xr.DataArray, *, x: int | None = None, y: int | None 
     freq = np.asarray(image[spec].values, dtype=float)
     rest = restfreq or float(image.attrs.get("restfreq", np.nan))
     vel = velocity_axis(freq, rest, convention) if spec == "frequency" and rest == rest else freq / 1e3
-    out = pd.DataFrame({"channel": np.arange(freq.size), "frequency": freq, "velocity": vel, "value": values,
-                        "units": unit})
+    out = pd.DataFrame(
+        {"channel": np.arange(freq.size), "frequency": freq, "velocity": vel, "value": values, "units": unit}
+    )
     frame = spectral_frame(image)
     if frame:
         out.attrs["frame"] = frame
@@ -295,9 +317,17 @@ def spectral_frame(image: xr.DataArray) -> str:
     return frame.strip().upper()
 
 
-def moment(image: xr.DataArray, order: int, *, channels: slice | None = None, threshold: float | None = None,
-           rms: float | None = None, nsigma: float = 3.0, stokes: int = 0,
-           restfreq: float | None = None) -> xr.DataArray:
+def moment(
+    image: xr.DataArray,
+    order: int,
+    *,
+    channels: slice | None = None,
+    threshold: float | None = None,
+    rms: float | None = None,
+    nsigma: float = 3.0,
+    stokes: int = 0,
+    restfreq: float | None = None,
+) -> xr.DataArray:
     """Moment 0 (integrated, unit x km/s), 1 (intensity-weighted velocity, km/s) or 8 (peak) over ``channels``.
 
     Pixels below ``threshold`` (default ``nsigma`` x ``rms``; rms = robust rms of the cube's first and last
@@ -341,5 +371,4 @@ def moment(image: xr.DataArray, order: int, *, channels: slice | None = None, th
     else:
         raise ValueError(f"moment {order}: expected 0, 1 or 8")
     out = out.drop_vars([c for c in out.coords if c in ("beam_major", "beam_minor", "beam_pa")], errors="ignore")
-    return out.assign_attrs(units=units, wcs=image.attrs.get("wcs"), moment=order, threshold=threshold,
-                            restfreq=rest)
+    return out.assign_attrs(units=units, wcs=image.attrs.get("wcs"), moment=order, threshold=threshold, restfreq=rest)

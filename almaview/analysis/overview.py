@@ -20,8 +20,18 @@ import pandas as pd
 from ..constants import SPEED_OF_LIGHT
 from .trees import ms_spws, selected
 
-__all__ = ["scans_with_intent", "time_table", "onsource_table", "baseline_lengths", "baseline_counts", "eb_facts", "uv_points",
-           "elevation_table", "gmst_deg", "precess_to_date"]
+__all__ = [
+    "scans_with_intent",
+    "time_table",
+    "onsource_table",
+    "baseline_lengths",
+    "baseline_counts",
+    "eb_facts",
+    "uv_points",
+    "elevation_table",
+    "gmst_deg",
+    "precess_to_date",
+]
 
 
 def time_table(vis: Any, spws: Sequence[int] | None = None) -> pd.DataFrame:
@@ -35,8 +45,17 @@ def time_table(vis: Any, spws: Sequence[int] | None = None) -> pd.DataFrame:
     frames = []
     for spw in selected(ms_spws(vis), spws):
         ds = vis[f"spw_{spw}"].ds
-        frames.append(pd.DataFrame({"spw": spw, "time": ds.time.values, "scan": ds.scan_number.values,
-                                    "field": ds.field_name.values.astype(str), "intents": ds.intents.values.astype(str)}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "spw": spw,
+                    "time": ds.time.values,
+                    "scan": ds.scan_number.values,
+                    "field": ds.field_name.values.astype(str),
+                    "intents": ds.intents.values.astype(str),
+                }
+            )
+        )
     df = pd.concat(frames, ignore_index=True)
     df = df.sort_values(["spw", "time"], kind="stable")
     dt = df.groupby(["spw", "scan"])["time"].diff().dt.total_seconds()
@@ -55,10 +74,15 @@ def onsource_table(vis: Any) -> pd.DataFrame:
     """
     tt = time_table(vis)
     one = tt.drop_duplicates("time")
-    out = (one.groupby(["field", "intents"], sort=False)
-           .agg(scans=("scan", lambda s: ",".join(str(x) for x in sorted(set(s)))),
-                integrations=("time", "size"), on_source_min=("interval_s", "sum"))
-           .reset_index())
+    out = (
+        one.groupby(["field", "intents"], sort=False)
+        .agg(
+            scans=("scan", lambda s: ",".join(str(x) for x in sorted(set(s)))),
+            integrations=("time", "size"),
+            on_source_min=("interval_s", "sum"),
+        )
+        .reset_index()
+    )
     out["on_source_min"] = (out["on_source_min"] / 60.0).round(3)
     out["intents"] = out["intents"].str.replace("#ON_SOURCE", "").str.replace("CALIBRATE_", "")
     return out
@@ -116,7 +140,8 @@ def eb_facts(vis: Any) -> dict[str, Any]:
     obs = vis["observation"].ds
     return {
         "eb": str(obs.execblock_uid.values[0]) if "execblock_uid" in obs.coords else vis.attrs.get("title", ""),
-        "start": str(vis.attrs.get("time_start", ""))[:19], "end": str(vis.attrs.get("time_end", ""))[:19],
+        "start": str(vis.attrs.get("time_start", ""))[:19],
+        "end": str(vis.attrs.get("time_end", ""))[:19],
         "antennas": int(vis["antennas"].ds.attrs.get("n_antennas", vis["antennas"].ds.sizes["antenna_name"])),
         "baseline_min_m": round(float(bl.min()), 1) if bl.size else float("nan"),
         "baseline_max_m": round(float(bl.max()), 1) if bl.size else float("nan"),
@@ -151,10 +176,24 @@ def uv_points(vis: Any, spws: Sequence[int] | None = None, fields: Sequence[str]
         bb = np.tile(np.asarray(bl, dtype=object), tsel.size)
         good = np.isfinite(u) & np.isfinite(v) & ((u != 0) | (v != 0))
         for half in (1, -1):
-            frames.append(pd.DataFrame({"spw": spw, "field": ff[good], "time": tt[good], "baseline": bb[good],
-                                        "u_klambda": half * u[good], "v_klambda": half * v[good], "half": half}))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["spw", "field", "time", "baseline", "u_klambda", "v_klambda", "half"])
+            frames.append(
+                pd.DataFrame(
+                    {
+                        "spw": spw,
+                        "field": ff[good],
+                        "time": tt[good],
+                        "baseline": bb[good],
+                        "u_klambda": half * u[good],
+                        "v_klambda": half * v[good],
+                        "half": half,
+                    }
+                )
+            )
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["spw", "field", "time", "baseline", "u_klambda", "v_klambda", "half"])
+    )
 
 
 def gmst_deg(times: np.ndarray) -> np.ndarray:
@@ -168,7 +207,7 @@ def gmst_deg(times: np.ndarray) -> np.ndarray:
     jd = times.astype("datetime64[ns]").astype("int64") / 86400e9 + 2440587.5
     d = jd - 2451545.0
     t = d / 36525.0
-    return (280.46061837 + 360.98564736629 * d + 0.000387933 * t ** 2) % 360.0
+    return (280.46061837 + 360.98564736629 * d + 0.000387933 * t**2) % 360.0
 
 
 def precess_to_date(ra: np.ndarray, dec: np.ndarray, times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -183,9 +222,9 @@ def precess_to_date(ra: np.ndarray, dec: np.ndarray, times: np.ndarray) -> tuple
     jd = times.astype("datetime64[ns]").astype("int64") / 86400e9 + 2440587.5
     t = (jd - 2451545.0) / 36525.0
     arcsec = np.pi / 180 / 3600
-    zeta = (2306.2181 * t + 0.30188 * t ** 2 + 0.017998 * t ** 3) * arcsec
-    z = (2306.2181 * t + 1.09468 * t ** 2 + 0.018203 * t ** 3) * arcsec
-    theta = (2004.3109 * t - 0.42665 * t ** 2 - 0.041833 * t ** 3) * arcsec
+    zeta = (2306.2181 * t + 0.30188 * t**2 + 0.017998 * t**3) * arcsec
+    z = (2306.2181 * t + 1.09468 * t**2 + 0.018203 * t**3) * arcsec
+    theta = (2004.3109 * t - 0.42665 * t**2 - 0.041833 * t**3) * arcsec
     a = np.cos(dec) * np.sin(ra + zeta)
     b = np.cos(theta) * np.cos(dec) * np.cos(ra + zeta) - np.sin(theta) * np.sin(dec)
     c = np.sin(theta) * np.cos(dec) * np.cos(ra + zeta) + np.cos(theta) * np.sin(dec)
@@ -217,8 +256,14 @@ def elevation_table(vis: Any, fields: Sequence[str] | None = None) -> pd.DataFra
     ra, dec = precess_to_date(ra, dec, tt["time"].to_numpy())
     ha = np.radians(gmst_deg(tt["time"].to_numpy()) + lon) - ra
     el = np.degrees(np.arcsin(np.sin(lat) * np.sin(dec) + np.cos(lat) * np.cos(dec) * np.cos(ha)))
-    return pd.DataFrame({"field": tt["field"].to_numpy(), "time": tt["time"].to_numpy(),
-                         "scan": tt["scan"].to_numpy(), "elevation_deg": el})
+    return pd.DataFrame(
+        {
+            "field": tt["field"].to_numpy(),
+            "time": tt["time"].to_numpy(),
+            "scan": tt["scan"].to_numpy(),
+            "elevation_deg": el,
+        }
+    )
 
 
 def scans_with_intent(vis: Any, intent: str) -> list[int]:
@@ -233,6 +278,9 @@ def scans_with_intent(vis: Any, intent: str) -> list[int]:
     from ..constants import intent_names
 
     s = vis["scans"].ds
-    out = [int(n) for n, it in zip(s["scan_number"].values, s["intents"].values.astype(str))
-           if intent in it or intent in intent_names(it)]
+    out = [
+        int(n)
+        for n, it in zip(s["scan_number"].values, s["intents"].values.astype(str))
+        if intent in it or intent in intent_names(it)
+    ]
     return sorted(set(out))

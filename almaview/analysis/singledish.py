@@ -68,13 +68,18 @@ def tp_mean_spectra(ds, antenna: str | None = None) -> pd.DataFrame:
     freq = sub.frequency.values / 1e9
     flag = sub.FLAG if "FLAG" in sub else None
     rows = []
-    for kind, intent, var in (("ON", ON, "SPECTRUM"), ("OFF", OFF, "SPECTRUM"), ("calibrated", ON, "SPECTRUM_CORRECTED")):
+    for kind, intent, var in (
+        ("ON", ON, "SPECTRUM"),
+        ("OFF", OFF, "SPECTRUM"),
+        ("calibrated", ON, "SPECTRUM_CORRECTED"),
+    ):
         sel = np.flatnonzero(intents == intent)
         if sel.size == 0 or var not in sub:
             continue
         with np.errstate(all="ignore"):
-            mean = np.nanmean(_values(sub[var].isel(time=sel), None if flag is None else flag.isel(time=sel)),
-                              axis=(0, 2))
+            mean = np.nanmean(
+                _values(sub[var].isel(time=sel), None if flag is None else flag.isel(time=sel)), axis=(0, 2)
+            )
         rows.append(pd.DataFrame({"kind": kind, "frequency_ghz": freq, "value": mean}))
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["kind", "frequency_ghz", "value"])
 
@@ -92,8 +97,9 @@ def tp_power_series(ds, antenna: str | None = None) -> pd.DataFrame:
     with np.errstate(all="ignore"):
         power = np.nanmean(_values(sub.SPECTRUM, sub.FLAG if "FLAG" in sub else None), axis=(1, 2))
     intents = np.asarray(sub.intents.values).astype(str)
-    return pd.DataFrame({"time": sub.time.values, "power": power, "intent": intents,
-                         "kind": [intent_name(i) for i in intents]})
+    return pd.DataFrame(
+        {"time": sub.time.values, "power": power, "intent": intents, "kind": [intent_name(i) for i in intents]}
+    )
 
 
 def tp_pointing_offsets(ds, centre: tuple[float, float] | None = None) -> tuple[pd.DataFrame, tuple[float, float]]:
@@ -118,10 +124,17 @@ def tp_pointing_offsets(ds, centre: tuple[float, float] | None = None) -> tuple[
     for j, ant in enumerate(ds.antenna_name.values):
         dra = np.angle(np.exp(1j * (direction[:, j, 0] - ra0))) * np.cos(dec0)
         ddec = direction[:, j, 1] - dec0
-        rows.append(pd.DataFrame({"antenna": str(ant), "time": ds.time.values,
-                                  "kind": [intent_name(i) for i in intents],
-                                  "ra_offset_arcsec": np.degrees(dra) * 3600,
-                                  "dec_offset_arcsec": np.degrees(ddec) * 3600}))
+        rows.append(
+            pd.DataFrame(
+                {
+                    "antenna": str(ant),
+                    "time": ds.time.values,
+                    "kind": [intent_name(i) for i in intents],
+                    "ra_offset_arcsec": np.degrees(dra) * 3600,
+                    "dec_offset_arcsec": np.degrees(ddec) * 3600,
+                }
+            )
+        )
     return pd.concat(rows, ignore_index=True), centre
 
 
@@ -146,6 +159,6 @@ def spectrum_flatness(spectrum: np.ndarray, bin_channels: int = 8) -> tuple[floa
     worst = 0.0
     for part in free:
         for k in range(0, len(part) - bin_channels + 1, bin_channels):
-            m = np.nanmean(part[k:k + bin_channels])
+            m = np.nanmean(part[k : k + bin_channels])
             worst = max(worst, abs(m) / (rms / np.sqrt(bin_channels)) if rms > 0 else np.inf)
     return worst, rms

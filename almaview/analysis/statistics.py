@@ -95,4 +95,4 @@ def phase_rms(phase_deg: np.ndarray) -> float:
         return float("nan")
     mean = np.angle(np.mean(np.exp(1j * p)))
     d = np.angle(np.exp(1j * (p - mean)))
-    return float(np.degrees(np.sqrt(np.mean(d ** 2))))
+    return float(np.degrees(np.sqrt(np.mean(d**2))))

@@ -22,8 +22,19 @@ from ..constants import DATA_COLUMNS, SPEED_OF_LIGHT, intent_names
 from ..errors import Cancelled
 from .trees import ms_spws, selected
 
-__all__ = ["reduce_visibilities", "available_columns", "select_times", "select_baselines", "bin_times", "time_runs",
-           "calibrator_amplitudes", "DATA_COLUMNS", "X_AXES", "XCOLUMN", "Cancelled"]
+__all__ = [
+    "reduce_visibilities",
+    "available_columns",
+    "select_times",
+    "select_baselines",
+    "bin_times",
+    "time_runs",
+    "calibrator_amplitudes",
+    "DATA_COLUMNS",
+    "X_AXES",
+    "XCOLUMN",
+    "Cancelled",
+]
 
 X_AXES = ("time", "frequency", "uvdist")
 #: x axis -> the column of :func:`reduce_visibilities`'s table that holds it
@@ -45,7 +56,7 @@ def time_runs(idx: np.ndarray, size: int) -> list[slice]:
     breaks = np.flatnonzero(np.diff(idx) != 1) + 1
     for part in np.split(idx, breaks):
         for s in range(0, part.size, size):
-            seg = part[s:s + size]
+            seg = part[s : s + size]
             runs.append(slice(int(seg[0]), int(seg[-1]) + 1))
     return runs
 
@@ -61,8 +72,12 @@ def available_columns(ds: Any) -> list[str]:
     return [k for k, v in DATA_COLUMNS.items() if all(n in ds for n in v)]
 
 
-def select_times(ds: Any, fields: Sequence[str] | None = None, intents: Sequence[str] | None = None,
-                 scans: Sequence[int] | None = None) -> np.ndarray:
+def select_times(
+    ds: Any,
+    fields: Sequence[str] | None = None,
+    intents: Sequence[str] | None = None,
+    scans: Sequence[int] | None = None,
+) -> np.ndarray:
     """Indices along ``time`` of the integrations on the given fields / intents / scans.
 
     An intent matches as a substring of the MS's intents ('TARGET', 'CALIBRATE_FLUX') or as the pipeline's
@@ -122,12 +137,22 @@ def bin_times(times: np.ndarray, scans: np.ndarray, width_s: float) -> np.ndarra
     return out
 
 
-def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", fields: Sequence[str] | None = None,
-                        intents: Sequence[str] | None = None, scans: Sequence[int] | None = None,
-                        antennas: Sequence[str] | None = None, correlations: Sequence[str] | None = None,
-                        time_bin_s: float = 0.0, chan_bin: int = 1, uv_units: str = "klambda",
-                        progress: Callable[[float], None] | None = None,
-                        cancel: Callable[[], bool] | None = None) -> pd.DataFrame:
+def reduce_visibilities(
+    ds: Any,
+    *,
+    column: str = "corrected",
+    x: str = "time",
+    fields: Sequence[str] | None = None,
+    intents: Sequence[str] | None = None,
+    scans: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    correlations: Sequence[str] | None = None,
+    time_bin_s: float = 0.0,
+    chan_bin: int = 1,
+    uv_units: str = "klambda",
+    progress: Callable[[float], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> pd.DataFrame:
     """Average one spw's visibilities for plotting (vector averages of unflagged samples).
 
     Returns one row per plotted point: ``x`` column (``time``, ``frequency_ghz`` or ``uvdist``), ``amp``,
@@ -162,9 +187,22 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
     want = list(names) + ["FLAG"] + (["UVW"] if x == "uvdist" else [])
     cols = ["time", "frequency_ghz", "uvdist"]
     if tsel.size == 0 or bsel.size == 0 or psel.size == 0:
-        return pd.DataFrame(columns=[c for c in cols if c == XCOLUMN[x]] + ["amp", "phase_deg", "n", "antenna1",
-                                                                          "antenna2", "baseline", "antenna",
-                                                                          "correlation", "spw", "scan", "field"])
+        return pd.DataFrame(
+            columns=[c for c in cols if c == XCOLUMN[x]]
+            + [
+                "amp",
+                "phase_deg",
+                "n",
+                "antenna1",
+                "antenna2",
+                "baseline",
+                "antenna",
+                "correlation",
+                "spw",
+                "scan",
+                "field",
+            ]
+        )
     sums, counts, uvws = [], [], []
     fsum = np.zeros((bsel.size, nchan, psel.size), dtype=complex)
     fcnt = np.zeros((bsel.size, nchan, psel.size), dtype=np.int64)
@@ -200,9 +238,17 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
         np.add.at(n, (slice(None), grp), fcnt)
         fghz = np.bincount(grp, weights=freq) / np.bincount(grp) / 1e9
         b, c, p = np.meshgrid(np.arange(bsel.size), np.arange(nb), np.arange(psel.size), indexing="ij")
-        out = pd.DataFrame({"frequency_ghz": fghz[c.ravel()], "_s": s.ravel(), "n": n.ravel(),
-                            "antenna1": a1[b.ravel()], "antenna2": a2[b.ravel()], "baseline": bl[b.ravel()],
-                            "correlation": corr[p.ravel()]})
+        out = pd.DataFrame(
+            {
+                "frequency_ghz": fghz[c.ravel()],
+                "_s": s.ravel(),
+                "n": n.ravel(),
+                "antenna1": a1[b.ravel()],
+                "antenna2": a2[b.ravel()],
+                "baseline": bl[b.ravel()],
+                "correlation": corr[p.ravel()],
+            }
+        )
     else:
         S, N = np.concatenate(sums), np.concatenate(counts)  # (t, b, p)
         times = ds.time.values[tsel]
@@ -218,16 +264,25 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
         tmean = (np.bincount(inv, weights=tnum) / np.bincount(inv)).astype("int64").astype("datetime64[ns]")
         first = np.unique(inv, return_index=True)[1]
         t, b, p = np.meshgrid(np.arange(ub.size), np.arange(bsel.size), np.arange(psel.size), indexing="ij")
-        out = pd.DataFrame({"time": tmean[t.ravel()], "_s": s.ravel(), "n": n.ravel(),
-                            "antenna1": a1[b.ravel()], "antenna2": a2[b.ravel()], "baseline": bl[b.ravel()],
-                            "correlation": corr[p.ravel()], "scan": scan[first][t.ravel()],
-                            "field": field[first][t.ravel()]})
+        out = pd.DataFrame(
+            {
+                "time": tmean[t.ravel()],
+                "_s": s.ravel(),
+                "n": n.ravel(),
+                "antenna1": a1[b.ravel()],
+                "antenna2": a2[b.ravel()],
+                "baseline": bl[b.ravel()],
+                "correlation": corr[p.ravel()],
+                "scan": scan[first][t.ravel()],
+                "field": field[first][t.ravel()],
+            }
+        )
         if x == "uvdist":
             U = np.concatenate(uvws)  # (t, b, 3)
             uvsum = np.zeros((ub.size, bsel.size, 2))
             np.add.at(uvsum, inv, U[..., :2])
             uvm = uvsum / np.bincount(inv)[:, None, None]
-            dist = np.sqrt((uvm ** 2).sum(-1))  # (bins, b) metres
+            dist = np.sqrt((uvm**2).sum(-1))  # (bins, b) metres
             if uv_units == "klambda":
                 dist = dist * freq.mean() / SPEED_OF_LIGHT / 1e3
             out.insert(0, "uvdist", dist[t.ravel(), b.ravel()])
@@ -238,15 +293,28 @@ def reduce_visibilities(ds: Any, *, column: str = "corrected", x: str = "time", 
     out.insert(2, "phase_deg", np.degrees(np.angle(mean)))
     out["antenna"] = out["antenna1"]
     out["spw"] = spw
-    out.attrs.update({"x": x, "column": column, "uv_units": uv_units, "spw": spw,
-                      "frame": str(ds.frequency.attrs.get("frame", "") or "").upper(),
-                      "antennas": [str(a) for a in antennas] if antennas is not None else []})
+    out.attrs.update(
+        {
+            "x": x,
+            "column": column,
+            "uv_units": uv_units,
+            "spw": spw,
+            "frame": str(ds.frequency.attrs.get("frame", "") or "").upper(),
+            "antennas": [str(a) for a in antennas] if antennas is not None else [],
+        }
+    )
     return out
 
 
-def calibrator_amplitudes(vis: Any, spws: Sequence[int] | None = None, fields: Sequence[str] | None = None,
-                          intents: Sequence[str] = ("FLUX", "AMPLI", "BANDPASS", "PHASE"), *,
-                          column: str = "corrected", uv_units: str = "klambda") -> pd.DataFrame:
+def calibrator_amplitudes(
+    vis: Any,
+    spws: Sequence[int] | None = None,
+    fields: Sequence[str] | None = None,
+    intents: Sequence[str] = ("FLUX", "AMPLI", "BANDPASS", "PHASE"),
+    *,
+    column: str = "corrected",
+    uv_units: str = "klambda",
+) -> pd.DataFrame:
     """Per-integration, channel-averaged visibilities vs uv distance of the calibrators: ``column`` (kind 'data')
     and the model (kind 'model'), for every spw of an MS tree (what :func:`almaview.plots.flux` draws).
 
@@ -261,8 +329,10 @@ def calibrator_amplitudes(vis: Any, spws: Sequence[int] | None = None, fields: S
         for kind, col in (("data", column), ("model", "model")):
             if col not in available_columns(ds):
                 continue
-            t = reduce_visibilities(ds, column=col, x="uvdist", fields=fields, intents=list(intents),
-                                    uv_units=uv_units)
+            t = reduce_visibilities(ds, column=col, x="uvdist", fields=fields, intents=list(intents), uv_units=uv_units)
             frames.append(t.assign(kind=kind))
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-        columns=["uvdist", "amp", "phase_deg", "field", "kind", "spw", "baseline"])
+    return (
+        pd.concat(frames, ignore_index=True)
+        if frames
+        else pd.DataFrame(columns=["uvdist", "amp", "phase_deg", "field", "kind", "spw", "baseline"])
+    )

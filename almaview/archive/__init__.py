@@ -25,5 +25,7 @@ from .._lazy import lazy_attributes
 __all__ = ["fetch", "files", "login", "resolve_url", "search"]
 
 # imported on first use: `almaview --help` loads neither pandas nor astroquery
-__getattr__, __dir__ = lazy_attributes(__name__, {"search": ".query", "files": ".listing", "fetch": ".download",
-                                                  "login": ".client", "resolve_url": ".client"})
+__getattr__, __dir__ = lazy_attributes(
+    __name__,
+    {"search": ".query", "files": ".listing", "fetch": ".download", "login": ".client", "resolve_url": ".client"},
+)

@@ -13,8 +13,12 @@ from ..errors import ArchiveUnreachable, UnknownIdentifier
 #: The environment variable naming the archive mirror (a base URL such as ``https://almascience.eso.org``).
 ENV_VAR = "ALMAVIEW_ARCHIVE_URL"
 #: The mirrors to suggest when one does not answer (astroquery's own list).
-MIRRORS = ("https://almascience.org", "https://almascience.eso.org", "https://almascience.nrao.edu",
-           "https://almascience.nao.ac.jp")
+MIRRORS = (
+    "https://almascience.org",
+    "https://almascience.eso.org",
+    "https://almascience.nrao.edu",
+    "https://almascience.nao.ac.jp",
+)
 
 PROJECT_RE = re.compile(r"^\d{4}\.[A-Z0-9]\.\d{5}\.[A-Z]{1,4}$")
 _UID_RE = re.compile(r"^uid(?:://|___)(A\d{3})[/_](X[0-9a-zA-Z]+)[/_](X[0-9a-zA-Z]+)$")
@@ -61,8 +65,9 @@ def client(archive_url: str | None = None):
     return alma
 
 
-def login(username: str, *, archive_url: str | None = None, store_password: bool = False,
-          reenter_password: bool = False) -> None:
+def login(
+    username: str, *, archive_url: str | None = None, store_password: bool = False, reenter_password: bool = False
+) -> None:
     """Log in to the ALMA archive for proprietary data (astroquery's login; the password comes from keyring or a prompt).
 
     The login is kept by the client of that mirror for the rest of the
@@ -82,8 +87,11 @@ def login(username: str, *, archive_url: str | None = None, store_password: bool
         try:
             alma.login(username, store_password=store_password, reenter_password=reenter_password)
         except LoginError as err:
-            raise AuthenticationRequired(username, f"the ALMA archive refused the login ({_short(err)}): check the "
-                                                   "username (your ALMA Science Portal account) and password") from err
+            raise AuthenticationRequired(
+                username,
+                f"the ALMA archive refused the login ({_short(err)}): check the "
+                "username (your ALMA Science Portal account) and password",
+            ) from err
 
 
 def uid_form(uid: str, *, url: bool = True) -> str:
@@ -115,15 +123,20 @@ def classify(ident: str) -> str:
         return "project"
     m = _UID_RE.match(ident)
     if m is None:
-        raise UnknownIdentifier(ident, "is neither a project code (2017.1.01185.S) nor an ALMA uid "
-                                       "(uid://A001/X12a3/Xe9 for a member OUS, uid://A002/... for an EB)")
+        raise UnknownIdentifier(
+            ident,
+            "is neither a project code (2017.1.01185.S) nor an ALMA uid "
+            "(uid://A001/X12a3/Xe9 for a member OUS, uid://A002/... for an EB)",
+        )
     return "mous" if m.group(1) == "A001" else "eb"
 
 
 def _other_mirrors(url: str) -> str:
     others = [m for m in MIRRORS if m.rstrip("/") != url.rstrip("/")]
-    return f"try another mirror, e.g. archive_url={others[1 if len(others) > 1 else 0]!r} " \
-           f"(or set {ENV_VAR}); mirrors: {', '.join(MIRRORS)}"
+    return (
+        f"try another mirror, e.g. archive_url={others[1 if len(others) > 1 else 0]!r} "
+        f"(or set {ENV_VAR}); mirrors: {', '.join(MIRRORS)}"
+    )
 
 
 def unreachable(url: str, doing: str, err: BaseException | str) -> ArchiveUnreachable:
@@ -134,8 +147,11 @@ def unreachable(url: str, doing: str, err: BaseException | str) -> ArchiveUnreac
     >>> str(unreachable("https://almascience.eso.org", "querying TAP", "timed out"))[:60]
     "'https://almascience.eso.org': the ALMA archive did not answ"
     """
-    return ArchiveUnreachable(url, f"the ALMA archive did not answer while {doing} ({err}); the network or this "
-                                   f"mirror may be down: {_other_mirrors(url)}")
+    return ArchiveUnreachable(
+        url,
+        f"the ALMA archive did not answer while {doing} ({err}); the network or this "
+        f"mirror may be down: {_other_mirrors(url)}",
+    )
 
 
 @contextlib.contextmanager
@@ -161,8 +177,9 @@ def translate(url: str, doing: str) -> Iterator[None]:
         cause = getattr(err, "cause", None)
         code = getattr(err, "code", None) if isinstance(err, DALServiceError) else None
         if code is not None and 400 <= int(code) < 500 and int(code) not in (408, 429):
-            raise UnknownIdentifier(url, f"the archive refused the request while {doing} (HTTP {code}: "
-                                         f"{_short(err)})") from err
+            raise UnknownIdentifier(
+                url, f"the archive refused the request while {doing} (HTTP {code}: {_short(err)})"
+            ) from err
         raise unreachable(url, doing, _short(cause or err)) from err
 
 

@@ -74,8 +74,9 @@ def free_bytes(path: Path) -> int:
     return shutil.disk_usage(p).free
 
 
-def select(table: pd.DataFrame, what: Iterable[str] = ("readme", "auxiliary", "product"),
-           ebs: Iterable[str] | None = None) -> pd.DataFrame:
+def select(
+    table: pd.DataFrame, what: Iterable[str] = ("readme", "auxiliary", "product"), ebs: Iterable[str] | None = None
+) -> pd.DataFrame:
     """The rows of a :func:`files` table that :func:`fetch` downloads for ``what`` and ``ebs``.
 
     Examples
@@ -94,15 +95,27 @@ def select(table: pd.DataFrame, what: Iterable[str] = ("readme", "auxiliary", "p
         wanted = {uid_form(e, url=False) for e in ebs}
         unknown = wanted - set(table["eb"].dropna())
         if unknown:
-            raise UnknownIdentifier(", ".join(sorted(unknown)), "is not an execution block of this listing (its EBs: "
-                                    f"{', '.join(sorted(set(table['eb'].dropna()))) or 'none'})")
+            raise UnknownIdentifier(
+                ", ".join(sorted(unknown)),
+                "is not an execution block of this listing (its EBs: "
+                f"{', '.join(sorted(set(table['eb'].dropna()))) or 'none'})",
+            )
         keep = keep[(keep["kind"] != "raw") | keep["eb"].isin(wanted)]
     return keep.drop_duplicates("name")
 
 
-def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"), ebs: Iterable[str] | None = None,
-          dest: str | os.PathLike | None = None, archive_url: str | None = None, parallel: int = 2,
-          progress: bool = True, stop: threading.Event | None = None, listing: pd.DataFrame | None = None) -> Path:
+def fetch(
+    ident: str,
+    *,
+    what: Iterable[str] = ("readme", "auxiliary", "product"),
+    ebs: Iterable[str] | None = None,
+    dest: str | os.PathLike | None = None,
+    archive_url: str | None = None,
+    parallel: int = 2,
+    progress: bool = True,
+    stop: threading.Event | None = None,
+    listing: pd.DataFrame | None = None,
+) -> Path:
     """Download a project's, member OUS's or EB's files from the archive; return the folder.
 
     ``what`` picks the parts (readme, auxiliary, product, raw, documentation);
@@ -129,16 +142,21 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
     projects = [p for p in table["project"].dropna().unique()]
     project = projects[0] if projects else None
     folder = Path(dest) if dest is not None else Path.cwd() / (project or uid_form(str(ident), url=False))
-    jobs = [_Job(r.name, r.url, None if pd.isna(r.size) else int(r.size), folder / r.name, r.mous, r.project)
-            for r in rows.itertuples()]
+    jobs = [
+        _Job(r.name, r.url, None if pd.isna(r.size) else int(r.size), folder / r.name, r.mous, r.project)
+        for r in rows.itertuples()
+    ]
     todo = [j for j in jobs if not (j.final.is_file() and j.size is not None and j.final.stat().st_size == j.size)]
     have = {j.name: (j.part.stat().st_size if j.part.is_file() else 0) for j in todo}
     need = sum(max((j.size or 0) - have[j.name], 0) for j in todo)
     free = free_bytes(folder)
     if need > free:
-        raise NotEnoughDisk(folder, f"the {len(todo)} file(s) to fetch need {need} bytes ({_human(need)}) but only "
-                                    f"{free} bytes ({_human(free)}) are free there: free some space or choose "
-                                    "another dest=")
+        raise NotEnoughDisk(
+            folder,
+            f"the {len(todo)} file(s) to fetch need {need} bytes ({_human(need)}) but only "
+            f"{free} bytes ({_human(free)}) are free there: free some space or choose "
+            "another dest=",
+        )
     if not todo:
         return folder
     folder.mkdir(parents=True, exist_ok=True)
@@ -147,8 +165,15 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
     from tqdm.auto import tqdm
 
     total = sum(j.size or 0 for j in todo)
-    with tqdm(total=total, initial=sum(have.values()), unit="B", unit_scale=True, unit_divisor=1000,
-              desc=f"fetch {project or ident}", disable=not progress) as overall:
+    with tqdm(
+        total=total,
+        initial=sum(have.values()),
+        unit="B",
+        unit_scale=True,
+        unit_divisor=1000,
+        desc=f"fetch {project or ident}",
+        disable=not progress,
+    ) as overall:
         lock = threading.Lock()
         local = threading.local()
 
@@ -167,13 +192,23 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
 
         def run(i_job):
             i, job = i_job
-            with tqdm(total=job.size, initial=have[job.name], unit="B", unit_scale=True, unit_divisor=1000,
-                      desc=job.name[-40:], leave=False, position=i % max(parallel, 1) + 1,
-                      disable=not progress) as bar:
+            with tqdm(
+                total=job.size,
+                initial=have[job.name],
+                unit="B",
+                unit_scale=True,
+                unit_divisor=1000,
+                desc=job.name[-40:],
+                leave=False,
+                position=i % max(parallel, 1) + 1,
+                disable=not progress,
+            ) as bar:
+
                 def step(n: int) -> None:
                     bar.update(n)
                     with lock:
                         overall.update(n)
+
                 _transfer(session(), job, step, stop, url)
 
         pool = ThreadPoolExecutor(max_workers=max(int(parallel), 1), thread_name_prefix="almaview-fetch")
@@ -197,8 +232,9 @@ def fetch(ident: str, *, what: Iterable[str] = ("readme", "auxiliary", "product"
 def _release_date(job: _Job, url: str) -> str:
     try:
         alma = client(url)
-        t = alma.query_tap("select max(obs_release_date) as release from ivoa.obscore where member_ous_uid="
-                           f"'{uid_form(job.mous)}'").to_table()
+        t = alma.query_tap(
+            f"select max(obs_release_date) as release from ivoa.obscore where member_ous_uid='{uid_form(job.mous)}'"
+        ).to_table()
         value = str(t[0][0]).removeprefix("b'").rstrip("'")
         return value[:10] if value and value not in ("--", "None") else ""
     except Exception:  # the release date only adds to the message; never hide the 401 behind another error
@@ -223,15 +259,21 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
             with session.get(job.url, headers=headers, stream=True, timeout=(15, 120)) as r:
                 if r.status_code in (401, 403):
                     when = _release_date(job, base_url)
-                    raise AuthenticationRequired(job.name, f"the archive answered {r.status_code} "
-                                                 f"({'unauthorised' if r.status_code == 401 else 'forbidden'}) for "
-                                                 f"{job.url}: project {job.project or '?'} ({job.mous}) is proprietary"
-                                                 + (f" until {when}" if when else "")
-                                                 + "; log in with almaview.archive.login('<your ALMA username>') "
-                                                   "as its PI or a delegee")
+                    raise AuthenticationRequired(
+                        job.name,
+                        f"the archive answered {r.status_code} "
+                        f"({'unauthorised' if r.status_code == 401 else 'forbidden'}) for "
+                        f"{job.url}: project {job.project or '?'} ({job.mous}) is proprietary"
+                        + (f" until {when}" if when else "")
+                        + "; log in with almaview.archive.login('<your ALMA username>') "
+                        "as its PI or a delegee",
+                    )
                 if r.status_code == 404:
-                    raise UnknownIdentifier(job.name, f"the archive has no file at {job.url} (HTTP 404); the listing "
-                                                      "may be stale: list the files again")
+                    raise UnknownIdentifier(
+                        job.name,
+                        f"the archive has no file at {job.url} (HTTP 404); the listing "
+                        "may be stale: list the files again",
+                    )
                 if r.status_code == 416 and have:
                     break  # nothing left to send: the size check below decides
                 if r.status_code >= 400:
@@ -258,8 +300,9 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
 
                     while chunk := read():
                         if stop.is_set():
-                            raise Cancelled(job.final, "fetch was stopped; the .part file is kept: fetch "
-                                                       "again to resume")
+                            raise Cancelled(
+                                job.final, "fetch was stopped; the .part file is kept: fetch again to resume"
+                            )
                         f.write(chunk)
                         step(len(chunk))
         except (requests.ConnectionError, requests.Timeout, requests.exceptions.ChunkedEncodingError) as err:
@@ -272,8 +315,11 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
             break
     got = job.part.stat().st_size if job.part.is_file() else 0
     if expected is not None and got != expected:
-        raise TransferIncomplete(job.final, f"the transfer from {job.url} stopped at {got} of {expected} bytes "
-                                            f"({_human(got)} of {_human(expected)})"
-                                            + (f" ({last_error})" if last_error else "")
-                                            + f"; {job.part.name} is kept: fetch again to resume from there")
+        raise TransferIncomplete(
+            job.final,
+            f"the transfer from {job.url} stopped at {got} of {expected} bytes "
+            f"({_human(got)} of {_human(expected)})"
+            + (f" ({last_error})" if last_error else "")
+            + f"; {job.part.name} is kept: fetch again to resume from there",
+        )
     os.replace(job.part, job.final)

@@ -77,12 +77,19 @@ def rows_from_datalink(table, mous: str) -> list[dict]:
         eb = _EB_RE.search(name)
         proj = _TAR_PROJECT_RE.match(within or name)
         readable = _text(r["readable"]) if "readable" in table.colnames else ""
-        out.append({
-            "name": name, "url": url, "size": size, "kind": kind_of(name, semantics, within),
-            "mous": mous, "eb": eb.group(0) if eb and (semantics == "#progenitor" or name.endswith(".asdm.sdm.tar"))
-            else None, "within": within or None, "project": proj.group(1) if proj else None,
-            "readable": {"true": True, "false": False, "True": True, "False": False}.get(readable),
-        })
+        out.append(
+            {
+                "name": name,
+                "url": url,
+                "size": size,
+                "kind": kind_of(name, semantics, within),
+                "mous": mous,
+                "eb": eb.group(0) if eb and (semantics == "#progenitor" or name.endswith(".asdm.sdm.tar")) else None,
+                "within": within or None,
+                "project": proj.group(1) if proj else None,
+                "readable": {"true": True, "false": False, "True": True, "False": False}.get(readable),
+            }
+        )
     project = next((r["project"] for r in out if r["project"]), None)
     for r in out:
         r["project"] = r["project"] or project
@@ -99,9 +106,12 @@ def _mous_of(ident: str, kind: str, url: str) -> list[str]:
     uids = sorted({_text(v) for v in result.to_table()["member_ous_uid"]} - {""})
     if not uids:
         what = "project code" if kind == "project" else "execution block"
-        raise UnknownIdentifier(ident, f"the archive at {url} knows no {what} {ident!r} (no rows in its ObsCore "
-                                       "table): check the spelling, or the mirror (proprietary projects are listed "
-                                       "too, so a typo is the likely cause)")
+        raise UnknownIdentifier(
+            ident,
+            f"the archive at {url} knows no {what} {ident!r} (no rows in its ObsCore "
+            "table): check the spelling, or the mirror (proprietary projects are listed "
+            "too, so a typo is the likely cause)",
+        )
     return [uid_form(u, url=False) for u in uids]
 
 
@@ -137,8 +147,9 @@ def files(ident: str, *, archive_url: str | None = None) -> pd.DataFrame:
                 raise UnknownIdentifier(mous, f"the archive's DataLink service at {url} refused it ({err})") from err
         got = rows_from_datalink(table, mous) if table is not None else []
         if not got:
-            raise UnknownIdentifier(mous, f"the archive at {url} lists no files for this member OUS (unknown uid, "
-                                          "or not yet delivered)")
+            raise UnknownIdentifier(
+                mous, f"the archive at {url} lists no files for this member OUS (unknown uid, or not yet delivered)"
+            )
         rows += got
     out = pd.DataFrame(rows, columns=COLUMNS)
     if kind == "eb":

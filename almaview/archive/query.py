@@ -8,8 +8,23 @@ from ..errors import UnknownIdentifier
 from .client import client, resolve_url, translate, uid_form
 
 #: The columns of :func:`search`, in order.
-COLUMNS = ["project", "mous", "group", "science_goal", "targets", "bands", "array", "freq_min_ghz", "freq_max_ghz",
-           "resolution_arcsec", "release_date", "public", "qa2_passed", "title", "pi"]
+COLUMNS = [
+    "project",
+    "mous",
+    "group",
+    "science_goal",
+    "targets",
+    "bands",
+    "array",
+    "freq_min_ghz",
+    "freq_max_ghz",
+    "resolution_arcsec",
+    "release_date",
+    "public",
+    "qa2_passed",
+    "title",
+    "pi",
+]
 
 _C = 299_792_458.0
 
@@ -74,8 +89,16 @@ def _coord(position):
     return SkyCoord(*position, unit=u.deg)
 
 
-def search(*, project: str | None = None, source: str | None = None, position=None, radius=None, band=None,
-           public: bool | None = None, archive_url: str | None = None) -> pd.DataFrame:
+def search(
+    *,
+    project: str | None = None,
+    source: str | None = None,
+    position=None,
+    radius=None,
+    band=None,
+    public: bool | None = None,
+    archive_url: str | None = None,
+) -> pd.DataFrame:
     """Find member OUSes in the ALMA archive: one row per member OUS.
 
     ``project`` is a project code, ``source`` the target name as the archive
@@ -95,8 +118,9 @@ def search(*, project: str | None = None, source: str | None = None, position=No
     >>> archive.search(project="2017.1.01185.S")[["mous", "targets", "bands"]]   # doctest: +SKIP
     """
     if not (project or source or position is not None):
-        raise UnknownIdentifier(None, "search needs project=, source= or position= (a project code, a target name "
-                                      "or coordinates)")
+        raise UnknownIdentifier(
+            None, "search needs project=, source= or position= (a project code, a target name or coordinates)"
+        )
     url = resolve_url(archive_url)
     alma = client(url)
     with translate(url, "querying the archive's TAP service"):
@@ -105,8 +129,9 @@ def search(*, project: str | None = None, source: str | None = None, position=No
 
             coord = _coord(position)
             rad = radius if isinstance(radius, u.Quantity) else (1.0 if radius is None else float(radius)) * u.arcmin
-            table = alma.query_region(coord, rad, public=public, science=True,
-                                      payload=_payload(project, source, band) or None)
+            table = alma.query_region(
+                coord, rad, public=public, science=True, payload=_payload(project, source, band) or None
+            )
         else:
             table = alma.query(_payload(project, source, band), public=public, science=True)
     return summarise(table.to_pandas() if len(table) else pd.DataFrame(columns=table.colnames))
@@ -149,21 +174,23 @@ def summarise(obscore: pd.DataFrame) -> pd.DataFrame:
         release = first("obs_release_date").removeprefix("b'").rstrip("'")
         rights = uniq("data_rights")
         qa2 = uniq("qa2_passed")
-        out.append({
-            "project": first("proposal_id"),
-            "mous": uid_form(mous, url=False),
-            "group": uid_form(first("group_ous_uid"), url=False) if first("group_ous_uid") else None,
-            "science_goal": uid_form(sg, url=False) if sg else None,
-            "targets": ", ".join(uniq("target_name")),
-            "bands": ", ".join(uniq("band_list", key=lambda b: (len(b), b))),
-            "array": "/".join(sorted({_array(a) for a in g.get("antenna_arrays", [])} - {"unknown"})) or "unknown",
-            "freq_min_ghz": float(_C / lam_max.max() / 1e9) if lam_max.notna().any() else None,
-            "freq_max_ghz": float(_C / lam_min.min() / 1e9) if lam_min.notna().any() else None,
-            "resolution_arcsec": float(res.min()) if res.notna().any() else None,
-            "release_date": pd.Timestamp(release) if release else pd.NaT,
-            "public": rights == ["Public"],
-            "qa2_passed": {"T": True, "F": False}.get(qa2[0]) if len(qa2) == 1 else None,
-            "title": first("obs_title"),
-            "pi": first("obs_creator_name"),
-        })
+        out.append(
+            {
+                "project": first("proposal_id"),
+                "mous": uid_form(mous, url=False),
+                "group": uid_form(first("group_ous_uid"), url=False) if first("group_ous_uid") else None,
+                "science_goal": uid_form(sg, url=False) if sg else None,
+                "targets": ", ".join(uniq("target_name")),
+                "bands": ", ".join(uniq("band_list", key=lambda b: (len(b), b))),
+                "array": "/".join(sorted({_array(a) for a in g.get("antenna_arrays", [])} - {"unknown"})) or "unknown",
+                "freq_min_ghz": float(_C / lam_max.max() / 1e9) if lam_max.notna().any() else None,
+                "freq_max_ghz": float(_C / lam_min.min() / 1e9) if lam_min.notna().any() else None,
+                "resolution_arcsec": float(res.min()) if res.notna().any() else None,
+                "release_date": pd.Timestamp(release) if release else pd.NaT,
+                "public": rights == ["Public"],
+                "qa2_passed": {"T": True, "F": False}.get(qa2[0]) if len(qa2) == 1 else None,
+                "title": first("obs_title"),
+                "pi": first("obs_creator_name"),
+            }
+        )
     return pd.DataFrame(out, columns=COLUMNS)

@@ -56,12 +56,16 @@ def _stage(el: ET.Element) -> QAStage:
     metrics = []
     for m in el:
         if _local(m.tag) in ("metric", "qametric", "score", "qascore"):
-            metrics.append(QAMetric(
-                name=_attr(m, "Name", "MetricName") or _local(m.tag), value=_attr(m, "Value", "MetricValue"),
-                score=_score(_attr(m, "QaScore", "Score")), asdm=_attr(m, "Asdm", "Vis", "MS"),
-                reason=_attr(m, "Reason", "LongMsg", "Message", "ShortMsg"),
-                attrs={k.rsplit("}", 1)[-1]: v for k, v in m.attrib.items()},
-            ))
+            metrics.append(
+                QAMetric(
+                    name=_attr(m, "Name", "MetricName") or _local(m.tag),
+                    value=_attr(m, "Value", "MetricValue"),
+                    score=_score(_attr(m, "QaScore", "Score")),
+                    asdm=_attr(m, "Asdm", "Vis", "MS"),
+                    reason=_attr(m, "Reason", "LongMsg", "Message", "ShortMsg"),
+                    attrs={k.rsplit("}", 1)[-1]: v for k, v in m.attrib.items()},
+                )
+            )
     number = _attr(el, "Number", "StageNumber", "Id")
     try:
         num = int(number) if number is not None else None
@@ -71,8 +75,13 @@ def _stage(el: ET.Element) -> QAStage:
     if reason is None and metrics:
         worst = min((m for m in metrics if m.score is not None), key=lambda m: m.score, default=None)
         reason = worst.reason if worst else None
-    return QAStage(number=num, name=_attr(el, "Name", "Task", "TaskName") or "", score=_score(_attr(el, "Score")),
-                   reason=reason, metrics=metrics)
+    return QAStage(
+        number=num,
+        name=_attr(el, "Name", "Task", "TaskName") or "",
+        score=_score(_attr(el, "Score")),
+        reason=reason,
+        metrics=metrics,
+    )
 
 
 def parse_aqua(data: bytes | str, path: str | os.PathLike = "") -> AquaReport:

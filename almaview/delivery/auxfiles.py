@@ -53,8 +53,7 @@ def parse_cont_dat(text: str) -> list[ContinuumRange]:
             m = match(s)
             if m:
                 scale = _UNITS[m.group(3).lower()]
-                append(ContinuumRange(fld, spw, float(m.group(1)) * scale, float(m.group(2)) * scale,
-                                      m.group(4), s))
+                append(ContinuumRange(fld, spw, float(m.group(1)) * scale, float(m.group(2)) * scale, m.group(4), s))
                 continue
         elif ":" in s:
             key, _, value = s.partition(":")
@@ -72,8 +71,9 @@ def parse_cont_dat(text: str) -> list[ContinuumRange]:
 _NUMBER_START = frozenset("0123456789.+-")
 
 
-def cont_dat_problems(ranges: list[ContinuumRange], spws: dict[str, tuple[float, float]] | None = None,
-                      source: str = "cont.dat") -> list[str]:
+def cont_dat_problems(
+    ranges: list[ContinuumRange], spws: dict[str, tuple[float, float]] | None = None, source: str = "cont.dat"
+) -> list[str]:
     """Say which cont.dat lines cannot be right: reversed, infinite or non-positive, not understood, or outside the spw.
 
     ``spws`` maps an spw id to its (lowest, highest) frequency in Hz (e.g. from
@@ -93,8 +93,10 @@ def cont_dat_problems(ranges: list[ContinuumRange], spws: dict[str, tuple[float,
         where = f"{source} spw {r.spw}" if r.spw else source
         if r.low is None or r.high is None:
             if r.text.strip().upper() not in ("ALL", "NONE", "ALL LSRK", "NONE LSRK"):
-                out.append(f"{where}: line {r.text[:80]!r} is not a frequency range (expected e.g. "
-                           "'230.1~230.5GHz LSRK', 'ALL' or 'NONE')")
+                out.append(
+                    f"{where}: line {r.text[:80]!r} is not a frequency range (expected e.g. "
+                    "'230.1~230.5GHz LSRK', 'ALL' or 'NONE')"
+                )
             continue
         if not (math.isfinite(r.low) and math.isfinite(r.high)):
             out.append(f"{where}: range {r.text[:80]!r} is not finite")
@@ -106,8 +108,9 @@ def cont_dat_problems(ranges: list[ContinuumRange], spws: dict[str, tuple[float,
             lo, hi = spws[r.spw]
             margin = 100e3 / 299792458.0 * hi
             if r.low < lo - margin or r.high > hi + margin:
-                out.append(f"{where}: range {r.text[:80]!r} lies outside spw {r.spw} "
-                           f"({lo / 1e9:.6f}-{hi / 1e9:.6f} GHz)")
+                out.append(
+                    f"{where}: range {r.text[:80]!r} lies outside spw {r.spw} ({lo / 1e9:.6f}-{hi / 1e9:.6f} GHz)"
+                )
     return out
 
 
@@ -120,8 +123,9 @@ def _float(v: str | None) -> float | None:
 
 def _rows(text: str) -> list[dict[str, str]]:
     reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")), skipinitialspace=True)
-    return [{(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()}
-            for row in reader]
+    return [
+        {(k or "").strip(): (v or "").strip() if isinstance(v, str) else "" for k, v in row.items()} for row in reader
+    ]
 
 
 def parse_flux_csv(text: str) -> list[FluxDensity]:
@@ -138,12 +142,20 @@ def parse_flux_csv(text: str) -> list[FluxDensity]:
     for row in _rows(text):
         low = {k.lower(): v for k, v in row.items()}
         known = {"ms", "vis", "field", "spw", "i", "q", "u", "v", "spix", "comment"}
-        out.append(FluxDensity(
-            vis=low.get("ms", low.get("vis", "")), field=low.get("field", ""), spw=low.get("spw", ""),
-            I=_float(low.get("i")), Q=_float(low.get("q")), U=_float(low.get("u")), V=_float(low.get("v")),
-            spix=_float(low.get("spix")), comment=low.get("comment", ""),
-            extra={k: v for k, v in row.items() if k.lower() not in known},
-        ))
+        out.append(
+            FluxDensity(
+                vis=low.get("ms", low.get("vis", "")),
+                field=low.get("field", ""),
+                spw=low.get("spw", ""),
+                I=_float(low.get("i")),
+                Q=_float(low.get("q")),
+                U=_float(low.get("u")),
+                V=_float(low.get("v")),
+                spix=_float(low.get("spix")),
+                comment=low.get("comment", ""),
+                extra={k: v for k, v in row.items() if k.lower() not in known},
+            )
+        )
     return out
 
 

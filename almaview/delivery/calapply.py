@@ -53,11 +53,29 @@ def caltable_kind(name: str) -> str:
     # the suffix (last dotted part before .tbl) is decisive when it is a known pipeline type
     stem = low.removesuffix(".tbl")
     suffix = stem.rsplit(".", 1)[-1]
-    direct = {"tsyscal": "tsyscal", "bcal": "bandpass", "gpcal": "phase", "gacal": "amplitude", "ants": "antpos",
-              "wvr": "wvr", "wvrcal": "wvr", "kcal": "delay", "fluxscale": "fluxscale", "tsys": "tsyscal",
-              "bandpass": "bandpass", "antpos": "antpos", "dcal": "polarization", "xcal": "polarization",
-              "gcal": "gain", "ampli_inf": "amplitude", "flux_inf": "fluxscale", "phase_int": "phase",
-              "phase_inf": "phase", "skycal": "sky", "bl": "sdbaseline"}
+    direct = {
+        "tsyscal": "tsyscal",
+        "bcal": "bandpass",
+        "gpcal": "phase",
+        "gacal": "amplitude",
+        "ants": "antpos",
+        "wvr": "wvr",
+        "wvrcal": "wvr",
+        "kcal": "delay",
+        "fluxscale": "fluxscale",
+        "tsys": "tsyscal",
+        "bandpass": "bandpass",
+        "antpos": "antpos",
+        "dcal": "polarization",
+        "xcal": "polarization",
+        "gcal": "gain",
+        "ampli_inf": "amplitude",
+        "flux_inf": "fluxscale",
+        "phase_int": "phase",
+        "phase_inf": "phase",
+        "skycal": "sky",
+        "bl": "sdbaseline",
+    }
     if suffix in direct:
         return direct[suffix]
     dotted = "." + low + "."
@@ -115,8 +133,10 @@ def _calls(text: str, problems: list[str] | None = None) -> list[tuple[int, dict
         size += len(line)
         depth += line.count("(") - line.count(")")
         if size > MAX_CALL_CHARS:
-            problems.append(f"line {start}: an applycal call longer than {MAX_CALL_CHARS} characters "
-                            "(unbalanced parentheses?); not read")
+            problems.append(
+                f"line {start}: an applycal call longer than {MAX_CALL_CHARS} characters "
+                "(unbalanced parentheses?); not read"
+            )
             buf, size, depth = [], 0, 0
             continue
         if depth <= 0:
@@ -125,8 +145,9 @@ def _calls(text: str, problems: list[str] | None = None) -> list[tuple[int, dict
             try:
                 tree = ast.parse(src, mode="eval")
             except (SyntaxError, ValueError, RecursionError, MemoryError) as err:
-                problems.append(f"line {start}: not a Python call ({type(err).__name__}: "
-                                f"{getattr(err, 'msg', err)}); not read")
+                problems.append(
+                    f"line {start}: not a Python call ({type(err).__name__}: {getattr(err, 'msg', err)}); not read"
+                )
                 continue
             call = tree.body
             if isinstance(call, ast.Call):
@@ -180,10 +201,16 @@ def _tables(kw: dict[str, Any]) -> list[TableApply] | str:
         ids = _int_list(spwmap[i], f"spwmap entry {i} ({base})")
         if isinstance(ids, str):
             return ids
-        tas.append(TableApply(
-            table=base, kind=caltable_kind(base), gainfield=str(gainfield[i] or ""),
-            interp=str(interp[i] or ""), spwmap=ids, calwt=bool(True if calwt[i] is None else calwt[i]),
-        ))
+        tas.append(
+            TableApply(
+                table=base,
+                kind=caltable_kind(base),
+                gainfield=str(gainfield[i] or ""),
+                interp=str(interp[i] or ""),
+                spwmap=ids,
+                calwt=bool(True if calwt[i] is None else calwt[i]),
+            )
+        )
     return tas
 
 
@@ -215,10 +242,20 @@ def parse_calapply(text: str, path: str | os.PathLike = "") -> CalApply:
             continue
         v = kw.get("vis")
         vis = vis or (posixpath.basename(str(v).rstrip("/")) if isinstance(v, str) and v else None)
-        opts = {k: v for k, v in kw.items()
-                if k not in {"vis", "field", "spw", "intent", "antenna", "gaintable", "gainfield", "interp",
-                             "spwmap", "calwt"}}
-        calls.append(Applycal(field=str(kw.get("field") or ""), spw=str(kw.get("spw") or ""),
-                              intent=str(kw.get("intent") or ""), antenna=str(kw.get("antenna") or ""),
-                              tables=tas, options=opts))
+        opts = {
+            k: v
+            for k, v in kw.items()
+            if k
+            not in {"vis", "field", "spw", "intent", "antenna", "gaintable", "gainfield", "interp", "spwmap", "calwt"}
+        }
+        calls.append(
+            Applycal(
+                field=str(kw.get("field") or ""),
+                spw=str(kw.get("spw") or ""),
+                intent=str(kw.get("intent") or ""),
+                antenna=str(kw.get("antenna") or ""),
+                tables=tas,
+                options=opts,
+            )
+        )
     return CalApply(path=os.fspath(path), vis=vis, calls=calls, problems=problems)

@@ -116,12 +116,36 @@ CATEGORIES = {
 }
 
 #: categories that the delivery model reads into fields of its own; the rest are listed by category
-MODELLED = frozenset({
-    "readme", "calapply", "caltables_archive", "auxcaltables_archive", "flagversions", "flag_template", "auxproducts_archive",
-    "cont.dat", "flux.csv", "antennapos.csv", "weblog_archive", "manifest", "aqua", "image", "product_other",
-    "casa_log", "casa_commands", "qa0", "qa2", "script_pi", "pipescript", "restorescript", "script_cal",
-    "script_imaging", "script_other", "unknown",
-})
+MODELLED = frozenset(
+    {
+        "readme",
+        "calapply",
+        "caltables_archive",
+        "auxcaltables_archive",
+        "flagversions",
+        "flag_template",
+        "auxproducts_archive",
+        "cont.dat",
+        "flux.csv",
+        "antennapos.csv",
+        "weblog_archive",
+        "manifest",
+        "aqua",
+        "image",
+        "product_other",
+        "casa_log",
+        "casa_commands",
+        "qa0",
+        "qa2",
+        "script_pi",
+        "pipescript",
+        "restorescript",
+        "script_cal",
+        "script_imaging",
+        "script_other",
+        "unknown",
+    }
+)
 
 
 def is_archive_name(name: str) -> bool:
@@ -168,8 +192,22 @@ def _archive_kind(n: str, folder: str) -> FileKind | None:
 
 
 # the last token of a CASA image (directory) name, when tarred
-_IMAGE_TYPE_TOKENS = {"image", "pbcor", "pb", "mask", "residual", "model", "psf", "sumwt", "weight", "alpha",
-                      "error", "tt0", "tt1", "tt2"}
+_IMAGE_TYPE_TOKENS = {
+    "image",
+    "pbcor",
+    "pb",
+    "mask",
+    "residual",
+    "model",
+    "psf",
+    "sumwt",
+    "weight",
+    "alpha",
+    "error",
+    "tt0",
+    "tt1",
+    "tt2",
+}
 
 
 def classify_file(name: str, folder: str = "") -> FileKind:
@@ -203,8 +241,11 @@ def classify_file(name: str, folder: str = "") -> FileKind:
         kind = _archive_kind(n, folder)
         if kind is not None:
             return kind
-        return FileKind("unknown", f"{name!r} in {folder or 'the member'}/ is an archive whose name says neither "
-                                   "calibration, weblog, products nor logs")
+        return FileKind(
+            "unknown",
+            f"{name!r} in {folder or 'the member'}/ is an archive whose name says neither "
+            "calibration, weblog, products nor logs",
+        )
     if _QA2_PART.search(n):
         return FileKind("qa2_part")
     if "product_rename" in n:
@@ -254,8 +295,11 @@ def classify_file(name: str, folder: str = "") -> FileKind:
         return FileKind("script_other")
     if folder == "product":
         return FileKind("product_other")
-    return FileKind("unknown", f"{name!r} in {folder + '/' if folder else 'the member OUS'} matches no ALMA "
-                               "delivery name (README, calibration, product, QA, script or log file)")
+    return FileKind(
+        "unknown",
+        f"{name!r} in {folder + '/' if folder else 'the member OUS'} matches no ALMA "
+        "delivery name (README, calibration, product, QA, script or log file)",
+    )
 
 
 def eb_of(name: str) -> str | None:
@@ -269,4 +313,4 @@ def eb_of(name: str) -> str | None:
     m = _EB.search(name.lower())
     if m is None:
         return None
-    return name[m.start():m.end()]
+    return name[m.start() : m.end()]

@@ -30,8 +30,16 @@ from .tree import EB_RE, LEVEL_RE, Entry, Tree, build_tree
 
 _MS_RE = re.compile(r"(\.ms|\.ms\.split|\.ms\.split\.cal|\.ms\.cal|_targets(_line)?\.ms|\.ms\.contsub|\.ms\.selfcal)$")
 _MS_PREFERENCE = (".ms.split.cal", "_targets.ms", ".ms.split", ".ms", "_targets_line.ms")
-_ROLE_INTENT = {"sci": "TARGET", "bp": "BANDPASS", "ph": "PHASE", "check": "CHECK", "amp": "AMPLITUDE",
-                "flux": "AMPLITUDE", "polcal": "POLARIZATION", "pol": "POLARIZATION"}
+_ROLE_INTENT = {
+    "sci": "TARGET",
+    "bp": "BANDPASS",
+    "ph": "PHASE",
+    "check": "CHECK",
+    "amp": "AMPLITUDE",
+    "flux": "AMPLITUDE",
+    "polcal": "POLARIZATION",
+    "pol": "POLARIZATION",
+}
 
 
 def classify_entry(sub: list[str], e: Entry, leaf_children: set[str] | None) -> str:
@@ -77,9 +85,14 @@ class _Builder:
     def __init__(self, tree: Tree, entry: str, read_ms: bool):
         self.tree = tree
         self.read_ms = read_ms
-        self.d = Delivery(root=os.fspath(tree.root), entry=entry, layout=tree.layout,
-                          project_code=tree.project_code, archives=[os.fspath(a) for a in tree.archives],
-                          problems=list(tree.problems))
+        self.d = Delivery(
+            root=os.fspath(tree.root),
+            entry=entry,
+            layout=tree.layout,
+            project_code=tree.project_code,
+            archives=[os.fspath(a) for a in tree.archives],
+            problems=list(tree.problems),
+        )
         self.mous: dict[str, MemberOUS] = {}
         self.ebs: dict[tuple[str, str], ExecutionBlock] = {}
 
@@ -136,10 +149,10 @@ class _Builder:
                 continue
             uid = levels["member"]
             if uid not in self.mous:
-                mpath = "/".join(parts[: idx + 1][len(root_levels):]) or "."
+                mpath = "/".join(parts[: idx + 1][len(root_levels) :]) or "."
                 self.mous[uid] = MemberOUS(uid=uid, group=grp, science_goal=sg, path=mpath)
                 self.d.mous.append(self.mous[uid])
-            sub = parts[idx + 1:]
+            sub = parts[idx + 1 :]
             if sub:
                 per_mous.setdefault(uid, []).append((sub, e))
         for uid, items in per_mous.items():
@@ -148,8 +161,9 @@ class _Builder:
             m.ebs.sort(key=lambda eb: eb.uid)
             self.finish_member(m)
         if self.d.project_code is None:
-            self.d.project_code = next((m.readme.project_code for m in self.d.mous
-                                        if m.readme and m.readme.project_code), None)
+            self.d.project_code = next(
+                (m.readme.project_code for m in self.d.mous if m.readme and m.readme.project_code), None
+            )
         return self.d
 
     def member(self, m: MemberOUS, items: list[tuple[list[str], Entry]]) -> None:
@@ -228,8 +242,9 @@ class _Builder:
             uid = EB_RE.search(name)
             rel = e.rel
             mat = None if e.disk is not None else (lambda rel=rel: self.tree.local_path(rel))
-            table = Caltable(name=name, kind=caltable_kind(name), eb=uid.group(0) if uid else None,
-                             source=src(rel), _materialise=mat)
+            table = Caltable(
+                name=name, kind=caltable_kind(name), eb=uid.group(0) if uid else None, source=src(rel), _materialise=mat
+            )
             self.attach_table(m, table)
         for sub, e in get("caltables_archive") + get("auxcaltables_archive"):  # both hold real tables
             self.archive_tables(m, e)
@@ -270,10 +285,16 @@ class _Builder:
         m._weblog_loader = self.weblog_loader(m, get("weblog_dir"), get("weblog_archive"))
         # scripts and logs ----------------------------------------------------------
         s = m.scripts
-        for cat, target in (("script_pi", s.script_for_pi), ("pipescript", s.pipescript),
-                            ("restorescript", s.restorescript), ("script_cal", s.calibration),
-                            ("script_imaging", s.imaging), ("script_other", s.other),
-                            ("casa_log", s.casa_logs), ("casa_commands", s.casa_commands)):
+        for cat, target in (
+            ("script_pi", s.script_for_pi),
+            ("pipescript", s.pipescript),
+            ("restorescript", s.restorescript),
+            ("script_cal", s.calibration),
+            ("script_imaging", s.imaging),
+            ("script_other", s.other),
+            ("casa_log", s.casa_logs),
+            ("casa_commands", s.casa_commands),
+        ):
             target += [src(e.rel) for _, e in get(cat)]
         for sub, e in get("script_cal"):
             uid = EB_RE.search(sub[-1])
@@ -318,8 +339,13 @@ class _Builder:
         except AlmaviewError as err:
             self.problem(f"caltables archive {where} cannot be read: {err.reason}")
             return
-        tabledirs = sorted({posixpath.dirname(x.name) for x in members
-                            if posixpath.basename(x.name) == "table.dat" and posixpath.dirname(x.name)})
+        tabledirs = sorted(
+            {
+                posixpath.dirname(x.name)
+                for x in members
+                if posixpath.basename(x.name) == "table.dat" and posixpath.dirname(x.name)
+            }
+        )
         top: list[str] = []
         tops: set[str] = set()
         for t in tabledirs:  # sorted, so a table comes before its subtables; ancestors looked up, not scanned
@@ -333,8 +359,16 @@ class _Builder:
             kind = caltable_kind(name)
             if _MS_RE.search(name.lower()) and kind == "unknown":
                 continue  # an MS inside a calibration archive is not a caltable
-            self.attach_table(m, Caltable(name=name, kind=kind, eb=uid.group(0) if uid else None,
-                                          source=f"{where}:{tabledir}", _materialise=opener(tabledir)))
+            self.attach_table(
+                m,
+                Caltable(
+                    name=name,
+                    kind=kind,
+                    eb=uid.group(0) if uid else None,
+                    source=f"{where}:{tabledir}",
+                    _materialise=opener(tabledir),
+                ),
+            )
 
     def aux(self, m: MemberOUS, cat: str, text: str, source: str) -> None:
         try:
@@ -356,8 +390,7 @@ class _Builder:
                 read = lambda name: tarball.read_member(e.disk, name, limit=MAX_TEXT_BYTES)
             else:
                 members = tarball.list_nested_members(e.archive, e.member)
-                read = lambda name: tarball.read_member(e.archive, name, nested=e.member,
-                                                        limit=MAX_TEXT_BYTES)
+                read = lambda name: tarball.read_member(e.archive, name, nested=e.member, limit=MAX_TEXT_BYTES)
             for mem in members:
                 base = posixpath.basename(mem.name).lower()
                 for cat in ("cont.dat", "flux.csv", "antennapos.csv"):
@@ -423,8 +456,10 @@ class _Builder:
             if eb.calapply is not None and len(eb.caltables):
                 missing = [t for t in eb.calapply.tables if t not in eb.caltables]
                 if missing:
-                    self.problem(f"{len(missing)} caltable(s) named in {eb.calapply.path} are not in the package "
-                                 f"(e.g. {missing[0]})")
+                    self.problem(
+                        f"{len(missing)} caltable(s) named in {eb.calapply.path} are not in the package "
+                        f"(e.g. {missing[0]})"
+                    )
         self.fields(m)
         if m.continuum:
             for line in cont_dat_problems(m.continuum, _spw_coverage(m.spws), m.aux_files.get("cont.dat", "cont.dat")):
@@ -442,8 +477,10 @@ class _Builder:
 
                         fields, spws = ms_fields_spws(eb.calibrated_ms)
                     except Exception as err:  # the MS reader is optional: never fail the delivery for it
-                        self.problem(f"metadata of {eb.calibrated_ms} could not be read ({type(err).__name__}: "
-                                     f"{err}); fields and spws below come from the package's text files")
+                        self.problem(
+                            f"metadata of {eb.calibrated_ms} could not be read ({type(err).__name__}: "
+                            f"{err}); fields and spws below come from the package's text files"
+                        )
                         continue
                     _merge_fields(m.fields, fields)
                     for s in spws:

@@ -69,8 +69,7 @@ def split_product_name(name: str) -> tuple[str, bool, str] | None:
 
 
 #: image types: one vocabulary (the Taylor term and compression are separate attributes)
-IMAGE_TYPES = ("image", "pbcor", "pb", "mask", "residual", "model", "psf", "sumwt", "weight", "alpha",
-               "alpha.error")
+IMAGE_TYPES = ("image", "pbcor", "pb", "mask", "residual", "model", "psf", "sumwt", "weight", "alpha", "alpha.error")
 _ROLE_ALIASES = {"chk": "check", "checksource": "check", "target": "sci", "science": "sci"}
 _DATATYPE_TOKENS = {"regcal", "selfcal", "contsub"}
 
@@ -152,17 +151,31 @@ def classify_image(name: str, source: str = "", size: int | None = None) -> Imag
         # manual-era or hand-made name (NGC1234.cont.image.pbcor): guess what we can
         parts = stem.split(".")
         kind_at = next((i for i, p in enumerate(parts) if p in _KINDS), None)
-        tail = parts[kind_at + 1:] if kind_at is not None else parts[1:]
+        tail = parts[kind_at + 1 :] if kind_at is not None else parts[1:]
         if tail and _STOKES.match(tail[0]):
             stokes, tail = tail[0], tail[1:]
         else:
             stokes = None
         itype, taylor, flags = image_type_of(tail)
-        return ImageProduct(name=name, source=source, mous=None, field=parts[0] if len(parts) > 1 else None,
-                            role=None, spws=(), kind=parts[kind_at] if kind_at is not None else None,
-                            stokes=stokes, image_type=itype, taylor=taylor, naming="unknown",
-                            compressed=compressed, size=size, format=fmt, manual=flags.get("manual", False),
-                            band=flags.get("band"), single_dish=flags.get("single_dish", False))
+        return ImageProduct(
+            name=name,
+            source=source,
+            mous=None,
+            field=parts[0] if len(parts) > 1 else None,
+            role=None,
+            spws=(),
+            kind=parts[kind_at] if kind_at is not None else None,
+            stokes=stokes,
+            image_type=itype,
+            taylor=taylor,
+            naming="unknown",
+            compressed=compressed,
+            size=size,
+            format=fmt,
+            manual=flags.get("manual", False),
+            band=flags.get("band"),
+            single_dish=flags.get("single_dish", False),
+        )
     rest = m.group("rest").split(".")
     kind = rest[0] if rest else None
     stokes = None
@@ -174,9 +187,21 @@ def classify_image(name: str, source: str = "", size: int | None = None) -> Imag
     role = m.group("role")
     role = _ROLE_ALIASES.get(role.lower(), role)
     return ImageProduct(
-        name=name, source=source, mous=m.group("ous"), field=m.group("field"),
-        role=role, spws=spws, kind=kind, stokes=stokes, image_type=itype,
-        taylor=taylor, naming=(m.group("prefix") or "legacy.").rstrip("."), compressed=compressed, size=size,
-        format=fmt, manual=flags.get("manual", False), band=flags.get("band"),
+        name=name,
+        source=source,
+        mous=m.group("ous"),
+        field=m.group("field"),
+        role=role,
+        spws=spws,
+        kind=kind,
+        stokes=stokes,
+        image_type=itype,
+        taylor=taylor,
+        naming=(m.group("prefix") or "legacy.").rstrip("."),
+        compressed=compressed,
+        size=size,
+        format=fmt,
+        manual=flags.get("manual", False),
+        band=flags.get("band"),
         single_dish=flags.get("single_dish", False),
     )

@@ -37,16 +37,31 @@ _KEYS: dict[str, tuple[str, ...]] = {
     "sb_name": ("sb name", "scheduling block", "scheduling block name", "sb"),
     "configuration": ("configuration", "array configuration", "array"),
     "proposed_rms": ("proposed rms", "requested rms", "requested sensitivity", "proposed sensitivity"),
-    "proposed_beam": ("proposed beam size", "proposed beam", "requested beam", "requested angular resolution",
-                      "requested beam size"),
-    "casa_version": ("casa version used for reduction", "casa version", "casa version used",
-                     "casa version used for calibration", "casa version used for imaging"),
+    "proposed_beam": (
+        "proposed beam size",
+        "proposed beam",
+        "requested beam",
+        "requested angular resolution",
+        "requested beam size",
+    ),
+    "casa_version": (
+        "casa version used for reduction",
+        "casa version",
+        "casa version used",
+        "casa version used for calibration",
+        "casa version used for imaging",
+    ),
     "pipeline_version": ("pipeline version", "pipeline version used"),
     "qa2_result": ("qa2 result", "qa2 status", "qa2"),
     "cycle": ("cycle",),
     "mous": ("member ous", "member ous uid", "mous", "member obsunitset"),
-    "reducer_comments": ("comments from reducer", "reducer's comments", "reducer comments", "comments from the reducer",
-                         "comments"),
+    "reducer_comments": (
+        "comments from reducer",
+        "reducer's comments",
+        "reducer comments",
+        "comments from the reducer",
+        "comments",
+    ),
 }
 _LOOKUP = {alias: field for field, aliases in _KEYS.items() for alias in aliases}
 _ACHIEVED = re.compile(r"^\s*achieved\s+(beam|rms|sensitivity|resolution)\b[^:]*:?\s*(.*)$", re.IGNORECASE)
@@ -64,7 +79,9 @@ def _layout(lines: list[str]) -> str:
     head = "\n".join(lines[:15])
     if "ALMA Member ObsUnitSet README" in head or "ObsUnitSet README" in head:
         return "cycle6+"
-    if "Atacama Large Millimeter/submillimeter Array" in head and any(l.strip().startswith("#####") for l in lines[:20]):
+    if "Atacama Large Millimeter/submillimeter Array" in head and any(
+        l.strip().startswith("#####") for l in lines[:20]
+    ):
         return "cycle0-4"
     if sum(1 for l in lines[:40] if re.match(r"^\s*-{10,}\s*$", l)) >= 2:
         return "cycle5"
@@ -99,13 +116,21 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
         line = parsed[i]
         stripped = line.strip()
         nxt = parsed[i + 1].strip() if i + 1 < n else ""
-        underlined = bool(stripped) and nxt[:1] in ("=", "-") and _UNDERLINE.match(nxt) is not None and abs(
-            len(nxt) - len(stripped)) <= 3
+        underlined = (
+            bool(stripped)
+            and nxt[:1] in ("=", "-")
+            and _UNDERLINE.match(nxt) is not None
+            and abs(len(nxt) - len(stripped)) <= 3
+        )
         # '=' underlined section headings (cycle6+) and bare upper-case headings
         is_heading = bool(stripped) and (
             (underlined and not (":" in line and _KV.match(line)))
-            or (":" not in stripped and len(stripped) < 50 and stripped[0].isupper()
-                and _HEADING.match(stripped) is not None)
+            or (
+                ":" not in stripped
+                and len(stripped) < 50
+                and stripped[0].isupper()
+                and _HEADING.match(stripped) is not None
+            )
         )
         if is_heading:
             flush()
@@ -138,8 +163,12 @@ def parse_readme(text: str, path: str | os.PathLike | None = None) -> Readme:
                 r.reducer_comments = value
             elif field is not None and getattr(r, field) in (None, ""):
                 setattr(r, field, value)
-            elif (field is None and value and not key_raw.lower().startswith(("note", "see"))
-                  and len(key_raw.split()) <= 10):
+            elif (
+                field is None
+                and value
+                and not key_raw.lower().startswith(("note", "see"))
+                and len(key_raw.split()) <= 10
+            ):
                 r.extra.setdefault(key_raw, value)
             i += 1
             continue
@@ -169,7 +198,7 @@ def normalise_uid(uid: str) -> str:
     """
     uid = uid.strip()
     if uid.startswith("uid://"):
-        return "uid___" + uid[len("uid://"):].replace("/", "_")
+        return "uid___" + uid[len("uid://") :].replace("/", "_")
     return uid
 
 
@@ -200,7 +229,11 @@ def missing_fields(r: Readme) -> list[str]:
     >>> missing_fields(parse_readme("Project code: 2019.1.01234.S"))
     ['PI name', 'project title', 'configuration', 'CASA version']
     """
-    names = {"pi_name": "PI name", "title": "project title", "configuration": "configuration",
-             "casa_version": "CASA version"}
+    names = {
+        "pi_name": "PI name",
+        "title": "project title",
+        "configuration": "configuration",
+        "casa_version": "CASA version",
+    }
     out = [] if r.project_code else ["project code"]
     return out + [label for field, label in names.items() if not getattr(r, field)]

@@ -43,44 +43,58 @@ def status_lines(d: Delivery) -> list[str]:
     """
     lines: list[str] = []
     if not d.mous:
-        lines.append(f"no member OUS found under {d.root!r}: expected "
-                     "science_goal.uid___*/group.uid___*/member.uid___*/ directories")
+        lines.append(
+            f"no member OUS found under {d.root!r}: expected "
+            "science_goal.uid___*/group.uid___*/member.uid___*/ directories"
+        )
     lines += d.problems
     if d.layout == "tars":
-        lines.append(f"the package is still in its archive tar files in {d.root}: almaview reads them in place; "
-                     f"to calibrate or image, untar them there: cd {d.root} && for f in *.tar; do tar -xf \"$f\"; done")
+        lines.append(
+            f"the package is still in its archive tar files in {d.root}: almaview reads them in place; "
+            f'to calibrate or image, untar them there: cd {d.root} && for f in *.tar; do tar -xf "$f"; done'
+        )
     many = len(d.mous) > 1
     restored_by_almaview = restored(d.root)
     for m in d.mous:
         pre = f"{m.uid}: " if many else ""
         unreadable = any(p.startswith("README ") and m.path in p and "cannot be read" in p for p in d.problems)
         if m.readme is None and unreadable:
-            lines.append(f"{pre}the README in {m.path} was skipped (see above); replace it with a regular text "
-                         f"file ({_fetch(d, m, 'readme')})")
+            lines.append(
+                f"{pre}the README in {m.path} was skipped (see above); replace it with a regular text "
+                f"file ({_fetch(d, m, 'readme')})"
+            )
         elif m.readme is None:
             lines.append(f"{pre}no README found in {m.path} (download the README: {_fetch(d, m, 'readme')})")
         elif m.readme_error:
-            lines.append(f"{pre}README {m.readme.path} follows none of ALMA's README layouts; "
-                         "its 'Key: value' lines are kept in readme.extra")
+            lines.append(
+                f"{pre}README {m.readme.path} follows none of ALMA's README layouts; "
+                "its 'Key: value' lines are kept in readme.extra"
+            )
         else:
             miss = missing_fields(m.readme)
             if miss:
                 lines.append(f"{pre}README {m.readme.path} lacks: {', '.join(miss)}")
         n = len(m.ebs)
         if n == 0:
-            lines.append(f"{pre}no execution blocks found (no raw/ ASDMs, pipeline manifest, calapply files "
-                         "or MS names); download the raw data and the auxiliary tar")
+            lines.append(
+                f"{pre}no execution blocks found (no raw/ ASDMs, pipeline manifest, calapply files "
+                "or MS names); download the raw data and the auxiliary tar"
+            )
             continue
         for eb in m.ebs:
             if eb.raw_complete is False:
                 what = eb.raw_asdm or eb.raw_archive
-                lines.append(f"{pre}raw ASDM {what} is incomplete (ASDM.xml missing: half-extracted or half-copied): "
-                             f"untar {d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar again")
+                lines.append(
+                    f"{pre}raw ASDM {what} is incomplete (ASDM.xml missing: half-extracted or half-copied): "
+                    f"untar {d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar again"
+                )
         missing = [eb for eb in m.ebs if not eb.calibrated_ms]
         done = restored_by_almaview.keys() & {eb.uid for eb in missing}
         if done:
-            lines.append(f"{pre}restored by almaview ({_n(len(done))}): "
-                         + ", ".join(f"{uid} -> {restored_by_almaview[uid]}" for uid in sorted(done)))
+            lines.append(
+                f"{pre}restored by almaview ({_n(len(done))}): "
+                + ", ".join(f"{uid} -> {restored_by_almaview[uid]}" for uid in sorted(done))
+            )
             missing = [eb for eb in missing if eb.uid not in done]
         if missing:
             raw = [eb for eb in missing if eb.raw_asdm and eb.raw_complete is not False]
@@ -89,23 +103,37 @@ def status_lines(d: Delivery) -> list[str]:
             line = f"{pre}calibrated MS missing for {len(missing)} of {n} EBs"
             if raw:
                 those = f"those {len(raw)}" if len(raw) == len(missing) else f"{len(raw)} of them"
-                line += (f"; raw ASDMs present for {those}: restore them with `almaview restore {d.root}` "
-                         f"(or, with the delivery's CASA, `{_script_for_pi(d, m)}`)")
+                line += (
+                    f"; raw ASDMs present for {those}: restore them with `almaview restore {d.root}` "
+                    f"(or, with the delivery's CASA, `{_script_for_pi(d, m)}`)"
+                )
             lines.append(line)
             if tarred:
-                lines.append(f"{pre}raw ASDMs of {_n(len(tarred))} are still tar files "
-                             f"({', '.join(os.path.basename(eb.raw_archive or '') for eb in tarred)}): untar them "
-                             "so that raw/ holds the .asdm.sdm directories, then run scriptForPI")
+                lines.append(
+                    f"{pre}raw ASDMs of {_n(len(tarred))} are still tar files "
+                    f"({', '.join(os.path.basename(eb.raw_archive or '') for eb in tarred)}): untar them "
+                    "so that raw/ holds the .asdm.sdm directories, then run scriptForPI"
+                )
             if absent:
                 names = ", ".join(f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar" for eb in absent)
-                lines.append(f"{pre}raw data not downloaded for {_n(len(absent))}: fetch {names} from the archive: "
-                             + _fetch(d, m, "raw", [eb.uid for eb in absent] if len(absent) < n else None))
+                lines.append(
+                    f"{pre}raw data not downloaded for {_n(len(absent))}: fetch {names} from the archive: "
+                    + _fetch(d, m, "raw", [eb.uid for eb in absent] if len(absent) < n else None)
+                )
         if not m.images:
-            lines.append(f"{pre}no image products found (product/ is empty or was not downloaded: "
-                         f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar: {_fetch(d, m, 'product')})")
-        if m.calibration_mode == "pipeline" and m.qa.aqua is None and not m.qa.weblog_archives and m._weblog_loader is None:
-            lines.append(f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA: "
-                         f"{_fetch(d, m, 'auxiliary')})")
+            lines.append(
+                f"{pre}no image products found (product/ is empty or was not downloaded: "
+                f"fetch {d.project_code or '<project>'}_{m.uid}_001_of_001.tar: {_fetch(d, m, 'product')})"
+            )
+        if (
+            m.calibration_mode == "pipeline"
+            and m.qa.aqua is None
+            and not m.qa.weblog_archives
+            and m._weblog_loader is None
+        ):
+            lines.append(
+                f"{pre}no weblog or AQUA report found (download the auxiliary tar for QA: {_fetch(d, m, 'auxiliary')})"
+            )
     if all("restored by almaview" in line for line in lines):  # nothing missing
         lines.append(f"complete: {len(d.mous)} member OUS, {len(d.ebs)} EBs all calibrated, {len(d.images)} images")
     return lines

@@ -30,8 +30,9 @@ def _eb_dict(eb: "ExecutionBlock") -> dict[str, Any]:
         "calibrated_ms": eb.calibrated_ms,
         "calibrated_ms_all": list(eb.calibrated_ms_all),
         "caltables": eb.caltables.kinds(),
-        "calapply": None if eb.calapply is None else {
-            "path": eb.calapply.path, "vis": eb.calapply.vis, "calls": [asdict(c) for c in eb.calapply.calls]},
+        "calapply": None
+        if eb.calapply is None
+        else {"path": eb.calapply.path, "vis": eb.calapply.vis, "calls": [asdict(c) for c in eb.calapply.calls]},
         "flag_templates": list(eb.flag_templates),
         "flagversions": list(eb.flagversions),
         "scripts": list(eb.scripts),
@@ -68,8 +69,10 @@ def _mous_dict(m: "MemberOUS") -> dict[str, Any]:
         "array": m.array,
         "array_evidence": m.array_evidence,
         "ebs": [_eb_dict(eb) for eb in m.ebs],
-        "spws": [{k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in s.items()}
-                 for s in m.spws],
+        "spws": [
+            {k: (v if isinstance(v, (str, int, float, bool, type(None))) else str(v)) for k, v in s.items()}
+            for s in m.spws
+        ],
         "fields": [asdict(f) for f in m.fields],
         "images": [asdict(im) for im in m.images],
         "other_products": list(m.other_products),
@@ -120,12 +123,17 @@ def _short(path: str | None) -> str:
 
 def delivery_text(d: "Delivery") -> str:
     """The terminal summary: project, PI, member OUSes, EBs, spws, fields with intents, images, QA, status."""
-    out = [f"ALMA delivery {d.project_code or '(unknown project)'}"
-           + (f": {d.title}" if d.title else "") + (f" (PI {d.pi_name})" if d.pi_name else "")]
+    out = [
+        f"ALMA delivery {d.project_code or '(unknown project)'}"
+        + (f": {d.title}" if d.title else "")
+        + (f" (PI {d.pi_name})" if d.pi_name else "")
+    ]
     out.append(f"  root: {d.root} [{d.layout}]")
     for m in d.mous:
-        out.append(f"  member OUS {m.uid}  [{_array_words(m.array)}]  (group {m.group or '-'}, "
-                   f"science goal {m.science_goal or '-'})")
+        out.append(
+            f"  member OUS {m.uid}  [{_array_words(m.array)}]  (group {m.group or '-'}, "
+            f"science goal {m.science_goal or '-'})"
+        )
         r = m.readme
         bits = []
         if r is not None:
@@ -144,31 +152,40 @@ def delivery_text(d: "Delivery") -> str:
         for eb in m.ebs:
             raw = "raw" if eb.raw_asdm else ("raw (tar)" if eb.raw_archive else "no raw")
             cal = _short(eb.calibrated_ms) if eb.calibrated_ms else "no calibrated MS"
-            out.append(f"      {eb.uid}  {raw}; {cal}; {len(eb.caltables)} caltables"
-                       + (f"; calapply {len(eb.calapply.calls)} calls" if eb.calapply else ""))
+            out.append(
+                f"      {eb.uid}  {raw}; {cal}; {len(eb.caltables)} caltables"
+                + (f"; calapply {len(eb.calapply.calls)} calls" if eb.calapply else "")
+            )
         if m.spws:
             out.append("    spws: " + ", ".join(str(s.get("spw", s.get("spw_id", s.get("id", s)))) for s in m.spws))
         if m.fields:
             out.append("    fields:")
             for f in m.fields:
-                out.append(f"      {f.name}: {','.join(f.intents) or '-'}"
-                           + (f"  (spw {','.join(f.spws)})" if f.spws else ""))
+                out.append(
+                    f"      {f.name}: {','.join(f.intents) or '-'}" + (f"  (spw {','.join(f.spws)})" if f.spws else "")
+                )
         out.append(f"    images ({len(m.images)}):")
         for im in m.images:
             spw = "_".join(str(s) for s in im.spws)
-            out.append(f"      {im.field or '?'} {im.role or '?'} spw{spw or '?'} {im.kind or '?'} "
-                       f"{im.stokes or ''} {(im.taylor + ' ') if im.taylor else ''}{im.image_type or '?'}".rstrip())
+            out.append(
+                f"      {im.field or '?'} {im.role or '?'} spw{spw or '?'} {im.kind or '?'} "
+                f"{im.stokes or ''} {(im.taylor + ' ') if im.taylor else ''}{im.image_type or '?'}".rstrip()
+            )
         aqua = m.qa.aqua
         if aqua is not None:
             topics = ", ".join(f"{t.name} {_fmt(t.score)} ({t.band})" for t in aqua.topics)
             out.append(f"    QA scores: {topics}" if topics else "    QA scores:")
             for s in aqua.stages:
-                out.append(f"      stage {s.number} {s.name}: {_fmt(s.score)} ({s.band})"
-                           + (f" - {s.reason}" if s.reason and s.score is not None and s.score <= 0.9 else ""))
+                out.append(
+                    f"      stage {s.number} {s.name}: {_fmt(s.score)} ({s.band})"
+                    + (f" - {s.reason}" if s.reason and s.score is not None and s.score <= 0.9 else "")
+                )
         if m.qa.weblog_archives:
             out.append(f"    weblog: {_short(m.qa.weblog_archives[0])}")
         if m.other_files:
-            out.append("    also: " + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in sorted(m.other_files.items())))
+            out.append(
+                "    also: " + ", ".join(f"{len(v)} {k.replace('_', ' ')}" for k, v in sorted(m.other_files.items()))
+            )
         if m.unknown_files:
             out.append(f"    unknown files ({len(m.unknown_files)}):")
             for rel in m.unknown_files[:5]:
@@ -189,26 +206,39 @@ def _td(v: Any, style: str = "") -> str:
 
 def _score_td(score: float | None) -> str:
     band, colour, hexcol = score_band(score)
-    return (f"<td style='background:{hexcol};color:white;text-align:right' title='{band}'>"
-            f"{html.escape(_fmt(score))}</td>")
+    return (
+        f"<td style='background:{hexcol};color:white;text-align:right' title='{band}'>{html.escape(_fmt(score))}</td>"
+    )
 
 
 def delivery_html(d: "Delivery") -> str:
     """A compact HTML summary (plain strings, no Jupyter import)."""
     e = html.escape
-    h = ["<div class='almaview-delivery'>",
-         f"<h3>ALMA delivery {e(d.project_code or '(unknown project)')}</h3>",
-         "<p>" + (f"<b>{e(d.title)}</b><br>" if d.title else "") + (f"PI: {e(d.pi_name)}<br>" if d.pi_name else "")
-         + f"<code>{e(d.root)}</code> ({e(d.layout)})</p>"]
+    h = [
+        "<div class='almaview-delivery'>",
+        f"<h3>ALMA delivery {e(d.project_code or '(unknown project)')}</h3>",
+        "<p>"
+        + (f"<b>{e(d.title)}</b><br>" if d.title else "")
+        + (f"PI: {e(d.pi_name)}<br>" if d.pi_name else "")
+        + f"<code>{e(d.root)}</code> ({e(d.layout)})</p>",
+    ]
     for m in d.mous:
         h.append(f"<h4>member OUS {e(m.uid)} — {e(_array_words(m.array))}</h4>")
-        h.append(f"<p>CASA {e(m.casa_version or '?')}, pipeline {e(m.pipeline_version or '-')}, "
-                 f"{e(m.calibration_mode or '?')} calibration</p>")
+        h.append(
+            f"<p>CASA {e(m.casa_version or '?')}, pipeline {e(m.pipeline_version or '-')}, "
+            f"{e(m.calibration_mode or '?')} calibration</p>"
+        )
         h.append("<table><tr><th>EB</th><th>raw</th><th>calibrated MS</th><th>caltables</th><th>calapply</th></tr>")
         for eb in m.ebs:
-            h.append("<tr>" + _td(eb.uid) + _td("yes" if eb.raw_asdm else ("tar" if eb.raw_archive else "no"))
-                     + _td(_short(eb.calibrated_ms)) + _td(len(eb.caltables))
-                     + _td(len(eb.calapply.calls) if eb.calapply else "-") + "</tr>")
+            h.append(
+                "<tr>"
+                + _td(eb.uid)
+                + _td("yes" if eb.raw_asdm else ("tar" if eb.raw_archive else "no"))
+                + _td(_short(eb.calibrated_ms))
+                + _td(len(eb.caltables))
+                + _td(len(eb.calapply.calls) if eb.calapply else "-")
+                + "</tr>"
+            )
         h.append("</table>")
         if m.fields:
             h.append("<table><tr><th>field</th><th>intents</th><th>spws</th></tr>")
@@ -216,12 +246,22 @@ def delivery_html(d: "Delivery") -> str:
                 h.append("<tr>" + _td(f.name) + _td(", ".join(f.intents)) + _td(", ".join(f.spws)) + "</tr>")
             h.append("</table>")
         if m.images:
-            h.append("<table><tr><th>field</th><th>role</th><th>spws</th><th>kind</th><th>stokes</th>"
-                     "<th>type</th><th>file</th></tr>")
+            h.append(
+                "<table><tr><th>field</th><th>role</th><th>spws</th><th>kind</th><th>stokes</th>"
+                "<th>type</th><th>file</th></tr>"
+            )
             for im in m.images:
-                h.append("<tr>" + _td(im.field or "?") + _td(im.role or "?") + _td(",".join(map(str, im.spws)))
-                         + _td(im.kind or "?") + _td(im.stokes or "") + _td(
-                             ((im.taylor + " ") if im.taylor else "") + (im.image_type or "?")) + _td(im.name) + "</tr>")
+                h.append(
+                    "<tr>"
+                    + _td(im.field or "?")
+                    + _td(im.role or "?")
+                    + _td(",".join(map(str, im.spws)))
+                    + _td(im.kind or "?")
+                    + _td(im.stokes or "")
+                    + _td(((im.taylor + " ") if im.taylor else "") + (im.image_type or "?"))
+                    + _td(im.name)
+                    + "</tr>"
+                )
             h.append("</table>")
         if m.qa.aqua is not None:
             h.append("<table><tr><th>QA</th><th>score</th><th>reason</th></tr>")

@@ -84,8 +84,9 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
     raw = info.name
     if raw.startswith(("/", "\\")) or (len(raw) > 1 and raw[1] == ":"):
         raise UnsafeArchiveMember(
-            archive, f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA "
-                     "delivery tar or was tampered with)"
+            archive,
+            f"member {raw!r} has an absolute path; refusing to extract (the archive is not an ALMA "
+            "delivery tar or was tampered with)",
         )
     if "\0" in raw or "\0" in info.linkname:
         raise UnsafeArchiveMember(archive, f"member {raw!r} has a NUL byte in its name; the archive was tampered with")
@@ -96,15 +97,16 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
         encoded, longest = b"", 0
     if len(encoded) > MAX_NAME_BYTES or longest > MAX_COMPONENT_BYTES:
         raise ArchiveMemberNameTooLong(
-            archive, f"member {raw[:60]!r}... has a name of {len(encoded)} bytes (a part of {longest} bytes); "
-                     f"file systems accept at most {MAX_COMPONENT_BYTES} bytes per part and almaview "
-                     f"{MAX_NAME_BYTES} in all: the archive was not made by ALMA or was tampered with"
+            archive,
+            f"member {raw[:60]!r}... has a name of {len(encoded)} bytes (a part of {longest} bytes); "
+            f"file systems accept at most {MAX_COMPONENT_BYTES} bytes per part and almaview "
+            f"{MAX_NAME_BYTES} in all: the archive was not made by ALMA or was tampered with",
         )
     name = _normalise(posixpath.normpath(raw)) if raw not in ("", ".", "./") else ""
     if ".." in raw and (name == ".." or name.startswith("../") or ".." in raw.replace("\\", "/").split("/")):
         raise UnsafeArchiveMember(
-            archive, f"member {raw!r} would be written outside the extraction directory ('..' in its path); "
-                     "refusing to extract"
+            archive,
+            f"member {raw!r} would be written outside the extraction directory ('..' in its path); refusing to extract",
         )
     if info.isdev() or info.isfifo():
         raise UnsafeArchiveMember(archive, f"member {raw!r} is a device or fifo file; refusing to extract")
@@ -116,8 +118,8 @@ def check_member(archive: str | os.PathLike, info: tarfile.TarInfo) -> str:
         resolved = posixpath.normpath(posixpath.join(base, target))
         if target.startswith("/") or resolved == ".." or resolved.startswith("../"):
             raise UnsafeArchiveMember(
-                archive, f"member {raw!r} is a link to {target!r}, which points outside the archive; "
-                         "refusing to extract"
+                archive,
+                f"member {raw!r} is a link to {target!r}, which points outside the archive; refusing to extract",
             )
     return name
 
@@ -169,11 +171,14 @@ class _Layout:
         parent = self.resolve(parts[:-1])
         if parent == _ESCAPE:
             raise UnsafeArchiveMember(
-                where, f"member {raw!r} would be written outside the extraction directory through the symbolic "
-                       "link(s) earlier in the archive that its path passes through; refusing to extract")
+                where,
+                f"member {raw!r} would be written outside the extraction directory through the symbolic "
+                "link(s) earlier in the archive that its path passes through; refusing to extract",
+            )
         if parent == _LOOP:
-            raise UnsafeArchiveMember(where, f"member {raw!r}: its path passes through a loop of symbolic links; "
-                                             "refusing to extract")
+            raise UnsafeArchiveMember(
+                where, f"member {raw!r}: its path passes through a loop of symbolic links; refusing to extract"
+            )
         assert isinstance(parent, list)
         for i in range(1, len(parent) + 1):
             key = "/".join(parent[:i])
@@ -182,15 +187,19 @@ class _Layout:
                 self.kinds[key] = "directory"
             elif kind != "directory":
                 raise DuplicateArchiveMember(
-                    where, f"member {raw!r} would be written below {key!r}, which the archive already holds as a "
-                           f"{kind}; conflicting member names: the archive was tampered with or badly merged")
+                    where,
+                    f"member {raw!r} would be written below {key!r}, which the archive already holds as a "
+                    f"{kind}; conflicting member names: the archive was tampered with or badly merged",
+                )
         phys = "/".join(parent + [parts[-1]])
         kind = "directory" if info.isdir() else "symbolic link" if info.issym() else "file"
         prev = self.kinds.get(phys)
         if prev is not None and not (prev == kind == "directory"):
             raise DuplicateArchiveMember(
-                where, f"member {raw!r} appears twice in the archive (as a {prev} and as a {kind}); the later one "
-                       "would silently replace the earlier: the archive was tampered with or appended to")
+                where,
+                f"member {raw!r} appears twice in the archive (as a {prev} and as a {kind}); the later one "
+                "would silently replace the earlier: the archive was tampered with or appended to",
+            )
         self.kinds[phys] = kind
         if info.issym():
             self._check_link(raw, parent, info.linkname)
@@ -201,19 +210,25 @@ class _Layout:
             target = "/".join(resolved) if isinstance(resolved, list) else ""
             if self.kinds.get(target) != "file":
                 raise UnsafeArchiveMember(
-                    where, f"member {raw!r} is a hard link to {info.linkname!r}, which is not a file stored earlier "
-                           "in the archive; refusing to extract")
+                    where,
+                    f"member {raw!r} is a hard link to {info.linkname!r}, which is not a file stored earlier "
+                    "in the archive; refusing to extract",
+                )
         return name
 
     def _check_link(self, raw: str, parent: list[str], target: str) -> None:
         resolved = self.resolve(parent + target.split("/"))
         if resolved == _ESCAPE:
             raise UnsafeArchiveMember(
-                self.where, f"member {raw!r} is a link to {target!r}, which points outside the archive once the "
-                            "symbolic links before it are followed; refusing to extract")
+                self.where,
+                f"member {raw!r} is a link to {target!r}, which points outside the archive once the "
+                "symbolic links before it are followed; refusing to extract",
+            )
         if resolved == _LOOP:
-            raise UnsafeArchiveMember(self.where, f"member {raw!r} is a link to {target!r}, which is a loop of "
-                                                  "symbolic links; refusing to extract")
+            raise UnsafeArchiveMember(
+                self.where,
+                f"member {raw!r} is a link to {target!r}, which is a loop of symbolic links; refusing to extract",
+            )
 
     def finish(self) -> None:
         for raw, parent, target in self.symlinks:  # links defined later can change where earlier ones lead
@@ -274,8 +289,10 @@ def _drain(where: Path, tf: tarfile.TarFile) -> None:
                 pass
         except _DECOMPRESS_ERRORS as err:
             raise DamagedArchive(
-                where, f"fails its compression checksum ({err}): the data were corrupted in transfer or on disk; "
-                       "download or copy it again") from err
+                where,
+                f"fails its compression checksum ({err}): the data were corrupted in transfer or on disk; "
+                "download or copy it again",
+            ) from err
 
 
 #: Declared size / compressed size above which a compressed archive larger than the cache's free space is a bomb.
@@ -297,9 +314,11 @@ def _bomb_guard(where: Path, tf: tarfile.TarFile, packed: int | None) -> Iterato
                 free = shutil.disk_usage(cache_dir("extracted")).free
             if total > free:
                 raise NotEnoughSpace(
-                    where, f"declares {_human(total)} ({total} bytes) of members in {_human(packed)} of compressed "
-                           f"data, more than the {_human(free)} free in almaview's cache: a decompression bomb; "
-                           "refusing to read further")
+                    where,
+                    f"declares {_human(total)} ({total} bytes) of members in {_human(packed)} of compressed "
+                    f"data, more than the {_human(free)} free in almaview's cache: a decompression bomb; "
+                    "refusing to read further",
+                )
         yield info
 
 
@@ -388,8 +407,10 @@ def _extractfile(path: Path, tf: tarfile.TarFile, member: str, limit: int | None
             if _normalise(info.name) == member and info.isfile():
                 if limit is not None and info.size > limit:
                     raise UnreadablePackageFile(
-                        Path(f"{path}:{member}"), f"is {info.size} bytes, more than the {limit} bytes almaview "
-                                                  "reads from a package text file; skipped")
+                        Path(f"{path}:{member}"),
+                        f"is {info.size} bytes, more than the {limit} bytes almaview "
+                        "reads from a package text file; skipped",
+                    )
                 f = tf.extractfile(info)
                 if f is not None:
                     return f
@@ -436,9 +457,11 @@ def _check_space(where: Path, total: int, cache: Path) -> None:
     free = shutil.disk_usage(cache).free
     if total > free - (64 << 20):
         raise NotEnoughSpace(
-            where, f"its members hold {_human(total)} ({total} bytes) but {cache} has only {_human(free)} "
-                   f"({free} bytes) free; refusing to extract (a decompression bomb, or a real archive too large "
-                   "for this disk: free space or set ALMAVIEW_CACHE_DIR to a larger disk)")
+            where,
+            f"its members hold {_human(total)} ({total} bytes) but {cache} has only {_human(free)} "
+            f"({free} bytes) free; refusing to extract (a decompression bomb, or a real archive too large "
+            "for this disk: free space or set ALMAVIEW_CACHE_DIR to a larger disk)",
+        )
 
 
 def _under(name: str, prefix: str) -> bool:
@@ -478,8 +501,9 @@ def extract_archive(path: str | os.PathLike, prefix: str = "", *, nested: str | 
 extract = extract_archive
 
 
-def extract_into(path: str | os.PathLike, target: str | os.PathLike, prefix: str = "", *,
-                 nested: str | None = None) -> Path:
+def extract_into(
+    path: str | os.PathLike, target: str | os.PathLike, prefix: str = "", *, nested: str | None = None
+) -> Path:
     """Extract (part of) an archive as a new directory ``target`` (e.g. a restore's working directory).
 
     The same checks and the same atomic build as :func:`extract_archive`: the whole
@@ -522,24 +546,35 @@ def _extract(p: Path, target: Path, prefix: str, nested: str | None, space_name:
                     yield info
                     bar.update(info.size if info.isfile() else 0)
 
-            with atomic_directory(target) as tmp, tqdm(
-                    total=total, unit="B", unit_scale=True, desc=f"extracting {p.name}", leave=False,
-                    disable=total < 50_000_000) as bar:
-                    try:
-                        tf.extractall(tmp, members=members(bar), filter="data")
-                    except tarfile.FilterError as err:
-                        raise UnsafeArchiveMember(where, f"member refused by tarfile's data filter ({err}); "
-                                                         "refusing to extract") from err
-                    except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as err:
-                        raise DamagedArchive(
-                            where, f"a member is truncated ({err}); the archive is incomplete: download it again"
+            with (
+                atomic_directory(target) as tmp,
+                tqdm(
+                    total=total,
+                    unit="B",
+                    unit_scale=True,
+                    desc=f"extracting {p.name}",
+                    leave=False,
+                    disable=total < 50_000_000,
+                ) as bar,
+            ):
+                try:
+                    tf.extractall(tmp, members=members(bar), filter="data")
+                except tarfile.FilterError as err:
+                    raise UnsafeArchiveMember(
+                        where, f"member refused by tarfile's data filter ({err}); refusing to extract"
+                    ) from err
+                except (tarfile.TarError, EOFError, zlib.error, lzma.LZMAError) as err:
+                    raise DamagedArchive(
+                        where, f"a member is truncated ({err}); the archive is incomplete: download it again"
+                    ) from err
+                except OSError as err:
+                    if err.errno == errno.ENOSPC:
+                        raise NotEnoughSpace(
+                            where,
+                            f"{space_name} ({target.parent}) filled up while extracting; free space "
+                            "or set ALMAVIEW_CACHE_DIR to a larger disk",
                         ) from err
-                    except OSError as err:
-                        if err.errno == errno.ENOSPC:
-                            raise NotEnoughSpace(
-                                where, f"{space_name} ({target.parent}) filled up while extracting; free space "
-                                       "or set ALMAVIEW_CACHE_DIR to a larger disk") from err
-                        raise
+                    raise
 
 
 def iter_archives(paths: Iterable[Path]) -> list[Path]:

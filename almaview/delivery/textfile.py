@@ -21,8 +21,9 @@ from ..errors import PathNotFound, UnreadablePackageFile
 MAX_TEXT_BYTES = 10 * 1024 * 1024
 
 
-def read_package_bytes(path: str | os.PathLike, root: str | os.PathLike | None = None, *,
-                       limit: int = MAX_TEXT_BYTES, head: bool = False) -> bytes:
+def read_package_bytes(
+    path: str | os.PathLike, root: str | os.PathLike | None = None, *, limit: int = MAX_TEXT_BYTES, head: bool = False
+) -> bytes:
     """Read a file of a package when it is a regular file (inside ``root``, if given) of at most ``limit`` bytes.
 
     Never blocks on a FIFO or a device and never reads more than ``limit``
@@ -45,8 +46,11 @@ def read_package_bytes(path: str | os.PathLike, root: str | os.PathLike | None =
     if root is not None and p.is_symlink():
         real = p.resolve()
         if not real.is_relative_to(Path(root).resolve()):
-            raise UnreadablePackageFile(p, f"is a symbolic link to {os.fspath(real)!r}, outside the package; "
-                                           "skipped (almaview reads nothing outside the delivery)")
+            raise UnreadablePackageFile(
+                p,
+                f"is a symbolic link to {os.fspath(real)!r}, outside the package; "
+                "skipped (almaview reads nothing outside the delivery)",
+            )
     try:
         st = p.stat()
     except FileNotFoundError:
@@ -55,8 +59,9 @@ def read_package_bytes(path: str | os.PathLike, root: str | os.PathLike | None =
         raise UnreadablePackageFile(p, f"cannot be read ({err.strerror}); skipped") from err
     _check_regular(p, st.st_mode)
     if st.st_size > limit and not head:
-        raise UnreadablePackageFile(p, f"is {st.st_size} bytes, more than the {limit} bytes almaview reads from a "
-                                       "package text file; skipped")
+        raise UnreadablePackageFile(
+            p, f"is {st.st_size} bytes, more than the {limit} bytes almaview reads from a package text file; skipped"
+        )
     try:
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except OSError as err:
@@ -74,9 +79,19 @@ def read_package_bytes(path: str | os.PathLike, root: str | os.PathLike | None =
 def _check_regular(p: Path, mode: int) -> None:
     if stat.S_ISREG(mode):
         return
-    kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a character device" if stat.S_ISCHR(mode)
-            else "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode)
-            else "a directory" if stat.S_ISDIR(mode) else "not a regular file")
+    kind = (
+        "a FIFO (named pipe)"
+        if stat.S_ISFIFO(mode)
+        else "a character device"
+        if stat.S_ISCHR(mode)
+        else "a block device"
+        if stat.S_ISBLK(mode)
+        else "a socket"
+        if stat.S_ISSOCK(mode)
+        else "a directory"
+        if stat.S_ISDIR(mode)
+        else "not a regular file"
+    )
     raise UnreadablePackageFile(p, f"is {kind}, not a regular file; skipped (reading it could block or never end)")
 
 
@@ -92,11 +107,15 @@ def decode_text(data: bytes) -> str:
     >>> decode_text(b"caf\\xc3\\xa9 \\xff")
     'café �'
     """
-    for bom, enc in ((codecs.BOM_UTF32_LE, "utf-32-le"), (codecs.BOM_UTF32_BE, "utf-32-be"),
-                     (codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16-le"),
-                     (codecs.BOM_UTF16_BE, "utf-16-be")):
+    for bom, enc in (
+        (codecs.BOM_UTF32_LE, "utf-32-le"),
+        (codecs.BOM_UTF32_BE, "utf-32-be"),
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
         if data.startswith(bom):
-            return data[len(bom):].decode(enc, errors="replace")
+            return data[len(bom) :].decode(enc, errors="replace")
     head = data[:4096]
     if len(head) >= 4 and head.count(0) * 3 >= len(head):  # ASCII text stored as UTF-16 without a BOM
         even, odd = head[0::2].count(0), head[1::2].count(0)

@@ -94,8 +94,10 @@ class Tree:
                 self.entries[rel] = Entry(rel, True, 0, disk=p)
                 if outside:  # never walk out of the package (a link to '/' would size the whole disk)
                     leaf = True
-                    self.problems.append(f"{p} is a symbolic link to {os.fspath(p.resolve())}, outside the package: "
-                                         "its contents are not listed or sized")
+                    self.problems.append(
+                        f"{p} is a symbolic link to {os.fspath(p.resolve())}, outside the package: "
+                        "its contents are not listed or sized"
+                    )
                 if leaf:
                     self.leaf_children[rel] = children
                     self.entries[rel].size = 0 if outside else _du(p)
@@ -147,9 +149,7 @@ class Tree:
         for rel, e in self.entries.items():
             if e.is_dir:
                 parent, _, name = rel.rpartition("/")
-                if _is_leaf_dir(name, children.get(rel, set())) or (
-                    parent.endswith("raw") and EB_RE.fullmatch(name)
-                ):
+                if _is_leaf_dir(name, children.get(rel, set())) or (parent.endswith("raw") and EB_RE.fullmatch(name)):
                     leaves.append(rel)
         leaves.sort(key=len)
         cut: set[str] = set()
@@ -174,7 +174,7 @@ class Tree:
                 continue
             e = self.entries.pop(rel)
             sizes[top] = sizes.get(top, 0) + e.size
-            self.leaf_children.setdefault(top, set()).add(rel[len(top) + 1:])
+            self.leaf_children.setdefault(top, set()).add(rel[len(top) + 1 :])
         for c, s in sizes.items():
             self.entries[c].size = s
 
@@ -231,14 +231,20 @@ def find_project_root(path: str | os.PathLike) -> tuple[Path, str, str | None]:
         raise PathNotFound(p, "does not exist")
     p = p.resolve()
     if not p.is_dir() and not p.is_file():
-        raise NotADelivery(p, "is neither a directory nor a regular file (a FIFO, socket or device); expected the "
-                              "project directory, a directory inside it, or the directory holding the archive's tars")
+        raise NotADelivery(
+            p,
+            "is neither a directory nor a regular file (a FIFO, socket or device); expected the "
+            "project directory, a directory inside it, or the directory holding the archive's tars",
+        )
     if p.is_file():
         if tarball.is_archive_name(p.name) and ARCHIVE_TAR_RE.match(p.name):
             p = p.parent
         else:
-            raise NotADelivery(p, "is a file; expected the project directory, a directory inside it, "
-                                  "or the directory holding the archive's tar files")
+            raise NotADelivery(
+                p,
+                "is a file; expected the project directory, a directory inside it, "
+                "or the directory holding the archive's tar files",
+            )
     for cand in [p, *p.parents]:
         if PROJECT_RE.match(cand.name) and (any(LEVEL_RE.match(c.name) for c in _dirs(cand)) or cand == p):
             return cand, _layout_with_tars(cand), cand.name
@@ -267,13 +273,19 @@ def find_project_root(path: str | os.PathLike) -> tuple[Path, str, str | None]:
     except PermissionError as err:
         raise NotADelivery(p, f"cannot be read ({err.strerror}); check its permissions") from err
     if empty:
-        raise NotADelivery(p, "is an empty directory; expected an ALMA project directory (e.g. 2019.1.01234.S/ "
-                              "holding science_goal.uid___*/) or the archive's tar files")
+        raise NotADelivery(
+            p,
+            "is an empty directory; expected an ALMA project directory (e.g. 2019.1.01234.S/ "
+            "holding science_goal.uid___*/) or the archive's tar files",
+        )
     if len(projects) > 1:
         raise NotADelivery(p, f"holds {len(projects)} projects ({', '.join(c.name for c in projects)}); open one")
-    raise NotADelivery(p, "is not an ALMA delivery: no project directory (e.g. 2019.1.01234.S/), no "
-                          "science_goal/group/member.uid___* directories and no archive tar files "
-                          "(<project>_<OUS>_001_of_001.tar, ..._auxiliary.tar, <project>_<EB>.asdm.sdm.tar) found")
+    raise NotADelivery(
+        p,
+        "is not an ALMA delivery: no project directory (e.g. 2019.1.01234.S/), no "
+        "science_goal/group/member.uid___* directories and no archive tar files "
+        "(<project>_<OUS>_001_of_001.tar, ..._auxiliary.tar, <project>_<EB>.asdm.sdm.tar) found",
+    )
 
 
 def walk(top: str | os.PathLike, onerror=None):
@@ -345,8 +357,11 @@ LOOSE_README_RE = re.compile(r"^member\.(?P<uid>uid___A001_X[0-9a-zA-Z]+_X[0-9a-
 
 def _add_loose_readmes(tree: Tree, dirs: list[Path]) -> None:
     """Place each README downloaded beside the tars in its member OUS directory (known from the tars)."""
-    members = {rel.rsplit("/", 1)[-1]: rel for rel, e in tree.entries.items()
-               if e.is_dir and LEVEL_RE.match(rel.rsplit("/", 1)[-1] or "")}
+    members = {
+        rel.rsplit("/", 1)[-1]: rel
+        for rel, e in tree.entries.items()
+        if e.is_dir and LEVEL_RE.match(rel.rsplit("/", 1)[-1] or "")
+    }
     for d in dirs:
         try:
             found = sorted(c for c in d.iterdir() if c.is_file() and LOOSE_README_RE.match(c.name))
@@ -359,8 +374,11 @@ def _add_loose_readmes(tree: Tree, dirs: list[Path]) -> None:
 
 
 def _layout_with_tars(root: Path) -> str:
-    return "mixed" if _delivery_tars(root.parent) and any(
-        t.name.startswith(root.name + "_") for t in _delivery_tars(root.parent)) else "directory"
+    return (
+        "mixed"
+        if _delivery_tars(root.parent) and any(t.name.startswith(root.name + "_") for t in _delivery_tars(root.parent))
+        else "directory"
+    )
 
 
 def build_tree(path: str | os.PathLike) -> Tree:

@@ -46,13 +46,20 @@ _STAGE = re.compile(r"sidebar_stage(\d+)")
 _STAGE_DIR = re.compile(r"stage(\d+)")
 _LEADING_NUMBER = re.compile(r"^\d+\.\s*")
 _TASK = re.compile(r"\b(h[a-z]*_[a-z_]+|[a-z]+_[a-z_]+)\b")
-_IMAGE_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".gif": "image/gif",
-                ".svg": "image/svg+xml", ".webp": "image/webp"}
+_IMAGE_TYPES = {
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".gif": "image/gif",
+    ".svg": "image/svg+xml",
+    ".webp": "image/webp",
+}
 _PAGE_TYPES = (".html", ".htm")
 
 #: What a shown page may load: nothing from the network, images only as data URIs, inline styles only.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; "
-                           "form-action 'none'")
+CONTENT_SECURITY_POLICY = (
+    "default-src 'none'; img-src data:; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'"
+)
 
 # The weblog's look (the pipeline's pages use Bootstrap; their own CSS is not loaded into the frame).
 _PAGE_CSS = """
@@ -66,17 +73,102 @@ a{color:#1f77b4;cursor:pointer} img{max-width:100%;height:auto;margin:4px;border
 .almaview-missing{color:#a94442;font-style:italic}
 """
 
-_TAGS = {"a", "abbr", "b", "blockquote", "br", "caption", "center", "code", "col", "colgroup", "dd", "del", "details",
-         "div", "dl", "dt", "em", "figcaption", "figure", "footer", "h1", "h2", "h3", "h4", "h5", "h6", "header", "hr",
-         "i", "img", "ins", "kbd", "li", "main", "nav", "ol", "p", "pre", "s", "section", "small", "span", "strong",
-         "sub", "summary", "sup", "table", "tbody", "td", "tfoot", "th", "thead", "tr", "tt", "u", "ul"}
-_DROP_WITH_CONTENT = {"script", "style", "title", "svg", "math", "template", "iframe", "object", "noscript",
-                      "textarea", "select", "button"}
-_ATTRS = {"*": {"class", "id", "title", "align", "role", "aria-valuenow", "aria-valuemin", "aria-valuemax", "style"},
-          "a": {"href"}, "img": {"src", "alt", "width", "height"}, "td": {"colspan", "rowspan"},
-          "th": {"colspan", "rowspan", "scope"}, "ol": {"start"}}
-_STYLE_PROPS = {"width", "height", "color", "background", "background-color", "text-align", "font-weight",
-                "font-style", "white-space", "padding", "margin", "border", "vertical-align", "display"}
+_TAGS = {
+    "a",
+    "abbr",
+    "b",
+    "blockquote",
+    "br",
+    "caption",
+    "center",
+    "code",
+    "col",
+    "colgroup",
+    "dd",
+    "del",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "i",
+    "img",
+    "ins",
+    "kbd",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "s",
+    "section",
+    "small",
+    "span",
+    "strong",
+    "sub",
+    "summary",
+    "sup",
+    "table",
+    "tbody",
+    "td",
+    "tfoot",
+    "th",
+    "thead",
+    "tr",
+    "tt",
+    "u",
+    "ul",
+}
+_DROP_WITH_CONTENT = {
+    "script",
+    "style",
+    "title",
+    "svg",
+    "math",
+    "template",
+    "iframe",
+    "object",
+    "noscript",
+    "textarea",
+    "select",
+    "button",
+}
+_ATTRS = {
+    "*": {"class", "id", "title", "align", "role", "aria-valuenow", "aria-valuemin", "aria-valuemax", "style"},
+    "a": {"href"},
+    "img": {"src", "alt", "width", "height"},
+    "td": {"colspan", "rowspan"},
+    "th": {"colspan", "rowspan", "scope"},
+    "ol": {"start"},
+}
+_STYLE_PROPS = {
+    "width",
+    "height",
+    "color",
+    "background",
+    "background-color",
+    "text-align",
+    "font-weight",
+    "font-style",
+    "white-space",
+    "padding",
+    "margin",
+    "border",
+    "vertical-align",
+    "display",
+}
 _UNSAFE_STYLE = re.compile(r"url|expression|@|\\|image", re.IGNORECASE)
 
 
@@ -132,8 +224,11 @@ class Weblog:
         """
         parts = urlsplit(ref.strip())
         if parts.scheme or parts.netloc:
-            raise UnsafeWeblogPath(self.html / posixpath.dirname(base), f"the link {ref[:200]!r} leaves the weblog "
-                                   "(another scheme or host); only pages and plots inside it are shown")
+            raise UnsafeWeblogPath(
+                self.html / posixpath.dirname(base),
+                f"the link {ref[:200]!r} leaves the weblog "
+                "(another scheme or host); only pages and plots inside it are shown",
+            )
         path = unquote(parts.path)
         if posixpath.basename(path) == "t2-4m.html":
             query = parse_qs(parts.query)
@@ -147,13 +242,19 @@ class Weblog:
             raise UnsafeWeblogPath(self.html, f"the link {ref[:200]!r} is not a path inside the weblog")
         rel = posixpath.normpath(posixpath.join(posixpath.dirname(base), path))
         if rel == ".." or rel.startswith(("../", "/")):
-            raise UnsafeWeblogPath(self.html / rel, f"the link {ref[:200]!r} (in {base or 'the weblog'}) points "
-                                   f"outside the weblog's directory {self.html}; a weblog shows only its own files")
+            raise UnsafeWeblogPath(
+                self.html / rel,
+                f"the link {ref[:200]!r} (in {base or 'the weblog'}) points "
+                f"outside the weblog's directory {self.html}; a weblog shows only its own files",
+            )
         root = os.path.realpath(self.html)
         real = os.path.realpath(os.path.join(root, rel))
         if os.path.commonpath([root, real]) != root:
-            raise UnsafeWeblogPath(self.html / rel, f"is a symbolic link to {real}, outside the weblog's directory; "
-                                   "a weblog shows only its own files (the archive was altered)")
+            raise UnsafeWeblogPath(
+                self.html / rel,
+                f"is a symbolic link to {real}, outside the weblog's directory; "
+                "a weblog shows only its own files (the archive was altered)",
+            )
         return rel
 
     def read(self, rel: str, *, limit: int = MAX_PAGE_BYTES) -> bytes:
@@ -176,8 +277,9 @@ class Weblog:
         with os.fdopen(fd, "rb") as f:
             st = os.fstat(f.fileno())
             if not stat.S_ISREG(st.st_mode):
-                raise UnsafeWeblogPath(path, "is not a regular file (a FIFO, device or directory); a weblog page or "
-                                       "plot must be a file")
+                raise UnsafeWeblogPath(
+                    path, "is not a regular file (a FIFO, device or directory); a weblog page or plot must be a file"
+                )
             if st.st_size > limit:
                 raise UnsafeWeblogPath(path, f"is {st.st_size} bytes, more than the {limit} a weblog file may have")
             data = f.read(limit + 1)
@@ -199,8 +301,14 @@ class Weblog:
             raise UnsafeWeblogPath(self.html / rel, f"is not an image ({', '.join(sorted(_IMAGE_TYPES))})")
         return f"data:{mime};base64," + base64.b64encode(self.read(rel, limit=limit)).decode()
 
-    def page_html(self, ref: str = "index.html", *, base: str = "", image_budget: int = PAGE_IMAGE_BUDGET,
-                  extra_plots: list[str] | None = None) -> str:
+    def page_html(
+        self,
+        ref: str = "index.html",
+        *,
+        base: str = "",
+        image_budget: int = PAGE_IMAGE_BUDGET,
+        extra_plots: list[str] | None = None,
+    ) -> str:
         """The weblog page ``ref`` as a self-contained HTML document for a sandboxed ``<iframe srcdoc>``.
 
         Sanitised by ``nh3`` (no script, handler, ``javascript:``, ``<meta>``, ``<base>``, ``<svg>``, form or
@@ -253,9 +361,17 @@ class Weblog:
                 return None if _UNSAFE_STYLE.search(value) else value
             return value
 
-        body = nh3.clean(text, tags=_TAGS, clean_content_tags=_DROP_WITH_CONTENT, attributes=_ATTRS,
-                         attribute_filter=keep, filter_style_properties=_STYLE_PROPS, url_schemes=set(),
-                         link_rel=None, strip_comments=True)
+        body = nh3.clean(
+            text,
+            tags=_TAGS,
+            clean_content_tags=_DROP_WITH_CONTENT,
+            attributes=_ATTRS,
+            attribute_filter=keep,
+            filter_style_properties=_STYLE_PROPS,
+            url_schemes=set(),
+            link_rel=None,
+            strip_comments=True,
+        )
         extra = []
         for p in extra_plots or []:
             try:
@@ -267,12 +383,15 @@ class Weblog:
             name = htmllib.escape(posixpath.basename(target))
             uri = image(target)
             img = f"<img src='{uri}' alt='{name}'>" if uri else f"<span class='almaview-missing'>{name}</span>"
-            extra.append(f"<figure><a href='{htmllib.escape(target)}'>{img}</a><figcaption>{name}</figcaption>"
-                         "</figure>")
-        return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-                f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">"
-                f"<style>{_PAGE_CSS}</style></head><body data-almaview-page=\"{htmllib.escape(rel)}\">"
-                f"{body}{''.join(extra)}</body></html>")
+            extra.append(
+                f"<figure><a href='{htmllib.escape(target)}'>{img}</a><figcaption>{name}</figcaption></figure>"
+            )
+        return (
+            '<!DOCTYPE html><html><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+            f'<style>{_PAGE_CSS}</style></head><body data-almaview-page="{htmllib.escape(rel)}">'
+            f"{body}{''.join(extra)}</body></html>"
+        )
 
     def stage_html(self, number: int, **kwargs) -> str:
         """Stage ``number``'s details page (see :meth:`page_html`), followed by its plots the page does not show.
@@ -285,9 +404,11 @@ class Weblog:
         root = Path(self.html)
         plots = [p.relative_to(root).as_posix() for p in s.plots if p.is_relative_to(root)]
         if s.page is None:
-            return self.page_html(f"t2-4m.html?sidebar=sidebar_stage{number}", extra_plots=plots, **kwargs) \
-                if (root / f"stage{number}" / "t2-4m_details.html").is_file() else _empty_page(
-                    f"Stage {number}: {s.task}", plots, self, **kwargs)
+            return (
+                self.page_html(f"t2-4m.html?sidebar=sidebar_stage{number}", extra_plots=plots, **kwargs)
+                if (root / f"stage{number}" / "t2-4m_details.html").is_file()
+                else _empty_page(f"Stage {number}: {s.task}", plots, self, **kwargs)
+            )
         return self.page_html(Path(s.page).relative_to(root).as_posix(), extra_plots=plots, **kwargs)
 
 
@@ -298,14 +419,18 @@ def _empty_page(title: str, plots: list[str], weblog: Weblog, **kwargs) -> str:
     uris = []
     for p in plots:
         try:
-            uris.append(f"<figure><img src='{weblog.image_uri(p)}' alt='{htmllib.escape(p)}'>"
-                        f"<figcaption>{htmllib.escape(p)}</figcaption></figure>")
+            uris.append(
+                f"<figure><img src='{weblog.image_uri(p)}' alt='{htmllib.escape(p)}'>"
+                f"<figcaption>{htmllib.escape(p)}</figcaption></figure>"
+            )
         except (UnsafeWeblogPath, PathNotFound):
             continue
-    return ("<!DOCTYPE html><html><head><meta charset=\"utf-8\">"
-            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{CONTENT_SECURITY_POLICY}\">"
-            f"<style>{_PAGE_CSS}</style></head><body><h1>{htmllib.escape(title)}</h1>"
-            f"<p>The weblog has no details page for this stage.</p>{''.join(uris)}</body></html>")
+    return (
+        '<!DOCTYPE html><html><head><meta charset="utf-8">'
+        f'<meta http-equiv="Content-Security-Policy" content="{CONTENT_SECURITY_POLICY}">'
+        f"<style>{_PAGE_CSS}</style></head><body><h1>{htmllib.escape(title)}</h1>"
+        f"<p>The weblog has no details page for this stage.</p>{''.join(uris)}</body></html>"
+    )
 
 
 # ------------------------------------------------------------ the index
@@ -355,13 +480,13 @@ def _by_task_rows(text: str) -> list[dict]:
         if "sidebar_stage" not in chunk:
             continue
         end = _ROW_END.search(chunk)
-        row = chunk[:end.start()] if end else chunk
-        row = row[row.find(">") + 1:]  # the rest of the <tr ...> tag
+        row = chunk[: end.start()] if end else chunk
+        row = row[row.find(">") + 1 :]  # the rest of the <tr ...> tag
         link = _STAGE_LINK.search(row)
         if link is None:
             continue
         close = _ANCHOR_END.search(row, link.end())
-        anchor = row[link.end():close.start() if close else len(row)]
+        anchor = row[link.end() : close.start() if close else len(row)]
         score = _attr(_VALUENOW, row)
         if score is None:
             b = _BADGE.search(row)
@@ -383,7 +508,7 @@ def _heading(text: str) -> str:
     if start is None:
         return ""
     end = _HEADING_END.search(text, start.end())
-    return _plain(text[start.end():end.start() if end else len(text)])[:500]
+    return _plain(text[start.end() : end.start() if end else len(text)])[:500]
 
 
 def _words(parts: list[str], limit: int = 500) -> str:
@@ -402,7 +527,8 @@ def find_html_dir(root: str | os.PathLike) -> Path | None:
     if not root.is_dir():
         return None
     cands = sorted(p for p in root.glob("pipeline-*/html") if not p.is_symlink()) + sorted(
-        p for p in root.glob("*/pipeline-*/html") if not p.is_symlink())
+        p for p in root.glob("*/pipeline-*/html") if not p.is_symlink()
+    )
     if cands:
         return cands[0]
     for top, dirs, files in os.walk(root):  # followlinks=False: never out of the extraction
@@ -471,8 +597,9 @@ def index_weblog(html_dir: str | os.PathLike) -> Weblog:
             desc = ""
             if has_page:
                 try:
-                    desc = _LEADING_NUMBER.sub("", _heading(wl.read(f"{d.name}/t2-4m_details.html")
-                                                            .decode("utf-8", "replace")))
+                    desc = _LEADING_NUMBER.sub(
+                        "", _heading(wl.read(f"{d.name}/t2-4m_details.html").decode("utf-8", "replace"))
+                    )
                 except (UnsafeWeblogPath, PathNotFound):
                     desc = ""
             task = _TASK.search(desc)

@@ -109,8 +109,11 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
             return (root / PROJECT).resolve()
         shutil.rmtree(root)  # our own stale build (the index proves it)
     elif root.exists() and (not root.is_dir() or any(root.iterdir())):
-        raise AlmaviewError(root, "already holds files that are not an almaview demo; give a new or empty "
-                                  "directory (the demo never overwrites other data)")
+        raise AlmaviewError(
+            root,
+            "already holds files that are not an almaview demo; give a new or empty "
+            "directory (the demo never overwrites other data)",
+        )
     if isolate:
         from .. import casa
 

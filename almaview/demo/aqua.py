@@ -31,8 +31,7 @@ def _pretty(root: ET.Element) -> str:
 def _stage_el(s: Stage) -> ET.Element:
     el = ET.Element("Stage", Number=str(s.number), Name=s.task, Score=f"{s.score:.2f}")
     for m in s.metrics:
-        ET.SubElement(el, "Metric", Name=m.name, Value=m.value, Asdm=m.asdm, QaScore=f"{m.score:.2f}",
-                      Reason=m.reason)
+        ET.SubElement(el, "Metric", Name=m.name, Value=m.value, Asdm=m.asdm, QaScore=f"{m.score:.2f}", Reason=m.reason)
     return el
 
 

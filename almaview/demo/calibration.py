@@ -23,8 +23,10 @@ from ..constants import INTENTS, pipeline_intent  # noqa: F401 (pipeline_intent 
 from .project import GROUP, LINE_HZ, LINE_SIGMA_HZ, PROJECT, RECIPE, SCIENCE_GOAL
 
 #: Where the pretend pipeline ran (paths inside calapply.txt are absolute, as the pipeline writes them).
-WORKING_DIR = (f"/lustre/naasc/sciops/comm/pipeline/{PROJECT}_2024_05_16T08_15_02.000/"
-               f"SOUS_{SCIENCE_GOAL}/GOUS_{GROUP}/MOUS_{{mous}}/working")
+WORKING_DIR = (
+    f"/lustre/naasc/sciops/comm/pipeline/{PROJECT}_2024_05_16T08_15_02.000/"
+    f"SOUS_{SCIENCE_GOAL}/GOUS_{GROUP}/MOUS_{{mous}}/working"
+)
 
 #: caltable roles (almaview.sampledata names) shipped in caltables.tgz; the others go to auxcaltables.tgz
 APPLIED_ROLES = ("tsys", "antpos", "delay", "bandpass", "phase", "amp")
@@ -137,8 +139,14 @@ def spw_lsrk_edges(ms: Path, field_id: int, spws: list[int]) -> dict[int, tuple[
     return out
 
 
-def flux_csv_rows(ms_name: str, fluxscale: dict, fields: dict[str, int], intents: dict[str, str],
-                  reference: tuple[str, float, float, float], spw_freqs: dict[int, float]) -> list[list]:
+def flux_csv_rows(
+    ms_name: str,
+    fluxscale: dict,
+    fields: dict[str, int],
+    intents: dict[str, str],
+    reference: tuple[str, float, float, float],
+    spw_freqs: dict[int, float],
+) -> list[list]:
     """flux.csv rows: the flux calibrator's catalogue model and fluxscale's derived flux densities.
 
     ``reference`` is (field, flux density in Jy at ref_hz, spectral index, ref_hz).
@@ -146,8 +154,21 @@ def flux_csv_rows(ms_name: str, fluxscale: dict, fields: dict[str, int], intents
     rows = []
     name, s0, alpha, f0 = reference
     for spw, freq in sorted(spw_freqs.items()):
-        rows.append([ms_name, fields[name], spw, round(s0 * (freq / f0) ** alpha, 5), 0.0, 0.0, 0.0, alpha,
-                     0.0, 0.0, f"# field={name} intents={pipeline_intent(intents[name])} origin=catalogue"])
+        rows.append(
+            [
+                ms_name,
+                fields[name],
+                spw,
+                round(s0 * (freq / f0) ** alpha, 5),
+                0.0,
+                0.0,
+                0.0,
+                alpha,
+                0.0,
+                0.0,
+                f"# field={name} intents={pipeline_intent(intents[name])} origin=catalogue",
+            ]
+        )
     for key, res in sorted(fluxscale.items()):
         if not (key.isdigit() and isinstance(res, dict) and "fieldName" in res):
             continue
@@ -157,8 +178,21 @@ def flux_csv_rows(ms_name: str, fluxscale: dict, fields: dict[str, int], intents
             if fl is None or fl[0] <= 0:
                 continue
             fname = res["fieldName"]
-            rows.append([ms_name, int(key), spw, round(float(fl[0]), 5), 0.0, 0.0, 0.0, round(spix, 4), 0.0, 0.0,
-                         f"# field={fname} intents={pipeline_intent(intents[fname])} origin=fluxscale"])
+            rows.append(
+                [
+                    ms_name,
+                    int(key),
+                    spw,
+                    round(float(fl[0]), 5),
+                    0.0,
+                    0.0,
+                    0.0,
+                    round(spix, 4),
+                    0.0,
+                    0.0,
+                    f"# field={fname} intents={pipeline_intent(intents[fname])} origin=fluxscale",
+                ]
+            )
     return rows
 
 
@@ -190,8 +224,16 @@ def antennapos_csv_text(ms_name: str, ants_table: Path, antennas: list[str]) -> 
         par = t.getcol("FPARAM")[:, 0, :]  # (row, 3)
     for a, p in zip(ant, par):
         if np.any(p != 0):
-            w.writerow([ms_name, antennas[a], f"{p[0]:.6e}", f"{p[1]:.6e}", f"{p[2]:.6e}",
-                        "# pad position correction from the array configuration database"])
+            w.writerow(
+                [
+                    ms_name,
+                    antennas[a],
+                    f"{p[0]:.6e}",
+                    f"{p[1]:.6e}",
+                    f"{p[2]:.6e}",
+                    "# pad position correction from the array configuration database",
+                ]
+            )
     return buf.getvalue()
 
 
@@ -204,10 +246,12 @@ def flag_template_text(eb_uid: str, kind: str) -> str:
     '# User Tsys flagging commands file for the calibration pipeline'
     """
     what = "Tsys flagging" if kind == "tsys" else "flagging"
-    return (f"# User {what} commands file for the calibration pipeline\n#\n"
-            f"# Examples\n# Note: Do not put spaces inside the reason string !\n#\n"
-            f"# mode='manual' antenna='DV01' reason='QA2:applycal_amp_vs_time'\n"
-            f"# ({eb_uid}: no manual flags were needed)\n")
+    return (
+        f"# User {what} commands file for the calibration pipeline\n#\n"
+        f"# Examples\n# Note: Do not put spaces inside the reason string !\n#\n"
+        f"# mode='manual' antenna='DV01' reason='QA2:applycal_amp_vs_time'\n"
+        f"# ({eb_uid}: no manual flags were needed)\n"
+    )
 
 
 def caltable_archive_name(mous: str, session: int, aux: bool) -> str:

@@ -24,6 +24,7 @@ from .project import ACA, TP
 from .qa2report import write_qa2_report
 from .tree import Index, gzip_file, member_dirs, move, write_tgz
 
+
 def build_aca_eb(outdir: Path, *, seed: int, eb_uid: str, mous: str, reference_time: str, n_antennas: int = 10):
     """A 7-m EB: :func:`almaview.sampledata.build_alma_eb` with the ACA configuration (``aca.cycle10.cfg``), CM
     antenna names and a 7 m dish's Jy/K (noise (12/7)^2 times the 12 m one), run in this process (the demo's child).
@@ -38,17 +39,39 @@ def build_aca_eb(outdir: Path, *, seed: int, eb_uid: str, mous: str, reference_t
     simulate._ANTENNA_NAMES = [f"CM{k:02d}" for k in range(1, 13)]
     simulate._K_JY_PER_K = saved[1] * (12 / 7) ** 2
     try:
-        return sampledata.build_alma_eb(outdir, seed=seed, eb_uid=eb_uid, mous=mous, image=False, progress=False,
-                                        reference_time=reference_time, config="aca.cycle10.cfg",
-                                        n_antennas=n_antennas, isolate=False)
+        return sampledata.build_alma_eb(
+            outdir,
+            seed=seed,
+            eb_uid=eb_uid,
+            mous=mous,
+            image=False,
+            progress=False,
+            reference_time=reference_time,
+            config="aca.cycle10.cfg",
+            n_antennas=n_antennas,
+            isolate=False,
+        )
     finally:
         simulate._ANTENNA_NAMES, simulate._K_JY_PER_K = saved
 
 
 #: The single-dish pipeline's stages (hsd_calimage), in order, as its weblog lists them.
-HSD_STAGES = ("hsd_importdata", "hsd_flagdata", "h_tsyscal", "hsd_tsysflag", "hsd_skycal", "hsd_k2jycal",
-              "hsd_applycal", "hsd_atmcor", "hsd_baseline", "hsd_blflag", "hsd_baseline", "hsd_blflag",
-              "hsd_imaging", "hsd_exportdata")
+HSD_STAGES = (
+    "hsd_importdata",
+    "hsd_flagdata",
+    "h_tsyscal",
+    "hsd_tsysflag",
+    "hsd_skycal",
+    "hsd_k2jycal",
+    "hsd_applycal",
+    "hsd_atmcor",
+    "hsd_baseline",
+    "hsd_blflag",
+    "hsd_baseline",
+    "hsd_blflag",
+    "hsd_imaging",
+    "hsd_exportdata",
+)
 
 
 def _eb_times(ms: Path, eb: str) -> dict:
@@ -77,13 +100,24 @@ def _fits_products(d: dict, idx: Index, project: Path, mous: str, products, date
                 fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
             idx.add(fits, "image", mous=mous)
             files[itype] = fits.relative_to(project).as_posix()
-        facts.append(dict(kind=p.kind, field=p.field, spw_tag=p.spw_tag, rms_jy=p.rms_jy, peak_jy=p.peak_jy,
-                          beam_arcsec=list(p.beam_arcsec), channel_width_hz=p.channel_width_hz, fits=files))
+        facts.append(
+            dict(
+                kind=p.kind,
+                field=p.field,
+                spw_tag=p.spw_tag,
+                rms_jy=p.rms_jy,
+                peak_jy=p.peak_jy,
+                beam_arcsec=list(p.beam_arcsec),
+                channel_width_hz=p.channel_width_hz,
+                fits=files,
+            )
+        )
     return facts
 
 
-def package_aca(project: Path, idx: Index, sample, products, *, target: str, casa_version: str, date: str,
-                keep_work: bool) -> None:
+def package_aca(
+    project: Path, idx: Index, sample, products, *, target: str, casa_version: str, date: str, keep_work: bool
+) -> None:
     """The 7-m member OUS: caltables, calapply, FITS products, scriptForPI, README, calibrated MS."""
     plan = ACA.ebs[0]
     eb, mous = plan.uid, ACA.uid
@@ -92,34 +126,57 @@ def package_aca(project: Path, idx: Index, sample, products, *, target: str, cas
     name = calibration.caltable_archive_name(mous, 1, aux=False)
     write_tgz(d["calibration"] / name, [(p.name, p) for p in applied])
     idx.add(d["calibration"] / name, "caltables_archive", mous=mous, eb=eb, members=[p.name for p in applied])
-    idx.write_text(d["calibration"] / f"{eb}.ms.calapply.txt",
-                   calibration.calapply_text(eb, mous, sample.calapply, sorted(sample.spws), len(sample.antennas)),
-                   "calapply", mous=mous, eb=eb)
+    idx.write_text(
+        d["calibration"] / f"{eb}.ms.calapply.txt",
+        calibration.calapply_text(eb, mous, sample.calapply, sorted(sample.spws), len(sample.antennas)),
+        "calapply",
+        mous=mous,
+        eb=eb,
+    )
     images = _fits_products(d, idx, project, mous, products, date)
     achieved = []
     for p in products:
         achieved += readme.achieved_lines(p.field, p.kind, p.spw_tag, p.beam_arcsec, p.rms_jy, p.channel_width_hz)
-    idx.write_text(d["script"] / f"member.{mous}.scriptForPI.py", scripts.script_for_pi(mous, [eb], pipeline=True),
-                   "script_pi", mous=mous)
+    idx.write_text(
+        d["script"] / f"member.{mous}.scriptForPI.py",
+        scripts.script_for_pi(mous, [eb], pipeline=True),
+        "script_pi",
+        mous=mous,
+    )
     comments = [
         "The 7-m (ACA) member OUS of the almaview demo group: one EB simulated with CASA's simulator (ACA",
         "configuration aca.cycle10.cfg, 10 CM antennas of 7 m), corrupted with known gains, bandpasses and Tsys,",
         "calibrated and imaged with casatasks like the 12-m EBs. raw/ is empty (the ASDM is not written for",
         f"the 7-m EB); the calibrated MS is calibrated/{eb}.ms.",
     ]
-    idx.write_text(d["member"] / f"member.{mous}.README.txt",
-                   readme.readme_text(ACA, casa_version=casa_version, qa2="PASS", comments=comments,
-                                      achieved=achieved), "readme", mous=mous)
-    qa2 = write_qa2_report(d["qa"] / f"{mous}.qa2_report.pdf", ACA, ebs=[_eb_times(sample.ms, eb)],
-                           achieved=achieved, previews=[], casa_version=casa_version,
-                           calibration="pipeline steps (hifa_calimage order) run with casatasks")
+    idx.write_text(
+        d["member"] / f"member.{mous}.README.txt",
+        readme.readme_text(ACA, casa_version=casa_version, qa2="PASS", comments=comments, achieved=achieved),
+        "readme",
+        mous=mous,
+    )
+    qa2 = write_qa2_report(
+        d["qa"] / f"{mous}.qa2_report.pdf",
+        ACA,
+        ebs=[_eb_times(sample.ms, eb)],
+        achieved=achieved,
+        previews=[],
+        casa_version=casa_version,
+        calibration="pipeline steps (hifa_calimage order) run with casatasks",
+    )
     idx.add(qa2, "qa2_report", mous=mous)
     target_ms = d["calibrated"] / f"{eb}.ms"
     shutil.copytree(sample.ms, target_ms) if keep_work else move(sample.ms, target_ms)
     idx.add(target_ms, "calibrated_ms", mous=mous, eb=eb)
-    idx.facts[mous] = dict(kind="aca", array="7m", ebs=[eb], target=target, images=images,
-                           antennas=list(sample.antennas),
-                           caltables={eb: sorted(t.name for t in sample.caltables.values())})
+    idx.facts[mous] = dict(
+        kind="aca",
+        array="7m",
+        ebs=[eb],
+        target=target,
+        images=images,
+        antennas=list(sample.antennas),
+        caltables={eb: sorted(t.name for t in sample.caltables.values())},
+    )
 
 
 def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, keep_work: bool) -> None:
@@ -134,9 +191,13 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
     write_tgz(d["calibration"] / name, [(p.name, p) for p in tables])
     idx.add(d["calibration"] / name, "caltables_archive", mous=mous, eb=eb, members=[p.name for p in tables])
     calls = [dict(ap, intent="OBSERVE_TARGET#ON_SOURCE") for ap in tp.calapply]
-    idx.write_text(d["calibration"] / f"{eb}.ms.calapply.txt",
-                   calibration.calapply_text(eb, mous, calls, sorted(tp.spws), len(tp.antennas)),
-                   "calapply", mous=mous, eb=eb)
+    idx.write_text(
+        d["calibration"] / f"{eb}.ms.calapply.txt",
+        calibration.calapply_text(eb, mous, calls, sorted(tp.spws), len(tp.antennas)),
+        "calapply",
+        mous=mous,
+        eb=eb,
+    )
     aux = calibration.auxproducts_name(mous)
     write_tgz(d["calibration"] / aux, [("jyperk.csv", tp.products["jyperk_csv"])])
     idx.add(d["calibration"] / aux, "auxproducts_archive", mous=mous, members=["jyperk.csv"])
@@ -155,21 +216,39 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
             if kind == "cube":
                 sample_px = data[0, np.r_[0:10, -10:0]]
             else:
-                yy, xx = np.mgrid[0:data.shape[-2], 0:data.shape[-1]]
+                yy, xx = np.mgrid[0 : data.shape[-2], 0 : data.shape[-1]]
                 far = np.hypot(yy - data.shape[-2] / 2, xx - data.shape[-1] / 2) > data.shape[-1] / 3
                 sample_px = data[0, 0][far]
             rms = float(np.sqrt(np.nanmean(np.square(sample_px))))
             width = abs(float(h["CDELT3"])) if kind == "cube" and "CDELT3" in h else None
         achieved += readme.achieved_lines(field, kind, f"spw{spw}", beam, rms, width)
-        images.append(dict(kind=kind, field=field, spw_tag=f"spw{spw}", rms_jy=rms, beam_arcsec=list(beam),
-                           units=unit, channel_width_hz=width, fits={"image": fits.relative_to(project).as_posix()}))
-    idx.write_text(d["script"] / f"member.{mous}.scriptForPI.py", scripts.script_for_pi(mous, [eb], pipeline=True),
-                   "script_pi", mous=mous)
+        images.append(
+            dict(
+                kind=kind,
+                field=field,
+                spw_tag=f"spw{spw}",
+                rms_jy=rms,
+                beam_arcsec=list(beam),
+                units=unit,
+                channel_width_hz=width,
+                fits={"image": fits.relative_to(project).as_posix()},
+            )
+        )
+    idx.write_text(
+        d["script"] / f"member.{mous}.scriptForPI.py",
+        scripts.script_for_pi(mous, [eb], pipeline=True),
+        "script_pi",
+        mous=mous,
+    )
     calls_log = json.loads(Path(tp.products["imaging_calls"]).read_text())
-    idx.write_text(d["log"] / f"{mous}.hsd_calimage.casa_commands.log",
-                   scripts.casa_commands_log([("hsd_baseline", [tuple(c) for c in calls_log[:1]]),
-                                              ("hsd_imaging", [tuple(c) for c in calls_log[1:]])]),
-                   "casa_commands", mous=mous)
+    idx.write_text(
+        d["log"] / f"{mous}.hsd_calimage.casa_commands.log",
+        scripts.casa_commands_log(
+            [("hsd_baseline", [tuple(c) for c in calls_log[:1]]), ("hsd_imaging", [tuple(c) for c in calls_log[1:]])]
+        ),
+        "casa_commands",
+        mous=mous,
+    )
     comments = [
         "The Total Power member OUS of the almaview demo group: one TP EB (3 PM antennas, autocorrelations in",
         "FLOAT_DATA, an on-the-fly raster of the target with OFF-source integrations, Tsys in SYSCAL) made with",
@@ -179,16 +258,32 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
         "No single-dish pipeline ran and no weblog is included. raw/ is empty (no ASDM is written for the TP EB);",
         f"calibrated/{eb}.ms holds FLOAT_DATA (raw) and CORRECTED_DATA (calibrated, Jy) of the target.",
     ]
-    idx.write_text(d["member"] / f"member.{mous}.README.txt",
-                   readme.readme_text(TP, casa_version=casa_version, qa2="PASS", comments=comments,
-                                      achieved=achieved), "readme", mous=mous)
-    qa2 = write_qa2_report(d["qa"] / f"{mous}.qa2_report.pdf", TP, ebs=[_eb_times(tp.ms, eb)], achieved=achieved,
-                           previews=[], casa_version=casa_version,
-                           calibration="single-dish pipeline steps (hsd_calimage order) run with casatasks")
+    idx.write_text(
+        d["member"] / f"member.{mous}.README.txt",
+        readme.readme_text(TP, casa_version=casa_version, qa2="PASS", comments=comments, achieved=achieved),
+        "readme",
+        mous=mous,
+    )
+    qa2 = write_qa2_report(
+        d["qa"] / f"{mous}.qa2_report.pdf",
+        TP,
+        ebs=[_eb_times(tp.ms, eb)],
+        achieved=achieved,
+        previews=[],
+        casa_version=casa_version,
+        calibration="single-dish pipeline steps (hsd_calimage order) run with casatasks",
+    )
     idx.add(qa2, "qa2_report", mous=mous)
     target_ms = d["calibrated"] / f"{eb}.ms"
     shutil.copytree(tp.ms, target_ms) if keep_work else move(tp.ms, target_ms)
     idx.add(target_ms, "calibrated_ms", mous=mous, eb=eb)
-    idx.facts[mous] = dict(kind="tp", array="TP", ebs=[eb], target=next(iter(tp.fields)), images=images,
-                           antennas=list(tp.antennas), jyperk=tp.products["jyperk_csv"].read_text(),
-                           caltables={eb: sorted(t.name for t in tp.caltables.values())})
+    idx.facts[mous] = dict(
+        kind="tp",
+        array="TP",
+        ebs=[eb],
+        target=next(iter(tp.fields)),
+        images=images,
+        antennas=list(tp.antennas),
+        jyperk=tp.products["jyperk_csv"].read_text(),
+        caltables={eb: sorted(t.name for t in tp.caltables.values())},
+    )

@@ -63,7 +63,8 @@ def measure(product: ImageProduct) -> ImageProduct:
             beam = beam["beams"]["*0"]["*0"]
         qa = casa.casatools().quanta()
         product.beam_arcsec = (
-            qa.convert(beam["major"], "arcsec")["value"], qa.convert(beam["minor"], "arcsec")["value"],
+            qa.convert(beam["major"], "arcsec")["value"],
+            qa.convert(beam["minor"], "arcsec")["value"],
             qa.convert(beam["positionangle"], "deg")["value"],
         )
         lel = f'"{stem}.mask" < 0.5 && "{stem}.pb" >= {PBLIMIT}'
@@ -81,8 +82,20 @@ def measure(product: ImageProduct) -> ImageProduct:
 
 
 def make_images(
-    mss: list[Path], field: str, outdir: Path, *, cont_spw: str, cube_spw: str, imsize: int, cell: str,
-    cube_nchan: int, cube_width: int, restfreq: str, stage: dict[str, int], mous: str, thresholds: dict[str, str],
+    mss: list[Path],
+    field: str,
+    outdir: Path,
+    *,
+    cont_spw: str,
+    cube_spw: str,
+    imsize: int,
+    cell: str,
+    cube_nchan: int,
+    cube_width: int,
+    restfreq: str,
+    stage: dict[str, int],
+    mous: str,
+    thresholds: dict[str, str],
 ) -> list[ImageProduct]:
     """Run tclean for the continuum (mfs) and the cube of ``field`` over all ``mss``; measure each.
 
@@ -94,19 +107,46 @@ def make_images(
     out = []
     for kind, spw, extra in (
         ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1, threshold=thresholds["cont"])),
-        ("cube", cube_spw, dict(specmode="cube", deconvolver="hogbom", threshold=thresholds["cube"],
-                                nchan=cube_nchan, start=0,
-                                width=cube_width, outframe="LSRK", restfreq=restfreq,
-                                perchanweightdensity=True, restoringbeam="common")),
+        (
+            "cube",
+            cube_spw,
+            dict(
+                specmode="cube",
+                deconvolver="hogbom",
+                threshold=thresholds["cube"],
+                nchan=cube_nchan,
+                start=0,
+                width=cube_width,
+                outframe="LSRK",
+                restfreq=restfreq,
+                perchanweightdensity=True,
+                restoringbeam="common",
+            ),
+        ),
     ):
         tag = "spw" + spw.replace(",", "_")
         stem = outdir / f"{mous}.s{stage[kind]}_0.{field}_sci.{tag}.{kind}.I.iter1"
         _remove(stem)
         call = dict(
-            vis=[str(m) for m in mss], field=field, spw=[spw] * len(mss), intent="OBSERVE_TARGET#ON_SOURCE",
-            datacolumn="corrected", imagename=str(stem), imsize=[imsize, imsize], cell=[cell], stokes="I",
-            gridder="standard", pblimit=PBLIMIT, weighting="briggs", robust=0.5, niter=200,
-            usemask="user", mask=mask, pbcor=True, interactive=False, **extra,
+            vis=[str(m) for m in mss],
+            field=field,
+            spw=[spw] * len(mss),
+            intent="OBSERVE_TARGET#ON_SOURCE",
+            datacolumn="corrected",
+            imagename=str(stem),
+            imsize=[imsize, imsize],
+            cell=[cell],
+            stokes="I",
+            gridder="standard",
+            pblimit=PBLIMIT,
+            weighting="briggs",
+            robust=0.5,
+            niter=200,
+            usemask="user",
+            mask=mask,
+            pbcor=True,
+            interactive=False,
+            **extra,
         )
         try:
             tasks.tclean(**call)
@@ -126,9 +166,20 @@ def export_fits(image: str | Path, fits: Path, date: str) -> dict:
     """
     from astropy.io import fits as afits
 
-    call = dict(imagename=str(image), fitsimage=str(fits), velocity=False, optical=False, bitpix=-32,
-                minpix=0, maxpix=-1, overwrite=True, dropstokes=False, stokeslast=True, history=False,
-                dropdeg=False)
+    call = dict(
+        imagename=str(image),
+        fitsimage=str(fits),
+        velocity=False,
+        optical=False,
+        bitpix=-32,
+        minpix=0,
+        maxpix=-1,
+        overwrite=True,
+        dropstokes=False,
+        stokeslast=True,
+        history=False,
+        dropdeg=False,
+    )
     casa.casatasks().exportfits(**call)
     with afits.open(fits, mode="update") as hdul:
         header = hdul[0].header

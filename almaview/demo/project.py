@@ -124,4 +124,4 @@ def uid_url(uid: str) -> str:
     >>> uid_url("uid___A001_X3571_X8a")
     'uid://A001/X3571/X8a'
     """
-    return "uid://" + uid[len("uid___"):].replace("_", "/")
+    return "uid://" + uid[len("uid___") :].replace("_", "/")

@@ -59,8 +59,9 @@ Quality assurance and processing:
 """
 
 
-def achieved_lines(field: str, kind: str, spw_tag: str, beam: tuple[float, float, float], rms_jy: float,
-                   channel_width_hz: float | None) -> list[str]:
+def achieved_lines(
+    field: str, kind: str, spw_tag: str, beam: tuple[float, float, float], rms_jy: float, channel_width_hz: float | None
+) -> list[str]:
     """The 'Achieved beam' and 'Achieved rms' lines of one product.
 
     Examples
@@ -77,8 +78,9 @@ def achieved_lines(field: str, kind: str, spw_tag: str, beam: tuple[float, float
     ]
 
 
-def readme_text(mous: MousPlan, *, casa_version: str, qa2: str, comments: list[str], achieved: list[str],
-                pipeline: bool = True) -> str:
+def readme_text(
+    mous: MousPlan, *, casa_version: str, qa2: str, comments: list[str], achieved: list[str], pipeline: bool = True
+) -> str:
     """The whole README text.
 
     Examples
@@ -101,14 +103,31 @@ def readme_text(mous: MousPlan, *, casa_version: str, qa2: str, comments: list[s
         ("Proposed beam size", mous.proposed_beam),
         ("CASA version used for reduction", casa_version),
         ("Pipeline version", PIPELINE_VERSION if pipeline else "none (manual calibration and imaging)"),
-        ("Calibration and imaging", "pipeline" if pipeline else "manual (scriptForCalibration.py, scriptForImaging.py)"),
+        (
+            "Calibration and imaging",
+            "pipeline" if pipeline else "manual (scriptForCalibration.py, scriptForImaging.py)",
+        ),
         ("QA2 Result", qa2),
     ]
     width = max(len(k) for k, _ in facts) + 2
-    lines = [_HEAD, "", "PROJECT DETAILS", "===============",
-             *[f"{k + ':':<{width}}{v}" for k, v in facts], "", "",
-             "COMMENTS FROM REDUCER", "=====================", *comments, "", "",
-             "ACHIEVED SENSITIVITY AND RESOLUTION", "===================================",
-             "(measured on the delivered images: rms outside the clean mask where the primary beam response is",
-             " at least 0.2, in the image before primary beam correction)", *achieved, ""]
+    lines = [
+        _HEAD,
+        "",
+        "PROJECT DETAILS",
+        "===============",
+        *[f"{k + ':':<{width}}{v}" for k, v in facts],
+        "",
+        "",
+        "COMMENTS FROM REDUCER",
+        "=====================",
+        *comments,
+        "",
+        "",
+        "ACHIEVED SENSITIVITY AND RESOLUTION",
+        "===================================",
+        "(measured on the delivered images: rms outside the clean mask where the primary beam response is",
+        " at least 0.2, in the image before primary beam correction)",
+        *achieved,
+        "",
+    ]
     return "\n".join(lines)

@@ -49,11 +49,25 @@ def casa_commands_log(sections: list[tuple[str, list[tuple[str, dict]]]]) -> str
     return "\n".join(out) + "\n"
 
 
-def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], calapply: list[dict],
-                      refant: str, fluxscale: dict | None = None) -> list[tuple[str, list[tuple[str, dict]]]]:
+def calibration_calls(
+    eb: str,
+    cal: dict[str, str],
+    fields: dict[str, str],
+    calapply: list[dict],
+    refant: str,
+    fluxscale: dict | None = None,
+) -> list[tuple[str, list[tuple[str, dict]]]]:
     """The calibration calls of one EB, stage by stage (the recipe of almaview.sampledata.calibrate)."""
-    derived = [(r["fieldName"], r["fitFluxd"], (r.get("spidx") or [0, 0])[1] if len(r.get("spidx") or []) > 1 else 0.0,
-                r["fitRefFreq"]) for r in (fluxscale or {}).values() if isinstance(r, dict) and "fitFluxd" in r]
+    derived = [
+        (
+            r["fieldName"],
+            r["fitFluxd"],
+            (r.get("spidx") or [0, 0])[1] if len(r.get("spidx") or []) > 1 else 0.0,
+            r["fitRefFreq"],
+        )
+        for r in (fluxscale or {}).values()
+        if isinstance(r, dict) and "fitFluxd" in r
+    ]
     vis = f"{eb}.ms"
     by_intent = {intent.split("#")[0]: name for name, intent in fields.items()}
     bp, flux, ph = by_intent["CALIBRATE_BANDPASS"], by_intent["CALIBRATE_FLUX"], by_intent["CALIBRATE_PHASE"]
@@ -61,38 +75,179 @@ def calibration_calls(eb: str, cal: dict[str, str], fields: dict[str, str], cala
     pre = [cal["tsys"], cal["antpos"]]
     post = pre + [cal["delay"], cal["bandpass"]]
     return [
-        ("hif_setmodels", [("setjy", dict(vis=vis, field=cal_field, standard="manual", fluxdensity=[1.0, 0, 0, 0],
-                                           usescratch=True)) for cal_field in (bp, ph)]),
+        (
+            "hif_setmodels",
+            [
+                (
+                    "setjy",
+                    dict(vis=vis, field=cal_field, standard="manual", fluxdensity=[1.0, 0, 0, 0], usescratch=True),
+                )
+                for cal_field in (bp, ph)
+            ],
+        ),
         ("h_tsyscal", [("gencal", dict(vis=vis, caltable=cal["tsys"], caltype="tsys"))]),
-        ("hifa_antpos", [("gencal", dict(vis=vis, caltable=cal["antpos"], caltype="antpos", antenna=refant,
-                                         parameter=[2e-6, 0, 0]))]),
-        ("hifa_bandpass", [
-            ("gaincal", dict(vis=vis, caltable=cal["phaseup"], field=bp, solint="int", calmode="p", refant=refant,
-                             minsnr=2.0, gaintable=pre)),
-            ("gaincal", dict(vis=vis, caltable=cal["delay"], field=bp, solint="inf", combine="scan", gaintype="K",
-                             refant=refant, gaintable=pre + [cal["phaseup"]])),
-            ("bandpass", dict(vis=vis, caltable=cal["bandpass"], field=bp, solint="inf", combine="scan",
-                              refant=refant, bandtype="B", solnorm=True, minsnr=2.0,
-                              gaintable=pre + [cal["phaseup"], cal["delay"]])),
-        ]),
-        ("hifa_gfluxscale", [
-            ("gaincal", dict(vis=vis, caltable=cal["fluxscale_phase"], field=cals, solint="int", calmode="p",
-                             refant=refant, minsnr=2.0, gaintable=post)),
-            ("gaincal", dict(vis=vis, caltable=cal["fluxscale_amp"], field=cals, solint="inf", gaintype="T",
-                             calmode="a", refant=refant, minsnr=2.0, gaintable=post + [cal["fluxscale_phase"]])),
-            ("fluxscale", dict(vis=vis, caltable=cal["fluxscale_amp"], fluxtable=cal["fluxscale"], reference=flux,
-                               transfer=[bp, ph])),
-        ] + [("setjy", dict(vis=vis, field=name, standard="manual", fluxdensity=[flux_jy, 0, 0, 0], spix=[index],
-                            reffreq=f"{reffreq}Hz", usescratch=True)) for name, flux_jy, index, reffreq in derived]),
-        ("hifa_timegaincal", [
-            ("gaincal", dict(vis=vis, caltable=cal["phase"], field=cals, solint="int", calmode="p", refant=refant,
-                             minsnr=2.0, gaintable=post)),
-            ("gaincal", dict(vis=vis, caltable=cal["amp"], field=cals, solint="inf", gaintype="T", calmode="a",
-                             refant=refant, minsnr=2.0, gaintable=post + [cal["phase"]])),
-        ]),
-        ("hif_applycal", [("applycal", dict(vis=vis, field=a["field"], gaintable=a["gaintable"],
-                                            gainfield=a["gainfield"], interp=a["interp"], calwt=a["calwt"],
-                                            flagbackup=False)) for a in calapply]),
+        (
+            "hifa_antpos",
+            [
+                (
+                    "gencal",
+                    dict(vis=vis, caltable=cal["antpos"], caltype="antpos", antenna=refant, parameter=[2e-6, 0, 0]),
+                )
+            ],
+        ),
+        (
+            "hifa_bandpass",
+            [
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["phaseup"],
+                        field=bp,
+                        solint="int",
+                        calmode="p",
+                        refant=refant,
+                        minsnr=2.0,
+                        gaintable=pre,
+                    ),
+                ),
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["delay"],
+                        field=bp,
+                        solint="inf",
+                        combine="scan",
+                        gaintype="K",
+                        refant=refant,
+                        gaintable=pre + [cal["phaseup"]],
+                    ),
+                ),
+                (
+                    "bandpass",
+                    dict(
+                        vis=vis,
+                        caltable=cal["bandpass"],
+                        field=bp,
+                        solint="inf",
+                        combine="scan",
+                        refant=refant,
+                        bandtype="B",
+                        solnorm=True,
+                        minsnr=2.0,
+                        gaintable=pre + [cal["phaseup"], cal["delay"]],
+                    ),
+                ),
+            ],
+        ),
+        (
+            "hifa_gfluxscale",
+            [
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["fluxscale_phase"],
+                        field=cals,
+                        solint="int",
+                        calmode="p",
+                        refant=refant,
+                        minsnr=2.0,
+                        gaintable=post,
+                    ),
+                ),
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["fluxscale_amp"],
+                        field=cals,
+                        solint="inf",
+                        gaintype="T",
+                        calmode="a",
+                        refant=refant,
+                        minsnr=2.0,
+                        gaintable=post + [cal["fluxscale_phase"]],
+                    ),
+                ),
+                (
+                    "fluxscale",
+                    dict(
+                        vis=vis,
+                        caltable=cal["fluxscale_amp"],
+                        fluxtable=cal["fluxscale"],
+                        reference=flux,
+                        transfer=[bp, ph],
+                    ),
+                ),
+            ]
+            + [
+                (
+                    "setjy",
+                    dict(
+                        vis=vis,
+                        field=name,
+                        standard="manual",
+                        fluxdensity=[flux_jy, 0, 0, 0],
+                        spix=[index],
+                        reffreq=f"{reffreq}Hz",
+                        usescratch=True,
+                    ),
+                )
+                for name, flux_jy, index, reffreq in derived
+            ],
+        ),
+        (
+            "hifa_timegaincal",
+            [
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["phase"],
+                        field=cals,
+                        solint="int",
+                        calmode="p",
+                        refant=refant,
+                        minsnr=2.0,
+                        gaintable=post,
+                    ),
+                ),
+                (
+                    "gaincal",
+                    dict(
+                        vis=vis,
+                        caltable=cal["amp"],
+                        field=cals,
+                        solint="inf",
+                        gaintype="T",
+                        calmode="a",
+                        refant=refant,
+                        minsnr=2.0,
+                        gaintable=post + [cal["phase"]],
+                    ),
+                ),
+            ],
+        ),
+        (
+            "hif_applycal",
+            [
+                (
+                    "applycal",
+                    dict(
+                        vis=vis,
+                        field=a["field"],
+                        gaintable=a["gaintable"],
+                        gainfield=a["gainfield"],
+                        interp=a["interp"],
+                        calwt=a["calwt"],
+                        flagbackup=False,
+                    ),
+                )
+                for a in calapply
+            ],
+        ),
     ]
 
 
@@ -110,11 +265,13 @@ def pipescript(stages: list[Stage], ebs: list[str]) -> str:
     """
     vis = [e for e in ebs]
     sessions = [f"session_{i + 1}" for i in range(len(ebs))]
-    lines = ["# This CASA pipescript is meant for use with CASA 6.7 and pipeline 2025.1.0.0-almaview-demo.",
-             "# almaview demo: no ALMA pipeline ran; casatasks made the equivalent calls (see casa_commands.log).",
-             "context = h_init()",
-             f"context.set_state('ProjectSummary', 'proposal_code', '{PROJECT}')",
-             "try:"]
+    lines = [
+        "# This CASA pipescript is meant for use with CASA 6.7 and pipeline 2025.1.0.0-almaview-demo.",
+        "# almaview demo: no ALMA pipeline ran; casatasks made the equivalent calls (see casa_commands.log).",
+        "context = h_init()",
+        f"context.set_state('ProjectSummary', 'proposal_code', '{PROJECT}')",
+        "try:",
+    ]
     for s in stages:
         if s.task == "hifa_importdata":
             lines.append(f"    hifa_importdata(vis={vis!r}, session={sessions!r})")
@@ -139,9 +296,11 @@ def restorescript(ebs: list[str]) -> str:
     True
     """
     sessions = [f"session_{i + 1}" for i in range(len(ebs))]
-    return ("__rethrow_casa_exceptions = True\nh_init()\ntry:\n"
-            f"    hifa_restoredata(vis={ebs!r}, session={sessions!r}, ocorr_mode='ca')\n"
-            "    hif_statwt()\nfinally:\n    h_save()\n")
+    return (
+        "__rethrow_casa_exceptions = True\nh_init()\ntry:\n"
+        f"    hifa_restoredata(vis={ebs!r}, session={sessions!r}, ocorr_mode='ca')\n"
+        "    hif_statwt()\nfinally:\n    h_save()\n"
+    )
 
 
 def script_for_pi(mous: str, ebs: list[str], *, pipeline: bool) -> str:
@@ -153,24 +312,30 @@ def script_for_pi(mous: str, ebs: list[str], *, pipeline: bool) -> str:
     ...                                                             pipeline=True)
     True
     """
-    head = (f"# ALMA Data Reduction Script: scriptForPI for member OUS {mous} of {PROJECT}\n"
-            "# Run from the 'script' directory: casa --pipeline -c " + f"member.{mous}.scriptForPI.py\n"
-            "# (almaview demo: this script documents the restore; the calibrated MSs are already in calibrated/.)\n\n"
-            "import os\nimport shutil\nimport glob\n\n"
-            f"asdms = {ebs!r}\n"
-            "for asdm in asdms:\n"
-            "    if not os.path.exists('../raw/%s.asdm.sdm' % asdm):\n"
-            "        raise RuntimeError('ASDM %s is missing from ../raw: download and untar its .asdm.sdm.tar' % asdm)\n\n"
-            "os.makedirs('../calibrated/working', exist_ok=True)\nos.chdir('../calibrated/working')\n")
+    head = (
+        f"# ALMA Data Reduction Script: scriptForPI for member OUS {mous} of {PROJECT}\n"
+        "# Run from the 'script' directory: casa --pipeline -c " + f"member.{mous}.scriptForPI.py\n"
+        "# (almaview demo: this script documents the restore; the calibrated MSs are already in calibrated/.)\n\n"
+        "import os\nimport shutil\nimport glob\n\n"
+        f"asdms = {ebs!r}\n"
+        "for asdm in asdms:\n"
+        "    if not os.path.exists('../raw/%s.asdm.sdm' % asdm):\n"
+        "        raise RuntimeError('ASDM %s is missing from ../raw: download and untar its .asdm.sdm.tar' % asdm)\n\n"
+        "os.makedirs('../calibrated/working', exist_ok=True)\nos.chdir('../calibrated/working')\n"
+    )
     if pipeline:
-        body = ("for f in glob.glob('../../calibration/*'):\n    os.symlink(f, os.path.basename(f))\n"
-                f"exec(open('../../script/{mous}.{RECIPE}.casa_piperestorescript.py').read())\n"
-                "for asdm in asdms:\n    shutil.move(asdm + '.ms', '../' + asdm + '.ms')\n")
+        body = (
+            "for f in glob.glob('../../calibration/*'):\n    os.symlink(f, os.path.basename(f))\n"
+            f"exec(open('../../script/{mous}.{RECIPE}.casa_piperestorescript.py').read())\n"
+            "for asdm in asdms:\n    shutil.move(asdm + '.ms', '../' + asdm + '.ms')\n"
+        )
     else:
-        body = ("for asdm in asdms:\n"
-                "    importasdm(asdm='../../raw/%s.asdm.sdm' % asdm, vis=asdm + '.ms')\n"
-                "    exec(open('../../script/%s.ms.scriptForCalibration.py' % asdm).read())\n"
-                "    split(vis=asdm + '.ms', outputvis='../%s.ms.split.cal' % asdm, datacolumn='corrected')\n")
+        body = (
+            "for asdm in asdms:\n"
+            "    importasdm(asdm='../../raw/%s.asdm.sdm' % asdm, vis=asdm + '.ms')\n"
+            "    exec(open('../../script/%s.ms.scriptForCalibration.py' % asdm).read())\n"
+            "    split(vis=asdm + '.ms', outputvis='../%s.ms.split.cal' % asdm, datacolumn='corrected')\n"
+        )
     return head + body + "os.chdir('../../script')\n"
 
 

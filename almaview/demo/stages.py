@@ -32,7 +32,12 @@ STAGES: tuple[tuple[int, str, str, str], ...] = (
     (17, "hifa_timegaincal", "Gain calibration", "Calibration"),
     (18, "hifa_targetflag", "Flag target source outliers", "Flagging"),
     (19, "hif_applycal", "Apply calibrations from context", "Calibration"),
-    (20, "hifa_imageprecheck", "Calculate the theoretical sensitivity and beam of the representative source", "Imaging"),
+    (
+        20,
+        "hifa_imageprecheck",
+        "Calculate the theoretical sensitivity and beam of the representative source",
+        "Imaging",
+    ),
     (21, "hif_makeimlist", "Set-up parameters for target continuum imaging", "Imaging"),
     (22, "hif_findcont", "Detect continuum frequency ranges", "Imaging"),
     (23, "hif_makeimages", "Make target continuum images", "Imaging"),
@@ -113,40 +118,79 @@ def make_stages(facts: dict) -> list[Stage]:
         uid = eb["uid"]
         by[1].metrics.append(Metric("MissingIntents", "0", 1.0, f"All required intents found in {uid}", uid))
         frac = eb["flagged_fraction"]
-        by[2].metrics.append(Metric("%HighestFlagged", f"{100 * frac:.2f}", 1.0 if frac < 0.05 else 0.8,
-                                    f"{100 * frac:.2f}% of {uid} flagged", uid))
-        by[6].metrics.append(Metric("TsysMedian", f"{eb['tsys_median_k']:.1f}", 1.0,
-                                    f"Median Tsys {eb['tsys_median_k']:.0f} K in {uid}", uid))
+        by[2].metrics.append(
+            Metric(
+                "%HighestFlagged",
+                f"{100 * frac:.2f}",
+                1.0 if frac < 0.05 else 0.8,
+                f"{100 * frac:.2f}% of {uid} flagged",
+                uid,
+            )
+        )
+        by[6].metrics.append(
+            Metric(
+                "TsysMedian",
+                f"{eb['tsys_median_k']:.1f}",
+                1.0,
+                f"Median Tsys {eb['tsys_median_k']:.0f} K in {uid}",
+                uid,
+            )
+        )
         n = len(eb["antpos_antennas"])
-        by[5].metrics.append(Metric("NumCorrectedAntennas", str(n), 0.9 if n else 1.0,
-                                    f"Position corrections applied to {n} antenna(s) of {uid}: "
-                                    f"{', '.join(eb['antpos_antennas'])}" if n else f"No corrections for {uid}", uid))
+        by[5].metrics.append(
+            Metric(
+                "NumCorrectedAntennas",
+                str(n),
+                0.9 if n else 1.0,
+                f"Position corrections applied to {n} antenna(s) of {uid}: {', '.join(eb['antpos_antennas'])}"
+                if n
+                else f"No corrections for {uid}",
+                uid,
+            )
+        )
         ph = eb["phase_rms_deg"]
         score = 1.0 if ph < 30 else (0.8 if ph < 50 else 0.5)
-        by[17].metrics.append(Metric("PhaseRms", f"{ph:.1f}", score,
-                                     f"Phase calibrator phase rms {ph:.1f} deg (int solutions) in {uid}", uid))
+        by[17].metrics.append(
+            Metric(
+                "PhaseRms", f"{ph:.1f}", score, f"Phase calibrator phase rms {ph:.1f} deg (int solutions) in {uid}", uid
+            )
+        )
         by[4].metrics.append(Metric("NumFlaggedChannels", "0", 1.0, f"No channels flagged in {uid}", uid))
         by[7].metrics.append(Metric("NumTsysFlagged", "0", 1.0, f"No Tsys outliers in {uid}", uid))
     by[8].metrics.append(Metric("RefAnt", facts["refant"], 1.0, f"Reference antenna {facts['refant']}"))
     for fld, spw, flux, err in facts["fluxes"]:
         snr = flux / err if err > 0 else float("inf")
-        by[15].metrics.append(Metric("FluxSNR", f"{snr:.0f}", 1.0 if snr > 20 else 0.7,
-                                     f"{fld} spw {spw}: {flux:.3f} +- {err:.3f} Jy"))
-    by[22].metrics.append(Metric("ContinuumRanges", str(facts["n_cont_ranges"]), 1.0,
-                                 f"{facts['n_cont_ranges']} continuum ranges found"))
+        by[15].metrics.append(
+            Metric("FluxSNR", f"{snr:.0f}", 1.0 if snr > 20 else 0.7, f"{fld} spw {spw}: {flux:.3f} +- {err:.3f} Jy")
+        )
+    by[22].metrics.append(
+        Metric("ContinuumRanges", str(facts["n_cont_ranges"]), 1.0, f"{facts['n_cont_ranges']} continuum ranges found")
+    )
     for im in facts["images"]:
         ratio = im["rms_jy"] / im["proposed_rms_jy"]
         score = 1.0 if ratio <= 1.0 else (0.8 if ratio <= 1.5 else 0.5)
         st = by[IMAGING_STAGES[im["kind"]]]
-        st.metrics.append(Metric("RmsRatio", f"{ratio:.2f}", score,
-                                 f"{im['kind']}: rms {1e3 * im['rms_jy']:.3f} mJy/beam is {ratio:.2f} x the "
-                                 f"requested {1e3 * im['proposed_rms_jy']:.2f} mJy/beam"))
+        st.metrics.append(
+            Metric(
+                "RmsRatio",
+                f"{ratio:.2f}",
+                score,
+                f"{im['kind']}: rms {1e3 * im['rms_jy']:.3f} mJy/beam is {ratio:.2f} x the "
+                f"requested {1e3 * im['proposed_rms_jy']:.2f} mJy/beam",
+            )
+        )
         bmaj = im["beam_arcsec"][0]
         if im["kind"] == "cont":
             req = im["proposed_beam_arcsec"]
             bscore = 1.0 if bmaj <= 1.2 * req else 0.85
-            by[20].metrics.append(Metric("BeamRatio", f"{bmaj / req:.2f}", bscore,
-                                         f"Predicted beam {bmaj:.2f} arcsec vs requested {req:.2f} arcsec"))
+            by[20].metrics.append(
+                Metric(
+                    "BeamRatio",
+                    f"{bmaj / req:.2f}",
+                    bscore,
+                    f"Predicted beam {bmaj:.2f} arcsec vs requested {req:.2f} arcsec",
+                )
+            )
     for s in stages:  # drop the placeholder when real metrics exist
         if len(s.metrics) > 1:
             s.metrics = s.metrics[1:]

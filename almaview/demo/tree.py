@@ -46,8 +46,15 @@ class Index:
         self.entries: list[IndexEntry] = []
         self.facts: dict = {}
 
-    def add(self, path: Path, category: str, *, mous: str | None = None, eb: str | None = None,
-            members: list[str] | None = None) -> Path:
+    def add(
+        self,
+        path: Path,
+        category: str,
+        *,
+        mous: str | None = None,
+        eb: str | None = None,
+        members: list[str] | None = None,
+    ) -> Path:
         """Record ``path`` (a file or a directory); return it."""
         rel = path.relative_to(self.project_dir).as_posix()
         if path.is_dir():
@@ -122,6 +129,7 @@ def write_tgz(target: Path, items: list[tuple[str, Path | bytes]]) -> list[str]:
     names: list[str] = []
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+
         def add(arc: str, src: Path | bytes) -> None:
             if isinstance(src, bytes):
                 tar.addfile(_tarinfo(arc, len(src), False), io.BytesIO(src))
@@ -139,8 +147,7 @@ def write_tgz(target: Path, items: list[tuple[str, Path | bytes]]) -> list[str]:
         for arc, src in items:
             add(arc, src)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0,
-                                                   compresslevel=6) as gz:
+    with open(target, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
         gz.write(buf.getvalue())
     return names
 
@@ -155,8 +162,11 @@ def gzip_file(src: Path, target: Path) -> Path:
     >>> gzip.open(gzip_file(d / "a", d / "a.gz")).read()
     b'x'
     """
-    with open(src, "rb") as fin, open(target, "wb") as raw, gzip.GzipFile(
-            filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz:
+    with (
+        open(src, "rb") as fin,
+        open(target, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6) as gz,
+    ):
         shutil.copyfileobj(fin, gz)
     src.unlink()
     return target

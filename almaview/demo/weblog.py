@@ -20,26 +20,34 @@ from .stages import PLOT_STAGES, Stage, score_band
 
 _BAND_CLASS = {"optimal": "success", "suboptimal": "info", "warning": "warning", "error": "danger"}
 
-_STYLE = ("body{font-family:Helvetica,Arial,sans-serif;margin:1.5em;color:#222} table{border-collapse:collapse}"
-          "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .progress{width:120px;background:#eee}"
-          ".progress-bar{color:#fff;padding:0 4px} .progress-bar-success{background:#5cb85c}"
-          ".progress-bar-info{background:#5bc0de} .progress-bar-warning{background:#f0ad4e}"
-          ".progress-bar-danger{background:#d9534f} img{max-width:640px;margin:4px;border:1px solid #ddd}")
+_STYLE = (
+    "body{font-family:Helvetica,Arial,sans-serif;margin:1.5em;color:#222} table{border-collapse:collapse}"
+    "td,th{border:1px solid #ccc;padding:3px 8px;text-align:left} .progress{width:120px;background:#eee}"
+    ".progress-bar{color:#fff;padding:0 4px} .progress-bar-success{background:#5cb85c}"
+    ".progress-bar-info{background:#5bc0de} .progress-bar-warning{background:#f0ad4e}"
+    ".progress-bar-danger{background:#d9534f} img{max-width:640px;margin:4px;border:1px solid #ddd}"
+)
 
 
 def _page(title: str, body: str, depth: int = 0) -> str:
     up = "../" * depth
-    nav = (f'<p><a href="{up}index.html">Home</a> | <a href="{up}t1-1.html">Overview</a> | '
-           f'<a href="{up}t1-4.html">By Task</a></p>')
-    return (f"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n<title>{html.escape(title)}</title>\n"
-            f"<style>{_STYLE}</style>\n</head>\n<body>\n{nav}\n{body}\n</body>\n</html>\n")
+    nav = (
+        f'<p><a href="{up}index.html">Home</a> | <a href="{up}t1-1.html">Overview</a> | '
+        f'<a href="{up}t1-4.html">By Task</a></p>'
+    )
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+        f"<style>{_STYLE}</style>\n</head>\n<body>\n{nav}\n{body}\n</body>\n</html>\n"
+    )
 
 
 def _progress(score: float) -> str:
     cls = _BAND_CLASS[score_band(score)]
-    return (f'<div class="progress"><div class="progress-bar progress-bar-{cls}" role="progressbar" '
-            f'aria-valuenow="{score:.2f}" aria-valuemin="0" aria-valuemax="1" '
-            f'style="width:{100 * score:.0f}%">{score:.2f}</div></div>')
+    return (
+        f'<div class="progress"><div class="progress-bar progress-bar-{cls}" role="progressbar" '
+        f'aria-valuenow="{score:.2f}" aria-valuemin="0" aria-valuemax="1" '
+        f'style="width:{100 * score:.0f}%">{score:.2f}</div></div>'
+    )
 
 
 # ------------------------------------------------------------------ plots
@@ -84,8 +92,15 @@ def plot_tsys(table: Path, eb: str, out: Path) -> str:
     def median_tsys(ds):
         return ds.value.where(~ds.flag).isel(receptor=0).median("time")
 
-    return _spectra_per_spw(open_caltable(table), eb, out, values=median_tsys, ylabel="Tsys (K)",
-                            title="Tsys vs frequency (median over scans)", name="tsys_vs_freq")
+    return _spectra_per_spw(
+        open_caltable(table),
+        eb,
+        out,
+        values=median_tsys,
+        ylabel="Tsys (K)",
+        title="Tsys vs frequency (median over scans)",
+        name="tsys_vs_freq",
+    )
 
 
 def plot_bandpass(table: Path, eb: str, out: Path) -> str:
@@ -95,8 +110,15 @@ def plot_bandpass(table: Path, eb: str, out: Path) -> str:
     def amplitude(ds):
         return abs(ds.gain).where(~ds.flag).isel(receptor=0).median("time")
 
-    return _spectra_per_spw(open_caltable(table), eb, out, values=amplitude, ylabel="Amplitude",
-                            title="bandpass amplitude vs frequency", name="bandpass_amp_vs_freq")
+    return _spectra_per_spw(
+        open_caltable(table),
+        eb,
+        out,
+        values=amplitude,
+        ylabel="Amplitude",
+        title="bandpass amplitude vs frequency",
+        name="bandpass_amp_vs_freq",
+    )
 
 
 def plot_gain_phase(table: Path, eb: str, out: Path) -> str:
@@ -110,8 +132,7 @@ def plot_gain_phase(table: Path, eb: str, out: Path) -> str:
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for column in phase.T:
         ax.plot(minutes.values, column, ".", ms=2)
-    ax.set_xlabel(f"Minutes since first solution ({', '.join(sorted(set(ds.field_name.values.tolist())))})",
-                  fontsize=8)
+    ax.set_xlabel(f"Minutes since first solution ({', '.join(sorted(set(ds.field_name.values.tolist())))})", fontsize=8)
     ax.set_ylabel("Phase (deg)", fontsize=8)
     ax.set_ylim(-180, 180)
     ax.set_title(f"{eb}: phase vs time, spw 0 (solint=int)", fontsize=9)
@@ -125,8 +146,14 @@ def plot_fluxes(points: list[tuple[str, str, float, float, float]], out: Path) -
     fig, ax = plt.subplots(figsize=(5, 3.2))
     for key in sorted(set((p[0], p[1]) for p in points)):
         sel = [p for p in points if (p[0], p[1]) == key]
-        ax.errorbar([p[2] / 1e9 for p in sel], [p[3] for p in sel], yerr=[p[4] for p in sel], fmt="o", ms=3,
-                    label=f"{key[1]} ({key[0][-6:]})")
+        ax.errorbar(
+            [p[2] / 1e9 for p in sel],
+            [p[3] for p in sel],
+            yerr=[p[4] for p in sel],
+            fmt="o",
+            ms=3,
+            label=f"{key[1]} ({key[0][-6:]})",
+        )
     ax.set_xlabel("Frequency (GHz)", fontsize=8)
     ax.set_ylabel("Flux density (Jy)", fontsize=8)
     ax.legend(fontsize=6)
@@ -171,14 +198,17 @@ def plot_image(pbcor_fits: Path, mask_fits: Path, title: str, out: Path, name: s
 def _stage_page(s: Stage) -> str:
     rows = "".join(
         f"<tr><td>{_progress(m.score)}</td><td>{html.escape(m.name)}</td><td>{html.escape(m.value)}</td>"
-        f"<td>{html.escape(m.asdm)}</td><td>{html.escape(m.reason)}</td></tr>\n" for m in s.metrics
+        f"<td>{html.escape(m.asdm)}</td><td>{html.escape(m.reason)}</td></tr>\n"
+        for m in s.metrics
     )
     plots = "".join(f'<a href="{p}"><img src="{p}" alt="{html.escape(p)}"></a>\n' for p in s.plots)
     notes = "".join(f"<p>{n}</p>\n" for n in s.notes)
-    body = (f"<h1>{s.number}. {s.task}: {html.escape(s.description)}</h1>\n"
-            f"<h2>Task QA score {s.score:.2f}</h2>\n{notes}"
-            f"<table class=\"table\"><tr><th>Score</th><th>Metric</th><th>Value</th><th>Measurement set</th>"
-            f"<th>Reason</th></tr>\n{rows}</table>\n{plots}")
+    body = (
+        f"<h1>{s.number}. {s.task}: {html.escape(s.description)}</h1>\n"
+        f"<h2>Task QA score {s.score:.2f}</h2>\n{notes}"
+        f'<table class="table"><tr><th>Score</th><th>Metric</th><th>Value</th><th>Measurement set</th>'
+        f"<th>Reason</th></tr>\n{rows}</table>\n{plots}"
+    )
     return _page(f"Stage {s.number}: {s.task}", body, depth=1)
 
 
@@ -186,10 +216,14 @@ def _by_task(stages: list[Stage]) -> str:
     rows = "".join(
         f'<tr><td><a href="t2-4m.html?sidebar=sidebar_stage{s.number}&amp;ms=all&amp;subpage=t2-4m_details.html">'
         f"{s.number}. <strong>{s.task}</strong>: {html.escape(s.description)}</a></td>"
-        f"<td>{_progress(s.score)}</td><td>{html.escape(s.reason)}</td></tr>\n" for s in stages
+        f"<td>{_progress(s.score)}</td><td>{html.escape(s.reason)}</td></tr>\n"
+        for s in stages
     )
-    return _page("By Task", "<h1>Task Summaries</h1>\n<table class=\"table\"><tr><th>Task</th><th>QA Score</th>"
-                            f"<th>Reason</th></tr>\n{rows}</table>")
+    return _page(
+        "By Task",
+        '<h1>Task Summaries</h1>\n<table class="table"><tr><th>Task</th><th>QA Score</th>'
+        f"<th>Reason</th></tr>\n{rows}</table>",
+    )
 
 
 def write_weblog(root: Path, stages: list[Stage], *, mous: str, ebs: list[dict], casa_version: str) -> Path:
@@ -199,21 +233,33 @@ def write_weblog(root: Path, stages: list[Stage], *, mous: str, ebs: list[dict],
     """
     top = root / weblog_dirname() / "html"
     top.mkdir(parents=True, exist_ok=True)
-    home = (f"<h1>Pipeline Summary</h1>\n<table class=\"table\">"
-            f"<tr><th>Project</th><td>{PROJECT}</td></tr><tr><th>OUS status entity</th><td>{mous}</td></tr>"
-            f"<tr><th>Recipe</th><td>{RECIPE}</td></tr><tr><th>CASA version</th><td>{casa_version}</td></tr>"
-            f"<tr><th>Pipeline version</th><td>{PIPELINE_VERSION}</td></tr></table>\n"
-            "<p>The almaview demo delivery: casatasks ran the pipeline's calibration and imaging steps on simulated "
-            "data; this weblog was written by almaview.demo, not by the ALMA pipeline.</p>")
+    home = (
+        f'<h1>Pipeline Summary</h1>\n<table class="table">'
+        f"<tr><th>Project</th><td>{PROJECT}</td></tr><tr><th>OUS status entity</th><td>{mous}</td></tr>"
+        f"<tr><th>Recipe</th><td>{RECIPE}</td></tr><tr><th>CASA version</th><td>{casa_version}</td></tr>"
+        f"<tr><th>Pipeline version</th><td>{PIPELINE_VERSION}</td></tr></table>\n"
+        "<p>The almaview demo delivery: casatasks ran the pipeline's calibration and imaging steps on simulated "
+        "data; this weblog was written by almaview.demo, not by the ALMA pipeline.</p>"
+    )
     (top / "index.html").write_text(_page("Pipeline Summary", home))
-    rows = "".join(f"<tr><td>{e['uid']}</td><td>{e['start']}</td><td>{e['end']}</td><td>{e['n_antennas']}</td>"
-                   f"<td>{html.escape(', '.join(e['fields']))}</td></tr>\n" for e in ebs)
-    (top / "t1-1.html").write_text(_page("Overview", "<h1>Observation Overview</h1>\n<table class=\"table\">"
-                                                     "<tr><th>Measurement set</th><th>Start (UTC)</th><th>End (UTC)</th>"
-                                                     f"<th>Antennas</th><th>Fields</th></tr>\n{rows}</table>"))
+    rows = "".join(
+        f"<tr><td>{e['uid']}</td><td>{e['start']}</td><td>{e['end']}</td><td>{e['n_antennas']}</td>"
+        f"<td>{html.escape(', '.join(e['fields']))}</td></tr>\n"
+        for e in ebs
+    )
+    (top / "t1-1.html").write_text(
+        _page(
+            "Overview",
+            '<h1>Observation Overview</h1>\n<table class="table">'
+            "<tr><th>Measurement set</th><th>Start (UTC)</th><th>End (UTC)</th>"
+            f"<th>Antennas</th><th>Fields</th></tr>\n{rows}</table>",
+        )
+    )
     (top / "t1-4.html").write_text(_by_task(stages))
-    side = "".join(f'<li id="sidebar_stage{s.number}"><a href="stage{s.number}/t2-4m_details.html">'
-                   f"{s.number}. {s.task}</a></li>\n" for s in stages)
+    side = "".join(
+        f'<li id="sidebar_stage{s.number}"><a href="stage{s.number}/t2-4m_details.html">{s.number}. {s.task}</a></li>\n'
+        for s in stages
+    )
     (top / "t2-4m.html").write_text(_page("Task details", f"<ul>\n{side}</ul>"))
     for s in stages:
         d = top / f"stage{s.number}"

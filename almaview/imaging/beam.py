@@ -34,8 +34,15 @@ from ..constants import GAUSSIAN_BEAM_FACTOR
 from ..errors import DegenerateUVCoverage, InvalidImagingParameter
 
 __all__ = [
-    "BeamPrediction", "UVCoverage", "InvalidImagingParameter", "predict_beam", "sweep", "uv_coverage",
-    "to_arcsec", "fast_fft_size", "default_cell_imsize",
+    "BeamPrediction",
+    "UVCoverage",
+    "InvalidImagingParameter",
+    "predict_beam",
+    "sweep",
+    "uv_coverage",
+    "to_arcsec",
+    "fast_fft_size",
+    "default_cell_imsize",
 ]
 
 C_LIGHT = 299_792_458.0
@@ -43,7 +50,6 @@ C_LIGHT = 299_792_458.0
 PSF_CUTOFF = 0.35
 _FWHM_TO_SIGMA = 1.0 / math.sqrt(8.0 * math.log(2.0))
 _ARCSEC = math.pi / 180.0 / 3600.0
-
 
 
 @dataclass(frozen=True)
@@ -132,8 +138,19 @@ def to_arcsec(value: Any, what: str = "angle") -> float:
     m = re.fullmatch(r"([0-9.eE+-]+)\s*([a-zA-Z\"']*)", text)
     if not m:
         raise InvalidImagingParameter(None, f"{what} {value!r} is not an angle such as '0.1arcsec'")
-    scale = {"": 1.0, "arcsec": 1.0, '"': 1.0, "asec": 1.0, "mas": 1e-3, "marcsec": 1e-3, "arcmin": 60.0,
-             "amin": 60.0, "'": 60.0, "deg": 3600.0, "rad": 180.0 / math.pi * 3600.0}.get(m.group(2).lower())
+    scale = {
+        "": 1.0,
+        "arcsec": 1.0,
+        '"': 1.0,
+        "asec": 1.0,
+        "mas": 1e-3,
+        "marcsec": 1e-3,
+        "arcmin": 60.0,
+        "amin": 60.0,
+        "'": 60.0,
+        "deg": 3600.0,
+        "rad": 180.0 / math.pi * 3600.0,
+    }.get(m.group(2).lower())
     if scale is None:
         raise InvalidImagingParameter(None, f"{what} {value!r}: unknown angle unit {m.group(2)!r}")
     return float(m.group(1)) * scale
@@ -201,9 +218,14 @@ def _aligned_blocks(*arrays: Any) -> Iterable[tuple[Any, ...]]:
 PARALLEL_HANDS = ("RR", "LL", "XX", "YY", "I")
 
 
-def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: int,
-                    centres: np.ndarray, parallel: tuple[int, ...] | None = None
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _coverage_block(
+    flag: np.ndarray,
+    weight: np.ndarray,
+    uvw: np.ndarray,
+    k: int,
+    centres: np.ndarray,
+    parallel: tuple[int, ...] | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One chunk's Stokes I samples: u, v (wavelengths) and summed weight per (row, group of ``k`` channels).
 
     ``flag`` (time, baseline, chan, pol); ``weight`` the same or (time, baseline, pol) for per-row
@@ -235,12 +257,12 @@ def _coverage_block(flag: np.ndarray, weight: np.ndarray, uvw: np.ndarray, k: in
     cross = np.isfinite(uvw[:, :1]) & ((uvw[:, :1] != 0.0) | (uvw[:, 1:2] != 0.0))
     rows, chans = np.nonzero((groups > 0) & cross)
     scale = centres[chans] / C_LIGHT
-    return ((uvw[rows, 0] * scale).astype(np.float32), (uvw[rows, 1] * scale).astype(np.float32),
-            groups[rows, chans])
+    return ((uvw[rows, 0] * scale).astype(np.float32), (uvw[rows, 1] * scale).astype(np.float32), groups[rows, chans])
 
 
-def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
-                max_fractional_width: float = 1e-4) -> UVCoverage:
+def uv_coverage(
+    ms_or_paths: Any, *, field: str | int, spw: Any = None, max_fractional_width: float = 1e-4
+) -> UVCoverage:
     """Read the Stokes I uv coverage of ``field`` (UVW, WEIGHT, FLAG once), one sample per (row, channel group).
 
     The samples are the ones tclean images for Stokes I: a (row, channel) with any correlation
@@ -312,12 +334,14 @@ def uv_coverage(ms_or_paths: Any, *, field: str | int, spw: Any = None,
             breaks = np.flatnonzero(np.diff(times) > 1)
             for a, b in zip(np.r_[times[0], times[breaks + 1]], np.r_[times[breaks], times[-1]] + 1):
                 run = slice(int(a), int(b))
-                blocks = _aligned_blocks(ds.FLAG.isel(time=run).data, weight.isel(time=run).data,
-                                         uvw.isel(time=run).data)
+                blocks = _aligned_blocks(
+                    ds.FLAG.isel(time=run).data, weight.isel(time=run).data, uvw.isel(time=run).data
+                )
                 pieces.extend(dask.delayed(_coverage_block)(f, w, x, k, centres, parallel) for f, w, x in blocks)
     if not pieces:
-        raise InvalidImagingParameter(sources[0] if sources else None,
-                                      f"holds no visibilities of field {field!r} in spw {spw!r}")
+        raise InvalidImagingParameter(
+            sources[0] if sources else None, f"holds no visibilities of field {field!r} in spw {spw!r}"
+        )
     computed = dask.compute(*pieces)
     us, vs, ws = zip(*computed)
     u, v, w = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
@@ -440,7 +464,7 @@ class _UVGrid:
             theta = uvtaper_arcsec * _ARCSEC
             u = self._cov.u.astype(np.float64)
             v = self._cov.v.astype(np.float64)
-            t = np.exp(-(math.pi * theta) ** 2 * (u * u + v * v) / (4.0 * math.log(2.0)))
+            t = np.exp(-((math.pi * theta) ** 2) * (u * u + v * v) / (4.0 * math.log(2.0)))
             wt = self._cov.weight * t
             self._tapers[uvtaper_arcsec] = (self._sum(wt), self._sum(wt * t))
         return self._tapers[uvtaper_arcsec]
@@ -464,7 +488,7 @@ class _UVGrid:
         half = np.fft.rfft2(grid.reshape(big, big)).real  # the grid is Hermitian: its transform is real
         psf = np.empty((big, big))
         psf[:, : big // 2 + 1] = half
-        psf[:, big // 2 + 1:] = half[(-np.arange(big)) % big, big // 2 - 1:0:-1]
+        psf[:, big // 2 + 1 :] = half[(-np.arange(big)) % big, big // 2 - 1 : 0 : -1]
         psf = np.fft.fftshift(psf)
         return psf / psf[big // 2, big // 2]
 
@@ -486,7 +510,7 @@ def fit_psf(psf: np.ndarray, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> 
     cy, cx = psf.shape[0] // 2, psf.shape[1] // 2
     half = 20
     while True:
-        sub = psf[max(cy - half, 0):cy + half + 1, max(cx - half, 0):cx + half + 1]
+        sub = psf[max(cy - half, 0) : cy + half + 1, max(cx - half, 0) : cx + half + 1]
         labels, _ = ndimage.label(sub > cutoff)
         lobe = labels == labels[min(half, cy), min(half, cx)]
         edge = lobe[0].any() or lobe[-1].any() or lobe[:, 0].any() or lobe[:, -1].any()
@@ -502,8 +526,11 @@ def fit_psf(psf: np.ndarray, cell_arcsec: float, cutoff: float = PSF_CUTOFF) -> 
     evals, evecs = np.linalg.eigh(cov)
     start_pa = math.atan2(evecs[0, 1], evecs[1, 1])
     scale = 2.0 * math.sqrt(2.0 * math.log(2.0))
-    start = [max(math.sqrt(max(evals[1], 1e-12)) * scale * 1.5, cell_arcsec),
-             max(math.sqrt(max(evals[0], 1e-12)) * scale * 1.5, cell_arcsec), start_pa]
+    start = [
+        max(math.sqrt(max(evals[1], 1e-12)) * scale * 1.5, cell_arcsec),
+        max(math.sqrt(max(evals[0], 1e-12)) * scale * 1.5, cell_arcsec),
+        start_pa,
+    ]
 
     def model(p: np.ndarray) -> np.ndarray:
         a, b, pa = p
@@ -533,14 +560,19 @@ def _resolve(cov: UVCoverage, cell: Any, imsize: Any) -> tuple[float, int]:
     if cell_arcsec <= 0:
         raise InvalidImagingParameter(None, f"cell must be positive, got {cell!r}")
     if imsize is None:
-        n = default_imsize if cell is None else fast_fft_size(int(math.ceil(default_imsize * default_cell / cell_arcsec)))
+        n = (
+            default_imsize
+            if cell is None
+            else fast_fft_size(int(math.ceil(default_imsize * default_cell / cell_arcsec)))
+        )
         if n > MAX_DEFAULT_IMSIZE:
             longest = float(np.hypot(cov.u, cov.v).max()) * C_LIGHT / cov.max_frequency / 1e3
             raise InvalidImagingParameter(
                 cov.sources[0] if cov.sources else None,
                 f"the default image grid for field {cov.field!r} would be {n} x {n} pixels of {cell_arcsec:g} arcsec "
                 f"(baselines up to {longest:.0f} km, {cov.dish_diameter:g} m dishes: the primary beam spans "
-                f"{n} beams); give cell= and imsize= for the region to image")
+                f"{n} beams); give cell= and imsize= for the region to image",
+            )
     else:
         n = int(imsize[0] if isinstance(imsize, (list, tuple)) else imsize)
     if n < 16:
@@ -559,8 +591,10 @@ def _check_coverage(cov: UVCoverage) -> None:
     v = cov.v.astype(np.float64)
     total = float(w.sum())
     if total <= 0 or cov.n == 0:
-        raise DegenerateUVCoverage(cov.sources[0] if cov.sources else None,
-                                   f"field {cov.field!r} has no unflagged visibility with a non-zero weight")
+        raise DegenerateUVCoverage(
+            cov.sources[0] if cov.sources else None,
+            f"field {cov.field!r} has no unflagged visibility with a non-zero weight",
+        )
     moments = np.array([[np.dot(w, u * u), np.dot(w, u * v)], [np.dot(w, u * v), np.dot(w, v * v)]]) / total
     low, high = np.linalg.eigvalsh(moments)
     if not high > 0 or low <= high * 1e-8:
@@ -569,7 +603,8 @@ def _check_coverage(cov: UVCoverage) -> None:
             cov.sources[0] if cov.sources else None,
             f"the uv coverage of field {cov.field!r} ({cov.n} samples) lies on {what} through the origin "
             "(one baseline, or one integration of a linear array): it constrains the beam along one direction "
-            "only, so there is no synthesized beam; image more baselines or a longer track")
+            "only, so there is no synthesized beam; image more baselines or a longer track",
+        )
 
 
 def _check_beam(cov: UVCoverage, major: float, minor: float, pa: float, cell_arcsec: float, n: int) -> None:
@@ -578,7 +613,8 @@ def _check_beam(cov: UVCoverage, major: float, minor: float, pa: float, cell_arc
             cov.sources[0] if cov.sources else None,
             f"the uv coverage of field {cov.field!r} ({cov.n} samples) gives a beam of {major:.3g} x {minor:.3g} "
             f"arcsec (PA {pa:.0f} deg), larger than the {n} x {cell_arcsec:g} arcsec image: the samples lie "
-            "nearly along one direction of the uv plane (few baselines, a short track); no usable beam")
+            "nearly along one direction of the uv plane (few baselines, a short track); no usable beam",
+        )
 
 
 def _weighting(robust: Any) -> tuple[str, float | None]:
@@ -594,8 +630,9 @@ def _weighting(robust: Any) -> tuple[str, float | None]:
     return "briggs", r
 
 
-def _predict(cov: UVCoverage, robust: Any, uvtaper: Any, cell_arcsec: float, n: int,
-             grid: _UVGrid | None = None) -> BeamPrediction:
+def _predict(
+    cov: UVCoverage, robust: Any, uvtaper: Any, cell_arcsec: float, n: int, grid: _UVGrid | None = None
+) -> BeamPrediction:
     weighting, r = _weighting(robust)
     taper = None if uvtaper in (None, "", [], 0) else to_arcsec(uvtaper, "uvtaper")
     if grid is None:
@@ -610,8 +647,16 @@ def _predict(cov: UVCoverage, robust: Any, uvtaper: Any, cell_arcsec: float, n: 
     return BeamPrediction(major, minor, pa, rel, r, weighting, taper, cell_arcsec, n, grid.n_visibilities)
 
 
-def predict_beam(ms_or_paths: Any, *, field: str | int, spw: Any = None, robust: float | str = 0.5,
-                 uvtaper: Any = None, cell: Any = None, imsize: int | Sequence[int] | None = None) -> BeamPrediction:
+def predict_beam(
+    ms_or_paths: Any,
+    *,
+    field: str | int,
+    spw: Any = None,
+    robust: float | str = 0.5,
+    uvtaper: Any = None,
+    cell: Any = None,
+    imsize: int | Sequence[int] | None = None,
+) -> BeamPrediction:
     """Predict the synthesized beam and the sensitivity relative to natural weighting, without imaging.
 
     ``robust``: a Briggs robust in [-2, 2], or 'natural' / 'uniform'. ``uvtaper``:
@@ -632,10 +677,17 @@ def predict_beam(ms_or_paths: Any, *, field: str | int, spw: Any = None, robust:
     return _predict(cov, robust, uvtaper, cell_arcsec, n)
 
 
-def sweep(ms_or_paths: Any, *, field: str | int, spw: Any = None,
-          robust: Iterable[float | str] = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, "natural"),
-          uvtaper: Iterable[Any] = (None,), cell: Any = None, imsize: Any = None,
-          progress: bool = True) -> pd.DataFrame:
+def sweep(
+    ms_or_paths: Any,
+    *,
+    field: str | int,
+    spw: Any = None,
+    robust: Iterable[float | str] = (-2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, "natural"),
+    uvtaper: Iterable[Any] = (None,),
+    cell: Any = None,
+    imsize: Any = None,
+    progress: bool = True,
+) -> pd.DataFrame:
     """Predicted beam and relative sensitivity over robust values (and tapers): one row per combination.
 
     The uv coverage is read once. Columns: robust, weighting, uvtaper_arcsec, major, minor, pa,
@@ -660,6 +712,17 @@ def sweep(ms_or_paths: Any, *, field: str | int, spw: Any = None,
         d["robust"] = r if isinstance(r, str) else float(r)
         d["area_arcsec2"] = p.area_arcsec2
         rows.append(d)
-    cols = ["robust", "weighting", "uvtaper_arcsec", "major", "minor", "pa", "area_arcsec2",
-            "relative_sensitivity", "cell_arcsec", "imsize", "n_visibilities"]
+    cols = [
+        "robust",
+        "weighting",
+        "uvtaper_arcsec",
+        "major",
+        "minor",
+        "pa",
+        "area_arcsec2",
+        "relative_sensitivity",
+        "cell_arcsec",
+        "imsize",
+        "n_visibilities",
+    ]
     return pd.DataFrame(rows)[cols]

@@ -44,10 +44,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     """
     fmt = argparse.RawDescriptionHelpFormatter
     t = subparsers.add_parser(
-        "tclean", help="print (and run) the tclean call to re-image a delivery with other choices",
+        "tclean",
+        help="print (and run) the tclean call to re-image a delivery with other choices",
         description="Build the tclean call to re-image a delivery: the pipeline's call for the member OUS with "
-                    "your weighting, taper, iterations and continuum ranges.", epilog=_TCLEAN_EXAMPLE,
-        formatter_class=fmt)
+        "your weighting, taper, iterations and continuum ranges.",
+        epilog=_TCLEAN_EXAMPLE,
+        formatter_class=fmt,
+    )
     t.add_argument("delivery", metavar="DELIVERY", help="delivery directory (or a directory inside it)")
     t.add_argument("--kind", choices=("cont", "cube"), default="cont", help="continuum or cube (default: cont)")
     t.add_argument("--field", default=None, help="field name (default: the field of the delivered image)")
@@ -55,25 +58,45 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--robust", type=_robust, default=None, help="Briggs robust in [-2, 2], or natural/uniform")
     t.add_argument("--uvtaper", default=None, help="Gaussian uv taper FWHM, e.g. 1arcsec ('' for none)")
     t.add_argument("--niter", type=int, default=None, help="maximum clean iterations")
-    t.add_argument("--nsigma", type=float, default=None,
-                   help="threshold = NSIGMA x predicted rms (default: keep the pipeline's threshold)")
-    t.add_argument("--contdat", default=None, metavar="FILE",
-                   help="a cont.dat whose ranges become the spw selection (e.g. one written by the editor)")
+    t.add_argument(
+        "--nsigma",
+        type=float,
+        default=None,
+        help="threshold = NSIGMA x predicted rms (default: keep the pipeline's threshold)",
+    )
+    t.add_argument(
+        "--contdat",
+        default=None,
+        metavar="FILE",
+        help="a cont.dat whose ranges become the spw selection (e.g. one written by the editor)",
+    )
     t.add_argument("--imagename", default=None, help="image name (default: field.spw.kind.robust...)")
-    t.add_argument("--run", default=None, metavar="OUTDIR",
-                   help="run tclean into OUTDIR (never inside the delivery) and print the products")
+    t.add_argument(
+        "--run",
+        default=None,
+        metavar="OUTDIR",
+        help="run tclean into OUTDIR (never inside the delivery) and print the products",
+    )
     t.add_argument("--no-progress", action="store_true", help="no progress bar")
     t.set_defaults(_run=run)
 
     b = subparsers.add_parser(
-        "beam", help="predict the beam and sensitivity over robust values and tapers",
+        "beam",
+        help="predict the beam and sensitivity over robust values and tapers",
         description="Predict the synthesized beam and the sensitivity relative to natural weighting from the "
-                    "uv coverage (no imaging).", epilog=_BEAM_EXAMPLE, formatter_class=fmt)
+        "uv coverage (no imaging).",
+        epilog=_BEAM_EXAMPLE,
+        formatter_class=fmt,
+    )
     b.add_argument("path", metavar="DELIVERY_OR_MS", help="a delivery directory or a measurement set")
     b.add_argument("--field", required=True, help="field name (or id)")
     b.add_argument("--spw", default=None, help="spw selection, e.g. 1,2,3 (default: the pipeline's, or all)")
-    b.add_argument("--robust", nargs="+", default=["-2", "-1", "-0.5", "0", "0.5", "1", "2"],
-                   help="robust values (numbers, natural, uniform; default: -2 -1 -0.5 0 0.5 1 2)")
+    b.add_argument(
+        "--robust",
+        nargs="+",
+        default=["-2", "-1", "-0.5", "0", "0.5", "1", "2"],
+        help="robust values (numbers, natural, uniform; default: -2 -1 -0.5 0 0.5 1 2)",
+    )
     b.add_argument("--uvtaper", nargs="+", default=["none"], help="tapers, e.g. none 1arcsec 2arcsec")
     b.add_argument("--cell", default=None, help="cell, e.g. 0.25arcsec (default: pipeline's or heuristics)")
     b.add_argument("--imsize", type=int, default=None, help="image size in pixels")
@@ -127,14 +150,17 @@ def _beam(args: argparse.Namespace) -> int:
     robust = [_robust(r) for r in args.robust]
     tapers = [None if t.lower() in ("none", "0", "") else t for t in args.uvtaper]
     vis, cell, imsize, spw = _beam_inputs(args)
-    table = sweep(vis, field=args.field, spw=spw, robust=robust, uvtaper=tapers, cell=cell, imsize=imsize,
-                  progress=False)
+    table = sweep(
+        vis, field=args.field, spw=spw, robust=robust, uvtaper=tapers, cell=cell, imsize=imsize, progress=False
+    )
     if args.json:
         json.dump(json.loads(table.to_json(orient="records")), sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print(f"# field {args.field}, spw {spw or 'all'}, cell {table.cell_arcsec.iloc[0]:g} arcsec, "
-              f"imsize {int(table.imsize.iloc[0])}; {len(vis)} MS")
+        print(
+            f"# field {args.field}, spw {spw or 'all'}, cell {table.cell_arcsec.iloc[0]:g} arcsec, "
+            f"imsize {int(table.imsize.iloc[0])}; {len(vis)} MS"
+        )
         print(table.drop(columns=["cell_arcsec", "imsize"]).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     return 0
 

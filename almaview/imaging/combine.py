@@ -69,9 +69,14 @@ class FeatherRun:
         self.products: dict[str, Path] = {}
         self.state = "running"
         self._stderr = open(self.workdir / "stderr.txt", "w")
-        self.process = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(spec)], cwd=self.workdir,
-                                        env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                        start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(spec)],
+            cwd=self.workdir,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
 
     def poll(self) -> str:
         """'running', 'done', 'failed' or 'stopped'; moves the products into place when done.
@@ -147,10 +152,18 @@ class FeatherRun:
         return self.products
 
 
-def feather(interferometer_image: str | os.PathLike, single_dish_image: str | os.PathLike, *,
-            sdfactor: float = 1.0, outdir: str | os.PathLike = "combined", imagename: str | None = None,
-            effdishdiam: float = -1.0, lowpassfiltersd: bool = False, wait: bool = True,
-            progress: bool = True) -> FeatherRun:
+def feather(
+    interferometer_image: str | os.PathLike,
+    single_dish_image: str | os.PathLike,
+    *,
+    sdfactor: float = 1.0,
+    outdir: str | os.PathLike = "combined",
+    imagename: str | None = None,
+    effdishdiam: float = -1.0,
+    lowpassfiltersd: bool = False,
+    wait: bool = True,
+    progress: bool = True,
+) -> FeatherRun:
     """Feather ``single_dish_image`` (TP) into ``interferometer_image`` (12-m and/or 7-m) with CASA, in a subprocess.
 
     Both images may be CASA images or FITS files (FITS are imported in the child); an interferometer
@@ -193,9 +206,16 @@ def feather(interferometer_image: str | os.PathLike, single_dish_image: str | os
             inputs.append(str(workdir / f"{tag}.image"))
         else:
             inputs.append(str(p))
-    spec = {"workdir": str(workdir), "imports": imports, "highres": inputs[0], "lowres": inputs[1],
-            "imagename": str(workdir / f"{name}.image"), "sdfactor": float(sdfactor),
-            "effdishdiam": float(effdishdiam), "lowpassfiltersd": bool(lowpassfiltersd)}
+    spec = {
+        "workdir": str(workdir),
+        "imports": imports,
+        "highres": inputs[0],
+        "lowres": inputs[1],
+        "imagename": str(workdir / f"{name}.image"),
+        "sdfactor": float(sdfactor),
+        "effdishdiam": float(effdishdiam),
+        "lowpassfiltersd": bool(lowpassfiltersd),
+    }
     casa.configure()
     run = FeatherRun(spec, out, name)
     if wait:

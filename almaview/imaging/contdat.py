@@ -23,9 +23,7 @@ from typing import Iterable, Mapping, Sequence
 
 from ..errors import ContDatExists, PathNotFound
 
-__all__ = ["ContinuumRanges", "ContDatExists", "read_cont_dat", "write_cont_dat", "format_cont_dat",
-           "spw_selection"]
-
+__all__ = ["ContinuumRanges", "ContDatExists", "read_cont_dat", "write_cont_dat", "format_cont_dat", "spw_selection"]
 
 
 def _ghz(hz: float) -> str:
@@ -80,8 +78,11 @@ class ContinuumRanges:
         return out
 
     def copy(self) -> "ContinuumRanges":
-        return ContinuumRanges({f: {s: list(v) for s, v in d.items()} for f, d in self.ranges.items()}, self.frame,
-                               {f: dict(d) for f, d in self.special.items()})
+        return ContinuumRanges(
+            {f: {s: list(v) for s, v in d.items()} for f, d in self.ranges.items()},
+            self.frame,
+            {f: dict(d) for f, d in self.special.items()},
+        )
 
     def get(self, field: str, spw: int | str) -> list[tuple[float, float]]:
         """Ranges (Hz) of one field and spw, sorted.
@@ -245,8 +246,11 @@ def write_cont_dat(ranges: ContinuumRanges, path: str | os.PathLike, *, overwrit
     """
     p = Path(path)
     if _inside_delivery(p):
-        raise ContDatExists(p, "is inside a delivery's calibration/ or product/ folder: almaview never writes "
-                               "into a delivery; choose a path outside the package")
+        raise ContDatExists(
+            p,
+            "is inside a delivery's calibration/ or product/ folder: almaview never writes "
+            "into a delivery; choose a path outside the package",
+        )
     if p.exists() and not overwrite:
         raise ContDatExists(p, "already exists: choose a new name or pass overwrite=True")
     p.parent.mkdir(parents=True, exist_ok=True)

@@ -28,8 +28,15 @@ import pandas as pd
 from ..constants import DATA_COLUMNS as _DATA_COLUMNS
 from ..errors import SpectrumSelectionError
 
-__all__ = ["ms_spectrum", "ms_frame_selection", "convert_frequencies", "doppler_factor", "SpectrumSelectionError",
-           "PARALLEL_HANDS", "DATA_COLUMNS"]
+__all__ = [
+    "ms_spectrum",
+    "ms_frame_selection",
+    "convert_frequencies",
+    "doppler_factor",
+    "SpectrumSelectionError",
+    "PARALLEL_HANDS",
+    "DATA_COLUMNS",
+]
 
 #: correlations averaged into the spectrum (parallel hands; single-pol and Stokes I data too)
 PARALLEL_HANDS = ("XX", "YY", "RR", "LL", "I")
@@ -41,9 +48,16 @@ DATA_COLUMNS = {k: v[0] for k, v in _DATA_COLUMNS.items() if len(v) == 1}  # one
 FRAMES = ("TOPO", "GEO", "BARY", "LSRK", "LSRD", "GALACTO", "LGROUP", "CMB")
 
 
-
-def convert_frequencies(frequencies: Any, *, from_frame: str, to_frame: str, ra: float, dec: float,
-                        time_mjd_s: float, position_itrf: Sequence[float]) -> np.ndarray:
+def convert_frequencies(
+    frequencies: Any,
+    *,
+    from_frame: str,
+    to_frame: str,
+    ra: float,
+    dec: float,
+    time_mjd_s: float,
+    position_itrf: Sequence[float],
+) -> np.ndarray:
     """Convert frequencies (Hz) between spectral frames with casacore measures.
 
     ``ra``/``dec`` (rad, ICRS) is the field direction, ``time_mjd_s`` the epoch in CASA MJD seconds (UTC) and
@@ -64,12 +78,27 @@ def convert_frequencies(frequencies: Any, *, from_frame: str, to_frame: str, ra:
             raise SpectrumSelectionError(None, f"unknown spectral frame {fr!r}: use one of {', '.join(FRAMES)}")
     if src == dst or f.size == 0:
         return f.copy()
-    return f * doppler_factor(float(np.nanmean(f)), from_frame=src, to_frame=dst, ra=ra, dec=dec,
-                              time_mjd_s=time_mjd_s, position_itrf=position_itrf)
+    return f * doppler_factor(
+        float(np.nanmean(f)),
+        from_frame=src,
+        to_frame=dst,
+        ra=ra,
+        dec=dec,
+        time_mjd_s=time_mjd_s,
+        position_itrf=position_itrf,
+    )
 
 
-def doppler_factor(frequency: float, *, from_frame: str, to_frame: str, ra: float, dec: float, time_mjd_s: float,
-                   position_itrf: Sequence[float]) -> float:
+def doppler_factor(
+    frequency: float,
+    *,
+    from_frame: str,
+    to_frame: str,
+    ra: float,
+    dec: float,
+    time_mjd_s: float,
+    position_itrf: Sequence[float],
+) -> float:
     """``f_to / f_from`` for one frequency (Hz): the factor that takes ``from_frame`` frequencies to ``to_frame``.
 
     Examples
@@ -148,14 +177,14 @@ def _sums(vis, flag, weight) -> list:
 
     blocks = []
     offsets = np.concatenate([[0], np.cumsum(vis.chunks[2])])
-    for (key, v), f, w in zip(np.ndenumerate(vis.to_delayed()), flag.to_delayed().ravel(),
-                              weight.to_delayed().ravel()):
+    for (key, v), f, w in zip(np.ndenumerate(vis.to_delayed()), flag.to_delayed().ravel(), weight.to_delayed().ravel()):
         blocks.append((int(offsets[key[2]]), dask.delayed(_block_sums)(v, f, w)))
     return blocks
 
 
-def _frame_factor(tree: Any, field: str, spw: int | str, frame: str, idx: np.ndarray | None = None
-                  ) -> tuple[str, float, float]:
+def _frame_factor(
+    tree: Any, field: str, spw: int | str, frame: str, idx: np.ndarray | None = None
+) -> tuple[str, float, float]:
     """(native frame, f_frame / f_native, epoch in MJD s) for spw ``spw`` of ``field``: the Doppler factor at the
     midpoint of the field's first and last integration (``idx``: its time indices in the spw node)."""
     from ..io.msmeta import CASA_UNIX_EPOCH_S
@@ -177,11 +206,15 @@ def _frame_factor(tree: Any, field: str, spw: int | str, frame: str, idx: np.nda
     ra, dec = (float(x) for x in fields.FIELD_PHASE_CENTER.values[fid])
     centre = tree["antennas"].ds.attrs.get("array_centre")
     if native in ("", "UNKNOWN") or centre is None or not np.isfinite([ra, dec]).all():
-        raise SpectrumSelectionError(path, f"cannot convert spw {spw} from {native or 'an unknown frame'} to "
-                                           f"{frame}: the MS lacks the frame, the field direction or antenna "
-                                           "positions; ask for frame='TOPO' (the MS's own labels)")
-    factor = doppler_factor(float(np.mean(freqs)), from_frame=native, to_frame=frame, ra=ra, dec=dec,
-                            time_mjd_s=t_mid, position_itrf=centre)
+        raise SpectrumSelectionError(
+            path,
+            f"cannot convert spw {spw} from {native or 'an unknown frame'} to "
+            f"{frame}: the MS lacks the frame, the field direction or antenna "
+            "positions; ask for frame='TOPO' (the MS's own labels)",
+        )
+    factor = doppler_factor(
+        float(np.mean(freqs)), from_frame=native, to_frame=frame, ra=ra, dec=dec, time_mjd_s=t_mid, position_itrf=centre
+    )
     return native, factor, t_mid
 
 
@@ -219,7 +252,7 @@ def _one(tree: Any, field: str, spw: int | str, column: str, frame: str) -> pd.D
     nchan = ds.sizes["frequency"]
     total = np.zeros((4, nchan), np.complex128)
     for (offset, _), block in zip(parts, dask.compute(*[p for _, p in parts])):
-        total[:, offset: offset + block.shape[1]] += block
+        total[:, offset : offset + block.shape[1]] += block
     swv, swa, sw, n = total[0], total[1].real, total[2].real, np.rint(total[3].real)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = np.where(sw > 0, swv / np.where(sw > 0, sw, 1), np.nan + 0j)
@@ -228,26 +261,36 @@ def _one(tree: Any, field: str, spw: int | str, column: str, frame: str) -> pd.D
     freqs = ds.frequency.values.astype(np.float64)
     native, factor, t_mid = _frame_factor(tree, field, spw, frame, idx)
     units = "Jy" if word in ("corrected", "model") else "uncalibrated"
-    df = pd.DataFrame({
-        "eb": _eb_name(tree),
-        "spw": int(spw),
-        "channel": np.arange(freqs.size),
-        "frequency": freqs * factor,
-        "frequency_native": freqs,
-        "amplitude": np.abs(mean),
-        "phase": np.degrees(np.angle(mean)),
-        "amplitude_scalar": scalar,
-        "n_samples": n.astype(np.int64),
-        "weight_sum": sw,
-        "units": units,
-    })
-    df.attrs.update(frame=frame.upper(), native_frame=native, doppler_factor=factor, time_mjd_s=t_mid,
-                    field=field, column=ds[var].attrs.get("column", var), path=path)
+    df = pd.DataFrame(
+        {
+            "eb": _eb_name(tree),
+            "spw": int(spw),
+            "channel": np.arange(freqs.size),
+            "frequency": freqs * factor,
+            "frequency_native": freqs,
+            "amplitude": np.abs(mean),
+            "phase": np.degrees(np.angle(mean)),
+            "amplitude_scalar": scalar,
+            "n_samples": n.astype(np.int64),
+            "weight_sum": sw,
+            "units": units,
+        }
+    )
+    df.attrs.update(
+        frame=frame.upper(),
+        native_frame=native,
+        doppler_factor=factor,
+        time_mjd_s=t_mid,
+        field=field,
+        column=ds[var].attrs.get("column", var),
+        path=path,
+    )
     return df
 
 
-def ms_spectrum(ms_or_tree: Any, *, field: str, spw: int | str, column: str = "corrected",
-                frame: str = "LSRK") -> pd.DataFrame:
+def ms_spectrum(
+    ms_or_tree: Any, *, field: str, spw: int | str, column: str = "corrected", frame: str = "LSRK"
+) -> pd.DataFrame:
     """The spectrum of ``field`` in ``spw``: visibilities averaged over the field's integrations, baselines and
     parallel hands (XX, YY), weighted by WEIGHT (or WEIGHT_SPECTRUM), flagged samples left out.
 

@@ -33,12 +33,23 @@ from typing import Any, Iterable
 
 from ..errors import AlmaviewError, OutputInsideDelivery, PathNotFound, TcleanFailed
 
-__all__ = ["TcleanParameters", "TcleanFailed", "TcleanRun", "parse_casa_commands", "pipeline_parameters",
-           "heuristic_parameters", "run_tclean", "ReimagingPlan", "RmsPrediction", "reimaging_plan",
-           "reimaging_parameters", "check_output_folder", "OutputInsideDelivery"]
+__all__ = [
+    "TcleanParameters",
+    "TcleanFailed",
+    "TcleanRun",
+    "parse_casa_commands",
+    "pipeline_parameters",
+    "heuristic_parameters",
+    "run_tclean",
+    "ReimagingPlan",
+    "RmsPrediction",
+    "reimaging_plan",
+    "reimaging_parameters",
+    "check_output_folder",
+    "OutputInsideDelivery",
+]
 
 _CALL = re.compile(r"^\s*tclean\(")
-
 
 
 def parse_casa_commands(path: str | os.PathLike) -> list[dict[str, Any]]:
@@ -97,11 +108,26 @@ class TcleanParameters:
                 new[k] = v
         return TcleanParameters(new, self.origin)
 
-    def apply(self, *, robust: float | None = None, uvtaper: Any = None, contdat: Any = None,
-              field: str | None = None, specmode: str | None = None, nchan: int | None = None,
-              width: Any = None, start: Any = None, threshold: Any = None, niter: int | None = None,
-              deconvolver: str | None = None, mask: str | None = None, imagename: str | None = None,
-              vis: Any = None, cell: Any = None, imsize: Any = None) -> "TcleanParameters":
+    def apply(
+        self,
+        *,
+        robust: float | None = None,
+        uvtaper: Any = None,
+        contdat: Any = None,
+        field: str | None = None,
+        specmode: str | None = None,
+        nchan: int | None = None,
+        width: Any = None,
+        start: Any = None,
+        threshold: Any = None,
+        niter: int | None = None,
+        deconvolver: str | None = None,
+        mask: str | None = None,
+        imagename: str | None = None,
+        vis: Any = None,
+        cell: Any = None,
+        imsize: Any = None,
+    ) -> "TcleanParameters":
         """User choices on top of the pipeline's: ``contdat`` is a ContinuumRanges whose ranges become ``spw``.
 
         cont.dat ranges are LSRK, but CASA reads frequencies in an ``spw`` selection in the MS's own frame
@@ -122,13 +148,28 @@ class TcleanParameters:
         if uvtaper is not None:
             ch["uvtaper"] = [] if not uvtaper else [uvtaper if isinstance(uvtaper, str) else f"{float(uvtaper)}arcsec"]
         if contdat is not None:
-            ch["spw"] = _continuum_spw(contdat, field or self.params.get("field", ""),
-                                       _spw_ids(self.params.get("spw")), vis if vis is not None else self.params.get("vis"))
+            ch["spw"] = _continuum_spw(
+                contdat,
+                field or self.params.get("field", ""),
+                _spw_ids(self.params.get("spw")),
+                vis if vis is not None else self.params.get("vis"),
+            )
         if threshold is not None:
             ch["threshold"] = f"{float(threshold) * 1e3:.4g}mJy" if isinstance(threshold, (int, float)) else threshold
-        for k, v in dict(field=field, specmode=specmode, nchan=nchan, width=width, start=start, niter=niter,
-                         deconvolver=deconvolver, mask=mask, imagename=imagename, vis=vis, cell=cell,
-                         imsize=imsize).items():
+        for k, v in dict(
+            field=field,
+            specmode=specmode,
+            nchan=nchan,
+            width=width,
+            start=start,
+            niter=niter,
+            deconvolver=deconvolver,
+            mask=mask,
+            imagename=imagename,
+            vis=vis,
+            cell=cell,
+            imsize=imsize,
+        ).items():
             if v is not None:
                 ch[k] = v
         if mask is not None:
@@ -168,8 +209,14 @@ def _spw_ids(spw: Any) -> list[str]:
     return [s.split(":")[0].strip() for s in str(first).split(",") if s.strip()]
 
 
-def pipeline_parameters(casa_commands: str | os.PathLike, *, kind: str | None = None, field: str | None = None,
-                        spw: str | None = None, vis_dir: str | os.PathLike | None = None) -> TcleanParameters:
+def pipeline_parameters(
+    casa_commands: str | os.PathLike,
+    *,
+    kind: str | None = None,
+    field: str | None = None,
+    spw: str | None = None,
+    vis_dir: str | os.PathLike | None = None,
+) -> TcleanParameters:
     """The last hif_makeimages tclean call matching ``kind`` ('cont'/'cube' or a specmode), ``field``, ``spw``.
 
     ``vis_dir``: where the MSs are (the delivery's calibrated/ folder); relative vis names are resolved there.
@@ -194,8 +241,10 @@ def pipeline_parameters(casa_commands: str | os.PathLike, *, kind: str | None = 
             continue
         chosen = c
     if chosen is None:
-        raise AlmaviewError(casa_commands, f"has no tclean call for kind={kind!r} field={field!r} spw={spw!r} "
-                                           f"({len(calls)} tclean calls in the log)")
+        raise AlmaviewError(
+            casa_commands,
+            f"has no tclean call for kind={kind!r} field={field!r} spw={spw!r} ({len(calls)} tclean calls in the log)",
+        )
     params = dict(chosen)
     if vis_dir is not None:
         vis = params.get("vis")
@@ -216,8 +265,15 @@ def _data_column(vis: Any) -> str:
     return "corrected" if has else "data"
 
 
-def heuristic_parameters(vis: str | os.PathLike | list, *, field: str, spw: str, specmode: str = "mfs",
-                         robust: float = 0.5, imagename: str = "almaview") -> TcleanParameters:
+def heuristic_parameters(
+    vis: str | os.PathLike | list,
+    *,
+    field: str,
+    spw: str,
+    specmode: str = "mfs",
+    robust: float = 0.5,
+    imagename: str = "almaview",
+) -> TcleanParameters:
     """Pipeline-like parameters from the data: cell ~ beam/5, imsize covering the PB to 0.2 (fast FFT size).
 
     Examples
@@ -231,10 +287,24 @@ def heuristic_parameters(vis: str | os.PathLike | list, *, field: str, spw: str,
     cell, imsize = default_cell_imsize(cov)
     vis_list = [str(v) for v in vis] if isinstance(vis, list) else str(vis)
     params: dict[str, Any] = dict(
-        vis=vis_list, field=field, spw=spw, datacolumn=_data_column(vis), imagename=imagename, imsize=[imsize, imsize],
-        cell=[f"{cell}arcsec"], stokes="I", specmode=specmode, gridder="standard", pblimit=0.2,
-        weighting="briggs", robust=float(robust), niter=0, threshold="0mJy", deconvolver="hogbom",
-        pbcor=True, interactive=False,
+        vis=vis_list,
+        field=field,
+        spw=spw,
+        datacolumn=_data_column(vis),
+        imagename=imagename,
+        imsize=[imsize, imsize],
+        cell=[f"{cell}arcsec"],
+        stokes="I",
+        specmode=specmode,
+        gridder="standard",
+        pblimit=0.2,
+        weighting="briggs",
+        robust=float(robust),
+        niter=0,
+        threshold="0mJy",
+        deconvolver="hogbom",
+        pbcor=True,
+        interactive=False,
     )
     if specmode == "cube":
         params.update(outframe="LSRK", perchanweightdensity=True, restoringbeam="common")
@@ -293,8 +363,14 @@ class TcleanRun:
         spec = {"params": params.params, "workdir": str(self.workdir), "log": str(self.log), "export": list(export)}
         env = dict(os.environ)
         self._stderr = open(self.workdir / "stderr.txt", "w")
-        self.process = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(spec)], cwd=self.workdir, env=env,
-                                        stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(spec)],
+            cwd=self.workdir,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
 
     def _read_log(self) -> None:
         if not self.log.exists():
@@ -337,7 +413,7 @@ class TcleanRun:
             if target.exists():
                 shutil.rmtree(target) if target.is_dir() else target.unlink()
             os.replace(p, target)
-            self.products[p.name[len(self.name) + 1:]] = target
+            self.products[p.name[len(self.name) + 1 :]] = target
         shutil.copy(self.log, self.outdir / f"{self.name}.casa.log")
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -378,8 +454,14 @@ class TcleanRun:
         return self.products
 
 
-def run_tclean(params: TcleanParameters, outdir: str | os.PathLike, *, wait: bool = True, progress: bool = True,
-               export: Iterable[str] = ("image", "image.pbcor", "pb", "mask", "psf", "residual")) -> TcleanRun:
+def run_tclean(
+    params: TcleanParameters,
+    outdir: str | os.PathLike,
+    *,
+    wait: bool = True,
+    progress: bool = True,
+    export: Iterable[str] = ("image", "image.pbcor", "pb", "mask", "psf", "residual"),
+) -> TcleanRun:
     """Run tclean with ``params`` in a subprocess, writing products (and FITS exports) into ``outdir``.
 
     ``wait=False`` returns at once; poll ``run.poll()`` or stop with ``run.stop()``.
@@ -396,7 +478,9 @@ def run_tclean(params: TcleanParameters, outdir: str | os.PathLike, *, wait: boo
     if not casa.available():
         from ..errors import CasaNotAvailable
 
-        raise CasaNotAvailable(None, "re-imaging runs tclean: install almaview's CASA extra (pip install 'almaview[casa]')")
+        raise CasaNotAvailable(
+            None, "re-imaging runs tclean: install almaview's CASA extra (pip install 'almaview[casa]')"
+        )
     out = check_output_folder(outdir)
     out.mkdir(parents=True, exist_ok=True)
     p = dict(params.params)
@@ -414,7 +498,6 @@ def run_tclean(params: TcleanParameters, outdir: str | os.PathLike, *, wait: boo
 # --------------------------------------------------------------------------- from the delivery
 
 
-
 _KINDS = ("cont", "cube")
 _README_RMS = re.compile(r"\(([^,]+),\s*(cont|cube)\s+spw([0-9_]+)\)\s*:\s*([-+0-9.eE]+)\s*(mJy|uJy|µJy|Jy)", re.I)
 _README_SCALE = {"jy": 1.0, "mjy": 1e-3, "ujy": 1e-6, "µjy": 1e-6}
@@ -423,8 +506,12 @@ _README_SCALE = {"jy": 1.0, "mjy": 1e-3, "ujy": 1e-6, "µjy": 1e-6}
 def _member_root(member: Any) -> Path | None:
     """The project directory holding ``member`` (from any absolute path the model knows inside it)."""
     rel = Path(member.path)
-    known = [member.readme.path if member.readme else None] + [eb.calibrated_ms for eb in member.ebs] + [
-        im.source for im in member.images] + list(member.scripts.casa_commands)
+    known = (
+        [member.readme.path if member.readme else None]
+        + [eb.calibrated_ms for eb in member.ebs]
+        + [im.source for im in member.images]
+        + list(member.scripts.casa_commands)
+    )
     for p in known:
         if not p:
             continue
@@ -462,8 +549,11 @@ def check_output_folder(outdir: str | os.PathLike, delivery_root: str | os.PathL
             inside = root
     inside = inside or _looks_like_delivery(out)
     if inside is not None:
-        raise OutputInsideDelivery(out, f"is inside the delivery {str(inside)!r}: almaview never writes into a "
-                                        "delivery; choose an output folder outside the package (e.g. ./reimaging)")
+        raise OutputInsideDelivery(
+            out,
+            f"is inside the delivery {str(inside)!r}: almaview never writes into a "
+            "delivery; choose an output folder outside the package (e.g. ./reimaging)",
+        )
     return out
 
 
@@ -498,9 +588,11 @@ class RmsPrediction:
         text = f'predicted beam {b.major:.2f}" x {b.minor:.2f}" PA {b.pa:.0f} deg'
         if self.predicted_rms is None:
             return text + f"; predicted rms unknown ({self.delivered_origin})"
-        return (text + f"; predicted rms {self.predicted_rms * 1e3:.3g} mJy/beam (= {self.delivered_rms * 1e3:.3g} "
-                f"mJy/beam {self.delivered_origin} x {self.ratio:.3f}, the relative sensitivity of this weighting "
-                "over the pipeline's)")
+        return (
+            text + f"; predicted rms {self.predicted_rms * 1e3:.3g} mJy/beam (= {self.delivered_rms * 1e3:.3g} "
+            f"mJy/beam {self.delivered_origin} x {self.ratio:.3f}, the relative sensitivity of this weighting "
+            "over the pipeline's)"
+        )
 
 
 class ReimagingPlan:
@@ -510,8 +602,15 @@ class ReimagingPlan:
     Build it with :func:`reimaging_plan`; the widget and ``almaview tclean`` share it.
     """
 
-    def __init__(self, member: Any, *, kind: str = "cont", field: str | None = None, spw: str | None = None,
-                 root: str | os.PathLike | None = None):
+    def __init__(
+        self,
+        member: Any,
+        *,
+        kind: str = "cont",
+        field: str | None = None,
+        spw: str | None = None,
+        root: str | os.PathLike | None = None,
+    ):
         if kind not in _KINDS:
             raise AlmaviewError(None, f"kind {kind!r}: expected 'cont' or 'cube'")
         self.member = member
@@ -524,13 +623,17 @@ class ReimagingPlan:
                 raise AlmaviewError(where, f"member OUS {member.uid} has no science field to re-image")
             field = fields[0]
         elif field not in fields and field not in [f.name for f in member.fields]:
-            raise AlmaviewError(where, f"member OUS {member.uid} has no field {field!r} "
-                                       f"(science fields: {', '.join(fields) or 'none'})")
+            raise AlmaviewError(
+                where, f"member OUS {member.uid} has no field {field!r} (science fields: {', '.join(fields) or 'none'})"
+            )
         self.field = field
         self.vis = [str(eb.calibrated_ms) for eb in member.ebs if eb.calibrated_ms]
         if not self.vis:
-            raise AlmaviewError(where, f"member OUS {member.uid} has no calibrated measurement set: restore the "
-                                       "calibration first (almaview restore) or point to the calibrated MSs")
+            raise AlmaviewError(
+                where,
+                f"member OUS {member.uid} has no calibrated measurement set: restore the "
+                "calibration first (almaview restore) or point to the calibrated MSs",
+            )
         self.base = self._base(spw)
         self.spw = ",".join(_spw_ids(self.base.params.get("spw"))) or spw
         self.delivered = self._delivered_image()
@@ -549,20 +652,35 @@ class ReimagingPlan:
         if spw is None:
             im = next((i for i in self.member.images if i.kind == self.kind and i.field == self.field and i.spws), None)
             spw = ",".join(str(s) for s in im.spws) if im else None
-        return heuristic_parameters(self.vis if len(self.vis) > 1 else self.vis[0], field=self.field, spw=spw or "",
-                                    specmode="mfs" if self.kind == "cont" else "cube",
-                                    imagename=f"{self.field}.{self.kind}")
+        return heuristic_parameters(
+            self.vis if len(self.vis) > 1 else self.vis[0],
+            field=self.field,
+            spw=spw or "",
+            specmode="mfs" if self.kind == "cont" else "cube",
+            imagename=f"{self.field}.{self.kind}",
+        )
 
     def _delivered_image(self) -> Any:
         spws = tuple(int(s) for s in _spw_ids(self.base.params.get("spw")) if s.isdigit())
-        cands = [i for i in self.member.images if i.kind == self.kind and i.field == self.field
-                 and i.image_type == "pbcor"]
+        cands = [
+            i for i in self.member.images if i.kind == self.kind and i.field == self.field and i.image_type == "pbcor"
+        ]
         return next((i for i in cands if tuple(i.spws or ()) == spws), cands[0] if cands else None)
 
     def _sibling(self, image_type: str) -> Any:
         d = self.delivered
-        return next((i for i in self.member.images if d is not None and i.image_type == image_type
-                     and i.kind == d.kind and i.field == d.field and i.spws == d.spws), None)
+        return next(
+            (
+                i
+                for i in self.member.images
+                if d is not None
+                and i.image_type == image_type
+                and i.kind == d.kind
+                and i.field == d.field
+                and i.spws == d.spws
+            ),
+            None,
+        )
 
     @property
     def pipeline_weighting(self) -> tuple[Any, Any]:
@@ -592,8 +710,15 @@ class ReimagingPlan:
             name += f".taper{to_arcsec(t, 'uvtaper'):g}arcsec"
         return name
 
-    def parameters(self, *, robust: Any = None, uvtaper: Any = None, nsigma: float | None = None,
-                   contdat: Any = None, **choices: Any) -> TcleanParameters:
+    def parameters(
+        self,
+        *,
+        robust: Any = None,
+        uvtaper: Any = None,
+        nsigma: float | None = None,
+        contdat: Any = None,
+        **choices: Any,
+    ) -> TcleanParameters:
         """The starting call with the choices applied (see :meth:`TcleanParameters.apply`).
 
         ``nsigma``: ``threshold = nsigma x predicted rms`` (:meth:`predict`; not tclean's own ``nsigma``);
@@ -605,19 +730,23 @@ class ReimagingPlan:
         """
         threshold = choices.pop("threshold", None)
         if nsigma is not None:
-            pred = self.predict(robust=robust, uvtaper=uvtaper, cell=choices.get("cell"),
-                                imsize=choices.get("imsize"))
+            pred = self.predict(robust=robust, uvtaper=uvtaper, cell=choices.get("cell"), imsize=choices.get("imsize"))
             if pred.predicted_rms is None:
-                raise AlmaviewError(self.root or self.member.path, f"cannot turn nsigma into a threshold: "
-                                                                    f"{pred.delivered_origin}")
+                raise AlmaviewError(
+                    self.root or self.member.path, f"cannot turn nsigma into a threshold: {pred.delivered_origin}"
+                )
             threshold = float(nsigma) * pred.predicted_rms
         choices.setdefault("imagename", self.imagename(robust, uvtaper))
         uvtaper = _taper_text(uvtaper)
         if uvtaper == "" and not self.pipeline_weighting[1]:
             uvtaper = None  # no taper asked, none in the starting call: leave the call as it was
-        return self.base.apply(robust=robust if isinstance(robust, (int, float)) else None, uvtaper=uvtaper,
-                               contdat=contdat, threshold=threshold, **choices).with_(
-            **({"weighting": robust, "robust": None} if isinstance(robust, str) else {}))
+        return self.base.apply(
+            robust=robust if isinstance(robust, (int, float)) else None,
+            uvtaper=uvtaper,
+            contdat=contdat,
+            threshold=threshold,
+            **choices,
+        ).with_(**({"weighting": robust, "robust": None} if isinstance(robust, str) else {}))
 
     # ------------------------------------------------------------------ prediction
     def coverage(self, spw: str | None = None) -> Any:
@@ -666,8 +795,9 @@ class ReimagingPlan:
                 return float(m.group(4)) * _README_SCALE[m.group(5).lower()], "the README's achieved rms"
         return None, "no delivered image or README rms to scale from"
 
-    def predict(self, robust: Any = None, uvtaper: Any = None, *, cell: Any = None,
-                imsize: Any = None) -> RmsPrediction:
+    def predict(
+        self, robust: Any = None, uvtaper: Any = None, *, cell: Any = None, imsize: Any = None
+    ) -> RmsPrediction:
         """Predicted beam and rms for a robust/uvtaper (None: the pipeline's) on the call's cell/imsize.
 
         ``predicted rms = delivered rms x relative_sensitivity(choice) / relative_sensitivity(pipeline)``, both
@@ -708,8 +838,11 @@ class ReimagingPlan:
         blocks: dict[str, dict[str, list[str]]] = {}
         for r in self.member.continuum:
             blocks.setdefault(r.field, {}).setdefault(r.spw, []).append(r.text)
-        text = "\n".join(f"Field: {f}\n\n" + "\n".join(f"SpectralWindow: {s}\n" + "\n".join(lines) + "\n"
-                                                    for s, lines in spws.items()) for f, spws in blocks.items())
+        text = "\n".join(
+            f"Field: {f}\n\n"
+            + "\n".join(f"SpectralWindow: {s}\n" + "\n".join(lines) + "\n" for s, lines in spws.items())
+            for f, spws in blocks.items()
+        )
         return ContinuumRanges.from_text(text)
 
     def check_output(self, outdir: str | os.PathLike) -> Path:
@@ -750,15 +883,19 @@ def _pick_member(source: Any, kind: str, field: str | None) -> tuple[Any, Path |
             return m, root
     if field is not None:
         known = sorted({f for m in usable for f in _fields(m, kind)})
-        raise AlmaviewError(root, f"has no member OUS with field {field!r} and a calibrated MS "
-                                  f"(science fields: {', '.join(known) or 'none'})")
+        raise AlmaviewError(
+            root,
+            f"has no member OUS with field {field!r} and a calibrated MS "
+            f"(science fields: {', '.join(known) or 'none'})",
+        )
     if usable:
         return usable[0], root
     raise AlmaviewError(root, "has no member OUS with a calibrated measurement set: restore the calibration first")
 
 
-def reimaging_plan(member_or_delivery: Any, *, kind: str = "cont", field: str | None = None,
-                   spw: str | None = None) -> ReimagingPlan:
+def reimaging_plan(
+    member_or_delivery: Any, *, kind: str = "cont", field: str | None = None, spw: str | None = None
+) -> ReimagingPlan:
     """A :class:`ReimagingPlan` for a delivery (path or ``av.open_delivery``) or one member OUS.
 
     With a delivery, the first member OUS with a calibrated MS and ``field`` (or an image of ``kind``) is used.
@@ -773,9 +910,17 @@ def reimaging_plan(member_or_delivery: Any, *, kind: str = "cont", field: str | 
     return ReimagingPlan(member, kind=kind, field=field, spw=spw, root=root)
 
 
-def reimaging_parameters(member_or_delivery: Any, *, kind: str = "cont", field: str | None = None,
-                         spw: str | None = None, robust: Any = None, uvtaper: Any = None, nsigma: float | None = None,
-                         **choices: Any) -> TcleanParameters:
+def reimaging_parameters(
+    member_or_delivery: Any,
+    *,
+    kind: str = "cont",
+    field: str | None = None,
+    spw: str | None = None,
+    robust: Any = None,
+    uvtaper: Any = None,
+    nsigma: float | None = None,
+    **choices: Any,
+) -> TcleanParameters:
     """tclean parameters to re-image a delivery: the member's hif_makeimages call from casa_commands.log when there is
     one (else :func:`heuristic_parameters` on its calibrated MSs) with the choices applied.
 

@@ -112,8 +112,8 @@ def parse_caltable_name(name: str | os.PathLike) -> PipelineName | None:
         spws = tuple(int(s) for s in parts.pop(0)[3:].split("_"))
     at = [i for i, token in enumerate(parts[:-1]) if token.startswith("solint")]
     if at:  # tokens before solint (e.g. 'channel' in '.spw16.channel.solintinf.bcal') qualify the solve
-        solint = parts[at[0]][len("solint"):]
-        parts = parts[at[0] + 1:]
+        solint = parts[at[0]][len("solint") :]
+        parts = parts[at[0] + 1 :]
     return PipelineName(
         eb=m["eb"],
         task=m["task"],
@@ -170,9 +170,7 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
     root = check_table_dir(path)
     kind = table_kind(root)
     if kind == "ms":
-        raise NotACaltable(
-            root, "is a measurement set, not a calibration table: use almaview.open_ms to read it"
-        )
+        raise NotACaltable(root, "is a measurement set, not a calibration table: use almaview.open_ms to read it")
     if kind == "image":
         raise NotACaltable(root, "is a CASA image, not a calibration table: use almaview.open_image to read it")
 
@@ -206,9 +204,7 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
         pol_basis = str(t.getkeyword("PolBasis")) if "PolBasis" in keywords else ""
         scalars = {
             name: t.getcol(name)
-            for name in (
-                "TIME", "FIELD_ID", "SPECTRAL_WINDOW_ID", "ANTENNA1", "SCAN_NUMBER", "OBSERVATION_ID"
-            )
+            for name in ("TIME", "FIELD_ID", "SPECTRAL_WINDOW_ID", "ANTENNA1", "SCAN_NUMBER", "OBSERVATION_ID")
             if name in columns
         }
         antennas = _antenna_names(root)
@@ -224,9 +220,7 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
             sub = t.selectrows(rows.tolist())
             try:
                 params = {
-                    name: sub.getcol(name)
-                    for name in (param_column, "FLAG", "SNR", "PARAMERR")
-                    if name in columns
+                    name: sub.getcol(name) for name in (param_column, "FLAG", "SNR", "PARAMERR") if name in columns
                 }
             finally:
                 sub.close()
@@ -396,7 +390,7 @@ def _ms_path(root: Path, ms_name: str) -> Path | None:
     if not ms_name:
         return None
     candidate = Path(ms_name)
-    for p in ([candidate] if candidate.is_absolute() else [root.parent / candidate]):
+    for p in [candidate] if candidate.is_absolute() else [root.parent / candidate]:
         if (p / "table.dat").exists() and (p / "POLARIZATION").is_dir():
             return p
     return None

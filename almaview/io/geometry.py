@@ -114,7 +114,11 @@ def _quiet_stderr():
 
 
 def directions_to_icrs(
-    lon: np.ndarray, lat: np.ndarray, frames: list[str], *, times_s: np.ndarray | None = None,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    frames: list[str],
+    *,
+    times_s: np.ndarray | None = None,
     position_itrf: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """Convert directions (radians) in any frame casacore's measures know (B1950, B1950_VLA, GALACTIC,

@@ -47,9 +47,18 @@ __all__ = ["open_image", "ImagePixels", "image_statistics", "ImageStatistics", "
 
 #: FITS/casacore Stokes codes -> labels.
 STOKES_CODES: dict[int, str] = {
-    1: "I", 2: "Q", 3: "U", 4: "V",
-    -1: "RR", -2: "LL", -3: "RL", -4: "LR",
-    -5: "XX", -6: "YY", -7: "XY", -8: "YX",
+    1: "I",
+    2: "Q",
+    3: "U",
+    4: "V",
+    -1: "RR",
+    -2: "LL",
+    -3: "RL",
+    -4: "LR",
+    -5: "XX",
+    -6: "YY",
+    -7: "XY",
+    -8: "YX",
 }
 _STOKES_LABELS = {v: k for k, v in STOKES_CODES.items()}
 
@@ -151,7 +160,9 @@ def _fits_image_spec(path: Path) -> dict[str, Any]:
         try:
             beam = (float(header["BMAJ"]) * 3600.0, float(header["BMIN"]) * 3600.0, float(header.get("BPA", 0.0)))
         except (TypeError, ValueError) as err:
-            raise InvalidImageHeader(path, f"BMAJ/BMIN/BPA are not numbers ({err}); expected the beam in degrees") from err
+            raise InvalidImageHeader(
+                path, f"BMAJ/BMIN/BPA are not numbers ({err}); expected the beam in degrees"
+            ) from err
     return {
         "format": "fits",
         "path": path,
@@ -191,8 +202,10 @@ def _check_ascii(path: Path, header: Any, caught: list) -> None:
     cards = [c.keyword or "(blank)" for c in header.cards if "?" in str(c.value) + str(c.comment)]
     where = f" (in {', '.join(dict.fromkeys(cards))})" if cards else ""
     raise InvalidImageHeader(
-        path, f"has non-ASCII bytes in its header{where}: FITS headers are plain ASCII, so the keywords cannot be "
-        "trusted (the header was edited with a text editor or written in another encoding)")
+        path,
+        f"has non-ASCII bytes in its header{where}: FITS headers are plain ASCII, so the keywords cannot be "
+        "trusted (the header was edited with a text editor or written in another encoding)",
+    )
 
 
 _BITPIX = (8, 16, 32, 64, -32, -64)
@@ -206,17 +219,41 @@ def _check_bitpix(path: Path, header: Any) -> int:
         bitpix = None
     if bitpix not in _BITPIX:
         raise InvalidImageHeader(
-            path, f"BITPIX = {value!r} is not a FITS data type; expected one of {', '.join(map(str, _BITPIX))} "
-            "(the header was edited by hand or written by a broken program)")
+            path,
+            f"BITPIX = {value!r} is not a FITS data type; expected one of {', '.join(map(str, _BITPIX))} "
+            "(the header was edited by hand or written by a broken program)",
+        )
     return bitpix
 
 
 #: Legacy (AIPS, GIPSY, old CASA) spellings of units -> the FITS standard's.
 _LEGACY_UNITS = {
-    "DEG": "deg", "DEGREE": "deg", "DEGREES": "deg", "RAD": "rad", "ARCSEC": "arcsec", "ARCMIN": "arcmin",
-    "HZ": "Hz", "KHZ": "kHz", "MHZ": "MHz", "GHZ": "GHz", "M": "m", "KM": "km", "S": "s", "SEC": "s",
-    "JY": "Jy", "MJY": "mJy", "UJY": "uJy", "BEAM": "beam", "K": "K", "KELVIN": "K", "MK": "mK",
-    "PIXEL": "pixel", "PIX": "pixel", "SR": "sr", "M/S": "m/s", "KM/S": "km/s",
+    "DEG": "deg",
+    "DEGREE": "deg",
+    "DEGREES": "deg",
+    "RAD": "rad",
+    "ARCSEC": "arcsec",
+    "ARCMIN": "arcmin",
+    "HZ": "Hz",
+    "KHZ": "kHz",
+    "MHZ": "MHz",
+    "GHZ": "GHz",
+    "M": "m",
+    "KM": "km",
+    "S": "s",
+    "SEC": "s",
+    "JY": "Jy",
+    "MJY": "mJy",
+    "UJY": "uJy",
+    "BEAM": "beam",
+    "K": "K",
+    "KELVIN": "K",
+    "MK": "mK",
+    "PIXEL": "pixel",
+    "PIX": "pixel",
+    "SR": "sr",
+    "M/S": "m/s",
+    "KM/S": "km/s",
 }
 
 
@@ -267,15 +304,18 @@ def _fits_wcs(path: Path, header: Any, naxis: int, hdul: Any) -> Any:
         try:
             step = float(header[key])
         except (TypeError, ValueError) as err:
-            raise InvalidImageHeader(path, f"{key} = {header[key]!r} is not a number; expected the pixel "
-                                     "increment of the axis") from err
+            raise InvalidImageHeader(
+                path, f"{key} = {header[key]!r} is not a number; expected the pixel increment of the axis"
+            ) from err
         if step == 0.0 and int(header.get(f"NAXIS{i}", 1)) <= 1:
             header[key] = 1.0  # a degenerate axis: its one pixel is at CRVAL whatever the increment
         elif step == 0.0 or not math.isfinite(step):
             ctype = str(header.get(f"CTYPE{i}", "")).strip() or "unnamed"
             raise InvalidImageHeader(
-                path, f"{key} = {step}: axis {i} ({ctype}) has no usable pixel size, so its pixels have no world "
-                "coordinates (a singular WCS); expected a finite, non-zero increment")
+                path,
+                f"{key} = {step}: axis {i} ({ctype}) has no usable pixel size, so its pixels have no world "
+                "coordinates (a singular WCS); expected a finite, non-zero increment",
+            )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -287,8 +327,10 @@ def _fits_wcs(path: Path, header: Any, naxis: int, hdul: Any) -> Any:
     if matrix.size and (not np.isfinite(matrix).all() or abs(np.linalg.det(matrix)) == 0.0):
         keys = "CD" if w.has_cd() else "PC/CDELT"
         raise InvalidImageHeader(
-            path, f"has a singular WCS matrix ({keys} keywords: {np.round(matrix, 12).tolist()}): two axes depend "
-            "on each other, so pixels have no world coordinates; expected an invertible PC or CD matrix")
+            path,
+            f"has a singular WCS matrix ({keys} keywords: {np.round(matrix, 12).tolist()}): two axes depend "
+            "on each other, so pixels have no world coordinates; expected an invertible PC or CD matrix",
+        )
     return wcs
 
 
@@ -296,15 +338,22 @@ def _wcs_problem(err: Exception, header: Any, naxis: int) -> str:
     """What is wrong with a header astropy's WCS refused, naming the keyword when the message does."""
     text = " ".join(str(err).split())
     name = type(err).__name__
-    keys = re.findall(r"\b(CUNIT\d+|CTYPE\d+|CDELT\d+|CRPIX\d+|CRVAL\d+|PV\d+_\d+|PC\d+_\d+|CD\d+_\d+|"
-                      r"RESTFRQ|RESTFREQ|SPECSYS|EQUINOX|RADESYS)\b", text)
+    keys = re.findall(
+        r"\b(CUNIT\d+|CTYPE\d+|CDELT\d+|CRPIX\d+|CRVAL\d+|PV\d+_\d+|PC\d+_\d+|CD\d+_\d+|"
+        r"RESTFRQ|RESTFREQ|SPECSYS|EQUINOX|RADESYS)\b",
+        text,
+    )
     if "Inconsistent" in name or "inconsistent" in text.lower() or "axis type" in text.lower():
         ctypes = ", ".join(f"CTYPE{i} = {str(header.get(f'CTYPE{i}', '')).strip()!r}" for i in range(1, naxis + 1))
-        return (f"has inconsistent axis types ({ctypes}): expected one longitude and one latitude axis of the same "
-                f"system, at most one spectral axis ({name}: {text})")
+        return (
+            f"has inconsistent axis types ({ctypes}): expected one longitude and one latitude axis of the same "
+            f"system, at most one spectral axis ({name}: {text})"
+        )
     if "Singular" in name or "singular" in text.lower():
-        return (f"has a singular WCS matrix (the PC/CD matrix or CDELT values make two axes dependent): "
-                f"pixels have no world coordinates ({name}: {text})")
+        return (
+            f"has a singular WCS matrix (the PC/CD matrix or CDELT values make two axes dependent): "
+            f"pixels have no world coordinates ({name}: {text})"
+        )
     where = f"keyword {', '.join(dict.fromkeys(keys))}" if keys else "its WCS keywords"
     return f"has a header astropy's WCS cannot use, in {where}: {text}; the keyword is not valid FITS WCS"
 
@@ -368,8 +417,10 @@ def _fits_beams(path: Path, hdul: Any) -> np.ndarray | None:
             out[chan, pol, k] = np.asarray(data[name], dtype=float) * scale
     except Exception as err:  # missing columns, channels beyond NCHAN, a unit that is no angle
         raise InvalidImageHeader(
-            path, f"has a BEAMS table almaview cannot read ({type(err).__name__}: {err}); expected CASA's per-plane "
-            "beam table with columns BMAJ, BMIN, BPA (angles), CHAN, POL") from err
+            path,
+            f"has a BEAMS table almaview cannot read ({type(err).__name__}: {err}); expected CASA's per-plane "
+            "beam table with columns BMAJ, BMIN, BPA (angles), CHAN, POL",
+        ) from err
     return out
 
 
@@ -438,8 +489,11 @@ def _casa_image_spec(root: Path) -> dict[str, Any]:
         keywords = t.keywordnames()
         has_mask = "Image_defaultmask" in keywords or ("masks" in keywords and bool(t.getkeyword("masks")))
     if table_only and has_mask:
-        warnings.warn(f"{root}: read without casacore's image class (no logtable); its pixel mask is not applied",
-                      DataWarning, stacklevel=3)
+        warnings.warn(
+            f"{root}: read without casacore's image class (no logtable); its pixel mask is not applied",
+            DataWarning,
+            stacklevel=3,
+        )
     header, stokes_labels, frequencies = _casa_coords_to_header(coords, shape)
     from astropy.wcs import WCS, FITSFixedWarning
 
@@ -508,8 +562,17 @@ def _deg(q: dict[str, Any]) -> float:
     return float((q["value"] * u.Unit(q["unit"])).to_value(u.deg))
 
 
-_CASA_SPECSYS = {"LSRK": "LSRK", "LSRD": "LSRD", "BARY": "BARYCENT", "TOPO": "TOPOCENT", "GEO": "GEOCENTR",
-                 "GALACTO": "GALACTOC", "LGROUP": "LOCALGRP", "CMB": "CMBDIPOL", "REST": "SOURCE"}
+_CASA_SPECSYS = {
+    "LSRK": "LSRK",
+    "LSRD": "LSRD",
+    "BARY": "BARYCENT",
+    "TOPO": "TOPOCENT",
+    "GEO": "GEOCENTR",
+    "GALACTO": "GALACTOC",
+    "LGROUP": "LOCALGRP",
+    "CMB": "CMBDIPOL",
+    "REST": "SOURCE",
+}
 
 
 def _casa_coords_to_header(
@@ -528,8 +591,13 @@ def _casa_coords_to_header(
         header[f"CRPIX{i + 1}"] = 1.0
     stokes_labels = None
     frequencies = None
-    names = [k for k in coords if any(k.startswith(p) for p in ("direction", "spectral", "stokes", "linear"))
-             and isinstance(coords[k], dict) and f"pixelmap{k.lstrip('abcdefghijklmnopqrstuvwxyz')}" in coords]
+    names = [
+        k
+        for k in coords
+        if any(k.startswith(p) for p in ("direction", "spectral", "stokes", "linear"))
+        and isinstance(coords[k], dict)
+        and f"pixelmap{k.lstrip('abcdefghijklmnopqrstuvwxyz')}" in coords
+    ]
     for name in names:
         n = name.lstrip("abcdefghijklmnopqrstuvwxyz")
         axes = [int(a) for a in coords[f"pixelmap{n}"]]
@@ -808,8 +876,11 @@ def _build(spec: dict[str, Any], chunks: dict[str, int] | str | None) -> xr.Data
     if spec["format"] == "fits":
         reader: Any = _FitsPlaneReader(spec["path"], spec["hdu"], shape, spec["dtype"], spec["header"])
     else:
-        reader = (_CasaTableReader(spec["path"], shape, spec["dtype"]) if spec.get("table_only") else
-                  _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True)))
+        reader = (
+            _CasaTableReader(spec["path"], shape, spec["dtype"])
+            if spec.get("table_only")
+            else _CasaPlaneReader(spec["path"], shape, spec["dtype"], spec.get("has_mask", True))
+        )
     order = _canonical_order(dims)
     perm = tuple(dims.index(d) for d in order)
     token = f"{spec['path']}-{os.path.getmtime(spec['path'])}"

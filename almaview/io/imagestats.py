@@ -101,9 +101,11 @@ def image_statistics(
     except ValueError as err:  # numpy/dask: "All-NaN slice encountered"
         if "nan" not in str(err).lower():
             raise
-        raise NoFinitePixels(image.attrs.get("source", image.name),
-                             "no finite pixels: every pixel is NaN or blank, so there is no peak or rms "
-                             "(an empty mosaic field, a fully masked or blanked image)") from err
+        raise NoFinitePixels(
+            image.attrs.get("source", image.name),
+            "no finite pixels: every pixel is NaN or blank, so there is no peak or rms "
+            "(an empty mosaic field, a fully masked or blanked image)",
+        ) from err
 
     values = np.asarray(sample, dtype=np.float64).ravel()
     values = values[np.isfinite(values)]

@@ -29,8 +29,12 @@ VISIBILITY_COLUMNS = {"DATA": "VISIBILITY", "CORRECTED_DATA": "VISIBILITY_CORREC
 #: Data-like main-table columns whose presence (and cells per data description) the index records.
 DATA_LIKE_COLUMNS = (*VISIBILITY_COLUMNS, "FLOAT_DATA", "FLAG", "WEIGHT", "WEIGHT_SPECTRUM", "UVW", "EXPOSURE")
 
-_KIND_WORDS = {"caltable": "a calibration table", "image": "a CASA image", "table": "a CASA table of another kind",
-               "ms": "a measurement set"}
+_KIND_WORDS = {
+    "caltable": "a calibration table",
+    "image": "a CASA image",
+    "table": "a CASA table of another kind",
+    "ms": "a measurement set",
+}
 
 
 @dataclass

@@ -155,8 +155,11 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
             "ANTENNA_POSITION_ENU": (
                 ("antenna_name", "enu_label"),
                 enu,
-                {"units": "m", "description": f"east/north/up offset from the array reference ({source}); "
-                                              "NaN where the position is not valid"},
+                {
+                    "units": "m",
+                    "description": f"east/north/up offset from the array reference ({source}); "
+                    "NaN where the position is not valid",
+                },
             ),
             "ANTENNA_DISH_DIAMETER": (("antenna_name",), dish, {"units": "m"}),
         },
@@ -170,8 +173,13 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
             "cartesian_pos_label": ["x", "y", "z"],
             "enu_label": ["east", "north", "up"],
         },
-        attrs={"array_centre": centre.tolist(), "array_centre_units": "m", "array_centre_frame": frame,
-               "array_centre_source": source, "n_antennas": int(in_array.sum())},
+        attrs={
+            "array_centre": centre.tolist(),
+            "array_centre_units": "m",
+            "array_centre_frame": frame,
+            "array_centre_source": source,
+            "n_antennas": int(in_array.sum()),
+        },
     )
 
 
@@ -201,7 +209,11 @@ def _direction_frames(t, column: str, n: int) -> list[str]:
 
 
 def read_fields(
-    path: Path, *, telescope: str = "", time: float | None = None, position_itrf: np.ndarray | None = None,
+    path: Path,
+    *,
+    telescope: str = "",
+    time: float | None = None,
+    position_itrf: np.ndarray | None = None,
 ) -> xr.Dataset:
     """The FIELD subtable: name, code, source, phase centre in ICRS (radians).
 
@@ -231,12 +243,18 @@ def read_fields(
     if position_itrf is None:
         position_itrf = observatory_position(telescope)
     ra, dec, problems = directions_to_icrs(
-        phase[:, 0], phase[:, 1], frames, times_s=field_times,
+        phase[:, 0],
+        phase[:, 1],
+        frames,
+        times_s=field_times,
         position_itrf=None if position_itrf is None else np.asarray(position_itrf, dtype=float),
     )
     if problems:
-        warnings.warn(f"{path}: FIELD directions casacore could not convert to ICRS (left NaN): "
-                      + "; ".join(problems[:3]), DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: FIELD directions casacore could not convert to ICRS (left NaN): " + "; ".join(problems[:3]),
+            DataWarning,
+            stacklevel=2,
+        )
     return xr.Dataset(
         {
             "FIELD_PHASE_CENTER": (

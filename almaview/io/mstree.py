@@ -104,8 +104,11 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
     used_names: set[str] = set()
     for ddid, rows in _group_rows(cols["DATA_DESC_ID"]).items():
         if ddid < 0 or ddid >= len(dd_spw):
-            warnings.warn(f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped",
-                          DataWarning, stacklevel=2)
+            warnings.warn(
+                f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped",
+                DataWarning,
+                stacklevel=2,
+            )
             continue
         spw_id, pol_id = int(dd_spw[ddid]), int(dd_pol[ddid])
         name = f"spw_{spw_id}" if f"spw_{spw_id}" not in used_names else f"spw_{spw_id}_pol{pol_id}"
@@ -140,8 +143,11 @@ def _spw_dataset(
     grid = RowGrid.build(rows, tinv, binv, utimes.size, ubl.size)
     cells = np.int64(utimes.size) * ubl.size
     if rows.size > cells or _unique_small(tinv.astype(np.int64) * ubl.size + binv).size < rows.size:
-        warnings.warn(f"{path}: spw {spw_id} has several rows for the same time and baseline; one is shown per cell",
-                      DataWarning, stacklevel=2)
+        warnings.warn(
+            f"{path}: spw {spw_id} has several rows for the same time and baseline; one is shown per cell",
+            DataWarning,
+            stacklevel=2,
+        )
 
     # per-time coordinates from the first row at each time
     first = rows[grid.time_order[grid.time_bounds[:-1]] if grid.time_order is not None else grid.time_bounds[:-1]]
@@ -265,7 +271,7 @@ def _root_attrs(root: Path, index: MSIndex, observation: xr.Dataset, n_antennas:
         return next((str(v) for v in observation[name].values if str(v)), "")
 
     eb = msmeta.eb_uid_from_name(root) or first("execblock_uid")
-    t0, t1 = (msmeta.casa_time_to_datetime64([time.min(), time.max()]) if time.size else (None, None))
+    t0, t1 = msmeta.casa_time_to_datetime64([time.min(), time.max()]) if time.size else (None, None)
     parts = [first("telescope_name"), first("project_code"), eb, f"{len(nodes)} spw node(s)", f"{n_antennas} antennas"]
     if t0 is not None:
         parts.append(f"{str(t0)[:19].replace('T', ' ')} – {str(t1)[11:19]} UTC")

@@ -150,13 +150,31 @@ def build_tree(index) -> xr.DataTree:
     nodes: dict[str, xr.Dataset] = {}
     for ddid, rows in msmod._group_rows(cols["DATA_DESC_ID"]).items():
         if ddid < 0 or ddid >= len(dd_spw):
-            warnings.warn(f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped")
+            warnings.warn(
+                f"{root}: {rows.size} rows have DATA_DESC_ID {ddid}, which has no DATA_DESCRIPTION row; skipped"
+            )
             continue
         spw_id, pol_id = int(dd_spw[ddid]), int(dd_pol[ddid])
         name = f"spw_{spw_id}" if f"spw_{spw_id}" not in nodes else f"spw_{spw_id}_pol{pol_id}"
         nodes[name] = _spw_dataset(
-            spath, index, ddid, spw_id, pol_id, np.sort(rows), time, field_id, scan, state, ant_names, field_names,
-            state_intents, spws, chan_freqs[spw_id], chan_widths[spw_id], pols[pol_id], pointing,
+            spath,
+            index,
+            ddid,
+            spw_id,
+            pol_id,
+            np.sort(rows),
+            time,
+            field_id,
+            scan,
+            state,
+            ant_names,
+            field_names,
+            state_intents,
+            spws,
+            chan_freqs[spw_id],
+            chan_widths[spw_id],
+            pols[pol_id],
+            pointing,
         )
     ddid = cols["DATA_DESC_ID"]
     row_spw = np.asarray(dd_spw)[np.clip(ddid, 0, max(len(dd_spw) - 1, 0))] if len(dd_spw) else np.full(ddid.size, -1)
@@ -166,14 +184,38 @@ def build_tree(index) -> xr.DataTree:
     attrs["summary"] = attrs["summary"].replace("antennas", "antennas (single dish)")
     attrs["data_columns"] = ", ".join(c for c in ("FLOAT_DATA", "DATA", "CORRECTED_DATA") if c in index.data_columns)
     attrs["observing_mode"] = "single dish"
-    tree = {"/": xr.Dataset(attrs=attrs), "antennas": antennas, "fields": fields, "spws": spws, "scans": scans,
-            "observation": observation}
+    tree = {
+        "/": xr.Dataset(attrs=attrs),
+        "antennas": antennas,
+        "fields": fields,
+        "spws": spws,
+        "scans": scans,
+        "observation": observation,
+    }
     tree.update(nodes)
     return xr.DataTree.from_dict(tree)
 
 
-def _spw_dataset(path, index, ddid, spw_id, pol_id, rows, time, field_id, scan, state, ant_names, field_names,
-                 state_intents, spws, freqs, widths, corr_names, pointing) -> xr.Dataset:
+def _spw_dataset(
+    path,
+    index,
+    ddid,
+    spw_id,
+    pol_id,
+    rows,
+    time,
+    field_id,
+    scan,
+    state,
+    ant_names,
+    field_names,
+    state_intents,
+    spws,
+    freqs,
+    widths,
+    corr_names,
+    pointing,
+) -> xr.Dataset:
     from . import ms as msmod
 
     utimes, tinv = msmod._unique_inverse(time[rows])
@@ -187,8 +229,9 @@ def _spw_dataset(path, index, ddid, spw_id, pol_id, rows, time, field_id, scan, 
     dims = ("time", "antenna_name", "frequency", "polarization")
 
     def column(col: str, cell: str = "cube", shape=None):
-        return msmod.MSColumnArray(path, col, grid, shape or (ntime, nant, nchan, npol),
-                                   msmod._dtype(index.data_columns[col]), cell)
+        return msmod.MSColumnArray(
+            path, col, grid, shape or (ntime, nant, nchan, npol), msmod._dtype(index.data_columns[col]), cell
+        )
 
     def present(col: str) -> bool:
         return col in index.data_columns and index.defined[col].get(ddid, False)
@@ -197,29 +240,42 @@ def _spw_dataset(path, index, ddid, spw_id, pol_id, rows, time, field_id, scan, 
     if present("FLOAT_DATA"):
         data_vars["SPECTRUM"] = msmod._lazy(dims, column("FLOAT_DATA"), {"column": "FLOAT_DATA"})
     elif present("DATA"):
-        data_vars["SPECTRUM"] = xr.Variable(dims, indexing.LazilyIndexedArray(RealPart(column("DATA"))),
-                                            {"column": "DATA", "description": "real part of DATA"})
+        data_vars["SPECTRUM"] = xr.Variable(
+            dims,
+            indexing.LazilyIndexedArray(RealPart(column("DATA"))),
+            {"column": "DATA", "description": "real part of DATA"},
+        )
     if present("CORRECTED_DATA"):
         data_vars["SPECTRUM_CORRECTED"] = xr.Variable(
-            dims, indexing.LazilyIndexedArray(RealPart(column("CORRECTED_DATA"))),
-            {"column": "CORRECTED_DATA", "description": "real part of CORRECTED_DATA"})
+            dims,
+            indexing.LazilyIndexedArray(RealPart(column("CORRECTED_DATA"))),
+            {"column": "CORRECTED_DATA", "description": "real part of CORRECTED_DATA"},
+        )
     if present("FLAG"):
         data_vars["FLAG"] = msmod._lazy(dims, column("FLAG"), {"column": "FLAG"})
     if present("WEIGHT_SPECTRUM"):
         data_vars["WEIGHT"] = msmod._lazy(dims, column("WEIGHT_SPECTRUM"), {"column": "WEIGHT_SPECTRUM"})
     elif present("WEIGHT"):
-        data_vars["WEIGHT"] = msmod._lazy(dims, column("WEIGHT", "broadcast"),
-                                          {"column": "WEIGHT", "description": "WEIGHT broadcast over frequency"})
+        data_vars["WEIGHT"] = msmod._lazy(
+            dims, column("WEIGHT", "broadcast"), {"column": "WEIGHT", "description": "WEIGHT broadcast over frequency"}
+        )
     if "EXPOSURE" in index.data_columns:
         data_vars["EFFECTIVE_INTEGRATION_TIME"] = msmod._lazy(
-            ("time", "antenna_name"), column("EXPOSURE", "scalar", (ntime, nant)), {"column": "EXPOSURE", "units": "s"})
+            ("time", "antenna_name"), column("EXPOSURE", "scalar", (ntime, nant)), {"column": "EXPOSURE", "units": "s"}
+        )
     names = ant_names[uant] if len(ant_names) else uant.astype(str)
     if pointing is not None:
         direction = _pointing_at(pointing, utimes, uant)
         data_vars["POINTING_DIRECTION"] = xr.Variable(
-            ("time", "antenna_name", "sky_dir_label"), direction,
-            {"units": "rad", "frame": pointing[3], "column": "POINTING.DIRECTION",
-             "description": "antenna direction, linear in time between POINTING rows"})
+            ("time", "antenna_name", "sky_dir_label"),
+            direction,
+            {
+                "units": "rad",
+                "frame": pointing[3],
+                "column": "POINTING.DIRECTION",
+                "description": "antenna direction, linear in time between POINTING rows",
+            },
+        )
     spw = spws.sel(spw_id=spw_id)
     coords = {
         "time": ("time", msmeta.casa_time_to_datetime64(utimes), {"scale": "utc", "description": "TIME (mid-integration)"}),
@@ -237,10 +293,16 @@ def _spw_dataset(path, index, ddid, spw_id, pol_id, rows, time, field_id, scan, 
         "intents": ("time", state_intents[state[first]].astype(str)),
     }  # fmt: skip
     attrs = {
-        "spw_id": spw_id, "spw_name": str(spw.spw_name.item()), "spw_label": str(spw.spw_label.item()),
-        "spw_kind": str(spw.spw_kind.item()), "correlator_mode": str(spw.correlator_mode.item()),
-        "data_description_id": int(ddid), "polarization_id": pol_id, "n_rows": int(rows.size),
-        "grid_fill": float(rows.size / (ntime * nant)) if ntime * nant else 0.0, "observing_mode": "single dish",
+        "spw_id": spw_id,
+        "spw_name": str(spw.spw_name.item()),
+        "spw_label": str(spw.spw_label.item()),
+        "spw_kind": str(spw.spw_kind.item()),
+        "correlator_mode": str(spw.correlator_mode.item()),
+        "data_description_id": int(ddid),
+        "polarization_id": pol_id,
+        "n_rows": int(rows.size),
+        "grid_fill": float(rows.size / (ntime * nant)) if ntime * nant else 0.0,
+        "observing_mode": "single dish",
     }
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
@@ -282,8 +344,17 @@ def open_jyperk(path) -> xr.DataTree:
     """
     p = Path(path)
     rows = read_jyperk_text(p.read_text(encoding="utf-8", errors="replace"), p)
-    tree = {"/": xr.Dataset(attrs={"viscal": "Jy/K factors", "caltable_type": "single-dish Jy/K conversion factors",
-                                   "caltable": p.name, "path": str(p), "units": "Jy/K"})}
+    tree = {
+        "/": xr.Dataset(
+            attrs={
+                "viscal": "Jy/K factors",
+                "caltable_type": "single-dish Jy/K conversion factors",
+                "caltable": p.name,
+                "path": str(p),
+                "units": "Jy/K",
+            }
+        )
+    }
     for spw in sorted({r[2] for r in rows}):
         sub = [r for r in rows if r[2] == spw]
         ebs = list(dict.fromkeys(r[0] for r in sub))
@@ -294,7 +365,9 @@ def open_jyperk(path) -> xr.DataTree:
             grid[ebs.index(ms), ants.index(ant), pols.index(pol)] = factor
         tree[f"spw_{spw}"] = xr.Dataset(
             {"factor": (("eb", "antenna", "receptor"), grid, {"units": "Jy/K"})},
-            coords={"eb": ebs, "antenna": ants, "receptor": pols}, attrs={"spw_id": spw})
+            coords={"eb": ebs, "antenna": ants, "receptor": pols},
+            attrs={"spw_id": spw},
+        )
     return xr.DataTree.from_dict(tree)
 
 
@@ -312,8 +385,9 @@ def read_jyperk_text(text: str, path) -> list[tuple[str, str, int, str, float]]:
     rows = []
     lines = text.splitlines()
     if not lines or tuple(c.strip() for c in lines[0].split(",")) != JYPERK_HEADER:
-        raise UnsupportedCaltable(path, "is not a Jy/K factors file: its first line is not "
-                                        "'MS,Antenna,Spwid,Polarization,Factor'")
+        raise UnsupportedCaltable(
+            path, "is not a Jy/K factors file: its first line is not 'MS,Antenna,Spwid,Polarization,Factor'"
+        )
     for n, line in enumerate(lines[1:], start=2):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
@@ -322,6 +396,9 @@ def read_jyperk_text(text: str, path) -> list[tuple[str, str, int, str, float]]:
             ms, ant, spw, pol, factor = parts
             rows.append((ms, ant, int(spw), pol, float(factor)))
         except ValueError:
-            raise UnsupportedCaltable(path, f"line {n} is not 'MS,Antenna,Spwid,Polarization,Factor' "
-                                            f"(five fields, an integer spw and a number): {line!r}") from None
+            raise UnsupportedCaltable(
+                path,
+                f"line {n} is not 'MS,Antenna,Spwid,Polarization,Factor' "
+                f"(five fields, an integer spw and a number): {line!r}",
+            ) from None
     return rows

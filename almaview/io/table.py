@@ -53,8 +53,15 @@ def check_table_dir(path: str | os.PathLike) -> Path:
 
 # Storage managers that keep their data in table.f<SEQNR> (the tiled ones also in table.f<SEQNR>_TSM<k>).
 _FILE_STORAGE_MANAGERS = {
-    "StandardStMan", "IncrementalStMan", "StManAipsIO", "TiledShapeStMan", "TiledColumnStMan",
-    "TiledCellStMan", "TiledDataStMan", "ISMStMan", "SSMStMan",
+    "StandardStMan",
+    "IncrementalStMan",
+    "StManAipsIO",
+    "TiledShapeStMan",
+    "TiledColumnStMan",
+    "TiledCellStMan",
+    "TiledDataStMan",
+    "ISMStMan",
+    "SSMStMan",
 }
 
 

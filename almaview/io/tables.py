@@ -305,8 +305,10 @@ def _missing_lock_hint(path: str | os.PathLike) -> str:
     if not missing:
         return ""
     where = ", ".join(("the table" if m == "." else m) for m in missing[:4]) + (" ..." if len(missing) > 4 else "")
-    return (f" [no table.lock in {where}: casacore keeps the row count of a table changed in place there, "
-            "so copy or extract tables together with their table.lock files]")
+    return (
+        f" [no table.lock in {where}: casacore keeps the row count of a table changed in place there, "
+        "so copy or extract tables together with their table.lock files]"
+    )
 
 
 def prune_views(directory: str | os.PathLike, keep: int = _KEEP_VIEWS) -> int:
@@ -432,7 +434,7 @@ def open_table(path: str | os.PathLike, subtable: str | None = None) -> Iterator
             bad = err.object[max(err.start - 16, 0) : err.end + 16] if isinstance(err.object, bytes) else b""
             raise DamagedTable(
                 full_key,
-                f"holds text that is not UTF-8 (byte {err.object[err.start:err.start + 1]!r} in {bad!r}): "
+                f"holds text that is not UTF-8 (byte {err.object[err.start : err.start + 1]!r} in {bad!r}): "
                 "table.info, a keyword or a string column is damaged, or was written by a program "
                 "using another encoding; almaview reads tables written by CASA",
             ) from err

@@ -23,23 +23,55 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-__all__ = ["Panel", "tsys", "bandpass", "gains", "delay", "caltable", "eb_summary", "antenna_positions",
-           "uv_coverage", "elevation", "amp_phase", "flux", "flag_summary", "qa_stages"]
+__all__ = [
+    "Panel",
+    "tsys",
+    "bandpass",
+    "gains",
+    "delay",
+    "caltable",
+    "eb_summary",
+    "antenna_positions",
+    "uv_coverage",
+    "elevation",
+    "amp_phase",
+    "flux",
+    "flag_summary",
+    "qa_stages",
+]
 
 #: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
 _LAZY = {
-    "tsys": "caltables", "bandpass": "caltables", "gains": "caltables", "delay": "caltables", "caltable": "caltables",
-    "eb_summary": "overview", "antenna_positions": "overview", "uv_coverage": "overview", "elevation": "overview",
-    "amp_phase": "visibilities", "flux": "visibilities", "flag_summary": "flagging",
+    "tsys": "caltables",
+    "bandpass": "caltables",
+    "gains": "caltables",
+    "delay": "caltables",
+    "caltable": "caltables",
+    "eb_summary": "overview",
+    "antenna_positions": "overview",
+    "uv_coverage": "overview",
+    "elevation": "overview",
+    "amp_phase": "visibilities",
+    "flux": "visibilities",
+    "flag_summary": "flagging",
     "qa_stages": "weblog_qa",
-    "image_plane": "image", "comparison": "image", "spectrum_plot": "spectrum", "beam_plot": "spectrum",
+    "image_plane": "image",
+    "comparison": "image",
+    "spectrum_plot": "spectrum",
+    "beam_plot": "spectrum",
     "continuum_ranges_plot": "continuum",
-    "tp_spectra": "singledish", "tp_power_vs_time": "singledish", "tp_map_coverage": "singledish",
+    "tp_spectra": "singledish",
+    "tp_power_vs_time": "singledish",
+    "tp_map_coverage": "singledish",
 }
 
 #: reductions that used to live here -> their home in almaview.analysis (deprecated aliases)
-_MOVED = {"reduce_visibilities": "visibilities", "flag_fractions": "flagging", "region_spectrum": "image",
-          "moment": "image"}
+_MOVED = {
+    "reduce_visibilities": "visibilities",
+    "flag_fractions": "flagging",
+    "region_spectrum": "image",
+    "moment": "image",
+}
 
 
 def __getattr__(name: str) -> Any:
@@ -48,8 +80,11 @@ def __getattr__(name: str) -> Any:
     if name in _MOVED:
         import warnings
 
-        warnings.warn(f"almaview.plots.{name} moved to almaview.analysis.{name}; the old name will go in the next "
-                      "release", DeprecationWarning, stacklevel=2)
+        warnings.warn(
+            f"almaview.plots.{name} moved to almaview.analysis.{name}; the old name will go in the next release",
+            DeprecationWarning,
+            stacklevel=2,
+        )
         return getattr(importlib.import_module(f"almaview.analysis.{_MOVED[name]}"), name)
     mod = _LAZY.get(name)
     if mod is None:

@@ -23,8 +23,26 @@ HOVER_LIMIT = 8
 
 #: Bokeh's Category10 + Category20 (odd entries), inlined so that importing this module stays cheap
 PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-    "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5",
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
 )
 MEDIAN_COLOUR = "black"
 OUTLIER_COLOUR = "#d62728"
@@ -43,8 +61,17 @@ def colours_for(values: Iterable[Any]) -> dict[Any, str]:
     return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(uniq)}
 
 
-def figure(title: str = "", x_label: str = "", y_label: str = "", *, x_datetime: bool = False,
-           width: int = 560, height: int = 300, tools: str = "pan,box_zoom,wheel_zoom,reset,save,tap", **kw: Any):
+def figure(
+    title: str = "",
+    x_label: str = "",
+    y_label: str = "",
+    *,
+    x_datetime: bool = False,
+    width: int = 560,
+    height: int = 300,
+    tools: str = "pan,box_zoom,wheel_zoom,reset,save,tap",
+    **kw: Any,
+):
     """A Bokeh figure with almaview's defaults (sizing, tools, axis labels).
 
     Examples
@@ -55,16 +82,23 @@ def figure(title: str = "", x_label: str = "", y_label: str = "", *, x_datetime:
     """
     from bokeh.plotting import figure as _figure
 
-    f = _figure(title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto",
-                **kw)
+    f = _figure(
+        title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto", **kw
+    )
     f.xaxis.axis_label = x_label
     f.yaxis.axis_label = y_label
     f.toolbar.logo = None
     return f
 
 
-def table(df: pd.DataFrame, columns: Sequence[str] | None = None, *, width: int = 560, height: int = 240,
-          formatters: dict[str, Any] | None = None):
+def table(
+    df: pd.DataFrame,
+    columns: Sequence[str] | None = None,
+    *,
+    width: int = 560,
+    height: int = 240,
+    formatters: dict[str, Any] | None = None,
+):
     """A Bokeh DataTable over a ColumnDataSource of ``df`` (returns ``(table, source)``).
 
     Examples
@@ -78,10 +112,12 @@ def table(df: pd.DataFrame, columns: Sequence[str] | None = None, *, width: int 
     cols = list(columns or df.columns)
     src = ColumnDataSource({c: _listable(df[c]) for c in cols})
     fmts = formatters or {}
-    tcols = [TableColumn(field=c, title=c.replace("_", " "), **({"formatter": fmts[c]} if c in fmts else {}))
-             for c in cols]
-    return DataTable(source=src, columns=tcols, width=width, height=height, index_position=None,
-                     sizing_mode="stretch_width"), src
+    tcols = [
+        TableColumn(field=c, title=c.replace("_", " "), **({"formatter": fmts[c]} if c in fmts else {})) for c in cols
+    ]
+    return DataTable(
+        source=src, columns=tcols, width=width, height=height, index_position=None, sizing_mode="stretch_width"
+    ), src
 
 
 def _listable(s: pd.Series) -> Any:
@@ -207,8 +243,11 @@ def bound_hovers(obj: Any) -> Any:
     for plot in obj.select({"type": Plot}):
         for tool in plot.toolbar.tools:
             if isinstance(tool, HoverTool):
-                rs = tool.renderers if tool.renderers != "auto" else [
-                    r for r in plot.renderers if isinstance(r, DataRenderer)]
+                rs = (
+                    tool.renderers
+                    if tool.renderers != "auto"
+                    else [r for r in plot.renderers if isinstance(r, DataRenderer)]
+                )
                 tool.limit = max(1, HOVER_LIMIT // max(1, len(rs)))
     return obj
 

@@ -16,17 +16,49 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..analysis.caltables import (bandpass_solutions, caltable_kind, delay_solutions, gain_solutions,
-                                  phase_rms_table, require_kind, solution_mode, tsys_spectra)
+from ..analysis.caltables import (
+    bandpass_solutions,
+    caltable_kind,
+    delay_solutions,
+    gain_solutions,
+    phase_rms_table,
+    require_kind,
+    solution_mode,
+    tsys_spectra,
+)
 from ..analysis.statistics import phase_rms  # noqa: F401 (re-exported)
 from ..analysis.trees import caltable_spws  # noqa: F401 (re-exported)
 from . import Panel
-from ._common import (hover_tool, FLAGGED_COLOUR, MEDIAN_COLOUR, OUTLIER_COLOUR, RASTER_THRESHOLD, colours_for, column,
-                      columns_of, empty_raster, figure, image_layer, raster_data, table)
+from ._common import (
+    hover_tool,
+    FLAGGED_COLOUR,
+    MEDIAN_COLOUR,
+    OUTLIER_COLOUR,
+    RASTER_THRESHOLD,
+    colours_for,
+    column,
+    columns_of,
+    empty_raster,
+    figure,
+    image_layer,
+    raster_data,
+    table,
+)
 from .grid import by_category, check_iterate, grid, legend_outside, who
 
-__all__ = ["tsys", "bandpass", "gains", "delay", "caltable", "phase_rms", "caltable_spws", "tsys_data",
-           "bandpass_data", "gains_data", "refresh"]
+__all__ = [
+    "tsys",
+    "bandpass",
+    "gains",
+    "delay",
+    "caltable",
+    "phase_rms",
+    "caltable_spws",
+    "tsys_data",
+    "bandpass_data",
+    "gains_data",
+    "refresh",
+]
 
 _TIME_TIPS = {"@time": "datetime"}
 
@@ -86,8 +118,9 @@ def _panels(data: pd.DataFrame, iterate: str, spws: Sequence[int], ants: Sequenc
 # ------------------------------------------------------------------------------------------------ Tsys
 
 
-def tsys_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-              outlier_factor: float = 1.5) -> tuple[pd.DataFrame, dict[str, dict], dict[str, Any]]:
+def tsys_data(
+    ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *, outlier_factor: float = 1.5
+) -> tuple[pd.DataFrame, dict[str, dict], dict[str, Any]]:
     """What :func:`tsys` plots, without Bokeh models: (data, source data by name, {'outliers', 'summary'}).
 
     Examples
@@ -106,15 +139,23 @@ def tsys_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str
     if len(sdf):
         sdf["median_tsys"] = sdf["median_tsys"].astype(float).round(2)
     outl = {int(s): sorted(g.loc[g.outlier, "antenna"]) for s, g in summary.groupby("spw")} if len(summary) else {}
-    sdata = {"spectra": _lines(spec, ["spw", "antenna"], ["antenna", "spw", "spw_s", "antenna_s", "outlier", "color"]),
-             "median": _lines(med, ["spw"], ["spw", "spw_s"]),
-             "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color"]),
-             "medians": columns_of(sdf)}
+    sdata = {
+        "spectra": _lines(spec, ["spw", "antenna"], ["antenna", "spw", "spw_s", "antenna_s", "outlier", "color"]),
+        "median": _lines(med, ["spw"], ["spw", "spw_s"]),
+        "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color"]),
+        "medians": columns_of(sdf),
+    }
     return data, sdata, {"outliers": outl, "summary": sdf, "antennas": ants, "colours": cmap}
 
 
-def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-         outlier_factor: float = 1.5, iterate: str = "spw") -> Panel:
+def tsys(
+    ct: Any,
+    spws: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    *,
+    outlier_factor: float = 1.5,
+    iterate: str = "spw",
+) -> Panel:
     """Tsys (K) vs frequency, one panel per spw (``iterate='spw'``, the weblog's page) or per antenna, antennas
     in colour with a legend (outliers red and named in the title), the median spectrum in black; Tsys vs time;
     the per-antenna median table.
@@ -138,40 +179,97 @@ def tsys(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | N
     for part, where in _panels(data, iterate, spw_list, ants):
         outl = sorted({a for s in spw_list for a in meta["outliers"][s] if where.get("spw_s", str(s)) == str(s)})
         shown = [a for a in ants if where.get("antenna_s", a) == a]
-        f = figure(f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
-                   + (f" — outliers: {', '.join(outl)}" if outl else ""), f"frequency (GHz, {_frame(ct)})", "Tsys (K)",
-                   width=460, height=300)
-        items = by_category(f, "multi_line", src, "xs", "ys", "antenna_s", shown,
-                            {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown}, where=where,
-                            line_width=1.2, line_alpha=0.85)
-        f.add_tools(hover_tool([r for _, r in items], tooltips=[
-            ("antenna", "@antenna"), ("spw", "@spw"), ("frequency", "$x{0.0000} GHz"), ("Tsys", "$y{0.0} K")]))
+        f = figure(
+            f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
+            + (f" — outliers: {', '.join(outl)}" if outl else ""),
+            f"frequency (GHz, {_frame(ct)})",
+            "Tsys (K)",
+            width=460,
+            height=300,
+        )
+        items = by_category(
+            f,
+            "multi_line",
+            src,
+            "xs",
+            "ys",
+            "antenna_s",
+            shown,
+            {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown},
+            where=where,
+            line_width=1.2,
+            line_alpha=0.85,
+        )
+        f.add_tools(
+            hover_tool(
+                [r for _, r in items],
+                tooltips=[
+                    ("antenna", "@antenna"),
+                    ("spw", "@spw"),
+                    ("frequency", "$x{0.0000} GHz"),
+                    ("Tsys", "$y{0.0} K"),
+                ],
+            )
+        )
         if iterate != "antenna":
-            med = by_category(f, "multi_line", msrc, "xs", "ys", "spw_s",
-                              [s for s in spw_list if where.get("spw_s", str(s)) == str(s)],
-                              {s: MEDIAN_COLOUR for s in spw_list}, line_width=3)
+            med = by_category(
+                f,
+                "multi_line",
+                msrc,
+                "xs",
+                "ys",
+                "spw_s",
+                [s for s in spw_list if where.get("spw_s", str(s)) == str(s)],
+                {s: MEDIAN_COLOUR for s in spw_list},
+                line_width=3,
+            )
             items.append(("median", [r for _, r in med]))
         legend_outside(f, items, title="antenna")
         figs.append(f)
-    tf = figure(f"Tsys vs time (mean over channels, receptors) · {_eb(ct)}{who(ants)}", "time (UTC)", "Tsys (K)",
-                x_datetime=True, width=620)
+    tf = figure(
+        f"Tsys vs time (mean over channels, receptors) · {_eb(ct)}{who(ants)}",
+        "time (UTC)",
+        "Tsys (K)",
+        x_datetime=True,
+        width=620,
+    )
     tsrc = ColumnDataSource(sdata["time"])
     titems = by_category(tf, "scatter", tsrc, "time", "tsys", "antenna_s", ants, cmap, size=5)
-    tf.add_tools(hover_tool([r for _, r in titems], tooltips=[
-        ("antenna", "@antenna"), ("spw", "@spw"), ("field", "@field"), ("Tsys", "@tsys{0.0} K"),
-        ("time", "@time{%F %T}")], formatters=_TIME_TIPS))
+    tf.add_tools(
+        hover_tool(
+            [r for _, r in titems],
+            tooltips=[
+                ("antenna", "@antenna"),
+                ("spw", "@spw"),
+                ("field", "@field"),
+                ("Tsys", "@tsys{0.0} K"),
+                ("time", "@time{%F %T}"),
+            ],
+            formatters=_TIME_TIPS,
+        )
+    )
     legend_outside(tf, titems, title="antenna")
     tab, ssrc = table(meta["summary"])
     layout = column([grid(figs, share_x=iterate != "spw" or len(figs) == 1), tf, tab])
-    return Panel(layout, data, {"spectra": src, "median": msrc, "time": tsrc, "medians": ssrc},
-                 title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
+    return Panel(
+        layout,
+        data,
+        {"spectra": src, "median": msrc, "time": tsrc, "medians": ssrc},
+        title=f"Tsys — {ct.attrs.get('caltable', '')}",
+        kind="tsys",
+    )
 
 
 # ------------------------------------------------------------------------------------------------ bandpass
 
 
-def bandpass_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-                  raster_threshold: int = RASTER_THRESHOLD) -> tuple[pd.DataFrame, dict[str, dict]]:
+def bandpass_data(
+    ct: Any,
+    spws: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    *,
+    raster_threshold: int = RASTER_THRESHOLD,
+) -> tuple[pd.DataFrame, dict[str, dict]]:
     """What :func:`bandpass` plots, without Bokeh models: (data, source data by name).
 
     Examples
@@ -182,20 +280,26 @@ def bandpass_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence
     cmap = colours_for(data["antenna"]) if len(data) else {}
     data_c = _strs(data, "spw", "antenna").assign(color=[cmap.get(a, "#000") for a in data["antenna"]])
     ok, bad = data_c[~data_c.flagged.astype(bool)], data_c[data_c.flagged.astype(bool)]
-    cols = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color", "spw_s",
-            "antenna_s"]
+    cols = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color", "spw_s", "antenna_s"]
     big = len(ok) > raster_threshold
     sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols), "flagged": columns_of(bad, cols)}
     for s in sorted(set(data["spw"])):
         o = ok[ok["spw"] == s]
         for y, key in (("amp", "amp_image"), ("phase_deg", "phase_image")):
-            sdata[f"{key}_spw{s}"] = (raster_data(o["frequency_ghz"].to_numpy(), o[y].to_numpy()) if big
-                                      else empty_raster())
+            sdata[f"{key}_spw{s}"] = (
+                raster_data(o["frequency_ghz"].to_numpy(), o[y].to_numpy()) if big else empty_raster()
+            )
     return data, sdata
 
 
-def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-             raster_threshold: int = RASTER_THRESHOLD, iterate: str = "spw") -> Panel:
+def bandpass(
+    ct: Any,
+    spws: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    *,
+    raster_threshold: int = RASTER_THRESHOLD,
+    iterate: str = "spw",
+) -> Panel:
     """Bandpass amplitude and phase (deg) per channel, one panel pair per spw (or per antenna), antennas in
     colour with a legend; flagged channels as grey crosses. Above ``raster_threshold`` points each panel shows a
     2-D histogram (sources 'amp_image_spw<N>', 'phase_image_spw<N>').
@@ -215,24 +319,48 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
     spw_list = sorted(set(data["spw"]))
     ants = list(dict.fromkeys(data["antenna"]))
     cmap = colours_for(ants)
-    tips = [("antenna", "@antenna"), ("receptor", "@receptor"), ("spw", "@spw"), ("channel", "@channel"),
-            ("amp", "@amp{0.000}"), ("phase", "@phase_deg{0.0}°")]
+    tips = [
+        ("antenna", "@antenna"),
+        ("receptor", "@receptor"),
+        ("spw", "@spw"),
+        ("channel", "@channel"),
+        ("amp", "@amp{0.000}"),
+        ("phase", "@phase_deg{0.0}°"),
+    ]
     sources = {"points": src, "flagged": fsrc}
     amp_figs, ph_figs = [], []
     # one panel per spw even when iterating over antennas: spws do not share a frequency axis
-    parts = ([(f"spw {s} · {a}", {"spw_s": str(s), "antenna_s": a}) for a in ants for s in spw_list]
-             if iterate == "antenna" else _panels(data, iterate, spw_list, ants))
+    parts = (
+        [(f"spw {s} · {a}", {"spw_s": str(s), "antenna_s": a}) for a in ants for s in spw_list]
+        if iterate == "antenna"
+        else _panels(data, iterate, spw_list, ants)
+    )
     for part, where in parts:
         shown = [a for a in ants if where.get("antenna_s", a) == a]
-        for figs, y, label, key in ((amp_figs, "amp", "amplitude", "amp_image"),
-                                    (ph_figs, "phase_deg", "phase (deg)", "phase_image")):
-            f = figure(f"Bandpass {label.split(' ')[0]} · {_eb(ct)}{part or 'all spws'} · {who(shown)}",
-                       f"frequency (GHz, {_frame(ct)})", label, width=460, height=280)
-            items = by_category(f, "scatter", src, "frequency_ghz", y, "antenna_s", shown, cmap, where=where,
-                                size=3)
-            fl = by_category(f, "scatter", fsrc, "frequency_ghz", y, "spw_s",
-                             [where["spw_s"]] if "spw_s" in where else [str(s) for s in spw_list],
-                             {str(s): FLAGGED_COLOUR for s in spw_list}, marker="x", size=6)
+        for figs, y, label, key in (
+            (amp_figs, "amp", "amplitude", "amp_image"),
+            (ph_figs, "phase_deg", "phase (deg)", "phase_image"),
+        ):
+            f = figure(
+                f"Bandpass {label.split(' ')[0]} · {_eb(ct)}{part or 'all spws'} · {who(shown)}",
+                f"frequency (GHz, {_frame(ct)})",
+                label,
+                width=460,
+                height=280,
+            )
+            items = by_category(f, "scatter", src, "frequency_ghz", y, "antenna_s", shown, cmap, where=where, size=3)
+            fl = by_category(
+                f,
+                "scatter",
+                fsrc,
+                "frequency_ghz",
+                y,
+                "spw_s",
+                [where["spw_s"]] if "spw_s" in where else [str(s) for s in spw_list],
+                {str(s): FLAGGED_COLOUR for s in spw_list},
+                marker="x",
+                size=6,
+            )
             f.add_tools(hover_tool([r for _, r in items], tooltips=tips))
             legend_outside(f, items + [("flagged", [r for _, r in fl])], title="antenna")
             if "spw_s" in where:
@@ -250,8 +378,13 @@ def bandpass(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
 # ------------------------------------------------------------------------------------------------ gains
 
 
-def gains_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-               phase_scans: Sequence[int] | None = None) -> tuple[pd.DataFrame, dict[str, dict]]:
+def gains_data(
+    ct: Any,
+    spws: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    *,
+    phase_scans: Sequence[int] | None = None,
+) -> tuple[pd.DataFrame, dict[str, dict]]:
     """What :func:`gains` plots, without Bokeh models: (data, source data by name).
 
     Examples
@@ -268,8 +401,15 @@ def gains_data(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[st
     return data, {"points": columns_of(ok, cols), "rms": columns_of(rms)}
 
 
-def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, *,
-          iterate: str = "antenna", phase_scans: Sequence[int] | None = None, ncols: int = 3) -> Panel:
+def gains(
+    ct: Any,
+    spws: Sequence[int] | None = None,
+    antennas: Sequence[str] | None = None,
+    *,
+    iterate: str = "antenna",
+    phase_scans: Sequence[int] | None = None,
+    ncols: int = 3,
+) -> Panel:
     """Gain phase (deg) vs time, one panel per antenna (the weblog's hifa_timegaincal page; ``iterate``), spws in
     colour with a legend; amplitude vs time too unless the table is phase-only (gaincal calmode='p'); an
     amplitude-only table shows only amplitudes. The phase RMS table is the weblog's: the standard deviation of
@@ -294,9 +434,17 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
     spw_list = sorted(set(data["spw"]))
     ants = list(dict.fromkeys(data["antenna"]))
     colour_col, values = ("spw_s", [str(s) for s in spw_list]) if iterate != "spw" else ("antenna_s", ants)
-    cmap = ({str(s): c for s, c in colours_for(spw_list).items()} if iterate != "spw" else colours_for(ants))
-    tips = [("antenna", "@antenna"), ("spw", "@spw"), ("receptor", "@receptor"), ("field", "@field"),
-            ("scan", "@scan"), ("amp", "@amp{0.000}"), ("phase", "@phase_deg{0.0}°"), ("time", "@time{%T}")]
+    cmap = {str(s): c for s, c in colours_for(spw_list).items()} if iterate != "spw" else colours_for(ants)
+    tips = [
+        ("antenna", "@antenna"),
+        ("spw", "@spw"),
+        ("receptor", "@receptor"),
+        ("field", "@field"),
+        ("scan", "@scan"),
+        ("amp", "@amp{0.000}"),
+        ("phase", "@phase_deg{0.0}°"),
+        ("time", "@time{%T}"),
+    ]
     rows = []
     ys = [("phase_deg", "phase (deg)", "phase")] if mode != "amplitude" else []
     ys += [("amp", "amplitude", "amplitude")] if mode != "phase" else []
@@ -304,12 +452,21 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
         figs = []
         for part, where in _panels(data, iterate, spw_list, ants):
             shown = [a for a in ants if where.get("antenna_s", a) == a]
-            f = figure(f"Gain {word} · {_eb(ct)}{part or who(shown)}{_fields(data)}", "time (UTC)", label,
-                       x_datetime=True, width=420, height=260)
+            f = figure(
+                f"Gain {word} · {_eb(ct)}{part or who(shown)}{_fields(data)}",
+                "time (UTC)",
+                label,
+                x_datetime=True,
+                width=420,
+                height=260,
+            )
             items = by_category(f, "scatter", src, "time", y, colour_col, values, cmap, where=where, size=4)
             f.add_tools(hover_tool([r for _, r in items], tooltips=tips, formatters=_TIME_TIPS))
-            legend_outside(f, [(f"spw {v}" if colour_col == "spw_s" else v, r) for v, r in items],
-                           title="spw" if colour_col == "spw_s" else "antenna")
+            legend_outside(
+                f,
+                [(f"spw {v}" if colour_col == "spw_s" else v, r) for v, r in items],
+                title="spw" if colour_col == "spw_s" else "antenna",
+            )
             figs.append(f)
         if rows:
             for f, g in zip(figs, rows[0][1]):
@@ -317,8 +474,9 @@ def gains(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
         rows.append((y, figs))
     tab, rsrc = table(pd.DataFrame(sdata["rms"]))
     layout = column([grid(figs, ncols=ncols) for _, figs in rows] + [tab])
-    panel = Panel(layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}",
-                  kind="gains")
+    panel = Panel(
+        layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains"
+    )
     panel.phase_scans = None if phase_scans is None else list(phase_scans)  # type: ignore[attr-defined]
     return panel
 
@@ -340,28 +498,45 @@ def delay(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | 
 
     data = delay_solutions(ct, spws, antennas)
     ok = _strs(data[~data.flagged.astype(bool)], "spw", "receptor")
-    src = ColumnDataSource(columns_of(ok, ["antenna", "receptor", "spw", "delay_ns", "field", "scan", "spw_s",
-                                           "receptor_s"]))
+    src = ColumnDataSource(
+        columns_of(ok, ["antenna", "receptor", "spw", "delay_ns", "field", "scan", "spw_s", "receptor_s"])
+    )
     ants = list(dict.fromkeys(data["antenna"]))
     recs = list(dict.fromkeys(data["receptor"]))
     cmap = colours_for(recs)
     figs = []
     for s in sorted(set(data["spw"])):
-        f = figure(f"Delay · {_eb(ct)}spw {s}{_fields(data)} · {who(ants)}", "antenna", "delay (ns)",
-                   x_range=FactorRange(*ants), width=460, height=280)
-        items = by_category(f, "scatter", src, "antenna", "delay_ns", "receptor_s", recs, cmap,
-                            where={"spw_s": str(s)}, size=7)
-        f.add_tools(hover_tool([r for _, r in items], tooltips=[
-            ("antenna", "@antenna"), ("receptor", "@receptor"), ("spw", "@spw"), ("delay", "@delay_ns{0.000} ns")]))
+        f = figure(
+            f"Delay · {_eb(ct)}spw {s}{_fields(data)} · {who(ants)}",
+            "antenna",
+            "delay (ns)",
+            x_range=FactorRange(*ants),
+            width=460,
+            height=280,
+        )
+        items = by_category(
+            f, "scatter", src, "antenna", "delay_ns", "receptor_s", recs, cmap, where={"spw_s": str(s)}, size=7
+        )
+        f.add_tools(
+            hover_tool(
+                [r for _, r in items],
+                tooltips=[
+                    ("antenna", "@antenna"),
+                    ("receptor", "@receptor"),
+                    ("spw", "@spw"),
+                    ("delay", "@delay_ns{0.000} ns"),
+                ],
+            )
+        )
         f.xaxis.major_label_orientation = 0.9
         legend_outside(f, items, title="receptor")
         figs.append(f)
-    return Panel(grid(figs, share_x=True), data, {"points": src},
-                 title=f"Delay — {ct.attrs.get('caltable', '')}", kind="delay")
+    return Panel(
+        grid(figs, share_x=True), data, {"points": src}, title=f"Delay — {ct.attrs.get('caltable', '')}", kind="delay"
+    )
 
 
-def caltable(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None,
-             **kw: Any) -> Panel:
+def caltable(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None, **kw: Any) -> Panel:
     """The panel for a caltable's kind (VisCal type): :func:`tsys`, :func:`bandpass`, :func:`gains` or
     :func:`delay`. Antenna-position tables have no plot (a typed error says so).
 
@@ -380,8 +555,7 @@ def caltable(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
 _DATA = {"tsys": tsys_data, "bandpass": bandpass_data, "gains": gains_data}
 
 
-def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
-            antennas: Sequence[str] | None = None) -> bool:
+def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> bool:
     """Update a caltable panel's sources in place for a new selection (no Bokeh models built).
 
     Returns False (and changes nothing) when the new selection needs other figures or other legend entries
@@ -399,6 +573,7 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None,
     out = fn(ct, spws, antennas, **kw)
     data, sdata = out[0], out[1]
     old = panel.data
+
     def keys_of(d: pd.DataFrame, c: str) -> set[str]:
         return set(map(str, d[c])) - {"median"} if c in d else set()
 

@@ -15,8 +15,16 @@ import numpy as np
 
 from ..analysis.statistics import CLIPS
 
-__all__ = ["STRETCHES", "PALETTES", "PALETTE_SIZE", "stretch_values", "stretch_palette", "STRETCH_JS",
-           "colour_controls", "clip_key"]
+__all__ = [
+    "STRETCHES",
+    "PALETTES",
+    "PALETTE_SIZE",
+    "stretch_values",
+    "stretch_palette",
+    "STRETCH_JS",
+    "colour_controls",
+    "clip_key",
+]
 
 STRETCHES = ("linear", "sqrt", "log", "asinh", "percentile")
 PALETTES = ("Inferno256", "Viridis256", "Greys256", "Magma256", "Cividis256")
@@ -110,8 +118,15 @@ for (const m of mappers) {
 """ % (PALETTE_SIZE, _LOG_A, _ASINH_A)
 
 
-def colour_controls(mappers: Sequence[Any], limits: Any, *, palette: str = "Inferno256", stretch: str = "linear",
-                    clip: float = 100.0, palettes: Sequence[str] = PALETTES) -> tuple[Any, dict[str, Any]]:
+def colour_controls(
+    mappers: Sequence[Any],
+    limits: Any,
+    *,
+    palette: str = "Inferno256",
+    stretch: str = "linear",
+    clip: float = 100.0,
+    palettes: Sequence[str] = PALETTES,
+) -> tuple[Any, dict[str, Any]]:
     """Bokeh controls (colour map, stretch, clip, upper limit) acting in the browser on ``mappers``,
     with the colour limits of the ``limits`` source (:func:`plane_limits`). Returns (row, controls).
 
@@ -130,10 +145,18 @@ def colour_controls(mappers: Sequence[Any], limits: Any, *, palette: str = "Infe
 
     c = {
         "palette": Select(title="colour map", value=palette, options=list(palettes), width=130),
-        "stretch": Select(title="stretch", value="linear" if stretch == "percentile" else stretch,
-                          options=[s for s in STRETCHES if s != "percentile"], width=100),
-        "clip": Select(title="clip", value=clip_key(clip), options=[(clip_key(v), "min–max" if v == 100 else
-                                                                      f"{v:g} %") for v in CLIPS], width=100),
+        "stretch": Select(
+            title="stretch",
+            value="linear" if stretch == "percentile" else stretch,
+            options=[s for s in STRETCHES if s != "percentile"],
+            width=100,
+        ),
+        "clip": Select(
+            title="clip",
+            value=clip_key(clip),
+            options=[(clip_key(v), "min–max" if v == 100 else f"{v:g} %") for v in CLIPS],
+            width=100,
+        ),
         "upper": Slider(title="upper limit (fraction)", start=0.02, end=1.0, value=1.0, step=0.01, width=200),
     }
     table = {p: list(getattr(bp, p)) for p in palettes}

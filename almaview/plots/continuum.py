@@ -91,9 +91,15 @@ def _in_ranges(freqs_hz: np.ndarray, ranges: Sequence[tuple[float, float]]) -> n
     return inside
 
 
-def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, float]] = (), *,
-                          title: str = "continuum ranges", y: str = "amplitude", width: int = 760,
-                          height: int = 320) -> Panel:
+def continuum_ranges_plot(
+    spectrum: pd.DataFrame,
+    ranges: Sequence[tuple[float, float]] = (),
+    *,
+    title: str = "continuum ranges",
+    y: str = "amplitude",
+    width: int = 760,
+    height: int = 320,
+) -> Panel:
     """Spectrum (step lines per EB) vs frequency (GHz) with continuum ranges (Hz) as editable vertical strips.
 
     ``sources``: 'ranges' (``left``/``right`` GHz; a BoxEditTool edits it), 'spectrum' (one point per channel
@@ -120,25 +126,61 @@ def continuum_ranges_plot(spectrum: pd.DataFrame, ranges: Sequence[tuple[float, 
     unit = str(df["units"].iloc[0]) if "units" in df and len(df) else ""
     frame = str(spectrum.attrs.get("frame", "")) if hasattr(spectrum, "attrs") else ""
     xlabel = f"frequency (GHz, {frame or 'frame not given'})"
-    fig = figure(title, xlabel, f"{y.replace('_', ' ')}{' (' + unit + ')' if unit else ''}", width=width,
-                 height=height, tools="pan,wheel_zoom,box_zoom,reset,save")
+    fig = figure(
+        title,
+        xlabel,
+        f"{y.replace('_', ' ')}{' (' + unit + ')' if unit else ''}",
+        width=width,
+        height=height,
+        tools="pan,wheel_zoom,box_zoom,reset,save",
+    )
     rsrc = ColumnDataSource(ranges_data(ranges), name="ranges")
-    strips = fig.vstrip(x0="left", x1="right", source=rsrc, fill_color=RANGE_COLOUR, fill_alpha=0.25,
-                        line_color=RANGE_COLOUR, line_alpha=0.6, name="ranges")
+    strips = fig.vstrip(
+        x0="left",
+        x1="right",
+        source=rsrc,
+        fill_color=RANGE_COLOUR,
+        fill_alpha=0.25,
+        line_color=RANGE_COLOUR,
+        line_alpha=0.6,
+        name="ranges",
+    )
     lines = ColumnDataSource(step_lines(df, y), name="lines")
     fig.multi_line("xs", "ys", source=lines, line_color="colour", line_width=1.5, legend_field="label")
-    spec = ColumnDataSource({"x": df["x"].to_numpy(), "y": df[y].to_numpy(dtype=float),
-                             "channel": df["channel"].to_numpy() if "channel" in df else np.arange(len(df)),
-                             "eb": df["eb"].astype(str).to_numpy() if "eb" in df else np.full(len(df), "")},
-                            name="spectrum")
-    points = fig.scatter("x", "y", source=spec, size=3, fill_alpha=0.0, line_alpha=0.0,
-                         selection_fill_color="black", selection_fill_alpha=1.0, selection_line_alpha=0.0,
-                         nonselection_fill_alpha=0.0, nonselection_line_alpha=0.0, name="channels")
-    edit = BoxEditTool(renderers=[strips], empty_value=0.0,
-                       description="continuum ranges: shift-drag to add, drag to move, tap + Backspace to delete")
+    spec = ColumnDataSource(
+        {
+            "x": df["x"].to_numpy(),
+            "y": df[y].to_numpy(dtype=float),
+            "channel": df["channel"].to_numpy() if "channel" in df else np.arange(len(df)),
+            "eb": df["eb"].astype(str).to_numpy() if "eb" in df else np.full(len(df), ""),
+        },
+        name="spectrum",
+    )
+    points = fig.scatter(
+        "x",
+        "y",
+        source=spec,
+        size=3,
+        fill_alpha=0.0,
+        line_alpha=0.0,
+        selection_fill_color="black",
+        selection_fill_alpha=1.0,
+        selection_line_alpha=0.0,
+        nonselection_fill_alpha=0.0,
+        nonselection_line_alpha=0.0,
+        name="channels",
+    )
+    edit = BoxEditTool(
+        renderers=[strips],
+        empty_value=0.0,
+        description="continuum ranges: shift-drag to add, drag to move, tap + Backspace to delete",
+    )
     select = BoxSelectTool(renderers=[points], dimensions="width", description="select channels (x range)")
-    fig.add_tools(edit, select, hover_tool([points], tooltips=[("channel", "@channel"), ("EB", "@eb"),
-                                                                         ("GHz", "@x{0.000000}"), (y, "@y")]))
+    fig.add_tools(
+        edit,
+        select,
+        hover_tool([points], tooltips=[("channel", "@channel"), ("EB", "@eb"), ("GHz", "@x{0.000000}"), (y, "@y")]),
+    )
     fig.toolbar.active_drag = edit  # shift-drag adds a range, drag moves one; the box select is one click away
     fig.toolbar.active_tap = edit  # tap a range, then Backspace deletes it
     if fig.legend:

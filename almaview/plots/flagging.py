@@ -15,6 +15,7 @@ from ._common import bound_hovers, column, figure, row, table
 
 __all__ = ["flag_fractions", "flag_summary"]
 
+
 def flag_summary(fractions: pd.DataFrame) -> Panel:
     """Heatmaps (antenna x spw, scan x spw) and a table (per field/intent and spw) of flagged fractions.
 
@@ -36,21 +37,34 @@ def flag_summary(fractions: pd.DataFrame) -> Panel:
         d = df.assign(key=df[key].astype(str), spw_s=df["spw"].astype(str), pct=(100 * df["fraction"]).round(2))
         keys = [str(k) for k in sorted(df[key].unique(), key=lambda v: (str(type(v)), v))]
         spws = [str(s) for s in sorted(df["spw"].unique())]
-        f = figure(f"Flagged fraction per {name} and spw", "spw", name, width=360,
-                   height=max(220, 40 + 18 * len(keys)), x_range=spws, y_range=list(reversed(keys)),
-                   tools="hover,tap,save,reset")
+        f = figure(
+            f"Flagged fraction per {name} and spw",
+            "spw",
+            name,
+            width=360,
+            height=max(220, 40 + 18 * len(keys)),
+            x_range=spws,
+            y_range=list(reversed(keys)),
+            tools="hover,tap,save,reset",
+        )
         src = ColumnDataSource({c: d[c].tolist() for c in ("key", "spw_s", "fraction", "pct", "flagged", "total")})
-        f.rect("spw_s", "key", 1, 1, source=src, fill_color={"field": "fraction", "transform": mapper},
-               line_color="white")
+        f.rect(
+            "spw_s", "key", 1, 1, source=src, fill_color={"field": "fraction", "transform": mapper}, line_color="white"
+        )
         f.add_layout(ColorBar(color_mapper=mapper, title="flagged fraction", width=10), "right")
-        f.select_one(HoverTool).tooltips = [(name, "@key"), ("spw", "@spw_s"), ("flagged", "@pct{0.00}%"),
-                                            ("samples", "@flagged / @total")]
+        f.select_one(HoverTool).tooltips = [
+            (name, "@key"),
+            ("spw", "@spw_s"),
+            ("flagged", "@pct{0.00}%"),
+            ("samples", "@flagged / @total"),
+        ]
         # the key of the colours, outside the data (0 = nothing flagged, 1 = all)
         f.add_layout(ColorBar(color_mapper=mapper, title="flagged fraction", width=10), "right")
         figs.append(bound_hovers(f))
         sources[name] = src
-    tab_df = by_field.assign(percent=(100 * by_field["fraction"]).round(2))[["field", "intents", "spw", "percent",
-                                                                              "flagged", "total"]]
+    tab_df = by_field.assign(percent=(100 * by_field["fraction"]).round(2))[
+        ["field", "intents", "spw", "percent", "flagged", "total"]
+    ]
     tab, tsrc = table(tab_df)
     sources["field"] = tsrc
     data = pd.concat([by_ant, by_scan, by_field], ignore_index=True)

@@ -36,8 +36,19 @@ def check_iterate(iterate: str) -> str:
     return iterate
 
 
-def by_category(fig: Any, glyph: str, source: Any, x: str, y: str, column: str, values: Sequence[Any],
-                colours: dict[Any, str], *, where: dict[str, Any] | None = None, **kw: Any) -> list[tuple[str, Any]]:
+def by_category(
+    fig: Any,
+    glyph: str,
+    source: Any,
+    x: str,
+    y: str,
+    column: str,
+    values: Sequence[Any],
+    colours: dict[Any, str],
+    *,
+    where: dict[str, Any] | None = None,
+    **kw: Any,
+) -> list[tuple[str, Any]]:
     """One ``glyph`` renderer per value of ``column`` (a view of the shared ``source``: nothing copied), restricted
     to the rows where every ``where`` column equals its value; returns [(label, renderer)] for a legend.
     Filtered columns hold strings (Bokeh's GroupFilter compares strings). Lines: use 'multi_line' (one row per
@@ -78,9 +89,15 @@ def legend_outside(fig: Any, items: Sequence[tuple[str, Any]], *, title: str = "
     """
     from bokeh.models import Legend, LegendItem
 
-    leg = Legend(items=[LegendItem(label=label, renderers=r if isinstance(r, list) else [r]) for label, r in items],
-                 click_policy="hide", title=title, label_text_font_size="8pt", glyph_height=12, spacing=0,
-                 nrows=min(max_rows, max(1, len(items))))
+    leg = Legend(
+        items=[LegendItem(label=label, renderers=r if isinstance(r, list) else [r]) for label, r in items],
+        click_policy="hide",
+        title=title,
+        label_text_font_size="8pt",
+        glyph_height=12,
+        spacing=0,
+        nrows=min(max_rows, max(1, len(items))),
+    )
     fig.add_layout(leg, "right")
     return leg
 
@@ -103,8 +120,12 @@ def grid(figs: Sequence[Any], *, ncols: int = 2, share_x: bool = True, share_y: 
             f.x_range = figs[0].x_range
         if share_y:
             f.y_range = figs[0].y_range
-    return gridplot(figs, ncols=max(1, min(ncols, len(figs))), toolbar_location="right",
-                    sizing_mode="stretch_width" if len(figs) > 1 else None)
+    return gridplot(
+        figs,
+        ncols=max(1, min(ncols, len(figs))),
+        toolbar_location="right",
+        sizing_mode="stretch_width" if len(figs) > 1 else None,
+    )
 
 
 def who(antennas: Sequence[str], limit: int = 6) -> str:

@@ -23,28 +23,81 @@ from typing import Any, Sequence
 import numpy as np
 import xarray as xr
 
-from ..analysis.image import (RMS_SAMPLES, channel_beam, moment, overlay_plane, plane_noise,  # noqa: F401
-                              plane_slice, read_plane, region_spectrum, spectral_axis, velocity_axis)
+from ..analysis.image import (
+    RMS_SAMPLES,
+    channel_beam,
+    moment,
+    overlay_plane,
+    plane_noise,  # noqa: F401
+    plane_slice,
+    read_plane,
+    region_spectrum,
+    spectral_axis,
+    velocity_axis,
+)
 from ..analysis.statistics import CLIPS, plane_limits, robust_rms
 from . import Panel
 from ._common import hover_tool
-from .colour import (PALETTE_SIZE, PALETTES, STRETCH_JS, STRETCHES, clip_key, colour_controls,  # noqa: F401
-                     stretch_palette, stretch_values)
+from .colour import (
+    PALETTE_SIZE,
+    PALETTES,
+    STRETCH_JS,
+    STRETCHES,
+    clip_key,
+    colour_controls,  # noqa: F401
+    stretch_palette,
+    stretch_values,
+)
 from .sky import WORLD_TICK_JS, format_dec, format_ra, geometry, is_celestial, lazy_world, world_axes  # noqa: F401
 from .sky import world_axis_table  # noqa: F401
 from .spectrum import beam_plot, spectrum_plot  # noqa: F401
 
-__all__ = ["image_plane", "update_plane", "prepare_plane", "comparison", "short_name", "image_title",
-           # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
-           "world_axis_table", "format_ra", "format_dec", "WORLD_TICK_JS", "read_plane", "plane_limits",
-           "stretch_values", "stretch_palette", "colour_controls", "region_spectrum", "moment", "spectrum_plot",
-           "beam_plot", "plane_slice", "STRETCHES", "CLIPS", "PALETTES", "velocity_axis", "spectral_axis"]
+__all__ = [
+    "image_plane",
+    "update_plane",
+    "prepare_plane",
+    "comparison",
+    "short_name",
+    "image_title",
+    # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
+    "world_axis_table",
+    "format_ra",
+    "format_dec",
+    "WORLD_TICK_JS",
+    "read_plane",
+    "plane_limits",
+    "stretch_values",
+    "stretch_palette",
+    "colour_controls",
+    "region_spectrum",
+    "moment",
+    "spectrum_plot",
+    "beam_plot",
+    "plane_slice",
+    "STRETCHES",
+    "CLIPS",
+    "PALETTES",
+    "velocity_axis",
+    "spectral_axis",
+]
 
 
-def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stretch: str = "linear",
-                clip: float | None = None, palette: str = "Inferno256", max_pixels: int = 1024,
-                rms: float | None = None, mask: xr.DataArray | None = None, pb: xr.DataArray | None = None,
-                pb_levels: Sequence[float] = (0.2, 0.5), width: int = 520, title: str | None = None) -> Panel:
+def image_plane(
+    image: xr.DataArray,
+    channel: int = 0,
+    *,
+    stokes: int = 0,
+    stretch: str = "linear",
+    clip: float | None = None,
+    palette: str = "Inferno256",
+    max_pixels: int = 1024,
+    rms: float | None = None,
+    mask: xr.DataArray | None = None,
+    pb: xr.DataArray | None = None,
+    pb_levels: Sequence[float] = (0.2, 0.5),
+    width: int = 520,
+    title: str | None = None,
+) -> Panel:
     """One channel of an image: colour-mapped plane, colour bar in the image unit, beam ellipse, scale bar,
     RA/Dec axes (data in offsets in arcsec from the centre; tick labels in RA/Dec of the image's frame), hover
     RA, Dec, value and SNR,
@@ -81,21 +134,47 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
     clips = sorted(set(CLIPS) | {clip}, reverse=True)
     limits = ColumnDataSource(plane_limits(values, clips), name="limits")
     j = clips.index(clip)
-    mapper = LinearColorMapper(palette=stretch_palette(palette, stretch), low=limits.data["low"][j],
-                               high=limits.data["high"][j], name="mapper", nan_color="rgba(0,0,0,0)")
+    mapper = LinearColorMapper(
+        palette=stretch_palette(palette, stretch),
+        low=limits.data["low"][j],
+        high=limits.data["high"][j],
+        name="mapper",
+        nan_color="rgba(0,0,0,0)",
+    )
     # The x axis runs east to the left (reversed range): column 0 (east edge) sits at the largest offset.
-    src = ColumnDataSource({"image": [np.ascontiguousarray(values[:, ::-1])], "x": [right], "y": [bottom],
-                            "dw": [left - right], "dh": [top - bottom]}, name="image")
+    src = ColumnDataSource(
+        {
+            "image": [np.ascontiguousarray(values[:, ::-1])],
+            "x": [right],
+            "y": [bottom],
+            "dw": [left - right],
+            "dh": [top - bottom],
+        },
+        name="image",
+    )
     # Square pixels: the frame (not the whole figure, with its colour bar and axes) has the image's aspect.
     frame = int(width * 0.78)
-    fig = figure(frame_width=frame, frame_height=max(40, int(frame * (top - bottom) / max(abs(right - left), 1e-9))),
-                 x_range=(left, right), y_range=(bottom, top),
-                 title=title or image_title(image, channel),
-                 x_axis_label="ΔRA (arcsec, east left)" if is_celestial(image) else "x (pixels, reversed)",
-                 y_axis_label="ΔDec (arcsec)" if is_celestial(image) else "y (pixels)", tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select")
-    fig.tags = [{"stretch": stretch, "clip": clip, "stokes": stokes, "max_pixels": max_pixels,
-                 "shape": [int(image.sizes["y"]), int(image.sizes["x"])],
-                 "pb_levels": list(pb_levels), "fixed_rms": rms}]
+    fig = figure(
+        frame_width=frame,
+        frame_height=max(40, int(frame * (top - bottom) / max(abs(right - left), 1e-9))),
+        x_range=(left, right),
+        y_range=(bottom, top),
+        title=title or image_title(image, channel),
+        x_axis_label="ΔRA (arcsec, east left)" if is_celestial(image) else "x (pixels, reversed)",
+        y_axis_label="ΔDec (arcsec)" if is_celestial(image) else "y (pixels)",
+        tools="pan,wheel_zoom,box_zoom,reset,save,tap,box_select",
+    )
+    fig.tags = [
+        {
+            "stretch": stretch,
+            "clip": clip,
+            "stokes": stokes,
+            "max_pixels": max_pixels,
+            "shape": [int(image.sizes["y"]), int(image.sizes["x"])],
+            "pb_levels": list(pb_levels),
+            "fixed_rms": rms,
+        }
+    ]
     renderer = fig.image(image="image", x="x", y="y", dw="dw", dh="dh", source=src, color_mapper=mapper)
     renderer.name = "plane"
     if is_celestial(image):
@@ -109,40 +188,105 @@ def image_plane(image: xr.DataArray, channel: int = 0, *, stokes: int = 0, stret
             hra, hdec = image.attrs["wcs"].celestial.pixel_to_world_values(hx, hy)
     else:  # no sky axes (a detector image, unnamed axes): pixels only
         hra = hdec = np.full(hx.shape, np.nan)
-    hover_src = ColumnDataSource({"ox": (-(hx - g["cx"]) * g["dx"]).ravel(), "oy": ((hy - g["cy"]) * g["dy"]).ravel(),
-                                  "ra": hra.ravel(), "dec": hdec.ravel(), "px": hx.ravel(), "py": hy.ravel(),
-                                  "value": np.zeros(hx.size), "snr": np.zeros(hx.size)}, name="hover")
-    dots = fig.scatter("ox", "oy", source=hover_src, size=max(2, int(width / 128 / 2)), alpha=0.0,
-                       selection_alpha=0.0, nonselection_alpha=0.0)
+    hover_src = ColumnDataSource(
+        {
+            "ox": (-(hx - g["cx"]) * g["dx"]).ravel(),
+            "oy": ((hy - g["cy"]) * g["dy"]).ravel(),
+            "ra": hra.ravel(),
+            "dec": hdec.ravel(),
+            "px": hx.ravel(),
+            "py": hy.ravel(),
+            "value": np.zeros(hx.size),
+            "snr": np.zeros(hx.size),
+        },
+        name="hover",
+    )
+    dots = fig.scatter(
+        "ox",
+        "oy",
+        source=hover_src,
+        size=max(2, int(width / 128 / 2)),
+        alpha=0.0,
+        selection_alpha=0.0,
+        nonselection_alpha=0.0,
+    )
     for tool in fig.tools:  # clicks and boxes select the invisible grid, never the image (it would dim)
         if type(tool).__name__ in ("TapTool", "BoxSelectTool"):
             tool.renderers = [dots]
-    fig.add_tools(hover_tool([dots], tooltips=[
-        ("RA", "@ra{0.000000}°"), ("Dec", "@dec{0.000000}°"), ("value", f"@value{{0.000e}} {unit}"),
-        ("SNR", "@snr{0.0}"), ("pixel", "(@px, @py)")]))
+    fig.add_tools(
+        hover_tool(
+            [dots],
+            tooltips=[
+                ("RA", "@ra{0.000000}°"),
+                ("Dec", "@dec{0.000000}°"),
+                ("value", f"@value{{0.000e}} {unit}"),
+                ("SNR", "@snr{0.0}"),
+                ("pixel", "(@px, @py)"),
+            ],
+        )
+    )
     fig.add_layout(ColorBar(color_mapper=mapper, title=unit, width=12), "right")
     # Beam ellipse (bottom left) and scale bar (bottom right).
-    beam_src = ColumnDataSource({"x": [left - 0.1 * (left - right)], "y": [bottom + 0.1 * (top - bottom)],
-                                 "w": [math.nan], "h": [math.nan], "angle": [0.0]}, name="beam")
+    beam_src = ColumnDataSource(
+        {
+            "x": [left - 0.1 * (left - right)],
+            "y": [bottom + 0.1 * (top - bottom)],
+            "w": [math.nan],
+            "h": [math.nan],
+            "angle": [0.0],
+        },
+        name="beam",
+    )
     # Visible on any background: a dark translucent fill and a dark halo under a white edge (on a white/saturated
     # plane the dark halo and fill show, on a black one the white edge does).
-    fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color="black",
-                fill_alpha=0.45, line_color="black", line_width=4, name="beam_halo")
-    fig.ellipse("x", "y", width="w", height="h", angle="angle", source=beam_src, fill_color=None,
-                line_color="white", line_width=2, name="beam_edge")
+    fig.ellipse(
+        "x",
+        "y",
+        width="w",
+        height="h",
+        angle="angle",
+        source=beam_src,
+        fill_color="black",
+        fill_alpha=0.45,
+        line_color="black",
+        line_width=4,
+        name="beam_halo",
+    )
+    fig.ellipse(
+        "x",
+        "y",
+        width="w",
+        height="h",
+        angle="angle",
+        source=beam_src,
+        fill_color=None,
+        line_color="white",
+        line_width=2,
+        name="beam_edge",
+    )
     span = abs(left - right)
     bar = float(f"{span / 5:.1g}")
-    fig.line([right + 0.05 * span + bar, right + 0.05 * span], [bottom + 0.06 * (top - bottom)] * 2,
-             line_color="white", line_width=3)
-    fig.text([right + 0.05 * span + bar], [bottom + 0.08 * (top - bottom)], text=[f'{bar:g}"'],
-             text_color="white", text_font_size="10pt")
+    fig.line(
+        [right + 0.05 * span + bar, right + 0.05 * span],
+        [bottom + 0.06 * (top - bottom)] * 2,
+        line_color="white",
+        line_width=3,
+    )
+    fig.text(
+        [right + 0.05 * span + bar],
+        [bottom + 0.08 * (top - bottom)],
+        text=[f'{bar:g}"'],
+        text_color="white",
+        text_font_size="10pt",
+    )
     sources = {"image": src, "beam": beam_src, "hover": hover_src, "limits": limits}
     for name, over, colour in (("mask", mask, "cyan"), ("pb", pb, "white")):
         if over is None:
             continue
         s = ColumnDataSource({"xs": [], "ys": []}, name=name)
-        fig.multi_line("xs", "ys", source=s, line_color=colour, line_width=1.5,
-                       line_dash="solid" if name == "mask" else "dashed")
+        fig.multi_line(
+            "xs", "ys", source=s, line_color=colour, line_width=1.5, line_dash="solid" if name == "mask" else "dashed"
+        )
         sources[name] = s
     panel = Panel(fig, xr.Dataset(), sources, title=fig.title.text, kind="image_plane")
     _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=False)
@@ -185,8 +329,9 @@ def image_title(image: xr.DataArray, channel: int) -> str:
     return f"{name} · channel {channel}" if spec and image.sizes[spec] > 1 else name
 
 
-def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pixels: int = 1024,
-                  clips: Sequence[float] = CLIPS) -> dict[str, Any]:
+def prepare_plane(
+    image: xr.DataArray, channel: int, *, stokes: int = 0, max_pixels: int = 1024, clips: Sequence[float] = CLIPS
+) -> dict[str, Any]:
     """The channel-dependent work of :func:`update_plane` that needs no panel (read the plane, its colour limits
     for ``clips``): computed ahead (e.g. the next channel, in a thread, while the browser draws) and handed to
     ``update_plane(..., prepared=...)``.
@@ -199,15 +344,32 @@ def prepare_plane(image: xr.DataArray, channel: int, *, stokes: int = 0, max_pix
     ([[4.0, 5.0], [6.0, 7.0]], [4.0], [7.0])
     """
     values, step, extremes = read_plane(image, channel, stokes, max_pixels)
-    return {"channel": int(channel), "stokes": stokes, "max_pixels": max_pixels, "values": values, "step": step,
-            "extremes": extremes, "clips": [float(c) for c in clips], "limits": plane_limits(values, clips),
-            "noise": robust_rms(values, RMS_SAMPLES),  # the noise when no mask and no fixed rms are given
-            "shown": np.ascontiguousarray(values[:, ::-1])}
+    return {
+        "channel": int(channel),
+        "stokes": stokes,
+        "max_pixels": max_pixels,
+        "values": values,
+        "step": step,
+        "extremes": extremes,
+        "clips": [float(c) for c in clips],
+        "limits": plane_limits(values, clips),
+        "noise": robust_rms(values, RMS_SAMPLES),  # the noise when no mask and no fixed rms are given
+        "shown": np.ascontiguousarray(values[:, ::-1]),
+    }
 
 
-def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.DataArray | None = None,
-                 pb: xr.DataArray | None = None, rms: float | None = None, title: str | None = None,
-                 prepared: dict[str, Any] | None = None, max_pixels: int | None = None) -> Panel:
+def update_plane(
+    panel: Panel,
+    image: xr.DataArray,
+    channel: int,
+    *,
+    mask: xr.DataArray | None = None,
+    pb: xr.DataArray | None = None,
+    rms: float | None = None,
+    title: str | None = None,
+    prepared: dict[str, Any] | None = None,
+    max_pixels: int | None = None,
+) -> Panel:
     """Show ``channel`` of ``image`` in a panel built by :func:`image_plane`, in place: reads one plane and
     updates only the sources (image, hover values/SNR, beam, limits, mask/pb contours), the mapper limits,
     the title and ``panel.data``; figures are never rebuilt. ``image`` must have the panel's geometry.
@@ -227,11 +389,18 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
     shown_pixels = int(max_pixels or tags["max_pixels"])
     shape = [int(image.sizes["y"]), int(image.sizes["x"])]
     if shape != list(tags.get("shape", shape)):
-        raise ValueError(f"{image.name}: image shape {tuple(shape)} differs from the panel's "
-                         f"{tuple(tags['shape'])}; build a new panel")
+        raise ValueError(
+            f"{image.name}: image shape {tuple(shape)} differs from the panel's "
+            f"{tuple(tags['shape'])}; build a new panel"
+        )
     clips = list(panel.sources["limits"].data["clip"])
-    if not (prepared and prepared["channel"] == int(channel) and prepared["stokes"] == tags["stokes"]
-            and prepared["max_pixels"] == shown_pixels and prepared["clips"] == clips):
+    if not (
+        prepared
+        and prepared["channel"] == int(channel)
+        and prepared["stokes"] == tags["stokes"]
+        and prepared["max_pixels"] == shown_pixels
+        and prepared["clips"] == clips
+    ):
         prepared = prepare_plane(image, channel, stokes=tags["stokes"], max_pixels=shown_pixels, clips=clips)
     values, step, extremes = prepared["values"], prepared["step"], prepared["extremes"]
     src = panel.sources["image"]
@@ -241,22 +410,50 @@ def update_plane(panel: Panel, image: xr.DataArray, channel: int, *, mask: xr.Da
         src.data["image"] = [prepared["shown"]]
     else:  # another decimation: the plane's corners move by up to a pixel
         g = geometry(image, step, values.shape[1], values.shape[0])
-        src.data.update(image=[prepared["shown"]], x=[g["right"]], y=[g["bottom"]], dw=[g["left"] - g["right"]],
-                        dh=[g["top"] - g["bottom"]])
+        src.data.update(
+            image=[prepared["shown"]],
+            x=[g["right"]],
+            y=[g["bottom"]],
+            dw=[g["left"] - g["right"]],
+            dh=[g["top"] - g["bottom"]],
+        )
     if rms is None:
         rms = tags["fixed_rms"]
     if rms is None and mask is None:
         rms = prepared["noise"]  # the plane's robust rms, computed ahead
-    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=True,
-          limits=prepared["limits"], max_pixels=shown_pixels)
+    _fill(
+        panel,
+        image,
+        channel,
+        values,
+        step,
+        extremes,
+        mask=mask,
+        pb=pb,
+        rms=rms,
+        set_limits=True,
+        limits=prepared["limits"],
+        max_pixels=shown_pixels,
+    )
     panel.layout.title.text = panel.title = title or image_title(image, channel)
     return panel
 
 
-def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, step: int,
-          extremes: tuple[float, float], *,
-          mask: xr.DataArray | None, pb: xr.DataArray | None, rms: float | None, set_limits: bool,
-          limits: dict[str, list[float]] | None = None, max_pixels: int | None = None) -> None:
+def _fill(
+    panel: Panel,
+    image: xr.DataArray,
+    channel: int,
+    values: np.ndarray,
+    step: int,
+    extremes: tuple[float, float],
+    *,
+    mask: xr.DataArray | None,
+    pb: xr.DataArray | None,
+    rms: float | None,
+    set_limits: bool,
+    limits: dict[str, list[float]] | None = None,
+    max_pixels: int | None = None,
+) -> None:
     """Everything of a panel that depends on the channel, except the image column (set by the caller)."""
     fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
     ny, nx = values.shape
@@ -282,8 +479,12 @@ def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, s
         if over is None or name not in sources:
             continue
         ov = mask_plane if name == "mask" else overlay_plane(over, channel, shown_pixels)
-        xs, ys = _contours(np.nan_to_num(np.asarray(ov, dtype=float), nan=0.0), levels,
-                           lambda c: -(c * step - g["cx"]) * g["dx"], lambda r: (r * step - g["cy"]) * g["dy"])
+        xs, ys = _contours(
+            np.nan_to_num(np.asarray(ov, dtype=float), nan=0.0),
+            levels,
+            lambda c: -(c * step - g["cx"]) * g["dx"],
+            lambda r: (r * step - g["cy"]) * g["dy"],
+        )
         sources[name].data = {"xs": xs, "ys": ys}
     xi, yi = np.arange(nx) * step, np.arange(ny) * step
     old = panel.data
@@ -295,12 +496,24 @@ def _fill(panel: Panel, image: xr.DataArray, channel: int, values: np.ndarray, s
         ra = dec = np.full((ny, nx), np.nan)
     unit = str(image.attrs.get("units", ""))
     panel.data = xr.Dataset(
-        {"value": (("y", "x"), values, {"units": unit}),
-         "snr": (("y", "x"), values / np.float32(noise) if noise and noise > 0 else np.full_like(values, np.nan))},
+        {
+            "value": (("y", "x"), values, {"units": unit}),
+            "snr": (("y", "x"), values / np.float32(noise) if noise and noise > 0 else np.full_like(values, np.nan)),
+        },
         coords={"y": yi, "x": xi, "ra": (("y", "x"), ra, {"units": "deg"}), "dec": (("y", "x"), dec, {"units": "deg"})},
-        attrs={"channel": int(channel), "rms": noise, "step": step, "units": unit, "image": str(image.name),
-               "min": extremes[0], "max": extremes[1],
-               "beam_major": bmaj, "beam_minor": bmin, "beam_pa": bpa})
+        attrs={
+            "channel": int(channel),
+            "rms": noise,
+            "step": step,
+            "units": unit,
+            "image": str(image.name),
+            "min": extremes[0],
+            "max": extremes[1],
+            "beam_major": bmaj,
+            "beam_minor": bmin,
+            "beam_pa": bpa,
+        },
+    )
 
 
 def _contours(a: np.ndarray, levels: Sequence[float], fx: Any, fy: Any) -> tuple[list, list]:
@@ -315,8 +528,7 @@ def _contours(a: np.ndarray, levels: Sequence[float], fx: Any, fy: Any) -> tuple
     return xs, ys
 
 
-def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | None = None,
-               **kwargs: Any) -> Panel:
+def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | None = None, **kwargs: Any) -> Panel:
     """Two or more images side by side with linked pan/zoom and one shared colour mapper (limits of the
     first image), e.g. the delivered and a re-imaged continuum. ``kwargs`` go to :func:`image_plane`.
 
@@ -338,7 +550,9 @@ def comparison(*images: xr.DataArray, channel: int = 0, names: Sequence[str] | N
         raise ValueError(f"{len(names)} names for {len(images)} images")
     # Side by side in a notebook's width (~900 px): narrower frames, and one colour bar (the mapper is shared).
     kwargs.setdefault("width", max(280, 760 // len(images)))
-    panels = [image_plane(img, min(channel, img.sizes.get(spectral_axis(img) or "", 1) - 1), **kwargs) for img in images]
+    panels = [
+        image_plane(img, min(channel, img.sizes.get(spectral_axis(img) or "", 1) - 1), **kwargs) for img in images
+    ]
     first = panels[0].layout
     mapper = first.select_one({"name": "mapper"})
     for p in panels[1:]:

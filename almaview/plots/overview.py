@@ -10,16 +10,32 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
-from ..analysis.overview import (baseline_counts, eb_facts, elevation_table, onsource_table,  # noqa: F401
-                                 uv_points)
+from ..analysis.overview import (
+    baseline_counts,
+    eb_facts,
+    elevation_table,
+    onsource_table,  # noqa: F401
+    uv_points,
+)
 from ..analysis.trees import ms_spws  # noqa: F401 (re-exported)
 from . import Panel
 from .grid import by_category, legend_outside
-from ._common import (hover_tool, RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
-                      raster_data, row,
-                      table)
+from ._common import (
+    hover_tool,
+    RASTER_THRESHOLD,
+    colours_for,
+    column,
+    columns_of,
+    empty_raster,
+    figure,
+    image_layer,
+    raster_data,
+    row,
+    table,
+)
 
 __all__ = ["eb_summary", "antenna_positions", "uv_coverage", "elevation", "ms_spws", "onsource_table"]
+
 
 def eb_summary(vis: Any) -> Panel:
     """The EB table: start/end, antennas, baseline min/max, spws, and on-source time per field and intent.
@@ -37,9 +53,14 @@ def eb_summary(vis: Any) -> Panel:
     facts = eb_facts(vis)
     onsrc = onsource_table(vis)
     onsrc.attrs["facts"] = facts
-    html = "<table class='almaview-facts'>" + "".join(
-        f"<tr><th style='text-align:left;padding-right:1em'>{k.replace('_', ' ')}</th><td>{v}</td></tr>"
-        for k, v in facts.items()) + "</table>"
+    html = (
+        "<table class='almaview-facts'>"
+        + "".join(
+            f"<tr><th style='text-align:left;padding-right:1em'>{k.replace('_', ' ')}</th><td>{v}</td></tr>"
+            for k, v in facts.items()
+        )
+        + "</table>"
+    )
     tab, src = table(onsrc, height=30 + 26 * max(len(onsrc), 1))
     return Panel(column([Div(text=html), tab]), onsrc, {"onsource": src}, title=f"EB {facts['eb']}", kind="eb_summary")
 
@@ -60,30 +81,57 @@ def antenna_positions(vis: Any, antennas: Sequence[str] | None = None) -> Panel:
     enu = ant.ANTENNA_POSITION_ENU.values
     names = [str(n) for n in ant.antenna_name.values]
     counts = baseline_counts(vis)
-    data = pd.DataFrame({"antenna": names, "pad": ant.station_name.values.astype(str),
-                         "east_m": enu[:, 0].astype(float), "north_m": enu[:, 1].astype(float),
-                         "up_m": enu[:, 2].astype(float), "baselines": [counts.get(n, 0) for n in names]})
+    data = pd.DataFrame(
+        {
+            "antenna": names,
+            "pad": ant.station_name.values.astype(str),
+            "east_m": enu[:, 0].astype(float),
+            "north_m": enu[:, 1].astype(float),
+            "up_m": enu[:, 2].astype(float),
+            "baselines": [counts.get(n, 0) for n in names],
+        }
+    )
     src = ColumnDataSource(columns_of(data))
     if antennas is not None:
         src.selected.indices = [i for i, n in enumerate(names) if n in set(antennas)]
     finite = np.isfinite(enu[:, :2]).all(axis=1)  # rows at (0, 0, 0) have no offset
     span = max(float(np.abs(enu[finite, :2]).max()) * 1.15, 10.0) if finite.any() else 10.0
-    f = figure("Antenna positions (tap to select)", "East (m)", "North (m)", width=420, height=420,
-               x_range=(-span, span), y_range=(-span, span), match_aspect=True)
-    r = f.scatter("east_m", "north_m", source=src, size=11, color="#1f77b4", selection_color="#d62728",
-                  nonselection_alpha=0.35)
-    f.add_layout(LabelSet(x="east_m", y="north_m", text="antenna", source=src, x_offset=5, y_offset=5,
-                          text_font_size="8pt"))
-    f.add_tools(hover_tool([r], tooltips=[("antenna", "@antenna"), ("pad", "@pad"),
-                                                   ("baselines", "@baselines"), ("E, N", "@east_m{0.0}, @north_m{0.0} m")]))
+    f = figure(
+        "Antenna positions (tap to select)",
+        "East (m)",
+        "North (m)",
+        width=420,
+        height=420,
+        x_range=(-span, span),
+        y_range=(-span, span),
+        match_aspect=True,
+    )
+    r = f.scatter(
+        "east_m", "north_m", source=src, size=11, color="#1f77b4", selection_color="#d62728", nonselection_alpha=0.35
+    )
+    f.add_layout(
+        LabelSet(x="east_m", y="north_m", text="antenna", source=src, x_offset=5, y_offset=5, text_font_size="8pt")
+    )
+    f.add_tools(
+        hover_tool(
+            [r],
+            tooltips=[
+                ("antenna", "@antenna"),
+                ("pad", "@pad"),
+                ("baselines", "@baselines"),
+                ("E, N", "@east_m{0.0}, @north_m{0.0} m"),
+            ],
+        )
+    )
     tap = f.select_one(TapTool)
     if tap is not None:
         tap.renderers = [r]
     return Panel(f, data, {"antennas": src}, title="Antenna positions", kind="antenna_positions")
 
 
-def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None,
-                fields: Sequence[str] | None = None) -> Panel:
+def uv_coverage(
+    vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Sequence[str] | None = None
+) -> Panel:
     """uv coverage in kλ (both halves, u and v scaled at each spw's centre frequency), coloured by spw.
 
     ``vis``: an MS tree (reduced with :func:`almaview.analysis.uv_points`) or that table.
@@ -100,13 +148,27 @@ def uv_coverage(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None,
     f = figure("uv coverage", "u (kλ)", "v (kλ)", width=420, height=420, match_aspect=True)
     big = len(data) > RASTER_THRESHOLD
     pts = data.iloc[:0] if big else data
-    src = ColumnDataSource(columns_of(pts.assign(color=[cmap[s] for s in pts["spw"]]),
-                                      ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"]))
+    src = ColumnDataSource(
+        columns_of(
+            pts.assign(color=[cmap[s] for s in pts["spw"]]),
+            ["u_klambda", "v_klambda", "spw", "field", "baseline", "color"],
+        )
+    )
     r = f.scatter("u_klambda", "v_klambda", source=src, color="color", size=2)
-    f.add_tools(hover_tool([r], tooltips=[("baseline", "@baseline"), ("spw", "@spw"), ("field", "@field"),
-                                                   ("u, v", "@u_klambda{0.0}, @v_klambda{0.0} kλ")]))
-    img = ColumnDataSource(raster_data(data["u_klambda"].to_numpy(), data["v_klambda"].to_numpy()) if big
-                           else empty_raster())
+    f.add_tools(
+        hover_tool(
+            [r],
+            tooltips=[
+                ("baseline", "@baseline"),
+                ("spw", "@spw"),
+                ("field", "@field"),
+                ("u, v", "@u_klambda{0.0}, @v_klambda{0.0} kλ"),
+            ],
+        )
+    )
+    img = ColumnDataSource(
+        raster_data(data["u_klambda"].to_numpy(), data["v_klambda"].to_numpy()) if big else empty_raster()
+    )
     image_layer(f, img)
     return Panel(f, data, {"points": src, "image": img}, title="uv coverage", kind="uv_coverage")
 
@@ -131,25 +193,43 @@ def elevation(vis: Any | pd.DataFrame, fields: Sequence[str] | None = None) -> P
     src.data["field_s"] = [str(v) for v in data["field"]]
     items = by_category(f, "scatter", src, "time", "elevation_deg", "field_s", list(cmap), cmap, size=4)
     legend_outside(f, items, title="field")
-    f.add_tools(hover_tool([r for _, r in items], tooltips=[("field", "@field"), ("scan", "@scan"),
-                                                   ("elevation", "@elevation_deg{0.0}°"), ("time", "@time{%T}")],
-                          formatters={"@time": "datetime"}))
+    f.add_tools(
+        hover_tool(
+            [r for _, r in items],
+            tooltips=[
+                ("field", "@field"),
+                ("scan", "@scan"),
+                ("elevation", "@elevation_deg{0.0}°"),
+                ("time", "@time{%T}"),
+            ],
+            formatters={"@time": "datetime"},
+        )
+    )
     return Panel(f, data, {"elevation": src}, title="Elevation", kind="elevation")
 
 
-def overview(vis: Any, spws: Sequence[int] | None = None, fields: Sequence[str] | None = None,
-             antennas: Sequence[str] | None = None) -> dict[str, Panel]:
+def overview(
+    vis: Any,
+    spws: Sequence[int] | None = None,
+    fields: Sequence[str] | None = None,
+    antennas: Sequence[str] | None = None,
+) -> dict[str, Panel]:
     """All overview panels of an EB: {'summary', 'antennas', 'uv', 'elevation'}.
 
     Examples
     --------
     >>> panels = overview(av.open_ms(eb.calibrated_ms))   # doctest: +SKIP
     """
-    return {"summary": eb_summary(vis), "antennas": antenna_positions(vis, antennas),
-            "uv": uv_coverage(vis, spws, fields), "elevation": elevation(vis, fields)}
+    return {
+        "summary": eb_summary(vis),
+        "antennas": antenna_positions(vis, antennas),
+        "uv": uv_coverage(vis, spws, fields),
+        "elevation": elevation(vis, fields),
+    }
 
 
 def overview_layout(panels: dict[str, Panel]) -> Any:
     """One Bokeh layout of :func:`overview`'s panels."""
-    return column([panels["summary"].layout, row([panels["antennas"].layout, panels["uv"].layout]),
-                   panels["elevation"].layout])
+    return column(
+        [panels["summary"].layout, row([panels["antennas"].layout, panels["uv"].layout]), panels["elevation"].layout]
+    )

@@ -25,8 +25,16 @@ _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#
 
 
 def scatter(
-    data: pd.DataFrame, *, x: str, y: str, by: str | None = None, warn: float | None = None,
-    fail: float | None = None, x_label: str | None = None, y_label: str | None = None, title: str = "",
+    data: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    by: str | None = None,
+    warn: float | None = None,
+    fail: float | None = None,
+    x_label: str | None = None,
+    y_label: str | None = None,
+    title: str = "",
     hover: tuple[str, ...] = (),
 ) -> Panel:
     """Points of ``y`` against ``x`` (categorical when ``x`` holds text), one colour per ``by``, limit lines.
@@ -42,22 +50,35 @@ def scatter(
 
     categorical = data[x].dtype == object
     kw = dict(x_range=list(dict.fromkeys(data[x].astype(str)))) if categorical else {}
-    fig = figure(height=320, width=640, title=title, x_axis_label=x_label or x, y_axis_label=y_label or y,
-                 tools="pan,box_zoom,wheel_zoom,reset,save", **kw)
+    fig = figure(
+        height=320,
+        width=640,
+        title=title,
+        x_axis_label=x_label or x,
+        y_axis_label=y_label or y,
+        tools="pan,box_zoom,wheel_zoom,reset,save",
+        **kw,
+    )
     sources, pts = {}, []
     groups = list(data.groupby(by, sort=True)) if by else [(None, data)]
     for k, (name, g) in enumerate(groups):
         src = ColumnDataSource(g.assign(**{x: g[x].astype(str)}) if categorical else g)
-        pts.append(fig.scatter(x, y, source=src, size=8, color=_PALETTE[k % len(_PALETTE)],
-                    legend_label=f"{by} {name}" if by else y))
+        pts.append(
+            fig.scatter(
+                x, y, source=src, size=8, color=_PALETTE[k % len(_PALETTE)], legend_label=f"{by} {name}" if by else y
+            )
+        )
         sources["points" if by is None else f"points_{name}"] = src
     if by is None:
         sources["points"] = sources.get("points")
     for level, colour in ((warn, "#f0ad4e"), (fail, "#d9534f")):
         if level is not None:
             fig.add_layout(Span(location=level, dimension="width", line_color=colour, line_dash="dashed"))
-    fig.add_tools(hover_tool(pts, tooltips=[(c, f"@{{{c}}}") for c in (x, y, *(hover or ()))] + (
-        [(by, f"@{{{by}}}")] if by else [])))
+    fig.add_tools(
+        hover_tool(
+            pts, tooltips=[(c, f"@{{{c}}}") for c in (x, y, *(hover or ()))] + ([(by, f"@{{{by}}}")] if by else [])
+        )
+    )
     fig.legend.click_policy = "hide"
     if categorical:
         fig.xaxis.major_label_orientation = 0.8

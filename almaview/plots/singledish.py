@@ -46,8 +46,13 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
         if part.empty:
             continue
         src = ColumnDataSource({"x": part.frequency_ghz.values, "y": part.value.values})
-        (cal if kind == "calibrated" else raw).line("x", "y", source=src, color=KIND_COLOUR[kind],
-                                                    legend_label=kind if kind != "calibrated" else "calibrated ON")
+        (cal if kind == "calibrated" else raw).line(
+            "x",
+            "y",
+            source=src,
+            color=KIND_COLOUR[kind],
+            legend_label=kind if kind != "calibrated" else "calibrated ON",
+        )
         sources[kind] = src
     for f in (raw, cal):
         f.add_tools(hover_tool(tooltips=[("GHz", "@x{0.0000}"), ("value", "@y{0.000}")]))
@@ -69,8 +74,13 @@ def tp_power_vs_time(ds, antenna: str | None = None) -> Panel:
 
     ant = pick_antenna(ds, antenna)
     data = tp_power_series(ds, ant)
-    f = figure(f"{ant} spw {ds.attrs.get('spw_id', '')}: power vs time (ON/OFF pattern)", "time (UTC)",
-               "power (counts)", x_datetime=True, width=760)
+    f = figure(
+        f"{ant} spw {ds.attrs.get('spw_id', '')}: power vs time (ON/OFF pattern)",
+        "time (UTC)",
+        "power (counts)",
+        x_datetime=True,
+        width=760,
+    )
     sources = {}
     for kind in dict.fromkeys(data.kind):
         part = data[data.kind == kind]
@@ -97,8 +107,14 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
     from bokeh.models import ColumnDataSource
 
     data, _ = tp_pointing_offsets(ds, centre)
-    f = figure("map coverage: antenna pointings (ON source)", "RA offset (arcsec, east left)", "Dec offset (arcsec)",
-               width=460, height=420, match_aspect=True)
+    f = figure(
+        "map coverage: antenna pointings (ON source)",
+        "RA offset (arcsec, east left)",
+        "Dec offset (arcsec)",
+        width=460,
+        height=420,
+        match_aspect=True,
+    )
     f.x_range.flipped = True
     sources = {}
     for k, ant in enumerate(dict.fromkeys(data.antenna)):
@@ -111,6 +127,7 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
         f.legend.click_policy = "hide"
     off = data[data.kind == "OFF"]
     if len(off):
-        f.title.text += (f" — OFF position at ({off.ra_offset_arcsec.median():.0f}, "
-                         f"{off.dec_offset_arcsec.median():.0f}) arcsec")
+        f.title.text += (
+            f" — OFF position at ({off.ra_offset_arcsec.median():.0f}, {off.dec_offset_arcsec.median():.0f}) arcsec"
+        )
     return Panel(bound_hovers(f), data, sources, title="TP map coverage", kind="tp_map_coverage")

@@ -19,8 +19,16 @@ import xarray as xr
 
 from ..analysis.image import pixel_scale_arcsec
 
-__all__ = ["lazy_world", "geometry", "world_axis_table", "format_ra", "format_dec", "WORLD_TICK_JS", "world_axes",
-           "is_celestial"]
+__all__ = [
+    "lazy_world",
+    "geometry",
+    "world_axis_table",
+    "format_ra",
+    "format_dec",
+    "WORLD_TICK_JS",
+    "world_axes",
+    "is_celestial",
+]
 
 
 def lazy_world(wcs: Any, xi: np.ndarray, yi: np.ndarray, chunk: int = 256) -> tuple[Any, Any]:
@@ -64,9 +72,17 @@ def geometry(image: xr.DataArray, step: int, nx: int, ny: int) -> dict[str, floa
     cx, cy = image.sizes["x"] / 2.0, image.sizes["y"] / 2.0
     xlast, ylast = (nx - 1) * step, (ny - 1) * step
     # Offsets in arcsec, east to the left: x offset = -(x - cx) * dx.
-    return {"dx": dx, "dy": dy, "cx": cx, "cy": cy, "step": step,
-            "left": (cx + 0.5) * dx, "right": -(xlast + step - 0.5 - cx) * dx,
-            "bottom": (-0.5 - cy) * dy, "top": (ylast + step - 0.5 - cy) * dy}
+    return {
+        "dx": dx,
+        "dy": dy,
+        "cx": cx,
+        "cy": cy,
+        "step": step,
+        "left": (cx + 0.5) * dx,
+        "right": -(xlast + step - 0.5 - cx) * dx,
+        "bottom": (-0.5 - cy) * dy,
+        "top": (ylast + step - 0.5 - cy) * dy,
+    }
 
 
 def world_axis_table(image: xr.DataArray, axis: str, samples: int = 257) -> dict[str, list[float]]:
@@ -162,10 +178,12 @@ def world_axes(fig: Any, image: xr.DataArray) -> None:
 
     wcs = image.attrs["wcs"].celestial
     frame = str(getattr(wcs.wcs, "radesys", "") or "ICRS").strip() or "ICRS"
-    fig.xaxis.formatter = CustomJSTickFormatter(args=dict(table=world_axis_table(image, "x"), kind="ra"),
-                                                code=WORLD_TICK_JS)
-    fig.yaxis.formatter = CustomJSTickFormatter(args=dict(table=world_axis_table(image, "y"), kind="dec"),
-                                                code=WORLD_TICK_JS)
+    fig.xaxis.formatter = CustomJSTickFormatter(
+        args=dict(table=world_axis_table(image, "x"), kind="ra"), code=WORLD_TICK_JS
+    )
+    fig.yaxis.formatter = CustomJSTickFormatter(
+        args=dict(table=world_axis_table(image, "y"), kind="dec"), code=WORLD_TICK_JS
+    )
     fig.xaxis.axis_label = f"RA ({frame})"
     fig.yaxis.axis_label = f"Dec ({frame})"
     fig.xaxis.major_label_orientation = 0.35

@@ -19,8 +19,14 @@ from . import Panel
 __all__ = ["spectrum_plot", "beam_plot"]
 
 
-def spectrum_plot(spectrum: pd.DataFrame, *, ranges: Sequence[tuple[float, float]] = (), axis: str = "frequency",
-                  title: str = "spectrum", width: int = 520) -> Panel:
+def spectrum_plot(
+    spectrum: pd.DataFrame,
+    *,
+    ranges: Sequence[tuple[float, float]] = (),
+    axis: str = "frequency",
+    title: str = "spectrum",
+    width: int = 520,
+) -> Panel:
     """A spectrum (from :func:`almaview.analysis.region_spectrum` or an MS average) with continuum ranges (Hz,
     in the spectrum's frame) shaded; the x axis names the frame (``spectrum.attrs['frame']``, e.g. LSRK).
 
@@ -40,25 +46,44 @@ def spectrum_plot(spectrum: pd.DataFrame, *, ranges: Sequence[tuple[float, float
     xs = spectrum[xcol].to_numpy() / (1e9 if xcol == "frequency" else 1.0)
     src = ColumnDataSource({"x": xs, "value": spectrum["value"].to_numpy()}, name="spectrum")
     frame = str(getattr(spectrum, "attrs", {}).get("frame", "") or "frame not given")
-    fig = figure(width=width, height=260, title=title, x_axis_label=f"frequency (GHz, {frame})" if xcol == "frequency"
-                 else f"velocity (km/s, {frame})", y_axis_label=unit,
-                 tools="pan,wheel_zoom,box_zoom,reset,save,xbox_select")
+    fig = figure(
+        width=width,
+        height=260,
+        title=title,
+        x_axis_label=f"frequency (GHz, {frame})" if xcol == "frequency" else f"velocity (km/s, {frame})",
+        y_axis_label=unit,
+        tools="pan,wheel_zoom,box_zoom,reset,save,xbox_select",
+    )
     fig.step("x", "value", source=src, mode="center")
     r = [(min(a, b) / 1e9, max(a, b) / 1e9) for a, b in ranges]
     vals = spectrum["value"].to_numpy(dtype=float)
     top = float(np.nanmax(vals)) if vals.size and np.isfinite(vals).any() else 1.0
     bottom = float(np.nanmin(vals)) if vals.size and np.isfinite(vals).any() else 0.0
-    rsrc = ColumnDataSource({"left": [a for a, _ in r], "right": [b for _, b in r],
-                             "x": [(a + b) / 2 for a, b in r], "width": [b - a for a, b in r],
-                             "y": [(top + bottom) / 2] * len(r), "height": [top - bottom or 1.0] * len(r)},
-                            name="ranges")
-    fig.rect("x", "y", width="width", height="height", source=rsrc, fill_color="orange", fill_alpha=0.25,
-             line_color=None)
+    rsrc = ColumnDataSource(
+        {
+            "left": [a for a, _ in r],
+            "right": [b for _, b in r],
+            "x": [(a + b) / 2 for a, b in r],
+            "width": [b - a for a, b in r],
+            "y": [(top + bottom) / 2] * len(r),
+            "height": [top - bottom or 1.0] * len(r),
+        },
+        name="ranges",
+    )
+    fig.rect(
+        "x", "y", width="width", height="height", source=rsrc, fill_color="orange", fill_alpha=0.25, line_color=None
+    )
     return Panel(fig, spectrum.assign(x=xs), {"spectrum": src, "ranges": rsrc}, title=title, kind="spectrum")
 
 
-def beam_plot(table: pd.DataFrame, *, requested_beam: float | None = None, requested_rms: float | None = None,
-              natural_rms: float | None = None, width: int = 420) -> Panel:
+def beam_plot(
+    table: pd.DataFrame,
+    *,
+    requested_beam: float | None = None,
+    requested_rms: float | None = None,
+    natural_rms: float | None = None,
+    width: int = 420,
+) -> Panel:
     """Beam (major/minor, arcsec) and relative sensitivity vs robust, from :func:`almaview.imaging.sweep`,
     with the README's requested beam and rms drawn in (rms needs ``natural_rms`` to be placed).
 
@@ -76,8 +101,13 @@ def beam_plot(table: pd.DataFrame, *, requested_beam: float | None = None, reque
     t = table[pd.to_numeric(table["robust"], errors="coerce").notna()].copy()
     t["robust"] = t["robust"].astype(float)
     f1 = figure(width=width, height=280, title="beam vs robust", x_axis_label="robust", y_axis_label="FWHM (arcsec)")
-    f2 = figure(width=width, height=280, title="noise vs robust", x_axis_label="robust",
-                y_axis_label="noise / natural" if natural_rms is None else "predicted rms (Jy/beam)")
+    f2 = figure(
+        width=width,
+        height=280,
+        title="noise vs robust",
+        x_axis_label="robust",
+        y_axis_label="noise / natural" if natural_rms is None else "predicted rms (Jy/beam)",
+    )
     colours = ["navy", "firebrick", "green", "purple"]
     sources = {}
     for i, (taper, g) in enumerate(t.groupby(t["uvtaper_arcsec"].fillna(0.0), sort=True)):

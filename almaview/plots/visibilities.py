@@ -14,11 +14,28 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..analysis.visibilities import (DATA_COLUMNS, XCOLUMN, Cancelled, available_columns,  # noqa: F401 (re-exported)
-                                     calibrator_amplitudes, reduce_visibilities, select_baselines, select_times)
+from ..analysis.visibilities import (
+    DATA_COLUMNS,
+    XCOLUMN,
+    Cancelled,
+    available_columns,  # noqa: F401 (re-exported)
+    calibrator_amplitudes,
+    reduce_visibilities,
+    select_baselines,
+    select_times,
+)
 from . import Panel
-from ._common import (hover_tool, RASTER_THRESHOLD, colours_for, column, columns_of, empty_raster, figure, image_layer,
-                      raster_data)
+from ._common import (
+    hover_tool,
+    RASTER_THRESHOLD,
+    colours_for,
+    column,
+    columns_of,
+    empty_raster,
+    figure,
+    image_layer,
+    raster_data,
+)
 from .grid import by_category, check_iterate, grid, legend_outside, who
 
 __all__ = ["reduce_visibilities", "amp_phase", "flux", "DATA_COLUMNS", "X_AXES", "COLOUR_BY", "Cancelled"]
@@ -32,8 +49,11 @@ def _xcol(x: str) -> str:
 
 
 def _xlabel(x: str, uv_units: str = "klambda", frame: str = "") -> str:
-    return {"time": "time (UTC)", "frequency": f"frequency (GHz, {frame or 'TOPO'})",
-            "uvdist": "uv distance (kλ)" if uv_units == "klambda" else "uv distance (m)"}[x]
+    return {
+        "time": "time (UTC)",
+        "frequency": f"frequency (GHz, {frame or 'TOPO'})",
+        "uvdist": "uv distance (kλ)" if uv_units == "klambda" else "uv distance (m)",
+    }[x]
 
 
 def _amp_label(table: pd.DataFrame) -> str:
@@ -58,8 +78,10 @@ def _points(table: pd.DataFrame, x: str, colour_by: str, big: bool) -> tuple[dic
     pcols = [c for c in (xc, "amp", "phase_deg", "baseline", "correlation", "spw", "scan", "field", "n") if c in pts]
     cats = pts[colour_by].astype(str) if colour_by in pts else pd.Series([""] * len(pts), index=pts.index)
     spw_s = pts["spw"].astype(str) if "spw" in pts else pd.Series([""] * len(pts), index=pts.index)
-    cols = columns_of(pts.assign(color=[cmap.get(v, "#1f77b4") for v in pts.get(colour_by, [])], cat=cats,
-                                 spw_s=spw_s), pcols + ["color", "cat", "spw_s"])
+    cols = columns_of(
+        pts.assign(color=[cmap.get(v, "#1f77b4") for v in pts.get(colour_by, [])], cat=cats, spw_s=spw_s),
+        pcols + ["color", "cat", "spw_s"],
+    )
     return cols, cmap
 
 
@@ -80,9 +102,16 @@ def _title(table: pd.DataFrame, what: str, spw: Any = None) -> str:
     return " · ".join(parts)
 
 
-def amp_phase(table: pd.DataFrame, *, x: str | None = None, colour_by: str = "antenna",
-              cont_ranges: Sequence[tuple[float, float]] | None = None, title: str = "",
-              raster_threshold: int = RASTER_THRESHOLD, iterate: str = "none") -> Panel:
+def amp_phase(
+    table: pd.DataFrame,
+    *,
+    x: str | None = None,
+    colour_by: str = "antenna",
+    cont_ranges: Sequence[tuple[float, float]] | None = None,
+    title: str = "",
+    raster_threshold: int = RASTER_THRESHOLD,
+    iterate: str = "none",
+) -> Panel:
     """Amplitude and phase vs ``x`` (linked x ranges) from :func:`almaview.analysis.reduce_visibilities`'s table.
 
     ``colour_by``: one of :data:`COLOUR_BY`, with a key outside the data (click an entry to hide it; up to
@@ -120,26 +149,50 @@ def amp_phase(table: pd.DataFrame, *, x: str | None = None, colour_by: str = "an
     for spw in spws:
         where = {"spw_s": str(spw)} if spw is not None else {}
         what = f"Amplitude vs {x}"
-        amp = figure(title if (title and spw is None) else _title(data, what, spw), xlabel, _amp_label(table),
-                     x_datetime=dt, width=640 if spw is None else 460)
-        ph = figure(_title(data, f"Phase vs {x}", spw), xlabel, "phase (deg)", x_datetime=dt,
-                    width=640 if spw is None else 460, x_range=amp.x_range)
+        amp = figure(
+            title if (title and spw is None) else _title(data, what, spw),
+            xlabel,
+            _amp_label(table),
+            x_datetime=dt,
+            width=640 if spw is None else 460,
+        )
+        ph = figure(
+            _title(data, f"Phase vs {x}", spw),
+            xlabel,
+            "phase (deg)",
+            x_datetime=dt,
+            width=640 if spw is None else 460,
+            x_range=amp.x_range,
+        )
         for f, y in ((amp, "amp"), (ph, "phase_deg")):
-            items = by_category(f, "scatter", src, xc, y, "cat", known, {str(k): c for k, c in cmap.items()},
-                                where=where, size=3, alpha=0.7)
+            items = by_category(
+                f,
+                "scatter",
+                src,
+                xc,
+                y,
+                "cat",
+                known,
+                {str(k): c for k, c in cmap.items()},
+                where=where,
+                size=3,
+                alpha=0.7,
+            )
             rest = CustomJSFilter(args=dict(known=known), code=_OTHERS_JS)
             if where:
                 from bokeh.models import GroupFilter, IntersectionFilter
 
                 rest = IntersectionFilter(operands=[rest, GroupFilter(column_name="spw_s", group=where["spw_s"])])
             others = f.scatter(xc, y, source=src, view=CDSView(filter=rest), color="color", size=3, alpha=0.7)
-            f.add_tools(hover_tool([r for _, r in items] + [others], tooltips=tips,
-                                  formatters={"@time": "datetime"} if dt else {}))
+            f.add_tools(
+                hover_tool(
+                    [r for _, r in items] + [others], tooltips=tips, formatters={"@time": "datetime"} if dt else {}
+                )
+            )
             if items:
                 legend_outside(f, items, title=colour_by)
             if spw is None:
-                img = ColumnDataSource(raster_data(data[xc].to_numpy(), data[y].to_numpy()) if big
-                                       else empty_raster())
+                img = ColumnDataSource(raster_data(data[xc].to_numpy(), data[y].to_numpy()) if big else empty_raster())
                 image_layer(f, img)
                 images[y] = img
         amp_figs.append(amp)
@@ -154,18 +207,26 @@ def amp_phase(table: pd.DataFrame, *, x: str | None = None, colour_by: str = "an
         for amp in amp_figs:
             for lo, hi in zip(lows, highs):
                 amp.add_layout(BoxAnnotation(left=lo, right=hi, fill_color="#2ca02c", fill_alpha=0.12))
-    layout = (column([amp_figs[0], ph_figs[0]]) if spws == [None]
-              else column([grid(amp_figs, share_x=False), grid(ph_figs, share_x=False)]))
-    panel = Panel(layout, data, {"amp": src, "phase": src, "amp_image": images["amp"],
-                                 "phase_image": images["phase_deg"], "cont": cont},
-                  title=title or f"amp/phase vs {x}", kind="amp_phase")
+    layout = (
+        column([amp_figs[0], ph_figs[0]])
+        if spws == [None]
+        else column([grid(amp_figs, share_x=False), grid(ph_figs, share_x=False)])
+    )
+    panel = Panel(
+        layout,
+        data,
+        {"amp": src, "phase": src, "amp_image": images["amp"], "phase_image": images["phase_deg"], "cont": cont},
+        title=title or f"amp/phase vs {x}",
+        kind="amp_phase",
+    )
     panel.colours = cmap  # type: ignore[attr-defined]
     panel.colour_by = colour_by  # type: ignore[attr-defined]  (a new colour-by needs new legend entries)
     return panel
 
 
-def points_data(table: pd.DataFrame, x: str, colour_by: str, raster_threshold: int = RASTER_THRESHOLD
-                ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+def points_data(
+    table: pd.DataFrame, x: str, colour_by: str, raster_threshold: int = RASTER_THRESHOLD
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """The new data of an :func:`amp_phase` panel's sources (points, amp image, phase image), for in-place updates.
 
     Examples
@@ -176,14 +237,23 @@ def points_data(table: pd.DataFrame, x: str, colour_by: str, raster_threshold: i
     big = len(table) > raster_threshold
     pd_, _ = _points(table, x, colour_by, big)
     if big:
-        return pd_, raster_data(table[xc].to_numpy(), table["amp"].to_numpy()), \
-            raster_data(table[xc].to_numpy(), table["phase_deg"].to_numpy())
+        return (
+            pd_,
+            raster_data(table[xc].to_numpy(), table["amp"].to_numpy()),
+            raster_data(table[xc].to_numpy(), table["phase_deg"].to_numpy()),
+        )
     return pd_, empty_raster(), empty_raster()
 
 
-def flux(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Sequence[str] | None = None,
-         intents: Sequence[str] = ("FLUX", "AMPLI", "BANDPASS", "PHASE"), *, column: str = "corrected",
-         uv_units: str = "klambda") -> Panel:
+def flux(
+    vis: Any | pd.DataFrame,
+    spws: Sequence[int] | None = None,
+    fields: Sequence[str] | None = None,
+    intents: Sequence[str] = ("FLUX", "AMPLI", "BANDPASS", "PHASE"),
+    *,
+    column: str = "corrected",
+    uv_units: str = "klambda",
+) -> Panel:
     """Amplitude vs uv distance for each calibrator: data (``column``, coloured by field) vs model (black).
 
     ``vis``: the table of :func:`almaview.analysis.calibrator_amplitudes` (or an MS tree, reduced with it:
@@ -196,20 +266,43 @@ def flux(vis: Any | pd.DataFrame, spws: Sequence[int] | None = None, fields: Seq
     """
     from bokeh.models import ColumnDataSource
 
-    data = vis if isinstance(vis, pd.DataFrame) else calibrator_amplitudes(
-        vis, spws, fields, intents, column=column, uv_units=uv_units)
+    data = (
+        vis
+        if isinstance(vis, pd.DataFrame)
+        else calibrator_amplitudes(vis, spws, fields, intents, column=column, uv_units=uv_units)
+    )
     cmap = colours_for(data["field"]) if len(data) else {}
-    f = figure(_title(data, "Amplitude vs uv distance (calibrators; black: model)"), _xlabel("uvdist", uv_units),
-               "amplitude (Jy)", width=640)
+    f = figure(
+        _title(data, "Amplitude vs uv distance (calibrators; black: model)"),
+        _xlabel("uvdist", uv_units),
+        "amplitude (Jy)",
+        width=640,
+    )
     srcs, items = {}, []
     for kind in ("data", "model"):
         d = data[data["kind"] == kind] if len(data) else data
         d = d.assign(color=["black" if kind == "model" else cmap[v] for v in d["field"]])
         src = ColumnDataSource(columns_of(d, ["uvdist", "amp", "field", "spw", "baseline", "color"]))
-        r = f.scatter("uvdist", "amp", source=src, color="color", size=3 if kind == "data" else 2,
-                      alpha=0.6 if kind == "data" else 1.0)
-        f.add_tools(hover_tool([r], tooltips=[("", kind), ("field", "@field"), ("spw", "@spw"),
-                                                       ("baseline", "@baseline"), ("amp", "@amp{0.000}")]))
+        r = f.scatter(
+            "uvdist",
+            "amp",
+            source=src,
+            color="color",
+            size=3 if kind == "data" else 2,
+            alpha=0.6 if kind == "data" else 1.0,
+        )
+        f.add_tools(
+            hover_tool(
+                [r],
+                tooltips=[
+                    ("", kind),
+                    ("field", "@field"),
+                    ("spw", "@spw"),
+                    ("baseline", "@baseline"),
+                    ("amp", "@amp{0.000}"),
+                ],
+            )
+        )
         srcs[kind] = src
         items.append((f"{kind} ({', '.join(sorted(cmap))})" if kind == "data" and cmap else kind, r))
     legend_outside(f, items, title="column")

@@ -34,18 +34,24 @@ def qa_table(aqua: Any = None, weblog: Any = None) -> pd.DataFrame:
     for s in getattr(aqua, "stages", None) or []:
         if s.number is None:
             continue
-        rows[s.number] = {"number": s.number, "task": s.name, "score": s.score, "reason": s.reason or "",
-                          "page": "", "plots": 0}
+        rows[s.number] = {
+            "number": s.number,
+            "task": s.name,
+            "score": s.score,
+            "reason": s.reason or "",
+            "page": "",
+            "plots": 0,
+        }
     for s in getattr(weblog, "stages", None) or []:
-        r = rows.setdefault(s.number, {"number": s.number, "task": s.task, "score": s.score, "reason": "",
-                                       "page": "", "plots": 0})
+        r = rows.setdefault(
+            s.number, {"number": s.number, "task": s.task, "score": s.score, "reason": "", "page": "", "plots": 0}
+        )
         if r["score"] is None:
             r["score"] = s.score
         r["task"] = r["task"] or s.task
         r["page"] = os.fspath(s.page) if s.page is not None else ""
         r["plots"] = len(s.plots)
-    df = pd.DataFrame([rows[k] for k in sorted(rows)],
-                      columns=["number", "task", "score", "reason", "page", "plots"])
+    df = pd.DataFrame([rows[k] for k in sorted(rows)], columns=["number", "task", "score", "reason", "page", "plots"])
     bands = [score_band(None if pd.isna(s) else float(s)) for s in df["score"]]
     df.insert(3, "band", [b[0] for b in bands])
     df.insert(4, "colour", [b[2] for b in bands])
@@ -77,19 +83,39 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
             link = f"page{plots}: tap its bar"
         else:
             link = f"<a href='{html.escape(link_prefix + r.page)}' target='_blank'>page</a>{plots}"
-        trs.append(f"<tr class='almaview-qa-{r.band.replace(' ', '-')}'><td>{r.number}</td>"
-                   f"<td>{html.escape(r.task)}</td><td><span style='background:{r.colour};color:white;"
-                   f"padding:1px 6px;border-radius:8px'>{score}</span></td><td>{html.escape(r.reason)}</td>"
-                   f"<td>{link}</td></tr>")
-    tab = Div(text="<table class='almaview-qa' style='border-collapse:collapse;font-size:12px'>"
-                   "<tr><th>stage</th><th>task</th><th>score</th><th>reason</th><th>weblog</th></tr>"
-              + "".join(trs) + "</table>", sizing_mode="stretch_width")
-    src = ColumnDataSource({"stage": [str(n) for n in df["number"]], "score": df["score"].astype(float).fillna(0.0),
-                            "colour": df["colour"].tolist(), "task": df["task"].tolist(),
-                            "band": df["band"].tolist(), "reason": df["reason"].tolist()})
-    f = figure("QA score per stage", "stage", "score", width=760, height=220, x_range=src.data["stage"],
-               y_range=(0, 1.05), tools="tap,save,reset")
+        trs.append(
+            f"<tr class='almaview-qa-{r.band.replace(' ', '-')}'><td>{r.number}</td>"
+            f"<td>{html.escape(r.task)}</td><td><span style='background:{r.colour};color:white;"
+            f"padding:1px 6px;border-radius:8px'>{score}</span></td><td>{html.escape(r.reason)}</td>"
+            f"<td>{link}</td></tr>"
+        )
+    tab = Div(
+        text="<table class='almaview-qa' style='border-collapse:collapse;font-size:12px'>"
+        "<tr><th>stage</th><th>task</th><th>score</th><th>reason</th><th>weblog</th></tr>" + "".join(trs) + "</table>",
+        sizing_mode="stretch_width",
+    )
+    src = ColumnDataSource(
+        {
+            "stage": [str(n) for n in df["number"]],
+            "score": df["score"].astype(float).fillna(0.0),
+            "colour": df["colour"].tolist(),
+            "task": df["task"].tolist(),
+            "band": df["band"].tolist(),
+            "reason": df["reason"].tolist(),
+        }
+    )
+    f = figure(
+        "QA score per stage",
+        "stage",
+        "score",
+        width=760,
+        height=220,
+        x_range=src.data["stage"],
+        y_range=(0, 1.05),
+        tools="tap,save,reset",
+    )
     r = f.vbar(x="stage", top="score", width=0.8, color="colour", source=src)
-    f.add_tools(hover_tool([r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"),
-                                                   ("reason", "@reason")]))
+    f.add_tools(
+        hover_tool([r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"), ("reason", "@reason")])
+    )
     return Panel(column([f, tab]), df, {"scores": src}, title="QA", kind="qa_stages")

@@ -14,5 +14,15 @@ from .check import check, check_eb, check_mous, execution_block
 from .limits import Limits
 from .report import CRITERIA, VERDICTS, Evidence, Finding, QAReport
 
-__all__ = ["check", "check_eb", "check_mous", "execution_block", "Limits", "QAReport", "Finding", "Evidence",
-           "CRITERIA", "VERDICTS"]
+__all__ = [
+    "check",
+    "check_eb",
+    "check_mous",
+    "execution_block",
+    "Limits",
+    "QAReport",
+    "Finding",
+    "Evidence",
+    "CRITERIA",
+    "VERDICTS",
+]

@@ -25,10 +25,15 @@ def scans_table(vis: xr.DataTree):
     import pandas as pd
 
     s = vis["scans"].ds
-    return pd.DataFrame({
-        "scan": s["scan_number"].values.astype(int), "field": s["field_name"].values.astype(str),
-        "intents": s["intents"].values.astype(str), "start": s["start"].values, "end": s["end"].values,
-    })
+    return pd.DataFrame(
+        {
+            "scan": s["scan_number"].values.astype(int),
+            "field": s["field_name"].values.astype(str),
+            "intents": s["intents"].values.astype(str),
+            "start": s["start"].values,
+            "end": s["end"].values,
+        }
+    )
 
 
 def fields_with_intent(vis: xr.DataTree, intent: str) -> list[str]:

@@ -35,7 +35,7 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
         nchan = g.shape[2]
         edge = max(1, nchan // 16)
         inner = np.zeros(nchan, bool)
-        inner[edge:nchan - edge] = True
+        inner[edge : nchan - edge] = True
         amp_all = np.where(flag, np.nan, np.abs(g))
         with np.errstate(all="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # all-flagged antennas: NaN, judged below
@@ -57,7 +57,10 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
                     scatter = MAD_TO_SIGMA * np.median(np.abs(jumps - np.median(jumps)))
                     k = int(np.argmax(jumps))
                     if not np.isfinite(row["step"]) or jumps[k] > row["step"]:
-                        row["step"], row["step_sigma"] = float(jumps[k]), float(jumps[k] / scatter) if scatter else np.inf
+                        row["step"], row["step_sigma"] = (
+                            float(jumps[k]),
+                            float(jumps[k] / scatter) if scatter else np.inf,
+                        )
             rows.append(row)
     return pd.DataFrame(rows)
 
@@ -78,8 +81,10 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
     worst = float(df["snr"].min())
     verdict = grade(worst, limits.bandpass_snr_warn, limits.bandpass_snr_fail, higher_is_worse=False)
     low = df[df["snr"] < limits.bandpass_snr_warn]
-    why = "; ".join(f"spw {s}: median SNR {g['snr'].min():.1f} (lowest, {g.loc[g['snr'].idxmin(), 'antenna']})"
-                    for s, g in low.groupby("spw"))
+    why = "; ".join(
+        f"spw {s}: median SNR {g['snr'].min():.1f} (lowest, {g.loc[g['snr'].idxmin(), 'antenna']})"
+        for s, g in low.groupby("spw")
+    )
     if why and verdict == "warning":
         why += f" is below the pipeline's {limits.bandpass_snr_warn:g} (it would smooth in frequency)"
     missing = sorted(set(df.loc[df["snr"].isna(), "antenna"]))
@@ -87,12 +92,32 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
         why = "; ".join(filter(None, [why, f"no unflagged solutions for {', '.join(missing)}"]))
         verdict = "warning" if verdict == "pass" else verdict
     why = why or f"every antenna and spw above SNR {limits.bandpass_snr_warn:g} (lowest {worst:.1f})"
-    out = [Finding(CRITERION, eb.uid, "solution snr", verdict, worst, "snr (lowest median)",
-                   f"warning < {limits.bandpass_snr_warn:g}, fail < {limits.bandpass_snr_fail:g}",
-                   f"{limits.source('bandpass_snr_warn')}; {limits.source('bandpass_snr_fail')}", why,
-                   Evidence("scatter", df, dict(x="antenna", y="snr", by="spw", warn=limits.bandpass_snr_warn,
-                                                fail=limits.bandpass_snr_fail, y_label="median SNR"),
-                            detail=("bandpass", path, dict(antennas=sorted(set(low["antenna"])) or None))))]
+    out = [
+        Finding(
+            CRITERION,
+            eb.uid,
+            "solution snr",
+            verdict,
+            worst,
+            "snr (lowest median)",
+            f"warning < {limits.bandpass_snr_warn:g}, fail < {limits.bandpass_snr_fail:g}",
+            f"{limits.source('bandpass_snr_warn')}; {limits.source('bandpass_snr_fail')}",
+            why,
+            Evidence(
+                "scatter",
+                df,
+                dict(
+                    x="antenna",
+                    y="snr",
+                    by="spw",
+                    warn=limits.bandpass_snr_warn,
+                    fail=limits.bandpass_snr_fail,
+                    y_label="median SNR",
+                ),
+                detail=("bandpass", path, dict(antennas=sorted(set(low["antenna"])) or None)),
+            ),
+        )
+    ]
     st = df.dropna(subset=["step"])
     if st.empty:
         out.append(not_checkable(CRITERION, eb.uid, "steps", "no spw with enough unflagged channels to judge"))
@@ -100,27 +125,55 @@ def check_bandpass(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
     lim = limits.bandpass_step_frac
     bad = st[(st["step"] > lim) & (st["step_sigma"] > limits.bandpass_step_sigma)]
     worst_s = float(st["step"].max())
-    why = "; ".join(f"{a} spw {','.join(str(s) for s in g['spw'])}: a {100 * g['step'].max():.1f}% jump "
-                    f"({g['step_sigma'].max():.0f}x the channel-to-channel scatter)"
-                    for a, g in bad.groupby("antenna")) or (
-        f"no step: the largest channel-to-channel jump is {100 * worst_s:.2f}% of the amplitude")
-    out.append(Finding(CRITERION, eb.uid, "steps", "warning" if not bad.empty else "pass", worst_s,
-                       "fraction", f"warning > {lim:g} and > {limits.bandpass_step_sigma:g}x the jump scatter",
-                       limits.source("bandpass_step_frac"), why,
-                       Evidence("scatter", st, dict(x="antenna", y="step", by="spw", warn=lim,
-                                                    y_label="largest jump / median amplitude"),
-                                detail=("bandpass", path, dict(antennas=sorted(set(bad["antenna"])) or None)))))
+    why = "; ".join(
+        f"{a} spw {','.join(str(s) for s in g['spw'])}: a {100 * g['step'].max():.1f}% jump "
+        f"({g['step_sigma'].max():.0f}x the channel-to-channel scatter)"
+        for a, g in bad.groupby("antenna")
+    ) or (f"no step: the largest channel-to-channel jump is {100 * worst_s:.2f}% of the amplitude")
+    out.append(
+        Finding(
+            CRITERION,
+            eb.uid,
+            "steps",
+            "warning" if not bad.empty else "pass",
+            worst_s,
+            "fraction",
+            f"warning > {lim:g} and > {limits.bandpass_step_sigma:g}x the jump scatter",
+            limits.source("bandpass_step_frac"),
+            why,
+            Evidence(
+                "scatter",
+                st,
+                dict(x="antenna", y="step", by="spw", warn=lim, y_label="largest jump / median amplitude"),
+                detail=("bandpass", path, dict(antennas=sorted(set(bad["antenna"])) or None)),
+            ),
+        )
+    )
     return out
     lim = limits.bandpass_structure_frac
     bad = st[(st["structure"] > lim) & (st["structure"] > limits.bandpass_structure_warn * st["noise"])]
     worst_s = float(st["structure"].max())
-    why = "; ".join(f"{a} spw {','.join(str(s) for s in g['spw'])}: {100 * g['structure'].max():.1f}% "
-                    f"({g['structure'].max() / g['noise'].max():.1f}x the noise)"
-                    for a, g in bad.groupby("antenna")) or (
-        f"residuals about a running median at most {100 * worst_s:.2f}% of the amplitude")
-    out.append(Finding(CRITERION, eb.uid, "residual structure", "warning" if not bad.empty else "pass", worst_s,
-                       "fraction", f"warning > {lim:g} and > {limits.bandpass_structure_warn:g}x the noise (1/SNR)",
-                       limits.source("bandpass_structure_frac"), why,
-                       Evidence("scatter", st, dict(x="antenna", y="structure", by="spw", warn=lim,
-                                                    y_label="residual rms / median amplitude"))))
+    why = "; ".join(
+        f"{a} spw {','.join(str(s) for s in g['spw'])}: {100 * g['structure'].max():.1f}% "
+        f"({g['structure'].max() / g['noise'].max():.1f}x the noise)"
+        for a, g in bad.groupby("antenna")
+    ) or (f"residuals about a running median at most {100 * worst_s:.2f}% of the amplitude")
+    out.append(
+        Finding(
+            CRITERION,
+            eb.uid,
+            "residual structure",
+            "warning" if not bad.empty else "pass",
+            worst_s,
+            "fraction",
+            f"warning > {lim:g} and > {limits.bandpass_structure_warn:g}x the noise (1/SNR)",
+            limits.source("bandpass_structure_frac"),
+            why,
+            Evidence(
+                "scatter",
+                st,
+                dict(x="antenna", y="structure", by="spw", warn=lim, y_label="residual rms / median amplitude"),
+            ),
+        )
+    )
     return out

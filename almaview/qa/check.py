@@ -44,8 +44,14 @@ def check(delivery: Delivery | str | os.PathLike, limits: Limits | None = None) 
     findings: list[Finding] = []
     for mous in delivery.mous:
         findings += check_mous(mous, limits)
-    return QAReport(project=delivery.project_code, findings=findings, delivery_date=_delivery_date(delivery),
-                    limits=limits, pi_name=delivery.pi_name, processed_date=_processed_date(delivery))
+    return QAReport(
+        project=delivery.project_code,
+        findings=findings,
+        delivery_date=_delivery_date(delivery),
+        limits=limits,
+        pi_name=delivery.pi_name,
+        processed_date=_processed_date(delivery),
+    )
 
 
 def check_mous(mous: MemberOUS, limits: Limits) -> list[Finding]:
@@ -86,10 +92,13 @@ def check_eb(eb: ExecutionBlock, vis, limits: Limits, readme=None) -> list[Findi
     >>> check_eb(eb, av.open_ms(eb.calibrated_ms), Limits())                                      # doctest: +SKIP
     """
     out = []
-    steps = (("tsys", lambda: check_tsys(eb, limits)), ("gains", lambda: check_gains(eb, vis, limits)),
-             ("phase transfer", lambda: check_phase_transfer(eb, vis, limits)),
-             ("bandpass", lambda: check_bandpass(eb, limits)),
-             ("data volume", lambda: check_flagging(eb, vis, limits, readme)))
+    steps = (
+        ("tsys", lambda: check_tsys(eb, limits)),
+        ("gains", lambda: check_gains(eb, vis, limits)),
+        ("phase transfer", lambda: check_phase_transfer(eb, vis, limits)),
+        ("bandpass", lambda: check_bandpass(eb, limits)),
+        ("data volume", lambda: check_flagging(eb, vis, limits, readme)),
+    )
     for criterion, step in steps:
         try:
             out += step()
@@ -98,8 +107,9 @@ def check_eb(eb: ExecutionBlock, vis, limits: Limits, readme=None) -> list[Findi
     return out
 
 
-def execution_block(uid: str, calibrated_ms: str | os.PathLike | None,
-                    caltables: list[str | os.PathLike], mous: str = "") -> ExecutionBlock:
+def execution_block(
+    uid: str, calibrated_ms: str | os.PathLike | None, caltables: list[str | os.PathLike], mous: str = ""
+) -> ExecutionBlock:
     """An :class:`ExecutionBlock` from loose paths (an EB outside a delivery), caltable kinds from their names.
 
     Examples
@@ -111,8 +121,12 @@ def execution_block(uid: str, calibrated_ms: str | os.PathLike | None,
     from ..delivery.calapply import caltable_kind
 
     tabs = [Caltable(Path(p).name, caltable_kind(Path(p).name), uid, os.fspath(p)) for p in caltables]
-    return ExecutionBlock(uid=uid, mous=mous, calibrated_ms=None if calibrated_ms is None else os.fspath(calibrated_ms),
-                          caltables=Caltables(tabs))
+    return ExecutionBlock(
+        uid=uid,
+        mous=mous,
+        calibrated_ms=None if calibrated_ms is None else os.fspath(calibrated_ms),
+        caltables=Caltables(tabs),
+    )
 
 
 def _spw_centres(vis) -> dict[int, float]:

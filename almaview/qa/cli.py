@@ -22,12 +22,14 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     'o.md'
     """
     qa = subparsers.add_parser(
-        "qa", help="re-derive the QA2 criteria from the delivered data (exit 3 if one fails)",
+        "qa",
+        help="re-derive the QA2 criteria from the delivered data (exit 3 if one fails)",
         description="Judge a delivery on ALMA's QA2 criteria (Tsys, gains, flux scale, phase transfer, bandpass, "
-                    "images, data volume) from its own tables and images, and optionally write a QA3-request "
-                    "draft with evidence plots.",
+        "images, data volume) from its own tables and images, and optionally write a QA3-request "
+        "draft with evidence plots.",
         epilog="Exit status: 0 when no criterion fails (warnings allowed), 3 when at least one fails, "
-               "1 when the delivery cannot be read.")
+        "1 when the delivery cannot be read.",
+    )
     qa.add_argument("path", metavar="DELIVERY", help="delivery directory (or a directory inside it, or the tar folder)")
     qa.add_argument("--markdown", metavar="OUT.md", help="write a QA3-request draft (PNG evidence beside it)")
     return qa

@@ -67,16 +67,37 @@ def check_flagging(eb: ExecutionBlock, vis, limits: Limits, readme: Readme | Non
     worst = float(present["fraction"].max())
     verdict = grade(worst, limits.flag_fraction_warn, limits.flag_fraction_fail)
     bad = present[present["fraction"] > limits.flag_fraction_warn]
-    why = "; ".join(f"{a} spw {','.join(str(s) for s in g['spw'])}: {100 * g['fraction'].max():.0f}% flagged"
-                    for a, g in bad.groupby("antenna")) or (
-        f"at most {100 * worst:.1f}% flagged per antenna and spw (overall {100 * present['fraction'].mean():.1f}%)")
+    why = "; ".join(
+        f"{a} spw {','.join(str(s) for s in g['spw'])}: {100 * g['fraction'].max():.0f}% flagged"
+        for a, g in bad.groupby("antenna")
+    ) or (f"at most {100 * worst:.1f}% flagged per antenna and spw (overall {100 * present['fraction'].mean():.1f}%)")
     if missing:
         why += f"; not counted here, entirely flagged: {', '.join(missing)}"
-    out = [Finding(CRITERION, eb.uid, "flagged fraction", verdict, worst, "fraction",
-                   f"warning > {limits.flag_fraction_warn:g}, fail > {limits.flag_fraction_fail:g} per antenna and spw",
-                   limits.source("flag_fraction_fail"), why,
-                   Evidence("scatter", df, dict(x="antenna", y="fraction", by="spw", warn=limits.flag_fraction_warn,
-                                                fail=limits.flag_fraction_fail, y_label="fraction flagged")))]
+    out = [
+        Finding(
+            CRITERION,
+            eb.uid,
+            "flagged fraction",
+            verdict,
+            worst,
+            "fraction",
+            f"warning > {limits.flag_fraction_warn:g}, fail > {limits.flag_fraction_fail:g} per antenna and spw",
+            limits.source("flag_fraction_fail"),
+            why,
+            Evidence(
+                "scatter",
+                df,
+                dict(
+                    x="antenna",
+                    y="fraction",
+                    by="spw",
+                    warn=limits.flag_fraction_warn,
+                    fail=limits.flag_fraction_fail,
+                    y_label="fraction flagged",
+                ),
+            ),
+        )
+    ]
     usable = int((per_ant < 1.0).sum())
     needed = limits.min_antennas if limits.min_antennas is not None else readme_antennas(readme)
     source = limits.source("min_antennas") if limits.min_antennas is not None else "the README's configuration line"
@@ -91,10 +112,22 @@ def check_flagging(eb: ExecutionBlock, vis, limits: Limits, readme: Readme | Non
     elif usable < needed:
         parts.append(f"fewer than the {needed} required")
         verdict = "fail"
-    out.append(Finding(CRITERION, eb.uid, "antennas", verdict, float(usable), "antennas",
-                       "" if needed is None else f"fail < {needed}", source if needed is not None else "",
-                       "; ".join(parts),
-                       Evidence("scatter", per_ant.rename("min_fraction").reset_index(),
-                                dict(x="antenna", y="min_fraction", y_label="smallest flagged fraction over spws",
-                                     fail=1.0))))
+    out.append(
+        Finding(
+            CRITERION,
+            eb.uid,
+            "antennas",
+            verdict,
+            float(usable),
+            "antennas",
+            "" if needed is None else f"fail < {needed}",
+            source if needed is not None else "",
+            "; ".join(parts),
+            Evidence(
+                "scatter",
+                per_ant.rename("min_fraction").reset_index(),
+                dict(x="antenna", y="min_fraction", y_label="smallest flagged fraction over spws", fail=1.0),
+            ),
+        )
+    )
     return out

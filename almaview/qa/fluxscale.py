@@ -31,8 +31,16 @@ def flux_table(mous: MemberOUS, spw_freqs: dict[str, dict[int, float]]) -> pd.Da
         freq = spw_freqs.get(eb, {}).get(spw)
         if f.I is None or freq is None:
             continue
-        rows.append(dict(eb=eb, field=m.group(1) if m else str(f.field), spw=spw, frequency_hz=freq,
-                         flux_jy=float(f.I), origin=origin.group(1) if origin else ""))
+        rows.append(
+            dict(
+                eb=eb,
+                field=m.group(1) if m else str(f.field),
+                spw=spw,
+                frequency_hz=freq,
+                flux_jy=float(f.I),
+                origin=origin.group(1) if origin else "",
+            )
+        )
     return pd.DataFrame(rows, columns=["eb", "field", "spw", "frequency_hz", "flux_jy", "origin"])
 
 
@@ -70,8 +78,16 @@ def check_fluxscale(mous: MemberOUS, spw_freqs: dict[str, dict[int, float]], lim
         if len(g) < 2:
             continue
         alpha, s0, resid = fit_spectral_index(g["frequency_hz"].to_numpy(), g["flux_jy"].to_numpy())
-        fits.append(dict(eb=eb, field=field, alpha=alpha, flux_jy=s0, resid=resid,
-                         band=alma_band(float(g["frequency_hz"].mean()))))
+        fits.append(
+            dict(
+                eb=eb,
+                field=field,
+                alpha=alpha,
+                flux_jy=s0,
+                resid=resid,
+                band=alma_band(float(g["frequency_hz"].mean())),
+            )
+        )
     fits = pd.DataFrame(fits)
     if fits.empty:
         out.append(not_checkable(CRITERION, mous.uid, "spectral index", "fewer than two spws per calibrator"))
@@ -81,17 +97,43 @@ def check_fluxscale(mous: MemberOUS, spw_freqs: dict[str, dict[int, float]], lim
             acc = flux_accuracy(g["band"].iloc[0])
             rough = g[g["resid"] > acc]
             verdict = "fail" if not insane.empty else "warning" if not rough.empty else "pass"
-            worst = g.loc[(g["alpha"] - g["alpha"].clip(limits.spectral_index_min, limits.spectral_index_max)).abs()
-                          .idxmax(), "alpha"] if not insane.empty else g["alpha"].iloc[int(np.argmax(g["alpha"].abs()))]
-            parts = [f"{r.eb}: alpha {r.alpha:+.2f}, spws within {100 * r.resid:.1f}% of the power law"
-                     for r in g.itertuples()]
-            out.append(Finding(CRITERION, field, "spectral index", verdict, float(worst), "alpha",
-                               f"fail outside [{limits.spectral_index_min:g}, {limits.spectral_index_max:g}]; "
-                               f"warning if a spw departs > {100 * acc:g}% from the power law",
-                               f"{limits.source('spectral_index_min')}; {HANDBOOK_FLUX}", "; ".join(parts),
-                               Evidence("scatter", derived[derived["field"] == field],
-                                        dict(x="frequency_hz", y="flux_jy", by="eb", x_label="frequency (Hz)",
-                                             y_label="derived flux (Jy)"))))
+            worst = (
+                g.loc[
+                    (g["alpha"] - g["alpha"].clip(limits.spectral_index_min, limits.spectral_index_max)).abs().idxmax(),
+                    "alpha",
+                ]
+                if not insane.empty
+                else g["alpha"].iloc[int(np.argmax(g["alpha"].abs()))]
+            )
+            parts = [
+                f"{r.eb}: alpha {r.alpha:+.2f}, spws within {100 * r.resid:.1f}% of the power law"
+                for r in g.itertuples()
+            ]
+            out.append(
+                Finding(
+                    CRITERION,
+                    field,
+                    "spectral index",
+                    verdict,
+                    float(worst),
+                    "alpha",
+                    f"fail outside [{limits.spectral_index_min:g}, {limits.spectral_index_max:g}]; "
+                    f"warning if a spw departs > {100 * acc:g}% from the power law",
+                    f"{limits.source('spectral_index_min')}; {HANDBOOK_FLUX}",
+                    "; ".join(parts),
+                    Evidence(
+                        "scatter",
+                        derived[derived["field"] == field],
+                        dict(
+                            x="frequency_hz",
+                            y="flux_jy",
+                            by="eb",
+                            x_label="frequency (Hz)",
+                            y_label="derived flux (Jy)",
+                        ),
+                    ),
+                )
+            )
     for field, g in derived.groupby("field"):
         ebs = sorted(set(g["eb"]))
         if len(ebs) < 2:
@@ -101,11 +143,28 @@ def check_fluxscale(mous: MemberOUS, spw_freqs: dict[str, dict[int, float]], lim
         dev = float((g["ratio"] - 1).abs().max())
         acc = flux_accuracy(alma_band(float(g["frequency_hz"].mean())))
         worst_row = g.loc[(g["ratio"] - 1).abs().idxmax()]
-        why = (f"{len(ebs)} EBs agree within {100 * dev:.1f}% per spw" if dev <= acc else
-               f"{worst_row['eb']} spw {worst_row['spw']}: {worst_row['flux_jy']:.3f} Jy is "
-               f"{100 * (worst_row['ratio'] - 1):+.1f}% from the median of the EBs")
-        out.append(Finding(CRITERION, field, "across EBs", grade(dev, acc, 2 * acc), dev, "fraction",
-                           f"warning > {acc:g} (flux accuracy of the band), fail > {2 * acc:g}", HANDBOOK_FLUX, why,
-                           Evidence("scatter", g, dict(x="spw", y="ratio", by="eb", warn=1 + acc, fail=1 + 2 * acc,
-                                                       y_label="flux / median over EBs"))))
+        why = (
+            f"{len(ebs)} EBs agree within {100 * dev:.1f}% per spw"
+            if dev <= acc
+            else f"{worst_row['eb']} spw {worst_row['spw']}: {worst_row['flux_jy']:.3f} Jy is "
+            f"{100 * (worst_row['ratio'] - 1):+.1f}% from the median of the EBs"
+        )
+        out.append(
+            Finding(
+                CRITERION,
+                field,
+                "across EBs",
+                grade(dev, acc, 2 * acc),
+                dev,
+                "fraction",
+                f"warning > {acc:g} (flux accuracy of the band), fail > {2 * acc:g}",
+                HANDBOOK_FLUX,
+                why,
+                Evidence(
+                    "scatter",
+                    g,
+                    dict(x="spw", y="ratio", by="eb", warn=1 + acc, fail=1 + 2 * acc, y_label="flux / median over EBs"),
+                ),
+            )
+        )
     return out

@@ -41,9 +41,13 @@ def parse_proposed_rms(text: str | None) -> list[dict]:
             continue
         bw = re.search(r"per\s+([0-9.]+)\s*([kMG]?Hz)", part)
         tag = re.search(r"\(([^)]+)\)", part)
-        out.append(dict(rms_jy=float(m.group(1)) * _FLUX[m.group(2).lower()],
-                        bandwidth_hz=float(bw.group(1)) * _FREQ[bw.group(2).lower()] if bw else None,
-                        tag=tag.group(1).strip().lower() if tag else None))
+        out.append(
+            dict(
+                rms_jy=float(m.group(1)) * _FLUX[m.group(2).lower()],
+                bandwidth_hz=float(bw.group(1)) * _FREQ[bw.group(2).lower()] if bw else None,
+                tag=tag.group(1).strip().lower() if tag else None,
+            )
+        )
     return out
 
 
@@ -76,8 +80,14 @@ def _proposed_for(entries: list[dict], kind: str | None) -> dict | None:
 
 def _sibling(images: list[ImageProduct], im: ImageProduct, image_type: str) -> ImageProduct | None:
     for o in images:
-        if (o.image_type == image_type and o.field == im.field and o.spws == im.spws and o.kind == im.kind
-                and o.taylor == im.taylor and o.mous == im.mous):
+        if (
+            o.image_type == image_type
+            and o.field == im.field
+            and o.spws == im.spws
+            and o.kind == im.kind
+            and o.taylor == im.taylor
+            and o.mous == im.mous
+        ):
             return o
     return None
 
@@ -108,11 +118,24 @@ def measure_image(pbcor, pb=None, mask=None, pb_limit: float = 0.3) -> dict:
             v = np.asarray(noise.isel(frequency=k).values, dtype=float)
             v = v[np.isfinite(v)]
             if v.size:
-                planes.append(dict(channel=k, frequency_hz=float(flat["frequency"].values[k]),
-                                   rms=MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))))
-    return dict(planes=pd.DataFrame(planes, columns=["channel", "frequency_hz", "rms"]), rms=stats.rms, peak=stats.peak, minimum=float(flat.min().values), units=stats.units,
-                beam_major=stats.beam_major_arcsec, beam_minor=stats.beam_minor_arcsec, channel_width_hz=width,
-                frequency_hz=freq)
+                planes.append(
+                    dict(
+                        channel=k,
+                        frequency_hz=float(flat["frequency"].values[k]),
+                        rms=MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v)))),
+                    )
+                )
+    return dict(
+        planes=pd.DataFrame(planes, columns=["channel", "frequency_hz", "rms"]),
+        rms=stats.rms,
+        peak=stats.peak,
+        minimum=float(flat.min().values),
+        units=stats.units,
+        beam_major=stats.beam_major_arcsec,
+        beam_minor=stats.beam_minor_arcsec,
+        channel_width_hz=width,
+        frequency_hz=freq,
+    )
 
 
 def check_images(mous: MemberOUS, limits: Limits) -> list[Finding]:
@@ -136,9 +159,10 @@ def check_images(mous: MemberOUS, limits: Limits) -> list[Finding]:
         pb = _sibling(mous.images, im, "pb")
         mask = _sibling(mous.images, im, "mask")
         img = open_image(im.source)
-        m = measure_image(img, open_image(pb.source) if pb else None, open_image(mask.source) if mask else None,
-                          limits.image_pb_limit)
-        where = (f"on pbcor x pb where pb >= {limits.image_pb_limit:g}" if pb else "on the pbcor image (no pb found)")
+        m = measure_image(
+            img, open_image(pb.source) if pb else None, open_image(mask.source) if mask else None, limits.image_pb_limit
+        )
+        where = f"on pbcor x pb where pb >= {limits.image_pb_limit:g}" if pb else "on the pbcor image (no pb found)"
         where += ", outside the clean mask" if mask else ", no clean mask found"
         band = alma_band(m["frequency_hz"]) if m["frequency_hz"] else None
         out.append(_rms_finding(scope, im, m, entries, band, where))
@@ -152,8 +176,12 @@ def check_images(mous: MemberOUS, limits: Limits) -> list[Finding]:
 def _rms_finding(scope, im, m, entries, band, where) -> Finding:
     prop = _proposed_for(entries, im.kind)
     if prop is None:
-        return not_checkable(CRITERION, scope, "rms vs proposed",
-                             f"the README's proposed rms gives no value for a {im.kind or 'this'} image")
+        return not_checkable(
+            CRITERION,
+            scope,
+            "rms vs proposed",
+            f"the README's proposed rms gives no value for a {im.kind or 'this'} image",
+        )
     rms = m["rms"]
     note = ""
     if prop["bandwidth_hz"] and m["channel_width_hz"]:
@@ -162,53 +190,116 @@ def _rms_finding(scope, im, m, entries, band, where) -> Finding:
         note = f" (scaled from {m['channel_width_hz'] / 1e6:.4g} MHz channels to {prop['bandwidth_hz'] / 1e6:.4g} MHz)"
     ratio = rms / prop["rms_jy"]
     ok, relaxed = rms_tolerance(band)
-    why = (f"rms {1e3 * rms:.4g} mJy/beam{note} vs proposed {1e3 * prop['rms_jy']:.4g} mJy/beam, {where}; "
-           f"band {band if band else 'unknown (ALMA band 3-6 tolerance used)'}")
+    why = (
+        f"rms {1e3 * rms:.4g} mJy/beam{note} vs proposed {1e3 * prop['rms_jy']:.4g} mJy/beam, {where}; "
+        f"band {band if band else 'unknown (ALMA band 3-6 tolerance used)'}"
+    )
     scale = rms / m["rms"]
     planes = m["planes"]
     if len(planes) > 1:  # a cube: the rms of every channel against the proposed one (the figure: all channels)
         data = planes.assign(ratio=planes["rms"] * scale / prop["rms_jy"])
-        opts = dict(x="frequency_hz", y="ratio", x_label="frequency (Hz)", warn=ok, fail=relaxed,
-                    y_label="channel rms / proposed", hover=("channel", "rms"))
+        opts = dict(
+            x="frequency_hz",
+            y="ratio",
+            x_label="frequency (Hz)",
+            warn=ok,
+            fail=relaxed,
+            y_label="channel rms / proposed",
+            hover=("channel", "rms"),
+        )
     else:
         data = pd.DataFrame([dict(image=scope, quantity="rms", ratio=ratio, measured=rms, proposed=prop["rms_jy"])])
         opts = dict(x="quantity", y="ratio", warn=ok, fail=relaxed, y_label="achieved / proposed")
-    return Finding(CRITERION, scope, "rms vs proposed", grade(ratio, ok, relaxed), ratio, "x proposed",
-                   f"pass <= {ok:g}, warning <= {relaxed:g}, fail above",
-                   f"{QA2_REQUIREMENTS} (pass); {QA2_CYCLE1} (warning)", why, Evidence("scatter", data, opts))
+    return Finding(
+        CRITERION,
+        scope,
+        "rms vs proposed",
+        grade(ratio, ok, relaxed),
+        ratio,
+        "x proposed",
+        f"pass <= {ok:g}, warning <= {relaxed:g}, fail above",
+        f"{QA2_REQUIREMENTS} (pass); {QA2_CYCLE1} (warning)",
+        why,
+        Evidence("scatter", data, opts),
+    )
 
 
 def _beam_finding(scope, m, beam_req, limits: Limits) -> Finding:
     if beam_req is None or not np.isfinite(m["beam_major"]):
         why = "no proposed beam in the README" if beam_req is None else "the image has no restoring beam"
         return not_checkable(CRITERION, scope, "beam vs proposed", why)
-    area = m["beam_major"] * m["beam_minor"] / beam_req ** 2
-    why = (f"beam {m['beam_major']:.3g} x {m['beam_minor']:.3g} arcsec (geometric mean "
-           f"{math.sqrt(m['beam_major'] * m['beam_minor']):.3g}) vs proposed {beam_req:.3g} arcsec; "
-           "the README gives no acceptable range (minAR/maxAR), so area ratio limits are used")
-    data = pd.DataFrame([dict(image=scope, quantity="beam area", ratio=area, major=m["beam_major"],
-                              minor=m["beam_minor"], proposed=beam_req)])
-    return Finding(CRITERION, scope, "beam vs proposed", grade(area, limits.beam_area_warn, limits.beam_area_fail),
-                   area, "x proposed area", f"warning > {limits.beam_area_warn:g}, fail > {limits.beam_area_fail:g}",
-                   limits.source("beam_area_fail"), why,
-                   Evidence("scatter", data, dict(x="quantity", y="ratio", warn=limits.beam_area_warn,
-                                                  fail=limits.beam_area_fail, y_label="beam area / proposed")))
+    area = m["beam_major"] * m["beam_minor"] / beam_req**2
+    why = (
+        f"beam {m['beam_major']:.3g} x {m['beam_minor']:.3g} arcsec (geometric mean "
+        f"{math.sqrt(m['beam_major'] * m['beam_minor']):.3g}) vs proposed {beam_req:.3g} arcsec; "
+        "the README gives no acceptable range (minAR/maxAR), so area ratio limits are used"
+    )
+    data = pd.DataFrame(
+        [
+            dict(
+                image=scope,
+                quantity="beam area",
+                ratio=area,
+                major=m["beam_major"],
+                minor=m["beam_minor"],
+                proposed=beam_req,
+            )
+        ]
+    )
+    return Finding(
+        CRITERION,
+        scope,
+        "beam vs proposed",
+        grade(area, limits.beam_area_warn, limits.beam_area_fail),
+        area,
+        "x proposed area",
+        f"warning > {limits.beam_area_warn:g}, fail > {limits.beam_area_fail:g}",
+        limits.source("beam_area_fail"),
+        why,
+        Evidence(
+            "scatter",
+            data,
+            dict(
+                x="quantity",
+                y="ratio",
+                warn=limits.beam_area_warn,
+                fail=limits.beam_area_fail,
+                y_label="beam area / proposed",
+            ),
+        ),
+    )
 
 
 def _snr_findings(scope, m, limits: Limits, where) -> list[Finding]:
     rms, peak, neg = m["rms"], m["peak"], -m["minimum"]
     snr = peak / rms
     data = pd.DataFrame([dict(feature="peak", sigma=peak / rms), dict(feature="most negative", sigma=neg / rms)])
-    snr_f = Finding(CRITERION, scope, "target S/N", "pass" if snr >= limits.target_snr_warn else "warning", snr,
-                    "peak/rms", f"warning < {limits.target_snr_warn:g}", limits.source("target_snr_warn"),
-                    f"peak {1e3 * peak:.4g} mJy/beam over rms {1e3 * rms:.4g} mJy/beam ({where}); "
-                    f"this is also the image's dynamic range", Evidence("scatter", data, dict(
-                        x="feature", y="sigma", y_label="|feature| / rms")))
+    snr_f = Finding(
+        CRITERION,
+        scope,
+        "target S/N",
+        "pass" if snr >= limits.target_snr_warn else "warning",
+        snr,
+        "peak/rms",
+        f"warning < {limits.target_snr_warn:g}",
+        limits.source("target_snr_warn"),
+        f"peak {1e3 * peak:.4g} mJy/beam over rms {1e3 * rms:.4g} mJy/beam ({where}); "
+        f"this is also the image's dynamic range",
+        Evidence("scatter", data, dict(x="feature", y="sigma", y_label="|feature| / rms")),
+    )
     bad = neg / rms > limits.negative_sigma_warn and neg / peak > limits.negative_fraction_warn
-    neg_f = Finding(CRITERION, scope, "negative features", "warning" if bad else "pass", neg / peak,
-                    "x peak", f"warning if beyond {limits.negative_sigma_warn:g} rms and "
-                              f"{limits.negative_fraction_warn:g} x peak", limits.source("negative_sigma_warn"),
-                    f"most negative {-1e3 * neg:.4g} mJy/beam = {neg / rms:.1f} rms = {100 * neg / peak:.1f}% of the peak",
-                    Evidence("scatter", data, dict(x="feature", y="sigma", warn=limits.negative_sigma_warn,
-                                                   y_label="|feature| / rms")))
+    neg_f = Finding(
+        CRITERION,
+        scope,
+        "negative features",
+        "warning" if bad else "pass",
+        neg / peak,
+        "x peak",
+        f"warning if beyond {limits.negative_sigma_warn:g} rms and {limits.negative_fraction_warn:g} x peak",
+        limits.source("negative_sigma_warn"),
+        f"most negative {-1e3 * neg:.4g} mJy/beam = {neg / rms:.1f} rms = {100 * neg / peak:.1f}% of the peak",
+        Evidence(
+            "scatter", data, dict(x="feature", y="sigma", warn=limits.negative_sigma_warn, y_label="|feature| / rms")
+        ),
+    )
     return [snr_f, neg_f]

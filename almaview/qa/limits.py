@@ -10,8 +10,16 @@ from dataclasses import dataclass, fields
 
 #: ALMA receiver bands: (band, low GHz, high GHz); band 2 overlaps band 3, band 3 wins there.
 ALMA_BANDS = (
-    (1, 35.0, 50.0), (3, 84.0, 116.0), (2, 67.0, 116.0), (4, 125.0, 163.0), (5, 163.0, 211.0),
-    (6, 211.0, 275.0), (7, 275.0, 373.0), (8, 385.0, 500.0), (9, 602.0, 720.0), (10, 787.0, 950.0),
+    (1, 35.0, 50.0),
+    (3, 84.0, 116.0),
+    (2, 67.0, 116.0),
+    (4, 125.0, 163.0),
+    (5, 163.0, 211.0),
+    (6, 211.0, 275.0),
+    (7, 275.0, 373.0),
+    (8, 385.0, 500.0),
+    (9, 602.0, 720.0),
+    (10, 787.0, 950.0),
 )
 
 QA2_REQUIREMENTS = "ALMA Science Portal, 'What are the current QA2 requirements?' (Cycle 7 onwards)"
@@ -139,9 +147,9 @@ class Limits:
 
 SOURCES = {
     "jyperk_min": "almaview default: ALMA 12 m Jy/K factors of bands 3-7 (about 35-60 Jy/K, the pipeline's "
-                  "Jy/K database)",
+    "Jy/K database)",
     "jyperk_max": "almaview default: ALMA 12 m Jy/K factors of bands 3-7 (about 35-60 Jy/K, the pipeline's "
-                  "Jy/K database)",
+    "Jy/K database)",
     "tsys_ratio_fail": "ALMA pipeline hifa_tsysflag 'nmedian' test: Tsys above 2x the median is flagged",
     "bandpass_snr_warn": "ALMA pipeline hifa_bandpass minbpsnr=20 (below it the pipeline smooths in frequency)",
     "bandpass_snr_fail": "CASA bandpass minsnr=3 (solutions below are flagged)",

@@ -13,11 +13,26 @@ import pandas as pd
 
 VERDICTS = ("pass", "warning", "fail", "not checkable", "not applicable")
 _RANK = {"not applicable": 0, "pass": 0, "not checkable": 1, "warning": 2, "fail": 3}
-_COLOUR = {"pass": "#5cb85c", "warning": "#f0ad4e", "fail": "#d9534f", "not checkable": "#999999",
-           "not applicable": "#bbbbbb"}
+_COLOUR = {
+    "pass": "#5cb85c",
+    "warning": "#f0ad4e",
+    "fail": "#d9534f",
+    "not checkable": "#999999",
+    "not applicable": "#bbbbbb",
+}
 #: 'sky calibration', 'baseline flatness' and 'jy/k' are the Total Power criteria (see :mod:`almaview.qa.singledish`)
-CRITERIA = ("tsys", "gains", "flux scale", "phase transfer", "bandpass", "images", "data volume",
-            "sky calibration", "baseline flatness", "jy/k")
+CRITERIA = (
+    "tsys",
+    "gains",
+    "flux scale",
+    "phase transfer",
+    "bandpass",
+    "images",
+    "data volume",
+    "sky calibration",
+    "baseline flatness",
+    "jy/k",
+)
 QA3_WINDOW_MONTHS = 2
 
 
@@ -72,8 +87,10 @@ class Finding:
     evidence: Evidence | None = field(default=None, repr=False)
 
     def row(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in ("criterion", "scope", "aspect", "verdict", "figure", "units",
-                                              "threshold", "source", "why")}
+        return {
+            k: getattr(self, k)
+            for k in ("criterion", "scope", "aspect", "verdict", "figure", "units", "threshold", "source", "why")
+        }
 
 
 def not_checkable(criterion: str, scope: str, aspect: str, why: str) -> Finding:
@@ -182,8 +199,12 @@ class QAReport:
 
         name, path, kwargs = f.evidence.detail
         more = getattr(plots, name)(open_caltable(path), **kwargs)
-        return plots.Panel(column([panel.layout, more.layout]), panel.data,
-                           {**panel.sources, **{f"detail_{k}": v for k, v in more.sources.items()}}, panel.title)
+        return plots.Panel(
+            column([panel.layout, more.layout]),
+            panel.data,
+            {**panel.sources, **{f"detail_{k}": v for k, v in more.sources.items()}},
+            panel.title,
+        )
 
     # ------------------------------------------------------------------ text
     def _counts(self) -> str:
@@ -192,14 +213,20 @@ class QAReport:
 
     def _dates(self) -> list[str]:
         if self.delivery_date is None:
-            out = ["delivery date: unknown (not in the package; ALMA's delivery e-mail gives it); a QA3 request "
-                   f"is accepted within {QA3_WINDOW_MONTHS} months of delivery"]
+            out = [
+                "delivery date: unknown (not in the package; ALMA's delivery e-mail gives it); a QA3 request "
+                f"is accepted within {QA3_WINDOW_MONTHS} months of delivery"
+            ]
             if self.processed_date is not None:
-                out.append(f"processed {self.processed_date.isoformat()} (CASA log): the delivery came later, so the "
-                           f"window closes no earlier than {add_months(self.processed_date, QA3_WINDOW_MONTHS)}")
+                out.append(
+                    f"processed {self.processed_date.isoformat()} (CASA log): the delivery came later, so the "
+                    f"window closes no earlier than {add_months(self.processed_date, QA3_WINDOW_MONTHS)}"
+                )
             return out
-        return [f"delivery date: {self.delivery_date.isoformat()}; QA3 requests until "
-                f"{self.qa3_deadline.isoformat()} ({QA3_WINDOW_MONTHS} months)"]
+        return [
+            f"delivery date: {self.delivery_date.isoformat()}; QA3 requests until "
+            f"{self.qa3_deadline.isoformat()} ({QA3_WINDOW_MONTHS} months)"
+        ]
 
     def __repr__(self) -> str:
         lines = [f"QA re-derived for {self.project or 'delivery'}: {self.verdict.upper()} ({self._counts()})"]
@@ -217,17 +244,20 @@ class QAReport:
 
     def _repr_html_(self) -> str:
         e = html.escape
-        out = [f"<div><b>QA re-derived for {e(self.project or 'delivery')}: "
-               f"<span style='color:{_COLOUR[self.verdict]}'>{e(self.verdict.upper())}</span></b> "
-               f"({e(self._counts())})<br><small>{e(' · '.join(self._dates()))}</small>",
-               "<table><tr><th>criterion</th><th>scope</th><th>aspect</th><th>verdict</th><th>figure</th>"
-               "<th>threshold</th><th>why</th></tr>"]
+        out = [
+            f"<div><b>QA re-derived for {e(self.project or 'delivery')}: "
+            f"<span style='color:{_COLOUR[self.verdict]}'>{e(self.verdict.upper())}</span></b> "
+            f"({e(self._counts())})<br><small>{e(' · '.join(self._dates()))}</small>",
+            "<table><tr><th>criterion</th><th>scope</th><th>aspect</th><th>verdict</th><th>figure</th>"
+            "<th>threshold</th><th>why</th></tr>",
+        ]
         for f in self.findings:
             fig = "" if f.figure is None else f"{_fmt(f.figure)} {f.units}"
             out.append(
                 f"<tr><td>{e(f.criterion)}</td><td>{e(f.scope)}</td><td>{e(f.aspect)}</td>"
                 f"<td style='background:{_COLOUR[f.verdict]};color:white'>{e(f.verdict)}</td>"
-                f"<td>{e(fig)}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td></tr>")
+                f"<td>{e(fig)}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td></tr>"
+            )
         out.append("</table></div>")
         return "".join(out)
 
@@ -249,10 +279,17 @@ class QAReport:
         lines = [f"# QA3 request draft: {self.project or 'delivery'}", ""]
         if self.pi_name:
             lines += [f"PI: {self.pi_name}", ""]
-        lines += ["## Dates", ""] + [f"- {s}" for s in self._dates()] + [
-            "- a QA3 request re-opens the quality assessment and, if accepted, extends the proprietary period", ""]
-        lines += ["## Summary", "", f"almaview re-derived the QA2 criteria from the delivered data: "
-                  f"**{self.verdict}** ({self._counts()}).", ""]
+        lines += (
+            ["## Dates", ""]
+            + [f"- {s}" for s in self._dates()]
+            + ["- a QA3 request re-opens the quality assessment and, if accepted, extends the proprietary period", ""]
+        )
+        lines += [
+            "## Summary",
+            "",
+            f"almaview re-derived the QA2 criteria from the delivered data: **{self.verdict}** ({self._counts()}).",
+            "",
+        ]
         for title, wanted in (("Failing criteria", "fail"), ("Warnings", "warning")):
             rows = [f for f in bad if f.verdict == wanted]
             if not rows:
@@ -260,13 +297,23 @@ class QAReport:
             lines += [f"## {title}", ""]
             for k, f in enumerate(rows):
                 fig = "n/a" if f.figure is None else f"{_fmt(f.figure)} {f.units}".strip()
-                lines += [f"### {f.criterion}: {f.aspect} ({f.scope})", "",
-                          f"- measured: **{fig}**", f"- threshold: {f.threshold} ({f.source})", f"- {f.why}", ""]
+                lines += [
+                    f"### {f.criterion}: {f.aspect} ({f.scope})",
+                    "",
+                    f"- measured: **{fig}**",
+                    f"- threshold: {f.threshold} ({f.source})",
+                    f"- {f.why}",
+                    "",
+                ]
                 png = figdir / f"{wanted}_{k:02d}_{_slug(f.criterion)}_{_slug(f.aspect)}.png"
                 if f.evidence is not None and _write_png(f, png):
                     lines += [f"![{f.criterion} evidence]({figdir.name}/{png.name})", ""]
-        lines += ["## All criteria", "", "| criterion | scope | aspect | verdict | figure | threshold |",
-                  "| --- | --- | --- | --- | --- | --- |"]
+        lines += [
+            "## All criteria",
+            "",
+            "| criterion | scope | aspect | verdict | figure | threshold |",
+            "| --- | --- | --- | --- | --- | --- |",
+        ]
         for f in self.findings:
             fig = "" if f.figure is None else f"{_fmt(f.figure)} {f.units}"
             lines.append(f"| {f.criterion} | {f.scope} | {f.aspect} | {f.verdict} | {fig} | {f.threshold} |")

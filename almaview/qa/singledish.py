@@ -61,11 +61,22 @@ def check_sky(eb, limits: Limits) -> list[Finding]:
                 missing.append(f"{ant} {name}")
     figure = solved / total if total else float("nan")
     verdict = _verdict(figure, limits.sky_solved_warn, limits.sky_solved_fail, higher_is_worse=False)
-    why = (f"{solved} of {total} antenna/spw pairs have an OFF spectrum in {names[0]}"
-           + (f"; none for {', '.join(missing)}" if missing else ""))
-    return [Finding("sky calibration", eb.uid, "OFF solutions per antenna and spw", verdict, figure, "fraction",
-                    f"warning below {limits.sky_solved_warn:g}, fail below {limits.sky_solved_fail:g}",
-                    limits.source("sky_solved_warn"), why)]
+    why = f"{solved} of {total} antenna/spw pairs have an OFF spectrum in {names[0]}" + (
+        f"; none for {', '.join(missing)}" if missing else ""
+    )
+    return [
+        Finding(
+            "sky calibration",
+            eb.uid,
+            "OFF solutions per antenna and spw",
+            verdict,
+            figure,
+            "fraction",
+            f"warning below {limits.sky_solved_warn:g}, fail below {limits.sky_solved_fail:g}",
+            limits.source("sky_solved_warn"),
+            why,
+        )
+    ]
 
 
 def check_baseline(mous, limits: Limits) -> list[Finding]:
@@ -90,11 +101,20 @@ def check_baseline(mous, limits: Limits) -> list[Finding]:
         spectrum = values.mean(axis=0)
         figure, rms = spectrum_flatness(spectrum)
         verdict = _verdict(figure, limits.baseline_flat_warn, limits.baseline_flat_fail)
-        out.append(Finding("baseline flatness", im.name, "line-free bin means / scatter", verdict, figure, "sigma",
-                           f"warning above {limits.baseline_flat_warn:g}, fail at {limits.baseline_flat_fail:g}",
-                           limits.source("baseline_flat_warn"),
-                           f"mean spectrum of {len(values)} pixels; line-free channels: the first and last quarter; "
-                           f"rms {rms:.3g} {cube.attrs.get('units', '')}"))
+        out.append(
+            Finding(
+                "baseline flatness",
+                im.name,
+                "line-free bin means / scatter",
+                verdict,
+                figure,
+                "sigma",
+                f"warning above {limits.baseline_flat_warn:g}, fail at {limits.baseline_flat_fail:g}",
+                limits.source("baseline_flat_warn"),
+                f"mean spectrum of {len(values)} pixels; line-free channels: the first and last quarter; "
+                f"rms {rms:.3g} {cube.attrs.get('units', '')}",
+            )
+        )
     return out
 
 
@@ -127,11 +147,23 @@ def check_jyperk(mous, limits: Limits) -> list[Finding]:
     outside = [f"{r[1]} spw{r[2]} {r[3]}: {r[4]:g}" for r in rows if not limits.jyperk_min <= r[4] <= limits.jyperk_max]
     spread = float(factors.max() / factors.min() - 1) if factors.min() > 0 else float("inf")
     verdict = "fail" if outside else "warning" if spread > limits.jyperk_spread_warn else "pass"
-    why = (f"{factors.size} factors, median {np.median(factors):.1f} Jy/K, spread {spread:.1%}"
-           + (f"; outside {limits.jyperk_min:g}-{limits.jyperk_max:g} Jy/K: {', '.join(outside)}" if outside else ""))
-    return [Finding("jy/k", mous.uid, "Jy/K factors (jyperk.csv)", verdict, float(np.median(factors)), "Jy/K",
-                    f"{limits.jyperk_min:g}-{limits.jyperk_max:g} Jy/K; spread above {limits.jyperk_spread_warn:.0%}"
-                    " is a warning", limits.source("jyperk_min"), why)]
+    why = f"{factors.size} factors, median {np.median(factors):.1f} Jy/K, spread {spread:.1%}" + (
+        f"; outside {limits.jyperk_min:g}-{limits.jyperk_max:g} Jy/K: {', '.join(outside)}" if outside else ""
+    )
+    return [
+        Finding(
+            "jy/k",
+            mous.uid,
+            "Jy/K factors (jyperk.csv)",
+            verdict,
+            float(np.median(factors)),
+            "Jy/K",
+            f"{limits.jyperk_min:g}-{limits.jyperk_max:g} Jy/K; spread above {limits.jyperk_spread_warn:.0%}"
+            " is a warning",
+            limits.source("jyperk_min"),
+            why,
+        )
+    ]
 
 
 def check_tp_mous(mous, limits: Limits) -> list[Finding]:
@@ -145,17 +177,26 @@ def check_tp_mous(mous, limits: Limits) -> list[Finding]:
 
     findings: list[Finding] = []
     for eb in mous.ebs:
-        for criterion, step in (("tsys", lambda: check_tsys(eb, limits)), ("sky calibration",
-                                                                           lambda: check_sky(eb, limits))):
+        for criterion, step in (
+            ("tsys", lambda: check_tsys(eb, limits)),
+            ("sky calibration", lambda: check_sky(eb, limits)),
+        ):
             try:
                 findings += step()
             except AlmaviewError as err:
                 findings.append(not_checkable(criterion, eb.uid, "read", str(err)))
         for criterion in INTERFEROMETRIC:
-            findings.append(not_applicable(criterion, eb.uid, "a Total Power EB has no interferometric "
-                                                              "gains, bandpass or calibrator flux scale"))
-    for criterion, step in (("baseline flatness", lambda: check_baseline(mous, limits)),
-                            ("jy/k", lambda: check_jyperk(mous, limits))):
+            findings.append(
+                not_applicable(
+                    criterion,
+                    eb.uid,
+                    "a Total Power EB has no interferometric gains, bandpass or calibrator flux scale",
+                )
+            )
+    for criterion, step in (
+        ("baseline flatness", lambda: check_baseline(mous, limits)),
+        ("jy/k", lambda: check_jyperk(mous, limits)),
+    ):
         try:
             findings += step()
         except AlmaviewError as err:

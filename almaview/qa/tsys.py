@@ -37,8 +37,15 @@ def tsys_per_antenna(tree) -> pd.DataFrame:
                 rows.append(dict(spw=spw, antenna=str(ant), median_k=np.nan, spread_k=np.nan, n=0))
                 continue
             lo, hi = np.percentile(v, [16, 84])
-            rows.append(dict(spw=spw, antenna=str(ant), median_k=float(np.median(v)), spread_k=float((hi - lo) / 2),
-                             n=int(v.size)))
+            rows.append(
+                dict(
+                    spw=spw,
+                    antenna=str(ant),
+                    median_k=float(np.median(v)),
+                    spread_k=float((hi - lo) / 2),
+                    n=int(v.size),
+                )
+            )
     df = pd.DataFrame(rows)
     df["array_median_k"] = df.groupby("spw")["median_k"].transform(lambda s: np.nanmedian(s))
     df["ratio"] = df["median_k"] / df["array_median_k"]
@@ -65,18 +72,38 @@ def check_tsys(eb: ExecutionBlock, limits: Limits) -> list[Finding]:
     if out.empty:
         why = f"every antenna within {limits.tsys_ratio_warn:g}x the array median Tsys in every spw"
     else:
-        why = "; ".join(f"{a} spw {','.join(str(s) for s in g['spw'])}: "
-                        f"{g['ratio'].max():.2f}x the array median ({g['median_k'].max():.0f} K)"
-                        for a, g in out.groupby("antenna"))
+        why = "; ".join(
+            f"{a} spw {','.join(str(s) for s in g['spw'])}: "
+            f"{g['ratio'].max():.2f}x the array median ({g['median_k'].max():.0f} K)"
+            for a, g in out.groupby("antenna")
+        )
     if missing:
         why += f"; no unflagged Tsys for {', '.join(missing)}"
         verdict = "warning" if verdict == "pass" else verdict
-    return [Finding(
-        CRITERION, eb.uid, "median vs array", verdict, worst, "x array median",
-        f"warning > {limits.tsys_ratio_warn:g}, fail > {limits.tsys_ratio_fail:g}",
-        limits.source("tsys_ratio_fail"), why,
-        Evidence("scatter", df, dict(x="antenna", y="ratio", by="spw", warn=limits.tsys_ratio_warn,
-                                     fail=limits.tsys_ratio_fail, y_label="median Tsys / array median",
-                                     hover=("median_k", "spread_k")),
-                 detail=("tsys", path, dict(antennas=sorted(set(out["antenna"])) or None))),
-    )]
+    return [
+        Finding(
+            CRITERION,
+            eb.uid,
+            "median vs array",
+            verdict,
+            worst,
+            "x array median",
+            f"warning > {limits.tsys_ratio_warn:g}, fail > {limits.tsys_ratio_fail:g}",
+            limits.source("tsys_ratio_fail"),
+            why,
+            Evidence(
+                "scatter",
+                df,
+                dict(
+                    x="antenna",
+                    y="ratio",
+                    by="spw",
+                    warn=limits.tsys_ratio_warn,
+                    fail=limits.tsys_ratio_fail,
+                    y_label="median Tsys / array median",
+                    hover=("median_k", "spread_k"),
+                ),
+                detail=("tsys", path, dict(antennas=sorted(set(out["antenna"])) or None)),
+            ),
+        )
+    ]

@@ -26,6 +26,23 @@ from .registry import restored, restored_ms
 from .run import RestoreResult, RestoreRun, run, start
 from .verify import Verification, verify_ms
 
-__all__ = ["plan", "run", "start", "verify_ms", "restored_ms", "restored", "find_casa", "RestorePlan", "EBPlan",
-           "RestoreRun", "RestoreResult", "Verification", "CasaInstallation", "RestoreError", "RestoreNotReady",
-           "RestoreFailed", "RestoreStopped", "VerificationFailed"]
+__all__ = [
+    "plan",
+    "run",
+    "start",
+    "verify_ms",
+    "restored_ms",
+    "restored",
+    "find_casa",
+    "RestorePlan",
+    "EBPlan",
+    "RestoreRun",
+    "RestoreResult",
+    "Verification",
+    "CasaInstallation",
+    "RestoreError",
+    "RestoreNotReady",
+    "RestoreFailed",
+    "RestoreStopped",
+    "VerificationFailed",
+]

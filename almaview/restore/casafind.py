@@ -20,14 +20,22 @@ from pathlib import Path
 
 #: Where monolithic CASA is usually unpacked (globs; ``~`` expanded).
 SEARCH_GLOBS = (
-    "/opt/casa*/bin/casa", "/opt/casa/*/bin/casa", "/usr/local/casa*/bin/casa", "/usr/local/casa/*/bin/casa",
-    "~/casa*/bin/casa", "~/opt/casa*/bin/casa", "~/software/casa*/bin/casa", "~/Software/casa*/bin/casa",
+    "/opt/casa*/bin/casa",
+    "/opt/casa/*/bin/casa",
+    "/usr/local/casa*/bin/casa",
+    "/usr/local/casa/*/bin/casa",
+    "~/casa*/bin/casa",
+    "~/opt/casa*/bin/casa",
+    "~/software/casa*/bin/casa",
+    "~/Software/casa*/bin/casa",
     "/Applications/CASA*.app/Contents/MacOS/casa",
 )
 
 _DIR_VERSION = re.compile(
     r"casa-(?:release-|CASA-)?(?P<v>\d+\.\d+\.\d+)[-.](?P<build>\d+)"
-    r"(?:[-.][^/]*?pipeline-(?P<pl>\d{4}\.\d+\.\d+\.\d+))?", re.IGNORECASE)
+    r"(?:[-.][^/]*?pipeline-(?P<pl>\d{4}\.\d+\.\d+\.\d+))?",
+    re.IGNORECASE,
+)
 _ANY_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)(?:[-.](\d+))?")
 
 
@@ -93,8 +101,12 @@ class CasaInstallation:
         want = version_tuple(casa_version)
         have = version_tuple(self.version)
         if want is None:
-            return (have is not None, "the delivery does not say which CASA made it; any CASA may do, "
-                                      "check the README" if have else "its version could not be read")
+            return (
+                have is not None,
+                "the delivery does not say which CASA made it; any CASA may do, check the README"
+                if have
+                else "its version could not be read",
+            )
         if have is None:
             return (False, "its version could not be read")
         ws = ".".join(map(str, want[:3]))
@@ -103,13 +115,15 @@ class CasaInstallation:
                 return (False, f"CASA {short_version(self.version)} differs from the delivery's {ws}")
             if route == "pipeline" and not self.pipeline:
                 return (False, f"CASA {ws} without the pipeline (this delivery was pipeline-calibrated)")
-            return (True, f"same CASA version as the delivery ({ws})" + (" with the pipeline" if self.pipeline
-                                                                         else ""))
+            return (True, f"same CASA version as the delivery ({ws})" + (" with the pipeline" if self.pipeline else ""))
         if route != "pipeline":
             return (False, "the pip casatasks cannot replay a manual scriptForCalibration.py faithfully")
         if have[:2] != want[:2]:
-            return (False, f"casatasks {short_version(self.version)} differs from the delivery's CASA {ws} "
-                           "(importasdm/applycal need the same major.minor)")
+            return (
+                False,
+                f"casatasks {short_version(self.version)} differs from the delivery's CASA {ws} "
+                "(importasdm/applycal need the same major.minor)",
+            )
         note = "" if have[:3] == want[:3] else f" (patch differs: {short_version(self.version)} vs {ws})"
         return (True, f"same CASA major.minor as the delivery ({ws}){note}: modular restore")
 
@@ -123,7 +137,7 @@ def _monolithic_version(exe: Path) -> tuple[str | None, str | None]:
     dist = sorted(glob.glob(str(root / "lib" / "py" / "lib" / "python3*" / "site-packages" / "casatools-*.dist-info")))
     version = None
     if dist:
-        version = Path(dist[-1]).name[len("casatools-"):-len(".dist-info")]
+        version = Path(dist[-1]).name[len("casatools-") : -len(".dist-info")]
     pl = None
     pipe = sorted(glob.glob(str(root / "lib" / "py" / "lib" / "python3*" / "site-packages" / "pipeline")))
     if pipe:

@@ -23,16 +23,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     True
     """
     p = subparsers.add_parser(
-        "restore", help="rebuild calibrated MSs from raw ASDMs and the delivered calibration",
+        "restore",
+        help="rebuild calibrated MSs from raw ASDMs and the delivered calibration",
         description="Plan and run the restore of calibrated data (scriptForPI with a suitable CASA, or the modular "
-                    "route with the pip casatasks): checks CASA, raw data, disk and memory first; resumable; "
-                    "verifies each MS against flux.csv.")
+        "route with the pip casatasks): checks CASA, raw data, disk and memory first; resumable; "
+        "verifies each MS against flux.csv.",
+    )
     p.add_argument("delivery", metavar="DELIVERY", help="the delivery (project directory or any directory inside it)")
-    p.add_argument("--eb", action="append", metavar="UID", help="restore this EB only (uid or unique suffix; "
-                                                                 "repeat for several)")
+    p.add_argument(
+        "--eb", action="append", metavar="UID", help="restore this EB only (uid or unique suffix; repeat for several)"
+    )
     p.add_argument("--workdir", metavar="DIR", help="where to build the MSs (default: almaview's cache)")
-    p.add_argument("--in-delivery", action="store_true",
-                   help="run scriptForPI inside the delivery's script/ directory, as ALMA documents it")
+    p.add_argument(
+        "--in-delivery",
+        action="store_true",
+        help="run scriptForPI inside the delivery's script/ directory, as ALMA documents it",
+    )
     p.add_argument("--engine", choices=("auto", "modular", "scriptforpi"), default="auto")
     p.add_argument("--split", action="store_true", help="also split the calibrated data (<EB>.ms.split.cal)")
     p.add_argument("--plan-only", action="store_true", help="print the plan and stop")
@@ -46,8 +52,14 @@ def run(args: argparse.Namespace) -> int:
     from . import plan as make_plan
     from . import run as run_plan
 
-    p = make_plan(args.delivery, ebs=args.eb, workdir=args.workdir, engine=args.engine, split=args.split,
-                  in_delivery=args.in_delivery)
+    p = make_plan(
+        args.delivery,
+        ebs=args.eb,
+        workdir=args.workdir,
+        engine=args.engine,
+        split=args.split,
+        in_delivery=args.in_delivery,
+    )
     if args.json:
         out = {"plan": p.to_dict()}
     else:

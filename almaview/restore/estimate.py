@@ -70,13 +70,14 @@ def asdm_visibility_count(asdm: str | os.PathLike) -> tuple[int, int]:
     >>> values, rows = asdm_visibility_count("raw/uid___A002_X1_X2.asdm.sdm")   # doctest: +SKIP
     """
     asdm = Path(asdm)
-    nchan = {_field(r, "spectralWindowId"): int(_field(r, "numChan") or 0)
-             for r in _rows(asdm / "SpectralWindow.xml")}
+    nchan = {_field(r, "spectralWindowId"): int(_field(r, "numChan") or 0) for r in _rows(asdm / "SpectralWindow.xml")}
     ncorr = {_field(r, "polarizationId"): int(_field(r, "numCorr") or 0) for r in _rows(asdm / "Polarization.xml")}
     dd = {}
     for r in _rows(asdm / "DataDescription.xml"):
-        dd[_field(r, "dataDescriptionId")] = (nchan.get(_field(r, "spectralWindowId"), 0),
-                                              ncorr.get(_field(r, "polOrHoloId"), 0))
+        dd[_field(r, "dataDescriptionId")] = (
+            nchan.get(_field(r, "spectralWindowId"), 0),
+            ncorr.get(_field(r, "polOrHoloId"), 0),
+        )
     configs = {}
     for r in _rows(asdm / "ConfigDescription.xml"):
         n_ant = int(_field(r, "numAntenna") or 0)
@@ -116,8 +117,9 @@ def directory_size(path: str | os.PathLike) -> int:
     return total
 
 
-def estimate_restore(asdm: str | os.PathLike | None, *, split: bool = False,
-                     asdm_bytes: int | None = None) -> Estimate | None:
+def estimate_restore(
+    asdm: str | os.PathLike | None, *, split: bool = False, asdm_bytes: int | None = None
+) -> Estimate | None:
     """Estimate the disk a restore of one EB needs (the imported MS, CORRECTED_DATA, and a split copy if asked).
 
     Examples
@@ -136,12 +138,24 @@ def estimate_restore(asdm: str | os.PathLike | None, *, split: bool = False,
             imported = int((values * IMPORT_BYTES + rows * ROW_BYTES) * MARGIN)
             calibrated = imported + int(values * CORRECTED_BYTES * MARGIN)
             sp = int((values * SPLIT_BYTES + rows * ROW_BYTES) * MARGIN) if split else 0
-            return Estimate(values, rows, imported, calibrated, sp,
-                            f"{values:,} visibility values in {rows:,} rows (from the ASDM's tables)")
+            return Estimate(
+                values,
+                rows,
+                imported,
+                calibrated,
+                sp,
+                f"{values:,} visibility values in {rows:,} rows (from the ASDM's tables)",
+            )
         asdm_bytes = asdm_bytes if asdm_bytes is not None else directory_size(asdm)
     if asdm_bytes:
         imported = int(asdm_bytes * SIZE_RATIO_FALLBACK / 2)
         calibrated = int(asdm_bytes * SIZE_RATIO_FALLBACK)
-        return Estimate(None, None, imported, calibrated, imported if split else 0,
-                        f"ASDM size x {SIZE_RATIO_FALLBACK} (ASDM tables not readable)")
+        return Estimate(
+            None,
+            None,
+            imported,
+            calibrated,
+            imported if split else 0,
+            f"ASDM size x {SIZE_RATIO_FALLBACK} (ASDM tables not readable)",
+        )
     return None

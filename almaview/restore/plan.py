@@ -38,12 +38,21 @@ ENGINES = ("auto", "modular", "scriptforpi")
 
 #: pipeline intent names in calapply.txt -> CASA intent patterns in an MS (from the one table, almaview.constants;
 #: AMPLITUDE is CALIBRATE_FLUX, POLARIZATION matches every CALIBRATE_POL* intent, FLUX is an old alias)
-INTENT_PATTERNS = {**{short: f"*{alma}*" for alma, short in reversed(INTENTS.items())},
-                   "FLUX": "*CALIBRATE_FLUX*", "POLARIZATION": "*CALIBRATE_POL*"}
+INTENT_PATTERNS = {
+    **{short: f"*{alma}*" for alma, short in reversed(INTENTS.items())},
+    "FLUX": "*CALIBRATE_FLUX*",
+    "POLARIZATION": "*CALIBRATE_POL*",
+}
 
 #: importasdm options of the pipeline's hifa_importdata / hifa_restoredata
-IMPORT_OPTIONS = dict(asis="Antenna Station Receiver Source CalAtmosphere CalWVR CorrelatorMode SBSummary",
-                      ocorr_mode="ca", bdfflags=True, process_flags=True, lazy=False, savecmds=False)
+IMPORT_OPTIONS = dict(
+    asis="Antenna Station Receiver Source CalAtmosphere CalWVR CorrelatorMode SBSummary",
+    ocorr_mode="ca",
+    bdfflags=True,
+    process_flags=True,
+    lazy=False,
+    savecmds=False,
+)
 
 #: the flag version the pipeline saves after calibration (restored before applycal)
 FINAL_FLAGVERSION = "Pipeline_Final"
@@ -225,32 +234,44 @@ class RestorePlan:
 
     def lines(self) -> list[str]:
         d = self.delivery
-        out = [f"Restore plan for {d.project_code or d.root} "
-               f"({len(self.ebs)} EB{'s' if len(self.ebs) != 1 else ''}; work directory {self.workdir})"]
+        out = [
+            f"Restore plan for {d.project_code or d.root} "
+            f"({len(self.ebs)} EB{'s' if len(self.ebs) != 1 else ''}; work directory {self.workdir})"
+        ]
         routes = sorted({(e.mous, e.route or "unknown") for e in self.ebs})
         for mous, route in routes:
-            how = ("pipeline-calibrated: scriptForPI runs the pipeline's restore (hifa_restoredata) with the "
-                   "delivered caltables" if route == "pipeline" else
-                   "manually calibrated: scriptForPI runs each EB's scriptForCalibration.py" if route == "manual"
-                   else "calibration route unknown (no scripts, calapply.txt or README found)")
+            how = (
+                "pipeline-calibrated: scriptForPI runs the pipeline's restore (hifa_restoredata) with the "
+                "delivered caltables"
+                if route == "pipeline"
+                else "manually calibrated: scriptForPI runs each EB's scriptForCalibration.py"
+                if route == "manual"
+                else "calibration route unknown (no scripts, calapply.txt or README found)"
+            )
             out.append(f"  route {mous}: {how}")
         need = f"CASA {short_version(self.casa_required) or '(unknown)'}"
         if self.pipeline_required:
             need += f" with pipeline {self.pipeline_required}"
         out.append(f"  needs: {need} (the versions that calibrated the delivery)")
         if not self.suitability:
-            out.append("  CASA found: none (no casa executable on PATH or in /opt, /usr/local, ~; "
-                       "no casatasks in this Python)")
+            out.append(
+                "  CASA found: none (no casa executable on PATH or in /opt, /usr/local, ~; no casatasks in this Python)"
+            )
         for inst, ok, why in self.suitability:
             out.append(f"  CASA found: {inst.label} at {inst.path}: {'suitable' if ok else 'not suitable'}: {why}")
-        eng = {"modular": "modular (pip casatasks: importasdm, flag versions, applycal of calapply.txt"
-                          + (", split" if self.split else "") + ")",
-               "scriptforpi": f"scriptForPI with {self.casa.label if self.casa else 'CASA'}",
-               None: "none: no suitable CASA"}[self.engine]
+        eng = {
+            "modular": "modular (pip casatasks: importasdm, flag versions, applycal of calapply.txt"
+            + (", split" if self.split else "")
+            + ")",
+            "scriptforpi": f"scriptForPI with {self.casa.label if self.casa else 'CASA'}",
+            None: "none: no suitable CASA",
+        }[self.engine]
         out.append(f"  engine: {eng}")
         mem = "unknown" if self.memory_bytes is None else gb(self.memory_bytes)
-        out.append(f"  disk: need ~{gb(self.need_bytes)} in {self.workdir}, have {gb(self.free_bytes)} free; "
-                   f"memory available: {mem}")
+        out.append(
+            f"  disk: need ~{gb(self.need_bytes)} in {self.workdir}, have {gb(self.free_bytes)} free; "
+            f"memory available: {mem}"
+        )
         out += [f"  note: {m}" for m in self.messages]
         out.append("  EBs:")
         for e in self.ebs:
@@ -274,22 +295,35 @@ class RestorePlan:
 
     def _repr_html_(self) -> str:
         esc = html.escape
-        colour = lambda v: ("#5cb85c" if v == "ready" else "#5bc0de" if v == "restored"  # noqa: E731
-                            else "#d9534f")
+        colour = lambda v: (
+            "#5cb85c"
+            if v == "ready"
+            else "#5bc0de"
+            if v == "restored"  # noqa: E731
+            else "#d9534f"
+        )
         rows = "".join(
             f"<tr><td><code>{esc(e.uid)}</code></td><td>{esc(e.mous)}</td>"
             f"<td style='color:{colour(e.verdict)};font-weight:bold'>{esc(e.verdict)}</td>"
             f"<td>{esc(gb(e.estimate.total)) if e.estimate else ''}</td>"
-            f"<td><code>{esc(e.output_ms or '')}</code></td></tr>" for e in self.ebs)
-        casa = "".join(f"<li>{esc(i.label)} <code>{esc(i.path)}</code>: "
-                       f"<b>{'suitable' if ok else 'not suitable'}</b> ({esc(why)})</li>"
-                       for i, ok, why in self.suitability) or "<li>none found</li>"
-        cmds = "\n".join([c.text() for c in self.commands]
-                         + [s.text() for e in self.to_run for s in e.steps])
-        notes = "".join(f"<li>{esc(m)}</li>" for m in self.messages + [f"{e.uid}: {n}" for e in self.ebs
-                                                                        for n in e.notes])
+            f"<td><code>{esc(e.output_ms or '')}</code></td></tr>"
+            for e in self.ebs
+        )
+        casa = (
+            "".join(
+                f"<li>{esc(i.label)} <code>{esc(i.path)}</code>: "
+                f"<b>{'suitable' if ok else 'not suitable'}</b> ({esc(why)})</li>"
+                for i, ok, why in self.suitability
+            )
+            or "<li>none found</li>"
+        )
+        cmds = "\n".join([c.text() for c in self.commands] + [s.text() for e in self.to_run for s in e.steps])
+        notes = "".join(
+            f"<li>{esc(m)}</li>" for m in self.messages + [f"{e.uid}: {n}" for e in self.ebs for n in e.notes]
+        )
         need = f"CASA {short_version(self.casa_required) or '?'}" + (
-            f" + pipeline {self.pipeline_required}" if self.pipeline_required else "")
+            f" + pipeline {self.pipeline_required}" if self.pipeline_required else ""
+        )
         return (
             f"<div><b>Restore plan</b> for {esc(self.delivery.project_code or self.delivery.root)}"
             f" — engine: <b>{esc(self.engine or 'none')}</b>, needs {esc(need)}"
@@ -301,21 +335,43 @@ class RestorePlan:
             f"{rows}</table>"
             + (f"<ul>{notes}</ul>" if notes else "")
             + (f"<details><summary>commands</summary><pre>{esc(cmds)}</pre></details>" if cmds else "")
-            + f"<p>Log: <code>{esc(str(self.log_path))}</code></p></div>")
+            + f"<p>Log: <code>{esc(str(self.log_path))}</code></p></div>"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (``almaview restore --plan-only --json``)."""
         return dict(
-            delivery=self.delivery.root, workdir=self.workdir, engine=self.engine,
-            casa_required=self.casa_required, pipeline_required=self.pipeline_required,
-            casa=[dict(kind=i.kind, version=i.version, path=i.path, pipeline=i.pipeline, suitable=ok, why=why)
-                  for i, ok, why in self.suitability],
-            free_bytes=self.free_bytes, need_bytes=self.need_bytes, memory_bytes=self.memory_bytes,
-            ebs=[dict(uid=e.uid, mous=e.mous, route=e.route, verdict=e.verdict, asdm=e.asdm,
-                      fetch=e.asdm_archive_name, output_ms=e.output_ms, split_ms=e.split_ms,
-                      estimate_bytes=e.estimate.total if e.estimate else None,
-                      steps=[s.text() for s in e.steps], notes=e.notes) for e in self.ebs],
-            commands=[c.text() for c in self.commands], messages=self.messages)
+            delivery=self.delivery.root,
+            workdir=self.workdir,
+            engine=self.engine,
+            casa_required=self.casa_required,
+            pipeline_required=self.pipeline_required,
+            casa=[
+                dict(kind=i.kind, version=i.version, path=i.path, pipeline=i.pipeline, suitable=ok, why=why)
+                for i, ok, why in self.suitability
+            ],
+            free_bytes=self.free_bytes,
+            need_bytes=self.need_bytes,
+            memory_bytes=self.memory_bytes,
+            ebs=[
+                dict(
+                    uid=e.uid,
+                    mous=e.mous,
+                    route=e.route,
+                    verdict=e.verdict,
+                    asdm=e.asdm,
+                    fetch=e.asdm_archive_name,
+                    output_ms=e.output_ms,
+                    split_ms=e.split_ms,
+                    estimate_bytes=e.estimate.total if e.estimate else None,
+                    steps=[s.text() for s in e.steps],
+                    notes=e.notes,
+                )
+                for e in self.ebs
+            ],
+            commands=[c.text() for c in self.commands],
+            messages=self.messages,
+        )
 
 
 # ---------------------------------------------------------------- planning
@@ -349,8 +405,10 @@ def _select(delivery: "Delivery", ebs: list[str] | None) -> list[tuple["MemberOU
     for key in ebs:
         matches = [(m, eb) for m, eb in pairs if eb.uid == key or eb.uid.endswith(key)]
         if len(matches) != 1:
-            raise RestoreError(delivery.root, f"EB {key!r} matches {len(matches)} EBs of the delivery; "
-                                              f"known: {[eb.uid for _, eb in pairs]}")
+            raise RestoreError(
+                delivery.root,
+                f"EB {key!r} matches {len(matches)} EBs of the delivery; known: {[eb.uid for _, eb in pairs]}",
+            )
         if matches[0] not in chosen:
             chosen.append(matches[0])
     return chosen
@@ -361,25 +419,44 @@ def _raw_problem(d: "Delivery", eb: "ExecutionBlock") -> str | None:
     if eb.raw_asdm and eb.raw_complete is not False:
         return None
     if eb.raw_asdm and eb.raw_complete is False:
-        return (f"needs raw data: {eb.raw_asdm} is incomplete (ASDM.xml missing: half-extracted or half-copied); "
-                f"untar {tar} again")
+        return (
+            f"needs raw data: {eb.raw_asdm} is incomplete (ASDM.xml missing: half-extracted or half-copied); "
+            f"untar {tar} again"
+        )
     if eb.raw_archive:
-        return (f"needs raw data: untar {os.path.basename(eb.raw_archive)} so that raw/ holds "
-                f"{eb.uid}.asdm.sdm (in {os.path.dirname(eb.raw_archive)})")
+        return (
+            f"needs raw data: untar {os.path.basename(eb.raw_archive)} so that raw/ holds "
+            f"{eb.uid}.asdm.sdm (in {os.path.dirname(eb.raw_archive)})"
+        )
     return f"needs raw data: fetch {tar} from the ALMA archive"
 
 
-def _modular_steps(eb: "ExecutionBlock", staging: Path, output: Path, split_ms: Path | None,
-                   flagversions: str | None) -> tuple[list[Step], list[str]]:
+def _modular_steps(
+    eb: "ExecutionBlock", staging: Path, output: Path, split_ms: Path | None, flagversions: str | None
+) -> tuple[list[Step], list[str]]:
     notes: list[str] = []
-    steps = [Step("importasdm", dict(asdm=eb.raw_asdm, vis=str(staging), **IMPORT_OPTIONS),
-                  "raw ASDM -> MS (DATA), as the pipeline imports it")]
+    steps = [
+        Step(
+            "importasdm",
+            dict(asdm=eb.raw_asdm, vis=str(staging), **IMPORT_OPTIONS),
+            "raw ASDM -> MS (DATA), as the pipeline imports it",
+        )
+    ]
     if flagversions:
-        steps.append(Step("almaview:flagversions", dict(archive=flagversions, vis=str(staging)),
-                          f"extract {os.path.basename(flagversions)} next to the MS"))
-        steps.append(Step("flagmanager", dict(vis=str(staging), mode="restore", versionname=FINAL_FLAGVERSION,
-                                              merge="replace"),
-                          "the flags the pipeline ended with (checked against the MS's rows first)"))
+        steps.append(
+            Step(
+                "almaview:flagversions",
+                dict(archive=flagversions, vis=str(staging)),
+                f"extract {os.path.basename(flagversions)} next to the MS",
+            )
+        )
+        steps.append(
+            Step(
+                "flagmanager",
+                dict(vis=str(staging), mode="restore", versionname=FINAL_FLAGVERSION, merge="replace"),
+                "the flags the pipeline ended with (checked against the MS's rows first)",
+            )
+        )
     else:
         notes.append("no flagversions archive delivered: only the online flags of the ASDM are applied")
     for call in eb.calapply.calls if eb.calapply else []:
@@ -392,23 +469,48 @@ def _modular_steps(eb: "ExecutionBlock", staging: Path, output: Path, split_ms: 
             kw["spw"] = call.spw
         if call.antenna:
             kw["antenna"] = call.antenna
-        kw.update(gaintable=[t.table for t in call.tables], gainfield=[t.gainfield for t in call.tables],
-                  interp=[t.interp for t in call.tables], spwmap=[list(t.spwmap) for t in call.tables],
-                  calwt=[t.calwt for t in call.tables],
-                  applymode=str(call.options.get("applymode", "calflagstrict")), flagbackup=False)
+        kw.update(
+            gaintable=[t.table for t in call.tables],
+            gainfield=[t.gainfield for t in call.tables],
+            interp=[t.interp for t in call.tables],
+            spwmap=[list(t.spwmap) for t in call.tables],
+            calwt=[t.calwt for t in call.tables],
+            applymode=str(call.options.get("applymode", "calflagstrict")),
+            flagbackup=False,
+        )
         steps.append(Step("applycal", kw, "as in calapply.txt (gaintable names resolved to the extracted tables)"))
     if split_ms is not None:
-        steps.append(Step("split", dict(vis=str(staging), outputvis=str(staging.parent / split_ms.name),
-                                        datacolumn="corrected", keepflags=True),
-                          f"the calibrated data alone (DATA = corrected), moved to {split_ms} at the end"))
-    steps.append(Step("almaview:publish", dict(staging=str(staging), output=str(output)),
-                      f"move the finished MS to {output} (never a half-written MS there)"))
+        steps.append(
+            Step(
+                "split",
+                dict(
+                    vis=str(staging),
+                    outputvis=str(staging.parent / split_ms.name),
+                    datacolumn="corrected",
+                    keepflags=True,
+                ),
+                f"the calibrated data alone (DATA = corrected), moved to {split_ms} at the end",
+            )
+        )
+    steps.append(
+        Step(
+            "almaview:publish",
+            dict(staging=str(staging), output=str(output)),
+            f"move the finished MS to {output} (never a half-written MS there)",
+        )
+    )
     return steps, notes
 
 
-def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = None,
-         workdir: str | os.PathLike | None = None, engine: str = "auto", split: bool = False,
-         in_delivery: bool = False) -> RestorePlan:
+def plan(
+    delivery: "Delivery | str | os.PathLike",
+    *,
+    ebs: list[str] | None = None,
+    workdir: str | os.PathLike | None = None,
+    engine: str = "auto",
+    split: bool = False,
+    in_delivery: bool = False,
+) -> RestorePlan:
     """Check what restoring the delivery's calibrated data needs and say, per EB, whether it can run now.
 
     ``ebs``: uids (or unique suffixes) to restore; all EBs by default. ``workdir``: where the
@@ -434,22 +536,29 @@ def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = No
     if not d.mous:
         raise NotADelivery(d.root, "holds no member OUS: nothing to restore")
     if d.layout == "tars":
-        raise RestoreError(d.root, "the package is still in its archive tar files: untar them first "
-                                   f"(cd {d.root} && for f in *.tar; do tar -xf \"$f\"; done), then plan again")
+        raise RestoreError(
+            d.root,
+            "the package is still in its archive tar files: untar them first "
+            f'(cd {d.root} && for f in *.tar; do tar -xf "$f"; done), then plan again',
+        )
     root = Path(d.root)
     if in_delivery:
         work = root
     else:
         work = Path(workdir).expanduser().absolute() if workdir is not None else default_workdir(d)
         if _inside(work, root):
-            raise RestoreError(work, f"is inside the delivery {d.root}: almaview never writes into a delivery "
-                                     "unless asked (in_delivery=True); choose a work directory outside it")
+            raise RestoreError(
+                work,
+                f"is inside the delivery {d.root}: almaview never writes into a delivery "
+                "unless asked (in_delivery=True); choose a work directory outside it",
+            )
     pairs = _select(d, ebs)
     members = {m.uid: m for m, _ in pairs}
     routes = {m.uid: m.calibration_mode for m in members.values()}
     casa_required = next((m.casa_version for m in members.values() if m.casa_version), None)
-    pl = next((m.pipeline_version for m in members.values() if m.pipeline_version and
-               m.calibration_mode == "pipeline"), None)
+    pl = next(
+        (m.pipeline_version for m in members.values() if m.pipeline_version and m.calibration_mode == "pipeline"), None
+    )
     installs = find_casa()
     suit = []
     for inst in installs:
@@ -467,13 +576,17 @@ def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = No
     messages: list[str] = []
     if in_delivery:
         messages.append("in_delivery: outputs go into the delivery's calibrated/ directory (as scriptForPI does)")
-    need_casa = (f"needs CASA {short_version(casa_required) or '(version unknown: see the README)'}"
-                 + (f" with pipeline {pl}" if pl else ""))
+    need_casa = f"needs CASA {short_version(casa_required) or '(version unknown: see the README)'}" + (
+        f" with pipeline {pl}" if pl else ""
+    )
     if eng is None:
         what = {"scriptforpi": "a monolithic CASA", "modular": "the pip casatasks", "auto": "CASA"}[engine]
-        messages.append(f"no suitable {what} found: install CASA {short_version(casa_required) or ''}"
-                        + (" with the pipeline" if pl else "") + " from https://casa.nrao.edu/casa_obtaining.shtml"
-                        " (monolithic, with the pipeline for pipeline-calibrated data)")
+        messages.append(
+            f"no suitable {what} found: install CASA {short_version(casa_required) or ''}"
+            + (" with the pipeline" if pl else "")
+            + " from https://casa.nrao.edu/casa_obtaining.shtml"
+            " (monolithic, with the pipeline for pipeline-calibrated data)"
+        )
 
     plans: list[EBPlan] = []
     commands: list[Command] = []
@@ -481,9 +594,15 @@ def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = No
         base = work / (m.path if in_delivery else m.uid)
         out_dir = base / "calibrated"
         route = m.calibration_mode
-        e = EBPlan(uid=eb.uid, mous=m.uid, route=route, verdict="ready", asdm=eb.raw_asdm,
-                   asdm_archive_name=f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar",
-                   delivered_ms=eb.calibrated_ms)
+        e = EBPlan(
+            uid=eb.uid,
+            mous=m.uid,
+            route=route,
+            verdict="ready",
+            asdm=eb.raw_asdm,
+            asdm_archive_name=f"{d.project_code or '<project>'}_{eb.uid}.asdm.sdm.tar",
+            delivered_ms=eb.calibrated_ms,
+        )
         e.caltables = {name: eb.caltables.get_table(name).source for name in eb.caltables}
         e.flagversions = next((f for f in eb.flagversions if f.endswith(".tgz") or f.endswith(".tar.gz")), None)
         if eb.calibrated_ms:
@@ -507,24 +626,33 @@ def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = No
         elif eng == "modular":
             missing = [t for t in (eb.calapply.tables if eb.calapply else []) if t not in eb.caltables]
             if route != "pipeline" or eb.calapply is None:
-                e.verdict = (need_casa + " (monolithic): this EB was calibrated manually "
-                             "(scriptForCalibration.py), which the modular engine does not replay")
+                e.verdict = (
+                    need_casa + " (monolithic): this EB was calibrated manually "
+                    "(scriptForCalibration.py), which the modular engine does not replay"
+                )
             elif missing:
-                e.verdict = (f"needs calibration tables: {', '.join(missing)} named in "
-                             f"{os.path.basename(eb.calapply.path)} are not in the delivery (download the "
-                             "calibration products)")
+                e.verdict = (
+                    f"needs calibration tables: {', '.join(missing)} named in "
+                    f"{os.path.basename(eb.calapply.path)} are not in the delivery (download the "
+                    "calibration products)"
+                )
             else:
-                e.steps, notes = _modular_steps(eb, Path(e.staging_ms), Path(e.output_ms),
-                                                Path(e.split_ms) if e.split_ms else None, e.flagversions)
+                e.steps, notes = _modular_steps(
+                    eb, Path(e.staging_ms), Path(e.output_ms), Path(e.split_ms) if e.split_ms else None, e.flagversions
+                )
                 e.notes += notes
                 if any(s.task == "applycal" and "intent" in s.kwargs for s in e.steps):
-                    e.notes.append("applycal selects by field and intent as calapply.txt says; if the imported MS "
-                                   "carries no such intents (an ASDM without calibration intents in its State "
-                                   "table), field selection alone is used and the log says so")
+                    e.notes.append(
+                        "applycal selects by field and intent as calapply.txt says; if the imported MS "
+                        "carries no such intents (an ASDM without calibration intents in its State "
+                        "table), field selection alone is used and the log says so"
+                    )
         elif eng == "scriptforpi":
             scripts = [s for s in m.scripts.script_for_pi]
             if not scripts:
-                e.verdict = f"needs scriptForPI.py: the delivery's {m.path}/script has none (download the auxiliary tar)"
+                e.verdict = (
+                    f"needs scriptForPI.py: the delivery's {m.path}/script has none (download the auxiliary tar)"
+                )
         plans.append(e)
 
     # disk: all EBs still to restore must fit together
@@ -538,19 +666,40 @@ def plan(delivery: "Delivery | str | os.PathLike", *, ebs: list[str] | None = No
         messages.append("the size of some EBs could not be estimated (ASDM tables unreadable)")
     mem = available_memory()
     if mem is not None and mem < MEMORY_MIN:
-        messages.append(f"only {gb(mem)} of memory available: CASA needs >= {gb(MEMORY_RECOMMENDED)} "
-                        "to restore comfortably; close other programs or use a bigger machine")
+        messages.append(
+            f"only {gb(mem)} of memory available: CASA needs >= {gb(MEMORY_RECOMMENDED)} "
+            "to restore comfortably; close other programs or use a bigger machine"
+        )
 
     python = sys.executable
     if eng == "modular" and any(e.ready for e in plans):
-        commands.append(Command([python, "-m", "almaview.restore.engines.modular", str(work / "job.json")],
-                                str(work), "the modular engine, in a subprocess (CASA's log in the work directory)"))
+        commands.append(
+            Command(
+                [python, "-m", "almaview.restore.engines.modular", str(work / "job.json")],
+                str(work),
+                "the modular engine, in a subprocess (CASA's log in the work directory)",
+            )
+        )
     elif eng == "scriptforpi":
         from .engines.scriptforpi import member_command
 
         for mous in dict.fromkeys(e.mous for e in plans if e.ready):
             commands.append(member_command(chosen, members[mous], work, in_delivery=in_delivery))
-    return RestorePlan(delivery=d, workdir=str(work), engine=eng, casa_required=casa_required,
-                       pipeline_required=pl, installations=installs, suitability=suit, casa=chosen,
-                       free_bytes=free, need_bytes=need, memory_bytes=mem, ebs=plans, commands=commands,
-                       split=split, in_delivery=in_delivery, messages=messages)
+    return RestorePlan(
+        delivery=d,
+        workdir=str(work),
+        engine=eng,
+        casa_required=casa_required,
+        pipeline_required=pl,
+        installations=installs,
+        suitability=suit,
+        casa=chosen,
+        free_bytes=free,
+        need_bytes=need,
+        memory_bytes=mem,
+        ebs=plans,
+        commands=commands,
+        split=split,
+        in_delivery=in_delivery,
+        messages=messages,
+    )

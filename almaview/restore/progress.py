@@ -14,10 +14,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-_LINE = re.compile(r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\s+(?P<priority>[A-Z0-9]+)\s+"
-                   r"(?P<origin>\S*)\s+(?P<message>.*)$")
-_MARK = re.compile(r"almaview-restore: EB (?P<i>\d+)/(?P<n>\d+) (?P<uid>\S+): "
-                   r"(?:step (?P<k>\d+)/(?P<m>\d+) (?P<task>\S+)|(?P<what>start|done|failed)(?:: (?P<why>.*))?)")
+_LINE = re.compile(
+    r"^(?P<time>\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?:\.\d+)?)\s+(?P<priority>[A-Z0-9]+)\s+"
+    r"(?P<origin>\S*)\s+(?P<message>.*)$"
+)
+_MARK = re.compile(
+    r"almaview-restore: EB (?P<i>\d+)/(?P<n>\d+) (?P<uid>\S+): "
+    r"(?:step (?P<k>\d+)/(?P<m>\d+) (?P<task>\S+)|(?P<what>start|done|failed)(?:: (?P<why>.*))?)"
+)
 _TASK = re.compile(r"#+ (?P<edge>Begin|End) Task: (?P<task>\w+)")
 
 

@@ -84,8 +84,14 @@ _registry_path = registry_path
 _key = registry_key
 
 
-def register(delivery_root: str | os.PathLike, uid: str, ms: str | os.PathLike, *, workdir: str | os.PathLike,
-             checks: list[str] | None = None) -> None:
+def register(
+    delivery_root: str | os.PathLike,
+    uid: str,
+    ms: str | os.PathLike,
+    *,
+    workdir: str | os.PathLike,
+    checks: list[str] | None = None,
+) -> None:
     """Record that EB ``uid`` of the delivery at ``delivery_root`` was restored and verified into ``ms``.
 
     Examples
@@ -95,8 +101,11 @@ def register(delivery_root: str | os.PathLike, uid: str, ms: str | os.PathLike, 
     path = _registry_path()
     data = _read(path)
     data.setdefault(_key(delivery_root), {})[uid] = dict(
-        ms=os.fspath(ms), workdir=os.fspath(workdir), checks=list(checks or []),
-        verified=time.strftime("%Y-%m-%dT%H:%M:%S"))
+        ms=os.fspath(ms),
+        workdir=os.fspath(workdir),
+        checks=list(checks or []),
+        verified=time.strftime("%Y-%m-%dT%H:%M:%S"),
+    )
     _write(path, data)
 
 

@@ -74,8 +74,16 @@ class RestoreResult:
     def lines(self) -> list[str]:
         out = [f"restore {'finished' if self.ok else 'incomplete'} in {self.seconds:.0f} s (log: {self.log})"]
         for r in self.results:
-            out.append(f"  {r.uid}  {r.status}" + (f": {r.ms}" if r.ms and r.status in ("verified", "skipped")
-                                                   else f": {r.message}" if r.message else ""))
+            out.append(
+                f"  {r.uid}  {r.status}"
+                + (
+                    f": {r.ms}"
+                    if r.ms and r.status in ("verified", "skipped")
+                    else f": {r.message}"
+                    if r.message
+                    else ""
+                )
+            )
             if r.verification is not None:
                 out += ["    " + line for line in r.verification.lines()[1:]]
         return out
@@ -138,8 +146,9 @@ class RestoreRun:
         for e in p.ebs:
             done = registry.is_verified(self.work, e.uid)
             if e.restored or (e.ready and done is not None):
-                self.results[e.uid] = EBResult(e.uid, "skipped", str(done or e.output_ms),
-                                               "already restored and verified in this work directory")
+                self.results[e.uid] = EBResult(
+                    e.uid, "skipped", str(done or e.output_ms), "already restored and verified in this work directory"
+                )
             elif e.ready:
                 todo.append(e)
             else:
@@ -147,12 +156,16 @@ class RestoreRun:
         stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
         from .. import __version__
 
-        self._log(f"\n===== almaview restore, {_now()} =====\nalmaview {__version__}, python {sys.version.split()[0]}, "
-                  f"{platform.platform()}, host {platform.node()}\n" + repr(p))
+        self._log(
+            f"\n===== almaview restore, {_now()} =====\nalmaview {__version__}, python {sys.version.split()[0]}, "
+            f"{platform.platform()}, host {platform.node()}\n" + repr(p)
+        )
         if not todo:
             if not any(r.status == "skipped" for r in self.results.values()):
-                raise RestoreNotReady(p.workdir, "no EB of the plan can be restored now: "
-                                      + "; ".join(f"{e.uid}: {e.verdict}" for e in p.ebs))
+                raise RestoreNotReady(
+                    p.workdir,
+                    "no EB of the plan can be restored now: " + "; ".join(f"{e.uid}: {e.verdict}" for e in p.ebs),
+                )
             self._log("nothing to do: " + ", ".join(f"{u} {r.status}" for u, r in self.results.items()))
             return self
         if p.engine == "modular":
@@ -185,9 +198,17 @@ class RestoreRun:
             names = {n for s in e.steps if s.task == "applycal" for n in s.kwargs["gaintable"]}
             caltables = {n: eb.caltables[n] for n in sorted(names)}  # extracts archives into the cache
             split_stage = next((s.kwargs["outputvis"] for s in e.steps if s.task == "split"), None)
-            ebs.append(dict(uid=e.uid, staging=e.staging_ms, output=e.output_ms, split_ms=e.split_ms,
-                            staging_split=split_stage, caltables=caltables,
-                            steps=[dict(task=s.task, kwargs=s.kwargs) for s in e.steps]))
+            ebs.append(
+                dict(
+                    uid=e.uid,
+                    staging=e.staging_ms,
+                    output=e.output_ms,
+                    split_ms=e.split_ms,
+                    staging_split=split_stage,
+                    caltables=caltables,
+                    steps=[dict(task=s.task, kwargs=s.kwargs) for s in e.steps],
+                )
+            )
         return dict(casa_log=str(casa_log), ebs=ebs)
 
     def _launch_next(self) -> None:
@@ -198,8 +219,15 @@ class RestoreRun:
         env = dict(os.environ)
         self._log(f"--- {_now()} running: {cmd.text()}\n    CASA log: {log}")
         out = open(self.work / "restore-subprocess.out", "ab")
-        self._proc = subprocess.Popen(cmd.argv, cwd=cmd.cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            cmd.argv,
+            cwd=cmd.cwd,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         out.close()
         for e in ebs:
             self._eb_started.setdefault(e.uid, time.perf_counter())
@@ -239,8 +267,9 @@ class RestoreRun:
             self._fail(ev.uid, ev.message)
 
     def _fail(self, uid: str, message: str) -> None:
-        self.results[uid] = EBResult(uid, "failed", message=f"{message} (see {self.plan.log_path})",
-                                     seconds=self._elapsed(uid))
+        self.results[uid] = EBResult(
+            uid, "failed", message=f"{message} (see {self.plan.log_path})", seconds=self._elapsed(uid)
+        )
         registry.update_state(self.work, uid, status="failed", reason=message)
 
     def _elapsed(self, uid: str) -> float | None:
@@ -259,8 +288,14 @@ class RestoreRun:
             v = verify_ms(e.output_ms, eb=eb, member=m)
             self._log("\n".join(v.lines()))
             if not v.ok:
-                self.results[uid] = EBResult(uid, "failed", ms, "verification failed: " + "; ".join(
-                    why for _, ok, why in v.checks if not ok), v, self._elapsed(uid))
+                self.results[uid] = EBResult(
+                    uid,
+                    "failed",
+                    ms,
+                    "verification failed: " + "; ".join(why for _, ok, why in v.checks if not ok),
+                    v,
+                    self._elapsed(uid),
+                )
                 registry.update_state(self.work, uid, status="failed", ms=ms, reason="verification failed")
                 registry.unregister(self.plan.delivery.root, uid)
                 return
@@ -302,14 +337,20 @@ class RestoreRun:
                 time.sleep(interval)
         except KeyboardInterrupt:
             self.stop()
-            raise RestoreStopped(self.plan.workdir, "stopped by the user; EBs already verified are kept: "
-                                 "run the plan again to resume") from None
+            raise RestoreStopped(
+                self.plan.workdir, "stopped by the user; EBs already verified are kept: run the plan again to resume"
+            ) from None
         return self.result()
 
     def result(self) -> RestoreResult:
         out = [self.results.get(e.uid) or EBResult(e.uid, "not run", message=e.verdict) for e in self.plan.ebs]
-        res = RestoreResult(self.plan, out, str(self.plan.log_path), str(self.casa_log) if self.casa_log else None,
-                            round(time.perf_counter() - self._started, 1))
+        res = RestoreResult(
+            self.plan,
+            out,
+            str(self.plan.log_path),
+            str(self.casa_log) if self.casa_log else None,
+            round(time.perf_counter() - self._started, 1),
+        )
         if self._current is None:
             if self._bar is not None:
                 self._bar.close()
@@ -350,8 +391,9 @@ class RestoreRun:
                 for s in e.steps:
                     if s.task == "split" and os.path.exists(s.kwargs["outputvis"]):
                         shutil.rmtree(s.kwargs["outputvis"], ignore_errors=True)
-                self.results[e.uid] = EBResult(e.uid, "stopped", message="stopped by the user before it finished",
-                                               seconds=self._elapsed(e.uid))
+                self.results[e.uid] = EBResult(
+                    e.uid, "stopped", message="stopped by the user before it finished", seconds=self._elapsed(e.uid)
+                )
                 registry.update_state(self.work, e.uid, status="stopped")
             self._log(f"--- {_now()} stopped by the user")
             self._current = None

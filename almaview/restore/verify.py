@@ -44,8 +44,11 @@ class FluxCheck:
 
     def matches_delivered(self, tolerance: float = 0.01) -> bool:
         """True when the delivery's own calibrated MS shows the same amplitude (the restore reproduced it)."""
-        return (self.measured_jy is not None and self.delivered_jy is not None
-                and abs(self.measured_jy / self.delivered_jy - 1) <= tolerance)
+        return (
+            self.measured_jy is not None
+            and self.delivered_jy is not None
+            and abs(self.measured_jy / self.delivered_jy - 1) <= tolerance
+        )
 
 
 @dataclass
@@ -117,8 +120,13 @@ def _delivered_fluxes(ms: str, checks: list[FluxCheck]) -> None:
         return
 
 
-def verify_ms(ms: str | os.PathLike, *, eb: "ExecutionBlock | None" = None, member: "MemberOUS | None" = None,
-              tolerance: float = FLUX_TOLERANCE) -> Verification:
+def verify_ms(
+    ms: str | os.PathLike,
+    *,
+    eb: "ExecutionBlock | None" = None,
+    member: "MemberOUS | None" = None,
+    tolerance: float = FLUX_TOLERANCE,
+) -> Verification:
     """Verify a restored (or delivered) calibrated MS of EB ``eb`` of ``member``.
 
     Checks: the MS opens with :func:`almaview.open_ms`; it has CORRECTED_DATA (or is a split
@@ -142,7 +150,13 @@ def verify_ms(ms: str | os.PathLike, *, eb: "ExecutionBlock | None" = None, memb
     v = Verification(ms=ms, column=None)
     try:
         tree = open_ms(ms)
-        v.checks.append(("opens", True, f"almaview.open_ms reads it ({len([k for k in tree.children if k.startswith('spw_')])} spw nodes)"))
+        v.checks.append(
+            (
+                "opens",
+                True,
+                f"almaview.open_ms reads it ({len([k for k in tree.children if k.startswith('spw_')])} spw nodes)",
+            )
+        )
     except AlmaviewError as err:
         v.checks.append(("opens", False, f"almaview.open_ms failed: {err.reason}"))
         return v
@@ -170,12 +184,16 @@ def verify_ms(ms: str | os.PathLike, *, eb: "ExecutionBlock | None" = None, memb
             want_spws = sorted({s for _, s in have})
         if not want_fields:
             want_fields = names
-        missing = [f"{fl}/spw {s}" for fl in want_fields for s in want_spws
-                   if fl in names and (names.index(fl), s) not in have]
+        missing = [
+            f"{fl}/spw {s}" for fl in want_fields for s in want_spws if fl in names and (names.index(fl), s) not in have
+        ]
         absent = [fl for fl in want_fields if fl not in names]
         ok = not missing and not absent
-        why = (f"{len(want_fields)} fields x {len(want_spws)} science spws have rows" if ok else
-               "missing: " + ", ".join(absent + missing))
+        why = (
+            f"{len(want_fields)} fields x {len(want_spws)} science spws have rows"
+            if ok
+            else "missing: " + ", ".join(absent + missing)
+        )
         v.checks.append(("science spws and fields", ok, why))
         uid = eb.uid if eb is not None else None
         rows = [f for f in (member.flux if member else []) if f.I and (uid is None or f.vis.startswith(uid))]
@@ -202,12 +220,15 @@ def verify_ms(ms: str | os.PathLike, *, eb: "ExecutionBlock | None" = None, memb
                 v.warnings.append(
                     f"{x.field} spw {x.spw}: {x.measured_jy:.4g} Jy against {x.expected_jy:.4g} Jy in flux.csv, but the "
                     f"delivery's own calibrated MS shows the same {x.delivered_jy:.4g} Jy: flux.csv disagrees with the "
-                    "delivered calibration, not the restore (worth a note to the ALMA helpdesk)")
+                    "delivered calibration, not the restore (worth a note to the ALMA helpdesk)"
+                )
             bad = [x for x in bad if x not in explained]
         worst = max(v.fluxes, key=lambda x: abs((x.ratio or 0) - 1))
-        why = (f"{len(v.fluxes) - len(bad)}/{len(v.fluxes)} calibrator amplitudes within {tolerance:.0%} of "
-               f"flux.csv or equal to the delivered calibrated MS (worst against flux.csv: {worst.field} spw "
-               f"{worst.spw}: {worst.measured_jy or float('nan'):.4g} Jy vs {worst.expected_jy:.4g} Jy)")
+        why = (
+            f"{len(v.fluxes) - len(bad)}/{len(v.fluxes)} calibrator amplitudes within {tolerance:.0%} of "
+            f"flux.csv or equal to the delivered calibrated MS (worst against flux.csv: {worst.field} spw "
+            f"{worst.spw}: {worst.measured_jy or float('nan'):.4g} Jy vs {worst.expected_jy:.4g} Jy)"
+        )
         v.checks.append(("calibrator fluxes", not bad, why))
     else:
         v.checks.append(("calibrator fluxes", True, "no flux.csv rows for this EB: not checked"))

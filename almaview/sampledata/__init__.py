@@ -92,8 +92,11 @@ class SampleEB:
         ab = lambda p: root / p if p is not None else None  # noqa: E731
         d = dict(d)
         d.update(
-            root=root, ms=ab(d["ms"]), caltables={k: ab(v) for k, v in d["caltables"].items()},
-            images={k: ab(v) for k, v in d["images"].items()}, truth_file=ab(d["truth_file"]),
+            root=root,
+            ms=ab(d["ms"]),
+            caltables={k: ab(v) for k, v in d["caltables"].items()},
+            images={k: ab(v) for k, v in d["images"].items()},
+            truth_file=ab(d["truth_file"]),
             spws={int(k): v for k, v in d["spws"].items()},
             products={k: ab(v) for k, v in d.get("products", {}).items()},
         )
@@ -145,9 +148,17 @@ def _jsonable(obj):
 
 
 def build_alma_eb(
-    outdir: str | os.PathLike, *, scale: str = "small", calibrate: bool = True, image: bool = True,
-    seed: int = 0, eb_uid: str = "uid___A002_Xf2a5b1_X3e7", mous: str = "member.uid___A001_X3571_X8a",
-    progress: bool = True, isolate: bool = True, **layout_overrides,
+    outdir: str | os.PathLike,
+    *,
+    scale: str = "small",
+    calibrate: bool = True,
+    image: bool = True,
+    seed: int = 0,
+    eb_uid: str = "uid___A002_Xf2a5b1_X3e7",
+    mous: str = "member.uid___A001_X3571_X8a",
+    progress: bool = True,
+    isolate: bool = True,
+    **layout_overrides,
 ) -> SampleEB:
     """Simulate, calibrate and image an ALMA-like EB into ``outdir`` (cached).
 
@@ -170,19 +181,35 @@ def build_alma_eb(
         return hit
     if isolate:
         casa.run_isolated(
-            "almaview.sampledata:build_alma_eb", str(outdir), scale=scale, calibrate=calibrate, image=image,
-            seed=seed, eb_uid=eb_uid, mous=mous, progress=progress, isolate=False, **layout_overrides,
+            "almaview.sampledata:build_alma_eb",
+            str(outdir),
+            scale=scale,
+            calibrate=calibrate,
+            image=image,
+            seed=seed,
+            eb_uid=eb_uid,
+            mous=mous,
+            progress=progress,
+            isolate=False,
+            **layout_overrides,
         )
         return _cached(outdir)
     started = time.perf_counter()
     layout = simulate.default_layout(scale, seed=seed, eb_uid=eb_uid, **layout_overrides)
-    steps = ["simulate", "predict", "corrupt", "syscal"] + (["calibrate"] if calibrate else []) + (
-        ["image"] if (image and calibrate) else [])
+    steps = (
+        ["simulate", "predict", "corrupt", "syscal"]
+        + (["calibrate"] if calibrate else [])
+        + (["image"] if (image and calibrate) else [])
+    )
     bar = tqdm(total=len(steps), desc=f"ALMA-like EB ({scale})", disable=not progress, unit="step")
     with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
         ms = tmp / f"{eb_uid}.ms"
-        bar.set_postfix_str("simulator"); simulate.simulate_structure(ms, layout); bar.update()
-        bar.set_postfix_str("ft"); simulate.predict_model(ms, layout, tmp); bar.update()
+        bar.set_postfix_str("simulator")
+        simulate.simulate_structure(ms, layout)
+        bar.update()
+        bar.set_postfix_str("ft")
+        simulate.predict_model(ms, layout, tmp)
+        bar.update()
         from casacore import tables
 
         with tables.table(str(ms / "ANTENNA"), ack=False) as t:
@@ -193,11 +220,14 @@ def build_alma_eb(
         if not calibrate:  # raw data only, as importasdm writes it (and a third of the disk)
             with tables.table(str(ms), readonly=False, ack=False) as t:
                 t.removecols(["CORRECTED_DATA"])
-        bar.set_postfix_str("corruptions"); simulate.corrupt(ms, layout, truth); bar.update()
+        bar.set_postfix_str("corruptions")
+        simulate.corrupt(ms, layout, truth)
+        bar.update()
         if not calibrate:
             with tables.table(str(ms), readonly=False, ack=False) as t:
                 t.removecols(["MODEL_DATA"])
-        simulate.write_syscal(ms, layout, truth); bar.update()
+        simulate.write_syscal(ms, layout, truth)
+        bar.update()
         np.savez(tmp / "truth.npz", **truth.as_arrays())
         refant = antennas[0]
         caltables: dict[str, Path] = {}
@@ -215,18 +245,34 @@ def build_alma_eb(
                 target = [f.name for f in layout.fields if f.intent.startswith("OBSERVE_TARGET")][0]
                 line = layout.spws[0]
                 images = image_target(
-                    ms, target, tmp / "images", mous=mous, cont_spw="1,2,3", cube_spw="0",
-                    imsize=128 if scale == "small" else 256, cell="0.25arcsec",
-                    cube_nchan=min(60, line.nchan // 4), cube_start=line.nchan // 2 - min(60, line.nchan // 4) * 2,
+                    ms,
+                    target,
+                    tmp / "images",
+                    mous=mous,
+                    cont_spw="1,2,3",
+                    cube_spw="0",
+                    imsize=128 if scale == "small" else 256,
+                    cell="0.25arcsec",
+                    cube_nchan=min(60, line.nchan // 4),
+                    cube_start=line.nchan // 2 - min(60, line.nchan // 4) * 2,
                     cube_width=4,
                 )
                 bar.update()
         bar.close()
         eb = SampleEB(
-            root=tmp, ms=ms, caltables=caltables, images=images, refant=refant, antennas=antennas,
-            spws={k: s.nchan for k, s in enumerate(layout.spws)}, fields={f.name: f.intent for f in layout.fields},
-            calapply=[asdict(a) for a in applies], fluxscale=_jsonable(fluxes),
-            build_seconds=time.perf_counter() - started, eb_uid=eb_uid, truth_file=tmp / "truth.npz",
+            root=tmp,
+            ms=ms,
+            caltables=caltables,
+            images=images,
+            refant=refant,
+            antennas=antennas,
+            spws={k: s.nchan for k, s in enumerate(layout.spws)},
+            fields={f.name: f.intent for f in layout.fields},
+            calapply=[asdict(a) for a in applies],
+            fluxscale=_jsonable(fluxes),
+            build_seconds=time.perf_counter() - started,
+            eb_uid=eb_uid,
+            truth_file=tmp / "truth.npz",
         )
         (tmp / _MANIFEST).write_text(json.dumps(_relocate(eb._to_json(), tmp), indent=1))
     return _cached(outdir)
@@ -257,8 +303,9 @@ def build_ngc5921(
     if hit is not None:
         return hit
     if isolate:
-        casa.run_isolated("almaview.sampledata:build_ngc5921", str(outdir), image=image, progress=progress,
-                          isolate=False)
+        casa.run_isolated(
+            "almaview.sampledata:build_ngc5921", str(outdir), image=image, progress=progress, isolate=False
+        )
         return _cached(outdir)
     started = time.perf_counter()
     with atomic_directory(outdir) as tmp, casa.working_directory(tmp):

@@ -69,45 +69,121 @@ def calibrate(ms: Path, layout: Layout, refant: str, outdir: Path) -> tuple[dict
     # A tiny (2 micron) position correction for one pad: the table ALMA ships, without disturbing the truth.
     tasks.gencal(vis=vis, caltable=str(ct["antpos"]), caltype="antpos", antenna=refant, parameter=[2e-6, 0, 0])
     pre = [str(ct["tsys"]), str(ct["antpos"])]
-    tasks.gaincal(vis=vis, caltable=str(ct["phaseup"]), field=bp, solint="int", calmode="p", refant=refant,
-                  minsnr=2.0, gaintable=pre)
-    tasks.gaincal(vis=vis, caltable=str(ct["delay"]), field=bp, solint="inf", combine="scan", gaintype="K",
-                  refant=refant, gaintable=pre + [str(ct["phaseup"])])
-    tasks.bandpass(vis=vis, caltable=str(ct["bandpass"]), field=bp, solint="inf", combine="scan", refant=refant,
-                   bandtype="B", solnorm=True, minsnr=2.0, gaintable=pre + [str(ct["phaseup"]), str(ct["delay"])])
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["phaseup"]),
+        field=bp,
+        solint="int",
+        calmode="p",
+        refant=refant,
+        minsnr=2.0,
+        gaintable=pre,
+    )
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["delay"]),
+        field=bp,
+        solint="inf",
+        combine="scan",
+        gaintype="K",
+        refant=refant,
+        gaintable=pre + [str(ct["phaseup"])],
+    )
+    tasks.bandpass(
+        vis=vis,
+        caltable=str(ct["bandpass"]),
+        field=bp,
+        solint="inf",
+        combine="scan",
+        refant=refant,
+        bandtype="B",
+        solnorm=True,
+        minsnr=2.0,
+        gaintable=pre + [str(ct["phaseup"]), str(ct["delay"])],
+    )
     post = pre + [str(ct["delay"]), str(ct["bandpass"])]
 
     # hifa_gfluxscale: phase and amplitude gains on the calibrators, then fluxscale against the flux calibrator.
-    tasks.gaincal(vis=vis, caltable=str(ct["fluxscale_phase"]), field=cals, solint="int", calmode="p",
-                  refant=refant, minsnr=2.0, gaintable=post)
-    tasks.gaincal(vis=vis, caltable=str(ct["fluxscale_amp"]), field=cals, solint="inf", gaintype="T", calmode="a",
-                  refant=refant, minsnr=2.0, gaintable=post + [str(ct["fluxscale_phase"])])
-    fluxes = tasks.fluxscale(vis=vis, caltable=str(ct["fluxscale_amp"]), fluxtable=str(ct["fluxscale"]),
-                             reference=flux, transfer=[bp, ph])
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["fluxscale_phase"]),
+        field=cals,
+        solint="int",
+        calmode="p",
+        refant=refant,
+        minsnr=2.0,
+        gaintable=post,
+    )
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["fluxscale_amp"]),
+        field=cals,
+        solint="inf",
+        gaintype="T",
+        calmode="a",
+        refant=refant,
+        minsnr=2.0,
+        gaintable=post + [str(ct["fluxscale_phase"])],
+    )
+    fluxes = tasks.fluxscale(
+        vis=vis, caltable=str(ct["fluxscale_amp"]), fluxtable=str(ct["fluxscale"]), reference=flux, transfer=[bp, ph]
+    )
     # The derived flux densities become the calibrators' models (as the pipeline's setjy does) ...
     for fid, res in fluxes.items():
         if isinstance(res, dict) and res.get("fieldName") in (bp, ph):
             index = [res["spidx"][1]] if len(res.get("spidx", [])) > 1 else [0.0]
-            tasks.setjy(vis=vis, field=res["fieldName"], standard="manual", fluxdensity=[res["fitFluxd"], 0, 0, 0],
-                        spix=index, reffreq=f"{res['fitRefFreq']}Hz", usescratch=True)
+            tasks.setjy(
+                vis=vis,
+                field=res["fieldName"],
+                standard="manual",
+                fluxdensity=[res["fitFluxd"], 0, 0, 0],
+                spix=index,
+                reffreq=f"{res['fitRefFreq']}Hz",
+                usescratch=True,
+            )
     # ... and hifa_timegaincal solves the gains that are applied.
-    tasks.gaincal(vis=vis, caltable=str(ct["phase"]), field=cals, solint="int", calmode="p", refant=refant,
-                  minsnr=2.0, gaintable=post)
-    tasks.gaincal(vis=vis, caltable=str(ct["amp"]), field=cals, solint="inf", gaintype="T", calmode="a",
-                  refant=refant, minsnr=2.0, gaintable=post + [str(ct["phase"])])
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["phase"]),
+        field=cals,
+        solint="int",
+        calmode="p",
+        refant=refant,
+        minsnr=2.0,
+        gaintable=post,
+    )
+    tasks.gaincal(
+        vis=vis,
+        caltable=str(ct["amp"]),
+        field=cals,
+        solint="inf",
+        gaintype="T",
+        calmode="a",
+        refant=refant,
+        minsnr=2.0,
+        gaintable=post + [str(ct["phase"])],
+    )
 
     applies = []
     for f in layout.fields:
         own = f.name if not f.intent.startswith("OBSERVE_TARGET") else ph
         ap = CalApply(
-            field=f.name, intent=f.intent,
+            field=f.name,
+            intent=f.intent,
             gaintable=[str(ct[k]) for k in ("tsys", "antpos", "delay", "bandpass", "phase", "amp")],
             gainfield=["", "", "", "", own, own],
             interp=["linear,linear", "", "", "linear,linear", "linear", "linear"],
             spwmap=[[], [], [], [], [], []],
             calwt=[True, False, False, False, False, True],
         )
-        tasks.applycal(vis=vis, field=f.name, gaintable=ap.gaintable, gainfield=ap.gainfield, interp=ap.interp,
-                       calwt=ap.calwt, flagbackup=False)
+        tasks.applycal(
+            vis=vis,
+            field=f.name,
+            gaintable=ap.gaintable,
+            gainfield=ap.gainfield,
+            interp=ap.interp,
+            calwt=ap.calwt,
+            flagbackup=False,
+        )
         applies.append(ap)
     return ct, applies, fluxes

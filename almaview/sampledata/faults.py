@@ -53,18 +53,25 @@ def build_faulty_eb(outdir: str | os.PathLike, *, isolate: bool = True) -> dict:
         simulate.SpwSetup("X1045362913#ALMA_RB_06#BB_1#SW-01#FULL_RES", 230.53e9, 32, 1.953125e6),
         simulate.SpwSetup("X1045362913#ALMA_RB_06#BB_2#SW-01#FULL_RES", 232.0e9, 16, 15.625e6),
     )
-    plan = [("J1924-2914", 60.0), ("J1517-2422", 36.0),
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("IRAS16293-2422", 90.0),  # the phase-calibrator scan before this one is missing
-            ("J1625-2527", 30.0), ("IRAS16293-2422", 90.0),
-            ("J1625-2527", 30.0)]
+    plan = [
+        ("J1924-2914", 60.0),
+        ("J1517-2422", 36.0),
+        ("J1625-2527", 30.0),
+        ("IRAS16293-2422", 90.0),
+        ("J1625-2527", 30.0),
+        ("IRAS16293-2422", 90.0),
+        ("IRAS16293-2422", 90.0),  # the phase-calibrator scan before this one is missing
+        ("J1625-2527", 30.0),
+        ("IRAS16293-2422", 90.0),
+        ("J1625-2527", 30.0),
+    ]
     scans, t = [], 0.0
     for name, dur in plan:
         scans.append(simulate.Scan(name, t, dur))
         t += dur + 12.0
-    layout = simulate.default_layout("small", n_antennas=8, spws=spws, scans=tuple(scans), seed=11,
-                                     eb_uid="uid___A002_Xfa017_X1bad")
+    layout = simulate.default_layout(
+        "small", n_antennas=8, spws=spws, scans=tuple(scans), seed=11, eb_uid="uid___A002_Xfa017_X1bad"
+    )
     with atomic_directory(outdir) as tmp, casa.working_directory(tmp):
         ms = tmp / f"{layout.eb_uid}.ms"
         simulate.simulate_structure(ms, layout)
@@ -82,9 +89,16 @@ def build_faulty_eb(outdir: str | os.PathLike, *, isolate: bool = True) -> dict:
         simulate.write_syscal(ms, layout, truth)
         caltables, _, _ = calibrate(ms, layout, antennas[0], tmp)
         casa.casatasks().flagdata(vis=str(ms), mode="manual", antenna=antennas[FLAGGED_ANTENNA], flagbackup=False)
-        (tmp / _MANIFEST).write_text(json.dumps({
-            "ms": ms.name, "antennas": antennas, "caltables": {k: v.name for k, v in caltables.items()},
-            "eb_uid": layout.eb_uid}))
+        (tmp / _MANIFEST).write_text(
+            json.dumps(
+                {
+                    "ms": ms.name,
+                    "antennas": antennas,
+                    "caltables": {k: v.name for k, v in caltables.items()},
+                    "eb_uid": layout.eb_uid,
+                }
+            )
+        )
     return _load(outdir)
 
 

@@ -160,14 +160,25 @@ def simulate_structure(ms: Path, layout: Layout) -> None:
     sm.open(str(ms))
     try:
         sm.setconfig(
-            telescopename="ALMA", x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], dishdiameter=diam,
-            mount=["alt-az"], antname=names, padname=pads, coordsystem="local",
+            telescopename="ALMA",
+            x=xyz[:, 0],
+            y=xyz[:, 1],
+            z=xyz[:, 2],
+            dishdiameter=diam,
+            mount=["alt-az"],
+            antname=names,
+            padname=pads,
+            coordsystem="local",
             referencelocation=me.observatory("ALMA"),
         )
         for spw in layout.spws:
             sm.setspwindow(
-                spwname=spw.name, freq=f"{spw.frequencies[0]}Hz", deltafreq=f"{spw.width_hz}Hz",
-                freqresolution=f"{spw.width_hz}Hz", nchannels=spw.nchan, stokes="XX YY",
+                spwname=spw.name,
+                freq=f"{spw.frequencies[0]}Hz",
+                deltafreq=f"{spw.width_hz}Hz",
+                freqresolution=f"{spw.width_hz}Hz",
+                nchannels=spw.nchan,
+                stokes="XX YY",
             )
         sm.setfeed(mode="perfect X Y")
         for f in layout.fields:
@@ -175,7 +186,8 @@ def simulate_structure(ms: Path, layout: Layout) -> None:
         sm.setlimits(shadowlimit=0.01, elevationlimit="3deg")
         sm.setauto(autocorrwt=0.0)
         sm.settimes(
-            integrationtime=f"{layout.integration_s}s", usehourangle=False,
+            integrationtime=f"{layout.integration_s}s",
+            usehourangle=False,
             referencetime=me.epoch("utc", layout.reference_time),
         )
         intents = {f.name: f.intent for f in layout.fields}
@@ -184,8 +196,13 @@ def simulate_structure(ms: Path, layout: Layout) -> None:
             scan = layout.scans[k]
             for spw in layout.spws:
                 sm.observe(
-                    scan.field, spw.name, starttime=f"{t0}s", stoptime=f"{t0 + layout.integration_s}s",
-                    state_obs_mode=intents[scan.field], project=layout.project, observer=layout.observer,
+                    scan.field,
+                    spw.name,
+                    starttime=f"{t0}s",
+                    stoptime=f"{t0 + layout.integration_s}s",
+                    state_obs_mode=intents[scan.field],
+                    project=layout.project,
+                    observer=layout.observer,
                 )
     finally:
         sm.close()
@@ -231,8 +248,13 @@ def predict_model(ms: Path, layout: Layout, workdir: Path) -> None:
             _target_components(cl, f, layout)
         else:
             cl.addcomponent(
-                dir=f"J2000 {f.ra} {f.dec}", flux=f.flux_jy, fluxunit="Jy", freq="240GHz", shape="point",
-                spectrumtype="spectral index", index=f.spectral_index,
+                dir=f"J2000 {f.ra} {f.dec}",
+                flux=f.flux_jy,
+                fluxunit="Jy",
+                freq="240GHz",
+                shape="point",
+                spectrumtype="spectral index",
+                index=f.spectral_index,
             )
         cl.rename(str(clpath))
         cl.close()
@@ -246,14 +268,24 @@ def _target_components(cl, f: FieldSetup, layout: Layout) -> None:
     centre = me.direction("J2000", f.ra, f.dec)
 
     def offset(dra_arcsec: float, ddec_arcsec: float) -> str:
-        d = me.shift(centre, offset=qa.quantity(np.hypot(dra_arcsec, ddec_arcsec), "arcsec"),
-                     pa=qa.quantity(np.degrees(np.arctan2(dra_arcsec, ddec_arcsec)), "deg"))
+        d = me.shift(
+            centre,
+            offset=qa.quantity(np.hypot(dra_arcsec, ddec_arcsec), "arcsec"),
+            pa=qa.quantity(np.degrees(np.arctan2(dra_arcsec, ddec_arcsec)), "deg"),
+        )
         return f"J2000 {d['m0']['value']}rad {d['m1']['value']}rad"
 
     cl.addcomponent(
-        dir=offset(0.8, -0.5), flux=0.08, fluxunit="Jy", freq="240GHz", shape="Gaussian",
-        majoraxis="2.0arcsec", minoraxis="1.2arcsec", positionangle="35deg",
-        spectrumtype="spectral index", index=2.5,
+        dir=offset(0.8, -0.5),
+        flux=0.08,
+        fluxunit="Jy",
+        freq="240GHz",
+        shape="Gaussian",
+        majoraxis="2.0arcsec",
+        minoraxis="1.2arcsec",
+        positionangle="35deg",
+        spectrumtype="spectral index",
+        index=2.5,
     )
     freqs = np.linspace(229.9e9, 231.2e9, 661)
     line = 0.02 + 1.5 * np.exp(-0.5 * ((freqs - layout.line_centre_hz) / 4.0e6) ** 2)
@@ -285,9 +317,14 @@ class Truth:
 
     def as_arrays(self) -> dict[str, np.ndarray]:
         out = {
-            "antennas": np.array(self.antennas), "gain_amp": self.gain_amp, "gain_phase0": self.gain_phase0,
-            "phase_drift_amp": self.phase_drift_amp, "phase_drift_period_s": self.phase_drift_period_s,
-            "spw_phase": self.spw_phase, "delay_s": self.delay_s, "t_ref": np.array(self.t_ref),
+            "antennas": np.array(self.antennas),
+            "gain_amp": self.gain_amp,
+            "gain_phase0": self.gain_phase0,
+            "phase_drift_amp": self.phase_drift_amp,
+            "phase_drift_period_s": self.phase_drift_period_s,
+            "spw_phase": self.spw_phase,
+            "delay_s": self.delay_s,
+            "t_ref": np.array(self.t_ref),
         }
         for k, (bp, ts) in enumerate(zip(self.bandpass, self.tsys)):
             out[f"bandpass_spw{k}"] = bp
@@ -302,7 +339,9 @@ def make_truth(layout: Layout, antennas: list[str], t_ref: float) -> Truth:
     bandpass, tsys = [], []
     for spw in layout.spws:
         x = np.linspace(-1, 1, spw.nchan)
-        ripple = 1 + 0.04 * np.sin(2 * np.pi * (rng.uniform(1, 3, (n, 1, 2)) * x[None, :, None] + rng.uniform(0, 6.3, (n, 1, 2))))
+        ripple = 1 + 0.04 * np.sin(
+            2 * np.pi * (rng.uniform(1, 3, (n, 1, 2)) * x[None, :, None] + rng.uniform(0, 6.3, (n, 1, 2)))
+        )
         edge = 1 - 0.25 * np.abs(x[None, :, None]) ** 8
         phase = np.radians(rng.normal(0, 4, (n, 1, 2))) * x[None, :, None] ** 2
         bp = ripple * edge * np.exp(1j * phase)
@@ -374,7 +413,10 @@ def write_syscal(ms: Path, layout: Layout, truth: Truth) -> None:
     # Tsys is measured at the start of every calibrator/target scan, as ALMA does around each source.
     scan_starts = [time[scan == s].min() for s in np.unique(scan)]
     desc = tables.complete_ms_desc("SYSCAL")
-    keep = {k: desc[k] for k in ("ANTENNA_ID", "FEED_ID", "INTERVAL", "SPECTRAL_WINDOW_ID", "TIME", "TSYS_SPECTRUM", "TSYS_FLAG")}
+    keep = {
+        k: desc[k]
+        for k in ("ANTENNA_ID", "FEED_ID", "INTERVAL", "SPECTRAL_WINDOW_ID", "TIME", "TSYS_SPECTRUM", "TSYS_FLAG")
+    }
     td = tables.maketabdesc([tables.makecoldesc(k, v) for k, v in keep.items()])
     path = ms / "SYSCAL"
     n_ant, n_spw = len(truth.antennas), len(layout.spws)
@@ -389,7 +431,9 @@ def write_syscal(ms: Path, layout: Layout, truth: Truth) -> None:
                     sc.putcell("SPECTRAL_WINDOW_ID", r, k)
                     sc.putcell("TIME", r, t0)
                     sc.putcell("INTERVAL", r, layout.integration_s)
-                    sc.putcell("TSYS_SPECTRUM", r, truth.tsys[k][a].astype(np.float32))  # numpy (chan, rec) = casacore [rec, chan]
+                    sc.putcell(
+                        "TSYS_SPECTRUM", r, truth.tsys[k][a].astype(np.float32)
+                    )  # numpy (chan, rec) = casacore [rec, chan]
                     sc.putcell("TSYS_FLAG", r, False)
                     r += 1
     with tables.table(str(ms), readonly=False, ack=False) as t:

@@ -113,8 +113,8 @@ def raster_plan(layout: TPLayout) -> list[tuple[int, str, float, float, float]]:
             out.append((scan, "OBSERVE_TARGET#OFF_SOURCE", t, offx, offy))
             t += dt
         t += 2.0
-        for k, y in rows[chunk: chunk + layout.rows_per_off]:
-            for x in (xs if k % 2 == 0 else xs[::-1]):
+        for k, y in rows[chunk : chunk + layout.rows_per_off]:
+            for x in xs if k % 2 == 0 else xs[::-1]:
                 out.append((scan, "OBSERVE_TARGET#ON_SOURCE", t, float(x), float(y)))
                 t += dt
             t += 1.0
@@ -136,25 +136,46 @@ def simulate_structure(ms: Path, layout: TPLayout) -> None:
     sm.open(str(ms))
     try:
         sm.setconfig(
-            telescopename="ALMA", x=xyz[:, 0], y=xyz[:, 1], z=xyz[:, 2], dishdiameter=diam,
-            mount=["alt-az"], antname=names, padname=pads, coordsystem="local",
+            telescopename="ALMA",
+            x=xyz[:, 0],
+            y=xyz[:, 1],
+            z=xyz[:, 2],
+            dishdiameter=diam,
+            mount=["alt-az"],
+            antname=names,
+            padname=pads,
+            coordsystem="local",
             referencelocation=me.observatory("ALMA"),
         )
         for spw in layout.spws:
             sm.setspwindow(
-                spwname=spw.name, freq=f"{spw.frequencies[0]}Hz", deltafreq=f"{spw.width_hz}Hz",
-                freqresolution=f"{spw.width_hz}Hz", nchannels=spw.nchan, stokes="XX YY",
+                spwname=spw.name,
+                freq=f"{spw.frequencies[0]}Hz",
+                deltafreq=f"{spw.width_hz}Hz",
+                freqresolution=f"{spw.width_hz}Hz",
+                nchannels=spw.nchan,
+                stokes="XX YY",
             )
         sm.setfeed(mode="perfect X Y")
         sm.setfield(sourcename=layout.target, sourcedirection=me.direction("J2000", layout.ra, layout.dec))
         sm.setlimits(shadowlimit=0.01, elevationlimit="3deg")
         sm.setauto(autocorrwt=1.0)
-        sm.settimes(integrationtime=f"{layout.integration_s}s", usehourangle=False,
-                    referencetime=me.epoch("utc", layout.reference_time))
+        sm.settimes(
+            integrationtime=f"{layout.integration_s}s",
+            usehourangle=False,
+            referencetime=me.epoch("utc", layout.reference_time),
+        )
         for _scan, intent, t0, _x, _y in raster_plan(layout):
             for spw in layout.spws:
-                sm.observe(layout.target, spw.name, starttime=f"{t0}s", stoptime=f"{t0 + layout.integration_s}s",
-                           state_obs_mode=intent, project=layout.project, observer=layout.observer)
+                sm.observe(
+                    layout.target,
+                    spw.name,
+                    starttime=f"{t0}s",
+                    stoptime=f"{t0 + layout.integration_s}s",
+                    state_obs_mode=intent,
+                    project=layout.project,
+                    observer=layout.observer,
+                )
     finally:
         sm.close()
     # Autocorrelations only: the simulator's storage managers cannot remove rows, split can select them.
@@ -175,10 +196,13 @@ def _to_single_dish(ms: Path, layout: TPLayout) -> None:
     with tables.table(str(ms), readonly=False, ack=False) as t:
         drop = [c for c in ("DATA", "MODEL_DATA", "CORRECTED_DATA") if c in t.colnames()]
         t.removecols(drop)
-        desc = tables.makearrcoldesc("FLOAT_DATA", 0.0, ndim=2, valuetype="float",
-                                     keywords={"UNIT": ""}, comment="The single-dish data (power)")
-        t.addcols(tables.maketabdesc([desc]),
-                  dminfo={"TYPE": "TiledShapeStMan", "NAME": "TiledFloatData", "SPEC": {"DEFAULTTILESHAPE": [2, 64, 64]}})
+        desc = tables.makearrcoldesc(
+            "FLOAT_DATA", 0.0, ndim=2, valuetype="float", keywords={"UNIT": ""}, comment="The single-dish data (power)"
+        )
+        t.addcols(
+            tables.maketabdesc([desc]),
+            dminfo={"TYPE": "TiledShapeStMan", "NAME": "TiledFloatData", "SPEC": {"DEFAULTTILESHAPE": [2, 64, 64]}},
+        )
         time = t.getcol("TIME")
         t0 = time.min() - layout.integration_s / 2
         starts = np.array([p[2] for p in plan])
@@ -323,7 +347,9 @@ def fill_data(ms: Path, layout: TPLayout, truth: TPTruth) -> None:
                 pi = np.array([key[(round(tt, 3), a)] for tt, a in zip(time, ant)])
                 ra, dec = pdir[pi, 0], pdir[pi, 1]
                 on = np.array(["ON_SOURCE" in modes[s] and "OBSERVE_TARGET" in modes[s] for s in state])
-                ta = sky_jy(layout, spw, ra, dec)[:, :, None] / truth.jy_per_k[int(k)][ant][:, None, :]  # (row, chan, rec)
+                ta = (
+                    sky_jy(layout, spw, ra, dec)[:, :, None] / truth.jy_per_k[int(k)][ant][:, None, :]
+                )  # (row, chan, rec)
                 tsys = truth.tsys[int(k)][ant]
                 power = tsys + np.where(on[:, None, None], ta, 0.0)
                 sigma = power / np.sqrt(spw.width_hz * layout.integration_s) * layout.noise_scale
@@ -341,8 +367,10 @@ def write_syscal(ms: Path, layout: TPLayout, truth: TPTruth) -> None:
         time, scan = t.getcol("TIME"), t.getcol("SCAN_NUMBER")
     t_atm = float(time[scan == 1].mean())
     desc = tables.complete_ms_desc("SYSCAL")
-    keep = {k: desc[k] for k in ("ANTENNA_ID", "FEED_ID", "INTERVAL", "SPECTRAL_WINDOW_ID", "TIME", "TSYS_SPECTRUM",
-                                 "TSYS_FLAG")}
+    keep = {
+        k: desc[k]
+        for k in ("ANTENNA_ID", "FEED_ID", "INTERVAL", "SPECTRAL_WINDOW_ID", "TIME", "TSYS_SPECTRUM", "TSYS_FLAG")
+    }
     td = tables.maketabdesc([tables.makecoldesc(k, v) for k, v in keep.items()])
     path = ms / "SYSCAL"
     n_ant, n_spw = len(truth.antennas), len(layout.spws)
@@ -400,11 +428,25 @@ def calibrate_tp(ms: Path, layout: TPLayout, truth: TPTruth, outdir: Path) -> tu
     # antenna and spw into the same table (gencal multiplies new gains into an existing table).
     for k in range(len(layout.spws)):
         for a, name in enumerate(truth.antennas):
-            tasks.gencal(vis=vis, caltable=str(ct["jyperk"]), caltype="amp", spw=str(k), antenna=name, pol="X,Y",
-                         parameter=[float(v) for v in 1.0 / np.sqrt(truth.jy_per_k[k, a])])
-    call = dict(vis=vis, applymode="calflagstrict", intent="OBSERVE_TARGET#ON_SOURCE",
-                gaintable=[str(ct["tsys"]), str(ct["sky"]), str(ct["jyperk"])], gainfield=["", "", ""],
-                interp=["linear,linear", "linear", "nearest"], spwmap=[[], [], []], calwt=[True, False, False])
+            tasks.gencal(
+                vis=vis,
+                caltable=str(ct["jyperk"]),
+                caltype="amp",
+                spw=str(k),
+                antenna=name,
+                pol="X,Y",
+                parameter=[float(v) for v in 1.0 / np.sqrt(truth.jy_per_k[k, a])],
+            )
+    call = dict(
+        vis=vis,
+        applymode="calflagstrict",
+        intent="OBSERVE_TARGET#ON_SOURCE",
+        gaintable=[str(ct["tsys"]), str(ct["sky"]), str(ct["jyperk"])],
+        gainfield=["", "", ""],
+        interp=["linear,linear", "linear", "nearest"],
+        spwmap=[[], [], []],
+        calwt=[True, False, False],
+    )
     tasks.applycal(flagbackup=False, **call)
     return ct, call
 
@@ -424,16 +466,27 @@ def baseline_and_image(ms: Path, layout: TPLayout, outdir: Path, *, mous: str) -
     bl = outdir / f"{ms.name}_bl"
     if bl.exists():
         shutil.rmtree(bl)
-    call_bl = dict(infile=str(ms), datacolumn="corrected", outfile=str(bl), spw=f"0:{mask0},1", maskmode="list",
-                   blfunc="poly", order=1, intent="OBSERVE_TARGET#ON_SOURCE", overwrite=True)
+    call_bl = dict(
+        infile=str(ms),
+        datacolumn="corrected",
+        outfile=str(bl),
+        spw=f"0:{mask0},1",
+        maskmode="list",
+        blfunc="poly",
+        order=1,
+        intent="OBSERVE_TARGET#ON_SOURCE",
+        overwrite=True,
+    )
     tasks.sdbaseline(**call_bl)
     images: dict[str, Path] = {}
     calls = [("sdbaseline", call_bl)]
     from astropy.coordinates import SkyCoord
 
     c = SkyCoord(layout.ra, layout.dec, frame="fk5")
-    centre = f"J2000 {c.ra.to_string(unit='hourangle', sep='hms', precision=3)} " \
-             f"{c.dec.to_string(sep='dms', precision=2, alwayssign=True)}"
+    centre = (
+        f"J2000 {c.ra.to_string(unit='hourangle', sep='hms', precision=3)} "
+        f"{c.dec.to_string(sep='dms', precision=2, alwayssign=True)}"
+    )
     for kind, spw, extra in (
         ("cube", "0", dict(mode="channel", nchan=60, start=0, width=4)),  # the 12-m cube's channels
         ("cont", "1", dict(mode="channel", nchan=1, start=0, width=64)),
@@ -442,10 +495,25 @@ def baseline_and_image(ms: Path, layout: TPLayout, outdir: Path, *, mous: str) -
         stem.parent.mkdir(parents=True, exist_ok=True)
         for p in stem.parent.glob(stem.name + "*"):
             shutil.rmtree(p) if p.is_dir() else p.unlink()
-        call = dict(infiles=[str(bl)], outfile=str(stem), overwrite=True, field=layout.target, spw=spw,
-                    intent="OBSERVE_TARGET#ON_SOURCE", gridfunction="SF", convsupport=6, imsize=[32, 32],
-                    cell="3arcsec", phasecenter=centre, stokes="I", outframe="LSRK", restfreq="230.538GHz",
-                    brightnessunit="Jy/beam", minweight=0.1, **extra)
+        call = dict(
+            infiles=[str(bl)],
+            outfile=str(stem),
+            overwrite=True,
+            field=layout.target,
+            spw=spw,
+            intent="OBSERVE_TARGET#ON_SOURCE",
+            gridfunction="SF",
+            convsupport=6,
+            imsize=[32, 32],
+            cell="3arcsec",
+            phasecenter=centre,
+            stokes="I",
+            outframe="LSRK",
+            restfreq="230.538GHz",
+            brightnessunit="Jy/beam",
+            minweight=0.1,
+            **extra,
+        )
         tasks.tsdimaging(**call)
         images[kind] = Path(f"{stem}.image")  # tsdimaging writes <outfile>.image and <outfile>.weight
         fits = Path(f"{stem}.fits")
@@ -463,8 +531,13 @@ def _rel(v, root: Path):
 
 
 def build_tp_eb(
-    outdir: str | os.PathLike, *, image: bool = True, progress: bool = True, isolate: bool = True,
-    mous: str = "member.uid___A001_X3571_X8c", **layout_overrides,
+    outdir: str | os.PathLike,
+    *,
+    image: bool = True,
+    progress: bool = True,
+    isolate: bool = True,
+    mous: str = "member.uid___A001_X3571_X8c",
+    **layout_overrides,
 ):
     """Simulate, calibrate, baseline-subtract and image an ALMA Total Power EB into ``outdir`` (cached).
 
@@ -492,8 +565,15 @@ def build_tp_eb(
     if hit is not None:
         return hit
     if isolate:
-        casa.run_isolated("almaview.sampledata.singledish:build_tp_eb", str(outdir), image=image, progress=progress,
-                          isolate=False, mous=mous, **layout_overrides)
+        casa.run_isolated(
+            "almaview.sampledata.singledish:build_tp_eb",
+            str(outdir),
+            image=image,
+            progress=progress,
+            isolate=False,
+            mous=mous,
+            **layout_overrides,
+        )
         return _cached(outdir)
     started = time.perf_counter()
     layout = default_tp_layout(**layout_overrides)
@@ -524,18 +604,28 @@ def build_tp_eb(
         if image:
             bar.set_postfix_str("sdbaseline, tsdimaging")
             bl, images, calls = baseline_and_image(ms, layout, tmp, mous=mous)
-            (tmp / "imaging_calls.json").write_text(json.dumps(
-                [(task, {k: _rel(v, tmp) for k, v in c.items()}) for task, c in calls], indent=1))
+            (tmp / "imaging_calls.json").write_text(
+                json.dumps([(task, {k: _rel(v, tmp) for k, v in c.items()}) for task, c in calls], indent=1)
+            )
             products["imaging_calls"] = tmp / "imaging_calls.json"
             products["baselined_ms"] = bl
             bar.update()
         bar.close()
         call = dict(call, field=layout.target)
         eb = SampleEB(
-            root=tmp, ms=ms, caltables=caltables, images=images, refant="", antennas=antennas,
-            spws={k: s.nchan for k, s in enumerate(layout.spws)}, fields={layout.target: "OBSERVE_TARGET#ON_SOURCE"},
-            calapply=[{k: v for k, v in call.items() if k != "vis"}], build_seconds=time.perf_counter() - started,
-            eb_uid=layout.eb_uid, truth_file=tmp / "truth.npz", products=products,
+            root=tmp,
+            ms=ms,
+            caltables=caltables,
+            images=images,
+            refant="",
+            antennas=antennas,
+            spws={k: s.nchan for k, s in enumerate(layout.spws)},
+            fields={layout.target: "OBSERVE_TARGET#ON_SOURCE"},
+            calapply=[{k: v for k, v in call.items() if k != "vis"}],
+            build_seconds=time.perf_counter() - started,
+            eb_uid=layout.eb_uid,
+            truth_file=tmp / "truth.npz",
+            products=products,
         )
         d = eb._to_json()
         for ap in d["calapply"]:

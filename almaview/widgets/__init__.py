@@ -14,8 +14,16 @@ from typing import Any
 
 from ._bokeh import load_bokehjs  # BokehJS loading and the BokehModel helpers live in _bokeh.py
 
-__all__ = ["explore", "load_bokehjs", "ImageViewer", "compare", "ContinuumEditor", "reimage", "ReimagePanel",
-           "ArchiveBrowser"]
+__all__ = [
+    "explore",
+    "load_bokehjs",
+    "ImageViewer",
+    "compare",
+    "ContinuumEditor",
+    "reimage",
+    "ReimagePanel",
+    "ArchiveBrowser",
+]
 
 
 def __getattr__(name: str) -> Any:
@@ -37,6 +45,7 @@ def __getattr__(name: str) -> Any:
         module = importlib.import_module(f"{__name__}.reimage")
         return module if name == "reimage" else module.ReimagePanel
     raise AttributeError(f"module 'almaview.widgets' has no attribute {name!r}")
+
 
 def explore(obj: Any, *, eb: str | None = None, tab: str = "overview") -> Any:
     """The explorer for a delivery, a member OUS, an EB, or a path (delivery folder or measurement set).

@@ -55,6 +55,7 @@ def reacts(*keys: str) -> Callable:
     >>> _intents_for_field._almaview_reacts
     ('field',)
     """
+
     def mark(fn: Callable) -> Callable:
         fn._almaview_reacts = keys
         return fn
@@ -199,8 +200,15 @@ class AppBase(W.VBox):
         """
 
     # ------------------------------------------------------------------ controls
-    def bind(self, key: str, control: W.Widget, *, to_control: Callable | None = None,
-             from_control: Callable | None = None, name: str | None = None) -> AppBase:
+    def bind(
+        self,
+        key: str,
+        control: W.Widget,
+        *,
+        to_control: Callable | None = None,
+        from_control: Callable | None = None,
+        name: str | None = None,
+    ) -> AppBase:
         """Bind ``control.value`` to the state trait ``key`` both ways (transforms optional), and keep the control
         in ``controls`` under ``name`` (default: its description or the key).
 

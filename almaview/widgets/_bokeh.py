@@ -185,8 +185,10 @@ def _batched_model_class() -> type:
             if event.setter is self:
                 return
             if self._held_events is not None:
-                if not (id(getattr(event, "model", None)) in self._page_mappers
-                        and getattr(event, "attr", None) in ("low", "high")):
+                if not (
+                    id(getattr(event, "model", None)) in self._page_mappers
+                    and getattr(event, "attr", None) in ("low", "high")
+                ):
                     self._held_events.append(event)
                 return
             self._send_patch([event])

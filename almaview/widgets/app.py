@@ -35,6 +35,8 @@ ASYNC_TABS = ("visibilities", "flux", "flagging")
 SLOW_READ_S = 0.5
 #: reduced visibility tables kept per explorer (all baselines; antenna selections filter them)
 VIS_CACHE_SIZE = 8
+
+
 def _intent_names(intents: str) -> list[str]:
     from ..constants import intent_names
 
@@ -60,9 +62,14 @@ AFFECTS = {
     "spw": ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging"),
     "antennas": ("tsys", "bandpass", "gains", "visibilities"),
     "field": ("overview", "visibilities", "flux"),
-    "intent": ("visibilities",), "correlation": ("visibilities",), "column": ("visibilities",),
-    "x": ("visibilities",), "uv_units": ("visibilities",), "colour_by": ("visibilities",),
-    "time_bin_s": ("visibilities",), "chan_bin": ("visibilities",),
+    "intent": ("visibilities",),
+    "correlation": ("visibilities",),
+    "column": ("visibilities",),
+    "x": ("visibilities",),
+    "uv_units": ("visibilities",),
+    "colour_by": ("visibilities",),
+    "time_bin_s": ("visibilities",),
+    "chan_bin": ("visibilities",),
     "gain_table": ("gains",),
     "iterate": ("tsys", "bandpass", "gains", "visibilities"),
 }
@@ -102,8 +109,15 @@ class Explorer(AppBase):
     gain_table = traitlets.Unicode(None, allow_none=True).tag(state=True)
     iterate = traitlets.Unicode("").tag(state=True)  # '' = each builder's default (the weblog's)
 
-    def __init__(self, obj: Any, *, eb: str | None = None, tab: str = "overview",
-                 workdir: str | os.PathLike | None = None, **kw: Any):
+    def __init__(
+        self,
+        obj: Any,
+        *,
+        eb: str | None = None,
+        tab: str = "overview",
+        workdir: str | os.PathLike | None = None,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         from ..delivery.model import Delivery
 
@@ -133,13 +147,20 @@ class Explorer(AppBase):
         self.browser: Any = None  #: the delivery/weblog browser widget, once its tab was shown
         #: tab -> the function that builds its panel now (kernel thread)
         self.builders: dict[str, Callable[[], Any]] = {
-            "overview": self._panel_overview, "tsys": self._panel_tsys, "bandpass": self._panel_bandpass,
-            "gains": self._panel_gains, "qa": self._panel_qa, "browser": self._panel_browser,
-            "single dish": self._panel_single_dish}
+            "overview": self._panel_overview,
+            "tsys": self._panel_tsys,
+            "bandpass": self._panel_bandpass,
+            "gains": self._panel_gains,
+            "qa": self._panel_qa,
+            "browser": self._panel_browser,
+            "single dish": self._panel_single_dish,
+        }
         #: tab -> the function that reads and builds its panel in the background (eb, selection, progress, cancel)
         self.readers: dict[str, Callable[..., Any]] = {
-            "visibilities": self._compute_visibilities, "flux": self._compute_flux,
-            "flagging": self._compute_flagging}
+            "visibilities": self._compute_visibilities,
+            "flux": self._compute_flux,
+            "flagging": self._compute_flagging,
+        }
         self._views = {name: W.VBox(layout=W.Layout(width="100%")) for name in TABS}
         for name, v in self._views.items():
             v.add_class("almaview-panel-" + name.replace(" ", "-"))  # a class name has no spaces
@@ -147,8 +168,12 @@ class Explorer(AppBase):
         self._code: dict[str, W.Textarea] = {}
         boxes = []
         for name in TABS:
-            button = W.ToggleButton(description="copy as code", icon="code", layout=W.Layout(width="140px"),
-                                    tooltip="the almaview calls that make this panel with the current selection")
+            button = W.ToggleButton(
+                description="copy as code",
+                icon="code",
+                layout=W.Layout(width="140px"),
+                tooltip="the almaview calls that make this panel with the current selection",
+            )
             button.add_class("almaview-code-button")
             area = self._code[name] = W.Textarea(layout=W.Layout(width="100%", height="170px", display="none"))
             area.add_class("almaview-code")
@@ -163,20 +188,43 @@ class Explorer(AppBase):
         self.tabs.add_class("almaview-tabs")
         self.status = W.HTML(layout=W.Layout(width="100%"))
         self.status.add_class("almaview-status")
-        self.progress = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="reading",
-                                        layout=W.Layout(visibility="hidden"))
+        self.progress = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="reading", layout=W.Layout(visibility="hidden")
+        )
         self.progress.add_class("almaview-progress")
         with self.batch():  # one refresh at the end, with everything set
-            first = self.ebs[0].uid if eb is None else next(e.uid for e in self.ebs if e.uid == eb or e.uid.endswith(eb))
+            first = (
+                self.ebs[0].uid if eb is None else next(e.uid for e in self.ebs if e.uid == eb or e.uid.endswith(eb))
+            )
             self.eb = first
             self._build_controls()
             c = self.controls
             wrap = W.Layout(flex_flow="row wrap", align_items="flex-start", width="100%")  # wraps at any width
-            rows = [W.HBox([c["eb"], c["spw"], W.VBox([c["antennas"], W.HBox([c["search"], c["all antennas"]])]),
-                            W.VBox([c["field"], c["intent"], c["correlation"]])], layout=wrap),
-                    W.HBox([c["data column"], c["x axis"], c["uv units"], c["colour by"], c["time avg (s)"],
-                            c["channel avg"], c["gain table"], c["iterate over"]], layout=wrap),
-                    W.HBox([self.progress, self.status], layout=wrap)]
+            rows = [
+                W.HBox(
+                    [
+                        c["eb"],
+                        c["spw"],
+                        W.VBox([c["antennas"], W.HBox([c["search"], c["all antennas"]])]),
+                        W.VBox([c["field"], c["intent"], c["correlation"]]),
+                    ],
+                    layout=wrap,
+                ),
+                W.HBox(
+                    [
+                        c["data column"],
+                        c["x axis"],
+                        c["uv units"],
+                        c["colour by"],
+                        c["time avg (s)"],
+                        c["channel avg"],
+                        c["gain table"],
+                        c["iterate over"],
+                    ],
+                    layout=wrap,
+                ),
+                W.HBox([self.progress, self.status], layout=wrap),
+            ]
             self.children = [*rows, self.tabs]
             self._offer_for_eb()
             self._offer_for_x()
@@ -190,29 +238,72 @@ class Explorer(AppBase):
         style = {"description_width": "initial"}
         T = tuple
         self.bind("eb", W.Dropdown(description="eb", options=[(e.uid, e.uid) for e in self.ebs], style=style))
-        self.bind("spw", W.SelectMultiple(description="spw", rows=5, style=style, layout=W.Layout(width="260px")),
-                  to_control=T, from_control=list)
-        self.bind("antennas", W.SelectMultiple(description="antennas", rows=5, style=style,
-                                               layout=W.Layout(width="200px")), to_control=T, from_control=list)
+        self.bind(
+            "spw",
+            W.SelectMultiple(description="spw", rows=5, style=style, layout=W.Layout(width="260px")),
+            to_control=T,
+            from_control=list,
+        )
+        self.bind(
+            "antennas",
+            W.SelectMultiple(description="antennas", rows=5, style=style, layout=W.Layout(width="200px")),
+            to_control=T,
+            from_control=list,
+        )
         self.bind("field", W.Dropdown(description="field", options=[("all fields", "")], style=style))
         self.bind("intent", W.Dropdown(description="intent", options=[("all intents", "")], style=style))
         self.bind("correlation", W.Dropdown(description="correlation", options=[("all", "")], style=style))
-        self.bind("column", W.Dropdown(description="data column", options=[("CORRECTED", "corrected")], style=style,
-                                       layout=W.Layout(width="220px")))
-        self.bind("x", W.Dropdown(description="x axis", options=["time", "frequency", "uvdist"], style=style,
-                                  layout=W.Layout(width="160px")))
-        self.bind("uv_units", W.Dropdown(description="uv units", options=[("kλ", "klambda"), ("m", "m")],
-                                         style=style, layout=W.Layout(width="130px"), disabled=True))
-        self.bind("colour_by", W.Dropdown(description="colour by", options=["antenna"], style=style,
-                                          layout=W.Layout(width="190px")))
-        self.bind("time_bin_s", W.BoundedFloatText(description="time avg (s)", min=0.0, max=1e5, step=10,
-                                                   style=style, layout=W.Layout(width="150px")))
-        self.bind("chan_bin", W.BoundedIntText(description="channel avg", min=1, max=100000, style=style,
-                                               layout=W.Layout(width="140px"), disabled=True))
-        self.bind("gain_table", W.Dropdown(description="gain table", options=[], style=style,
-                                           layout=W.Layout(width="330px")))
-        self.bind("iterate", W.Dropdown(description="iterate over", options=list(ITERATE), style=style,
-                                        layout=W.Layout(width="190px")))
+        self.bind(
+            "column",
+            W.Dropdown(
+                description="data column",
+                options=[("CORRECTED", "corrected")],
+                style=style,
+                layout=W.Layout(width="220px"),
+            ),
+        )
+        self.bind(
+            "x",
+            W.Dropdown(
+                description="x axis",
+                options=["time", "frequency", "uvdist"],
+                style=style,
+                layout=W.Layout(width="160px"),
+            ),
+        )
+        self.bind(
+            "uv_units",
+            W.Dropdown(
+                description="uv units",
+                options=[("kλ", "klambda"), ("m", "m")],
+                style=style,
+                layout=W.Layout(width="130px"),
+                disabled=True,
+            ),
+        )
+        self.bind(
+            "colour_by",
+            W.Dropdown(description="colour by", options=["antenna"], style=style, layout=W.Layout(width="190px")),
+        )
+        self.bind(
+            "time_bin_s",
+            W.BoundedFloatText(
+                description="time avg (s)", min=0.0, max=1e5, step=10, style=style, layout=W.Layout(width="150px")
+            ),
+        )
+        self.bind(
+            "chan_bin",
+            W.BoundedIntText(
+                description="channel avg", min=1, max=100000, style=style, layout=W.Layout(width="140px"), disabled=True
+            ),
+        )
+        self.bind(
+            "gain_table", W.Dropdown(description="gain table", options=[], style=style, layout=W.Layout(width="330px"))
+        )
+        self.bind(
+            "iterate",
+            W.Dropdown(description="iterate over", options=list(ITERATE), style=style, layout=W.Layout(width="190px")),
+        )
         c = self.controls
         c["search"] = W.Text(description="search", placeholder="DA4", style=style, layout=W.Layout(width="130px"))
         c["all antennas"] = W.Button(description="all", tooltip="select all antennas", layout=W.Layout(width="60px"))
@@ -382,8 +473,11 @@ class Explorer(AppBase):
         self._marks_html = W.HTML("<i>Box-select points on the plot (box select tool) to list them here.</i>")
         self._marks_html.add_class("almaview-marked")
         self.controls["add to flags"] = W.Button(
-            description="add to flags", icon="flag", disabled=True,
-            tooltip="write flagdata commands for the marked points to a flag template in your work area")
+            description="add to flags",
+            icon="flag",
+            disabled=True,
+            tooltip="write flagdata commands for the marked points to a flag template in your work area",
+        )
         self.controls["add to flags"].add_class("almaview-control-add-to-flags")
         self.controls["add to flags"].on_click(lambda _: self._add_to_flags_clicked())
         return W.VBox([self._marks_html, self.controls["add to flags"]])
@@ -411,8 +505,11 @@ class Explorer(AppBase):
         n = len(self.marked)
         shown = self.marked.head(50).to_html(index=False, border=0, classes="almaview-marked-table")
         more = f"<br><i>… and {n - 50} more</i>" if n > 50 else ""
-        self._marks_html.value = f"<b>{n} marked point{'s' if n != 1 else ''}</b>{shown}{more}" if n else \
-            "<i>Box-select points on the plot (box select tool) to list them here.</i>"
+        self._marks_html.value = (
+            f"<b>{n} marked point{'s' if n != 1 else ''}</b>{shown}{more}"
+            if n
+            else "<i>Box-select points on the plot (box select tool) to list them here.</i>"
+        )
         self.controls["add to flags"].disabled = n == 0
         return self.marked
 
@@ -458,12 +555,21 @@ class Explorer(AppBase):
         ['DA41', 'DA42']
         """
         return {
-            "eb": self.eb, "ms": self.eb_source.ms, "spws": list(self.spw) or None,
-            "antennas": list(self.antennas) or None, "field": self.field or None,
-            "intent": self.intent or None, "correlation": self.correlation or None,
-            "column": self.column, "x": self.x, "uv_units": self.uv_units,
-            "colour_by": self.colour_by, "time_bin_s": float(self.time_bin_s),
-            "chan_bin": int(self.chan_bin), "gain_table": self.gain_table, "iterate": self.iterate or None,
+            "eb": self.eb,
+            "ms": self.eb_source.ms,
+            "spws": list(self.spw) or None,
+            "antennas": list(self.antennas) or None,
+            "field": self.field or None,
+            "intent": self.intent or None,
+            "correlation": self.correlation or None,
+            "column": self.column,
+            "x": self.x,
+            "uv_units": self.uv_units,
+            "colour_by": self.colour_by,
+            "time_bin_s": float(self.time_bin_s),
+            "chan_bin": int(self.chan_bin),
+            "gain_table": self.gain_table,
+            "iterate": self.iterate or None,
             "image": self.image,
         }
 
@@ -509,8 +615,11 @@ class Explorer(AppBase):
                 if t in self.panels or t in self._futures:
                     self._stale.add(t)
                 continue
-            if only_missing and t not in self._stale and (
-                    t in self.panels or (t in self._futures and not self._futures[t].done())):
+            if (
+                only_missing
+                and t not in self._stale
+                and (t in self.panels or (t in self._futures and not self._futures[t].done()))
+            ):
                 continue
             self._stale.discard(t)
             if t in ASYNC_TABS:
@@ -576,8 +685,9 @@ class Explorer(AppBase):
         field = self.field or None
         parts = ov.overview(vis, self._spws(), [field] if field else None, self._ants())
         sources = {f"{k}.{s}": src for k, p in parts.items() for s, src in p.sources.items()}
-        return Panel(ov.overview_layout(parts), parts["summary"].data, sources, title=f"Overview {self.eb}",
-                     kind="overview")
+        return Panel(
+            ov.overview_layout(parts), parts["summary"].data, sources, title=f"Overview {self.eb}", kind="overview"
+        )
 
     def _caltable_panel(self, tab: str, kinds: tuple[str, ...], builder: Callable, name: str | None = None) -> Any:
         from ..plots.caltables import refresh
@@ -625,8 +735,9 @@ class Explorer(AppBase):
             scans = scans_with_intent(self.vis(self.eb), "PHASE") or None
         except Exception:  # noqa: BLE001 - no MS: RMS over every solution
             scans = None
-        return self._caltable_panel("gains", GAIN_KINDS, lambda ct, **kw: gains(ct, phase_scans=scans, **kw),
-                                    self.gain_table)
+        return self._caltable_panel(
+            "gains", GAIN_KINDS, lambda ct, **kw: gains(ct, phase_scans=scans, **kw), self.gain_table
+        )
 
     def _panel_qa(self) -> Any:
         from ..plots.weblog_qa import qa_stages
@@ -650,16 +761,22 @@ class Explorer(AppBase):
 
         vis = self.vis()
         if vis.attrs.get("observing_mode") != "single dish":
-            return W.HTML(f"<i>EB {html.escape(self.eb)} is interferometric: the single-dish panels are for "
-                          "Total Power EBs.</i>")
+            return W.HTML(
+                f"<i>EB {html.escape(self.eb)} is interferometric: the single-dish panels are for Total Power EBs.</i>"
+            )
         spws = self._spws() or sorted(int(n.split("_")[1]) for n in vis.children if n.startswith("spw_"))
         ds = vis[f"spw_{spws[0]}"].ds
         ants = self._ants()
         ant = ants[0] if ants and ants[0] in ds.antenna_name.values else str(ds.antenna_name.values[0])
         parts = [tp_spectra(ds, ant), tp_power_vs_time(ds, ant), tp_map_coverage(ds)]
         sources = {f"{i}.{k}": src for i, p in enumerate(parts) for k, src in p.sources.items()}
-        return Panel(column([p.layout for p in parts]), parts[0].data, sources, title=f"Single dish {self.eb}",
-                     kind="single_dish")
+        return Panel(
+            column([p.layout for p in parts]),
+            parts[0].data,
+            sources,
+            title=f"Single dish {self.eb}",
+            kind="single_dish",
+        )
 
     # background reads -------------------------------------------------------
 
@@ -696,8 +813,10 @@ class Explorer(AppBase):
             self.timings[tab] = time.perf_counter() - start
             self._install(tab, panel)
             self.progress.layout.visibility = "hidden"
-            self._say(f"{tab}: {len(panel.data) if isinstance(panel, (Panel, _Update)) else 0} points in "
-                      f"{self.timings[tab]:.2f} s")
+            self._say(
+                f"{tab}: {len(panel.data) if isinstance(panel, (Panel, _Update)) else 0} points in "
+                f"{self.timings[tab]:.2f} s"
+            )
 
         self._futures[tab] = self._pool.submit(job)
 
@@ -712,17 +831,33 @@ class Explorer(AppBase):
         spws = sel["spws"] or ms_spws(vis)
         frames = []
         for k, spw in enumerate(spws):
-            key = (eb.ms, spw, sel["column"], sel["x"], sel["field"], sel["intent"], sel["correlation"],
-                   sel["time_bin_s"], sel["chan_bin"], sel["uv_units"])
+            key = (
+                eb.ms,
+                spw,
+                sel["column"],
+                sel["x"],
+                sel["field"],
+                sel["intent"],
+                sel["correlation"],
+                sel["time_bin_s"],
+                sel["chan_bin"],
+                sel["uv_units"],
+            )
             t = self._vis_cache.get(key)
             if t is None:  # all baselines once; antenna changes then only filter this table
                 t = reduce_visibilities(
-                    vis[f"spw_{spw}"].ds, column=sel["column"], x=sel["x"],
+                    vis[f"spw_{spw}"].ds,
+                    column=sel["column"],
+                    x=sel["x"],
                     fields=[sel["field"]] if sel["field"] else None,
                     intents=[sel["intent"]] if sel["intent"] else None,
                     correlations=[sel["correlation"]] if sel["correlation"] else None,
-                    time_bin_s=sel["time_bin_s"], chan_bin=sel["chan_bin"], uv_units=sel["uv_units"],
-                    progress=lambda f, k=k: progress((k + f) / len(spws)), cancel=cancel)
+                    time_bin_s=sel["time_bin_s"],
+                    chan_bin=sel["chan_bin"],
+                    uv_units=sel["uv_units"],
+                    progress=lambda f, k=k: progress((k + f) / len(spws)),
+                    cancel=cancel,
+                )
                 while len(self._vis_cache) >= VIS_CACHE_SIZE:
                     self._vis_cache.pop(next(iter(self._vis_cache)))
                 self._vis_cache[key] = t
@@ -740,11 +875,17 @@ class Explorer(AppBase):
             for c in eb.mous.continuum:  # cont.dat is LSRK: shown in the MS's frame (the axis names it)
                 if c.low is not None and str(c.spw) in {str(s) for s in spws} and (fields is None or c.field in fields):
                     spw = int(c.spw) if f"spw_{c.spw}" in self.vis(eb).children else int(spws[0])
-                    cont += ranges_in_ms_frame([(c.low, c.high)], self.vis(eb), spw=spw, field=c.field,
-                                               frame=c.frame or "LSRK")[0]
+                    cont += ranges_in_ms_frame(
+                        [(c.low, c.high)], self.vis(eb), spw=spw, field=c.field, frame=c.frame or "LSRK"
+                    )[0]
         old = self.panels.get("visibilities")
-        if (old is not None and old.data.attrs.get("x") == sel["x"] and not cont and not old.sources["cont"].data["low"]
-                and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]):
+        if (
+            old is not None
+            and old.data.attrs.get("x") == sel["x"]
+            and not cont
+            and not old.sources["cont"].data["low"]
+            and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]
+        ):
             # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
             pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
             return _Update(table, {"amp": pts, "phase": pts, "amp_image": amp_img, "phase_image": ph_img})
@@ -793,8 +934,9 @@ class Explorer(AppBase):
                 self.eb = eb.uid
                 if k in GAIN_KINDS:
                     self.gain_table = key
-            self.show("tsys" if k in TK else "bandpass" if k in BANDPASS_KINDS else "gains" if k in GAIN_KINDS
-                      else "overview")
+            self.show(
+                "tsys" if k in TK else "bandpass" if k in BANDPASS_KINDS else "gains" if k in GAIN_KINDS else "overview"
+            )
         elif kind in ("image", "stage"):
             if kind == "stage":  # shown by the browser now, or as soon as the browser tab is built
                 self._pending_stage = key
@@ -835,7 +977,8 @@ def _same_shape(old: Panel, new: Panel) -> bool:
             return False
     fo, fn = _figures(old.layout), _figures(new.layout)
     return len(fo) == len(fn) and all(
-        type(a.x_range) is type(b.x_range) and type(a.y_range) is type(b.y_range) for a, b in zip(fo, fn))
+        type(a.x_range) is type(b.x_range) and type(a.y_range) is type(b.y_range) for a, b in zip(fo, fn)
+    )
 
 
 def _add_box_select(panel: Panel) -> None:

@@ -76,8 +76,15 @@ class ArchiveBrowser(W.VBox):
     done_bytes = traitlets.Int(0)
     total_bytes = traitlets.Int(0)
 
-    def __init__(self, *, archive_url: str | None = None, dest: str | os.PathLike | None = None, query: str = "",
-                 poll_interval: float = 0.25, **kw: Any):
+    def __init__(
+        self,
+        *,
+        archive_url: str | None = None,
+        dest: str | os.PathLike | None = None,
+        query: str = "",
+        poll_interval: float = 0.25,
+        **kw: Any,
+    ):
         super().__init__(**kw)
         self.archive_url = archive_url
         self.dest = Path(dest) if dest is not None else None
@@ -96,18 +103,24 @@ class ArchiveBrowser(W.VBox):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         c: dict[str, W.Widget] = {}
-        c["query"] = W.Text(description="search", placeholder="project code, source name or coordinates",
-                            layout=W.Layout(width="420px"), continuous_update=False)
+        c["query"] = W.Text(
+            description="search",
+            placeholder="project code, source name or coordinates",
+            layout=W.Layout(width="420px"),
+            continuous_update=False,
+        )
         c["search"] = W.Button(description="search", icon="search")
         c["results"] = W.HTML()
-        c["mous"] = W.Dropdown(description="member OUS", options=[], style={"description_width": "initial"},
-                               layout=W.Layout(width="420px"))
+        c["mous"] = W.Dropdown(
+            description="member OUS", options=[], style={"description_width": "initial"}, layout=W.Layout(width="420px")
+        )
         c["parts"] = W.VBox()
         c["total"] = W.HTML()
         c["fetch"] = W.Button(description="fetch", icon="download", button_style="primary", disabled=True)
         c["stop"] = W.Button(description="stop", icon="stop", disabled=True)
-        c["progress"] = W.FloatProgress(value=0.0, min=0.0, max=1.0, description="fetched",
-                                        layout=W.Layout(width="420px"))
+        c["progress"] = W.FloatProgress(
+            value=0.0, min=0.0, max=1.0, description="fetched", layout=W.Layout(width="420px")
+        )
         c["progress_text"] = W.HTML()
         c["open"] = W.Button(description="open", icon="folder-open", disabled=True)
         c["message"] = W.HTML()
@@ -121,9 +134,17 @@ class ArchiveBrowser(W.VBox):
         c["fetch"].on_click(lambda _: self._guard(self.fetch))
         c["stop"].on_click(lambda _: self.stop())
         c["open"].on_click(lambda _: self._guard(self.open_folder))
-        self.children = [W.HBox([c["query"], c["search"]]), c["results"], c["mous"], c["parts"], c["total"],
-                         W.HBox([c["fetch"], c["stop"], c["open"]]), W.HBox([c["progress"], c["progress_text"]]),
-                         c["message"], c["output"]]
+        self.children = [
+            W.HBox([c["query"], c["search"]]),
+            c["results"],
+            c["mous"],
+            c["parts"],
+            c["total"],
+            W.HBox([c["fetch"], c["stop"], c["open"]]),
+            W.HBox([c["progress"], c["progress_text"]]),
+            c["message"],
+            c["output"],
+        ]
 
     def _guard(self, fn, *args, **kw) -> None:
         from ..errors import AlmaviewError
@@ -168,8 +189,11 @@ class ArchiveBrowser(W.VBox):
         else:
             results = archive.search(**what, archive_url=self.archive_url)
         self.results = results
-        cols = [c for c in ("project", "mous", "targets", "bands", "array", "resolution_arcsec", "release_date",
-                            "public") if c in results]
+        cols = [
+            c
+            for c in ("project", "mous", "targets", "bands", "array", "resolution_arcsec", "release_date", "public")
+            if c in results
+        ]
         self.controls["results"].value = results[cols].to_html(index=False, border=0, classes="almaview-archive")
         self.state = "ready" if len(results) else "idle"
         self.message = f"{len(results)} member OUS found" if len(results) else "nothing found"
@@ -187,8 +211,13 @@ class ArchiveBrowser(W.VBox):
             rows = top[top.kind == kind]
             if len(rows):
                 size = rows["size"].sum()
-                out.append((kind, f"{kind} ({len(rows)} file{'s' if len(rows) > 1 else ''})"
-                            if len(rows) > 1 else kind, None if str(size) == "<NA>" else int(size)))
+                out.append(
+                    (
+                        kind,
+                        f"{kind} ({len(rows)} file{'s' if len(rows) > 1 else ''})" if len(rows) > 1 else kind,
+                        None if str(size) == "<NA>" else int(size),
+                    )
+                )
         for r in top[top.kind == "raw"].sort_values("eb").itertuples():
             out.append((f"raw:{r.eb}", f"raw {r.eb}", None if str(r.size) == "<NA>" else int(r.size)))
         return out
@@ -208,8 +237,12 @@ class ArchiveBrowser(W.VBox):
             rows = self._part_rows()
             boxes = []
             for key, label, size in rows:
-                cb = W.Checkbox(description=f"{label}: {_human(size)}", value=key in ("readme", "auxiliary"),
-                                indent=False, layout=W.Layout(width="560px"))
+                cb = W.Checkbox(
+                    description=f"{label}: {_human(size)}",
+                    value=key in ("readme", "auxiliary"),
+                    indent=False,
+                    layout=W.Layout(width="560px"),
+                )
                 cb.part = key
                 cb.add_class(f"almaview-archive-part-{key.replace(':', '-')}")
                 cb.observe(lambda ch: self._parts_from_boxes(), "value")
@@ -236,8 +269,7 @@ class ArchiveBrowser(W.VBox):
     def _show_total(self, change) -> None:
         sizes = {cb.part: cb.description.rsplit(": ", 1)[-1] for cb in self.controls["parts"].children}
         total = self._selected_bytes()
-        self.controls["total"].value = (f"<b>total: {_human(total)}</b> ({len(change['new'])} of {len(sizes)} "
-                                        "parts)")
+        self.controls["total"].value = f"<b>total: {_human(total)}</b> ({len(change['new'])} of {len(sizes)} parts)"
         self.controls["fetch"].disabled = not change["new"] or self.state == "fetching"
 
     def _selected_bytes(self) -> int:
@@ -285,8 +317,16 @@ class ArchiveBrowser(W.VBox):
 
         def run() -> None:
             try:
-                fetch_files(mous, what=what, ebs=ebs, dest=folder, archive_url=self.archive_url, progress=False,
-                            stop=self._stop, listing=listing)
+                fetch_files(
+                    mous,
+                    what=what,
+                    ebs=ebs,
+                    dest=folder,
+                    archive_url=self.archive_url,
+                    progress=False,
+                    stop=self._stop,
+                    listing=listing,
+                )
             except BaseException as err:  # noqa: BLE001 - shown in the widget, never lost in a thread
                 self._error = err
 
@@ -374,8 +414,9 @@ class ArchiveBrowser(W.VBox):
                 for m in d.mous:
                     if m.weblog is not None or m.qa.aqua is not None:
                         t = qa_table(aqua=m.qa.aqua, weblog=m.weblog)[["number", "task", "score", "band", "reason"]]
-                        display(HTML(f"<b>{html.escape(m.uid)}: pipeline stages</b>"
-                                     + t.to_html(index=False, border=0)))
+                        display(
+                            HTML(f"<b>{html.escape(m.uid)}: pipeline stages</b>" + t.to_html(index=False, border=0))
+                        )
                 display(HTML("<pre class='almaview-status'>" + html.escape(d.status()) + "</pre>"))
         self.message = f"opened {self.folder}"
         return d

@@ -36,8 +36,10 @@ def frontend_file(name: str) -> Path:
     for d in (Path(__file__).parent / "frontend", Path(__file__).resolve().parents[2] / "widgets"):
         if (d / name).is_file():
             return d / name
-    raise FileNotFoundError(f"almaview front-end file {name!r} is missing from this installation "
-                            "(expected in almaview/widgets/frontend/); reinstall almaview")
+    raise FileNotFoundError(
+        f"almaview front-end file {name!r} is missing from this installation "
+        "(expected in almaview/widgets/frontend/); reinstall almaview"
+    )
 
 
 def delivery_tree(ebs: list[Any], delivery: Any = None) -> list[dict[str, Any]]:
@@ -58,15 +60,33 @@ def delivery_tree(ebs: list[Any], delivery: Any = None) -> list[dict[str, Any]]:
         band, _, colour = score_band(aqua.final_score if aqua else None)
         children = []
         for e in (x for x in ebs if x.mous is m):
-            cts = [{"id": f"ct:{n}", "label": f"{k}: {n}", "kind": "caltable", "key": n, "children": []}
-                   for n, k in sorted(e.caltables.items(), key=lambda kv: (kv[1], kv[0]))]
-            children.append({"id": f"eb:{e.uid}", "label": f"EB {e.uid}", "kind": "eb", "key": e.uid,
-                             "title": e.ms or "", "children": cts})
-        imgs = [{"id": f"im:{i.name}", "label": i.name, "kind": "image", "key": i.source, "children": []}
-                for i in m.images]
+            cts = [
+                {"id": f"ct:{n}", "label": f"{k}: {n}", "kind": "caltable", "key": n, "children": []}
+                for n, k in sorted(e.caltables.items(), key=lambda kv: (kv[1], kv[0]))
+            ]
+            children.append(
+                {
+                    "id": f"eb:{e.uid}",
+                    "label": f"EB {e.uid}",
+                    "kind": "eb",
+                    "key": e.uid,
+                    "title": e.ms or "",
+                    "children": cts,
+                }
+            )
+        imgs = [
+            {"id": f"im:{i.name}", "label": i.name, "kind": "image", "key": i.source, "children": []} for i in m.images
+        ]
         if imgs:
-            children.append({"id": f"images:{m.uid}", "label": f"images ({len(imgs)})", "kind": "folder", "key": "",
-                             "children": imgs})
+            children.append(
+                {
+                    "id": f"images:{m.uid}",
+                    "label": f"images ({len(imgs)})",
+                    "kind": "folder",
+                    "key": "",
+                    "children": imgs,
+                }
+            )
         stages = []
         if aqua is not None or m.qa.weblog_archives:
             scores = {s.number: s for s in (aqua.stages if aqua else [])}
@@ -78,19 +98,46 @@ def delivery_tree(ebs: list[Any], delivery: Any = None) -> list[dict[str, Any]]:
                 b, _, c = score_band(score)
                 task = s.name if s is not None else w.task
                 reason = (s.reason or "") if s is not None else ""
-                stages.append({"id": f"st:{m.uid}:{n}", "label": f"{n}. {task}" + (f" ({score:.2f})" if score is not None
-                                                                                     else ""),
-                               "kind": "stage", "key": f"{m.uid}:{n}", "colour": c, "title": f"{b}: {reason}",
-                               "children": []})
+                stages.append(
+                    {
+                        "id": f"st:{m.uid}:{n}",
+                        "label": f"{n}. {task}" + (f" ({score:.2f})" if score is not None else ""),
+                        "kind": "stage",
+                        "key": f"{m.uid}:{n}",
+                        "colour": c,
+                        "title": f"{b}: {reason}",
+                        "children": [],
+                    }
+                )
         if stages:
-            children.append({"id": f"weblog:{m.uid}", "label": "weblog stages", "kind": "folder", "key": "",
-                             "children": stages})
-        out.append({"id": f"mous:{m.uid}", "label": f"member OUS {m.uid}", "kind": "mous", "key": "",
-                    "colour": colour, "title": f"QA {band}", "children": children})
+            children.append(
+                {"id": f"weblog:{m.uid}", "label": "weblog stages", "kind": "folder", "key": "", "children": stages}
+            )
+        out.append(
+            {
+                "id": f"mous:{m.uid}",
+                "label": f"member OUS {m.uid}",
+                "kind": "mous",
+                "key": "",
+                "colour": colour,
+                "title": f"QA {band}",
+                "children": children,
+            }
+        )
     if not out:  # an MS or EB without a package
-        out = [{"id": f"eb:{e.uid}", "label": f"EB {e.uid}", "kind": "eb", "key": e.uid, "children": [
-            {"id": f"ct:{n}", "label": f"{k}: {n}", "kind": "caltable", "key": n, "children": []}
-            for n, k in sorted(e.caltables.items())]} for e in ebs]
+        out = [
+            {
+                "id": f"eb:{e.uid}",
+                "label": f"EB {e.uid}",
+                "kind": "eb",
+                "key": e.uid,
+                "children": [
+                    {"id": f"ct:{n}", "label": f"{k}: {n}", "kind": "caltable", "key": n, "children": []}
+                    for n, k in sorted(e.caltables.items())
+                ],
+            }
+            for e in ebs
+        ]
     return out
 
 
@@ -181,8 +228,10 @@ def delivery_browser(explorer: Any) -> W.Widget:
 def _image_viewer(source: str) -> W.Widget:
     """The image viewer (almaview.widgets.image_viewer) for a real image path; a note otherwise."""
     if not os.path.exists(source):
-        return W.HTML(f"<i>{html.escape(os.path.basename(source))} is still inside its archive; "
-                      "extract the products to view it.</i>")
+        return W.HTML(
+            f"<i>{html.escape(os.path.basename(source))} is still inside its archive; "
+            "extract the products to view it.</i>"
+        )
     try:
         from .image_viewer import ImageViewer
 
@@ -195,9 +244,11 @@ def _message_page(text: str) -> str:
     """A one-line page for the frame (same policy as the weblog's pages)."""
     from ..delivery.weblog import CONTENT_SECURITY_POLICY
 
-    return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
-            f"content=\"{CONTENT_SECURITY_POLICY}\"></head><body style='font-family:sans-serif;font-size:13px'>"
-            f"<p><i>{html.escape(text)}</i></p></body></html>")
+    return (
+        f"<!DOCTYPE html><html><head><meta charset='utf-8'><meta http-equiv='Content-Security-Policy' "
+        f"content=\"{CONTENT_SECURITY_POLICY}\"></head><body style='font-family:sans-serif;font-size:13px'>"
+        f"<p><i>{html.escape(text)}</i></p></body></html>"
+    )
 
 
 class WeblogViewer:
@@ -222,8 +273,9 @@ class WeblogViewer:
         self.history: list[tuple[Any, str]] = []
 
     def _mous(self, uid: str) -> Any:
-        ms = list(getattr(self.explorer.delivery, "mous", None) or []) + [e.mous for e in self.explorer.ebs
-                                                                           if e.mous is not None]
+        ms = list(getattr(self.explorer.delivery, "mous", None) or []) + [
+            e.mous for e in self.explorer.ebs if e.mous is not None
+        ]
         return next((m for m in ms if m.uid == uid), None)
 
     def _show(self, html_doc: str, title: str) -> None:
@@ -231,8 +283,11 @@ class WeblogViewer:
             self.widget.page_html = html_doc
             self.widget.page_title = title
             wl = self.mous.weblog if self.mous is not None else None
-            self.widget.nav = [{"label": label, "key": key} for label, key in WEBLOG_NAV
-                               if wl is not None and (Path(wl.html) / key).is_file()]
+            self.widget.nav = [
+                {"label": label, "key": key}
+                for label, key in WEBLOG_NAV
+                if wl is not None and (Path(wl.html) / key).is_file()
+            ]
 
     def open(self, kind: str, key: str) -> None:
         """Show a stage (``key`` '<mous uid>:<n>'), follow a weblog link (``key`` a path in the weblog), or go back."""
@@ -263,8 +318,9 @@ class WeblogViewer:
             self._show(doc, f"Stage {stage.number}: {stage.task}")
             return
         if self.mous is None:  # a link before any stage: the first weblog of the package
-            self.mous = next((m for m in getattr(self.explorer.delivery, "mous", []) or [] if m.weblog is not None),
-                             None)
+            self.mous = next(
+                (m for m in getattr(self.explorer.delivery, "mous", []) or [] if m.weblog is not None), None
+            )
         wl = self.mous.weblog if self.mous is not None else None
         if wl is None:
             self._show(_message_page("No weblog in this package."), "")
@@ -306,13 +362,28 @@ class _FallbackBrowser(W.VBox):
 
         walk(tree, 0)
         self._items = items
-        self._select = W.Select(options=[(lbl, i) for i, (lbl, _) in enumerate(items)], rows=16,
-                                description="delivery", layout=W.Layout(width="480px"))
+        self._select = W.Select(
+            options=[(lbl, i) for i, (lbl, _) in enumerate(items)],
+            rows=16,
+            description="delivery",
+            layout=W.Layout(width="480px"),
+        )
         self._page = W.HTML()
         super().__init__([self._select, self._page])
-        self.add_traits(clicked=traitlets.Dict({}), page_html=traitlets.Unicode(""), page_title=traitlets.Unicode(""),
-                        nav=traitlets.List([]), plot=traitlets.Dict({}))
+        self.add_traits(
+            clicked=traitlets.Dict({}),
+            page_html=traitlets.Unicode(""),
+            page_title=traitlets.Unicode(""),
+            nav=traitlets.List([]),
+            plot=traitlets.Dict({}),
+        )
         self._select.observe(lambda ch: setattr(self, "clicked", {**items[ch["new"]][1], "n": ch["new"]}), "value")
         # no anywidget, no sandboxed frame: the page is not shown (its HTML is never put into the notebook)
-        self.observe(lambda ch: setattr(self._page, "value", f"<b>{html.escape(self.page_title)}</b>: install "
-                                        "anywidget to see the weblog page here"), "page_html")
+        self.observe(
+            lambda ch: setattr(
+                self._page,
+                "value",
+                f"<b>{html.escape(self.page_title)}</b>: install anywidget to see the weblog page here",
+            ),
+            "page_html",
+        )

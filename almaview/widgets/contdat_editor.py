@@ -51,14 +51,19 @@ def _resolve(source: Any, cont_dat: Any) -> tuple[list[str], ContinuumRanges, st
     if isinstance(source, Delivery):
         members = [m for m in source.mous if any(e.calibrated_ms for e in m.ebs)]
         if not members:
-            raise AlmaviewError(source.root, "no member OUS of this delivery has a calibrated measurement set; "
-                                             "restore the calibration first (almaview restore)")
+            raise AlmaviewError(
+                source.root,
+                "no member OUS of this delivery has a calibrated measurement set; "
+                "restore the calibration first (almaview restore)",
+            )
         source = next((m for m in members if any(r.low is not None for r in m.continuum)), members[0])
     if isinstance(source, MemberOUS):
         ms = [e.calibrated_ms for e in source.ebs if e.calibrated_ms]
         if not ms:
-            raise AlmaviewError(source.path, "this member OUS has no calibrated measurement set; restore the "
-                                             "calibration first (almaview restore)")
+            raise AlmaviewError(
+                source.path,
+                "this member OUS has no calibrated measurement set; restore the calibration first (almaview restore)",
+            )
         if cont_dat is not None:
             return ms, read_cont_dat(cont_dat), os.fspath(cont_dat)
         return ms, ContinuumRanges.from_rows(source.continuum), source.aux_files.get("cont.dat")
@@ -85,9 +90,17 @@ class ContinuumEditor(W.VBox):
     >>> ed.write("scratch/cont.dat")                                                      # doctest: +SKIP
     """
 
-    def __init__(self, source: Any, *, field: str | None = None, spw: int | None = None,
-                 cont_dat: str | os.PathLike | None = None, column: str = "corrected", frame: str = "LSRK",
-                 **kw: Any):
+    def __init__(
+        self,
+        source: Any,
+        *,
+        field: str | None = None,
+        spw: int | None = None,
+        cont_dat: str | os.PathLike | None = None,
+        column: str = "corrected",
+        frame: str = "LSRK",
+        **kw: Any,
+    ):
         super().__init__(**kw)
         from ..io.ms import open_ms
 
@@ -101,8 +114,10 @@ class ContinuumEditor(W.VBox):
         self.add_class("almaview-contdat-editor")
         fields = self._fields()
         if field is not None and field not in fields:
-            raise AlmaviewError(self.ms[0], f"field {field!r} is neither in the cont.dat nor a target of the MS "
-                                            f"(fields: {', '.join(fields)})")
+            raise AlmaviewError(
+                self.ms[0],
+                f"field {field!r} is neither in the cont.dat nor a target of the MS (fields: {', '.join(fields)})",
+            )
         field = field if field is not None else fields[0]
         self._build_controls(fields, field, spw)
         from ..plots.continuum import continuum_ranges_plot
@@ -115,10 +130,14 @@ class ContinuumEditor(W.VBox):
         self.view = bokeh_view(self.panel.layout)
         self.view.add_class("almaview-panel-continuum")
         c = self.controls
-        self.children = [W.HBox([c["field"], c["spw"]]), self.view,
-                         W.HBox([c["add selection"], c["remove selection"], c["reset to delivered"]]),
-                         W.HBox([c["write to"], c["overwrite"], c["write cont.dat"]]), c["spw selection"],
-                         self.status]
+        self.children = [
+            W.HBox([c["field"], c["spw"]]),
+            self.view,
+            W.HBox([c["add selection"], c["remove selection"], c["reset to delivered"]]),
+            W.HBox([c["write to"], c["overwrite"], c["write cont.dat"]]),
+            c["spw selection"],
+            self.status,
+        ]
         self._show_selection()
 
     # ------------------------------------------------------------------ state
@@ -152,8 +171,9 @@ class ContinuumEditor(W.VBox):
 
         key = (self.field, self.spw)
         if key not in self._spectra:
-            self._spectra[key] = ms_spectrum(self.trees, field=self.field, spw=self.spw, column=self.column,
-                                             frame=self.frame)
+            self._spectra[key] = ms_spectrum(
+                self.trees, field=self.field, spw=self.spw, column=self.column, frame=self.frame
+            )
         return self._spectra[key]
 
     def current_ranges(self) -> list[tuple[float, float]]:
@@ -203,25 +223,46 @@ class ContinuumEditor(W.VBox):
         c: dict[str, W.Widget] = {}
         c["field"] = W.Dropdown(description="field", options=list(fields), value=field, style=style)
         spws = self._spws()
-        with_ranges = [s for s in spws if self.delivered.get(field, s) or s in
-                       {int(x) for x in self.delivered.special.get(field, {}) if x.isdigit()}]
+        with_ranges = [
+            s
+            for s in spws
+            if self.delivered.get(field, s)
+            or s in {int(x) for x in self.delivered.special.get(field, {}) if x.isdigit()}
+        ]
         if spw is None:
             spw = (with_ranges or spws)[0]
         elif spw not in spws:
             raise AlmaviewError(self.ms[0], f"has no spw {spw} (spws: {', '.join(map(str, spws))})")
-        c["spw"] = W.Dropdown(description="spw", options=spws, value=spw, style=style,
-                              layout=W.Layout(width="140px"))
-        c["add selection"] = W.Button(description="add selection", icon="plus",
-                                      tooltip="add the channels selected in the plot (box select) as a range")
-        c["remove selection"] = W.Button(description="remove selection", icon="minus",
-                                         tooltip="cut the channels selected in the plot out of the ranges")
-        c["reset to delivered"] = W.Button(description="reset to delivered", icon="undo",
-                                           tooltip="this field and spw: back to the delivered cont.dat ranges",
-                                           layout=W.Layout(width="auto"))
-        c["write to"] = W.Text(description="write to", placeholder="path of the new cont.dat (outside the delivery)",
-                               value="cont_edited.dat", style=style, layout=W.Layout(width="420px"))
-        c["overwrite"] = W.Checkbox(description="overwrite", value=False, indent=False,
-                                    tooltip="replace an existing file at 'write to' (never the delivered cont.dat)")
+        c["spw"] = W.Dropdown(description="spw", options=spws, value=spw, style=style, layout=W.Layout(width="140px"))
+        c["add selection"] = W.Button(
+            description="add selection",
+            icon="plus",
+            tooltip="add the channels selected in the plot (box select) as a range",
+        )
+        c["remove selection"] = W.Button(
+            description="remove selection",
+            icon="minus",
+            tooltip="cut the channels selected in the plot out of the ranges",
+        )
+        c["reset to delivered"] = W.Button(
+            description="reset to delivered",
+            icon="undo",
+            tooltip="this field and spw: back to the delivered cont.dat ranges",
+            layout=W.Layout(width="auto"),
+        )
+        c["write to"] = W.Text(
+            description="write to",
+            placeholder="path of the new cont.dat (outside the delivery)",
+            value="cont_edited.dat",
+            style=style,
+            layout=W.Layout(width="420px"),
+        )
+        c["overwrite"] = W.Checkbox(
+            description="overwrite",
+            value=False,
+            indent=False,
+            tooltip="replace an existing file at 'write to' (never the delivered cont.dat)",
+        )
         c["write cont.dat"] = W.Button(description="write cont.dat", icon="save", button_style="primary")
         c["spw selection"] = W.HTML(description="spw selection", style=style)
         for name, w in c.items():
@@ -252,10 +293,15 @@ class ContinuumEditor(W.VBox):
             topo = self.topo_selection
         except AlmaviewError as err:
             topo = {"(not converted)": str(err)}
-        rows = "".join(f"<br>{html.escape(name)} (TOPO, for CASA tasks on this MS): <code>{html.escape(sel)}</code>"
-                       for name, sel in topo.items())
-        self.controls["spw selection"].value = (f"<div style='word-break:break-all'>{self.ranges.frame} (as in "
-                                                f"cont.dat): <code>{text}</code>{rows}</div>")
+        rows = "".join(
+            f"<br>{html.escape(name)} (TOPO, for CASA tasks on this MS): <code>{html.escape(sel)}</code>"
+            for name, sel in topo.items()
+        )
+        self.controls[
+            "spw selection"
+        ].value = (
+            f"<div style='word-break:break-all'>{self.ranges.frame} (as in cont.dat): <code>{text}</code>{rows}</div>"
+        )
 
     def _shown_changed(self) -> None:
         from ..plots.continuum import continuum_ranges_plot
@@ -307,8 +353,11 @@ class ContinuumEditor(W.VBox):
             return None
         df = self.panel.data
         chosen = df.iloc[sorted(idx)]
-        half = max(channel_halfwidth(g["frequency"].to_numpy()) for _, g in df.groupby("eb")) if "eb" in df else \
-            channel_halfwidth(df["frequency"].to_numpy())
+        half = (
+            max(channel_halfwidth(g["frequency"].to_numpy()) for _, g in df.groupby("eb"))
+            if "eb" in df
+            else channel_halfwidth(df["frequency"].to_numpy())
+        )
         f = chosen["frequency"].to_numpy(dtype=float)
         return float(np.min(f) - half), float(np.max(f) + half)
 
@@ -358,8 +407,10 @@ class ContinuumEditor(W.VBox):
         self.status.value = f"wrote <code>{html.escape(str(out.resolve()))}</code>"
 
     def _error(self, err: Exception) -> None:
-        self.status.value = (f"<span class='almaview-error' style='color:#b00'>{html.escape(type(err).__name__)}: "
-                             f"{html.escape(str(err))}</span>")
+        self.status.value = (
+            f"<span class='almaview-error' style='color:#b00'>{html.escape(type(err).__name__)}: "
+            f"{html.escape(str(err))}</span>"
+        )
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         from ._bokeh import load_bokehjs

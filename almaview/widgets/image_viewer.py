@@ -58,8 +58,10 @@ def _flat_from_pb(image: xr.DataArray, pb: xr.DataArray) -> xr.DataArray:
     if pbd.sizes["y"] != image.sizes["y"] or pbd.sizes["x"] != image.sizes["x"]:
         from ..errors import AlmaviewError
 
-        raise AlmaviewError(f"{pb.name}: the pb is {pbd.sizes['y']}x{pbd.sizes['x']} pixels, the image "
-                            f"{image.sizes['y']}x{image.sizes['x']}; give the pb of the same image (or flat=)")
+        raise AlmaviewError(
+            f"{pb.name}: the pb is {pbd.sizes['y']}x{pbd.sizes['x']} pixels, the image "
+            f"{image.sizes['y']}x{image.sizes['x']}; give the pb of the same image (or flat=)"
+        )
     order = [d for d in image.dims if d in pbd.dims]
     data = pbd.transpose(*order).data
     for i, d in enumerate(image.dims):
@@ -97,11 +99,24 @@ class ImageViewer:
     >>> v.spectrum(circle=(64, 64, 5)).data.value.max()                               # doctest: +SKIP
     """
 
-    def __init__(self, image: xr.DataArray | str | os.PathLike, *, mask: Any = None, pb: Any = None,
-                 flat: Any = None, ranges: Sequence[tuple[float, float]] = (), restfreq: float | None = None,
-                 convention: str = "radio", max_pixels: int = 1024, stretch: str = "linear",
-                 clip: float | None = None, palette: str = "Inferno256", rms: float | None = None,
-                 pb_levels: Sequence[float] = (0.2, 0.5), play_pixels: int | None = 512):
+    def __init__(
+        self,
+        image: xr.DataArray | str | os.PathLike,
+        *,
+        mask: Any = None,
+        pb: Any = None,
+        flat: Any = None,
+        ranges: Sequence[tuple[float, float]] = (),
+        restfreq: float | None = None,
+        convention: str = "radio",
+        max_pixels: int = 1024,
+        stretch: str = "linear",
+        clip: float | None = None,
+        palette: str = "Inferno256",
+        rms: float | None = None,
+        pb_levels: Sequence[float] = (0.2, 0.5),
+        play_pixels: int | None = 512,
+    ):
         self.image = _open(image)
         self.mask = _open(mask)
         self.pb = _open(pb)
@@ -126,8 +141,18 @@ class ImageViewer:
         self.spectral = aimage.spectral_axis(self.image)
         self.nchan = self.image.sizes[self.spectral] if self.spectral else 1
         self.channel = self.nchan // 2
-        self.panel = pimage.image_plane(self.image, self.channel, mask=self.mask, pb=self.pb, max_pixels=max_pixels,
-                                        stretch=stretch, clip=clip, palette=palette, rms=rms, pb_levels=pb_levels)
+        self.panel = pimage.image_plane(
+            self.image,
+            self.channel,
+            mask=self.mask,
+            pb=self.pb,
+            max_pixels=max_pixels,
+            stretch=stretch,
+            clip=clip,
+            palette=palette,
+            rms=rms,
+            pb_levels=pb_levels,
+        )
         self.controls: dict[str, Any] = {}  #: the widget's controls by name, once :meth:`widget` was called
         self.moment_panel: Panel | None = None  #: the last moment map shown by the widget
         self.spectrum_panel: Panel | None = None  #: the last spectrum shown by the widget
@@ -202,8 +227,16 @@ class ImageViewer:
     def _update(self) -> None:
         prepared = self._prefetched(self.mode, self.channel)
         with self._read_lock:
-            pimage.update_plane(self.panel, self.shown, self.channel, mask=self.mask, pb=self.pb, rms=self.rms,
-                                prepared=prepared, max_pixels=self._shown_pixels())
+            pimage.update_plane(
+                self.panel,
+                self.shown,
+                self.channel,
+                mask=self.mask,
+                pb=self.pb,
+                rms=self.rms,
+                prepared=prepared,
+                max_pixels=self._shown_pixels(),
+            )
 
     # ------------------------------------------------------------------ prefetch (the widget's channel changes)
     def _full_step(self) -> int:
@@ -250,12 +283,24 @@ class ImageViewer:
         """
         a = self.panel.data.attrs
         rms, peak, low = float(a["rms"]), float(a["max"]), float(a["min"])
-        return {"rms": rms, "peak": peak, "snr": peak / rms if rms else math.nan, "beam_major": a["beam_major"],
-                "beam_minor": a["beam_minor"], "beam_pa": a["beam_pa"],
-                "dynamic_range": peak / abs(low) if low else math.nan}
+        return {
+            "rms": rms,
+            "peak": peak,
+            "snr": peak / rms if rms else math.nan,
+            "beam_major": a["beam_major"],
+            "beam_minor": a["beam_minor"],
+            "beam_pa": a["beam_pa"],
+            "dynamic_range": peak / abs(low) if low else math.nan,
+        }
 
-    def spectrum(self, *, x: int | None = None, y: int | None = None, box: tuple[int, int, int, int] | None = None,
-                 circle: tuple[float, float, float] | None = None) -> Panel:
+    def spectrum(
+        self,
+        *,
+        x: int | None = None,
+        y: int | None = None,
+        box: tuple[int, int, int, int] | None = None,
+        circle: tuple[float, float, float] | None = None,
+    ) -> Panel:
         """Spectrum of the shown image at a pixel (image unit) or summed over a box (x0, y0, x1, y1) or circle
         (x, y, r) in pixels (Jy, via the beam area), with the cont.dat ranges shaded.
         See :func:`almaview.plots.image.region_spectrum`.
@@ -264,10 +309,16 @@ class ImageViewer:
         --------
         >>> ImageViewer("cube.pbcor.fits").spectrum(box=(60, 60, 68, 68)).data.value   # doctest: +SKIP
         """
-        s = aimage.region_spectrum(self._spectral_view(), x=x, y=y, box=box, circle=circle, restfreq=self.restfreq,
-                                   convention=self.convention)
-        where = (f"pixel ({x}, {y})" if box is None and circle is None else
-                 f"box {tuple(box)}" if box is not None else f"circle {tuple(round(float(v), 1) for v in circle)}")
+        s = aimage.region_spectrum(
+            self._spectral_view(), x=x, y=y, box=box, circle=circle, restfreq=self.restfreq, convention=self.convention
+        )
+        where = (
+            f"pixel ({x}, {y})"
+            if box is None and circle is None
+            else f"box {tuple(box)}"
+            if box is not None
+            else f"circle {tuple(round(float(v), 1) for v in circle)}"
+        )
         return pimage.spectrum_plot(s, ranges=self.ranges, title=f"spectrum at {where}")
 
     def _spectral_view(self) -> xr.DataArray:
@@ -278,6 +329,7 @@ class ImageViewer:
         source file are used as they are."""
         key = self.mode
         if key not in self._spectral_views:
+
             def reopen(a: xr.DataArray | None, chunks: Any) -> xr.DataArray | None:
                 if a is None or not a.attrs.get("source") or not self.spectral:
                     return a
@@ -307,8 +359,14 @@ class ImageViewer:
         >>> ImageViewer("cube.pbcor.fits").moment_map(0, channels=(20, 40), nsigma=4)   # doctest: +SKIP
         """
         first, last = channels if channels is not None else (0, self.nchan - 1)
-        m = aimage.moment(self.shown, order, channels=slice(int(first), int(last) + 1), rms=self.rms, nsigma=nsigma,
-                          restfreq=self.restfreq)
+        m = aimage.moment(
+            self.shown,
+            order,
+            channels=slice(int(first), int(last) + 1),
+            rms=self.rms,
+            nsigma=nsigma,
+            restfreq=self.restfreq,
+        )
         # The beam of the range's middle channel, so the map's panel draws it (moment() drops per-channel beams).
         beam = aimage.channel_beam(self.shown, (int(first) + int(last)) // 2)
         m = m.assign_coords({k: v for k, v in zip(("beam_major", "beam_minor", "beam_pa"), beam) if v == v})
@@ -333,41 +391,68 @@ class ImageViewer:
         load_bokehjs()
         mapper = self.panel.layout.select_one({"name": "mapper"})
         tags = self.panel.layout.tags[0]
-        colour, self.bokeh_controls = pimage.colour_controls([mapper], self.panel.sources["limits"],
-                                                             palette=self.palette, stretch=tags["stretch"],
-                                                             clip=tags["clip"])
+        colour, self.bokeh_controls = pimage.colour_controls(
+            [mapper], self.panel.sources["limits"], palette=self.palette, stretch=tags["stretch"], clip=tags["clip"]
+        )
         # The page sends a figure's events (Tap, SelectionGeometry) only when they are among the figure's
         # ``subscribed_events`` at the time it renders: a subscription made after the BokehModel is built is a
         # patch sent before any view exists, lost, and clicks in the page never reach the kernel.
         self.panel.layout.on_event(Tap, lambda event: self._on_tap(event))
         self.panel.layout.on_event(SelectionGeometry, lambda event: self._on_geometry(event))
-        bokeh_view = self._bokeh_view = _bokeh_view(column(self.panel.layout, colour), self.panel.sources["image"],
-                                                    [mapper])
+        bokeh_view = self._bokeh_view = _bokeh_view(
+            column(self.panel.layout, colour), self.panel.sources["image"], [mapper]
+        )
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)
-        c["channel"] = w.IntSlider(value=self.channel, min=0, max=last, description="channel",
-                                   continuous_update=False, disabled=self.nchan <= 1)
-        c["play"] = w.Play(value=self.channel, min=0, max=last, step=1, interval=400, description="play",
-                           disabled=self.nchan <= 1)
+        c["channel"] = w.IntSlider(
+            value=self.channel,
+            min=0,
+            max=last,
+            description="channel",
+            continuous_update=False,
+            disabled=self.nchan <= 1,
+        )
+        c["play"] = w.Play(
+            value=self.channel, min=0, max=last, step=1, interval=400, description="play", disabled=self.nchan <= 1
+        )
         self.links = [w.jslink((c["play"], "value"), (c["channel"], "value"))]
         c["label"] = w.Label(self.channel_label(self.channel), layout=w.Layout(width="330px"))
-        c["mode"] = w.ToggleButtons(options=list(MODES), value=self.mode, description="image",
-                                    tooltips=["pb-corrected (flux right, noise rises to the edge)",
-                                              "flat noise (pbcor x pb)"],
-                                    layout=w.Layout(display="" if self.flat is not None else "none"))
-        c["region"] = w.ToggleButtons(options=list(REGIONS), value="pixel", description="spectrum of",
-                                      tooltips=["click a pixel", "draw a box (box select tool)",
-                                                "draw a box: its inscribed circle"])
+        c["mode"] = w.ToggleButtons(
+            options=list(MODES),
+            value=self.mode,
+            description="image",
+            tooltips=["pb-corrected (flux right, noise rises to the edge)", "flat noise (pbcor x pb)"],
+            layout=w.Layout(display="" if self.flat is not None else "none"),
+        )
+        c["region"] = w.ToggleButtons(
+            options=list(REGIONS),
+            value="pixel",
+            description="spectrum of",
+            tooltips=["click a pixel", "draw a box (box select tool)", "draw a box: its inscribed circle"],
+        )
         c["stats"] = w.HTML(self._stats_html())
         c["spectrum"] = w.Output()
-        c["moment order"] = w.Dropdown(options=[("0 (integrated)", 0), ("1 (velocity)", 1), ("8 (peak)", 8)],
-                                       value=0, description="moment", layout=w.Layout(width="220px"))
-        c["moment channels"] = w.IntRangeSlider(value=(0, last), min=0, max=last, description="channels",
-                                                continuous_update=False, disabled=self.nchan <= 1)
-        c["nsigma"] = w.BoundedFloatText(value=3.0, min=0.0, max=1000.0, step=0.5, description="threshold (σ)",
-                                         style={"description_width": "initial"}, layout=w.Layout(width="170px"))
-        c["moment"] = w.Button(description="moment", tooltip="moment map of the channel range above nsigma x rms",
-                               disabled=self.nchan <= 1)
+        c["moment order"] = w.Dropdown(
+            options=[("0 (integrated)", 0), ("1 (velocity)", 1), ("8 (peak)", 8)],
+            value=0,
+            description="moment",
+            layout=w.Layout(width="220px"),
+        )
+        c["moment channels"] = w.IntRangeSlider(
+            value=(0, last), min=0, max=last, description="channels", continuous_update=False, disabled=self.nchan <= 1
+        )
+        c["nsigma"] = w.BoundedFloatText(
+            value=3.0,
+            min=0.0,
+            max=1000.0,
+            step=0.5,
+            description="threshold (σ)",
+            style={"description_width": "initial"},
+            layout=w.Layout(width="170px"),
+        )
+        c["moment"] = w.Button(
+            description="moment", tooltip="moment map of the channel range above nsigma x rms", disabled=self.nchan <= 1
+        )
         c["moment view"] = w.Output()
         for name, widget in c.items():
             widget.add_class("almaview-control-" + name.replace(" ", "-"))
@@ -402,9 +487,17 @@ class ImageViewer:
         c["moment"].on_click(on_moment)
         top = w.HBox([c["channel"], c["play"], c["label"]])
         top.add_class("almaview-image-viewer-top")
-        self._widget = w.VBox([top, w.HBox([c["mode"], c["region"]]), bokeh_view, c["stats"], c["spectrum"],
-                               w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
-                               c["moment view"]])
+        self._widget = w.VBox(
+            [
+                top,
+                w.HBox([c["mode"], c["region"]]),
+                bokeh_view,
+                c["stats"],
+                c["spectrum"],
+                w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
+                c["moment view"],
+            ]
+        )
         self._widget.add_class("almaview-image-viewer")
         if self.spectral:  # the centre pixel's spectrum: a click then only sends new data to this figure
             self.show_spectrum(x=self.image.sizes["x"] // 2, y=self.image.sizes["y"] // 2)
@@ -480,8 +573,9 @@ class ImageViewer:
         >>> v.show_moment(0, (20, 40), 3.0).data.value              # doctest: +SKIP
         """
         m = self.moment_map(order, channels, nsigma)
-        self.moment_panel = pimage.image_plane(m, max_pixels=self.max_pixels, palette=self.palette,
-                                               title=f"{m.name} (> {nsigma:g} σ) · {self.shown.name}")
+        self.moment_panel = pimage.image_plane(
+            m, max_pixels=self.max_pixels, palette=self.palette, title=f"{m.name} (> {nsigma:g} σ) · {self.shown.name}"
+        )
         if "moment view" in self.controls:
             _show(self.controls["moment view"], self.moment_panel)
         return self.moment_panel
@@ -495,8 +589,7 @@ class ImageViewer:
             return x, y
         return None
 
-    def _region_from_offsets(self, ox0: float, oy0: float, ox1: float, oy1: float,
-                             kind: str) -> dict[str, Any] | None:
+    def _region_from_offsets(self, ox0: float, oy0: float, ox1: float, oy1: float, kind: str) -> dict[str, Any] | None:
         """A drawn box (offsets, arcsec) as a pixel box (clipped to the image) or its inscribed circle."""
         dx, dy = aimage.pixel_scale_arcsec(self.image)
         cx, cy = self.image.sizes["x"] / 2.0, self.image.sizes["y"] / 2.0
@@ -516,10 +609,12 @@ class ImageViewer:
         s = self.statistics()
         unit = self.image.attrs.get("units", "")
         where = "outside the mask" if self.mask is not None else "shown channel"
-        return (f"rms {s['rms']:.3g} {unit} ({'given' if self.rms is not None else where}) · "
-                f"peak {s['peak']:.3g} {unit} · SNR {s['snr']:.1f} · "
-                f"beam {s['beam_major']:.2f}\" × {s['beam_minor']:.2f}\" PA {s['beam_pa']:.0f}° · "
-                f"dynamic range {s['dynamic_range']:.1f}")
+        return (
+            f"rms {s['rms']:.3g} {unit} ({'given' if self.rms is not None else where}) · "
+            f"peak {s['peak']:.3g} {unit} · SNR {s['snr']:.1f} · "
+            f'beam {s["beam_major"]:.2f}" × {s["beam_minor"]:.2f}" PA {s["beam_pa"]:.0f}° · '
+            f"dynamic range {s['dynamic_range']:.1f}"
+        )
 
     def compare(self, *others: xr.DataArray | str | os.PathLike, **kwargs: Any) -> Any:
         """This image side by side with ``others`` (linked pan/zoom, shared colour scale): see :func:`compare`.
@@ -537,8 +632,9 @@ class ImageViewer:
         display(self.widget())
 
 
-def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: Sequence[str] | None = None,
-            **kwargs: Any) -> Any:
+def compare(
+    *images: xr.DataArray | str | os.PathLike, channel: int = 0, names: Sequence[str] | None = None, **kwargs: Any
+) -> Any:
     """Two or more images side by side: linked pan/zoom, one colour mapper with browser-side colour map,
     stretch, clip and limits (:func:`almaview.plots.image.comparison`), and a channel slider when they are
     cubes (each image shows its own channel, clipped to its range). Returns the ipywidgets box; its
@@ -560,12 +656,19 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
     load_bokehjs()
     first = panel.layout.children[0]
     mapper = first.select_one({"name": "mapper"})
-    colour, _ = pimage.colour_controls([mapper], panel.sources["limits"],
-                                       stretch=first.tags[0]["stretch"], clip=first.tags[0]["clip"])
+    colour, _ = pimage.colour_controls(
+        [mapper], panel.sources["limits"], stretch=first.tags[0]["stretch"], clip=first.tags[0]["clip"]
+    )
     view = _bokeh_view(column(panel.layout, colour), panel.sources[f"{names[0]}_image"], [mapper])
     nchan = max((a.sizes[aimage.spectral_axis(a)] if aimage.spectral_axis(a) else 1) for a in arrays)
-    slider = w.IntSlider(value=min(channel, nchan - 1), min=0, max=nchan - 1, description="channel",
-                         continuous_update=False, disabled=nchan <= 1)
+    slider = w.IntSlider(
+        value=min(channel, nchan - 1),
+        min=0,
+        max=nchan - 1,
+        description="channel",
+        continuous_update=False,
+        disabled=nchan <= 1,
+    )
     slider.add_class("almaview-control-channel")
 
     def on_channel(change: dict) -> None:
@@ -576,8 +679,11 @@ def compare(*images: xr.DataArray | str | os.PathLike, channel: int = 0, names: 
         for name, arr, fig in zip(names, arrays, panel.layout.children):
             spec = aimage.spectral_axis(arr)
             c = min(int(change["new"]), arr.sizes[spec] - 1) if spec else 0
-            sub = Panel(fig, panel.data[name].to_dataset(), {k[len(name) + 1:]: v for k, v in panel.sources.items()
-                                                             if k.startswith(f"{name}_")})
+            sub = Panel(
+                fig,
+                panel.data[name].to_dataset(),
+                {k[len(name) + 1 :]: v for k, v in panel.sources.items() if k.startswith(f"{name}_")},
+            )
             pimage.update_plane(sub, arr, c)
             panel.data[name] = sub.data
 

@@ -25,15 +25,34 @@ import pandas as pd
 __all__ = ["MARK_COLUMNS", "flag_commands", "marked_table", "write_flag_template"]
 
 #: what the table of marked points shows, when the panel has it
-MARK_COLUMNS = ("baseline", "antenna1", "antenna2", "scan", "field", "spw", "correlation", "time", "frequency_ghz",
-                "channels", "uvdist", "amp", "phase_deg", "n")
+MARK_COLUMNS = (
+    "baseline",
+    "antenna1",
+    "antenna2",
+    "scan",
+    "field",
+    "spw",
+    "correlation",
+    "time",
+    "frequency_ghz",
+    "channels",
+    "uvdist",
+    "amp",
+    "phase_deg",
+    "n",
+)
 #: half-width (s) of the time range around an unaveraged point's timestamp: flagdata matches rows by their TIME
 #: (the integration's centre), so any window inside one integration picks exactly that row
 _HALF_INTEGRATION_S = 0.5
 
 
-def marked_table(data: pd.DataFrame, indices: Sequence[int], *, chan_bin: int = 1,
-                 frequencies_ghz: dict[int, np.ndarray] | None = None) -> pd.DataFrame:
+def marked_table(
+    data: pd.DataFrame,
+    indices: Sequence[int],
+    *,
+    chan_bin: int = 1,
+    frequencies_ghz: dict[int, np.ndarray] | None = None,
+) -> pd.DataFrame:
     """The rows of a visibility panel's ``data`` at the selected point ``indices`` (the panel's points source is
     its table, row for row), with a ``channels`` column ('first~last' of the spw's channels averaged into each
     point) when the x axis is frequency and ``frequencies_ghz`` (spw -> the spw's channel frequencies) is given.
@@ -104,8 +123,9 @@ def flag_commands(points: pd.DataFrame, *, time_bin_s: float = 0.0, reason: str 
     return out
 
 
-def write_flag_template(commands: Sequence[str], workdir: str | os.PathLike, eb: str, *,
-                        delivery_root: str | os.PathLike | None = None) -> Path:
+def write_flag_template(
+    commands: Sequence[str], workdir: str | os.PathLike, eb: str, *, delivery_root: str | os.PathLike | None = None
+) -> Path:
     """Append ``commands`` (not already there) to ``<workdir>/<eb>.flagtemplate.txt`` and return its path.
 
     The file is what ``flagdata(vis=..., mode='list', inpfile=...)`` reads, and what scriptForPI applies when it
@@ -126,8 +146,13 @@ def write_flag_template(commands: Sequence[str], workdir: str | os.PathLike, eb:
     folder = check_output_folder(workdir, delivery_root)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{eb}.flagtemplate.txt"
-    old = path.read_text().splitlines() if path.exists() else [
-        f"# flagdata commands marked in almaview's explorer for {eb}: flagdata(vis=..., mode='list', inpfile=this)"]
+    old = (
+        path.read_text().splitlines()
+        if path.exists()
+        else [
+            f"# flagdata commands marked in almaview's explorer for {eb}: flagdata(vis=..., mode='list', inpfile=this)"
+        ]
+    )
     new = old + [c for c in commands if c not in old]
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(new) + "\n")

@@ -45,8 +45,15 @@ class ReimagePanel:
     when a run is done, ``message`` the last error/notice (text, never a traceback).
     """
 
-    def __init__(self, member_or_delivery: Any, *, kind: str = "cont", field: str | None = None,
-                 output: str | None = None, poll_interval: float = 0.5):
+    def __init__(
+        self,
+        member_or_delivery: Any,
+        *,
+        kind: str = "cont",
+        field: str | None = None,
+        output: str | None = None,
+        poll_interval: float = 0.5,
+    ):
         from ..imaging.tclean import reimaging_plan
 
         self.source = member_or_delivery
@@ -75,38 +82,70 @@ class ReimagePanel:
         style = {"description_width": "initial"}
         c: dict[str, Any] = {}
         c["kind"] = W.ToggleButtons(description="kind", options=["cont", "cube"], value=self.plan.kind, style=style)
-        c["field"] = W.Dropdown(description="field", options=self._field_options(), value=self.plan.field,
-                                style=style)
-        c["robust"] = W.FloatSlider(description="robust", min=-2.0, max=2.0, step=0.1, value=0.5,
-                                    continuous_update=False, readout_format=".1f", style=style)
-        c["uvtaper"] = W.Text(description="uvtaper", placeholder="e.g. 1arcsec (empty: none)", style=style,
-                              continuous_update=False, layout=W.Layout(width="260px"))
-        c["niter"] = W.BoundedIntText(description="niter", min=0, max=10**9, value=0, style=style,
-                                      layout=W.Layout(width="170px"))
-        c["nsigma"] = W.BoundedFloatText(description="nsigma", min=0.0, max=1000.0, step=0.5, value=2.0,
-                                         style=style, layout=W.Layout(width="150px"),
-                                         tooltip="threshold = nsigma x predicted rms (0: keep the pipeline's)")
+        c["field"] = W.Dropdown(description="field", options=self._field_options(), value=self.plan.field, style=style)
+        c["robust"] = W.FloatSlider(
+            description="robust",
+            min=-2.0,
+            max=2.0,
+            step=0.1,
+            value=0.5,
+            continuous_update=False,
+            readout_format=".1f",
+            style=style,
+        )
+        c["uvtaper"] = W.Text(
+            description="uvtaper",
+            placeholder="e.g. 1arcsec (empty: none)",
+            style=style,
+            continuous_update=False,
+            layout=W.Layout(width="260px"),
+        )
+        c["niter"] = W.BoundedIntText(
+            description="niter", min=0, max=10**9, value=0, style=style, layout=W.Layout(width="170px")
+        )
+        c["nsigma"] = W.BoundedFloatText(
+            description="nsigma",
+            min=0.0,
+            max=1000.0,
+            step=0.5,
+            value=2.0,
+            style=style,
+            layout=W.Layout(width="150px"),
+            tooltip="threshold = nsigma x predicted rms (0: keep the pipeline's)",
+        )
         c["cell"] = W.Text(description="cell", style=style, continuous_update=False, layout=W.Layout(width="170px"))
-        c["imsize"] = W.BoundedIntText(description="imsize", min=16, max=16384, value=128, style=style,
-                                       layout=W.Layout(width="150px"))
-        c["deconvolver"] = W.Dropdown(description="deconvolver", options=list(DECONVOLVERS), style=style,
-                                      layout=W.Layout(width="220px"))
-        c["specmode"] = W.Dropdown(description="specmode", options=["cube", "cubedata"], value="cube",
-                                   style=style, layout=W.Layout(width="200px"))
+        c["imsize"] = W.BoundedIntText(
+            description="imsize", min=16, max=16384, value=128, style=style, layout=W.Layout(width="150px")
+        )
+        c["deconvolver"] = W.Dropdown(
+            description="deconvolver", options=list(DECONVOLVERS), style=style, layout=W.Layout(width="220px")
+        )
+        c["specmode"] = W.Dropdown(
+            description="specmode",
+            options=["cube", "cubedata"],
+            value="cube",
+            style=style,
+            layout=W.Layout(width="200px"),
+        )
         c["nchan"] = W.IntText(description="nchan", value=-1, style=style, layout=W.Layout(width="130px"))
         c["width"] = W.Text(description="width", style=style, continuous_update=False, layout=W.Layout(width="150px"))
         c["start"] = W.Text(description="start", style=style, continuous_update=False, layout=W.Layout(width="170px"))
         c["use cont.dat"] = W.Checkbox(description="use cont.dat", value=False, indent=False)
-        c["output folder"] = W.Text(description="output folder", style=style, continuous_update=False,
-                                    value=output or str(Path("reimaging") / f"{self.plan.field}_{self.plan.kind}"),
-                                    layout=W.Layout(width="420px"))
+        c["output folder"] = W.Text(
+            description="output folder",
+            style=style,
+            continuous_update=False,
+            value=output or str(Path("reimaging") / f"{self.plan.field}_{self.plan.kind}"),
+            layout=W.Layout(width="420px"),
+        )
         c["run"] = W.Button(description="run", button_style="primary", icon="play")
         c["stop"] = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         for name, w in c.items():
             w.add_class(_css(name))
         self.controls = c
-        self.call_text = W.Textarea(description="tclean call", disabled=True, style=style,
-                                    layout=W.Layout(width="100%", height="140px"))
+        self.call_text = W.Textarea(
+            description="tclean call", disabled=True, style=style, layout=W.Layout(width="100%", height="140px")
+        )
         self.call_text.add_class(_css("tclean call"))
         self.prediction_html = W.HTML()
         self.message_html = W.HTML()
@@ -115,22 +154,40 @@ class ReimagePanel:
         self.status = W.Label("")
         self.result = W.VBox([])
         self.cube_box = W.HBox([c["specmode"], c["nchan"], c["width"], c["start"]])
-        for name in ("robust", "uvtaper", "niter", "nsigma", "cell", "imsize", "deconvolver", "specmode", "nchan",
-                     "width", "start", "use cont.dat"):
+        for name in (
+            "robust",
+            "uvtaper",
+            "niter",
+            "nsigma",
+            "cell",
+            "imsize",
+            "deconvolver",
+            "specmode",
+            "nchan",
+            "width",
+            "start",
+            "use cont.dat",
+        ):
             c[name].observe(lambda ch: self.update(), "value")
         c["kind"].observe(lambda ch: self._plan_changed(), "value")
         c["field"].observe(lambda ch: self._plan_changed(), "value")
         c["output folder"].observe(lambda ch: self._check_output(), "value")
         c["run"].on_click(lambda _: self.start())
         c["stop"].on_click(lambda _: self.stop())
-        self.widget = W.VBox([
-            W.HBox([c["kind"], c["field"]]),
-            W.HBox([c["robust"], c["uvtaper"], c["nsigma"]]),
-            W.HBox([c["niter"], c["cell"], c["imsize"], c["deconvolver"], c["use cont.dat"]]),
-            self.cube_box, self.prediction_html, self.call_text,
-            W.HBox([c["output folder"], c["run"], c["stop"]]),
-            W.HBox([self.progress, self.status]), self.message_html, self.result,
-        ])
+        self.widget = W.VBox(
+            [
+                W.HBox([c["kind"], c["field"]]),
+                W.HBox([c["robust"], c["uvtaper"], c["nsigma"]]),
+                W.HBox([c["niter"], c["cell"], c["imsize"], c["deconvolver"], c["use cont.dat"]]),
+                self.cube_box,
+                self.prediction_html,
+                self.call_text,
+                W.HBox([c["output folder"], c["run"], c["stop"]]),
+                W.HBox([self.progress, self.status]),
+                self.message_html,
+                self.result,
+            ]
+        )
         self.widget.add_class("almaview-reimage")
 
     def _field_options(self) -> list[str]:
@@ -157,8 +214,9 @@ class ReimagePanel:
                 c["deconvolver"].options = list(c["deconvolver"].options) + [dec]
             c["deconvolver"].value = dec
             cube = self.plan.kind == "cube"
-            c["specmode"].value = p.get("specmode", "cube") if cube and p.get("specmode") in ("cube", "cubedata") \
-                else "cube"
+            c["specmode"].value = (
+                p.get("specmode", "cube") if cube and p.get("specmode") in ("cube", "cubedata") else "cube"
+            )
             c["nchan"].value = int(p.get("nchan", -1)) if cube else -1
             c["width"].value = str(p.get("width", "")) if cube else ""
             c["start"].value = str(p.get("start", "")) if cube else ""
@@ -184,8 +242,12 @@ class ReimagePanel:
         0.5
         """
         c = self.controls
-        out: dict[str, Any] = dict(robust=round(float(c["robust"].value), 3), uvtaper=c["uvtaper"].value.strip(),
-                                   niter=int(c["niter"].value), deconvolver=c["deconvolver"].value)
+        out: dict[str, Any] = dict(
+            robust=round(float(c["robust"].value), 3),
+            uvtaper=c["uvtaper"].value.strip(),
+            niter=int(c["niter"].value),
+            deconvolver=c["deconvolver"].value,
+        )
         p = self.plan.base.params
         cell, imsize = c["cell"].value.strip(), int(c["imsize"].value)
         base_cell = p.get("cell", "")
@@ -219,8 +281,9 @@ class ReimagePanel:
         t0 = time.perf_counter()
         try:
             ch = self.choices()
-            self.prediction = self.plan.predict(robust=ch["robust"], uvtaper=ch["uvtaper"], cell=ch.get("cell"),
-                                                imsize=ch.get("imsize"))
+            self.prediction = self.plan.predict(
+                robust=ch["robust"], uvtaper=ch["uvtaper"], cell=ch.get("cell"), imsize=ch.get("imsize")
+            )
             params = self.plan.parameters(**ch)
             if params.params.get("deconvolver") == "mtmfs" and int(params.params.get("nterms", 1)) < 2:
                 params = params.with_(nterms=2)
@@ -235,9 +298,10 @@ class ReimagePanel:
         pred = self.prediction
         rms = "unknown" if pred.predicted_rms is None else f"{pred.predicted_rms * 1e3:.3g} mJy/beam"
         self.prediction_html.value = (
-            f"<b>predicted beam</b> {pred.beam.major:.2f}\" × {pred.beam.minor:.2f}\" PA {pred.beam.pa:.0f}° · "
+            f'<b>predicted beam</b> {pred.beam.major:.2f}" × {pred.beam.minor:.2f}" PA {pred.beam.pa:.0f}° · '
             f"<b>predicted rms</b> {rms} · threshold {html.escape(str(params.params.get('threshold', '')))}"
-            f"<br><small>{html.escape(pred.summary())}</small>")
+            f"<br><small>{html.escape(pred.summary())}</small>"
+        )
         self._show_message("")
         self._check_output()
         self.timings["update"] = time.perf_counter() - t0
@@ -345,8 +409,9 @@ class ReimagePanel:
                 self.progress.bar_style = "success"
                 self._show_comparison()
                 self.timings["run_to_comparison"] = time.perf_counter() - self._t_start
-                self.status.value = (f"done in {self.timings['run_to_comparison']:.1f} s: "
-                                     f"{len(run.products)} products in {run.outdir}")
+                self.status.value = (
+                    f"done in {self.timings['run_to_comparison']:.1f} s: {len(run.products)} products in {run.outdir}"
+                )
             else:
                 self.progress.bar_style = "warning"
                 self.status.value = "stopped: nothing was written in the output folder"
@@ -367,8 +432,10 @@ class ReimagePanel:
         from ..plots.image import comparison
 
         products = self.run.products
-        key = next((k for k in ("image.pbcor.fits", "image.tt0.pbcor.fits", "image.fits", "image.tt0.fits")
-                    if k in products), None)
+        key = next(
+            (k for k in ("image.pbcor.fits", "image.tt0.pbcor.fits", "image.fits", "image.tt0.fits") if k in products),
+            None,
+        )
         if key is None:
             raise AlmaviewError(self.run.outdir, "tclean finished but exported no image FITS file")
         reimaged = open_image(products[key])
@@ -408,8 +475,9 @@ def _what_to_do(err: AlmaviewError) -> str:
     return text
 
 
-def reimage(member_or_delivery: Any, *, kind: str = "cont", field: str | None = None,
-            output: str | None = None) -> ReimagePanel:
+def reimage(
+    member_or_delivery: Any, *, kind: str = "cont", field: str | None = None, output: str | None = None
+) -> ReimagePanel:
     """The re-imaging panel for a delivery (path or ``av.open_delivery``) or a member OUS.
 
     Examples

@@ -46,16 +46,18 @@ CASA version used for reduction: 6.5.4-9
 
 
 def _calapply(eb: str) -> str:
-    return (f"applycal(vis='{eb}.ms', field='J1924-2914', intent='BANDPASS', spw='17,19', antenna='0~11', "
-            f"gaintable=['{eb}.ms.hifa_tsyscal.s6_1.tsyscal.tbl', '{eb}.ms.hifa_bandpass.s12_5.bcal.tbl'], "
-            "gainfield=['', ''], interp=['linear,linear', 'linear,linear'], spwmap=[[], []], calwt=[False, False])\n"
-            f"applycal(vis='{eb}.ms', field='NGC_1234', intent='TARGET', spw='17,19', antenna='0~11', "
-            f"gaintable=['{eb}.ms.hifa_tsyscal.s6_1.tsyscal.tbl'], gainfield=['NGC_1234'], interp=['linear'], "
-            "spwmap=[[17, 17, 19, 19]], calwt=[False])\n")
+    return (
+        f"applycal(vis='{eb}.ms', field='J1924-2914', intent='BANDPASS', spw='17,19', antenna='0~11', "
+        f"gaintable=['{eb}.ms.hifa_tsyscal.s6_1.tsyscal.tbl', '{eb}.ms.hifa_bandpass.s12_5.bcal.tbl'], "
+        "gainfield=['', ''], interp=['linear,linear', 'linear,linear'], spwmap=[[], []], calwt=[False, False])\n"
+        f"applycal(vis='{eb}.ms', field='NGC_1234', intent='TARGET', spw='17,19', antenna='0~11', "
+        f"gaintable=['{eb}.ms.hifa_tsyscal.s6_1.tsyscal.tbl'], gainfield=['NGC_1234'], interp=['linear'], "
+        "spwmap=[[17, 17, 19, 19]], calwt=[False])\n"
+    )
 
 
 CONT_DAT = "Field: NGC_1234\n\nSpectralWindow: 17\n230.100~230.500GHz LSRK\n231.000~232.000GHz LSRK\n"
-FLUX_CSV = "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\na.ms,0,17,1.5,0,0,0,-0.7,0,0,\"# field=J1924-2914\"\n"
+FLUX_CSV = 'ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\na.ms,0,17,1.5,0,0,0,-0.7,0,0,"# field=J1924-2914"\n'
 
 
 @dataclass
@@ -137,8 +139,14 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     return d
 
 
-_TYPES = {"sym": tarfile.SYMTYPE, "hard": tarfile.LNKTYPE, "fifo": tarfile.FIFOTYPE, "chr": tarfile.CHRTYPE,
-          "blk": tarfile.BLKTYPE, "dir": tarfile.DIRTYPE}
+_TYPES = {
+    "sym": tarfile.SYMTYPE,
+    "hard": tarfile.LNKTYPE,
+    "fifo": tarfile.FIFOTYPE,
+    "chr": tarfile.CHRTYPE,
+    "blk": tarfile.BLKTYPE,
+    "dir": tarfile.DIRTYPE,
+}
 
 
 def make_tar(path: Path, members: list[tuple], mode: str = "w", fmt: int = tarfile.PAX_FORMAT) -> Path:
@@ -173,8 +181,12 @@ def make_tar_fixture() -> Callable[..., Path]:
 def write_package(base: Path) -> Package:
     """Write the small text-only delivery under ``base`` and return where its parts are."""
     project = base / PROJECT
-    member = (project / "science_goal.uid___A001_X1465_X2a36" / "group.uid___A001_X1465_X2a37"
-              / "member.uid___A001_X1465_X2a38")
+    member = (
+        project
+        / "science_goal.uid___A001_X1465_X2a36"
+        / "group.uid___A001_X1465_X2a37"
+        / "member.uid___A001_X1465_X2a38"
+    )
     for sub in ("calibration", "product", "qa", "script", "log"):
         (member / sub).mkdir(parents=True, exist_ok=True)
     (member / "README").write_text(README)

@@ -70,14 +70,23 @@ def test_cli_one_line_for_a_cache_that_is_a_file(tmp_path, monkeypatch, capsys):
 def test_cli_one_line_no_traceback_in_a_real_process(tmp_path):
     fifo = tmp_path / "2019.1.01234.S"
     os.mkfifo(fifo)
-    r = subprocess.run([sys.executable, "-m", "almaview", "info", str(fifo)], capture_output=True, text=True,
-                       check=False, env=_env(ALMAVIEW_CACHE_DIR=str(tmp_path / "c")), timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-m", "almaview", "info", str(fifo)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=_env(ALMAVIEW_CACHE_DIR=str(tmp_path / "c")),
+        timeout=120,
+    )
     assert r.returncode == 1 and "Traceback" not in r.stderr and r.stdout == ""
     assert r.stderr.count("\n") == 1 and str(fifo) in r.stderr and "NotADelivery" in r.stderr
 
 
-@pytest.mark.parametrize("args,kind", [(["info", "/no/such/delivery"], "PathNotFound"),
-                                       (["info", "{empty}"], "NotADelivery")], ids=["missing", "empty-dir"])
+@pytest.mark.parametrize(
+    "args,kind",
+    [(["info", "/no/such/delivery"], "PathNotFound"), (["info", "{empty}"], "NotADelivery")],
+    ids=["missing", "empty-dir"],
+)
 def test_cli_one_line_for_any_almaview_error(tmp_path, capsys, args, kind):
     (tmp_path / "empty").mkdir()
     args = [a.replace("{empty}", str(tmp_path / "empty")) for a in args]
@@ -98,10 +107,13 @@ tarball.extract_archive(sys.argv[1])
 
 
 def test_orphaned_partial_from_a_killed_extraction_is_removed(tmp_path, cache, make_tar, unchanged):
-    tgz = unchanged(make_tar(tmp_path / "w.weblog.tgz", [("file", "pipeline-1/html/index.html", b"<html/>")],
-                             "w:gz"))
-    child = subprocess.Popen([sys.executable, "-c", _KILLED_CHILD, str(tgz)], stdout=subprocess.PIPE, text=True,
-                             env=_env(ALMAVIEW_CACHE_DIR=str(cache)))
+    tgz = unchanged(make_tar(tmp_path / "w.weblog.tgz", [("file", "pipeline-1/html/index.html", b"<html/>")], "w:gz"))
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_CHILD, str(tgz)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=_env(ALMAVIEW_CACHE_DIR=str(cache)),
+    )
     try:
         assert child.stdout.readline().strip() == "extracting"
         os.kill(child.pid, signal.SIGKILL)

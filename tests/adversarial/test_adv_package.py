@@ -21,22 +21,39 @@ def _calapply(pkg, eb=EB1):
     return pkg.calibration / f"{eb}.ms.calapply.txt"
 
 
-@pytest.mark.parametrize("bad,why", [
-    ("spwmap=[['a', 'b']]", "spwmap entry 0 .* holds 'a', expected spw ids"),
-    ("spwmap=5", "spwmap is 5, expected a list"),
-    ("spwmap=[[0, 1], [2], [3]]", "spwmap has 3 entries for 1 gaintable"),
-    ("spwmap=[[0.5]]", "holds 0.5, expected spw ids"),
-    ("gaintable=5", "gaintable is 5, expected a list of caltable names"),
-    ("gaintable=[['nested']]", "expected a list of caltable names"),
-    ("gaintable=[__import__('os').system('touch pwned')]", "not a literal list \\(it is never run\\)"),
-    ("spwmap=[[0] * 4]", "not a literal list"),
-], ids=["spwmap-strings", "spwmap-int", "spwmap-too-many", "spwmap-float", "gaintable-int", "gaintable-nested",
-        "gaintable-code", "spwmap-expression"])
+@pytest.mark.parametrize(
+    "bad,why",
+    [
+        ("spwmap=[['a', 'b']]", "spwmap entry 0 .* holds 'a', expected spw ids"),
+        ("spwmap=5", "spwmap is 5, expected a list"),
+        ("spwmap=[[0, 1], [2], [3]]", "spwmap has 3 entries for 1 gaintable"),
+        ("spwmap=[[0.5]]", "holds 0.5, expected spw ids"),
+        ("gaintable=5", "gaintable is 5, expected a list of caltable names"),
+        ("gaintable=[['nested']]", "expected a list of caltable names"),
+        ("gaintable=[__import__('os').system('touch pwned')]", "not a literal list \\(it is never run\\)"),
+        ("spwmap=[[0] * 4]", "not a literal list"),
+    ],
+    ids=[
+        "spwmap-strings",
+        "spwmap-int",
+        "spwmap-too-many",
+        "spwmap-float",
+        "gaintable-int",
+        "gaintable-nested",
+        "gaintable-code",
+        "spwmap-expression",
+    ],
+)
 def test_malformed_calapply_line_is_a_problem(package, unchanged, bad, why, monkeypatch, tmp_path):
     monkeypatch.chdir(tmp_path)
     good = _calapply(package).read_text().splitlines()[0]
-    args = {"vis": "'a.ms'", "field": "'NGC_1234'", "intent": "'TARGET'", "gaintable": "['t.tsyscal.tbl']",
-            "spwmap": "[[17, 17, 19, 19]]"}
+    args = {
+        "vis": "'a.ms'",
+        "field": "'NGC_1234'",
+        "intent": "'TARGET'",
+        "gaintable": "['t.tsyscal.tbl']",
+        "spwmap": "[[17, 17, 19, 19]]",
+    }
     key, value = bad.split("=", 1)
     args[key] = value
     line = "applycal(" + ", ".join(f"{k}={v}" for k, v in args.items()) + ")"
@@ -45,18 +62,23 @@ def test_malformed_calapply_line_is_a_problem(package, unchanged, bad, why, monk
     d = av.open_delivery(package.project, read_ms=False)
     eb = next(e for e in d.ebs if e.uid == EB1)
     assert len(eb.calapply.calls) == 1 and eb.calapply.calls[0].intent == "BANDPASS", "the good line is kept"
-    assert any(f"{EB1}.ms.calapply.txt, line 2" in p and pytest.importorskip("re").search(why, p)
-               for p in d.problems), d.problems
+    assert any(
+        f"{EB1}.ms.calapply.txt, line 2" in p and pytest.importorskip("re").search(why, p) for p in d.problems
+    ), d.problems
     other = next(e for e in d.ebs if e.uid == EB2)
     assert len(other.calapply.calls) == 2 and d.mous[0].readme.project_code == "2019.1.01234.S"
     assert not (tmp_path / "pwned").exists(), "nothing in a calapply file is run"
 
 
-@pytest.mark.parametrize("text,why", [
-    ("applycal(vis='a.ms', gaintable=['t.tbl']\n", "never closes its parenthesis"),
-    ("applycal(vis='a.ms' gaintable=['t.tbl'])\n", "not a Python call"),
-    ("applycal(" + "[" * 300 + "]" * 300 + ")\n", "not a Python call"),
-], ids=["unclosed", "syntax-error", "too-deeply-nested"])
+@pytest.mark.parametrize(
+    "text,why",
+    [
+        ("applycal(vis='a.ms', gaintable=['t.tbl']\n", "never closes its parenthesis"),
+        ("applycal(vis='a.ms' gaintable=['t.tbl'])\n", "not a Python call"),
+        ("applycal(" + "[" * 300 + "]" * 300 + ")\n", "not a Python call"),
+    ],
+    ids=["unclosed", "syntax-error", "too-deeply-nested"],
+)
 def test_calapply_that_is_not_python(package, unchanged, text, why):
     _calapply(package).write_text(text + _calapply(package).read_text())
     unchanged(package.base)
@@ -91,7 +113,8 @@ def test_cont_dat_ranges_that_cannot_be_right(package_with_ms, unchanged):
     above = f"{(hi + 50e6) / 1e9:.6f}~{(hi + 80e6) / 1e9:.6f}GHz LSRK"
     (package.calibration / "cont.dat").write_text(
         "Field: NGC_1234\n\nSpectralWindow: 0\n"
-        f"{inside}\n{above}\n230.010~230.002GHz LSRK\n1e999~2e999GHz LSRK\n0~230.001GHz LSRK\nbanana\n")
+        f"{inside}\n{above}\n230.010~230.002GHz LSRK\n1e999~2e999GHz LSRK\n0~230.001GHz LSRK\nbanana\n"
+    )
     unchanged(package.base)
     d = av.open_delivery(package.project)
     problems = [p for p in d.problems if "cont.dat spw 0" in p]
@@ -105,8 +128,17 @@ def test_cont_dat_ranges_that_cannot_be_right(package_with_ms, unchanged):
 
 
 def _hostile_tgz(path, make_tar):
-    return make_tar(path, [("file", "ok.tbl/table.dat", b"T"), ("sym", "ok.tbl/a", "."), ("sym", "ok.tbl/a/up", ".."),
-                           ("sym", "ok.tbl/a/up/up2", ".."), ("file", "ok.tbl/up2/victim.txt", b"x")], "w:gz")
+    return make_tar(
+        path,
+        [
+            ("file", "ok.tbl/table.dat", b"T"),
+            ("sym", "ok.tbl/a", "."),
+            ("sym", "ok.tbl/a/up", ".."),
+            ("sym", "ok.tbl/a/up/up2", ".."),
+            ("file", "ok.tbl/up2/victim.txt", b"x"),
+        ],
+        "w:gz",
+    )
 
 
 def test_unsafe_caltables_archive_inside_the_package(package, unchanged, make_tar, cache):
@@ -118,10 +150,17 @@ def test_unsafe_caltables_archive_inside_the_package(package, unchanged, make_ta
 
 
 def test_unsafe_weblog_archive_refused_when_opened(package, unchanged, make_tar, cache):
-    make_tar(package.member / "qa" / "uid___A001_X1465_X2a38.hifa_calimage.weblog.tgz",
-             [("dir", "pipeline-1/html"), ("file", "pipeline-1/html/index.html", b"<html/>"),
-              ("sym", "pipeline-1/html/l", "."), ("sym", "pipeline-1/html/l/out", "../../.."),
-              ("file", "pipeline-1/html/out/victim.txt", b"x")], "w:gz")
+    make_tar(
+        package.member / "qa" / "uid___A001_X1465_X2a38.hifa_calimage.weblog.tgz",
+        [
+            ("dir", "pipeline-1/html"),
+            ("file", "pipeline-1/html/index.html", b"<html/>"),
+            ("sym", "pipeline-1/html/l", "."),
+            ("sym", "pipeline-1/html/l/out", "../../.."),
+            ("file", "pipeline-1/html/out/victim.txt", b"x"),
+        ],
+        "w:gz",
+    )
     unchanged(package.base)
     d = av.open_delivery(package.project, read_ms=False)
     with pytest.raises(UnsafeArchiveMember, match="weblog.tgz"):
@@ -176,10 +215,14 @@ def _laughs(root: str) -> str:
     return f'<?xml version="1.0"?>\n<!DOCTYPE {root} [{entities}]>\n<{root}>&lol9;</{root}>\n'
 
 
-@pytest.mark.parametrize("what,name,root", [
-    ("pipeline manifest", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_manifest.xml", "ProjectStructure"),
-    ("AQUA report", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_aquareport.xml", "PipelineAquaReport"),
-], ids=["manifest", "aqua"])
+@pytest.mark.parametrize(
+    "what,name,root",
+    [
+        ("pipeline manifest", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_manifest.xml", "ProjectStructure"),
+        ("AQUA report", "uid___A001_X1465_X2a38.hifa_calimage.pipeline_aquareport.xml", "PipelineAquaReport"),
+    ],
+    ids=["manifest", "aqua"],
+)
 def test_billion_laughs_xml(package, unchanged, what, name, root):
     (package.member / "qa" / name).write_text(_laughs(root))
     unchanged(package.base)
@@ -192,8 +235,10 @@ def test_billion_laughs_xml(package, unchanged, what, name, root):
 def test_external_entity_in_manifest_is_not_read(package, unchanged, tmp_path):
     secret = tmp_path / "secret.txt"
     secret.write_text("uid___A002_Xdeadbe_X1")
-    xml = (f'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY s SYSTEM "file://{secret}">]>\n'
-           '<ProjectStructure><ous><asdm name="&s;"/></ous></ProjectStructure>\n')
+    xml = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE x [<!ENTITY s SYSTEM "file://{secret}">]>\n'
+        '<ProjectStructure><ous><asdm name="&s;"/></ous></ProjectStructure>\n'
+    )
     (package.member / "qa" / "uid___A001_X1465_X2a38.hifa_calimage.pipeline_manifest.xml").write_text(xml)
     unchanged(package.base)
     d = av.open_delivery(package.project, read_ms=False)
@@ -207,8 +252,11 @@ def test_oversized_member_of_an_auxproducts_archive(package, unchanged, make_tar
 
     big = b"230.1~230.5GHz LSRK\n" * ((MAX_TEXT_BYTES + (1 << 20)) // 20)
     (package.calibration / "cont.dat").unlink()
-    make_tar(package.member / "product" / "uid___A001_X1465_X2a38.hifa_calimage.auxproducts.tgz",
-             [("file", "uid___A001_X1465_X2a38.cont.dat", big)], "w:gz")
+    make_tar(
+        package.member / "product" / "uid___A001_X1465_X2a38.hifa_calimage.auxproducts.tgz",
+        [("file", "uid___A001_X1465_X2a38.cont.dat", big)],
+        "w:gz",
+    )
     unchanged(package.base)
     d = av.open_delivery(package.project, read_ms=False)
     assert any("auxiliary products archive" in p and "more than the" in p for p in d.problems), d.problems
@@ -218,16 +266,29 @@ def test_oversized_member_of_an_auxproducts_archive(package, unchanged, make_tar
 def test_hostile_delivery_tar_beside_a_good_one(tmp_path, cache, unchanged, make_tar):
     """A folder of archive tars where the product tar carries a link chain: reported; the auxiliary tar still opens."""
     readme = b"Project code: 2019.1.01234.S\nPI name: A. Person\nProject title: x\n"
-    member = ("2019.1.01234.S/science_goal.uid___A001_X1465_X2a36/group.uid___A001_X1465_X2a37/"
-              "member.uid___A001_X1465_X2a38")
+    member = (
+        "2019.1.01234.S/science_goal.uid___A001_X1465_X2a36/group.uid___A001_X1465_X2a37/member.uid___A001_X1465_X2a38"
+    )
     tars = tmp_path / "download"
-    make_tar(tars / "2019.1.01234.S_uid___A001_X1465_X2a38_auxiliary.tar",
-             [("file", f"{member}/README", readme),
-              ("file", f"{member}/calibration/{EB1}.ms.calapply.txt",
-               f"applycal(vis='{EB1}.ms', gaintable=['{EB1}.ms.hifa_tsyscal.s6_1.tsyscal.tbl'])\n".encode())])
-    make_tar(tars / "2019.1.01234.S_uid___A001_X1465_X2a38_001_of_001.tar",
-             [("sym", f"{member}/product/l", "."), ("sym", f"{member}/product/l/up", "../../../../../.."),
-              ("file", f"{member}/product/up/victim.fits", b"SIMPLE")])
+    make_tar(
+        tars / "2019.1.01234.S_uid___A001_X1465_X2a38_auxiliary.tar",
+        [
+            ("file", f"{member}/README", readme),
+            (
+                "file",
+                f"{member}/calibration/{EB1}.ms.calapply.txt",
+                f"applycal(vis='{EB1}.ms', gaintable=['{EB1}.ms.hifa_tsyscal.s6_1.tsyscal.tbl'])\n".encode(),
+            ),
+        ],
+    )
+    make_tar(
+        tars / "2019.1.01234.S_uid___A001_X1465_X2a38_001_of_001.tar",
+        [
+            ("sym", f"{member}/product/l", "."),
+            ("sym", f"{member}/product/l/up", "../../../../../.."),
+            ("file", f"{member}/product/up/victim.fits", b"SIMPLE"),
+        ],
+    )
     unchanged(tars)
     d = av.open_delivery(tars, read_ms=False)
     assert d.layout == "tars" and d.mous[0].readme.project_code == "2019.1.01234.S"

@@ -115,22 +115,30 @@ def _cpu(fn, *args) -> float:
 TEN_MB = 10_000_000
 
 
-@pytest.mark.parametrize("text", [
-    "Project code: x" + " " * 50_000 + "x\n",
-    " " * 50_000 + "\n",
-    "Achieved beam" + " " * 50_000 + "x\n",
-    "PI name:" + "\t" * 50_000 + ":\n" * 3,
-    "-" * 50_000 + "x\n",
-], ids=["key-then-50k-spaces", "50k-spaces", "achieved-50k", "tabs-colons", "ruler-50k"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Project code: x" + " " * 50_000 + "x\n",
+        " " * 50_000 + "\n",
+        "Achieved beam" + " " * 50_000 + "x\n",
+        "PI name:" + "\t" * 50_000 + ":\n" * 3,
+        "-" * 50_000 + "x\n",
+    ],
+    ids=["key-then-50k-spaces", "50k-spaces", "achieved-50k", "tabs-colons", "ruler-50k"],
+)
 def test_readme_long_lines_parse_fast(text):
     assert _cpu(parse_readme, text) < 0.2
 
 
-@pytest.mark.parametrize("unit", [
-    "Project code: 2019.1.01234.S\nPI name:" + " " * 90 + "x\nCOMMENTS FROM REDUCER\n---------------\n"
-    "Achieved rms: 1 mJy\nfree text line without anything\nSB name: x\n=====\n",
-    "a" * 999 + ":" + "\n",
-], ids=["every-kind-of-line", "long-keys"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "Project code: 2019.1.01234.S\nPI name:" + " " * 90 + "x\nCOMMENTS FROM REDUCER\n---------------\n"
+        "Achieved rms: 1 mJy\nfree text line without anything\nSB name: x\n=====\n",
+        "a" * 999 + ":" + "\n",
+    ],
+    ids=["every-kind-of-line", "long-keys"],
+)
 def test_ten_megabyte_readme_parses_in_a_second(unit):
     text = (unit * (TEN_MB // len(unit) + 1))[:TEN_MB]
     assert _cpu(parse_readme, text) < 1.0
@@ -143,19 +151,27 @@ def test_ten_megabyte_reducer_comments_parse_in_a_second():
     def run():
         nonlocal r
         r = parse_readme(text[:TEN_MB])
+
     assert _cpu(run) < 1.0 and r.reducer_comments.startswith("the phase rms was high")
 
 
-@pytest.mark.parametrize("unit", ["SpectralWindow: 17\n230.1~230.5GHz LSRK\nField: x\n" + "1" * 500 + "\n",
-                                  "230.1~" + "9" * 3000 + "\n"], ids=["mixed", "long-number"])
+@pytest.mark.parametrize(
+    "unit",
+    ["SpectralWindow: 17\n230.1~230.5GHz LSRK\nField: x\n" + "1" * 500 + "\n", "230.1~" + "9" * 3000 + "\n"],
+    ids=["mixed", "long-number"],
+)
 def test_ten_megabyte_cont_dat_parses_in_a_second(unit):
     assert _cpu(parse_cont_dat, (unit * (TEN_MB // len(unit) + 1))[:TEN_MB]) < 1.0
 
 
-@pytest.mark.parametrize("unit", [
-    "applycal(vis='a.ms', gaintable=['x.tsyscal.tbl'], spwmap=[[0,1]])\n# a comment\n",
-    "applycal(" + "[" * 5000 + "\n" + "applycal(vis=" + "(" * 100 + "\n",
-], ids=["calls", "deep-and-unbalanced"])
+@pytest.mark.parametrize(
+    "unit",
+    [
+        "applycal(vis='a.ms', gaintable=['x.tsyscal.tbl'], spwmap=[[0,1]])\n# a comment\n",
+        "applycal(" + "[" * 5000 + "\n" + "applycal(vis=" + "(" * 100 + "\n",
+    ],
+    ids=["calls", "deep-and-unbalanced"],
+)
 def test_ten_megabyte_calapply_parses_in_a_second(unit):
     assert _cpu(parse_calapply, (unit * (TEN_MB // len(unit) + 1))[:TEN_MB]) < 1.0
 

@@ -14,10 +14,27 @@ def _image(path, header_cards=(), data=None, extra_hdus=()):
     data = np.arange(2 * 6 * 5, dtype=np.float32).reshape(2, 6, 5) if data is None else data
     hdu = fits.PrimaryHDU(data)
     h = hdu.header
-    for k, v in (("CTYPE1", "RA---SIN"), ("CTYPE2", "DEC--SIN"), ("CTYPE3", "FREQ"), ("CUNIT1", "deg"),
-                 ("CUNIT2", "deg"), ("CUNIT3", "Hz"), ("CRVAL1", 248.0), ("CRVAL2", -24.0), ("CRVAL3", 230e9),
-                 ("CDELT1", -1e-4), ("CDELT2", 1e-4), ("CDELT3", 1e6), ("CRPIX1", 3.0), ("CRPIX2", 3.0),
-                 ("CRPIX3", 1.0), ("BUNIT", "Jy/beam"), ("BMAJ", 2e-4), ("BMIN", 1e-4), ("BPA", 30.0)):
+    for k, v in (
+        ("CTYPE1", "RA---SIN"),
+        ("CTYPE2", "DEC--SIN"),
+        ("CTYPE3", "FREQ"),
+        ("CUNIT1", "deg"),
+        ("CUNIT2", "deg"),
+        ("CUNIT3", "Hz"),
+        ("CRVAL1", 248.0),
+        ("CRVAL2", -24.0),
+        ("CRVAL3", 230e9),
+        ("CDELT1", -1e-4),
+        ("CDELT2", 1e-4),
+        ("CDELT3", 1e6),
+        ("CRPIX1", 3.0),
+        ("CRPIX2", 3.0),
+        ("CRPIX3", 1.0),
+        ("BUNIT", "Jy/beam"),
+        ("BMAJ", 2e-4),
+        ("BMIN", 1e-4),
+        ("BPA", 30.0),
+    ):
         h[k] = v
     for k, v in header_cards:
         if v is None:
@@ -127,7 +144,7 @@ def test_truncated_data(tmp_path, unchanged):
     from almaview import errors
 
     path = _image(tmp_path / "cut.fits", data=np.ones((40, 60, 50), np.float32))
-    path.write_bytes(path.read_bytes()[:2880 * 20])
+    path.write_bytes(path.read_bytes()[: 2880 * 20])
     err = _open_error(path, unchanged)
     assert isinstance(err, errors.NotAnImage) and "truncated" in str(err)
 
@@ -147,8 +164,16 @@ def test_legacy_aips_header_opens_and_is_labelled_in_km_s(tmp_path, unchanged):
     import almaview as av
     from almaview.widgets import ImageViewer
 
-    cards = [("CTYPE3", "VELO-LSR"), ("CUNIT3", "M/S"), ("CRVAL3", 5000.0), ("CDELT3", -2000.0), ("CUNIT1", "DEG"),
-             ("CUNIT2", "DEG"), ("BUNIT", "JY/BEAM"), ("VELREF", 257)]
+    cards = [
+        ("CTYPE3", "VELO-LSR"),
+        ("CUNIT3", "M/S"),
+        ("CRVAL3", 5000.0),
+        ("CDELT3", -2000.0),
+        ("CUNIT1", "DEG"),
+        ("CUNIT2", "DEG"),
+        ("BUNIT", "JY/BEAM"),
+        ("VELREF", 257),
+    ]
     path = _image(tmp_path / "aips.fits", cards)
     unchanged(path)
     image = av.open_image(path)

@@ -19,7 +19,9 @@ from almaview.delivery.weblog import CONTENT_SECURITY_POLICY, index_weblog
 from almaview.errors import AlmaviewError, PathNotFound, UnsafeWeblogPath
 
 # a 1x1 PNG (real bytes, as matplotlib/PIL write them) and a "secret" outside the weblog
-PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")
+PNG = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg=="
+)
 SECRET = b"\x89PNG\r\n\x1a\n-- almaview test secret outside the weblog --"
 
 HOSTILE = """<!DOCTYPE html><html><head>
@@ -110,9 +112,11 @@ def hostile_weblog(tmp_path) -> Path:
         "<tr><td><a href='t2-4m.html?sidebar=sidebar_stage3'>3. <b>hifa_flagdata</b>: flagging</a></td>"
         "<td><div class='progress-bar' aria-valuenow='0.66'>0.66</div></td></tr>"
         "<tr><td><a href='t2-4m.html?sidebar=sidebar_stage7'>7. <b>hifa_tsysflag</b>: Tsys</a></td>"
-        "<td><span class='badge'>0.4</span></td></tr></table></body></html>")
-    (html / "stage3" / "t2-4m_details.html").write_text("<html><body><h1>3. hifa_flagdata</h1>"
-                                                        "<a href='plot3.png'><img src='plot3.png'></a></body></html>")
+        "<td><span class='badge'>0.4</span></td></tr></table></body></html>"
+    )
+    (html / "stage3" / "t2-4m_details.html").write_text(
+        "<html><body><h1>3. hifa_flagdata</h1><a href='plot3.png'><img src='plot3.png'></a></body></html>"
+    )
     (html / "stage3" / "plot3.png").write_bytes(PNG)
     (html / "stage7" / "t2-4m_details.html").write_text(HOSTILE)
     (html / "stage7" / "plot.png").write_bytes(PNG)
@@ -129,12 +133,26 @@ def test_hostile_stage_page_keeps_no_script_handler_or_external_reference(hostil
     assert time.perf_counter() - t0 < 10  # the FIFO was not opened for reading (that would block forever)
     w = walk(doc)
     tags = [t for t, _ in w.elements]
-    for bad in ("script", "iframe", "object", "embed", "form", "input", "link", "base", "svg", "math", "template",
-                "noscript"):
+    for bad in (
+        "script",
+        "iframe",
+        "object",
+        "embed",
+        "form",
+        "input",
+        "link",
+        "base",
+        "svg",
+        "math",
+        "template",
+        "noscript",
+    ):
         assert bad not in tags, f"<{bad}> survived"
     metas = [a for t, a in w.elements if t == "meta"]
-    assert metas == [{"charset": "utf-8"}, {"http-equiv": "Content-Security-Policy",
-                                            "content": CONTENT_SECURITY_POLICY}]  # ours only: no refresh
+    assert metas == [
+        {"charset": "utf-8"},
+        {"http-equiv": "Content-Security-Policy", "content": CONTENT_SECURITY_POLICY},
+    ]  # ours only: no refresh
     assert "default-src 'none'" in CONTENT_SECURITY_POLICY and "img-src data:" in CONTENT_SECURITY_POLICY
     for tag, attrs in w.elements:
         for name, value in attrs.items():
@@ -156,11 +174,20 @@ def test_hostile_stage_page_keeps_no_script_handler_or_external_reference(hostil
 
 def test_links_resolve_inside_the_weblog_only(hostile_weblog):
     wl = index_weblog(hostile_weblog)
-    assert wl.resolve("t2-4m.html?sidebar=sidebar_stage7&ms=all&subpage=t2-4m_details.html") == \
-        "stage7/t2-4m_details.html"
+    assert (
+        wl.resolve("t2-4m.html?sidebar=sidebar_stage7&ms=all&subpage=t2-4m_details.html") == "stage7/t2-4m_details.html"
+    )
     assert wl.resolve("plot.png#x", base="stage7/t2-4m_details.html") == "stage7/plot.png"
-    for ref in ("../secret.png", "stage7/../../secret.png", "/etc/passwd", "http://evil.example/", "file:///etc/passwd",
-                "//evil.example/x", "stage7/link.png", "javascript:alert(1)"):
+    for ref in (
+        "../secret.png",
+        "stage7/../../secret.png",
+        "/etc/passwd",
+        "http://evil.example/",
+        "file:///etc/passwd",
+        "//evil.example/x",
+        "stage7/link.png",
+        "javascript:alert(1)",
+    ):
         with pytest.raises(UnsafeWeblogPath) as err:
             wl.resolve(ref)
         assert str(hostile_weblog) in str(err.value)  # names the weblog
@@ -193,16 +220,23 @@ def test_device_link_and_oversized_page_are_refused(tmp_path):
 def test_index_scores_and_tasks_from_the_by_task_page(hostile_weblog):
     wl = index_weblog(hostile_weblog)
     got = [(s.number, s.task, s.score, s.page is not None, [p.name for p in s.plots]) for s in wl.stages]
-    assert got == [(3, "hifa_flagdata", 0.66, True, ["plot3.png"]),
-                   (7, "hifa_tsysflag", 0.4, True, ["plot.png"])]  # no symlink, no FIFO listed as a plot
+    assert got == [
+        (3, "hifa_flagdata", 0.66, True, ["plot3.png"]),
+        (7, "hifa_tsysflag", 0.4, True, ["plot.png"]),
+    ]  # no symlink, no FIFO listed as a plot
 
 
 def _by_task_page(n_rows: int) -> str:
-    row = ('<tr><td><a href="t2-4m.html?sidebar=sidebar_stage{n}&amp;subpage=t2-4m_details.html">{n}. '
-           '<strong>hifa_task{k}</strong>: a stage</a></td><td><div class="progress"><div class="progress-bar" '
-           'aria-valuenow="0.{s}">0.{s}</div></div></td></tr>\n')
-    return "<html><body><table>" + "".join(row.format(n=i, k=chr(97 + i % 26), s=i % 10)
-                                          for i in range(1, n_rows + 1)) + "</table></body></html>"
+    row = (
+        '<tr><td><a href="t2-4m.html?sidebar=sidebar_stage{n}&amp;subpage=t2-4m_details.html">{n}. '
+        '<strong>hifa_task{k}</strong>: a stage</a></td><td><div class="progress"><div class="progress-bar" '
+        'aria-valuenow="0.{s}">0.{s}</div></div></td></tr>\n'
+    )
+    return (
+        "<html><body><table>"
+        + "".join(row.format(n=i, k=chr(97 + i % 26), s=i % 10) for i in range(1, n_rows + 1))
+        + "</table></body></html>"
+    )
 
 
 def _time_index(tmp_path: Path, name: str, text: str, repeats: int = 3) -> tuple[float, object]:
@@ -239,13 +273,16 @@ def test_by_task_page_with_40000_rows_parses_in_linear_time(tmp_path):
     assert seconds < 8 * quarter + 0.1  # four times the rows: ~4x the time if linear, 16x if quadratic
 
 
-@pytest.mark.parametrize("attack", [
-    "<tr>" * 2_000_000,                                             # rows that never close
-    "<tr>sidebar_stage" + "<a href=sidebar_stage1 " * 300_000,      # a link tag that never closes
-    "<tr><td><a href=x?sidebar=sidebar_stage1>" + "<" * 8_000_000,   # a row of unfinished tags
-    "<tr>sidebar_stage<a " + "class=badge sidebar_stage1 " * 300_000,
-    "<!--" + "<tr>" * 2_000_000,                                     # an unclosed comment
-])
+@pytest.mark.parametrize(
+    "attack",
+    [
+        "<tr>" * 2_000_000,  # rows that never close
+        "<tr>sidebar_stage" + "<a href=sidebar_stage1 " * 300_000,  # a link tag that never closes
+        "<tr><td><a href=x?sidebar=sidebar_stage1>" + "<" * 8_000_000,  # a row of unfinished tags
+        "<tr>sidebar_stage<a " + "class=badge sidebar_stage1 " * 300_000,
+        "<!--" + "<tr>" * 2_000_000,  # an unclosed comment
+    ],
+)
 def test_hostile_index_pages_parse_in_linear_time(tmp_path, attack):
     seconds, wl = _time_index(tmp_path, "attack", attack)
     quarter, _ = _time_index(tmp_path, "quarter", attack[: len(attack) // 4])

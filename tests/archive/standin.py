@@ -42,8 +42,10 @@ from urllib.parse import parse_qs, unquote, urlparse
 
 RECORDED_HOSTS = ("https://almascience.org", "https://2022jun.asa-test.hq.eso.org")
 RECORDED_MOUS = "uid://A001/X12a3/Xe9"
-RECORDED_TARS = {"2017.1.01185.S_uid___A001_X12a3_Xe9_001_of_001.tar": "alma-datalink-recurse-this.xml",
-                 "2017.1.01185.S_uid___A001_X12a3_Xe9_auxiliary.tar": "alma-datalink-recurse-aux.xml"}
+RECORDED_TARS = {
+    "2017.1.01185.S_uid___A001_X12a3_Xe9_001_of_001.tar": "alma-datalink-recurse-this.xml",
+    "2017.1.01185.S_uid___A001_X12a3_Xe9_auxiliary.tar": "alma-datalink-recurse-aux.xml",
+}
 AUX_DIRS = ("calibration", "script", "qa", "log")
 
 
@@ -55,6 +57,7 @@ def recorded(name: str) -> Path:
 
 
 # ------------------------------------------------------------------------------------------ the tars
+
 
 def pack(project_dir: Path, out: Path) -> dict:
     """Pack a delivery project directory as the archive hands it out; return the manifest (written as JSON).
@@ -88,8 +91,13 @@ def pack(project_dir: Path, out: Path) -> dict:
             files.append({"name": name, "kind": "product", "inner": _inner(member / "product")})
         name = f"{project}_{uid}_auxiliary.tar"
         tar(name, [member / d for d in AUX_DIRS if (member / d).is_dir()])
-        files.append({"name": name, "kind": "auxiliary",
-                      "inner": sum((_inner(member / d) for d in AUX_DIRS if (member / d).is_dir()), [])})
+        files.append(
+            {
+                "name": name,
+                "kind": "auxiliary",
+                "inner": sum((_inner(member / d) for d in AUX_DIRS if (member / d).is_dir()), []),
+            }
+        )
         for asdm in sorted((member / "raw").glob("*.asdm.sdm")):
             eb = asdm.name.removesuffix(".asdm.sdm")
             name = f"{project}_{eb}.asdm.sdm.tar"
@@ -97,8 +105,14 @@ def pack(project_dir: Path, out: Path) -> dict:
             files.append({"name": name, "kind": "raw", "eb": eb})
         for f in files:
             f["size"] = (tmp / f["name"]).stat().st_size
-        mous_list.append({"uid": uid, "group": member.parent.name.split(".", 1)[1], "files": files,
-                          "fits": [str(p.relative_to(project_dir)) for p in sorted((member / "product").glob("*.fits"))]})
+        mous_list.append(
+            {
+                "uid": uid,
+                "group": member.parent.name.split(".", 1)[1],
+                "files": files,
+                "fits": [str(p.relative_to(project_dir)) for p in sorted((member / "product").glob("*.fits"))],
+            }
+        )
     manifest = {"project": project, "mous": mous_list}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     try:
@@ -115,6 +129,7 @@ def _inner(d: Path) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------------------ TAP (ObsCore on SQLite)
+
 
 def _recorded_row() -> dict:
     from astropy.table import Table
@@ -147,15 +162,26 @@ def _demo_rows(project_dir: Path, manifest: dict) -> list[dict]:
             half = abs(h["CDELT1"]) * h["NAXIS1"] / 2
             row = dict(template)
             row.update(
-                obs_publisher_did=f"ADS/JAO.ALMA#{manifest['project']}", obs_id=uid, proposal_id=manifest["project"],
-                member_ous_uid=uid, group_ous_uid="uid://" + m["group"].removeprefix("uid___").replace("_", "/"),
-                target_name=h.get("OBJECT", ""), s_ra=ra, s_dec=dec,
-                s_region="Polygon ICRS " + " ".join(f"{ra + dx / math.cos(math.radians(dec)):.6f} {dec + dy:.6f}"
-                                                    for dx, dy in ((-half, -half), (half, -half), (half, half),
-                                                                   (-half, half))),
-                em_min=299792458.0 / max(nu), em_max=299792458.0 / min(nu), frequency=sum(nu) / 2e9,
+                obs_publisher_did=f"ADS/JAO.ALMA#{manifest['project']}",
+                obs_id=uid,
+                proposal_id=manifest["project"],
+                member_ous_uid=uid,
+                group_ous_uid="uid://" + m["group"].removeprefix("uid___").replace("_", "/"),
+                target_name=h.get("OBJECT", ""),
+                s_ra=ra,
+                s_dec=dec,
+                s_region="Polygon ICRS "
+                + " ".join(
+                    f"{ra + dx / math.cos(math.radians(dec)):.6f} {dec + dy:.6f}"
+                    for dx, dy in ((-half, -half), (half, -half), (half, half), (-half, half))
+                ),
+                em_min=299792458.0 / max(nu),
+                em_max=299792458.0 / min(nu),
+                frequency=sum(nu) / 2e9,
                 band_list=6 if 211e9 < min(nu) < 275e9 else None,
-                obs_release_date="2025-05-16T00:00:00.000", data_rights="Public", obs_title="almaview demo",
+                obs_release_date="2025-05-16T00:00:00.000",
+                data_rights="Public",
+                obs_title="almaview demo",
                 obs_creator_name=h.get("OBSERVER", template["obs_creator_name"]),
                 spatial_resolution=3600 * h.get("BMAJ", 0) or template["spatial_resolution"],
             )
@@ -212,8 +238,10 @@ class ObsCore:
         self.db.create_function("INTERSECTS", 2, _intersects)
         self.db.create_function("CONTAINS", 2, _intersects)
         self.db.execute(f"create table obscore ({', '.join(self.columns)})")
-        self.db.executemany(f"insert into obscore values ({', '.join('?' * len(self.columns))})",
-                            [[r.get(c) for c in self.columns] for r in rows])
+        self.db.executemany(
+            f"insert into obscore values ({', '.join('?' * len(self.columns))})",
+            [[r.get(c) for c in self.columns] for r in rows],
+        )
 
     def query(self, adql: str) -> bytes:
         sql = re.sub(r"ivoa\.obscore", "obscore", adql, flags=re.IGNORECASE)
@@ -235,11 +263,20 @@ def votable(names: list[str], data: list[tuple]) -> bytes:
         vals = [r[i] for r in data]
         kinds = {type(v) for v in vals if v is not None}
         if kinds <= {int}:
-            cols.append(MaskedColumn([0 if v is None else v for v in vals], name=n, mask=[v is None for v in vals],
-                                     dtype="int64"))
+            cols.append(
+                MaskedColumn(
+                    [0 if v is None else v for v in vals], name=n, mask=[v is None for v in vals], dtype="int64"
+                )
+            )
         elif kinds <= {int, float}:
-            cols.append(MaskedColumn([math.nan if v is None else float(v) for v in vals], name=n, dtype="float64",
-                                     mask=[v is None for v in vals]))
+            cols.append(
+                MaskedColumn(
+                    [math.nan if v is None else float(v) for v in vals],
+                    name=n,
+                    dtype="float64",
+                    mask=[v is None for v in vals],
+                )
+            )
         else:
             cols.append(MaskedColumn(["" if v is None else str(v) for v in vals], name=n, dtype=object))
     buf = io.BytesIO()
@@ -274,7 +311,10 @@ _SERVICE = """  <RESOURCE type="meta" ID="DataLink.{tar}" utype="adhoc:service">
 def _template() -> tuple[str, str]:
     text = recorded("alma-datalink.xml").read_text()
     head = text[: text.index("<TABLEDATA>") + len("<TABLEDATA>")] + "\n"
-    return head, "        </TABLEDATA>\n      </DATA>\n    </TABLE>\n    <INFO name=\"placeholder\" value=\"ignore\" />\n  </RESOURCE>\n"
+    return (
+        head,
+        '        </TABLEDATA>\n      </DATA>\n    </TABLE>\n    <INFO name="placeholder" value="ignore" />\n  </RESOURCE>\n',
+    )
 
 
 def _tr(**kw) -> str:
@@ -290,19 +330,53 @@ def datalink_mous(base: str, manifest: dict, m: dict) -> bytes:
     for f in m["files"]:
         url = f"{base}/dataPortal/{f['name']}"
         if f["kind"] == "readme":
-            rows.append(_tr(id=uid, url=url, service=None, error=None, semantics="#documentation",
-                            description=f"Download documentation for ./{uid}|README.", ctype="text/plain",
-                            size=f["size"], readable="true"))
+            rows.append(
+                _tr(
+                    id=uid,
+                    url=url,
+                    service=None,
+                    error=None,
+                    semantics="#documentation",
+                    description=f"Download documentation for ./{uid}|README.",
+                    ctype="text/plain",
+                    size=f["size"],
+                    readable="true",
+                )
+            )
             continue
         sem = {"product": "#this", "auxiliary": "#auxiliary", "raw": "#progenitor"}[f["kind"]]
-        desc = "Download dataset of type: , and class: N/A." if f["kind"] == "raw" else \
-            "Download dataset of type: null, and class: N/A."
-        rows.append(_tr(id=uid, url=url, service=None, error=None, semantics=sem, description=desc,
-                        ctype="application/x-tar", size=f["size"], readable="true"))
+        desc = (
+            "Download dataset of type: , and class: N/A."
+            if f["kind"] == "raw"
+            else "Download dataset of type: null, and class: N/A."
+        )
+        rows.append(
+            _tr(
+                id=uid,
+                url=url,
+                service=None,
+                error=None,
+                semantics=sem,
+                description=desc,
+                ctype="application/x-tar",
+                size=f["size"],
+                readable="true",
+            )
+        )
         if f["kind"] in ("product", "auxiliary"):
-            rows.append(_tr(id=uid, url=None, service=f"DataLink.{f['name']}", error=None, semantics=sem,
-                            description=None, ctype="application/x-votable+xml;content=datalink", size=None,
-                            readable=None))
+            rows.append(
+                _tr(
+                    id=uid,
+                    url=None,
+                    service=f"DataLink.{f['name']}",
+                    error=None,
+                    semantics=sem,
+                    description=None,
+                    ctype="application/x-votable+xml;content=datalink",
+                    size=None,
+                    readable=None,
+                )
+            )
             access = f"{base}/datalink/sync?ID={f['name']}"
             services.append(_SERVICE.format(tar=f["name"], n=len(access), url=access))
     return (head + "".join(rows) + tail + "".join(services) + "</VOTABLE>\n").encode()
@@ -311,17 +385,37 @@ def datalink_mous(base: str, manifest: dict, m: dict) -> bytes:
 def datalink_tar(base: str, f: dict) -> bytes:
     head, tail = _template()
     sem = "#this" if f["kind"] == "product" else "#auxiliary"
-    rows = [_tr(id=f["name"], url=f"{base}/dataPortal/{i['name']}", service=None, error=None, semantics=sem,
-                description=f"Download dataset of type: {f['kind']}, and class: "
-                            f"{'SCIENCE' if f['kind'] == 'product' else 'N/A'}.",
-                ctype="application/octet-stream", size=i["size"], readable="true") for i in f["inner"]]
+    rows = [
+        _tr(
+            id=f["name"],
+            url=f"{base}/dataPortal/{i['name']}",
+            service=None,
+            error=None,
+            semantics=sem,
+            description=f"Download dataset of type: {f['kind']}, and class: "
+            f"{'SCIENCE' if f['kind'] == 'product' else 'N/A'}.",
+            ctype="application/octet-stream",
+            size=i["size"],
+            readable="true",
+        )
+        for i in f["inner"]
+    ]
     return (head + "".join(rows) + tail + "</VOTABLE>\n").encode()
 
 
 def datalink_unknown(ident: str) -> bytes:
     head, tail = _template()
-    row = _tr(id=ident, url=None, service=None, error=f"NotFoundFault: {ident} not found", semantics="#this",
-              description=None, ctype=None, size=None, readable=None)
+    row = _tr(
+        id=ident,
+        url=None,
+        service=None,
+        error=f"NotFoundFault: {ident} not found",
+        semantics="#this",
+        description=None,
+        ctype=None,
+        size=None,
+        readable=None,
+    )
     return (head + row + tail + "</VOTABLE>\n").encode()
 
 
@@ -334,6 +428,7 @@ def replay(name: str, base: str) -> bytes:
 
 
 # ------------------------------------------------------------------------------------------ the server
+
 
 class StandIn:
     """The archive stand-in: ``start()`` it, use ``url``, ``stop()`` it (or use it as a context manager)."""
@@ -363,8 +458,10 @@ class StandIn:
         self.proprietary.add(mous)
         uid = "uid://" + mous.removeprefix("uid___").replace("_", "/")
         with self.obscore.lock:
-            self.obscore.db.execute("update obscore set data_rights='Proprietary', obs_release_date=? "
-                                    "where member_ous_uid=?", (release, uid))
+            self.obscore.db.execute(
+                "update obscore set data_rights='Proprietary', obs_release_date=? where member_ous_uid=?",
+                (release, uid),
+            )
 
     def reset(self) -> None:
         """Forget faults and the request log (between tests)."""
@@ -373,8 +470,11 @@ class StandIn:
         for mous in list(self.proprietary):
             uid = "uid://" + mous.removeprefix("uid___").replace("_", "/")
             with self.obscore.lock:
-                self.obscore.db.execute("update obscore set data_rights='Public', "
-                                        "obs_release_date='2025-05-16T00:00:00.000' where member_ous_uid=?", (uid,))
+                self.obscore.db.execute(
+                    "update obscore set data_rights='Public', "
+                    "obs_release_date='2025-05-16T00:00:00.000' where member_ous_uid=?",
+                    (uid,),
+                )
         self.proprietary.clear()
         self.down = False
         self.throttle = None

@@ -41,8 +41,23 @@ def test_fetch_list_and_fetch(standin, served, capsys, tmp_path):
     rows = json.loads(capsys.readouterr().out)
     assert {r["kind"] for r in rows} == {"readme", "product", "auxiliary", "raw"}
     dest = tmp_path / "here"
-    assert main(["fetch", DEMO_MOUS, "--what", "product", "--dest", str(dest), "--archive-url", standin.url,
-                 "--json", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "fetch",
+                DEMO_MOUS,
+                "--what",
+                "product",
+                "--dest",
+                str(dest),
+                "--archive-url",
+                standin.url,
+                "--json",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     result = json.loads(capsys.readouterr().out)
     assert result == {"folder": str(dest), "files": [str(dest / PRODUCT)]}
     assert filecmp.cmp(dest / PRODUCT, served(PRODUCT), shallow=False)
@@ -58,8 +73,10 @@ def test_errors_are_one_line_and_exit_1(standin, capsys, tmp_path):
     assert err.count("\n") == 1 and "ArchiveUnreachable" in err and url in err
 
 
-@pytest.mark.parametrize("argv", [["fetch"], ["fetch", "X", "--what", "everything"], ["search"],
-                                  ["search", "--project", "P", "--source", "S"]])
+@pytest.mark.parametrize(
+    "argv",
+    [["fetch"], ["fetch", "X", "--what", "everything"], ["search"], ["search", "--project", "P", "--source", "S"]],
+)
 def test_usage_errors_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exc:
         main(argv)
@@ -68,9 +85,26 @@ def test_usage_errors_exit_2(argv, capsys):
 
 def _cli(standin, dest: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    return subprocess.Popen([sys.executable, "-m", "almaview", "fetch", DEMO_MOUS, "--what", "product", "--dest",
-                             str(dest), "--archive-url", standin.url, "--no-progress"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "almaview",
+            "fetch",
+            DEMO_MOUS,
+            "--what",
+            "product",
+            "--dest",
+            str(dest),
+            "--archive-url",
+            standin.url,
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
 
 
 def _wait_for_part(part: Path, proc: subprocess.Popen, least: int = 100_000) -> None:
@@ -96,7 +130,21 @@ def test_interrupted_cli_leaves_no_wrong_size_file_and_a_rerun_completes(standin
     assert 0 < got < served(PRODUCT).stat().st_size
     standin.throttle = None
     standin.requests.clear()
-    assert main(["fetch", DEMO_MOUS, "--what", "product", "--dest", str(tmp_path), "--archive-url", standin.url,
-                 "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "fetch",
+                DEMO_MOUS,
+                "--what",
+                "product",
+                "--dest",
+                str(tmp_path),
+                "--archive-url",
+                standin.url,
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert [r for _, p, r in standin.requests if p.startswith("/dataPortal/")] == [f"bytes={got}-"]
     assert filecmp.cmp(tmp_path / PRODUCT, served(PRODUCT), shallow=False)

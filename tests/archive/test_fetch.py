@@ -29,8 +29,11 @@ README = f"member.{DEMO_MOUS}.README.txt"
 
 
 def _downloads(standin) -> list[tuple[str, str]]:
-    return [(path.rsplit("/", 1)[-1], rng) for method, path, rng in standin.requests
-            if path.startswith("/dataPortal/") and method == "GET"]
+    return [
+        (path.rsplit("/", 1)[-1], rng)
+        for method, path, rng in standin.requests
+        if path.startswith("/dataPortal/") and method == "GET"
+    ]
 
 
 def test_default_parts_byte_identical_and_raw_left_alone(standin, served, tmp_path, monkeypatch):
@@ -47,8 +50,9 @@ def test_default_parts_byte_identical_and_raw_left_alone(standin, served, tmp_pa
 
 
 def test_raw_only_when_asked_and_only_the_ebs_asked(standin, served, tmp_path):
-    folder = archive.fetch(DEMO_MOUS, what=("raw",), ebs=[DEMO_EBS[1]], dest=tmp_path / "d", archive_url=standin.url,
-                           progress=False)
+    folder = archive.fetch(
+        DEMO_MOUS, what=("raw",), ebs=[DEMO_EBS[1]], dest=tmp_path / "d", archive_url=standin.url, progress=False
+    )
     name = f"{PROJECT}_{DEMO_EBS[1]}.asdm.sdm.tar"
     assert [p.name for p in folder.iterdir()] == [name]
     assert filecmp.cmp(folder / name, served(name), shallow=False)
@@ -101,8 +105,9 @@ def test_unreachable_archive(standin, tmp_path):
     table = archive.files(DEMO_MOUS, archive_url=standin.url)
     standin.down = True
     with pytest.raises(ArchiveUnreachable) as err:
-        archive.fetch(DEMO_MOUS, what=("readme",), dest=tmp_path, archive_url=standin.url, listing=table,
-                      progress=False)
+        archive.fetch(
+            DEMO_MOUS, what=("readme",), dest=tmp_path, archive_url=standin.url, listing=table, progress=False
+        )
     assert standin.url in str(err.value) and "another mirror" in str(err.value)
     url = f"http://127.0.0.1:{closed_port()}"
     with pytest.raises(ArchiveUnreachable, match=url):
@@ -127,8 +132,9 @@ def test_stop_keeps_only_a_part_file_and_a_rerun_completes(standin, served, tmp_
 
     def run():
         try:
-            archive.fetch(DEMO_MOUS, what=("product",), dest=tmp_path, archive_url=standin.url, progress=False,
-                          stop=stop)
+            archive.fetch(
+                DEMO_MOUS, what=("product",), dest=tmp_path, archive_url=standin.url, progress=False, stop=stop
+            )
         except BaseException as exc:  # noqa: BLE001 - the test inspects it
             result["error"] = exc
 
@@ -152,8 +158,14 @@ def test_parallel_two_is_faster_than_one_on_two_files(standin, tmp_path):
     times = {}
     for parallel in (1, 2):
         t0 = time.perf_counter()
-        archive.fetch(DEMO_MOUS, what=("auxiliary", "product"), dest=tmp_path / str(parallel), parallel=parallel,
-                      archive_url=standin.url, progress=False)
+        archive.fetch(
+            DEMO_MOUS,
+            what=("auxiliary", "product"),
+            dest=tmp_path / str(parallel),
+            parallel=parallel,
+            archive_url=standin.url,
+            progress=False,
+        )
         times[parallel] = time.perf_counter() - t0
     assert times[2] < 0.8 * times[1], times
 
@@ -161,7 +173,9 @@ def test_parallel_two_is_faster_than_one_on_two_files(standin, tmp_path):
 def _summary(d) -> dict:
     m = next(m for m in d.mous if m.uid == DEMO_MOUS)
     return {
-        "project": d.project_code, "mous": m.uid, "path": m.path,
+        "project": d.project_code,
+        "mous": m.uid,
+        "path": m.path,
         "ebs": sorted(eb.uid for eb in m.ebs),
         "caltables": {eb.uid: eb.caltables.kinds() for eb in m.ebs},
         "images": sorted(im.name for im in m.images),
@@ -187,8 +201,9 @@ def test_triage_after_the_auxiliary_tar_alone(standin, tmp_path, capsys):
 
     from almaview.cli import main
 
-    folder = archive.fetch(DEMO_MOUS, what=("readme", "auxiliary"), dest=tmp_path / PROJECT, archive_url=standin.url,
-                           progress=False)
+    folder = archive.fetch(
+        DEMO_MOUS, what=("readme", "auxiliary"), dest=tmp_path / PROJECT, archive_url=standin.url, progress=False
+    )
     d = av.open_delivery(folder, read_ms=False)
     m = d.mous[0]
     assert m.readme is not None and m.weblog is not None and len(m.weblog.stages) > 10

@@ -27,8 +27,13 @@ def _votable_rows(name: str) -> list[dict]:
         url = r["access_url"]
         if hasattr(url, "mask") or not str(url) or str(url) == "--":
             continue
-        rows.append({"name": posixpath.basename(urlparse(str(url)).path), "size": int(r["content_length"]),
-                     "semantics": str(r["semantics"])})
+        rows.append(
+            {
+                "name": posixpath.basename(urlparse(str(url)).path),
+                "size": int(r["content_length"]),
+                "semantics": str(r["semantics"]),
+            }
+        )
     return rows
 
 
@@ -42,17 +47,23 @@ def test_files_of_a_recorded_mous_are_the_archives_answer(standin):
     assert kinds["2017.1.01185.S_uid___A001_X12a3_Xe9_001_of_001.tar"] == "product"
     assert kinds["2017.1.01185.S_uid___A001_X12a3_Xe9_auxiliary.tar"] == "auxiliary"
     raw = top[top.kind == "raw"]
-    assert sorted(raw.eb) == sorted(r["name"].split("_", 1)[1].removesuffix(".asdm.sdm.tar") for r in expected
-                                    if r["semantics"] == "#progenitor")
+    assert sorted(raw.eb) == sorted(
+        r["name"].split("_", 1)[1].removesuffix(".asdm.sdm.tar") for r in expected if r["semantics"] == "#progenitor"
+    )
     assert set(top.project) == {"2017.1.01185.S"} and set(top.mous) == {"uid___A001_X12a3_Xe9"}
     # what the archive lists inside the tars, with the tar that holds it
-    for tar, doc in (("2017.1.01185.S_uid___A001_X12a3_Xe9_001_of_001.tar", "alma-datalink-recurse-this.xml"),
-                     ("2017.1.01185.S_uid___A001_X12a3_Xe9_auxiliary.tar", "alma-datalink-recurse-aux.xml")):
+    for tar, doc in (
+        ("2017.1.01185.S_uid___A001_X12a3_Xe9_001_of_001.tar", "alma-datalink-recurse-this.xml"),
+        ("2017.1.01185.S_uid___A001_X12a3_Xe9_auxiliary.tar", "alma-datalink-recurse-aux.xml"),
+    ):
         inner = got[got.within == tar]
         assert sorted(zip(inner.name, inner["size"].astype(int))) == sorted(
-            (r["name"], r["size"]) for r in _votable_rows(doc))
-    assert (got[got.within.notna()].kind == got[got.within.notna()].within.map(
-        lambda w: "auxiliary" if w.endswith("_auxiliary.tar") else "product")).all()
+            (r["name"], r["size"]) for r in _votable_rows(doc)
+        )
+    assert (
+        got[got.within.notna()].kind
+        == got[got.within.notna()].within.map(lambda w: "auxiliary" if w.endswith("_auxiliary.tar") else "product")
+    ).all()
 
 
 def test_files_of_the_demo_are_the_served_tars(standin, served):
@@ -81,12 +92,15 @@ def test_files_of_a_project_lists_every_member_ous_and_an_eb_only_its_raw(standi
     assert set(one.mous) == {DEMO_MOUS} and "auxiliary" in set(one.kind)
 
 
-@pytest.mark.parametrize("ident,why", [
-    ("2099.1.99999.S", "knows no project code"),
-    ("uid://A001/X9999/X1", "lists no files"),
-    ("uid___A002_X0_X0", "knows no execution block"),
-    ("M83", "neither a project code"),
-])
+@pytest.mark.parametrize(
+    "ident,why",
+    [
+        ("2099.1.99999.S", "knows no project code"),
+        ("uid://A001/X9999/X1", "lists no files"),
+        ("uid___A002_X0_X0", "knows no execution block"),
+        ("M83", "neither a project code"),
+    ],
+)
 def test_unknown_identifiers(standin, ident, why):
     with pytest.raises(UnknownIdentifier, match=why) as err:
         archive.files(ident, archive_url=standin.url)
@@ -110,8 +124,9 @@ def test_search_by_project_is_the_recorded_obscore_row(standin):
     r = got.iloc[0]
     assert r.mous == "uid___A001_X1295_X35" and r.group == "uid___A001_X1295_X34" and r.targets == "M83"
     assert r.bands == "3" and r.array == "12m" and r.public and r.qa2_passed
-    lo, hi = sorted((row["em_max"] * u.m).to(u.GHz, u.spectral()).value for _ in (0,)) + \
-        [(row["em_min"] * u.m).to(u.GHz, u.spectral()).value]
+    lo, hi = sorted((row["em_max"] * u.m).to(u.GHz, u.spectral()).value for _ in (0,)) + [
+        (row["em_min"] * u.m).to(u.GHz, u.spectral()).value
+    ]
     assert r.freq_min_ghz == pytest.approx(lo) and r.freq_max_ghz == pytest.approx(hi)
     assert r.resolution_arcsec == pytest.approx(row["spatial_resolution"])
     assert str(r.release_date.date()) == "2020-03-03"
@@ -131,7 +146,8 @@ def test_search_by_source_band_and_position(standin, demo_delivery):
     assert list(archive.search(position=near, radius=0.5 * u.arcmin, archive_url=standin.url).mous) == observed
     m83 = SkyCoord(row_ra := 204.2471, -29.8689, unit="deg")
     assert row_ra and list(archive.search(position=m83, radius=1, archive_url=standin.url).mous) == [
-        "uid___A001_X1295_X35"]
+        "uid___A001_X1295_X35"
+    ]
 
 
 def test_archive_url_comes_from_the_environment(standin, monkeypatch):

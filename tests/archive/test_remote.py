@@ -35,7 +35,8 @@ def test_real_archive_lists_a_public_member_ous_and_fetches_its_readme(real_arch
     t = archive.files("uid://A001/X12a3/Xe9", archive_url=real_archive)
     top = t[t.within.isna()]
     assert {"readme", "product", "auxiliary", "raw"} <= set(top.kind) and (top["size"] > 0).all()
-    folder = archive.fetch("uid://A001/X12a3/Xe9", what=("readme",), dest=tmp_path, archive_url=real_archive,
-                           progress=False)
+    folder = archive.fetch(
+        "uid://A001/X12a3/Xe9", what=("readme",), dest=tmp_path, archive_url=real_archive, progress=False
+    )
     readme = next(folder.glob("*README*"))
     assert readme.stat().st_size == int(top[top.kind == "readme"]["size"].iloc[0])

@@ -35,8 +35,13 @@ from urllib.parse import urlsplit
 CHROMIUM = os.environ.get("ALMAVIEW_CHROMIUM", "/usr/bin/chromium")
 # --headless is added by Playwright (headless=True); the user-data-dir is given to launch_persistent_context.
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-    "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 LOCAL_HOST = "127.0.0.1"
 REPO = Path(__file__).resolve().parents[2]
@@ -47,11 +52,15 @@ def browser_unavailable() -> str | None:
     try:
         import playwright.sync_api  # noqa: F401
     except ImportError:
-        return ("the Python package 'playwright' is not installed: pip install playwright "
-                "(its own browser download is not needed: the tests use Debian's chromium)")
+        return (
+            "the Python package 'playwright' is not installed: pip install playwright "
+            "(its own browser download is not needed: the tests use Debian's chromium)"
+        )
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        return (f"no Chromium at {CHROMIUM}: run scripts/ensure_chromium.sh (installs Debian's chromium when run as "
-                "root with apt) or point ALMAVIEW_CHROMIUM at a Chromium executable")
+        return (
+            f"no Chromium at {CHROMIUM}: run scripts/ensure_chromium.sh (installs Debian's chromium when run as "
+            "root with apt) or point ALMAVIEW_CHROMIUM at a Chromium executable"
+        )
     return None
 
 
@@ -68,8 +77,18 @@ class ServerError(RuntimeError):
 class Server:
     """A Jupyter server process (JupyterLab or Voila) on 127.0.0.1 with a token; a context manager."""
 
-    def __init__(self, argv: list[str], *, port: int, token: str, scratch: Path, cwd: Path, ready_path: str,
-                 name: str, startup_timeout: float = 120.0):
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        port: int,
+        token: str,
+        scratch: Path,
+        cwd: Path,
+        ready_path: str,
+        name: str,
+        startup_timeout: float = 120.0,
+    ):
         self.argv, self.port, self.token, self.scratch, self.cwd = argv, port, token, scratch, cwd
         self.ready_path, self.name, self.startup_timeout = ready_path, name, startup_timeout
         self.url = f"http://{LOCAL_HOST}:{port}"
@@ -79,9 +98,13 @@ class Server:
 
     def _env(self) -> dict[str, str]:
         env = dict(os.environ)  # kernels inherit ALMAVIEW_CACHE_DIR: they reuse the session's demo build
-        for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                         ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"), ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
-                         ("IPYTHONDIR", "ipython")]:
+        for var, sub in [
+            ("JUPYTER_CONFIG_DIR", "config"),
+            ("JUPYTER_RUNTIME_DIR", "runtime"),
+            ("JUPYTERLAB_SETTINGS_DIR", "lab-settings"),
+            ("JUPYTERLAB_WORKSPACES_DIR", "lab-workspaces"),
+            ("IPYTHONDIR", "ipython"),
+        ]:
             env[var] = str(self.scratch / sub)
             (self.scratch / sub).mkdir(parents=True, exist_ok=True)
         env.pop("JUPYTER_TOKEN", None)
@@ -96,16 +119,28 @@ class Server:
         self.scratch.mkdir(parents=True, exist_ok=True)
         t0 = time.perf_counter()
         log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.argv, cwd=self.cwd, env=self._env(), stdout=log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            cwd=self.cwd,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         log.close()
         deadline = time.monotonic() + self.startup_timeout
         while True:
             if self.proc.poll() is not None:
-                raise ServerError(f"{self.name} exited with code {self.proc.returncode} before answering:\n{self.log_tail()}")
+                raise ServerError(
+                    f"{self.name} exited with code {self.proc.returncode} before answering:\n{self.log_tail()}"
+                )
             try:
-                probe = f"{self.url}/voila/static/none" if self.ready_path == "/" else \
-                    f"{self.url}{self.ready_path}?token={self.token}"
+                probe = (
+                    f"{self.url}/voila/static/none"
+                    if self.ready_path == "/"
+                    else f"{self.url}{self.ready_path}?token={self.token}"
+                )
                 with urllib.request.urlopen(probe, timeout=5) as r:
                     if r.status == 200:
                         break
@@ -116,8 +151,9 @@ class Server:
                 pass
             if time.monotonic() > deadline:
                 self.stop()
-                raise ServerError(f"{self.name} did not answer on {self.url} within {self.startup_timeout:.0f} s:\n"
-                                  f"{self.log_tail()}")
+                raise ServerError(
+                    f"{self.name} did not answer on {self.url} within {self.startup_timeout:.0f} s:\n{self.log_tail()}"
+                )
             time.sleep(0.25)
         self.startup_seconds = time.perf_counter() - t0
         return self
@@ -174,26 +210,46 @@ def _bin(name: str) -> list[str]:
 def jupyterlab(root_dir: Path, scratch: Path) -> Server:
     """JupyterLab serving ``root_dir`` (the app object exposed as ``window.jupyterapp`` for the tests)."""
     port, token = free_port(), secrets.token_hex(16)
-    argv = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--ip={LOCAL_HOST}", f"--port={port}",
-            "--port-retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root_dir}",
-            "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=",
-            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate", "--LabApp.extension_manager=readonly"]
+    argv = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        f"--ip={LOCAL_HOST}",
+        f"--port={port}",
+        "--port-retries=0",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={root_dir}",
+        "--LabApp.expose_app_in_browser=True",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+        "--LabApp.extension_manager=readonly",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # containers and CI often run as root
         argv.append("--allow-root")
-    return Server(argv, port=port, token=token, scratch=scratch, cwd=root_dir, ready_path="/api/status",
-                  name="jupyterlab")
+    return Server(
+        argv, port=port, token=token, scratch=scratch, cwd=root_dir, ready_path="/api/status", name="jupyterlab"
+    )
 
 
 def voila(notebook: Path, scratch: Path) -> Server:
     """Voila serving one notebook as a dashboard at ``/``."""
     port, token = free_port(), secrets.token_hex(16)
-    argv = [*_bin("voila"), str(notebook), "--no-browser", f"--Voila.ip={LOCAL_HOST}", f"--port={port}",
-            f"--token={token}", "--show_tracebacks=True"]
+    argv = [
+        *_bin("voila"),
+        str(notebook),
+        "--no-browser",
+        f"--Voila.ip={LOCAL_HOST}",
+        f"--port={port}",
+        f"--token={token}",
+        "--show_tracebacks=True",
+    ]
     # Any answer means it is up (a GET of the dashboard itself would run the notebook): see Server.start
     return Server(argv, port=port, token=token, scratch=scratch, cwd=notebook.parent, ready_path="/", name="voila")
 
 
 # ---------------------------------------------------------------- the browser
+
 
 @dataclass
 class PageLog:
@@ -207,17 +263,19 @@ class PageLog:
     requests: int = 0
     frozen: bool = False
 
-    tolerated: tuple[str, ...] = ()   # substrings of known, reported problems (each one named in the test)
+    tolerated: tuple[str, ...] = ()  # substrings of known, reported problems (each one named in the test)
 
     def problems(self) -> list[str]:
         return [p for p in self._problems() if not any(t in p for t in self.tolerated)]
 
     def _problems(self) -> list[str]:
-        return ([f"blocked non-local request: {u}" for u in self.blocked]
-                + [f"console error: {m}" for m in self.console_errors]
-                + [f"uncaught exception: {m}" for m in self.page_errors]
-                + [f"failed load: {m}" for m in self.failed_requests]
-                + [f"HTTP error: {m}" for m in self.http_errors])
+        return (
+            [f"blocked non-local request: {u}" for u in self.blocked]
+            + [f"console error: {m}" for m in self.console_errors]
+            + [f"uncaught exception: {m}" for m in self.page_errors]
+            + [f"failed load: {m}" for m in self.failed_requests]
+            + [f"HTTP error: {m}" for m in self.http_errors]
+        )
 
     def assert_clean(self) -> None:
         self.frozen = True  # closing the page aborts long polls and websockets: not the page's fault
@@ -271,13 +329,19 @@ class PageLog:
 
 
 @contextlib.contextmanager
-def launch(playwright, user_data_dir: Path, *, width: int = 1280, height: int = 860) -> Iterator[tuple[object, PageLog]]:
+def launch(
+    playwright, user_data_dir: Path, *, width: int = 1280, height: int = 860
+) -> Iterator[tuple[object, PageLog]]:
     """A fresh headless Chromium (persistent context on a new user-data-dir) with a ``PageLog`` attached."""
     if user_data_dir.exists():
         shutil.rmtree(user_data_dir)
     context = playwright.chromium.launch_persistent_context(
-        str(user_data_dir), executable_path=CHROMIUM, headless=True, args=CHROMIUM_FLAGS,
-        viewport={"width": width, "height": height}, service_workers="block",
+        str(user_data_dir),
+        executable_path=CHROMIUM,
+        headless=True,
+        args=CHROMIUM_FLAGS,
+        viewport={"width": width, "height": height},
+        service_workers="block",
     )
     log = PageLog()
     try:
@@ -325,7 +389,10 @@ FIND_CANVASES_JS = """
   };
   walk(document);"""
 
-BOKEH_CANVASES_JS = """() => {""" + FIND_CANVASES_JS + """
+BOKEH_CANVASES_JS = (
+    """() => {"""
+    + FIND_CANVASES_JS
+    + """
   return found.filter((c) => c.width > 50 && c.height > 50).map((c) => {
     let colours = -1;
     try {
@@ -338,6 +405,7 @@ BOKEH_CANVASES_JS = """() => {""" + FIND_CANVASES_JS + """
     return {width: r.width, height: r.height, colours};
   });
 }"""
+)
 
 
 def bokeh_canvases(page) -> list[dict]:
@@ -347,8 +415,10 @@ def bokeh_canvases(page) -> list[dict]:
 def wait_for_bokeh(page, n_documents: int, timeout: float = 60.0) -> list[dict]:
     """Wait until BokehJS holds ``n_documents`` documents drawn on non-blank canvases; return the canvases."""
     page.wait_for_function(
-        "(n) => window.Bokeh && window.Bokeh.documents && window.Bokeh.documents.length >= n", arg=n_documents,
-        timeout=timeout * 1000)
+        "(n) => window.Bokeh && window.Bokeh.documents && window.Bokeh.documents.length >= n",
+        arg=n_documents,
+        timeout=timeout * 1000,
+    )
     deadline = time.monotonic() + timeout
     while True:
         drawn = [c for c in bokeh_canvases(page) if c["colours"] > 2]
@@ -423,9 +493,11 @@ NOTEBOOK_STATE_JS = """() => {
 
 
 # The notebook ``nb`` is the current tab and its kernel is idle.
-NOTEBOOK_IDLE_JS = ("(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
-                    " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
-                    " return k && k.status === 'idle' && s.context.path.endsWith(nb); }")
+NOTEBOOK_IDLE_JS = (
+    "(nb) => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
+    " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
+    " return k && k.status === 'idle' && s.context.path.endsWith(nb); }"
+)
 
 # Every Bokeh ColumnDataSource named "image" in the page: NaN-skipping sum, finite count, size of its plane.
 IMAGE_SOURCES_JS = """() => {
@@ -478,7 +550,9 @@ def open_in_lab(page, server: Server, notebook: str, timeout: float = 120.0) -> 
     page.wait_for_function(
         "() => { const s = window.jupyterapp && window.jupyterapp.shell.currentWidget;"
         " const k = s && s.sessionContext && s.sessionContext.session && s.sessionContext.session.kernel;"
-        " return k && k.status === 'idle'; }", timeout=timeout * 1000)
+        " return k && k.status === 'idle'; }",
+        timeout=timeout * 1000,
+    )
 
 
 def run_all_in_lab(page, timeout: float = 600.0) -> dict:
@@ -488,7 +562,9 @@ def run_all_in_lab(page, timeout: float = 600.0) -> dict:
     page.wait_for_function(
         f"() => {{ const s = ({NOTEBOOK_STATE_JS})(); return s && s.kernel === 'idle' && s.cells.length > 0"
         " && (s.cells.some((c) => c.errors.length > 0) || s.cells.every((c) => c.count !== null)); }",
-        timeout=timeout * 1000, polling=500)
+        timeout=timeout * 1000,
+        polling=500,
+    )
     return page.evaluate(NOTEBOOK_STATE_JS)
 
 
@@ -496,7 +572,10 @@ def open_in_voila(page, server: Server, timeout: float = 600.0) -> None:
     """Load the dashboard and wait until Voila has run the whole notebook (its kernel-side execution is done)."""
     page.goto(server.page_url("/"), timeout=timeout * 1000, wait_until="load")
     # Voila streams cells as they run; the loading spinner goes away when the last one finished.
-    page.wait_for_function("() => !document.querySelector('#loading') || "
-                           "getComputedStyle(document.querySelector('#loading')).display === 'none' || "
-                           "document.querySelector('#loading').offsetParent === null",
-                           timeout=timeout * 1000, polling=500)
+    page.wait_for_function(
+        "() => !document.querySelector('#loading') || "
+        "getComputedStyle(document.querySelector('#loading')).display === 'none' || "
+        "document.querySelector('#loading').offsetParent === null",
+        timeout=timeout * 1000,
+        polling=500,
+    )

@@ -36,10 +36,12 @@ def standin(demo_delivery):
 def test_archive_browser_search_pick_fetch_open(lab_server, browser, notebooks_copy, standin, tmp_path):
     page = browser.page
     dest = tmp_path / PROJECT
-    cells = [f"""import almaview as av
+    cells = [
+        f"""import almaview as av
 
 browser = av.widgets.ArchiveBrowser(archive_url={standin.url!r}, dest={str(dest)!r}, poll_interval=0.1)
-browser"""]
+browser"""
+    ]
     harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, NOTEBOOK, cells))
     state = harness.run_all_in_lab(page)
     assert not [c["errors"] for c in state["cells"] if c["errors"]], state
@@ -57,17 +59,22 @@ browser"""]
         assert page.locator(f".almaview-archive-part-{part} input").is_checked()
     total_before = page.locator(".almaview-archive-total").inner_text()
     product.check()
-    page.wait_for_function("(t) => document.querySelector('.almaview-archive-total').innerText !== t",
-                           arg=total_before, timeout=30_000)
+    page.wait_for_function(
+        "(t) => document.querySelector('.almaview-archive-total').innerText !== t", arg=total_before, timeout=30_000
+    )
     page.locator("button.almaview-archive-fetch").click()
-    page.wait_for_function("() => (document.querySelector('.almaview-archive-message') || {innerText: ''})"
-                           ".innerText.includes('fetched into')", timeout=120_000)
+    page.wait_for_function(
+        "() => (document.querySelector('.almaview-archive-message') || {innerText: ''})"
+        ".innerText.includes('fetched into')",
+        timeout=120_000,
+    )
     bar = page.locator(".almaview-archive-progress .progress-bar")
     width = page.evaluate("(el) => el.style.width", bar.element_handle())
     assert width in ("100%", "100.0%"), width
     names = sorted(p.name for p in dest.iterdir())
-    assert names == sorted([f"member.{MOUS}.README.txt", f"{PROJECT}_{MOUS}_auxiliary.tar",
-                            f"{PROJECT}_{MOUS}_001_of_001.tar"])
+    assert names == sorted(
+        [f"member.{MOUS}.README.txt", f"{PROJECT}_{MOUS}_auxiliary.tar", f"{PROJECT}_{MOUS}_001_of_001.tar"]
+    )
     for n in names:
         assert filecmp.cmp(dest / n, standin.tar_dir / n, shallow=False)
     page.locator("button.almaview-archive-open").click()

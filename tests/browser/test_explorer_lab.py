@@ -23,8 +23,13 @@ CELLS = ["import almaview as av\n\nd = av.open_delivery(av.demo.build())\nex = a
 
 #: per tab: substrings every one of which some axis label of the tab's figures must hold (units: the field's)
 UNITS = {
-    "tsys": ("GHz", "K"), "bandpass": ("GHz",), "gains": ("UTC",), "visibilities": ("deg", "Jy"),
-    "flux": ("kλ",), "flagging": ("spw",), "overview": ("(m)", "kλ"),
+    "tsys": ("GHz", "K"),
+    "bandpass": ("GHz",),
+    "gains": ("UTC",),
+    "visibilities": ("deg", "Jy"),
+    "flux": ("kλ",),
+    "flagging": ("spw",),
+    "overview": ("(m)", "kλ"),
 }
 TABS = ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging")
 
@@ -52,14 +57,19 @@ VISIBLE_FIGURES_JS = """() => {
 }"""
 
 # The text of the DataTable cells on screen (slickgrid rows inside Bokeh's shadow roots).
-TABLE_CELLS_JS = """() => {""" + harness.FIND_CANVASES_JS.replace("el.tagName === 'CANVAS'", "el.classList && el.classList.contains('slick-cell')") + """
+TABLE_CELLS_JS = (
+    """() => {"""
+    + harness.FIND_CANVASES_JS.replace("el.tagName === 'CANVAS'", "el.classList && el.classList.contains('slick-cell')")
+    + """
   return found.filter((c) => c.getBoundingClientRect().width > 0).map((c) => c.textContent.trim());
 }"""
+)
 
 
 def _open_tab(page, name: str) -> None:
     page.locator(".almaview-tabs .lm-TabBar-tab, .almaview-tabs .p-TabBar-tab").filter(
-        has_text=re.compile(rf"^\s*{name}\s*$")).first.click()
+        has_text=re.compile(rf"^\s*{name}\s*$")
+    ).first.click()
 
 
 def _wait_figures(page, timeout: float = 120.0) -> list[dict]:
@@ -112,8 +122,12 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     if len(options) > 1:
         current = select.input_value()
         select.select_option(next(o for o in options if o != current))
-        page.wait_for_function(f"(b) => JSON.stringify(({TABLE_CELLS_JS})()) !== JSON.stringify(b)", arg=before,
-                               timeout=60_000, polling=250)
+        page.wait_for_function(
+            f"(b) => JSON.stringify(({TABLE_CELLS_JS})()) !== JSON.stringify(b)",
+            arg=before,
+            timeout=60_000,
+            polling=250,
+        )
         browser.screenshot("explorer-gains-switched")
 
     # four spws: four heatmap columns in the page (the in-place update carries the factors), timed
@@ -123,8 +137,11 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     values = spw.locator("option").evaluate_all("(os) => os.map((o) => o.value)")
     t0 = time.perf_counter()
     spw.select_option(values)
-    page.wait_for_function(f"() => ({VISIBLE_FIGURES_JS})().some((f) => f.factors && f.factors.length === "
-                           f"{len(values)})", timeout=120_000, polling=100)
+    page.wait_for_function(
+        f"() => ({VISIBLE_FIGURES_JS})().some((f) => f.factors && f.factors.length === {len(values)})",
+        timeout=120_000,
+        polling=100,
+    )
     flag_s = time.perf_counter() - t0
     browser.screenshot("explorer-flagging-all-spws")
 
@@ -136,8 +153,10 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     spw.select_option(values[:1])
     page.wait_for_function(f"(b) => ({harness.BOKEH_DATA_JS})() !== b", arg=before, timeout=60_000, polling=50)
     tsys_s = time.perf_counter() - t0
-    print(f"tabs: {', '.join(f'{t}: {len(seen[t])} figures' for t in TABS)}; all spws -> flagging heatmap "
-          f"columns in {flag_s:.2f} s; spw change -> tsys data in the page in {tsys_s:.2f} s")
+    print(
+        f"tabs: {', '.join(f'{t}: {len(seen[t])} figures' for t in TABS)}; all spws -> flagging heatmap "
+        f"columns in {flag_s:.2f} s; spw change -> tsys data in the page in {tsys_s:.2f} s"
+    )
     browser.log.assert_clean()
     if missing:
         pytest.xfail(f"no legend (colour key) on: {', '.join(missing)} — issue 14, the plot builders' part")

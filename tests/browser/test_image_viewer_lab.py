@@ -47,7 +47,10 @@ GHZ_LABELS_JS = """() => Array.from(document.querySelectorAll('.widget-label'), 
   .filter((t) => t.includes('GHz'))"""
 
 # A fingerprint of the pixels of every Bokeh canvas (inside shadow roots): changes when anything is redrawn.
-CANVAS_PIXELS_JS = """() => {""" + harness.FIND_CANVASES_JS + """
+CANVAS_PIXELS_JS = (
+    """() => {"""
+    + harness.FIND_CANVASES_JS
+    + """
   let h = 0;
   for (const c of found) {
     if (c.width <= 50 || c.height <= 50) continue;
@@ -56,6 +59,7 @@ CANVAS_PIXELS_JS = """() => {""" + harness.FIND_CANVASES_JS + """
   }
   return h;
 }"""
+)
 
 KERNEL_STATUS_JS = """() => { const s = window.jupyterapp.shell.currentWidget;
   return s.sessionContext.session.kernel.status; }"""
@@ -113,20 +117,30 @@ def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server
     readout.click()
     readout.fill(str(target))
     readout.press("Enter")
-    page.wait_for_function(f"(b) => {{ const s = ({IMAGE_SOURCE_JS})(); return s && s.sum !== b; }}",
-                           arg=before["sum"], timeout=60_000, polling=200)
+    page.wait_for_function(
+        f"(b) => {{ const s = ({IMAGE_SOURCE_JS})(); return s && s.sum !== b; }}",
+        arg=before["sum"],
+        timeout=60_000,
+        polling=200,
+    )
     changed = time.perf_counter() - t1
     after = page.evaluate(IMAGE_SOURCE_JS)
     assert int(readout.inner_text()) == target
     assert after["sum"] == pytest.approx(expected[target], rel=1e-5, abs=1e-6), (target, after)
-    page.wait_for_function(f"(b) => {{ const l = ({GHZ_LABELS_JS})(); return l.length === 1 && l[0] !== b; }}",
-                           arg=labels[0], timeout=30_000, polling=200)
+    page.wait_for_function(
+        f"(b) => {{ const l = ({GHZ_LABELS_JS})(); return l.length === 1 && l[0] !== b; }}",
+        arg=labels[0],
+        timeout=30_000,
+        polling=200,
+    )
     new_labels = page.evaluate(GHZ_LABELS_JS)
     assert new_labels[0] != labels[0] and "GHz" in new_labels[0], (labels, new_labels)
     page.locator(".bk-Figure").first.scroll_into_view_if_needed()
     browser.screenshot("image-viewer-lab")
-    print(f"JupyterLab: open + run all + drawn {ran:.1f} s; channel {first} -> {target}: data in the page after "
-          f"{changed:.2f} s; label {labels[0]!r} -> {new_labels[0]!r}")
+    print(
+        f"JupyterLab: open + run all + drawn {ran:.1f} s; channel {first} -> {target}: data in the page after "
+        f"{changed:.2f} s; label {labels[0]!r} -> {new_labels[0]!r}"
+    )
     browser.log.assert_clean()
 
 
@@ -144,8 +158,10 @@ def test_image_viewer_colour_controls_redraw_without_the_kernel(lab_server, brow
     assert not [c for c in state["cells"] if c["errors"]], state["cells"]
     assert harness.wait_for_bokeh(page, n_documents=1)
     # Keep the kernel busy: anything that needs it waits 10 s; the colour controls must not.
-    page.evaluate("() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
-                  ".requestExecute({code: 'import time; time.sleep(10)'}); }")
+    page.evaluate(
+        "() => { window.jupyterapp.shell.currentWidget.sessionContext.session.kernel"
+        ".requestExecute({code: 'import time; time.sleep(10)'}); }"
+    )
     page.wait_for_function(f"() => ({KERNEL_STATUS_JS})() === 'busy'", timeout=10_000, polling=100)
     data = page.evaluate(IMAGE_SOURCE_JS)
     changes = []

@@ -33,14 +33,20 @@ MEMBER_CELL = """import almaview as av
 d = av.open_delivery(av.demo.build())
 member = next(m for m in d.mous if any(i.field == 'IRAS16293-2422' for i in m.images))"""
 
-EDITOR_CELLS = [MEMBER_CELL, """editor = av.widgets.ContinuumEditor(member)
-editor"""]
+EDITOR_CELLS = [
+    MEMBER_CELL,
+    """editor = av.widgets.ContinuumEditor(member)
+editor""",
+]
 
 
 def _reimage_cells(output: str) -> list[str]:
-    return [MEMBER_CELL, f"""panel = av.widgets.reimage(member, kind='cont', output={output!r})
+    return [
+        MEMBER_CELL,
+        f"""panel = av.widgets.reimage(member, kind='cont', output={output!r})
 panel.controls['niter'].value = 0
-panel"""]
+panel""",
+    ]
 
 
 def _run_all(page, timeout: float = 300.0) -> None:
@@ -110,8 +116,7 @@ def _dropdown_value(page, css: str) -> str:
     return select.evaluate("(s) => s.selectedOptions[0].textContent").strip()
 
 
-def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_server, browser, notebooks_copy,
-                                                                         tmp_path):
+def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_server, browser, notebooks_copy, tmp_path):
     from almaview.imaging import read_cont_dat
 
     page = browser.page
@@ -124,14 +129,19 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
     field, spw = _dropdown_value(page, "almaview-control-field"), int(_dropdown_value(page, "almaview-control-spw"))
 
     page.locator(".almaview-panel-continuum").scroll_into_view_if_needed()
-    page.wait_for_function(f"() => {{ const g = ({RANGES_FIGURE_JS})(); return g && g.start !== g.end"
-                           " && Number.isFinite(g.start) && g.right - g.left > 100; }", timeout=30_000)
+    page.wait_for_function(
+        f"() => {{ const g = ({RANGES_FIGURE_JS})(); return g && g.start !== g.end"
+        " && Number.isFinite(g.start) && g.right - g.left > 100; }",
+        timeout=30_000,
+    )
     geo = page.evaluate(RANGES_FIGURE_JS)
     before = geo["ranges"]
     selection_code = page.locator(".almaview-control-spw-selection code").first
     selection_before = selection_code.inner_text()
-    assert _same_ranges(_selection_pairs(selection_before, spw), before, 2e-6), \
-        (selection_before, before)  # the text and the strips show the same delivered ranges
+    assert _same_ranges(_selection_pairs(selection_before, spw), before, 2e-6), (
+        selection_before,
+        before,
+    )  # the text and the strips show the same delivered ranges
 
     # Pixels <-> GHz: the figure's x mapping is linear from the frame's left edge (start) to its right edge (end).
     ghz_per_px = (geo["end"] - geo["start"]) / (geo["right"] - geo["left"])
@@ -151,8 +161,12 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
     page.mouse.move(x1, y, steps=12)
     page.mouse.up()
     page.keyboard.up("Shift")
-    page.wait_for_function(f"(n) => {{ const g = ({RANGES_FIGURE_JS})(); return g && g.ranges.length > n; }}",
-                           arg=len(before), timeout=10_000, polling=100)
+    page.wait_for_function(
+        f"(n) => {{ const g = ({RANGES_FIGURE_JS})(); return g && g.ranges.length > n; }}",
+        arg=len(before),
+        timeout=10_000,
+        polling=100,
+    )
     after = page.evaluate(RANGES_FIGURE_JS)["ranges"]
     new = [r for r in after if not any(abs(r[0] - b[0]) < 1e-9 and abs(r[1] - b[1]) < 1e-9 for b in before)]
     assert len(after) == len(before) + 1 and len(new) == 1, (before, after)
@@ -161,8 +175,13 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
     assert got == pytest.approx(expected, rel=0, abs=tol), (got, expected, tol)
 
     # The kernel got it: the 'spw selection' text (written by Python) now lists the new range.
-    page.wait_for_function("(b) => { const c = document.querySelector('.almaview-control-spw-selection code');"
-                           " return c && c.textContent !== b; }", arg=selection_before, timeout=30_000, polling=100)
+    page.wait_for_function(
+        "(b) => { const c = document.querySelector('.almaview-control-spw-selection code');"
+        " return c && c.textContent !== b; }",
+        arg=selection_before,
+        timeout=30_000,
+        polling=100,
+    )
     reached = time.perf_counter() - t1
     pairs = _selection_pairs(selection_code.inner_text(), spw)
     assert len(pairs) == len(before) + 1, (pairs, before)
@@ -187,10 +206,12 @@ def test_contdat_editor_shift_drag_adds_a_range_that_reaches_the_kernel(lab_serv
 
     page.locator(".almaview-panel-continuum").scroll_into_view_if_needed()
     browser.screenshot("contdat-editor-lab")
-    print(f"JupyterLab: open + run all + drawn {ran:.1f} s; dragged {x1 - x0:.0f} px in spw {spw} of {field}: "
-          f"range {got[0]:.6f}~{got[1]:.6f} GHz (expected {expected[0]:.6f}~{expected[1]:.6f}, "
-          f"tol {tol * 1e3:.3f} MHz);"
-          f" in the kernel's selection after {reached:.2f} s")
+    print(
+        f"JupyterLab: open + run all + drawn {ran:.1f} s; dragged {x1 - x0:.0f} px in spw {spw} of {field}: "
+        f"range {got[0]:.6f}~{got[1]:.6f} GHz (expected {expected[0]:.6f}~{expected[1]:.6f}, "
+        f"tol {tol * 1e3:.3f} MHz);"
+        f" in the kernel's selection after {reached:.2f} s"
+    )
     browser.log.assert_clean()
 
 
@@ -220,8 +241,7 @@ def _delivered_cont_sums() -> list[tuple[float, int]]:
 
     d = av.open_delivery(av.demo.build(progress=False))
     member = next(m for m in d.mous if any(i.field == "IRAS16293-2422" for i in m.images))
-    return [_fits_plane_sum(i.source) for i in member.images
-            if i.kind == "cont" and str(i.source).endswith(".fits")]
+    return [_fits_plane_sum(i.source) for i in member.images if i.kind == "cont" and str(i.source).endswith(".fits")]
 
 
 def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser, notebooks_copy, tmp_path):
@@ -232,7 +252,9 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     page = browser.page
     output = tmp_path / "reimaged"
     t0 = time.perf_counter()
-    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, REIMAGE_NOTEBOOK, _reimage_cells(str(output))))
+    harness.open_alone(
+        page, lab_server, harness.write_notebook(notebooks_copy, REIMAGE_NOTEBOOK, _reimage_cells(str(output)))
+    )
     _run_all(page)
     ran = time.perf_counter() - t0
     call = page.locator(".almaview-control-tclean-call textarea")
@@ -244,21 +266,30 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     run.scroll_into_view_if_needed()
     t1 = time.perf_counter()
     run.click()
-    page.wait_for_function("() => { const s = document.querySelector('.almaview-control-progress + *');"
-                           " return s && /running|major cycle/.test(s.textContent); }", timeout=30_000, polling=100)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.almaview-control-progress + *');"
+        " return s && /running|major cycle/.test(s.textContent); }",
+        timeout=30_000,
+        polling=100,
+    )
     # The kernel stays free while tclean runs (a separate process): a request is answered before the run ends.
     round_trip = page.evaluate(KERNEL_ROUND_TRIP_JS)
     still_running = status.inner_text()
     assert round_trip >= 0, "the kernel answered the request with an error"
-    assert not still_running.startswith("done"), \
+    assert not still_running.startswith("done"), (
         f"tclean finished before the kernel answered ({round_trip:.0f} ms): not conclusive"
+    )
 
-    page.wait_for_function("() => { const s = document.querySelector('.almaview-control-progress + *');"
-                           " return s && /^(done|failed|stopped)/.test(s.textContent.trim()); }",
-                           timeout=600_000, polling=250)
+    page.wait_for_function(
+        "() => { const s = document.querySelector('.almaview-control-progress + *');"
+        " return s && /^(done|failed|stopped)/.test(s.textContent.trim()); }",
+        timeout=600_000,
+        polling=250,
+    )
     finished = time.perf_counter() - t1
-    assert status.inner_text().startswith("done"), \
+    assert status.inner_text().startswith("done"), (
         f"{status.inner_text()!r}: {page.locator('.almaview-reimage').inner_text()[-600:]}"
+    )
     bar = page.locator(".almaview-control-progress .progress-bar")
     assert bar.evaluate("(b) => b.style.width || b.style.height") == "100%"
     assert "success" in (bar.get_attribute("class") or "")
@@ -268,8 +299,11 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     assert len(drawn) >= 2, f"two images expected on the page, drawn canvases: {canvases}"
 
     products = sorted(output.rglob("*.fits"))
-    key = next(k for k in ("image.pbcor.fits", "image.tt0.pbcor.fits", "image.fits", "image.tt0.fits")
-               if any(p.name.endswith(k) for p in products))
+    key = next(
+        k
+        for k in ("image.pbcor.fits", "image.tt0.pbcor.fits", "image.fits", "image.tt0.fits")
+        if any(p.name.endswith(k) for p in products)
+    )
     reimaged = [p for p in products if p.name.endswith(key)]
     assert len(reimaged) == 1, products
     expected_sum, expected_n = _fits_plane_sum(reimaged[0])
@@ -279,11 +313,15 @@ def test_reimage_panel_runs_tclean_and_shows_the_comparison(lab_server, browser,
     mine = [s for s in shown if s["n"] == expected_n and s["sum"] == pytest.approx(expected_sum, rel=1e-5, abs=1e-6)]
     assert len(mine) == 1, (shown, expected_sum, expected_n)
     other = next(s for s in shown if s is not mine[0])
-    assert any(other["n"] == n and other["sum"] == pytest.approx(s, rel=1e-5, abs=1e-6) for s, n in delivered), \
-        (other, delivered)
+    assert any(other["n"] == n and other["sum"] == pytest.approx(s, rel=1e-5, abs=1e-6) for s, n in delivered), (
+        other,
+        delivered,
+    )
 
     page.locator(".almaview-reimage").last.scroll_into_view_if_needed()
     browser.screenshot("reimage-panel-lab")
-    print(f"JupyterLab: open + run all {ran:.1f} s; kernel round trip during tclean {round_trip:.0f} ms "
-          f"(status then {still_running!r}); run -> comparison drawn {finished:.1f} s; status {status.inner_text()!r}")
+    print(
+        f"JupyterLab: open + run all {ran:.1f} s; kernel round trip during tclean {round_trip:.0f} ms "
+        f"(status then {still_running!r}); run -> comparison drawn {finished:.1f} s; status {status.inner_text()!r}"
+    )
     browser.log.assert_clean()

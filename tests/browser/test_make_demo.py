@@ -32,15 +32,33 @@ def test_make_demo_starts_lab_prints_the_url_and_opens_the_quickstart(browser, d
     stamp = tmp_path / "installed"
     stamp.touch()
     env = dict(os.environ)
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_RUNTIME_DIR", "runtime"),
-                     ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"), ("IPYTHONDIR", "ipython")]:
+    for var, sub in [
+        ("JUPYTER_CONFIG_DIR", "config"),
+        ("JUPYTER_RUNTIME_DIR", "runtime"),
+        ("JUPYTERLAB_WORKSPACES_DIR", "workspaces"),
+        ("IPYTHONDIR", "ipython"),
+    ]:
         env[var] = str(tmp_path / sub)
     env.pop("JUPYTER_TOKEN", None)
     venv = Path(sys.executable).parent.parent
     port = harness.free_port()
-    proc = subprocess.Popen(["make", "--no-print-directory", "demo", f"VENV={venv}", f"STAMP={stamp}",
-                             f"LAB_PORT={port}", "LAB_FLAGS=--no-browser"], cwd=harness.REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            "make",
+            "--no-print-directory",
+            "demo",
+            f"VENV={venv}",
+            f"STAMP={stamp}",
+            f"LAB_PORT={port}",
+            "LAB_FLAGS=--no-browser",
+        ],
+        cwd=harness.REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     url, lines = None, []
     try:
         deadline = time.monotonic() + 600

@@ -34,8 +34,10 @@ def test_quickstart_runs_in_jupyterlab_and_draws_its_figures(lab_server, browser
     assert len(canvases) >= 2 and all(c["width"] > 200 and c["height"] > 150 for c in canvases), canvases
     page.locator(".bk-Figure").first.scroll_into_view_if_needed()
     browser.screenshot("quickstart-lab")
-    print(f"JupyterLab: server start {lab_server.startup_seconds:.1f} s, notebook open {opened:.1f} s, "
-          f"run all {ran:.1f} s, {browser.log.requests} local requests")
+    print(
+        f"JupyterLab: server start {lab_server.startup_seconds:.1f} s, notebook open {opened:.1f} s, "
+        f"run all {ran:.1f} s, {browser.log.requests} local requests"
+    )
     browser.log.assert_clean()
 
 

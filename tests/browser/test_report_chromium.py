@@ -68,8 +68,9 @@ def _drawn(page) -> list[dict]:
 
 def _open(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_function("() => window.Bokeh && window.Bokeh.documents && window.Bokeh.documents.length > 0",
-                           timeout=60_000)
+    page.wait_for_function(
+        "() => window.Bokeh && window.Bokeh.documents && window.Bokeh.documents.length > 0", timeout=60_000
+    )
     page.wait_for_timeout(1500)
 
 

@@ -21,8 +21,12 @@ def test_quickstart_renders_as_a_voila_dashboard(voila_quickstart, browser, note
     rendered = time.perf_counter() - t0
     # Voila shows outputs only: the checks cell's verdict proves every cell ran; no traceback anywhere
     assert page.get_by_text("all checks passed").count() == 1, voila_quickstart.log_tail()
-    assert page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
-                        has_text="Traceback").count() == 0
+    assert (
+        page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']", has_text="Traceback"
+        ).count()
+        == 0
+    )
     assert page.locator("text=Traceback").count() == 0
     canvases = harness.wait_for_bokeh(page, n_documents=2)
     assert len(canvases) >= 2 and all(c["width"] > 200 and c["height"] > 150 for c in canvases), canvases
@@ -34,8 +38,7 @@ def test_quickstart_renders_as_a_voila_dashboard(voila_quickstart, browser, note
     if "av.explore(" in (notebooks_copy / "01-quickstart.ipynb").read_text():
         before = page.evaluate(harness.BOKEH_DATA_JS)
         changed = harness.change_control(page)
-        page.wait_for_function(f"(b) => ({harness.BOKEH_DATA_JS})() !== b", arg=before, timeout=60_000,
-                               polling=500)
+        page.wait_for_function(f"(b) => ({harness.BOKEH_DATA_JS})() !== b", arg=before, timeout=60_000, polling=500)
         browser.screenshot("explorer-voila", full_page=True)
         print(f"changed {changed}")
         browser.log.assert_clean()

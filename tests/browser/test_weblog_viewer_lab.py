@@ -128,13 +128,19 @@ def lab(playwright_session, notebooks_copy, tmp_path_factory):
         yield server
 
 
-def test_hostile_stage_page_runs_nothing_and_navigates_inside_the_widget(lab, notebooks_copy, browser,
-                                                                         hostile_delivery, recorder):
-    harness.write_notebook(notebooks_copy, NOTEBOOK, [
-        f"""import almaview as av
+def test_hostile_stage_page_runs_nothing_and_navigates_inside_the_widget(
+    lab, notebooks_copy, browser, hostile_delivery, recorder
+):
+    harness.write_notebook(
+        notebooks_copy,
+        NOTEBOOK,
+        [
+            f"""import almaview as av
 from almaview.widgets.browser import delivery_browser
 box = delivery_browser(av.open_delivery({str(hostile_delivery)!r}))
-box"""])
+box"""
+        ],
+    )
     page = browser.page
     # Chromium reports each document shown in the sandboxed frame with "Blocked script execution in 'about:srcdoc'"
     # (once per page load, whatever the page holds: the sanitised pages have no script left, see
@@ -174,13 +180,16 @@ box"""])
     frame.locator("a", has_text="hifa_timegaincal").first.wait_for(timeout=30_000)
     assert page.locator(".almaview-page-title").inner_text() == "By Task"
     frame.locator("a", has_text="hifa_tsyscal").first.click()
-    page.wait_for_function("() => document.querySelector('.almaview-page-title').textContent"
-                           ".startsWith('Stage 3: hifa_tsyscal')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.almaview-page-title').textContent.startsWith('Stage 3: hifa_tsyscal')",
+        timeout=30_000,
+    )
     page.locator(".almaview-nav-button", has_text="Home").click()
     frame.locator("h1", has_text="Pipeline weblog").wait_for(timeout=30_000)
     page.locator(".almaview-nav-button", has_text="◀").click()
-    page.wait_for_function("() => document.querySelector('.almaview-page-title').textContent"
-                           ".startsWith('Stage 3')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.almaview-page-title').textContent.startsWith('Stage 3')", timeout=30_000
+    )
 
     # a plot opens large on click
     label.first.click()
@@ -189,8 +198,11 @@ box"""])
     frame.locator("#plot").click()
     big = page.locator(".almaview-lightbox-image")
     big.wait_for(state="visible", timeout=30_000)
-    page.wait_for_function("() => { const i = document.querySelector('.almaview-lightbox-image');"
-                           " return i && i.complete && i.naturalWidth > 0; }", timeout=30_000)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.almaview-lightbox-image');"
+        " return i && i.complete && i.naturalWidth > 0; }",
+        timeout=30_000,
+    )
     large = big.bounding_box()
     assert large["width"] > 1.5 * small["width"], (large, small)
     browser.screenshot("weblog-plot-large")

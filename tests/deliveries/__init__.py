@@ -173,7 +173,7 @@ def _weblog_tree(base: Path, stages: list[tuple[int, str, float]]) -> dict[int, 
         badge = "alert-success" if score > 0.9 else "alert-info" if score > 0.66 else "alert-warning"
         rows.append(
             f'<tr>\n<td><span class="glyphicon glyphicon-ok"></span> <a href="t2-4m.html?sidebar=sidebar_stage{number}">'
-            f"{number}. <strong>{task}</strong>: {task.split('_')[1]} summary</a><span class=\"pull-right\"></span></td>\n"
+            f'{number}. <strong>{task}</strong>: {task.split("_")[1]} summary</a><span class="pull-right"></span></td>\n'
             f'<td><div class="progress"><div class="progress-bar" role="progressbar" aria-valuenow="{score}" '
             f'aria-valuemin="0" aria-valuemax="1" style="width:{score * 100:.0f}%;"><span class="sr-only">'
             f"Score = {score}</span></div></div></td>\n"
@@ -187,7 +187,7 @@ def _weblog_tree(base: Path, stages: list[tuple[int, str, float]]) -> dict[int, 
             (stage / n).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(8))
         plots[number] = names
     (html / "t1-4.html").write_text(
-        "<html><body><table class=\"table\">\n<thead><tr><th>Task</th><th>QA Score</th><th></th>"
+        '<html><body><table class="table">\n<thead><tr><th>Task</th><th>QA Score</th><th></th>'
         "<th>Duration</th></tr></thead>\n<tbody>\n" + "\n".join(rows) + "\n</tbody></table></body></html>\n"
     )
     return plots
@@ -244,13 +244,17 @@ def _manifest_xml(ebs: list[str]) -> str:
     for s, members in sessions.items():
         body += f'    <session name="{s}">\n      <caltables name="{MOUS}.{s}.caltables.tgz"/>\n'
         for eb in members:
-            body += (f'      <asdm name="{eb}">\n        <finalflags name="{eb}.ms.flagversions.tgz"/>\n'
-                     f'        <applycmds name="{eb}.ms.calapply.txt"/>\n      </asdm>\n')
+            body += (
+                f'      <asdm name="{eb}">\n        <finalflags name="{eb}.ms.flagversions.tgz"/>\n'
+                f'        <applycmds name="{eb}.ms.calapply.txt"/>\n      </asdm>\n'
+            )
         body += "    </session>\n"
-    return (f'<?xml version="1.0" ?>\n<piperesults name="pipeline-20200315T101112">\n  <ous name="{MOUS}">\n'
-            f'    <casaversion name="6.5.4.9"/>\n    <pipeline_version name="2023.1.0.124"/>\n'
-            f'    <procedure name="hifa_calimage"/>\n{body}'
-            f'    <aux_products_file name="{MOUS}.hifa_calimage.auxproducts.tgz"/>\n  </ous>\n</piperesults>\n')
+    return (
+        f'<?xml version="1.0" ?>\n<piperesults name="pipeline-20200315T101112">\n  <ous name="{MOUS}">\n'
+        f'    <casaversion name="6.5.4.9"/>\n    <pipeline_version name="2023.1.0.124"/>\n'
+        f'    <procedure name="hifa_calimage"/>\n{body}'
+        f'    <aux_products_file name="{MOUS}.hifa_calimage.auxproducts.tgz"/>\n  </ous>\n</piperesults>\n'
+    )
 
 
 def image_expectations() -> dict[str, dict]:
@@ -260,8 +264,16 @@ def image_expectations() -> dict[str, dict]:
     e = {}
 
     def add(name, fieldname, role, spws, kind, stokes, itype, taylor=None, naming="member"):
-        e[name] = dict(field=fieldname, role=role, spws=tuple(spws), kind=kind, stokes=stokes, image_type=itype,
-                       taylor=taylor, naming=naming)
+        e[name] = dict(
+            field=fieldname,
+            role=role,
+            spws=tuple(spws),
+            kind=kind,
+            stokes=stokes,
+            image_type=itype,
+            taylor=taylor,
+            naming=naming,
+        )
 
     add(f"{p}{SCI}_sci.spw{sp}.cont.I.pbcor.fits", SCI, "sci", SPWS, "cont", "I", "pbcor")
     add(f"{p}{SCI}_sci.spw{sp}.cont.I.pb.fits.gz", SCI, "sci", SPWS, "cont", "I", "pb")
@@ -277,14 +289,18 @@ def image_expectations() -> dict[str, dict]:
     add(f"{p}{BP}_bp.spw{sp}.mfs.I.pbcor.fits", BP, "bp", SPWS, "mfs", "I", "pbcor")
     add(f"{p}{PH}_ph.spw{sp}.mfs.I.pbcor.fits", PH, "ph", SPWS, "mfs", "I", "pbcor")
     add(f"{p}{CHECK}_check.spw{sp}.mfs.I.pbcor.fits", CHECK, "check", SPWS, "mfs", "I", "pbcor")
-    add(f"{MOUS}.{SCI}_sci.spw{sp}.cont.I.residual.fits", SCI, "sci", SPWS, "cont", "I", "residual",
-        naming="legacy")
+    add(f"{MOUS}.{SCI}_sci.spw{sp}.cont.I.residual.fits", SCI, "sci", SPWS, "cont", "I", "residual", naming="legacy")
     return e
 
 
-def write_pipeline_delivery(base: Path, *, calibrated: tuple[str, ...] = (EBS[0],),
-                            raw: tuple[str, ...] = (EBS[0], EBS[1]), readme: str = "cycle6",
-                            with_weblog: bool = True) -> Spec:
+def write_pipeline_delivery(
+    base: Path,
+    *,
+    calibrated: tuple[str, ...] = (EBS[0],),
+    raw: tuple[str, ...] = (EBS[0], EBS[1]),
+    readme: str = "cycle6",
+    with_weblog: bool = True,
+) -> Spec:
     """Write an untarred Cycle 6+ pipeline delivery of 3 EBs under ``base``; return what was written.
 
     By default EB 1 is calibrated (stand-in ``.ms.split.cal``), EBs 1-2 have raw ASDMs, EB 3 has neither.
@@ -313,8 +329,12 @@ def write_pipeline_delivery(base: Path, *, calibrated: tuple[str, ...] = (EBS[0]
             names = _caltable_names(eb)
             spec.caltables[eb] = dict(names)
             for n, kind in names.items():
-                _casacore_table(sdir / n, {"tsyscal": "B TSYS", "bandpass": "B Jones", "wvr": "T WVR",
-                                           "antpos": "KAntPos Jones"}.get(kind, "G Jones"))
+                _casacore_table(
+                    sdir / n,
+                    {"tsyscal": "B TSYS", "bandpass": "B Jones", "wvr": "T WVR", "antpos": "KAntPos Jones"}.get(
+                        kind, "G Jones"
+                    ),
+                )
         _tgz(cal / f"{MOUS}.{session}.caltables.tgz", {}, {p.name: p for p in sorted(sdir.iterdir())})
     for eb in EBS:
         text, calls = _calapply_text(eb, _caltable_names(eb))
@@ -323,20 +343,27 @@ def write_pipeline_delivery(base: Path, *, calibrated: tuple[str, ...] = (EBS[0]
         _tgz(cal / f"{eb}.ms.flagversions.tgz", {f"{eb}.ms.flagversions/FLAG_VERSION_LIST": b"Pipeline_Final : x\n"})
         (cal / f"{eb}.flagtemplate.txt").write_text("# flagging template\nmode='manual' antenna='DV08'\n")
     (cal / f"{MOUS}.hifa_calimage.pipeline_manifest.xml").write_text(_manifest_xml(EBS))
-    cont = (f"Field: {SCI}\n\nSpectralWindow: 17\n230.100~230.500GHz LSRK\n231.000~231.250GHz LSRK\n\n"
-            f"SpectralWindow: 19\n232.500~233.000GHz LSRK\n")
-    spec.cont = [(SCI, "17", 230.1e9, 230.5e9, "LSRK"), (SCI, "17", 231.0e9, 231.25e9, "LSRK"),
-                 (SCI, "19", 232.5e9, 233.0e9, "LSRK")]
+    cont = (
+        f"Field: {SCI}\n\nSpectralWindow: 17\n230.100~230.500GHz LSRK\n231.000~231.250GHz LSRK\n\n"
+        f"SpectralWindow: 19\n232.500~233.000GHz LSRK\n"
+    )
+    spec.cont = [
+        (SCI, "17", 230.1e9, 230.5e9, "LSRK"),
+        (SCI, "17", 231.0e9, 231.25e9, "LSRK"),
+        (SCI, "19", 232.5e9, 233.0e9, "LSRK"),
+    ]
     flux = "ms,field,spw,I,Q,U,V,spix,uvmin,uvmax,comment\n"
     for spw, i in zip(SPWS, (1.52, 1.49)):
-        flux += f"{EBS[0]}.ms,0,{spw},{i},0.0,0.0,0.0,-0.62,0.0,0.0,\"# field={BP} intents=AMPLITUDE,BANDPASS\"\n"
+        flux += f'{EBS[0]}.ms,0,{spw},{i},0.0,0.0,0.0,-0.62,0.0,0.0,"# field={BP} intents=AMPLITUDE,BANDPASS"\n'
         spec.flux.append((BP, str(spw), i))
     antpos = "name,antenna,xoffset,yoffset,zoffset,comment\n"
     for ant in ("DA41", "DV08"):
-        antpos += f"{EBS[0]}.ms,{ant},1.0e-04,-2.0e-04,3.0e-05,\"# rms offset 0.1 mm\"\n"
+        antpos += f'{EBS[0]}.ms,{ant},1.0e-04,-2.0e-04,3.0e-05,"# rms offset 0.1 mm"\n'
         spec.antennas.append(ant)
-    _tgz(cal / f"{MOUS}.hifa_calimage.auxproducts.tgz",
-         {"cont.dat": cont.encode(), "flux.csv": flux.encode(), "antennapos.csv": antpos.encode()})
+    _tgz(
+        cal / f"{MOUS}.hifa_calimage.auxproducts.tgz",
+        {"cont.dat": cont.encode(), "flux.csv": flux.encode(), "antennapos.csv": antpos.encode()},
+    )
     # products
     for name, exp in image_expectations().items():
         _fits(member / "product" / name)
@@ -359,7 +386,8 @@ def write_pipeline_delivery(base: Path, *, calibrated: tuple[str, ...] = (EBS[0]
     (sc / f"{MOUS}.hifa_calimage.casa_piperestorescript.py").write_text("__rethrow_casa_exceptions = True\n")
     lg = member / "log"
     (lg / "casa-20200315-101112.log").write_text(
-        "2020-03-15 10:11:12\tINFO\t::casa\tCASA Version CASA 6.5.4-9   (Pipeline 2023.1.0.124)\n")
+        "2020-03-15 10:11:12\tINFO\t::casa\tCASA Version CASA 6.5.4-9   (Pipeline 2023.1.0.124)\n"
+    )
     (lg / f"{MOUS}.hifa_calimage.casa_commands.log").write_text("# casa commands\n")
     (lg / f"{MOUS}.hifa_calimage.casa_pipescript.py").write_text("hifa_importdata(vis=[...])\n")
     # a file the parser does not know
@@ -407,9 +435,15 @@ def write_manual_delivery(base: Path) -> Spec:
     spec.raw.add(eb)
     staging = base / ".staging-manual"
     staging.mkdir()
-    names = {f"{eb}.ms.tsys": "tsyscal", f"{eb}.ms.wvr": "wvr", f"{eb}.ms.bandpass": "bandpass",
-             f"{eb}.ms.phase_int": "phase", f"{eb}.ms.ampli_inf": "amplitude", f"{eb}.ms.flux_inf": "fluxscale",
-             f"{eb}.ms.antpos": "antpos"}
+    names = {
+        f"{eb}.ms.tsys": "tsyscal",
+        f"{eb}.ms.wvr": "wvr",
+        f"{eb}.ms.bandpass": "bandpass",
+        f"{eb}.ms.phase_int": "phase",
+        f"{eb}.ms.ampli_inf": "amplitude",
+        f"{eb}.ms.flux_inf": "fluxscale",
+        f"{eb}.ms.antpos": "antpos",
+    }
     for n in names:
         _casacore_table(staging / n, "G Jones")
     _tgz(member / "calibration" / f"{eb}.calibration.tgz", {}, {n: staging / n for n in names})
@@ -419,8 +453,9 @@ def write_manual_delivery(base: Path) -> Spec:
     (member / "script" / f"{mous}.scriptForPI.py").write_text("# scriptForPI\n")
     (member / "qa" / f"{mous}.qa2_report.pdf").write_bytes(b"%PDF-1.4\n")
     _fits(member / "product" / "HD_163296.cont.image.pbcor.fits")
-    spec.images["HD_163296.cont.image.pbcor.fits"] = dict(field="HD_163296", kind="cont", image_type="pbcor",
-                                                        naming="unknown")
+    spec.images["HD_163296.cont.image.pbcor.fits"] = dict(
+        field="HD_163296", kind="cont", image_type="pbcor", naming="unknown"
+    )
     return spec
 
 
@@ -440,6 +475,10 @@ def tree_digest(root: Path) -> dict[str, tuple]:
             elif stat.S_ISDIR(st.st_mode):
                 out[rel] = ("dir", stat.S_IMODE(st.st_mode), st.st_mtime_ns)
             else:
-                out[rel] = ("file", stat.S_IMODE(st.st_mode), st.st_mtime_ns,
-                            hashlib.sha256(p.read_bytes()).hexdigest())
+                out[rel] = (
+                    "file",
+                    stat.S_IMODE(st.st_mode),
+                    st.st_mtime_ns,
+                    hashlib.sha256(p.read_bytes()).hexdigest(),
+                )
     return out

@@ -25,7 +25,9 @@ def small_ms(tmp_path_factory):
 @pytest.fixture(scope="session")
 def small_caltable(tmp_path_factory):
     """A 4-antenna, 2-spw gain (G Jones) table, no lock files."""
-    w = write_caltable(tmp_path_factory.mktemp("mstables") / "uid___A002_X1_X2.ms.hifa_timegaincal.s18_2.spw0_1.solintint.gpcal.tbl")
+    w = write_caltable(
+        tmp_path_factory.mktemp("mstables") / "uid___A002_X1_X2.ms.hifa_timegaincal.s18_2.spw0_1.solintint.gpcal.tbl"
+    )
     remove_lock_files(w.path)
     return w
 

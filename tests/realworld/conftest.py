@@ -89,9 +89,23 @@ def package_dir(config: pytest.Config, package: str) -> Path:
     work = Path(tempfile.mkdtemp(prefix=f".{package}-", dir=root))
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--quiet",
-             "--disable-pip-version-check", f"{package}=={version}", "-d", str(work / "wheel")],
-            check=False, capture_output=True, text=True, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "download",
+                "--no-deps",
+                "--only-binary=:all:",
+                "--quiet",
+                "--disable-pip-version-check",
+                f"{package}=={version}",
+                "-d",
+                str(work / "wheel"),
+            ],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         wheels = sorted((work / "wheel").glob("*.whl"))
         if proc.returncode != 0 or not wheels:

@@ -23,10 +23,8 @@ pytestmark = pytest.mark.casa
 
 #: (id, corpus file, CASA task and its parameters, plot builder, plot's x column)
 CALTABLES = [
-    ("gaincal(3C273XC1).G", "demo/3C273XC1.fits", "gaincal", {"solint": "int", "calmode": "ap", "minsnr": 0},
-     "gains"),
-    ("bandpass(3DDAT).B", "demo/3DDAT.fits", "bandpass", {"solint": "inf", "combine": "scan", "minsnr": 0},
-     "bandpass"),
+    ("gaincal(3C273XC1).G", "demo/3C273XC1.fits", "gaincal", {"solint": "int", "calmode": "ap", "minsnr": 0}, "gains"),
+    ("bandpass(3DDAT).B", "demo/3DDAT.fits", "bandpass", {"solint": "inf", "combine": "scan", "minsnr": 0}, "bandpass"),
 ]
 
 
@@ -72,8 +70,9 @@ def test_caltable_from_real_data_matches_casacore(request, name, member, task, p
     gain, gflag = np.asarray(ds.gain.values), np.asarray(ds.flag.values)
     assert int((~gflag).sum()) == int((~flag).sum())
     np.testing.assert_allclose(gain[~gflag].sum(), cparam[~flag].sum(), rtol=1e-5)
-    assert sorted(set(ds.antenna_id.values[np.any(~gflag, axis=tuple(i for i in range(gflag.ndim) if i != 1))])) == \
-        sorted(set(ant[np.any(~flag, axis=(1, 2))]))
+    assert sorted(
+        set(ds.antenna_id.values[np.any(~gflag, axis=tuple(i for i in range(gflag.ndim) if i != 1))])
+    ) == sorted(set(ant[np.any(~flag, axis=(1, 2))]))
     # the plot shows every unflagged solution's amplitude
     shown = panel.data[~panel.data["flagged"]]
     assert len(shown) == int((~flag).sum())

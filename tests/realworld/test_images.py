@@ -28,41 +28,45 @@ def _id(package: str, member: str) -> str:
 AST = "astropy/io/fits/tests/data/"
 #: (package, member, HDU astropy reads the image from, the file's axes in numpy order, units almaview gives)
 FITS_IMAGES = [
-    ("astropy", AST + "scale.fits", 0, ("y", "x"), ""),                      # BSCALE/BZERO int16
-    ("astropy", AST + "comp.fits", 1, ("y", "x"), ""),                       # tile-compressed (RICE) extension
-    ("astropy", AST + "test0.fits", 1, ("y", "x"), ""),                      # image in the first extension (HST)
-    ("astropy", AST + "o4sp040b0_raw.fits", 1, ("y", "x"), "COUNTS"),       # ANGLE/LAMBDA axes (STIS)
-    ("astropy", AST + "arange.fits", 0, ("axis3", "y", "x"), ""),            # three unnamed axes
-    ("astropy", AST + "fixed-1890.fits", 0, ("y", "x"), ""),                 # PIXEL axes, uint16 via BZERO
+    ("astropy", AST + "scale.fits", 0, ("y", "x"), ""),  # BSCALE/BZERO int16
+    ("astropy", AST + "comp.fits", 1, ("y", "x"), ""),  # tile-compressed (RICE) extension
+    ("astropy", AST + "test0.fits", 1, ("y", "x"), ""),  # image in the first extension (HST)
+    ("astropy", AST + "o4sp040b0_raw.fits", 1, ("y", "x"), "COUNTS"),  # ANGLE/LAMBDA axes (STIS)
+    ("astropy", AST + "arange.fits", 0, ("axis3", "y", "x"), ""),  # three unnamed axes
+    ("astropy", AST + "fixed-1890.fits", 0, ("y", "x"), ""),  # PIXEL axes, uint16 via BZERO
     ("astropy", AST + "double_ext.fits", 1, ("y", "x"), ""),
     ("astropy", "astropy/io/fits/hdu/compressed/tests/data/m13_rice.fits", 1, ("y", "x"), ""),
     ("astropy", "astropy/io/fits/hdu/compressed/tests/data/compressed_with_nan.fits", 1, ("y", "x"), ""),
-    ("astropy", "astropy/modeling/tests/data/1904-66_AZP.fits", 0, ("y", "x"), "Jy/beam"),   # 'JY/BEAM', AZP
-    ("reproject", "reproject/tests/data/aia_171_level1.fits", 0, ("y", "x"), ""),          # solar HPLN/HPLT
+    ("astropy", "astropy/modeling/tests/data/1904-66_AZP.fits", 0, ("y", "x"), "Jy/beam"),  # 'JY/BEAM', AZP
+    ("reproject", "reproject/tests/data/aia_171_level1.fits", 0, ("y", "x"), ""),  # solar HPLN/HPLT
     ("reproject", "reproject/tests/data/equatorial_3d.fits", 0, ("velocity", "y", "x"), ""),
-    ("reproject", "reproject/tests/data/galactic_2d.fits", 0, ("y", "x"), ""),              # GLON/GLAT
+    ("reproject", "reproject/tests/data/galactic_2d.fits", 0, ("y", "x"), ""),  # GLON/GLAT
     ("reproject", "reproject/tests/data/image_with_distortion_map.fits", 0, ("y", "x"), ""),  # lookup distortion
     ("reproject", "reproject/tests/data/secchi_l0_a.fits", 0, ("y", "x"), "DN"),
     ("spectral-cube", "spectral_cube/tests/data/example_cube.fits", 0, ("axis4", "velocity", "y", "x"), "Jy/beam"),
     ("astrodendro", "astrodendro/tests/benchmark_data/3d.fits", 0, ("axis3", "y", "x"), ""),  # no CTYPEs
     ("astrodendro", "astrodendro/io/tests/data/dendro.fits", 1, ("y", "x"), ""),
-    ("casadata", "demo/Images/test_image.fits", 0, ("velocity", "y", "x"), "Jy/beam"),     # CUNIT 'DEG', VELO
+    ("casadata", "demo/Images/test_image.fits", 0, ("velocity", "y", "x"), "Jy/beam"),  # CUNIT 'DEG', VELO
     ("casadata", "demo/Images/imagetestimage.fits", 0, ("y", "x"), "Jy/beam"),
 ]
 
 #: (package, member, almaview error class, words the message must hold)
 NOT_SUPPORTED = [
     ("astropy", AST + "tb.fits", "NotAnImage", "holds no image data"),
-    ("astropy", AST + "random_groups.fits", "NotAnImage", "holds no image data"),   # uv data, not an image
+    ("astropy", AST + "random_groups.fits", "NotAnImage", "holds no image data"),  # uv data, not an image
     ("astropy", AST + "zerowidth.fits", "NotAnImage", "holds no image data"),
     ("astropy", "astropy/wcs/tests/data/sip.fits", "NotAnImage", "holds no image data"),  # header only
-    ("astropy", "astropy/wcs/tests/data/dist.fits", "NotAnImage", "at least 2 axes"),   # a 1-D lookup table
+    ("astropy", "astropy/wcs/tests/data/dist.fits", "NotAnImage", "at least 2 axes"),  # a 1-D lookup table
     ("astropy", "astropy/wcs/tests/data/header_newlines.fits", "InvalidImageHeader", "PV1_5"),
     ("radio-beam", "radio_beam/tests/data/NGC0925.bima.mmom0.fits.gz", "NotAnImage", "holds no image data"),
     ("radio-beam", "radio_beam/tests/data/m33_beams_bintable.fits.gz", "NotAnImage", "holds no image data"),
     ("reproject", "reproject/healpix/tests/data/bayestar.fits.gz", "NotAnImage", "holds no image data"),  # HEALPix
-    ("casa-formats-io", "casa_formats_io/casa_low_level_io/tests/data/floatarray.image", "DamagedTable",
-     "no data files"),
+    (
+        "casa-formats-io",
+        "casa_formats_io/casa_low_level_io/tests/data/floatarray.image",
+        "DamagedTable",
+        "no data files",
+    ),
     ("spectral-cube", "spectral_cube/tests/data/example_cube.lmv", "NotAnImage", "not a readable FITS image"),
 ]
 
@@ -86,8 +90,7 @@ def _astropy_image(path, hdu):
     return data, header, wcs
 
 
-@pytest.mark.parametrize("package,member,hdu,file_dims,units", FITS_IMAGES,
-                         ids=[_id(p, m) for p, m, *_ in FITS_IMAGES])
+@pytest.mark.parametrize("package,member,hdu,file_dims,units", FITS_IMAGES, ids=[_id(p, m) for p, m, *_ in FITS_IMAGES])
 def test_fits_image_matches_astropy(corpus, package, member, hdu, file_dims, units):
     import almaview as av
 
@@ -105,8 +108,9 @@ def test_fits_image_matches_astropy(corpus, package, member, hdu, file_dims, uni
         ny, nx = image.sizes["y"], image.sizes["x"]
         y, x = ny // 3, (2 * nx) // 3
         world = wcs.celestial.pixel_to_world_values(x, y)
-        assert float(image[lon].isel(y=y, x=x)) == pytest.approx(float(world[0]) % 360.0 if lon == "ra" else
-                                                                  float(world[0]), abs=1e-9)
+        assert float(image[lon].isel(y=y, x=x)) == pytest.approx(
+            float(world[0]) % 360.0 if lon == "ra" else float(world[0]), abs=1e-9
+        )
         assert float(image[lat].isel(y=y, x=x)) == pytest.approx(float(world[1]), abs=1e-9)
     # a spectral axis carries world values in SI (m/s or Hz), as astropy's spectral WCS gives them
     spectral = next((d for d in ("frequency", "velocity") if d in image.dims), None)
@@ -115,16 +119,16 @@ def test_fits_image_matches_astropy(corpus, package, member, hdu, file_dims, uni
         n = image.sizes[spectral]
         pix = np.tile(np.asarray(wcs.wcs.crpix, float) - 1.0, (n, 1))
         pix[:, axis] = np.arange(n)
-        expected = wcs.all_pix2world(pix, 0)[:, axis] * wcs.wcs.cunit[axis].to("m/s" if spectral == "velocity"
-                                                                                 else "Hz")
+        expected = wcs.all_pix2world(pix, 0)[:, axis] * wcs.wcs.cunit[axis].to(
+            "m/s" if spectral == "velocity" else "Hz"
+        )
         np.testing.assert_allclose(image[spectral].values, expected, rtol=1e-9)
         assert image[spectral].attrs["units"] == ("m/s" if spectral == "velocity" else "Hz")
     if "BMAJ" in header:
         assert float(image.beam_major) == pytest.approx(header["BMAJ"] * 3600.0, rel=1e-9)
 
 
-@pytest.mark.parametrize("package,member,hdu,file_dims,units", FITS_IMAGES,
-                         ids=[_id(p, m) for p, m, *_ in FITS_IMAGES])
+@pytest.mark.parametrize("package,member,hdu,file_dims,units", FITS_IMAGES, ids=[_id(p, m) for p, m, *_ in FITS_IMAGES])
 def test_statistics_plot_and_viewer_on_real_fits(corpus, package, member, hdu, file_dims, units):
     import almaview as av
     from almaview.plots.image import image_plane
@@ -136,8 +140,9 @@ def test_statistics_plot_and_viewer_on_real_fits(corpus, package, member, hdu, f
     stats = av.image_statistics(image)
     finite = data[np.isfinite(data)]
     assert stats.peak == pytest.approx(float(finite.max()), rel=1e-6)
-    assert stats.rms == pytest.approx(MAD_TO_SIGMA * float(np.median(np.abs(finite - np.median(finite)))),
-                                      rel=1e-5, abs=1e-12)
+    assert stats.rms == pytest.approx(
+        MAD_TO_SIGMA * float(np.median(np.abs(finite - np.median(finite)))), rel=1e-5, abs=1e-12
+    )
     assert stats.n_pixels == finite.size
     # the plotted plane: first plane along every non-image axis, values equal astropy's
     panel = image_plane(image, channel=0, max_pixels=4096)
@@ -203,8 +208,10 @@ def test_casa_image_matches_casacore(request, corpus, package, member, inner):
     spectral = None
     if "frequency" in _casa_axis_kinds(im):  # casacore's own pixel -> world conversion of every channel
         axes = [a for a, n in enumerate(_casa_axis_kinds(im)) if n == "frequency"]
-        spectral = [im.toworld([k if a == axes[0] else 0 for a in range(len(im.shape()))])[axes[0]]
-                    for k in range(im.shape()[axes[0]])]
+        spectral = [
+            im.toworld([k if a == axes[0] else 0 for a in range(len(im.shape()))])[axes[0]]
+            for k in range(im.shape()[axes[0]])
+        ]
     del im
     expected[mask] = np.nan
     image = av.open_image(path)
@@ -226,17 +233,25 @@ def _casa_axis_kinds(im):
     kinds = ["other"] * naxis
     for key, value in coords.items():
         if key.startswith("pixelmap"):
-            n = key[len("pixelmap"):]
-            name = next((k for k in coords if k.endswith(n) and not k.startswith(("pixelmap", "worldmap",
-                                                                                  "worldreplace", "pixelreplace"))),
-                        "")
+            n = key[len("pixelmap") :]
+            name = next(
+                (
+                    k
+                    for k in coords
+                    if k.endswith(n) and not k.startswith(("pixelmap", "worldmap", "worldreplace", "pixelreplace"))
+                ),
+                "",
+            )
             for a in value:
                 kinds[naxis - 1 - int(a)] = "frequency" if name.startswith("spectral") else name
     return kinds
 
 
-LOGTABLE_LESS = ["spectral_cube/tests/data/basic.image", "spectral_cube/tests/data/basic_bigendian.image",
-                 "spectral_cube/tests/data/nomask.image"]
+LOGTABLE_LESS = [
+    "spectral_cube/tests/data/basic.image",
+    "spectral_cube/tests/data/basic_bigendian.image",
+    "spectral_cube/tests/data/nomask.image",
+]
 
 
 @pytest.mark.parametrize("member", LOGTABLE_LESS, ids=[_id("spectral-cube", m) for m in LOGTABLE_LESS])

@@ -28,12 +28,12 @@ P = "pyuvsim/data/"
 #: (package, member, field, kind): kind 'ok' has a beam; 'degenerate' cannot give one; 'vlbi' needs a cell/imsize
 MEASUREMENT_SETS = [
     ("casa-formats-io", "casa_formats_io/casa_low_level_io/tests/data/simple.ms", "J0102+5824", "ok"),  # VLA, 2 spws
-    ("casadata", D + "3C273XC1.fits", "3C273", "ok"),                 # VLA, RR/RL/LR/LL, real flags
-    ("casadata", D + "3DDAT.fits", None, "ok"),                       # VLA spectral line, 12 channels
+    ("casadata", D + "3C273XC1.fits", "3C273", "ok"),  # VLA, RR/RL/LR/LL, real flags
+    ("casadata", D + "3DDAT.fits", None, "ok"),  # VLA spectral line, 12 channels
     ("casadata", D + "calibrater/G1CH2SP4P3S.fits", "SRC_1", "vlbi"),  # 4 x 25 m at 43 GHz, 2400 km baselines
-    ("pyuvsim", P + "28mEWbl_1time_1chan.uvfits", "zenith", "degenerate"),   # one baseline, one integration
+    ("pyuvsim", P + "28mEWbl_1time_1chan.uvfits", "zenith", "degenerate"),  # one baseline, one integration
     ("pyuvsim", P + "28mEWbl_10time_10chan.uvfits", "zenith", "degenerate"),  # one baseline, 10 s track
-    ("pyuvsim", P + "5km_triangle_1time_1chan.uvfits", "zenith", "ok"),     # a snapshot of three baselines
+    ("pyuvsim", P + "5km_triangle_1time_1chan.uvfits", "zenith", "ok"),  # a snapshot of three baselines
 ]
 
 
@@ -143,8 +143,9 @@ def test_open_ms_matches_casacore(real_ms, package, member, field, kind):
         np.testing.assert_allclose(vis[~vflag].sum(), data[~flag].sum(), rtol=1e-5, atol=1e-6)
         uvw = np.asarray(ds.UVW.values).reshape(-1, 3)
         uvw = uvw[np.isfinite(uvw[:, 0])]
-        np.testing.assert_allclose(np.sort(np.abs(uvw[:, 0])), np.sort(np.abs(raw["UVW"][rows, 0])), rtol=1e-9,
-                                   atol=1e-6)
+        np.testing.assert_allclose(
+            np.sort(np.abs(uvw[:, 0])), np.sort(np.abs(raw["UVW"][rows, 0])), rtol=1e-9, atol=1e-6
+        )
 
 
 @pytest.mark.parametrize("package,member,field,kind", MEASUREMENT_SETS, ids=IDS)
@@ -204,9 +205,25 @@ def test_predict_beam_and_cli_on_real_ms(real_ms, package, member, field, kind):
         with pytest.raises(errors.InvalidImagingParameter, match="give cell= and imsize="):
             predict_beam(tree, field=field)
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
-    proc = subprocess.run([sys.executable, "-m", "almaview", "beam", str(ms), "--field", field, "--robust", "0.5",
-                           *(["--imsize", "256"] if kind == "ok" else [])],
-                          capture_output=True, text=True, timeout=300, env=env, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "almaview",
+            "beam",
+            str(ms),
+            "--field",
+            field,
+            "--robust",
+            "0.5",
+            *(["--imsize", "256"] if kind == "ok" else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        check=False,
+    )
     if kind == "ok":
         assert proc.returncode == 0, proc.stderr
         assert f"{b.major:.2f}" in proc.stdout or f"{b.major:.3f}" in proc.stdout, proc.stdout
@@ -222,8 +239,10 @@ def test_importuvfits_refuses_a_file_casa_cannot_read(request):
     from almaview import casa, errors
 
     f = real_file(request.config, "pyuvsim", P + "28m_triangle_10time_10chan.uvfits")
-    with tempfile.TemporaryDirectory(dir=corpus_root(request.config)) as work, \
-            pytest.raises(errors.AlmaviewError, match="importuvfits"):
+    with (
+        tempfile.TemporaryDirectory(dir=corpus_root(request.config)) as work,
+        pytest.raises(errors.AlmaviewError, match="importuvfits"),
+    ):
         casa.run_isolated("casatasks:importuvfits", fitsfile=str(f.path), vis=str(Path(work) / "x.ms"))
 
 
@@ -238,8 +257,19 @@ def _tclean_psf_beam(ms: Path, field: str, cell: float, imsize: int, robust, wor
 
     weighting = {"weighting": "natural"} if robust == "natural" else {"weighting": "briggs", "robust": float(robust)}
     name = workdir / "psf"
-    casa.run_isolated("casatasks:tclean", vis=str(ms), field=field, imagename=str(name), imsize=imsize,
-                      cell=f"{cell}arcsec", specmode="mfs", stokes="I", niter=0, gridder="standard", **weighting)
+    casa.run_isolated(
+        "casatasks:tclean",
+        vis=str(ms),
+        field=field,
+        imagename=str(name),
+        imsize=imsize,
+        cell=f"{cell}arcsec",
+        specmode="mfs",
+        stokes="I",
+        niter=0,
+        gridder="standard",
+        **weighting,
+    )
     info = images.image(f"{name}.psf").imageinfo()["restoringbeam"]
     assert info["major"]["unit"] == info["minor"]["unit"] == "arcsec"
     return float(info["major"]["value"]), float(info["minor"]["value"])

@@ -97,9 +97,11 @@ def test_single_dish_casa_cube(corpus, request, package, member, units, spectral
         h = fits.getheader(fits_path)
         with table(str(work / "cube.image"), readonly=False, ack=False) as t:
             info = dict(t.getkeyword("imageinfo"))
-            info["restoringbeam"] = {"major": {"unit": "arcsec", "value": h["BMAJ"] * 3600.0},
-                                     "minor": {"unit": "arcsec", "value": h["BMIN"] * 3600.0},
-                                     "positionangle": {"unit": "deg", "value": 0.0}}
+            info["restoringbeam"] = {
+                "major": {"unit": "arcsec", "value": h["BMAJ"] * 3600.0},
+                "minor": {"unit": "arcsec", "value": h["BMIN"] * 3600.0},
+                "positionangle": {"unit": "deg", "value": 0.0},
+            }
             t.putkeyword("imageinfo", info)
         im = images.image(str(work / "cube.image"))
         beam = im.imageinfo()["restoringbeam"]

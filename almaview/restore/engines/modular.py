@@ -33,8 +33,6 @@ from ...errors import RestoreStepFailed as StepFailed
 MARK = "almaview-restore:"
 
 
-
-
 def _post(tasks: Any, message: str, priority: str = "INFO") -> None:
     tasks.casalog.post(f"{MARK} {message}", priority)
 
@@ -86,11 +84,14 @@ def resolve_intents(calls: list[dict], modes: list[str]) -> tuple[list[dict], li
                     None,
                     f"calapply.txt selects field {fld!r} with intent {intent!r} but the imported MS has no such "
                     f"intent (its states: {sorted(set(modes))}) and field {fld!r} is calibrated by several lines: "
-                    "the calibration cannot be assigned without intents")
+                    "the calibration cannot be assigned without intents",
+                )
         warnings.append(
-            "intent selection dropped for " + ", ".join(f"field {f!r} ({i})" for f, i in dropped)
+            "intent selection dropped for "
+            + ", ".join(f"field {f!r} ({i})" for f, i in dropped)
             + f": the imported MS carries no such intents (its states: {sorted(set(modes))}; an ASDM whose "
-            "State table lost them, e.g. written by exportasdm); field selection alone is used")
+            "State table lost them, e.g. written by exportasdm); field selection alone is used"
+        )
     return out, warnings
 
 
@@ -119,7 +120,9 @@ def extract_flagversions(archive: str, vis: str) -> Path:
         members = [m for m in tarball.list_members(archive)]
         tops = {m.name.split("/")[0] for m in members}
         if len(tops) != 1 or not next(iter(tops)).endswith(".flagversions"):
-            raise StepFailed(archive, f"{archive} does not hold one <eb>.ms.flagversions directory (found {sorted(tops)})")
+            raise StepFailed(
+                archive, f"{archive} does not hold one <eb>.ms.flagversions directory (found {sorted(tops)})"
+            )
         tarball.extract_into(archive, tmp)
     except StepFailed:
         raise
@@ -144,8 +147,12 @@ def restore_eb(tasks: Any, eb: dict, index: int, total: int) -> None:
     staging = Path(eb["staging"])
     head = f"EB {index}/{total} {uid}"
     # a previous, interrupted attempt leaves only scratch: start this EB afresh
-    for p in (staging, Path(f"{staging}.flagversions"), Path(f"{staging}.flagversions.extracting"),
-              Path(eb["staging_split"]) if eb.get("staging_split") else None):
+    for p in (
+        staging,
+        Path(f"{staging}.flagversions"),
+        Path(f"{staging}.flagversions.extracting"),
+        Path(eb["staging_split"]) if eb.get("staging_split") else None,
+    ):
         if p is not None and p.exists():
             shutil.rmtree(p)
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -165,17 +172,28 @@ def restore_eb(tasks: Any, eb: dict, index: int, total: int) -> None:
                 vt = Path(kw["vis"] + ".flagversions") / f"flags.{want}"
                 if want not in versions or not vt.is_dir():
                     flags_ok = False
-                    _post(tasks, f"{head}: flag version {want!r} not in the delivered flagversions "
-                                 f"({versions}); keeping the online flags", "WARN")
+                    _post(
+                        tasks,
+                        f"{head}: flag version {want!r} not in the delivered flagversions "
+                        f"({versions}); keeping the online flags",
+                        "WARN",
+                    )
                 else:
                     vrows, vshapes = _flag_shapes(str(vt))
                     if vrows != rows or vshapes != shapes:
                         flags_ok = False
-                        why = (f"{vrows} rows vs {rows}" if vrows != rows else
-                               f"row {next(i for i, (a, b) in enumerate(zip(vshapes, shapes)) if a != b)} has shape "
-                               "different from the MS's")
-                        _post(tasks, f"{head}: flag version {want!r} does not fit this MS ({why}: it was saved from "
-                                     "an MS with another row order); keeping the online flags", "WARN")
+                        why = (
+                            f"{vrows} rows vs {rows}"
+                            if vrows != rows
+                            else f"row {next(i for i, (a, b) in enumerate(zip(vshapes, shapes)) if a != b)} has shape "
+                            "different from the MS's"
+                        )
+                        _post(
+                            tasks,
+                            f"{head}: flag version {want!r} does not fit this MS ({why}: it was saved from "
+                            "an MS with another row order); keeping the online flags",
+                            "WARN",
+                        )
             elif task == "flagmanager":
                 if flags_ok:
                     tasks.flagmanager(**kw)
@@ -221,7 +239,9 @@ def main(job_path: str) -> int:
     tasks.casalog.setlogfile(job["casa_log"])
     tasks.casalog.showconsole(onconsole=False)
     tools = casa.casatools()
-    _post(tasks, f"start: {len(job['ebs'])} EBs with casatasks {tools.version_string()} (python {sys.version.split()[0]})")
+    _post(
+        tasks, f"start: {len(job['ebs'])} EBs with casatasks {tools.version_string()} (python {sys.version.split()[0]})"
+    )
     failed = 0
     total = len(job["ebs"])
     for i, eb in enumerate(job["ebs"], start=1):
