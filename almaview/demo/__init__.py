@@ -42,7 +42,7 @@ import os
 import shutil
 from pathlib import Path
 
-from ..cache import atomic_directory, build_lock, cache_dir
+from ..cache import atomic_directory, build_lock, cache_dir, recipe_hash
 from ..errors import AlmaviewError
 from .project import PROJECT
 from .tree import INDEX_NAME
@@ -61,9 +61,7 @@ def source_version() -> str:
     from .. import sampledata
 
     h = hashlib.sha256(sampledata.source_version().encode())
-    for p in sorted(Path(__file__).parent.glob("*.py")):
-        h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    return recipe_hash(sorted(Path(__file__).parent.glob("*.py")), h).hexdigest()[:12]
 
 
 def index(project_dir: str | os.PathLike) -> dict:

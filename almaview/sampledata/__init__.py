@@ -20,7 +20,6 @@ Examples
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import time
@@ -118,11 +117,10 @@ def source_version(*own: str) -> str:
     >>> source_version() != source_version("singledish.py")
     True
     """
-    h = hashlib.sha256()
-    for p in sorted(Path(__file__).parent.glob("*.py")):
-        if p.name not in _OWN_RECIPES or p.name in own:
-            h.update(p.read_bytes())
-    return h.hexdigest()[:12]
+    from ..cache import recipe_hash
+
+    files = [p for p in sorted(Path(__file__).parent.glob("*.py")) if p.name not in _OWN_RECIPES or p.name in own]
+    return recipe_hash(files).hexdigest()[:12]
 
 
 _MANIFEST = "sampleeb.json"
