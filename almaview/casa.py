@@ -12,6 +12,7 @@ casaconfig and still overrides it.
 
 from __future__ import annotations
 
+import codecs
 import importlib
 import os
 import re
@@ -162,10 +163,87 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
         os.chdir(old)
 
 
-# CASA's own log lines and "0%....10....20" meters: they are in CASA's log file, not for the user's screen.
-_CASA_NOISE = re.compile(
-    r"^\s*(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+(INFO|WARN|SEVERE|DEBUG)|[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*$)"
-)
+# CASA's log records ("2026-12-02 06:29:36<TAB>INFO<TAB>listobs::::casa<TAB>...", the "SEVERE ... Leap second
+# table TAI_UTC seems out-of-date" lines and their "+" continuations) and its "0%....10....20" meters: they are in
+# CASA's log file (see site_config_path), not for the user's screen.
+_CASA_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\s+(INFO\d?|WARN|SEVERE|DEBUG\d?)\s")
+_CASA_METER = re.compile(r"[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*")
+# A line's tail that may still become a record (timestamp, then its level) or a meter: held until more arrives.
+_UNDECIDED_TAIL = re.compile(r"(\d[0-9%.:\- \t]*[A-Z]{0,6}\d?)?$")
+
+
+class CasaLogFilter:
+    """Drop CASA's log records and progress meters from a child's stderr, keep everything else.
+
+    Text arrives in arbitrary chunks; lines end in ``\\n`` or ``\\r`` (tqdm redraws its bar after
+    ``\\r`` and writes no newline, so a CASA record often starts in the middle of a bar's line).
+    A record is cut from its timestamp to the end of its line; the bar before it is kept.
+
+    Examples
+    --------
+    >>> f = CasaLogFilter()
+    >>> f.feed("\\rbuild:  50%|#####     | 1/2 [00:01<00:01]")
+    '\\rbuild:  50%|#####     | 1/2 [00:01<00:01]'
+    >>> f.feed("2026-12-02 06:29:50\\tINFO\\tlistobs::::casa\\t####\\n\\rbuild: 100%|##########| 2/2 [00:02<00:00]")
+    '\\rbuild: 100%|##########| 2/2 [00:02<00:00]'
+    >>> f.feed("\\ndone\\n") + f.close()
+    '\\ndone\\n'
+    """
+
+    def __init__(self) -> None:
+        self._held = ""  # the current line's text not yet shown (undecided)
+        self._dropping = False  # inside a CASA record: drop until the end of its line
+        self._shown = False  # part of the current line was already shown
+
+    def feed(self, text: str) -> str:
+        """Take the next chunk of the child's stderr; return what the user should see now."""
+        out: list[str] = []
+        buf = self._held + text
+        self._held = ""
+        for seg in re.split(r"(?<=[\r\n])", buf):
+            if seg.endswith(("\r", "\n")):
+                out.append(self._line_end(seg))
+            elif seg:
+                out.append(self._partial(seg))
+        return "".join(out)
+
+    def close(self) -> str:
+        """The child exited: return what is left of its last line (unless it is CASA's)."""
+        rest, self._held = self._held, ""
+        if self._dropping:
+            return ""
+        if not rest or _CASA_RECORD.search(rest) or (_CASA_METER.fullmatch(rest) and not self._shown):
+            return ""
+        return rest
+
+    def _line_end(self, seg: str) -> str:
+        dropping, shown = self._dropping, self._shown
+        self._dropping = self._shown = False
+        if dropping:
+            return ""  # the record's newline goes too: the bar's next "\\r" redraws the same line
+        record = _CASA_RECORD.search(seg)
+        if record:
+            return seg[: record.start()]
+        if not shown and _CASA_METER.fullmatch(seg):
+            return ""
+        return seg
+
+    def _partial(self, seg: str) -> str:
+        if self._dropping:
+            return ""
+        record = _CASA_RECORD.search(seg)
+        if record:
+            self._dropping = True
+            shown = seg[: record.start()]
+        else:
+            cut = _UNDECIDED_TAIL.search(seg).start()
+            shown, self._held = seg[:cut], seg[cut:]
+        self._shown = self._shown or bool(shown)
+        return shown
+
+
+def _show_casa_log() -> bool:
+    return os.environ.get("ALMAVIEW_CASA_LOG", "").lower() in ("1", "show", "yes", "true")
 
 
 def run_isolated(target: str, *args, **kwargs) -> None:
@@ -174,7 +252,9 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     casatools and python-casacore each carry their own casacore libraries; using
     both heavily in one process has crashed it. Long CASA jobs (simulation,
     calibration, imaging) therefore run in a child; its progress bars and
-    errors are relayed to this process's stderr (a notebook shows them).
+    errors are relayed to this process's stderr (a notebook shows them). CASA's own log records
+    (INFO lines, the "leap second table out of date" SEVERE line) and meters are not: they are in
+    CASA's log file under almaview's cache; set ``ALMAVIEW_CASA_LOG=show`` to see them as well.
 
     Examples
     --------
@@ -197,17 +277,22 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     assert proc.stdin is not None and proc.stderr is not None
     proc.stdin.write(pickle.dumps((target, args, kwargs)))
     proc.stdin.close()
-    tail, pending = b"", ""
+    tail = b""
+    logfilter = None if _show_casa_log() else CasaLogFilter()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
     try:
         while chunk := proc.stderr.read1(4096):
             tail = (tail + chunk)[-4000:]
-            pending += chunk.decode(errors="replace")
-            *done, pending = re.split(r"(?<=[\r\n])", pending)
-            shown = "".join(seg for seg in done if not _CASA_NOISE.match(seg))
+            text = decoder.decode(chunk)
+            shown = logfilter.feed(text) if logfilter else text
             if shown:
                 sys.stderr.write(shown)
                 sys.stderr.flush()
         code = proc.wait()
+        rest = logfilter.close() if logfilter else ""
+        if rest:
+            sys.stderr.write(rest)
+            sys.stderr.flush()
     except BaseException:
         proc.kill()  # stopped by the user: leave no orphan CASA behind
         proc.wait()
