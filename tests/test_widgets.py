@@ -248,9 +248,9 @@ def test_browser_and_qa_on_the_demo_delivery(demo):
 
 
 def test_big_selection_rasterizes_and_slow_reads_show_progress(alma_eb_wide, monkeypatch):
-    from almaview.widgets import app
+    from almaview.widgets import explorer_reads
 
-    monkeypatch.setattr(app, "SLOW_READ_S", 0.0)  # every read counts as slow: progress must show
+    monkeypatch.setattr(explorer_reads, "SLOW_READ_S", 0.0)  # every read counts as slow: progress must show
     ex = av.explore(alma_eb_wide.ms)
     try:
         seen = []

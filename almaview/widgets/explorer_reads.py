@@ -1,0 +1,177 @@
+"""The explorer's background reads (visibilities, flux, flagging): one worker thread, progress after
+:data:`SLOW_READ_S`, a newer selection cancels an older read, reduced visibility tables cached per selection (all
+baselines: an antenna change only filters them and updates the sources in place).
+
+Examples
+--------
+>>> ex.show("visibilities"); ex.wait().panels["visibilities"].data.head()   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ..plots import Panel
+from .explorer_update import Update
+from .sources import EBSource
+
+__all__ = ["ExplorerReads", "ASYNC_TABS", "SLOW_READ_S", "VIS_CACHE_SIZE"]
+
+#: tabs whose data come from a background read of the visibilities
+ASYNC_TABS = ("visibilities", "flux", "flagging")
+#: a read longer than this shows the progress bar
+SLOW_READ_S = 0.5
+#: reduced visibility tables kept per explorer (all baselines; antenna selections filter them)
+VIS_CACHE_SIZE = 8
+
+
+class ExplorerReads:
+    """The background readers, mixed into :class:`~almaview.widgets.app.Explorer`."""
+
+    def _readers(self) -> dict[str, Callable[..., Any]]:
+        """Tab -> the function that reads and builds its panel in the background (eb, selection, progress, cancel)."""
+        return {
+            "visibilities": self._compute_visibilities,
+            "flux": self._compute_flux,
+            "flagging": self._compute_flagging,
+        }
+
+    def _submit(self, tab: str) -> None:
+        gen = self._gen[tab] = self._gen.get(tab, 0) + 1
+        sel = self.selection
+        eb = self.eb_source
+
+        def cancel() -> bool:
+            return self._gen.get(tab) != gen
+
+        start = time.perf_counter()
+
+        def progress(frac: float) -> None:
+            if time.perf_counter() - start > SLOW_READ_S and not cancel():
+                self.progress.description = tab
+                self.progress.value = frac
+                self.progress.layout.visibility = "visible"
+
+        def job() -> None:
+            from ..errors import Cancelled
+
+            try:
+                panel = self.readers[tab](eb, sel, progress, cancel)
+            except Cancelled:
+                return
+            except Exception as err:
+                if not cancel():
+                    self._say(f"{tab}: {type(err).__name__}: {err}", error=True)
+                    self.progress.layout.visibility = "hidden"
+                return
+            if cancel():
+                return
+            self.timings[tab] = time.perf_counter() - start
+            self._install(tab, panel)
+            self.progress.layout.visibility = "hidden"
+            self._say(
+                f"{tab}: {len(panel.data) if isinstance(panel, (Panel, Update)) else 0} points in "
+                f"{self.timings[tab]:.2f} s"
+            )
+
+        self._futures[tab] = self._pool.submit(job)
+
+    def _compute_visibilities(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
+        import pandas as pd
+
+        from ..analysis.trees import ms_spws
+        from ..analysis.visibilities import reduce_visibilities
+        from ..plots.visibilities import amp_phase, points_data
+
+        vis = self.vis(eb)
+        spws = sel["spws"] or ms_spws(vis)
+        frames = []
+        for k, spw in enumerate(spws):
+            key = (
+                eb.ms,
+                spw,
+                sel["column"],
+                sel["x"],
+                sel["field"],
+                sel["intent"],
+                sel["correlation"],
+                sel["time_bin_s"],
+                sel["chan_bin"],
+                sel["uv_units"],
+            )
+            t = self._vis_cache.get(key)
+            if t is None:  # all baselines once; antenna changes then only filter this table
+                t = reduce_visibilities(
+                    vis[f"spw_{spw}"].ds,
+                    column=sel["column"],
+                    x=sel["x"],
+                    fields=[sel["field"]] if sel["field"] else None,
+                    intents=[sel["intent"]] if sel["intent"] else None,
+                    correlations=[sel["correlation"]] if sel["correlation"] else None,
+                    time_bin_s=sel["time_bin_s"],
+                    chan_bin=sel["chan_bin"],
+                    uv_units=sel["uv_units"],
+                    progress=lambda f, k=k: progress((k + f) / len(spws)),
+                    cancel=cancel,
+                )
+                while len(self._vis_cache) >= VIS_CACHE_SIZE:
+                    self._vis_cache.pop(next(iter(self._vis_cache)))
+                self._vis_cache[key] = t
+            if sel["antennas"]:
+                t = t[t["antenna1"].isin(sel["antennas"]) | t["antenna2"].isin(sel["antennas"])]
+            frames.append(t)
+        table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+        table.attrs.update(frames[0].attrs if frames else {"x": sel["x"]})
+        cont = None
+        if sel["x"] == "frequency" and eb.mous is not None:
+            fields = {sel["field"]} if sel["field"] else None
+            from ..analysis.frames import ranges_in_ms_frame
+
+            cont = []
+            for c in eb.mous.continuum:  # cont.dat is LSRK: shown in the MS's frame (the axis names it)
+                if c.low is not None and str(c.spw) in {str(s) for s in spws} and (fields is None or c.field in fields):
+                    spw = int(c.spw) if f"spw_{c.spw}" in self.vis(eb).children else int(spws[0])
+                    cont += ranges_in_ms_frame(
+                        [(c.low, c.high)], self.vis(eb), spw=spw, field=c.field, frame=c.frame or "LSRK"
+                    )[0]
+        old = self.panels.get("visibilities")
+        if (
+            old is not None
+            and old.data.attrs.get("x") == sel["x"]
+            and not cont
+            and not old.sources["cont"].data["low"]
+            and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]
+        ):
+            # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
+            pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
+            return Update(table, {"amp": pts, "phase": pts, "amp_image": amp_img, "phase_image": ph_img})
+        return amp_phase(table, x=sel["x"], colour_by=sel["colour_by"], cont_ranges=cont)
+
+    def _compute_flux(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
+        from ..plots.visibilities import flux
+
+        return flux(self.vis(eb), sel["spws"], [sel["field"]] if sel["field"] else None)
+
+    def _compute_flagging(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
+        from ..analysis.flagging import flag_fractions
+        from ..plots.flagging import flag_summary
+
+        return flag_summary(flag_fractions(self.vis(eb), sel["spws"], progress=progress))
+
+    # ---------------------------------------------------------------- waiting
+
+    def wait(self, timeout: float = 120.0) -> Any:
+        """Block until the background reads finish (for scripts and tests).
+
+        Examples
+        --------
+        >>> ex.wait().panels["visibilities"].data.head()   # doctest: +SKIP
+        """
+        end = time.monotonic() + timeout
+        while True:
+            pending = [f for f in self._futures.values() if not f.done()]
+            if not pending:
+                return self
+            pending[0].result(timeout=max(0.0, end - time.monotonic()))

@@ -1,0 +1,97 @@
+"""In-place updates of the explorer's panels: new data copied into the Bokeh sources already in the page instead of
+new figures (a patch of the data travels to the browser, not a new document).
+
+:class:`Update` carries source data for an existing panel; :func:`same_shape` says whether a new panel can be shown
+by copying its data into the old one's sources; :func:`copy_words` carries titles, axis labels and categorical
+factors; :func:`figures` walks a layout.
+
+Examples
+--------
+>>> from bokeh.layouts import column
+>>> from bokeh.plotting import figure
+>>> len(figures(column([figure(), figure()])))
+2
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..plots import Panel
+
+__all__ = ["Update", "same_shape", "add_box_select", "figures", "copy_words"]
+
+
+class Update:
+    """New data for an existing panel's sources (no new Bokeh models)."""
+
+    def __init__(self, data: Any, sources: dict[str, dict]):
+        self.data, self.sources = data, sources
+
+
+def same_shape(old: Panel, new: Panel) -> bool:
+    """Whether ``new`` can be shown by copying its data into ``old``'s sources: the same sources with the same
+    columns, the same builder, and the same figures (count and kind of axes)."""
+    if (old.kind or new.kind) and old.kind != new.kind:
+        return False
+    if set(old.sources) != set(new.sources):
+        return False
+    for k, src in new.sources.items():
+        o = old.sources[k]
+        if (o is None) != (src is None) or (o is not None and set(o.data) != set(src.data)):
+            return False
+    fo, fn = figures(old.layout), figures(new.layout)
+    return len(fo) == len(fn) and all(
+        type(a.x_range) is type(b.x_range) and type(a.y_range) is type(b.y_range) for a, b in zip(fo, fn)
+    )
+
+
+def add_box_select(panel: Panel) -> None:
+    """A box-select tool on the figures drawing the points (the 'mark' of mark, locate, flag)."""
+    from bokeh.models import BoxSelectTool
+
+    points = panel.sources["amp"]
+    for fig in figures(panel.layout):
+        renderers = [r for r in fig.renderers if getattr(r, "data_source", None) is points]
+        if renderers and not any(isinstance(t, BoxSelectTool) for t in fig.tools):
+            fig.add_tools(BoxSelectTool(renderers=renderers))
+
+
+def figures(layout: Any) -> list:
+    """The figures of a layout in reading order (rows, columns, grids and tabs walked depth first)."""
+    from bokeh.models import Plot
+
+    out: list = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, tuple):  # a GridBox child: (model, row, col)
+            node = node[0]
+        if isinstance(node, Plot):
+            out.append(node)
+            return
+        for attr in ("children", "tabs"):
+            for child in getattr(node, attr, None) or ():
+                walk(getattr(child, "child", child))  # a TabPanel holds its figure in .child
+
+    walk(layout)
+    return out
+
+
+def copy_words(old: Any, new: Any) -> None:
+    """What an in-place update must carry besides the data: figure titles, axis labels and categorical factors
+    (the spws of a heatmap: four selected spws are four columns, not the first one's)."""
+    from bokeh.models import FactorRange
+
+    for a, b in zip(figures(old), figures(new)):
+        if a.title is not None and b.title is not None and a.title.text != b.title.text:
+            a.title.text = b.title.text
+        for axes_a, axes_b in ((a.xaxis, b.xaxis), (a.yaxis, b.yaxis)):
+            for ax, bx in zip(axes_a, axes_b):
+                if ax.axis_label != bx.axis_label:
+                    ax.axis_label = bx.axis_label
+        for rng in ("x_range", "y_range"):
+            ra, rb = getattr(a, rng), getattr(b, rng)
+            if isinstance(ra, FactorRange) and isinstance(rb, FactorRange) and list(ra.factors) != list(rb.factors):
+                ra.factors = list(rb.factors)
+        if a.height != b.height:
+            a.height = b.height
