@@ -60,4 +60,4 @@ def test_tp_map_coverage_matches_the_raster(tp_eb):
     on_extent = np.abs(dra.arcsec[np.abs(dra.arcsec) < 100]).max()
     assert on.ra_offset_arcsec.abs().max() == pytest.approx(on_extent, abs=0.5)
     assert on.dec_offset_arcsec.max() == pytest.approx(ddec.arcsec.max(), abs=0.5)
-    assert "OFF position at (600" in panel.layout.title.text
+    assert "OFF at (600, 0)" in panel.layout.title.text

@@ -108,7 +108,7 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
 
     data, _ = tp_pointing_offsets(ds, centre)
     f = figure(
-        "map coverage: antenna pointings (ON source)",
+        "map coverage (ON source)",
         "RA offset (arcsec, east left)",
         "Dec offset (arcsec)",
         width=460,
@@ -127,7 +127,6 @@ def tp_map_coverage(ds, centre: tuple[float, float] | None = None) -> Panel:
         f.legend.click_policy = "hide"
     off = data[data.kind == "OFF"]
     if len(off):
-        f.title.text += (
-            f" — OFF position at ({off.ra_offset_arcsec.median():.0f}, {off.dec_offset_arcsec.median():.0f}) arcsec"
-        )
+        # short enough for the figure's width: a longer title is cut off in the page
+        f.title.text += f"; OFF at ({off.ra_offset_arcsec.median():.0f}, {off.dec_offset_arcsec.median():.0f})″"
     return Panel(bound_hovers(f), data, sources, title="TP map coverage", kind="tp_map_coverage")
