@@ -154,3 +154,95 @@ def test_run_shows_the_comparison_and_stop_leaves_nothing(alma_eb, tmp_path):
     assert long.run.state == "stopped" and "stopped" in long.status.value
     assert list((tmp_path / "stopped").iterdir()) == []
     assert long.comparison is None
+
+
+# ---------------------------------------------------------------- joint 12-m + 7-m imaging (issue 16)
+
+C_LIGHT = 299_792_458.0
+
+
+def _calibrated_ms(demo, array: str) -> list[str]:
+    """The calibrated MSs of the demo's member OUS of ``array``, listed from its folder (not from almaview's model)."""
+    member = next(m for m in demo.mous if m.array == array)
+    folder = Path(demo.root) / member.path / "calibrated"
+    return sorted(str(p) for p in folder.iterdir() if (p / "table.dat").is_file())
+
+
+def test_joint_12m_7m_call_lists_both_members_ms_and_images_the_7m_primary_beam(demo, tmp_path):
+    from casacore import tables
+
+    from almaview.imaging import predict_beam
+    from almaview.widgets.reimage import ReimagePanel
+
+    panel = ReimagePanel(demo, kind="cont", output=str(tmp_path / "out"))
+    options = panel.controls["members"].options
+    assert [label.split(" · ")[0] for label, _ in options] == ["12m", "7m"]  # no TP: tclean images interferometers
+    alone = _call(panel)
+    assert sorted(alone["vis"]) == _calibrated_ms(demo, "12m")
+    panel.controls["members"].value = tuple(uid for _, uid in options)
+    assert panel.members == [uid for _, uid in options] and panel.plan.joint
+    joint = _call(panel)
+    both = _calibrated_ms(demo, "12m") + _calibrated_ms(demo, "7m")
+    assert sorted(joint["vis"]) == sorted(both)
+    assert joint["field"] == FIELD and joint["spw"] == "1,2,3" and "12m+7m" in joint["imagename"]
+    # the field of view covers the 7 m primary beam (FWHM 1.13 lambda / D; D and lambda from the MSs' tables)
+    with tables.table(both[-1] + "/ANTENNA", ack=False) as t:
+        dish = float(t.getcol("DISH_DIAMETER").min())
+    with tables.table(both[-1] + "/SPECTRAL_WINDOW", ack=False) as t:
+        f_low = min(float(t.getcell("CHAN_FREQ", i).min()) for i in (1, 2, 3))
+    fwhm_7m = np.degrees(1.13 * C_LIGHT / f_low / dish) * 3600
+    cell = float(joint["cell"][0].removesuffix("arcsec"))
+    assert dish == 7.0 and joint["imsize"][0] * cell >= fwhm_7m
+    assert joint["imsize"][0] * cell > alone["imsize"][0] * float(alone["cell"][0].removesuffix("arcsec"))
+    # the predicted beam is the joint coverage's, and the text says the rms is an estimate combined from both
+    direct = predict_beam(both, field=FIELD, spw="1,2,3", robust=0.5, cell=joint["cell"], imsize=joint["imsize"])
+    np.testing.assert_allclose([panel.prediction.beam.major, panel.prediction.beam.minor], [direct.major, direct.minor])
+    assert "joint" in panel.prediction_html.value and "combined" in panel.prediction.delivered_origin
+    # back to the 12-m alone: the 12-m call again
+    panel.select(members=[options[0][1]])
+    assert _call(panel) == alone
+
+
+def _casa_beams(images: list[str]) -> list[tuple[float, float]]:
+    """(major, minor) arcsec of each image from CASA's own imhead, in a child process (not python-casacore's)."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from almaview import casa
+
+    casa.configure()
+    code = (
+        "import json, sys\nfrom almaview import casa\nt = casa.casatasks()\nout = []\n"
+        "for p in json.loads(sys.argv[1]):\n"
+        "    b = [t.imhead(imagename=p, mode='get', hdkey=k) for k in ('beammajor', 'beamminor')]\n"
+        "    out.append([q['value'] * (60.0 if q['unit'] == 'arcmin' else 3600.0 if q['unit'] == 'deg' else 1.0)"
+        " for q in b])\n"
+        "print('BEAMS' + json.dumps(out))\n"
+    )
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    proc = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(images)], capture_output=True, text=True, env=env, timeout=300
+    )
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BEAMS")), None)
+    assert line is not None, proc.stderr[-2000:]
+    return [tuple(b) for b in json.loads(line[5:])]
+
+
+@pytest.mark.skipif(not av.casa.available(), reason="joint imaging runs CASA's tclean")
+def test_joint_tclean_beam_lies_between_the_12m_and_the_7m_beams(demo, tmp_path):
+    from almaview.imaging import reimaging_plan, run_tclean
+
+    plan = reimaging_plan(demo, kind="cont", members=["12m", "7m"])
+    params = plan.parameters(niter=0, imsize=[64, 64], nsigma=None)
+    run = run_tclean(params, tmp_path / "joint", progress=False)
+    assert run.state == "done"
+    delivered = [
+        next(i.source for i in m.images if i.kind == "cont" and i.image_type == "pbcor" and i.field == FIELD)
+        for m in plan.members
+    ]
+    (j_maj, j_min), (a_maj, a_min), (c_maj, c_min) = _casa_beams([str(run.products["image"])] + delivered)
+    joint, beam_12m, beam_7m = j_maj * j_min, a_maj * a_min, c_maj * c_min
+    print(f"beam areas (arcsec^2): 12-m {beam_12m:.2f}, joint {joint:.2f}, 7-m {beam_7m:.2f}")
+    assert beam_12m < joint < beam_7m

@@ -43,6 +43,7 @@ _LAZY = {
     "RmsPrediction": ".tclean",
     "reimaging_plan": ".tclean",
     "reimaging_parameters": ".tclean",
+    "imaging_partners": ".tclean",
     "check_output_folder": ".tclean",
     "OutputInsideDelivery": ".tclean",
     "feather": ".combine",

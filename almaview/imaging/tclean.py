@@ -45,6 +45,7 @@ __all__ = [
     "RmsPrediction",
     "reimaging_plan",
     "reimaging_parameters",
+    "imaging_partners",
     "check_output_folder",
     "OutputInsideDelivery",
 ]
@@ -596,10 +597,15 @@ class RmsPrediction:
 
 
 class ReimagingPlan:
-    """Re-imaging one member OUS: the pipeline's (or heuristic) tclean call, the delivered image, the uv coverage
-    (read once and cached) and the predicted beam and rms for a robust/uvtaper choice.
+    """Re-imaging one member OUS, or several jointly (12-m + 7-m): the pipeline's (or heuristic) tclean call, the
+    delivered image, the uv coverage (read once and cached) and the predicted beam and rms for a robust/uvtaper
+    choice.
 
-    Build it with :func:`reimaging_plan`; the widget and ``almaview tclean`` share it.
+    ``also``: more member OUSs imaged together with ``member`` (e.g. the group's 7-m member beside the 12-m one).
+    A joint call lists every member's calibrated MSs in ``vis``, each with its weights as calibrated (no
+    re-weighting), and takes cell and imsize from the joint uv coverage (:func:`heuristic_parameters`: the
+    smallest dish sets the field of view, the longest baseline the cell); the spws and the starting robust are the
+    first member's. Build it with :func:`reimaging_plan`; the widget and ``almaview tclean`` share it.
     """
 
     def __init__(
@@ -610,10 +616,13 @@ class ReimagingPlan:
         field: str | None = None,
         spw: str | None = None,
         root: str | os.PathLike | None = None,
+        also: Iterable[Any] = (),
     ):
         if kind not in _KINDS:
             raise AlmaviewError(None, f"kind {kind!r}: expected 'cont' or 'cube'")
         self.member = member
+        #: every member OUS imaged (the first is ``member``; more than one: joint imaging)
+        self.members = [member] + [m for m in also if m is not member and m.uid != member.uid]
         self.kind = kind
         self.root = Path(root) if root is not None else _member_root(member)
         where = self.root or member.path
@@ -627,13 +636,28 @@ class ReimagingPlan:
                 where, f"member OUS {member.uid} has no field {field!r} (science fields: {', '.join(fields) or 'none'})"
             )
         self.field = field
-        self.vis = [str(eb.calibrated_ms) for eb in member.ebs if eb.calibrated_ms]
-        if not self.vis:
-            raise AlmaviewError(
-                where,
-                f"member OUS {member.uid} has no calibrated measurement set: restore the "
-                "calibration first (almaview restore) or point to the calibrated MSs",
-            )
+        self.vis = []
+        for m in self.members:
+            vis = [str(eb.calibrated_ms) for eb in m.ebs if eb.calibrated_ms]
+            if not vis:
+                raise AlmaviewError(
+                    (root and Path(root) / m.path) or m.path,
+                    f"member OUS {m.uid} has no calibrated measurement set: restore the "
+                    "calibration first (almaview restore) or point to the calibrated MSs",
+                )
+            if m is not member and field not in _fields(m, kind) and field not in [f.name for f in m.fields]:
+                raise AlmaviewError(
+                    (root and Path(root) / m.path) or m.path,
+                    f"member OUS {m.uid} ({m.array or 'array unknown'}) has no field {field!r}: it cannot be "
+                    "imaged jointly with " + member.uid,
+                )
+            if getattr(m, "array", None) == "TP":
+                raise AlmaviewError(
+                    (root and Path(root) / m.path) or m.path,
+                    f"member OUS {m.uid} is a Total Power (single-dish) observation: tclean images interferometer "
+                    "data; combine TP with an interferometer image by feathering (almaview.imaging.feather)",
+                )
+            self.vis += vis
         self.base = self._base(spw)
         self.spw = ",".join(_spw_ids(self.base.params.get("spw"))) or spw
         self.delivered = self._delivered_image()
@@ -642,37 +666,68 @@ class ReimagingPlan:
         self._delivered_rms: tuple[float | None, str] | None = None
 
     # ------------------------------------------------------------------ parameters
+    @property
+    def joint(self) -> bool:
+        """Whether more than one member OUS is imaged (12-m + 7-m)."""
+        return len(self.members) > 1
+
     def _base(self, spw: str | None) -> TcleanParameters:
         vis_dir = Path(self.vis[0]).parent
+        pipeline = None
         for log in self.member.scripts.casa_commands:
             try:
-                return pipeline_parameters(log, kind=self.kind, field=self.field, spw=spw, vis_dir=vis_dir)
+                pipeline = pipeline_parameters(log, kind=self.kind, field=self.field, spw=spw, vis_dir=vis_dir)
+                break
             except AlmaviewError:
                 continue
+        if pipeline is not None and not self.joint:
+            return pipeline
+        if spw is None and pipeline is not None:
+            spw = ",".join(_spw_ids(pipeline.params.get("spw")))
         if spw is None:
             im = next((i for i in self.member.images if i.kind == self.kind and i.field == self.field and i.spws), None)
             spw = ",".join(str(s) for s in im.spws) if im else None
-        return heuristic_parameters(
+        arrays = "+".join(str(m.array or "?") for m in self.members) if self.joint else ""
+        params = heuristic_parameters(
             self.vis if len(self.vis) > 1 else self.vis[0],
             field=self.field,
             spw=spw or "",
             specmode="mfs" if self.kind == "cont" else "cube",
-            imagename=f"{self.field}.{self.kind}",
+            imagename=f"{self.field}.{self.kind}" + (f".{arrays}" if arrays else ""),
         )
+        if pipeline is not None:  # joint: the first member's weighting and spectral set-up, the joint geometry
+            keep = (
+                "intent",
+                "weighting",
+                "robust",
+                "uvtaper",
+                "nchan",
+                "width",
+                "start",
+                "outframe",
+                "restfreq",
+                "deconvolver",
+                "nterms",
+            )
+            params = params.with_(**{k: pipeline.params[k] for k in keep if k in pipeline.params})
+            params = TcleanParameters(params.params, f"heuristics (joint {arrays}) + {pipeline.origin}")
+        elif self.joint:
+            params = TcleanParameters(params.params, f"heuristics (joint {arrays})")
+        return params
 
-    def _delivered_image(self) -> Any:
+    def _delivered_image(self, member: Any = None) -> Any:
+        member = member if member is not None else self.member
         spws = tuple(int(s) for s in _spw_ids(self.base.params.get("spw")) if s.isdigit())
-        cands = [
-            i for i in self.member.images if i.kind == self.kind and i.field == self.field and i.image_type == "pbcor"
-        ]
+        cands = [i for i in member.images if i.kind == self.kind and i.field == self.field and i.image_type == "pbcor"]
         return next((i for i in cands if tuple(i.spws or ()) == spws), cands[0] if cands else None)
 
-    def _sibling(self, image_type: str) -> Any:
-        d = self.delivered
+    def _sibling(self, image_type: str, member: Any = None, delivered: Any = None) -> Any:
+        member = member if member is not None else self.member
+        d = delivered if delivered is not None else self.delivered
         return next(
             (
                 i
-                for i in self.member.images
+                for i in member.images
                 if d is not None
                 and i.image_type == image_type
                 and i.kind == d.kind
@@ -702,6 +757,8 @@ class ReimagingPlan:
         r0, t0 = self.pipeline_weighting
         r = r0 if robust is None else robust
         name = f"{self.field}.spw{self.spw.replace(',', '_')}.{self.kind}"
+        if self.joint:
+            name += "." + "+".join(str(m.array or m.uid) for m in self.members)
         name += f".robust{float(r):g}" if not isinstance(r, str) else f".{r}"
         t = uvtaper if uvtaper not in (None, "") else t0
         if t:
@@ -762,20 +819,35 @@ class ReimagingPlan:
         """(rms in Jy/beam, origin): measured on the delivered image, else the README's achieved rms.
 
         Measured: robust rms (:func:`almaview.io.image_statistics`) of the flat-noise image pbcor x pb where
-        pb >= 0.3, outside the delivered clean mask (all channels of a cube).
+        pb >= 0.3, outside the delivered clean mask (all channels of a cube). Joint imaging: no delivered image
+        holds the joint noise; the members' rms are combined as independent measurements,
+        ``1/rms^2 = sum 1/rms_i^2`` (natural weighting, the same field), an estimate the summary says it is.
         """
         if self._delivered_rms is None:
-            self._delivered_rms = self._measure()
+            if not self.joint:
+                self._delivered_rms = self._measure(self.member, self.delivered)
+            else:
+                got = [self._measure(m, self._delivered_image(m)) for m in self.members]
+                if any(r is None or not r > 0 for r, _ in got):
+                    missing = [m.uid for m, (r, _) in zip(self.members, got) if r is None or not r > 0]
+                    self._delivered_rms = (None, f"no delivered rms of member {', '.join(missing)} to combine")
+                else:
+                    rms = sum(float(r) ** -2 for r, _ in got) ** -0.5
+                    parts = "; ".join(
+                        f"{m.array or m.uid} {r * 1e3:.3g} mJy/beam" for m, (r, _) in zip(self.members, got)
+                    )
+                    self._delivered_rms = (rms, f"combined from the members' delivered rms ({parts})")
         return self._delivered_rms
 
-    def _measure(self) -> tuple[float | None, str]:
+    def _measure(self, member: Any, delivered: Any) -> tuple[float | None, str]:
         import numpy as np
 
         from ..io.image import image_statistics, open_image
 
-        if self.delivered is not None:
-            pbcor = open_image(self.delivered.source)
-            pb_item, mask_item = self._sibling("pb"), self._sibling("mask")
+        if delivered is not None:
+            pbcor = open_image(delivered.source)
+            pb_item = self._sibling("pb", member, delivered)
+            mask_item = self._sibling("mask", member, delivered)
             excluded = ~np.isfinite(pbcor.values)
             flat = pbcor
             if pb_item is not None:
@@ -787,8 +859,8 @@ class ReimagingPlan:
             rms = image_statistics(flat, mask=excluded).rms
             if rms == rms and rms > 0:
                 what = "flat-noise (pbcor x pb)" if pb_item is not None else "pbcor"
-                return float(rms), f"measured on the delivered {what} image {Path(self.delivered.source).name}"
-        readme = self.member.readme
+                return float(rms), f"measured on the delivered {what} image {Path(delivered.source).name}"
+        readme = member.readme
         for line in (readme.achieved_rms or []) if readme else []:
             m = _README_RMS.search(line)
             if m and m.group(1).strip() == self.field and m.group(2).lower() == self.kind:
@@ -893,19 +965,81 @@ def _pick_member(source: Any, kind: str, field: str | None) -> tuple[Any, Path |
     raise AlmaviewError(root, "has no member OUS with a calibrated measurement set: restore the calibration first")
 
 
+def imaging_partners(delivery: Any, member: Any) -> list[Any]:
+    """The member OUSs of ``member``'s group that tclean can image jointly with it: interferometric (not TP), with a
+    calibrated MS and one of ``member``'s science fields; ``member`` first, then in the delivery's order.
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> d = av.open_delivery(av.demo.build())                                       # doctest: +SKIP
+    >>> [m.array for m in imaging_partners(d, d.mous[0])]                            # doctest: +SKIP
+    ['12m', '7m']
+    """
+    fields = set(_fields(member, "cont")) | set(_fields(member, "cube"))
+    out = [member]
+    for m in getattr(delivery, "mous", []):
+        if m is member or m.uid == member.uid or m.group != member.group or getattr(m, "array", None) == "TP":
+            continue
+        if not any(eb.calibrated_ms for eb in m.ebs):
+            continue
+        if fields & (set(_fields(m, "cont")) | set(_fields(m, "cube"))):
+            out.append(m)
+    return out
+
+
+def _resolve_members(source: Any, members: Iterable[Any]) -> list[Any]:
+    """``members`` (MemberOUS objects, uids or array names such as '7m') as member OUSs of ``source``."""
+    known = list(getattr(source, "mous", [])) or ([source] if hasattr(source, "ebs") else [])
+    out = []
+    for want in members:
+        if hasattr(want, "ebs"):
+            out.append(want)
+            continue
+        hits = [m for m in known if want in (m.uid, m.array) or m.uid.endswith(str(want))]
+        if len(hits) != 1:
+            names = ", ".join(f"{m.uid} ({m.array})" for m in known)
+            raise AlmaviewError(
+                getattr(source, "root", None),
+                f"member {want!r} matches {len(hits)} member OUSs (give a uid or an array name; members: {names})",
+            )
+        out.append(hits[0])
+    return out
+
+
 def reimaging_plan(
-    member_or_delivery: Any, *, kind: str = "cont", field: str | None = None, spw: str | None = None
+    member_or_delivery: Any,
+    *,
+    kind: str = "cont",
+    field: str | None = None,
+    spw: str | None = None,
+    members: Iterable[Any] | None = None,
 ) -> ReimagingPlan:
     """A :class:`ReimagingPlan` for a delivery (path or ``av.open_delivery``) or one member OUS.
 
     With a delivery, the first member OUS with a calibrated MS and ``field`` (or an image of ``kind``) is used.
+    ``members``: image these member OUSs jointly (uids, array names such as ``["12m", "7m"]``, or MemberOUS
+    objects; see :func:`imaging_partners` for the ones that fit); the first one's pipeline call and delivered
+    image are the reference.
 
     Examples
     --------
     >>> import almaview as av
     >>> plan = reimaging_plan(av.open_delivery("2023.1.01234.S"), kind="cont")   # doctest: +SKIP
     >>> plan.predict(robust=-0.5).summary()                                     # doctest: +SKIP
+    >>> joint = reimaging_plan(av.demo.build(), members=["12m", "7m"])           # doctest: +SKIP
+    >>> joint.parameters().params["vis"]                                         # doctest: +SKIP
     """
+    if isinstance(member_or_delivery, (str, os.PathLike)):
+        from ..delivery import open_delivery
+
+        member_or_delivery = open_delivery(member_or_delivery)
+    chosen = _resolve_members(member_or_delivery, members) if members else []
+    if chosen:
+        root = Path(member_or_delivery.root) if getattr(member_or_delivery, "root", None) else None
+        if hasattr(member_or_delivery, "ebs") and hasattr(member_or_delivery, "scripts"):
+            root = None
+        return ReimagingPlan(chosen[0], kind=kind, field=field, spw=spw, root=root, also=chosen[1:])
     member, root = _pick_member(member_or_delivery, kind, field)
     return ReimagingPlan(member, kind=kind, field=field, spw=spw, root=root)
 
@@ -919,6 +1053,7 @@ def reimaging_parameters(
     robust: Any = None,
     uvtaper: Any = None,
     nsigma: float | None = None,
+    members: Iterable[Any] | None = None,
     **choices: Any,
 ) -> TcleanParameters:
     """tclean parameters to re-image a delivery: the member's hif_makeimages call from casa_commands.log when there is
@@ -927,7 +1062,8 @@ def reimaging_parameters(
     ``nsigma`` sets ``threshold = nsigma x predicted rms``, where predicted rms = the delivered image's rms (robust
     rms of pbcor x pb, pb >= 0.3, outside the clean mask; else the README's achieved rms) x the relative
     sensitivity of the new robust/uvtaper / that of the pipeline's, both from :func:`predict_beam` on the
-    call's cell and imsize. Other keywords go to :meth:`TcleanParameters.apply`.
+    call's cell and imsize. ``members``: image several member OUSs jointly (see :func:`reimaging_plan`). Other
+    keywords go to :meth:`TcleanParameters.apply`.
 
     Examples
     --------
@@ -936,5 +1072,5 @@ def reimaging_parameters(
     >>> p.params["threshold"]                                                                       # doctest: +SKIP
     '1.44mJy'
     """
-    plan = reimaging_plan(member_or_delivery, kind=kind, field=field, spw=spw)
+    plan = reimaging_plan(member_or_delivery, kind=kind, field=field, spw=spw, members=members)
     return plan.parameters(robust=robust, uvtaper=uvtaper, nsigma=nsigma, **choices)

@@ -21,11 +21,13 @@ import threading
 import types
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import ipywidgets as W
+import traitlets
 
 from ..errors import AlmaviewError
+from ._base import AppBase, reacts
 
 __all__ = ["ReimagePanel", "reimage"]
 
@@ -36,14 +38,43 @@ def _css(name: str) -> str:
     return "almaview-control-" + name.replace(" ", "-").replace("(", "").replace(")", "").replace(".", "")
 
 
-class ReimagePanel:
-    """Re-image a member OUS (or the first suitable one of a delivery) of ``kind`` 'cont' or 'cube'.
+class ReimagePanel(AppBase):
+    """Re-image a member OUS (or the first suitable one of a delivery) of ``kind`` 'cont' or 'cube', alone or
+    jointly with the group's other interferometric members (12-m + 7-m: the ``members`` key).
 
-    ``controls`` (by description): kind, field, robust, uvtaper, niter, nsigma, deconvolver, specmode, nchan,
-    width, start, use cont.dat, output folder, run, stop. ``call`` is the tclean call shown, ``prediction`` the
-    predicted beam/rms, ``run`` the :class:`~almaview.imaging.TcleanRun`, ``comparison`` the Bokeh Panel shown
-    when a run is done, ``message`` the last error/notice (text, never a traceback).
+    The state (the public selection keys, :meth:`select` sets several at once): ``kind``, ``field``, ``members``
+    (uids), ``robust``, ``uvtaper``, ``niter``, ``nsigma``, ``cell``, ``imsize``, ``deconvolver``, ``specmode``,
+    ``nchan``, ``width``, ``spectral_start`` (tclean's ``start``), ``use_contdat``, ``output``. ``controls`` (by description): kind, field,
+    members, robust, uvtaper, niter, nsigma, deconvolver, specmode, nchan, width, start, use cont.dat, output
+    folder, run, stop. ``call`` is the tclean call shown, ``prediction`` the predicted beam/rms, ``run`` the
+    :class:`~almaview.imaging.TcleanRun`, ``comparison`` the Bokeh Panel shown when a run is done, ``message`` the
+    last error/notice (text, never a traceback).
+
+    Examples
+    --------
+    >>> import almaview as av
+    >>> panel = ReimagePanel(av.open_delivery(av.demo.build()))               # doctest: +SKIP
+    >>> panel.select(members=[m.uid for m in panel.partners], robust=-0.5)    # doctest: +SKIP
+    >>> panel.call                                                            # doctest: +SKIP
     """
+
+    kind = traitlets.Unicode("cont").tag(state=True)
+    field = traitlets.Unicode("").tag(state=True)
+    members = traitlets.List(traitlets.Unicode()).tag(state=True)
+    robust = traitlets.Float(0.5).tag(state=True)
+    uvtaper = traitlets.Unicode("").tag(state=True)
+    niter = traitlets.Int(0).tag(state=True)
+    nsigma = traitlets.Float(2.0).tag(state=True)
+    cell = traitlets.Unicode("").tag(state=True)
+    imsize = traitlets.Int(128).tag(state=True)
+    deconvolver = traitlets.Unicode("hogbom").tag(state=True)
+    specmode = traitlets.Unicode("cube").tag(state=True)
+    nchan = traitlets.Int(-1).tag(state=True)
+    width = traitlets.Unicode("").tag(state=True)
+    #: tclean's ``start`` (the trait cannot be called ``start``: that is the method that runs tclean)
+    spectral_start = traitlets.Unicode("").tag(state=True)
+    use_contdat = traitlets.Bool(False).tag(state=True)
+    output = traitlets.Unicode("").tag(state=True)
 
     def __init__(
         self,
@@ -53,13 +84,20 @@ class ReimagePanel:
         field: str | None = None,
         output: str | None = None,
         poll_interval: float = 0.5,
+        members: Sequence[Any] | None = None,
     ):
-        from ..imaging.tclean import reimaging_plan
+        from ..imaging.tclean import _resolve_members, imaging_partners, reimaging_plan
 
+        plan = reimaging_plan(member_or_delivery, kind=kind, field=field, members=members)
+        #: the member OUSs that can be imaged with the first one (same group, interferometric, a shared field)
+        self.partners = list(plan.members)
+        if hasattr(member_or_delivery, "mous"):
+            self.partners += [m for m in imaging_partners(member_or_delivery, plan.member) if m not in plan.members]
         self.source = member_or_delivery
         self.poll_interval = poll_interval
-        self.plan = reimaging_plan(member_or_delivery, kind=kind, field=field)
-        self._plans: dict[tuple[str, str], Any] = {(self.plan.kind, self.plan.field): self.plan}
+        self.plan = plan
+        self._plans: dict[tuple, Any] = {self._plan_key(plan.kind, plan.field, plan.members): plan}
+        self._resolve = _resolve_members
         self.params: Any = None
         self.prediction: Any = None
         self.run: Any = None
@@ -68,81 +106,128 @@ class ReimagePanel:
         self.timings: dict[str, float] = {}
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
-        self._updating = False
         self._output_refused = False
+        super().__init__()
         from ._bokeh import load_bokehjs
 
         load_bokehjs()  # now, from the kernel's thread: the comparison arrives later from the follower thread
-        self._build(output)
-        self._reset_controls()
-        self.update()
+        with self.batch():
+            self.kind, self.field = plan.kind, plan.field
+            self.members = [m.uid for m in plan.members]
+            self.output = output or self._default_output()
+            self._build()
+            self._reset_to_plan()
+        if self.params is None and not self.message:  # nothing changed from the traits' defaults: compute once
+            self.update()
+
+    @staticmethod
+    def _plan_key(kind: str, field: str, members: Sequence[Any]) -> tuple:
+        return (kind, field, tuple(m.uid for m in members))
+
+    def _default_output(self) -> str:
+        arrays = "+".join(str(m.array or m.uid) for m in self.plan.members) if self.plan.joint else ""
+        return str(Path("reimaging") / (f"{self.plan.field}_{self.plan.kind}" + (f"_{arrays}" if arrays else "")))
+
+    @property
+    def widget(self) -> ReimagePanel:
+        """The panel itself (an ipywidgets VBox; kept for code written when the panel held one)."""
+        return self
 
     # ------------------------------------------------------------------ layout
-    def _build(self, output: str | None) -> None:
+    def _build(self) -> None:
         style = {"description_width": "initial"}
         c: dict[str, Any] = {}
-        c["kind"] = W.ToggleButtons(description="kind", options=["cont", "cube"], value=self.plan.kind, style=style)
-        c["field"] = W.Dropdown(description="field", options=self._field_options(), value=self.plan.field, style=style)
-        c["robust"] = W.FloatSlider(
-            description="robust",
-            min=-2.0,
-            max=2.0,
-            step=0.1,
-            value=0.5,
-            continuous_update=False,
-            readout_format=".1f",
-            style=style,
+        self.bind("kind", W.ToggleButtons(description="kind", options=["cont", "cube"], style=style))
+        self.bind("field", W.Dropdown(description="field", options=self._field_options(), style=style))
+        labels = [(f"{m.array or '?'} · {m.uid}", m.uid) for m in self.partners]
+        self.bind(
+            "members",
+            W.SelectMultiple(
+                description="members",
+                options=labels,
+                rows=min(max(len(labels), 1), 4),
+                style=style,
+                layout=W.Layout(width="380px", display="" if len(labels) > 1 else "none"),
+                tooltip="image these member OUSs together (12-m + 7-m): every member's calibrated MSs in vis",
+            ),
+            to_control=tuple,
+            from_control=list,
         )
-        c["uvtaper"] = W.Text(
-            description="uvtaper",
-            placeholder="e.g. 1arcsec (empty: none)",
-            style=style,
-            continuous_update=False,
-            layout=W.Layout(width="260px"),
+        self.bind(
+            "robust",
+            W.FloatSlider(
+                description="robust",
+                min=-2.0,
+                max=2.0,
+                step=0.1,
+                continuous_update=False,
+                readout_format=".1f",
+                style=style,
+            ),
         )
-        c["niter"] = W.BoundedIntText(
-            description="niter", min=0, max=10**9, value=0, style=style, layout=W.Layout(width="170px")
+        self.bind(
+            "uvtaper",
+            W.Text(
+                description="uvtaper",
+                placeholder="e.g. 1arcsec (empty: none)",
+                style=style,
+                continuous_update=False,
+                layout=W.Layout(width="260px"),
+            ),
         )
-        c["nsigma"] = W.BoundedFloatText(
-            description="nsigma",
-            min=0.0,
-            max=1000.0,
-            step=0.5,
-            value=2.0,
-            style=style,
-            layout=W.Layout(width="150px"),
-            tooltip="threshold = nsigma x predicted rms (0: keep the pipeline's)",
+        self.bind(
+            "niter",
+            W.BoundedIntText(description="niter", min=0, max=10**9, style=style, layout=W.Layout(width="170px")),
         )
-        c["cell"] = W.Text(description="cell", style=style, continuous_update=False, layout=W.Layout(width="170px"))
-        c["imsize"] = W.BoundedIntText(
-            description="imsize", min=16, max=16384, value=128, style=style, layout=W.Layout(width="150px")
+        self.bind(
+            "nsigma",
+            W.BoundedFloatText(
+                description="nsigma",
+                min=0.0,
+                max=1000.0,
+                step=0.5,
+                style=style,
+                layout=W.Layout(width="150px"),
+                tooltip="threshold = nsigma x predicted rms (0: keep the pipeline's)",
+            ),
         )
-        c["deconvolver"] = W.Dropdown(
-            description="deconvolver", options=list(DECONVOLVERS), style=style, layout=W.Layout(width="220px")
+        self.bind(
+            "cell", W.Text(description="cell", style=style, continuous_update=False, layout=W.Layout(width="170px"))
         )
-        c["specmode"] = W.Dropdown(
-            description="specmode",
-            options=["cube", "cubedata"],
-            value="cube",
-            style=style,
-            layout=W.Layout(width="200px"),
+        self.bind(
+            "imsize",
+            W.BoundedIntText(description="imsize", min=16, max=16384, style=style, layout=W.Layout(width="150px")),
         )
-        c["nchan"] = W.IntText(description="nchan", value=-1, style=style, layout=W.Layout(width="130px"))
-        c["width"] = W.Text(description="width", style=style, continuous_update=False, layout=W.Layout(width="150px"))
-        c["start"] = W.Text(description="start", style=style, continuous_update=False, layout=W.Layout(width="170px"))
-        c["use cont.dat"] = W.Checkbox(description="use cont.dat", value=False, indent=False)
-        c["output folder"] = W.Text(
-            description="output folder",
-            style=style,
-            continuous_update=False,
-            value=output or str(Path("reimaging") / f"{self.plan.field}_{self.plan.kind}"),
-            layout=W.Layout(width="420px"),
+        self.bind(
+            "deconvolver",
+            W.Dropdown(
+                description="deconvolver", options=list(DECONVOLVERS), style=style, layout=W.Layout(width="220px")
+            ),
         )
+        self.bind(
+            "specmode",
+            W.Dropdown(
+                description="specmode", options=["cube", "cubedata"], style=style, layout=W.Layout(width="200px")
+            ),
+        )
+        self.bind("nchan", W.IntText(description="nchan", style=style, layout=W.Layout(width="130px")))
+        self.bind(
+            "width", W.Text(description="width", style=style, continuous_update=False, layout=W.Layout(width="150px"))
+        )
+        self.bind(
+            "spectral_start",
+            W.Text(description="start", style=style, continuous_update=False, layout=W.Layout(width="170px")),
+        )
+        self.bind("use_contdat", W.Checkbox(description="use cont.dat", indent=False))
+        self.bind(
+            "output",
+            W.Text(description="output folder", style=style, continuous_update=False, layout=W.Layout(width="420px")),
+        )
+        c = self.controls
         c["run"] = W.Button(description="run", button_style="primary", icon="play")
         c["stop"] = W.Button(description="stop", button_style="danger", icon="stop", disabled=True)
         for name, w in c.items():
             w.add_class(_css(name))
-        self.controls = c
         self.call_text = W.Textarea(
             description="tclean call", disabled=True, style=style, layout=W.Layout(width="100%", height="140px")
         )
@@ -154,80 +239,87 @@ class ReimagePanel:
         self.status = W.Label("")
         self.result = W.VBox([])
         self.cube_box = W.HBox([c["specmode"], c["nchan"], c["width"], c["start"]])
-        for name in (
-            "robust",
-            "uvtaper",
-            "niter",
-            "nsigma",
-            "cell",
-            "imsize",
-            "deconvolver",
-            "specmode",
-            "nchan",
-            "width",
-            "start",
-            "use cont.dat",
-        ):
-            c[name].observe(lambda ch: self.update(), "value")
-        c["kind"].observe(lambda ch: self._plan_changed(), "value")
-        c["field"].observe(lambda ch: self._plan_changed(), "value")
-        c["output folder"].observe(lambda ch: self._check_output(), "value")
         c["run"].on_click(lambda _: self.start())
         c["stop"].on_click(lambda _: self.stop())
-        self.widget = W.VBox(
-            [
-                W.HBox([c["kind"], c["field"]]),
-                W.HBox([c["robust"], c["uvtaper"], c["nsigma"]]),
-                W.HBox([c["niter"], c["cell"], c["imsize"], c["deconvolver"], c["use cont.dat"]]),
-                self.cube_box,
-                self.prediction_html,
-                self.call_text,
-                W.HBox([c["output folder"], c["run"], c["stop"]]),
-                W.HBox([self.progress, self.status]),
-                self.message_html,
-                self.result,
-            ]
-        )
-        self.widget.add_class("almaview-reimage")
+        self.children = [
+            W.HBox([c["kind"], c["field"], c["members"]]),
+            W.HBox([c["robust"], c["uvtaper"], c["nsigma"]]),
+            W.HBox([c["niter"], c["cell"], c["imsize"], c["deconvolver"], c["use cont.dat"]]),
+            self.cube_box,
+            self.prediction_html,
+            self.call_text,
+            W.HBox([c["output folder"], c["run"], c["stop"]]),
+            W.HBox([self.progress, self.status]),
+            self.message_html,
+            self.result,
+        ]
+        self.add_class("almaview-reimage")
 
     def _field_options(self) -> list[str]:
         from ..imaging.tclean import _fields
 
         return _fields(self.plan.member, self.plan.kind) or [self.plan.field]
 
-    def _reset_controls(self) -> None:
-        """Controls follow the plan's starting call (pipeline's or heuristic) after a kind/field change."""
+    def _reset_to_plan(self) -> None:
+        """The choices follow the plan's starting call (pipeline's or heuristic) after a kind/field/members change."""
         p = self.plan.base.params
         c = self.controls
-        self._updating = True
-        try:
-            robust, taper = self.plan.pipeline_weighting
-            c["robust"].value = robust if isinstance(robust, float) else 0.5
-            c["uvtaper"].value = str(taper or "")
-            c["niter"].value = int(p.get("niter", 0) or 0)
-            cell = p.get("cell", "")
-            c["cell"].value = str(cell[0] if isinstance(cell, list) and cell else cell)
-            imsize = p.get("imsize", 128)
-            c["imsize"].value = int(imsize[0] if isinstance(imsize, list) else imsize)
-            dec = p.get("deconvolver", "hogbom")
-            if dec not in c["deconvolver"].options:
-                c["deconvolver"].options = list(c["deconvolver"].options) + [dec]
-            c["deconvolver"].value = dec
-            cube = self.plan.kind == "cube"
-            c["specmode"].value = (
-                p.get("specmode", "cube") if cube and p.get("specmode") in ("cube", "cubedata") else "cube"
-            )
-            c["nchan"].value = int(p.get("nchan", -1)) if cube else -1
-            c["width"].value = str(p.get("width", "")) if cube else ""
-            c["start"].value = str(p.get("start", "")) if cube else ""
-            self.cube_box.layout.display = None if cube else "none"
-            ranges = self.plan.continuum_ranges()
-            c["use cont.dat"].disabled = cube or ranges is None
-            c["use cont.dat"].value = False
-        finally:
-            self._updating = False
+        robust, taper = self.plan.pipeline_weighting
+        cell = p.get("cell", "")
+        imsize = p.get("imsize", 128)
+        dec = p.get("deconvolver", "hogbom")
+        if dec not in c["deconvolver"].options:
+            c["deconvolver"].options = list(c["deconvolver"].options) + [dec]
+        cube = self.plan.kind == "cube"
+        self.robust = robust if isinstance(robust, float) else 0.5
+        self.uvtaper = str(taper or "")
+        self.niter = int(p.get("niter", 0) or 0)
+        self.cell = str(cell[0] if isinstance(cell, list) and cell else cell)
+        self.imsize = int(imsize[0] if isinstance(imsize, list) else imsize)
+        self.deconvolver = dec
+        self.specmode = p.get("specmode", "cube") if cube and p.get("specmode") in ("cube", "cubedata") else "cube"
+        self.nchan = int(p.get("nchan", -1)) if cube else -1
+        self.width = str(p.get("width", "")) if cube else ""
+        self.spectral_start = str(p.get("start", "")) if cube else ""
+        self.use_contdat = False
+        self.cube_box.layout.display = None if cube else "none"
+        c["use cont.dat"].disabled = cube or self.plan.continuum_ranges() is None
 
     # ------------------------------------------------------------------ state
+    @reacts("kind", "field", "members")
+    def _plan_changed(self) -> None:
+        from ..imaging.tclean import ReimagingPlan
+
+        if not self.members:  # nothing chosen: the reference member again
+            self.members = [self.plan.member.uid]
+            return
+        old = self.plan
+        try:
+            chosen = self._resolve(self.source, [m for m in self.partners if m.uid in self.members])
+            key = self._plan_key(self.kind, self.field, chosen)
+            if key not in self._plans:
+                new = ReimagingPlan(chosen[0], kind=self.kind, field=self.field, root=old.root, also=chosen[1:])
+                new._coverage = old._coverage  # the same uv data: one read per field/spw/MS set
+                self._plans[key] = new
+        except AlmaviewError as err:
+            self._show_message(_what_to_do(err))
+            return
+        if self._plans[key] is old:
+            return
+        default = self.output == self._default_output()
+        self.plan = self._plans[key]
+        self.controls["field"].options = self._field_options()
+        if default or self.output.startswith("reimaging"):
+            self.output = self._default_output()
+        self._reset_to_plan()
+
+    def apply(self, changed: set[str]) -> None:
+        """Recompute what the changed keys affect: the output folder check alone, else the call and prediction."""
+        if changed <= {"output"}:
+            self._check_output()
+        else:
+            self.update()
+
     @property
     def call(self) -> str:
         """The tclean call shown (exact text)."""
@@ -241,31 +333,30 @@ class ReimagePanel:
         >>> panel.choices()["robust"]   # doctest: +SKIP
         0.5
         """
-        c = self.controls
         out: dict[str, Any] = dict(
-            robust=round(float(c["robust"].value), 3),
-            uvtaper=c["uvtaper"].value.strip(),
-            niter=int(c["niter"].value),
-            deconvolver=c["deconvolver"].value,
+            robust=round(float(self.robust), 3),
+            uvtaper=self.uvtaper.strip(),
+            niter=int(self.niter),
+            deconvolver=self.deconvolver,
         )
         p = self.plan.base.params
-        cell, imsize = c["cell"].value.strip(), int(c["imsize"].value)
+        cell, imsize = self.cell.strip(), int(self.imsize)
         base_cell = p.get("cell", "")
         if cell and cell != str(base_cell[0] if isinstance(base_cell, list) and base_cell else base_cell):
             out["cell"] = [cell]
         base_imsize = p.get("imsize", 0)
         if imsize != int(base_imsize[0] if isinstance(base_imsize, list) else base_imsize or 0):
             out["imsize"] = [imsize, imsize]
-        nsigma = float(c["nsigma"].value)
+        nsigma = float(self.nsigma)
         out["nsigma"] = nsigma if nsigma > 0 else None
         if self.plan.kind == "cube":
-            out["specmode"] = c["specmode"].value
-            out["nchan"] = int(c["nchan"].value)
-            for name in ("width", "start"):
-                text = c[name].value.strip()
+            out["specmode"] = self.specmode
+            out["nchan"] = int(self.nchan)
+            for name, key in (("width", "width"), ("start", "spectral_start")):
+                text = getattr(self, key).strip()
                 if text:
                     out[name] = int(text) if text.lstrip("-").isdigit() else text
-        elif c["use cont.dat"].value:
+        elif self.use_contdat:
             out["contdat"] = self.plan.continuum_ranges()
         return out
 
@@ -275,9 +366,7 @@ class ReimagePanel:
         self.message_html.value = f'<span style="color:{colour}">{html.escape(text)}</span>' if text else ""
 
     def update(self) -> None:
-        """Recompute the call and the predicted beam/rms from the controls (called on every change)."""
-        if self._updating:
-            return
+        """Recompute the call and the predicted beam/rms from the state (called after every change)."""
         t0 = time.perf_counter()
         try:
             ch = self.choices()
@@ -297,8 +386,13 @@ class ReimagePanel:
         self.call_text.value = params.call()
         pred = self.prediction
         rms = "unknown" if pred.predicted_rms is None else f"{pred.predicted_rms * 1e3:.3g} mJy/beam"
+        joint = (
+            f"<b>joint</b> {html.escape(' + '.join(str(m.array or m.uid) for m in self.plan.members))} · "
+            if self.plan.joint
+            else ""
+        )
         self.prediction_html.value = (
-            f'<b>predicted beam</b> {pred.beam.major:.2f}" × {pred.beam.minor:.2f}" PA {pred.beam.pa:.0f}° · '
+            f'{joint}<b>predicted beam</b> {pred.beam.major:.2f}" × {pred.beam.minor:.2f}" PA {pred.beam.pa:.0f}° · '
             f"<b>predicted rms</b> {rms} · threshold {html.escape(str(params.params.get('threshold', '')))}"
             f"<br><small>{html.escape(pred.summary())}</small>"
         )
@@ -306,30 +400,9 @@ class ReimagePanel:
         self._check_output()
         self.timings["update"] = time.perf_counter() - t0
 
-    def _plan_changed(self) -> None:
-        from ..imaging.tclean import ReimagingPlan
-
-        kind, field = self.controls["kind"].value, self.controls["field"].value
-        key = (kind, field)
-        try:
-            if key not in self._plans:
-                old = self.plan
-                new = ReimagingPlan(old.member, kind=kind, field=field, root=old.root)
-                new._coverage = old._coverage  # the same uv data: one read per field/spw
-                self._plans[key] = new
-        except AlmaviewError as err:
-            self._show_message(_what_to_do(err))
-            return
-        self.plan = self._plans[key]
-        folder = self.controls["output folder"]
-        if folder.value.startswith("reimaging"):
-            folder.value = str(Path("reimaging") / f"{self.plan.field}_{self.plan.kind}")
-        self._reset_controls()
-        self.update()
-
     def _check_output(self) -> Path | None:
         try:
-            out = self.plan.check_output(self.controls["output folder"].value.strip() or ".")
+            out = self.plan.check_output(self.output.strip() or ".")
         except AlmaviewError as err:
             self._show_message(_what_to_do(err))
             self._output_refused = True
@@ -453,14 +526,6 @@ class ReimagePanel:
             note = f"left: delivered {Path(delivered.source).name} · right: {Path(products[key]).name}"
         self.result.children = (W.HTML(f"<small>{html.escape(note)}</small>"), _bokeh(self.comparison.layout))
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser
-        from IPython.display import display
-
-        from ._bokeh import load_bokehjs
-
-        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
-        display(self.widget)
-
 
 def _bokeh(layout: Any) -> Any:
     from ._bokeh import bokeh_view
@@ -476,9 +541,15 @@ def _what_to_do(err: AlmaviewError) -> str:
 
 
 def reimage(
-    member_or_delivery: Any, *, kind: str = "cont", field: str | None = None, output: str | None = None
+    member_or_delivery: Any,
+    *,
+    kind: str = "cont",
+    field: str | None = None,
+    output: str | None = None,
+    members: Sequence[Any] | None = None,
 ) -> ReimagePanel:
-    """The re-imaging panel for a delivery (path or ``av.open_delivery``) or a member OUS.
+    """The re-imaging panel for a delivery (path or ``av.open_delivery``) or a member OUS; ``members`` (uids or
+    array names, e.g. ``["12m", "7m"]``) starts it on joint imaging of those member OUSs.
 
     Examples
     --------
@@ -490,7 +561,7 @@ def reimage(
 
     if isinstance(member_or_delivery, (str, os.PathLike)):
         member_or_delivery = open_delivery(member_or_delivery)
-    return ReimagePanel(member_or_delivery, kind=kind, field=field, output=output)
+    return ReimagePanel(member_or_delivery, kind=kind, field=field, output=output, members=members)
 
 
 class _CallableModule(types.ModuleType):
