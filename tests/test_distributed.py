@@ -26,7 +26,7 @@ def test_reduction_under_local_cluster_equals_single_process(alma_eb):
     tree = av.open_ms(alma_eb.ms, chunks={"time": 16})
     ds = tree["spw_0"].ds
     amp = abs(ds.VISIBILITY_CORRECTED).where(~ds.FLAG).mean("frequency")
-    flagged = ds.FLAG.sum(("time", "baseline"))
+    flagged = ds.FLAG.sum(("time", "baseline_id"))
     uvdist = np.hypot(ds.UVW.sel(uvw_label="u"), ds.UVW.sel(uvw_label="v")).max()
     expected = [x.compute(scheduler="synchronous") for x in (amp, flagged, uvdist)]
     assert len(ds.VISIBILITY_CORRECTED.chunks[0]) > 2

@@ -144,7 +144,7 @@ def test_uv_coverage_matches_casacore_rows(dataset, request):
             ws.append(g[rows, chans])
             sel.close()
     u, v, w = np.concatenate(us), np.concatenate(vs), np.concatenate(ws)
-    tree = av.open_ms(eb.ms, chunks={"time": 16, "baseline": 20, "frequency": 24})
+    tree = av.open_ms(eb.ms, chunks={"time": 16, "baseline_id": 20, "frequency": 24})
     cov = beam.uv_coverage(tree, field=field, spw=spws, max_fractional_width=1e-12)  # one sample per channel
     assert cov.n == u.size
     assert float(cov.weight.astype(float).sum()) == pytest.approx(float(w.sum()), rel=1e-6)

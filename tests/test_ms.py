@@ -57,14 +57,14 @@ def _check_random_cells(path, tree, n=25, seed=3):
             for column, var in DATA_VARS.items():
                 if column not in cols:
                     continue
-                got = ds[var].isel(time=ti, baseline=b).values
+                got = ds[var].isel(time=ti, baseline_id=b).values
                 np.testing.assert_array_equal(got, t.getcell(column, row), err_msg=f"{column} row {row}")
                 checked += 1
             if "WEIGHT_SPECTRUM" in cols and t.iscelldefined("WEIGHT_SPECTRUM", row):
                 expected = t.getcell("WEIGHT_SPECTRUM", row)
             else:
                 expected = np.broadcast_to(t.getcell("WEIGHT", row)[None, :], ds.WEIGHT.shape[2:])
-            np.testing.assert_array_equal(ds.WEIGHT.isel(time=ti, baseline=b).values, expected)
+            np.testing.assert_array_equal(ds.WEIGHT.isel(time=ti, baseline_id=b).values, expected)
     assert checked >= n * 4
 
 
@@ -107,7 +107,7 @@ def test_missing_cells_are_nan_and_flagged(ngc5921):
     ds = av.open_ms(ngc5921.ms)["spw_0"].ds
     with _raw(ngc5921.ms) as t:
         nrows = t.nrows()
-    cells = ds.sizes["time"] * ds.sizes["baseline"]
+    cells = ds.sizes["time"] * ds.sizes["baseline_id"]
     missing = cells - nrows
     assert missing > 0  # NGC 5921 lacks a few baselines at some times
     vis = ds.VISIBILITY.isel(frequency=0, polarization=0).values
@@ -249,9 +249,13 @@ def test_opening_reads_only_index_columns(alma_eb, monkeypatch):
             return _original(self, columnname, *args, **kwargs)
 
         monkeypatch.setattr(tables.table, method, spy)
-    av.open_ms(alma_eb.ms)
+    tree = av.open_ms(alma_eb.ms)
     main = str(readonly_view(alma_eb.ms))  # casacore reads the table through its view in the cache
     main_reads = [col for table, col in reads if table.rstrip("/") == main]
+    # besides the index: one INTERVAL cell per spw node (MSv4's time.attrs['integration_time'])
+    nodes = [n for n in tree.children if n.startswith("spw_")]
+    assert main_reads.count("INTERVAL") == len(nodes)
+    main_reads = [c for c in main_reads if c != "INTERVAL"]
     assert set(main_reads) <= set(msmod.INDEX_COLUMNS), main_reads
     assert len(main_reads) == len(set(main_reads)), "an index column was read twice"
     assert {"TIME", "ANTENNA1", "ANTENNA2", "DATA_DESC_ID"} <= set(main_reads)
@@ -267,7 +271,7 @@ def test_isel_reads_only_the_rows_it_needs(alma_eb, monkeypatch):
 
     monkeypatch.setattr(msarray, "read_rows", spy)
     ds = av.open_ms(alma_eb.ms)["spw_1"].ds  # default chunks: one chunk holds every time here
-    nbl = ds.sizes["baseline"]
+    nbl = ds.sizes["baseline_id"]
     assert ds.VISIBILITY.chunks[0][0] > 10
     ds.VISIBILITY.isel(time=slice(4, 6)).values  # dask fuses the slice into the read
     assert seen == [2 * nbl]
@@ -277,14 +281,14 @@ def test_isel_reads_only_the_rows_it_needs(alma_eb, monkeypatch):
     # Without dask (xarray's lazy indexing), any outer selection reads only its rows.
     lazy = xr.open_dataset(alma_eb.ms, engine="almaview", group="spw_1")
     seen.clear()
-    lazy.VISIBILITY.isel(time=[4, 9], baseline=[0, 5, 7]).values
+    lazy.VISIBILITY.isel(time=[4, 9], baseline_id=[0, 5, 7]).values
     assert seen == [2 * 3]
 
 
 def test_chunks_and_dask(alma_eb):
     ds = av.open_ms(alma_eb.ms, chunks={"time": 10})["spw_0"].ds
     assert ds.VISIBILITY.chunks[0][0] == 10
-    assert ds.VISIBILITY.chunks[1] == (ds.sizes["baseline"],)
+    assert ds.VISIBILITY.chunks[1] == (ds.sizes["baseline_id"],)
     assert ds.field_name.dtype.kind == "U"  # per-time coordinates stay numpy
     amp = abs(ds.VISIBILITY_CORRECTED).mean("frequency")
     assert amp.chunks is not None
@@ -355,8 +359,8 @@ def _check_random_cells_in(path, tree, node, query, n=10):
         for r in np.random.default_rng(1).choice(sub.nrows(), n, replace=False):
             ti, b = _cell_of(ds, sub.getcell("TIME", r), names[sub.getcell("ANTENNA1", r)],
                              names[sub.getcell("ANTENNA2", r)])  # fmt: skip
-            np.testing.assert_array_equal(ds.VISIBILITY.isel(time=ti, baseline=b).values, sub.getcell("DATA", r))
-            np.testing.assert_array_equal(ds.FLAG.isel(time=ti, baseline=b).values, sub.getcell("FLAG", r))
+            np.testing.assert_array_equal(ds.VISIBILITY.isel(time=ti, baseline_id=b).values, sub.getcell("DATA", r))
+            np.testing.assert_array_equal(ds.FLAG.isel(time=ti, baseline_id=b).values, sub.getcell("FLAG", r))
 
 
 def test_default_chunks_split_baselines_when_one_time_is_too_big(alma_eb):
@@ -364,5 +368,5 @@ def test_default_chunks_split_baselines_when_one_time_is_too_big(alma_eb):
     per_time = ds.VISIBILITY.dtype.itemsize * int(np.prod(ds.VISIBILITY.shape[1:]))
     assert msmod.default_chunks(ds, target_bytes=10 * per_time) == {"time": min(10, ds.sizes["time"])}
     small = msmod.default_chunks(ds, target_bytes=per_time // 4)
-    assert small["time"] == 1 and 1 <= small["baseline"] <= ds.sizes["baseline"] // 4 + 1
+    assert small["time"] == 1 and 1 <= small["baseline_id"] <= ds.sizes["baseline_id"] // 4 + 1
     assert av.open_ms(alma_eb.ms, chunks=5)["spw_0"].ds.VISIBILITY.chunks[0][0] == 5

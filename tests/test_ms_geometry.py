@@ -130,7 +130,7 @@ def test_ms_of_another_telescope_opens_as_alma_does(tmp_path, telescope, corr, l
         expected = t.getcell("DATA", row)
     b = int(np.flatnonzero((ds.baseline_antenna1_id.values == a1) & (ds.baseline_antenna2_id.values == a2))[0])
     ti = int(np.flatnonzero(np.isclose(w.times, tm))[0])
-    np.testing.assert_array_equal(ds.VISIBILITY.isel(time=ti, baseline=b).values, expected)
+    np.testing.assert_array_equal(ds.VISIBILITY.isel(time=ti, baseline_id=b).values, expected)
     assert ds.spw_kind == "" and ds.correlator_mode == ""
 
 

@@ -53,7 +53,7 @@ def test_float_data_is_what_the_single_dish_import_writes(tp_eb):
         assert "FLOAT_DATA" in t.colnames() and "DATA" not in t.colnames()
         assert np.all(t.getcol("ANTENNA1") == t.getcol("ANTENNA2"))
     ds = av.open_ms(tp_eb.ms)["spw_0"].ds
-    assert "VISIBILITY" not in ds and "baseline" not in ds.dims
+    assert "VISIBILITY" not in ds and "baseline_id" not in ds.dims
     assert list(ds.antenna_name.values) == ["PM01", "PM02", "PM03"]
 
 
@@ -121,7 +121,7 @@ def test_baselined_ms_opens_with_its_data_column(tp_eb):
 
 def test_interferometric_ms_keeps_its_baseline_layout(alma_eb):
     ds = av.open_ms(alma_eb.ms)["spw_0"].ds
-    assert "VISIBILITY" in ds and "baseline" in ds.dims and "SPECTRUM" not in ds
+    assert "VISIBILITY" in ds and "baseline_id" in ds.dims and "SPECTRUM" not in ds
 
 
 @pytest.mark.parametrize("role,viscal", [("sky", "SDSKY_PS"), ("tsys", "B TSYS"), ("jyperk", "G Jones")])

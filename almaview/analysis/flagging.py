@@ -41,7 +41,7 @@ def flag_fractions(
     frames = []
     for k, spw in enumerate(spw_list):
         ds = vis[f"spw_{spw}"].ds
-        nt, nb = ds.sizes["time"], ds.sizes["baseline"]
+        nt, nb = ds.sizes["time"], ds.sizes["baseline_id"]
         per_t = max(1, int(_CHUNK_BYTES // max(1, nb * ds.sizes["frequency"] * ds.sizes["polarization"])))
         counts = np.empty((nt, nb), dtype=np.int64)
         for s in range(0, nt, per_t):

@@ -166,7 +166,7 @@ def uv_points(vis: Any, spws: Sequence[int] | None = None, fields: Sequence[str]
         tsel = np.flatnonzero(np.isin(names, list(fields))) if fields is not None else np.arange(len(names))
         if tsel.size == 0:
             continue
-        uvw = ds.UVW.isel(time=tsel).values  # (time, baseline, 3) metres
+        uvw = ds.UVW.isel(time=tsel).values  # (time, baseline_id, 3) metres
         scale = centre[spw] / SPEED_OF_LIGHT / 1e3
         nb = uvw.shape[1]
         bl = [f"{a}-{b}" for a, b in zip(ds.baseline_antenna1_name.values, ds.baseline_antenna2_name.values)]

@@ -146,7 +146,7 @@ def _runs(idx: np.ndarray) -> list[tuple[int, int]]:
 
 
 def _block_sums(vis: np.ndarray, flag: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """Per-channel sums of one (time, baseline, frequency, polarization) block: rows Σ w V (complex), Σ w |V|,
+    """Per-channel sums of one (time, baseline_id, frequency, polarization) block: rows Σ w V (complex), Σ w |V|,
     Σ w, n (unflagged samples with positive weight and finite data), stacked as a (4, nchan) complex array.
 
     Products in the data's precision (complex64), sums in double; about 8x faster than float64 intermediates.

@@ -90,7 +90,7 @@ def _parse_spw(spw: Any) -> list[int] | None:
 
 
 def _aligned_blocks(*arrays: Any) -> Iterable[tuple[Any, ...]]:
-    """Delayed blocks of dask arrays over (time, baseline, ...), chunked alike on time and baseline, whole beyond."""
+    """Delayed blocks of dask arrays over (time, baseline_id, ...), chunked alike on time and baseline_id, whole beyond."""
     first = arrays[0]
     out = []
     for arr in arrays:
@@ -113,8 +113,8 @@ def _coverage_block(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One chunk's Stokes I samples: u, v (wavelengths) and summed weight per (row, group of ``k`` channels).
 
-    ``flag`` (time, baseline, chan, pol); ``weight`` the same or (time, baseline, pol) for per-row
-    WEIGHT; ``uvw`` (time, baseline, 2) in m. Cells without a row are flagged (and NaN).
+    ``flag`` (time, baseline_id, chan, pol); ``weight`` the same or (time, baseline_id, pol) for per-row
+    WEIGHT; ``uvw`` (time, baseline_id, 2) in m. Cells without a row are flagged (and NaN).
 
     tclean's rules for a Stokes I image: a (row, channel) enters imaging only when none of its
     correlations is flagged (a sample with, e.g., only RL flagged is dropped whole: CASA's imaging

@@ -7,7 +7,8 @@ The io layer owns every read of a CASA table or image file:
   ``table``: checks and the kind of a table;
 - ``ms`` (``open_ms``) with ``msindex`` (row index), ``msarray`` (lazy backend arrays),
   ``mstree`` (interferometric tree builder), ``singledish`` (FLOAT_DATA tree builder),
-  ``msmeta`` (metadata subtables) and ``geometry`` (positions, observatories, sky frames);
+  ``msmeta`` (metadata subtables), ``msv4`` (xradio's MSv4 names and attrs, almaview's extra
+  coordinates and the differences, in one place) and ``geometry`` (positions, observatories, sky frames);
 - ``caltable`` (``open_caltable``), ``image``/``imagestats`` (``open_image``), ``backend``
   (the ``engine="almaview"`` xarray backend).
 """

@@ -6,7 +6,7 @@ STATE_ID), each once. Visibilities, flags, weights and UVW stay on disk: each
 data variable wraps a lazy array (:mod:`almaview.io.msarray`) inside dask, so
 ``.isel`` on a few times reads only those rows, and a dask chunk reads its rows
 with python-casacore (through the process's one handle of the table,
-:mod:`almaview.io.tables`) and scatters them into the (time, baseline) grid.
+:mod:`almaview.io.tables`) and scatters them into the (time, baseline_id) grid.
 Tasks pickle (path + row grid, never an open table), so they run under
 dask.distributed.
 
@@ -16,15 +16,17 @@ this module picks a tree builder (:data:`TREE_BUILDERS`) and chunks the tree.
 
 Names follow xradio's MSv4 schema: VISIBILITY, VISIBILITY_CORRECTED,
 VISIBILITY_MODEL, FLAG, WEIGHT, UVW, EFFECTIVE_INTEGRATION_TIME (EXPOSURE);
-coordinates time, baseline (with
-baseline_antenna1_name / baseline_antenna2_name), frequency, polarization,
-uvw_label; per-time field_name, scan_number, intents.
+coordinates time, baseline_id (with baseline_antenna1_name / baseline_antenna2_name),
+frequency, polarization, uvw_label; per-time field_name and scan_name. almaview's extra
+coordinates (scan_number, intents, baseline_antenna1_id, ...) and where the trees differ from
+MSv4 are listed in one place: :mod:`almaview.io.msv4`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -40,7 +42,8 @@ from .tables import user_message
 # Helpers a tree builder shares (io/singledish.py uses them as ms._name); their homes are
 # io/msindex.py and io/mstree.py.
 from .msindex import _group_rows, _unique_inverse, _unique_small  # noqa: E402,F401
-from .mstree import _dtype, _lazy, _root_attrs, _safe_take, _scans_dataset  # noqa: E402,F401
+from .mstree import _dtype, _lazy, _msv4_meta, _root_attrs, _safe_take, _scans_dataset  # noqa: E402,F401
+from .mstree import frequency_attrs as _frequency_attrs, time_attrs as _time_attrs  # noqa: E402,F401
 from .rowgrid import read_rows
 from .tables import table_lock
 
@@ -107,16 +110,18 @@ def default_chunks(ds: xr.Dataset, target_bytes: int = DEFAULT_CHUNK_BYTES) -> d
     ntime = max(ds.sizes.get("time", 1), 1)
     if per_time <= target_bytes:
         return {"time": int(min(ntime, target_bytes // max(per_time, 1)))}
-    nbl = max(ds.sizes.get("baseline", 1), 1)
-    return {"time": 1, "baseline": int(max(1, target_bytes // max(per_time // nbl, 1)))}
+    nbl = max(ds.sizes.get("baseline_id", 1), 1)
+    return {"time": 1, "baseline_id": int(max(1, target_bytes // max(per_time // nbl, 1)))}
 
 
 def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | int | None = None) -> xr.DataTree:
     """Wrap every spw node's lazily indexed variables in dask arrays.
 
-    Default (:func:`default_chunks`): whole baseline/frequency/polarization axes and
+    Default (:func:`default_chunks`): whole baseline_id/frequency/polarization axes and
     ~96 MB of the largest variable per chunk along time; ``chunks`` overrides any
-    dimension (an int is a number of times per chunk).
+    dimension (an int is a number of times per chunk). The dimension almaview called
+    ``baseline`` before it took xradio's MSv4 name is still accepted here, with a
+    :class:`DeprecationWarning` (until almaview 0.3).
 
     Examples
     --------
@@ -124,10 +129,18 @@ def chunk_tree(tree: xr.DataTree, chunks: Mapping[str, int] | int | None = None)
     """
     if isinstance(chunks, (int, np.integer)):
         chunks = {"time": int(chunks)}
+    if chunks and "baseline" in chunks:
+        warnings.warn(
+            "the MS trees' dimension 'baseline' is now 'baseline_id' (xradio's MSv4 name): "
+            "chunks={'baseline': n} -> chunks={'baseline_id': n}",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        chunks = {("baseline_id" if k == "baseline" else k): v for k, v in chunks.items()}
     out = {}
     for node in tree.subtree:
         ds = node.to_dataset(inherit=False)
-        if node.path != "/" and "time" in ds.dims and ("baseline" in ds.dims or "antenna_name" in ds.dims):
+        if node.path != "/" and "time" in ds.dims and ("baseline_id" in ds.dims or "antenna_name" in ds.dims):
             spec = default_chunks(ds)
             spec.update({k: v for k, v in (chunks or {}).items() if k in ds.dims})
             stamp = (node.path, ds.attrs.get("data_description_id"), sorted(spec.items()),
@@ -145,8 +158,8 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None =
     Nodes: ``antennas``, ``fields``, ``spws``, ``scans``, ``observation`` and one node per
     data description (``spw_<id>``; ``spw_<id>_pol<k>`` for a second polarization setup)
     with VISIBILITY / VISIBILITY_CORRECTED / VISIBILITY_MODEL, FLAG, WEIGHT over
-    ``(time, baseline, frequency, polarization)``, UVW over ``(time, baseline, uvw_label)`` and
-    EFFECTIVE_INTEGRATION_TIME over ``(time, baseline)``, as dask arrays. Opening reads only metadata and row-sized index columns.
+    ``(time, baseline_id, frequency, polarization)``, UVW over ``(time, baseline_id, uvw_label)`` and
+    EFFECTIVE_INTEGRATION_TIME over ``(time, baseline_id)``, as dask arrays. Opening reads only metadata and row-sized index columns.
     A single-dish MS (autocorrelations only, FLOAT_DATA) gives SPECTRUM / SPECTRUM_CORRECTED, FLAG, WEIGHT over
     ``(time, antenna_name, frequency, polarization)`` and POINTING_DIRECTION instead (:mod:`almaview.io.singledish`).
 
@@ -154,7 +167,8 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None =
     with ints or slices (``.isel(time=slice(0, 5))``) reads only the rows selected;
     selecting with lists reads whole chunks under dask (open without dask,
     ``xr.open_datatree(path, engine="almaview")``, to read only listed rows).
-    Cells of the (time, baseline) grid that have no row are NaN and flagged.
+    Cells of the (time, baseline_id) grid that have no row are NaN and flagged. The names are
+    xradio's MSv4 names (:mod:`almaview.io.msv4`): each spw node passes xradio's own schema check.
 
     Raises :class:`~almaview.errors.PathNotFound`, :class:`~almaview.errors.NotATable`,
     :class:`~almaview.errors.DamagedTable`, :class:`~almaview.errors.NotAMeasurementSet` or

@@ -1,10 +1,10 @@
 """The lazy arrays behind an MS node's data variables (xarray ``BackendArray`` subclasses).
 
 - :class:`MSColumnArray`: one main-table column of one data description, seen as a
-  ``(time, baseline, *cell)`` array: a cube (frequency, polarization) for DATA, FLAG,
+  ``(time, baseline_id, *cell)`` array: a cube (frequency, polarization) for DATA, FLAG,
   WEIGHT_SPECTRUM; a vector for UVW; nothing more for EXPOSURE.
 - :class:`BroadcastColumnArray`: a per-polarization column (WEIGHT) shown over
-  ``(time, baseline, frequency, polarization)``: it reads ``(row, polarization)`` and
+  ``(time, baseline_id, frequency, polarization)``: it reads ``(row, polarization)`` and
   broadcasts over frequency, never reading more than the polarizations asked for.
 
 Both hold a :class:`~almaview.io.tables.TableRef` (the path) and a
@@ -57,7 +57,7 @@ def table_stamp(path: str) -> str:
 
 
 class MSColumnArray(BackendArray):
-    """One main-table column of one data description, seen as a (time, baseline, ...) array.
+    """One main-table column of one data description, seen as a (time, baseline_id, ...) array.
 
     ``cell`` names the cell layout: 'cube' (frequency, polarization), 'vector' (UVW) or
     'scalar' (EXPOSURE). Cells of the grid without a row hold :attr:`fill`. Picklable:
@@ -134,7 +134,7 @@ class MSColumnArray(BackendArray):
     # -- reading
 
     def _locate(self, times: np.ndarray, baselines: np.ndarray):
-        """MS rows of the requested cells and each row's (time, baseline) position in the output."""
+        """MS rows of the requested cells and each row's (time, baseline_id) position in the output."""
         g = self.grid
         pos = g.positions_for_times(times)
         ti, bi = g.time_index[pos], g.baseline_index[pos]
@@ -210,7 +210,7 @@ class MSColumnArray(BackendArray):
 
 class BroadcastColumnArray(MSColumnArray):
     """A per-polarization column (WEIGHT: one value per row and polarization) seen over
-    ``(time, baseline, frequency, polarization)``: read as (row, polarization), broadcast
+    ``(time, baseline_id, frequency, polarization)``: read as (row, polarization), broadcast
     over frequency.
 
     Examples

@@ -454,6 +454,7 @@ def read_observation(path: Path) -> xr.Dataset:
         observer = _strings(t, "OBSERVER") if "OBSERVER" in cols else [""] * n
         project = _strings(t, "PROJECT") if "PROJECT" in cols else [""] * n
         tr = t.getcol("TIME_RANGE") if n and "TIME_RANGE" in cols else np.full((n, 2), np.nan)
+        release = t.getcol("RELEASE_DATE").astype(float) if n and "RELEASE_DATE" in cols else np.zeros(n)
         schedules = []
         for i in range(n):
             if "SCHEDULE" in cols and t.iscelldefined("SCHEDULE", i):
@@ -474,9 +475,30 @@ def read_observation(path: Path) -> xr.Dataset:
             "schedule": ("observation_id", ["; ".join(s) for s in schedules]),
             "schedblock_uid": ("observation_id", sb),
             "execblock_uid": ("observation_id", eb),
+            "release_date": ("observation_id", casa_time_to_datetime64(release)),
             "time_range_label": ["start", "end"],
         },
     )
+
+
+def read_processor(path: Path) -> dict[str, str]:
+    """MSv4's ``processor_info`` from the PROCESSOR subtable: the first CORRELATOR or SPECTROMETER row's
+    TYPE and SUB_TYPE (``{"type": "", "sub_type": ""}`` when the MS has no such row).
+
+    Examples
+    --------
+    >>> read_processor(Path("my.ms"))   # doctest: +SKIP
+    {'type': 'CORRELATOR', 'sub_type': 'ALMA_CORRELATOR_MODE'}
+    """
+    if not (path / "PROCESSOR" / "table.dat").exists():
+        return {"type": "", "sub_type": ""}
+    with open_table(path, "PROCESSOR") as t:
+        if not t.nrows() or "TYPE" not in t.colnames():
+            return {"type": "", "sub_type": ""}
+        types = _strings(t, "TYPE")
+        subs = _strings(t, "SUB_TYPE") if "SUB_TYPE" in t.colnames() else [""] * len(types)
+    pick = next((i for i, k in enumerate(types) if k.upper() in ("CORRELATOR", "SPECTROMETER")), 0)
+    return {"type": types[pick], "sub_type": subs[pick]}
 
 
 def _uid_after(schedule: list[str], word: str) -> str:

@@ -4,8 +4,10 @@
 node per data description (``spw_<id>``), whose data variables wrap
 :class:`~almaview.io.msarray.MSColumnArray` / :class:`~almaview.io.msarray.BroadcastColumnArray`
 in xarray's lazy indexing (not yet dask: :func:`almaview.io.ms.open_ms` chunks them).
-Names follow xradio's MSv4 schema (VISIBILITY, VISIBILITY_CORRECTED, VISIBILITY_MODEL, FLAG,
-WEIGHT, UVW, EFFECTIVE_INTEGRATION_TIME; time, baseline, frequency, polarization, uvw_label).
+Names and attributes follow xradio's MSv4 ``VisibilityXds`` (VISIBILITY, VISIBILITY_CORRECTED,
+VISIBILITY_MODEL, FLAG, WEIGHT, UVW, EFFECTIVE_INTEGRATION_TIME; time, baseline_id, frequency,
+polarization, uvw_label, field_name, scan_name); :mod:`almaview.io.msv4` spells them and lists
+almaview's extra coordinates and where it differs.
 Another kind of MS (single dish: FLOAT_DATA) gets a builder of its own, registered in
 :data:`almaview.io.ms.TREE_BUILDERS`.
 """
@@ -21,7 +23,7 @@ import xarray as xr
 from xarray.core import indexing
 
 from ..errors import DamagedTable, DataWarning
-from . import msmeta
+from . import msmeta, msv4
 from .msarray import BroadcastColumnArray, MSColumnArray
 from .msindex import (
     VISIBILITY_COLUMNS,
@@ -63,7 +65,7 @@ def build_interferometric_tree(index: MSIndex) -> xr.DataTree:
     Examples
     --------
     >>> build_interferometric_tree(read_index("my.ms"))["spw_0"].ds.VISIBILITY.dims   # doctest: +SKIP
-    ('time', 'baseline', 'frequency', 'polarization')
+    ('time', 'baseline_id', 'frequency', 'polarization')
     """
     try:
         return _build_tree(index)
@@ -89,6 +91,7 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
     pols = msmeta.read_polarizations(root)
     dd_spw, dd_pol = msmeta.read_data_descriptions(root)
     modes = msmeta.read_state_modes(root)
+    meta = _msv4_meta(root, observation, fields)
 
     nant = antennas.sizes["antenna_name"]
     ant_names = antennas.antenna_name.values
@@ -115,7 +118,7 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
         used_names.add(name)
         nodes[name] = _spw_dataset(
             spath, index, ddid, spw_id, pol_id, rows, time, field_id, scan, state, nant, ant_names,
-            field_names, state_intents, spws, chan_freqs[spw_id], chan_widths[spw_id], pols[pol_id],
+            field_names, state_intents, spws, chan_freqs[spw_id], chan_widths[spw_id], pols[pol_id], meta,
         )  # fmt: skip
 
     ddid = cols["DATA_DESC_ID"]
@@ -133,7 +136,7 @@ def _build_tree(index: MSIndex) -> xr.DataTree:
 
 def _spw_dataset(
     path, index, ddid, spw_id, pol_id, rows, time, field_id, scan, state, nant, ant_names,
-    field_names, state_intents, spws, freqs, widths, corr_names,
+    field_names, state_intents, spws, freqs, widths, corr_names, meta,
 ) -> xr.Dataset:  # fmt: skip
     rows = np.sort(rows)
     utimes, tinv = _unique_inverse(time[rows])
@@ -160,47 +163,49 @@ def _spw_dataset(
         if column in index.data_columns and index.defined[column].get(ddid, False):
             arr = MSColumnArray(path, column, grid, (ntime, nbl, nchan, npol),
                                 _dtype(index.data_columns[column]), "cube")  # fmt: skip
-            data_vars[var] = _lazy(("time", "baseline", "frequency", "polarization"), arr, {"column": column})
+            data_vars[var] = _lazy(VIS_DIMS, arr, {"column": column, "units": "Jy"})
     if "FLAG" in index.data_columns and index.defined["FLAG"].get(ddid, False):
         arr = MSColumnArray(path, "FLAG", grid, (ntime, nbl, nchan, npol), _dtype(index.data_columns["FLAG"]), "cube")
-        data_vars["FLAG"] = _lazy(("time", "baseline", "frequency", "polarization"), arr, {"column": "FLAG"})
+        data_vars["FLAG"] = _lazy(VIS_DIMS, arr, {"column": "FLAG"})
     if "WEIGHT_SPECTRUM" in index.data_columns and index.defined["WEIGHT_SPECTRUM"].get(ddid, False):
         arr = MSColumnArray(path, "WEIGHT_SPECTRUM", grid, (ntime, nbl, nchan, npol),
                             _dtype(index.data_columns["WEIGHT_SPECTRUM"]), "cube")  # fmt: skip
-        data_vars["WEIGHT"] = _lazy(("time", "baseline", "frequency", "polarization"), arr,
+        data_vars["WEIGHT"] = _lazy(VIS_DIMS, arr,
                                     {"column": "WEIGHT_SPECTRUM"})  # fmt: skip
     elif "WEIGHT" in index.data_columns and index.defined["WEIGHT"].get(ddid, False):
         arr = BroadcastColumnArray(path, "WEIGHT", grid, (ntime, nbl, nchan, npol),
                                    _dtype(index.data_columns["WEIGHT"]))  # fmt: skip
-        data_vars["WEIGHT"] = _lazy(("time", "baseline", "frequency", "polarization"), arr,
+        data_vars["WEIGHT"] = _lazy(VIS_DIMS, arr,
                                     {"column": "WEIGHT", "description": "WEIGHT broadcast over frequency"})  # fmt: skip
     if "UVW" in index.data_columns and index.defined["UVW"].get(ddid, False):
         arr = MSColumnArray(path, "UVW", grid, (ntime, nbl, 3), _dtype(index.data_columns["UVW"]), "vector")
-        data_vars["UVW"] = _lazy(("time", "baseline", "uvw_label"), arr, {"column": "UVW", "units": "m"})
+        data_vars["UVW"] = _lazy(("time", "baseline_id", "uvw_label"), arr,
+                                 {"column": "UVW", "type": "uvw", "frame": meta["uvw_frame"], "units": "m"})  # fmt: skip
 
     if "EXPOSURE" in index.data_columns:
         arr = MSColumnArray(path, "EXPOSURE", grid, (ntime, nbl), _dtype(index.data_columns["EXPOSURE"]), "scalar")
-        data_vars["EFFECTIVE_INTEGRATION_TIME"] = _lazy(("time", "baseline"), arr, {"column": "EXPOSURE", "units": "s"})
+        data_vars["EFFECTIVE_INTEGRATION_TIME"] = _lazy(("time", "baseline_id"), arr,
+                                                       {"column": "EXPOSURE", "type": "quantity", "units": "s"})  # fmt: skip
 
     spw = spws.sel(spw_id=spw_id)
+    scan_names = scan[first].astype(str)
+    time_intents = state_intents[state[first]].astype(str)
     coords = {
-        "time": ("time", msmeta.casa_time_to_datetime64(utimes), {"scale": "utc", "description": "TIME (mid-integration)"}),
-        "baseline": np.arange(nbl),
-        "baseline_antenna1_name": ("baseline", ant_names[b1] if nant else b1.astype(str)),
-        "baseline_antenna2_name": ("baseline", ant_names[b2] if nant else b2.astype(str)),
-        "baseline_antenna1_id": ("baseline", b1),
-        "baseline_antenna2_id": ("baseline", b2),
-        "frequency": ("frequency", freqs, {
-            "units": "Hz", "spectral_window_id": spw_id, "spectral_window_name": str(spw.spw_name.item()),
-            "reference_frequency": float(spw.REF_FREQUENCY), "frame": str(spw.frequency_frame.item()),
-        }),
-        "channel_width": ("frequency", widths, {"units": "Hz"}),
+        "time": ("time", msmeta.casa_time_to_datetime64(utimes), time_attrs(path, rows)),
+        "baseline_id": ("baseline_id", np.arange(nbl), {"long_name": "Baseline ID"}),
+        "baseline_antenna1_name": ("baseline_id", ant_names[b1] if nant else b1.astype(str)),
+        "baseline_antenna2_name": ("baseline_id", ant_names[b2] if nant else b2.astype(str)),
+        "baseline_antenna1_id": ("baseline_id", b1),
+        "baseline_antenna2_id": ("baseline_id", b2),
+        "frequency": ("frequency", freqs, frequency_attrs(spw, spw_id, widths)),
+        "channel_width": ("frequency", widths, {"units": "Hz", "description": "CHAN_WIDTH of each channel"}),
         "polarization": ("polarization", list(corr_names)),
         "uvw_label": ("uvw_label", ["u", "v", "w"]),
         "field_name": ("time", _safe_take(field_names, field_id[first])),
+        "scan_name": ("time", scan_names, {"scan_intents": msv4.scan_intents(time_intents)}),
         "scan_number": ("time", scan[first]),
-        "intents": ("time", state_intents[state[first]].astype(str)),
-    }  # fmt: skip
+        "intents": ("time", time_intents),
+    }
     attrs = {
         "spw_id": spw_id,
         "spw_name": str(spw.spw_name.item()),
@@ -212,7 +217,66 @@ def _spw_dataset(
         "n_rows": int(rows.size),
         "grid_fill": float(rows.size / cells) if cells else 0.0,
     }
+    attrs.update(
+        msv4.node_attrs("visibility", ms_path=path, data_vars=data_vars, observation_info=meta["observation_info"],
+                        processor_info=meta["processor_info"])
+    )  # fmt: skip
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
+
+
+#: The dims of the visibility cube (MSv4's VisibilityXds).
+VIS_DIMS = ("time", "baseline_id", "frequency", "polarization")
+
+
+def time_attrs(path: str, rows: np.ndarray) -> dict:
+    """The attrs of a node's ``time`` coordinate; ``integration_time`` is the INTERVAL of its first row.
+
+    ``time`` is datetime64, so MSv4's ``units``/``format`` (float seconds) do not apply (:mod:`almaview.io.msv4`).
+
+    Examples
+    --------
+    >>> time_attrs("my.ms", np.array([0]))["integration_time"]   # doctest: +SKIP
+    {'data': 2.016, 'dims': [], 'attrs': {'type': 'quantity', 'units': 's'}}
+    """
+    from .tables import open_table
+
+    attrs = {"type": "time", "scale": "utc", "description": "TIME (mid-integration)"}
+    if rows.size:
+        with open_table(path) as t:
+            if "INTERVAL" in t.colnames():
+                attrs["integration_time"] = msv4.quantity(float(t.getcell("INTERVAL", int(rows[0]))), "s")
+    return attrs
+
+
+def frequency_attrs(spw: xr.Dataset, spw_id: int, widths: np.ndarray) -> dict:
+    """The ``frequency`` attrs of a node from its row of the ``spws`` node (:func:`almaview.io.msv4.frequency_attrs`).
+
+    Examples
+    --------
+    >>> spws, _, widths = msmeta.read_spws(Path("my.ms"), "ALMA")     # doctest: +SKIP
+    >>> frequency_attrs(spws.sel(spw_id=0), 0, widths[0])["observer"]   # doctest: +SKIP
+    'TOPO'
+    """
+    return msv4.frequency_attrs(
+        spw_id=spw_id,
+        spw_name=str(spw.spw_name.item()),
+        reference_hz=float(spw.REF_FREQUENCY),
+        widths_hz=widths,
+        frame=str(spw.frequency_frame.item()),
+    )
+
+
+def _msv4_meta(root: Path, observation: xr.Dataset, fields: xr.Dataset) -> dict:
+    """What every node's MSv4 attrs share: observation and processor info, the UVW frame."""
+    from .tables import open_table
+
+    with open_table(root) as t:
+        ref = (t.getcolkeywords("UVW").get("MEASINFO") or {}).get("Ref", "J2000") if "UVW" in t.colnames() else ""
+    return {
+        "observation_info": msv4.observation_info(observation, msmeta.eb_uid_from_name(root) or ""),
+        "processor_info": msmeta.read_processor(root),
+        "uvw_frame": msv4.uvw_frame(ref, next(iter(fields.frame_in_ms.values), "J2000")),
+    }
 
 
 def _safe_take(names: np.ndarray, ids: np.ndarray) -> np.ndarray:

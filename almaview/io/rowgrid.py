@@ -1,7 +1,7 @@
-"""Where each MS row lands in a (time, baseline) grid, and how to read a set of rows fast.
+"""Where each MS row lands in a (time, baseline_id) grid, and how to read a set of rows fast.
 
 A measurement set is a list of rows; almaview shows one data description
-(spw x polarization setup) as a dense ``(time, baseline, ...)`` cube. A
+(spw x polarization setup) as a dense ``(time, baseline_id, ...)`` cube. A
 :class:`RowGrid` holds, for one data description, the MS row numbers and each
 row's time and baseline position; :func:`read_rows` reads a sorted list of row
 numbers with python-casacore using the fewest calls (one ``getcol`` per run of
@@ -22,7 +22,7 @@ MIN_MEAN_RUN = 4
 
 @dataclass(frozen=True)
 class RowGrid:
-    """The rows of one data description and their (time, baseline) cells.
+    """The rows of one data description and their (time, baseline_id) cells.
 
     ``rows`` are ascending MS row numbers; ``time_index`` and ``baseline_index`` give each
     row's cell. ``time_order`` (None when rows are already time-ordered) sorts rows by time,

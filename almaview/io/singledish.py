@@ -9,14 +9,15 @@ here and gets, per spw, xradio's MSv4 spectrum layout:
   and ``SPECTRUM_CORRECTED`` (the real part of CORRECTED_DATA), FLAG and WEIGHT,
   all over ``(time, antenna_name, frequency, polarization)``;
 - ``EFFECTIVE_INTEGRATION_TIME`` over ``(time, antenna_name)``;
-- per-time ``field_name``, ``scan_number`` and ``intents``
+- per-time ``field_name``, ``scan_name`` (MSv4), ``scan_number`` and ``intents``
   (``OBSERVE_TARGET#ON_SOURCE``, ``OBSERVE_TARGET#OFF_SOURCE``, ...);
 - ``POINTING_DIRECTION`` over ``(time, antenna_name, sky_dir_label)`` from the
   POINTING table (its DIRECTION, linearly interpolated in time per antenna; the
   table's own values where a pointing row has the integration's time).
 
 The rows are read lazily exactly as for interferometric data: the
-``antenna_name`` axis takes the place of ``baseline`` in the row grid.
+``antenna_name`` axis takes the place of ``baseline_id`` in the row grid. Names and attrs follow
+xradio's MSv4 ``SpectrumXds`` (:mod:`almaview.io.msv4` lists almaview's extras and the differences).
 
 Examples
 --------
@@ -36,11 +37,12 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from . import msmeta
+from . import msmeta, msv4
 from .rowgrid import RowGrid
 from .table import open_table
 
-#: MS column -> data variable of a single-dish node (xradio MSv4 names).
+#: MS column -> data variable of a single-dish node (xradio MSv4 names). SPECTRUM_CORRECTED is in K (sdcal's
+#: antenna temperature); SPECTRUM's ``units`` is empty (FLOAT_DATA/DATA are calibrated or not, per the MS's history).
 SPECTRUM_COLUMNS = {"FLOAT_DATA": "SPECTRUM", "CORRECTED_DATA": "SPECTRUM_CORRECTED"}
 
 
@@ -143,6 +145,7 @@ def build_tree(index) -> xr.DataTree:
     field_names = fields.field_name.values
     state_intents = np.array([msmeta.intents_of([m]) for m in modes] + [""], dtype=object)
     pointing = read_pointing(root)
+    meta = msmod._msv4_meta(root, observation, fields)
 
     time = cols["TIME"]
     field_id, scan = cols["FIELD_ID"], cols["SCAN_NUMBER"]
@@ -175,6 +178,7 @@ def build_tree(index) -> xr.DataTree:
             chan_widths[spw_id],
             pols[pol_id],
             pointing,
+            meta,
         )
     ddid = cols["DATA_DESC_ID"]
     row_spw = np.asarray(dd_spw)[np.clip(ddid, 0, max(len(dd_spw) - 1, 0))] if len(dd_spw) else np.full(ddid.size, -1)
@@ -215,6 +219,7 @@ def _spw_dataset(
     widths,
     corr_names,
     pointing,
+    meta,
 ) -> xr.Dataset:
     from . import ms as msmod
 
@@ -238,18 +243,18 @@ def _spw_dataset(
 
     data_vars = {}
     if present("FLOAT_DATA"):
-        data_vars["SPECTRUM"] = msmod._lazy(dims, column("FLOAT_DATA"), {"column": "FLOAT_DATA"})
+        data_vars["SPECTRUM"] = msmod._lazy(dims, column("FLOAT_DATA"), {"column": "FLOAT_DATA", "units": ""})
     elif present("DATA"):
         data_vars["SPECTRUM"] = xr.Variable(
             dims,
             indexing.LazilyIndexedArray(RealPart(column("DATA"))),
-            {"column": "DATA", "description": "real part of DATA"},
+            {"column": "DATA", "description": "real part of DATA", "units": ""},
         )
     if present("CORRECTED_DATA"):
         data_vars["SPECTRUM_CORRECTED"] = xr.Variable(
             dims,
             indexing.LazilyIndexedArray(RealPart(column("CORRECTED_DATA"))),
-            {"column": "CORRECTED_DATA", "description": "real part of CORRECTED_DATA"},
+            {"column": "CORRECTED_DATA", "description": "real part of CORRECTED_DATA", "units": "K"},
         )
     if present("FLAG"):
         data_vars["FLAG"] = msmod._lazy(dims, column("FLAG"), {"column": "FLAG"})
@@ -261,7 +266,9 @@ def _spw_dataset(
         )
     if "EXPOSURE" in index.data_columns:
         data_vars["EFFECTIVE_INTEGRATION_TIME"] = msmod._lazy(
-            ("time", "antenna_name"), column("EXPOSURE", "scalar", (ntime, nant)), {"column": "EXPOSURE", "units": "s"}
+            ("time", "antenna_name"),
+            column("EXPOSURE", "scalar", (ntime, nant)),
+            {"column": "EXPOSURE", "type": "quantity", "units": "s"},
         )
     names = ant_names[uant] if len(ant_names) else uant.astype(str)
     if pointing is not None:
@@ -277,21 +284,20 @@ def _spw_dataset(
             },
         )
     spw = spws.sel(spw_id=spw_id)
+    time_intents = state_intents[state[first]].astype(str)
     coords = {
-        "time": ("time", msmeta.casa_time_to_datetime64(utimes), {"scale": "utc", "description": "TIME (mid-integration)"}),
+        "time": ("time", msmeta.casa_time_to_datetime64(utimes), msmod._time_attrs(path, rows)),
         "antenna_name": ("antenna_name", np.asarray(names).astype(str)),
         "antenna_id": ("antenna_name", uant),
-        "frequency": ("frequency", freqs, {
-            "units": "Hz", "spectral_window_id": spw_id, "spectral_window_name": str(spw.spw_name.item()),
-            "reference_frequency": float(spw.REF_FREQUENCY), "frame": str(spw.frequency_frame.item()),
-        }),
-        "channel_width": ("frequency", widths, {"units": "Hz"}),
+        "frequency": ("frequency", freqs, msmod._frequency_attrs(spw, spw_id, widths)),
+        "channel_width": ("frequency", widths, {"units": "Hz", "description": "CHAN_WIDTH of each channel"}),
         "polarization": ("polarization", list(corr_names)),
         "sky_dir_label": ("sky_dir_label", ["ra", "dec"]),
         "field_name": ("time", msmod._safe_take(field_names, field_id[first])),
+        "scan_name": ("time", scan[first].astype(str), {"scan_intents": msv4.scan_intents(time_intents)}),
         "scan_number": ("time", scan[first]),
-        "intents": ("time", state_intents[state[first]].astype(str)),
-    }  # fmt: skip
+        "intents": ("time", time_intents),
+    }
     attrs = {
         "spw_id": spw_id,
         "spw_name": str(spw.spw_name.item()),
@@ -304,6 +310,15 @@ def _spw_dataset(
         "grid_fill": float(rows.size / (ntime * nant)) if ntime * nant else 0.0,
         "observing_mode": "single dish",
     }
+    attrs.update(
+        msv4.node_attrs(
+            "spectrum",
+            ms_path=path,
+            data_vars=data_vars,
+            observation_info=meta["observation_info"],
+            processor_info=meta["processor_info"],
+        )
+    )
     return xr.Dataset(data_vars, coords=coords, attrs=attrs)
 
 

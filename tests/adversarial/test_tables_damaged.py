@@ -88,7 +88,7 @@ def test_ms_info_with_non_utf8_bytes_opens_from_its_keywords(package, originals)
     before = _attack(pkg, lambda: (ms / "table.info").write_bytes(NOT_UTF8.replace(b"Calibration", b"Measurement Set")))
     first = np.asarray(originals[0].data["DATA"][0])
     for tree in (av.open_ms(ms), xr.open_datatree(ms, engine="almaview")):
-        np.testing.assert_array_equal(tree["spw_0"].ds.VISIBILITY.isel(time=0, baseline=0).values, first)
+        np.testing.assert_array_equal(tree["spw_0"].ds.VISIBILITY.isel(time=0, baseline_id=0).values, first)
     assert tree_digest(pkg) == before
 
 
