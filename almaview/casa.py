@@ -301,3 +301,136 @@ def run_isolated(target: str, *args, **kwargs) -> None:
         how = f"crashed (signal {-code})" if code < 0 else f"failed (exit code {code})"
         lines = tail.decode(errors="replace").strip().splitlines()[-6:]
         raise AlmaviewError(None, f"{target} {how}; its last output:\n  " + "\n  ".join(lines))
+
+
+class CasaJob:
+    """A CASA script running in a child process in its own scratch folder, without blocking.
+
+    The child runs ``python -c script spec_json`` in ``workdir`` (its own process group, stderr in
+    ``workdir/stderr.txt``); it writes ``DONE`` there when it succeeded. :class:`~almaview.imaging.tclean.TcleanRun`
+    and :class:`~almaview.imaging.combine.FeatherRun` are built on it: they decide what the products are.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> job = CasaJob("open('DONE', 'w').write('ok')", {}, tempfile.mkdtemp())
+    >>> job.wait_exit(), job.succeeded()
+    (0, True)
+    >>> job.discard(); job.workdir.exists()
+    False
+    """
+
+    def __init__(self, script: str, spec: dict, workdir: str | os.PathLike):
+        import json
+        import subprocess
+
+        self.workdir = Path(workdir)
+        self._stderr = open(self.workdir / "stderr.txt", "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", script, json.dumps(spec)],
+            cwd=self.workdir,
+            env=dict(os.environ),
+            stdout=subprocess.DEVNULL,
+            stderr=self._stderr,
+            start_new_session=True,
+        )
+
+    def exit_code(self) -> int | None:
+        """The child's exit code, None while it runs (its stderr file is closed once it exited).
+
+        Examples
+        --------
+        >>> job.exit_code()   # doctest: +SKIP
+        0
+        """
+        rc = self.process.poll()
+        if rc is not None and not self._stderr.closed:
+            self._stderr.close()
+        return rc
+
+    def wait_exit(self) -> int:
+        """Block until the child exits; its exit code.
+
+        Examples
+        --------
+        >>> job.wait_exit()   # doctest: +SKIP
+        0
+        """
+        self.process.wait()
+        return self.exit_code()
+
+    def succeeded(self) -> bool:
+        """The child exited with 0 and wrote ``DONE``.
+
+        Examples
+        --------
+        >>> job.succeeded()   # doctest: +SKIP
+        True
+        """
+        return self.exit_code() == 0 and (self.workdir / "DONE").exists()
+
+    def error_text(self, limit: int = 2000) -> str:
+        """The end of the child's stderr (what a failure message shows).
+
+        Examples
+        --------
+        >>> job.error_text()   # doctest: +SKIP
+        'Traceback (most recent call last): ...'
+        """
+        try:
+            return (self.workdir / "stderr.txt").read_text(errors="replace")[-limit:].strip()
+        except OSError:
+            return ""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the child's process group (SIGTERM, SIGKILL after ``timeout`` s) and remove the scratch folder.
+
+        Examples
+        --------
+        >>> job.stop()   # doctest: +SKIP
+        """
+        import signal
+        import subprocess
+
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+        self.discard()
+
+    def discard(self) -> None:
+        """Remove the scratch folder (after the products were moved out, or on failure).
+
+        Examples
+        --------
+        >>> job.discard()   # doctest: +SKIP
+        """
+        import shutil
+
+        if not self._stderr.closed:
+            self._stderr.close()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def replace_into(src: Path, target: Path) -> Path:
+    """Move ``src`` (a file or a CASA image folder) to ``target``, replacing what was there; ``target``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> d = Path(tempfile.mkdtemp()); (d / "a").write_text("new"); (d / "b").write_text("old")
+    3
+    3
+    >>> replace_into(d / "a", d / "b").read_text()
+    'new'
+    """
+    import shutil
+
+    if target.exists():
+        shutil.rmtree(target) if target.is_dir() else target.unlink()
+    os.replace(src, target)
+    return target

@@ -14,12 +14,7 @@ Examples
 
 from __future__ import annotations
 
-import json
 import os
-import shutil
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -63,20 +58,14 @@ class FeatherRun:
     """
 
     def __init__(self, spec: dict, outdir: Path, name: str):
+        from ..casa import CasaJob
+
         self.outdir = outdir
         self.name = name
         self.workdir = Path(spec["workdir"])
         self.products: dict[str, Path] = {}
         self.state = "running"
-        self._stderr = open(self.workdir / "stderr.txt", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps(spec)],
-            cwd=self.workdir,
-            env=dict(os.environ),
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-            start_new_session=True,
-        )
+        self.job = CasaJob(_CHILD, spec, self.workdir)
 
     def poll(self) -> str:
         """'running', 'done', 'failed' or 'stopped'; moves the products into place when done.
@@ -86,29 +75,26 @@ class FeatherRun:
         >>> run.poll()          # doctest: +SKIP
         'done'
         """
+        from ..casa import replace_into
+
         if self.state != "running":
             return self.state
-        rc = self.process.poll()
+        rc = self.job.exit_code()
         if rc is None:
             return self.state
-        self._stderr.close()
-        if rc == 0 and (self.workdir / "DONE").exists():
+        if self.job.succeeded():
             for suffix in ("image", "image.fits"):
                 src = self.workdir / f"{self.name}.{suffix}"
-                target = self.outdir / src.name
-                if target.exists():
-                    shutil.rmtree(target) if target.is_dir() else target.unlink()
-                os.replace(src, target)
-                self.products[suffix] = target
-            shutil.rmtree(self.workdir, ignore_errors=True)
+                self.products[suffix] = replace_into(src, self.outdir / src.name)
+            self.job.discard()
             self.state = "done"
             return self.state
         from ..errors import FeatherFailed
 
-        err = (self.workdir / "stderr.txt").read_text(errors="replace")[-2000:]
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        err = self.job.error_text()
+        self.job.discard()
         self.state = "failed"
-        raise FeatherFailed(self.outdir, f"feather failed (exit code {rc}): {err.strip() or 'see the CASA log'}")
+        raise FeatherFailed(self.outdir, f"feather failed (exit code {rc}): {err or 'see the CASA log'}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the run and remove its scratch folder: nothing is left in the output folder.
@@ -119,16 +105,7 @@ class FeatherRun:
         """
         if self.state != "running":
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self._stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.job.stop(timeout)
         self.state = "stopped"
 
     def wait(self, progress: bool = True, interval: float = 0.25) -> dict[str, Path]:

@@ -19,18 +19,15 @@ an output folder that is never inside the delivery (:func:`check_output_folder`)
 from __future__ import annotations
 
 import ast
-import json
 import os
 import re
 import shutil
-import signal
-import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..casa import CasaJob, replace_into
 from ..errors import AlmaviewError, OutputInsideDelivery, PathNotFound, TcleanFailed
 
 __all__ = [
@@ -362,16 +359,7 @@ class TcleanRun:
         self.state = "running"
         self._pos = 0
         spec = {"params": params.params, "workdir": str(self.workdir), "log": str(self.log), "export": list(export)}
-        env = dict(os.environ)
-        self._stderr = open(self.workdir / "stderr.txt", "w")
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps(spec)],
-            cwd=self.workdir,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=self._stderr,
-            start_new_session=True,
-        )
+        self.job = CasaJob(_CHILD, spec, self.workdir)
 
     def _read_log(self) -> None:
         if not self.log.exists():
@@ -394,44 +382,30 @@ class TcleanRun:
         if self.state != "running":
             return self.state
         self._read_log()
-        rc = self.process.poll()
+        rc = self.job.exit_code()
         if rc is None:
             return self.state
-        self._stderr.close()
-        if rc == 0 and (self.workdir / "DONE").exists():
+        if self.job.succeeded():
             self._finish()
             self.state = "done"
         else:
-            err = (self.workdir / "stderr.txt").read_text(errors="replace")[-2000:]
-            shutil.rmtree(self.workdir, ignore_errors=True)
+            err = self.job.error_text()
+            self.job.discard()
             self.state = "failed"
-            raise TcleanFailed(self.outdir, f"tclean failed (exit code {rc}): {err.strip() or 'see the CASA log'}")
+            raise TcleanFailed(self.outdir, f"tclean failed (exit code {rc}): {err or 'see the CASA log'}")
         return self.state
 
     def _finish(self) -> None:
         for p in sorted(self.workdir.glob(self.name + ".*")):
-            target = self.outdir / p.name
-            if target.exists():
-                shutil.rmtree(target) if target.is_dir() else target.unlink()
-            os.replace(p, target)
-            self.products[p.name[len(self.name) + 1 :]] = target
+            self.products[p.name[len(self.name) + 1 :]] = replace_into(p, self.outdir / p.name)
         shutil.copy(self.log, self.outdir / f"{self.name}.casa.log")
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.job.discard()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the run (SIGTERM, then SIGKILL) and remove its scratch folder: nothing is left in the output."""
         if self.state != "running":
             return
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(timeout)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
-        self._stderr.close()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        self.job.stop(timeout)
         self.state = "stopped"
 
     def wait(self, progress: bool = True, interval: float = 0.5) -> dict[str, Path]:
