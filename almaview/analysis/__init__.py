@@ -4,7 +4,8 @@ This layer owns
 - visibility averaging (:mod:`~almaview.analysis.visibilities`: :func:`reduce_visibilities`, plotms's vector
   averages vs time, frequency or uv distance, read by time slices with progress and cancellation);
 - flag statistics (:mod:`~almaview.analysis.flagging`: :func:`flag_fractions`, :func:`fraction_by`);
-- image planes, spectra, moments and beams (:mod:`~almaview.analysis.image`);
+- image planes, spectra, moments and beams (:mod:`~almaview.analysis.image`); several images at one sky position
+  (:mod:`~almaview.analysis.sky_spectra`: pixels <-> world through each image's WCS, spectra at a position);
 - small statistics used everywhere (:mod:`~almaview.analysis.statistics`: robust rms, colour limits, phase RMS);
 - an EB's metadata reduced for its overview (:mod:`~almaview.analysis.overview`);
 - calibration solutions in each table kind's own terms, as the weblog shows them
@@ -48,6 +49,10 @@ _LAZY = {
     "pixel_scale_arcsec": ".image",
     "beam_area_pixels": ".image",
     "spectral_frame": ".image",
+    "sky_position": ".sky_spectra",
+    "sky_to_pixel": ".sky_spectra",
+    "spectra_at": ".sky_spectra",
+    "nearest_channel": ".sky_spectra",
     "robust_rms": ".statistics",
     "plane_limits": ".statistics",
     "phase_rms": ".statistics",

@@ -57,6 +57,8 @@ _LAZY = {
     "qa_stages": "weblog_qa",
     "image_plane": "image",
     "comparison": "image",
+    "sky_panels": "image_compare",
+    "spectra_plot": "image_compare",
     "spectrum_plot": "spectrum",
     "beam_plot": "spectrum",
     "continuum_ranges_plot": "continuum",

@@ -23,6 +23,8 @@ __all__ = [
     "reimage",
     "ReimagePanel",
     "ArchiveBrowser",
+    "CompareViewer",
+    "compare_images",
 ]
 
 
@@ -31,6 +33,10 @@ def __getattr__(name: str) -> Any:
         from . import image_viewer
 
         return getattr(image_viewer, name)
+    if name in ("CompareViewer", "compare_images"):  # images of several arrays matched on the sky, with spectra
+        from . import compare as _compare
+
+        return getattr(_compare, name)
     if name == "ArchiveBrowser":  # search the ALMA archive, fetch, open
         from .archive_browser import ArchiveBrowser
 
