@@ -355,3 +355,20 @@ def test_editor_headless(member, tmp_path):
             ed.write(target, overwrite=True)
     assert not (archive.parent / "cont.dat").exists()
     assert hashlib.sha256(archive.read_bytes()).hexdigest() == before
+
+
+def test_editor_state_is_field_and_spw(member):
+    """ContinuumEditor on AppBase: select(spw=) redraws once in place and the dropdown follows."""
+    from casacore import tables
+
+    from almaview.widgets.contdat_editor import ContinuumEditor
+
+    ed = ContinuumEditor(member)
+    assert ed.state == {"field": FIELD, "spw": 0}
+    spectrum = ed.panel.sources["spectrum"]
+    ed.select(spw=2)
+    assert ed.controls["spw"].value == 2 and ed.panel.sources["spectrum"] is spectrum
+    with tables.table(f"{member.ebs[0].calibrated_ms}/SPECTRAL_WINDOW", ack=False) as t:
+        chan = t.getcell("CHAN_FREQ", 2)
+    np.testing.assert_allclose(np.asarray(spectrum.data["x"])[: chan.size] * 1e9, chan, rtol=1e-4)
+    assert "spw 2" in ed.panel.layout.title.text

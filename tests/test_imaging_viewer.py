@@ -287,3 +287,36 @@ def test_figure_events_reach_the_kernel_from_the_page(alma_eb):
     assert v.show_spectrum(x=10, y=12) is first and first.sources["spectrum"] is src
     np.testing.assert_allclose(src.data["value"], data[:, 12, 10], rtol=1e-6)
     assert "(10, 12)" in first.layout.title.text
+
+
+def test_state_keys_drive_the_viewer_like_its_controls(alma_eb):
+    """ImageViewer on AppBase: select(channel=, mode=) is one redraw (one Bokeh patch) and the controls follow;
+    the control and the state are the same thing; bad values raise and change nothing."""
+    import json
+
+    import traitlets
+    from astropy.io import fits
+
+    from almaview.widgets.image_viewer import ImageViewer
+
+    im = alma_eb.images
+    v = ImageViewer(im["cube_pbcor_fits"], pb=im["cube_pb_fits"])
+    assert v.state == {"channel": v.nchan // 2, "mode": "pbcor", "playing": False, "region": "pixel"}
+    v.widget()
+    sent = []
+    v._bokeh_view.send = lambda content, buffers=None: sent.append(content)
+    v.select(channel=3, mode="flat noise")
+    headers = [json.loads(c["payload"]) for c in sent if "payload" in c and '"msgtype"' in c["payload"]]
+    assert [h["msgtype"] for h in headers] == ["PATCH-DOC"]
+    assert (v.controls["channel"].value, v.controls["mode"].value) == (3, "flat noise")
+    with fits.open(im["cube_pbcor_fits"]) as a, fits.open(im["cube_pb_fits"]) as b:
+        expected = (np.asarray(a[0].data[0, 3], float) * np.asarray(b[0].data[0, 3], float)).astype(np.float32)
+    got = v.panel.sources["image"].data["image"][0][:, ::-1]
+    np.testing.assert_allclose(got[np.isfinite(got)], expected[np.isfinite(expected)], rtol=1e-5)
+    v.controls["region"].value = "box"
+    assert v.region == "box" and type(v.panel.layout.toolbar.active_drag).__name__ == "BoxSelectTool"
+    with pytest.raises(traitlets.TraitError, match="channels 0"):
+        v.select(channel=v.nchan)
+    with pytest.raises(ValueError, match="channels 0"):
+        v.set_channel(-1)
+    assert v.channel == 3 and v.controls["label"].value == v.channel_label(3)

@@ -29,9 +29,11 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import ipywidgets as W
+import traitlets
 
 from ..errors import AlmaviewError
 from ..imaging.contdat import ContDatExists, ContinuumRanges, read_cont_dat, write_cont_dat
+from ._base import AppBase
 
 __all__ = ["ContinuumEditor"]
 
@@ -75,8 +77,11 @@ def _resolve(source: Any, cont_dat: Any) -> tuple[list[str], ContinuumRanges, st
     return ms, read_cont_dat(cont_dat), os.fspath(cont_dat)
 
 
-class ContinuumEditor(W.VBox):
+class ContinuumEditor(AppBase):
     """Edit continuum ranges on the target spectrum of a delivery, a member OUS, or ``(ms_path(s), cont.dat)``.
+
+    An :class:`~almaview.widgets._base.AppBase`: the state is the ``field`` and ``spw`` shown (``select(field=...,
+    spw=...)`` sets both with one redraw; the dropdowns are views of them).
 
     ``field`` defaults to the first field of the delivered cont.dat (else the first target field), ``spw`` to the
     first spw of that field with ranges. Python API: ``ranges`` (:class:`~almaview.imaging.ContinuumRanges`, the
@@ -89,6 +94,9 @@ class ContinuumEditor(W.VBox):
     >>> ed.controls["spw"].value = 1                                                      # doctest: +SKIP
     >>> ed.write("scratch/cont.dat")                                                      # doctest: +SKIP
     """
+
+    field = traitlets.Unicode("").tag(state=True)
+    spw = traitlets.Int(0).tag(state=True)
 
     def __init__(
         self,
@@ -119,7 +127,7 @@ class ContinuumEditor(W.VBox):
                 f"field {field!r} is neither in the cont.dat nor a target of the MS (fields: {', '.join(fields)})",
             )
         field = field if field is not None else fields[0]
-        self._build_controls(fields, field, spw)
+        self._build_controls(fields, field, spw)  # sets the state (field, spw) and binds the dropdowns to it
         from ..plots.continuum import continuum_ranges_plot
 
         self.panel = continuum_ranges_plot(self.spectrum, self.current_ranges(), title=self._title())
@@ -153,16 +161,6 @@ class ContinuumEditor(W.VBox):
 
     def _spws(self) -> list[int]:
         return sorted(int(n[4:]) for n in self.trees[0].children if n.startswith("spw_") and n[4:].isdigit())
-
-    @property
-    def field(self) -> str:
-        """The field shown."""
-        return str(self.controls["field"].value)
-
-    @property
-    def spw(self) -> int:
-        """The spw shown."""
-        return int(self.controls["spw"].value)
 
     @property
     def spectrum(self) -> Any:
@@ -221,7 +219,7 @@ class ContinuumEditor(W.VBox):
     def _build_controls(self, fields: Sequence[str], field: str, spw: int | None) -> None:
         style = {"description_width": "initial"}
         c: dict[str, W.Widget] = {}
-        c["field"] = W.Dropdown(description="field", options=list(fields), value=field, style=style)
+        c["field"] = W.Dropdown(description="field", options=list(fields), style=style)
         spws = self._spws()
         with_ranges = [
             s
@@ -233,7 +231,7 @@ class ContinuumEditor(W.VBox):
             spw = (with_ranges or spws)[0]
         elif spw not in spws:
             raise AlmaviewError(self.ms[0], f"has no spw {spw} (spws: {', '.join(map(str, spws))})")
-        c["spw"] = W.Dropdown(description="spw", options=spws, value=spw, style=style, layout=W.Layout(width="140px"))
+        c["spw"] = W.Dropdown(description="spw", options=spws, style=style, layout=W.Layout(width="140px"))
         c["add selection"] = W.Button(
             description="add selection",
             icon="plus",
@@ -267,11 +265,12 @@ class ContinuumEditor(W.VBox):
         c["spw selection"] = W.HTML(description="spw selection", style=style)
         for name, w in c.items():
             w.add_class(_css(name))
-        self.controls = c
+        self.controls.update(c)
         self.status = W.HTML()
         self.status.add_class("almaview-status")
-        c["field"].observe(lambda ch: self._shown_changed(), "value")
-        c["spw"].observe(lambda ch: self._shown_changed(), "value")
+        with self.hold_trait_notifications():  # before the panel exists: nothing to redraw yet
+            self.field, self.spw = field, int(spw)
+        self.bind("field", c["field"]).bind("spw", c["spw"])
         c["add selection"].on_click(lambda _: self.add_selection())
         c["remove selection"].on_click(lambda _: self.remove_selection())
         c["reset to delivered"].on_click(lambda _: self.reset())
@@ -302,6 +301,11 @@ class ContinuumEditor(W.VBox):
         ].value = (
             f"<div style='word-break:break-all'>{self.ranges.frame} (as in cont.dat): <code>{text}</code>{rows}</div>"
         )
+
+    def apply(self, changed: set[str]) -> None:
+        """A new field or spw: its spectrum and ranges in the same figure (the sources updated in place)."""
+        if getattr(self, "panel", None) is not None:
+            self._shown_changed()
 
     def _shown_changed(self) -> None:
         from ..plots.continuum import continuum_ranges_plot
@@ -411,12 +415,6 @@ class ContinuumEditor(W.VBox):
             f"<span class='almaview-error' style='color:#b00'>{html.escape(type(err).__name__)}: "
             f"{html.escape(str(err))}</span>"
         )
-
-    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        from ._bokeh import load_bokehjs
-
-        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
-        return super()._repr_mimebundle_(**kwargs)
 
 
 def _same_columns(a: Any, b: Any) -> bool:

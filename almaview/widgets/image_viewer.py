@@ -26,6 +26,9 @@ import numpy as np
 import xarray as xr
 
 from ..plots import Panel
+import traitlets
+
+from ._base import AppBase
 from ._bokeh import NO_ECHO_JS, batched_view, bokeh_view, load_bokehjs  # noqa: F401 (NO_ECHO_JS: old name)
 from ..analysis import image as aimage
 from ..plots import image as pimage
@@ -83,8 +86,13 @@ def _show(out: Any, panel: Panel) -> None:
     out.append_display_data(bokeh_view(panel.layout))
 
 
-class ImageViewer:
+class ImageViewer(AppBase):
     """A viewer of one image (FITS or CASA; a path or :func:`almaview.open_image`'s DataArray).
+
+    An :class:`~almaview.widgets._base.AppBase`: the state is ``channel``, ``mode`` ('pbcor' / 'flat noise'),
+    ``region`` (what a click or a drawn box gives a spectrum of: 'pixel', 'box', 'circle') and ``playing`` (the
+    Play widget runs: smaller planes); ``select(channel=..., mode=...)`` sets several at once, the controls are
+    views of these keys. The widget's children are built on first display (or :meth:`widget`).
 
     ``mask``/``pb``: overlays (mask contour per channel, pb contours at ``pb_levels``). ``flat``: the
     flat-noise image; when only ``pb`` is given, flat noise = image × pb (lazy). Either offers a
@@ -98,6 +106,11 @@ class ImageViewer:
     >>> v.set_channel(30); v.statistics()["rms"]                                      # doctest: +SKIP
     >>> v.spectrum(circle=(64, 64, 5)).data.value.max()                               # doctest: +SKIP
     """
+
+    channel = traitlets.Int(0).tag(state=True)
+    mode = traitlets.Unicode("pbcor").tag(state=True)
+    region = traitlets.Unicode("pixel").tag(state=True)
+    playing = traitlets.Bool(False).tag(state=True)
 
     def __init__(
         self,
@@ -125,7 +138,6 @@ class ImageViewer:
         if flat_image is None and self.pb is not None:
             flat_image = _flat_from_pb(self.image, self.pb)
         self.flat = flat_image
-        self.mode = "pbcor"
         self.ranges = list(ranges)
         self.restfreq = restfreq or float(self.image.attrs.get("restfreq", np.nan))
         if convention not in ("radio", "optical"):
@@ -135,15 +147,15 @@ class ImageViewer:
         #: While the Play widget runs, planes are shown decimated to this size (the full ``max_pixels`` plane
         #: again when it stops): a quarter of the bytes and of the browser's work per frame. None: never.
         self.play_pixels = play_pixels
-        self.playing = False
         self.rms = rms
         self.palette = palette
         self.spectral = aimage.spectral_axis(self.image)
         self.nchan = self.image.sizes[self.spectral] if self.spectral else 1
-        self.channel = self.nchan // 2
+        start = self.nchan // 2
+        self._shown_channel = start  # the channel the panel shows (the prefetch reads ahead from it)
         self.panel = pimage.image_plane(
             self.image,
-            self.channel,
+            start,
             mask=self.mask,
             pb=self.pb,
             max_pixels=max_pixels,
@@ -159,9 +171,12 @@ class ImageViewer:
         self._spectrum_view: Any = None  # the BokehModel showing spectrum_panel (updated in place)
         self.links: list[Any] = []  #: browser-side links (play -> channel slider), once :meth:`widget` was called
         self._widget: Any = None
+        self._bokeh_view: Any = None
         self._prefetch: dict[tuple[str, int], Any] = {}  # (mode, channel) -> Future of prepare_plane
         self._pool: Any = None
         self._read_lock = threading.Lock()
+        super().__init__()  # the state starts as the panel was built: channel nchan // 2 (its default)
+        self.add_class("almaview-image-viewer")
 
     # ------------------------------------------------------------------ state
     @property
@@ -190,6 +205,32 @@ class ImageViewer:
             return f"{f / 1e9:.6f} GHz · {v:.2f} km/s ({frame}, {self.convention})"
         return f"{f / 1e9:.6f} GHz ({frame})"
 
+    @traitlets.default("channel")
+    def _middle_channel(self) -> int:
+        return self.nchan // 2
+
+    @traitlets.validate("channel")
+    def _valid_channel(self, proposal: dict) -> int:
+        channel = int(proposal["value"])
+        if not 0 <= channel < self.nchan:
+            raise traitlets.TraitError(f"channel {channel}: the image has channels 0..{self.nchan - 1}")
+        return channel
+
+    @traitlets.validate("mode")
+    def _valid_mode(self, proposal: dict) -> str:
+        mode = proposal["value"]
+        if mode not in MODES:
+            raise traitlets.TraitError(f"mode {mode!r}: expected one of {', '.join(MODES)}")
+        if mode == "flat noise" and self.flat is None:
+            raise traitlets.TraitError("no flat-noise image: give flat= (the .image) or pb= (flat noise = pbcor x pb)")
+        return mode
+
+    @traitlets.validate("region")
+    def _valid_region(self, proposal: dict) -> str:
+        if proposal["value"] not in REGIONS:
+            raise traitlets.TraitError(f"region {proposal['value']!r}: expected one of {', '.join(REGIONS)}")
+        return proposal["value"]
+
     def set_channel(self, channel: int) -> None:
         """Show ``channel``: reads one (decimated) plane and updates the figure's sources in place.
 
@@ -202,7 +243,6 @@ class ImageViewer:
         if not 0 <= channel < self.nchan:
             raise ValueError(f"channel {channel}: the image has channels 0..{self.nchan - 1}")
         self.channel = channel
-        self._update()
 
     def set_mode(self, mode: str) -> None:
         """Show the pb-corrected ('pbcor') or the flat-noise ('flat noise') image.
@@ -217,7 +257,29 @@ class ImageViewer:
         if mode == "flat noise" and self.flat is None:
             raise ValueError("no flat-noise image: give flat= (the .image) or pb= (flat noise = pbcor x pb)")
         self.mode = mode
-        self._update()
+
+    def apply(self, changed: set[str]) -> None:
+        """Show what the changed keys affect: a new plane for ``channel``/``mode`` (and for ``playing`` when the
+        shown size changes), the drag tool for ``region``; labels and statistics follow. One Bokeh patch."""
+        if "region" in changed:
+            self._region_mode(self.region)
+        replot = bool(changed & {"channel", "mode"})
+        if "playing" in changed and not self.playing and self.panel.data.attrs.get("step") != self._full_step():
+            replot = True  # Play stopped: the full plane again
+        if replot:
+            step = self.channel - self._shown_channel
+            if self._bokeh_view is not None:
+                with self._bokeh_view.batch():
+                    self._update()
+            else:
+                self._update()
+            self._shown_channel = self.channel
+            if "label" in self.controls:
+                self.controls["label"].value = self.channel_label(self.channel)
+            if "stats" in self.controls:
+                self.controls["stats"].value = self._stats_html()
+            if "channel" in changed and self._widget is not None:
+                self._prefetch_next(step)
 
     def _shown_pixels(self) -> int:
         if self.playing and self.play_pixels and self.play_pixels < self.max_pixels:
@@ -405,7 +467,7 @@ class ImageViewer:
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)
         c["channel"] = w.IntSlider(
-            value=self.channel,
+            value=self.channel,  # (bound to the state below)
             min=0,
             max=last,
             description="channel",
@@ -456,52 +518,33 @@ class ImageViewer:
         c["moment view"] = w.Output()
         for name, widget in c.items():
             widget.add_class("almaview-control-" + name.replace(" ", "-"))
-        self.controls = c
-
-        def on_channel(change: dict) -> None:
-            with bokeh_view.batch():
-                self.set_channel(change["new"])
-            c["label"].value = self.channel_label(self.channel)
-            c["stats"].value = self._stats_html()
-            self._prefetch_next(change["new"] - (change["old"] if change["old"] is not None else change["new"]))
-
-        def on_playing(change: dict) -> None:  # Play started: smaller planes; stopped: the full plane again
-            self.playing = bool(change["new"])
-            if not self.playing and self.panel.data.attrs.get("step") != self._full_step():
-                with bokeh_view.batch():
-                    self._update()
-                c["stats"].value = self._stats_html()
-
-        def on_mode(change: dict) -> None:
-            with bokeh_view.batch():
-                self.set_mode(change["new"])
-            c["stats"].value = self._stats_html()
+        self.controls.update(c)
+        # the controls are views of the state: channel <-> slider, mode <-> toggle, region <-> toggle,
+        # playing <-> the Play widget's 'playing'
+        self.bind("channel", c["channel"])
+        self.bind("mode", c["mode"], name="mode")
+        self.bind("region", c["region"], name="region")
+        self._links.append(traitlets.link((self, "playing"), (c["play"], "playing")))
 
         def on_moment(_: Any) -> None:
             self.show_moment(c["moment order"].value, c["moment channels"].value, c["nsigma"].value)
 
-        c["channel"].observe(on_channel, names="value")
-        c["mode"].observe(on_mode, names="value")
-        c["region"].observe(lambda change: self._region_mode(change["new"]), names="value")
-        c["play"].observe(on_playing, names="playing")
         c["moment"].on_click(on_moment)
         top = w.HBox([c["channel"], c["play"], c["label"]])
         top.add_class("almaview-image-viewer-top")
-        self._widget = w.VBox(
-            [
-                top,
-                w.HBox([c["mode"], c["region"]]),
-                bokeh_view,
-                c["stats"],
-                c["spectrum"],
-                w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
-                c["moment view"],
-            ]
-        )
-        self._widget.add_class("almaview-image-viewer")
+        self.children = [
+            top,
+            w.HBox([c["mode"], c["region"]]),
+            bokeh_view,
+            c["stats"],
+            c["spectrum"],
+            w.HBox([c["moment order"], c["moment channels"], c["nsigma"], c["moment"]]),
+            c["moment view"],
+        ]
+        self._widget = self
         if self.spectral:  # the centre pixel's spectrum: a click then only sends new data to this figure
             self.show_spectrum(x=self.image.sizes["x"] // 2, y=self.image.sizes["y"] // 2)
-        return self._widget
+        return self
 
     def show_spectrum(self, **region: Any) -> Panel | None:
         """Compute :meth:`spectrum` of ``region`` (``x=, y=``, ``box=`` or ``circle=``) and show it under the
@@ -538,7 +581,7 @@ class ImageViewer:
 
     def _on_tap(self, event: Any) -> None:
         """A click on the figure: the spectrum at the pixel under the cursor (region mode 'pixel')."""
-        if self.controls.get("region") is not None and self.controls["region"].value != "pixel":
+        if self.region != "pixel":
             return
         px = self._pixel_from_offset(event.x, event.y)
         if px is not None:
@@ -546,7 +589,7 @@ class ImageViewer:
 
     def _on_geometry(self, event: Any) -> None:
         """A box drawn with the box-select tool: the spectrum of the box or of its inscribed circle."""
-        mode = self.controls["region"].value if self.controls.get("region") is not None else "box"
+        mode = self.region if self._widget is not None else "box"
         g = event.geometry
         if mode == "pixel" or g.get("type") != "rect" or not event.final:
             return
@@ -625,11 +668,9 @@ class ImageViewer:
         """
         return compare(self.shown, *others, channel=self.channel, max_pixels=self.max_pixels, **kwargs)
 
-    def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser tests
-        from IPython.display import display
-
-        load_bokehjs()  # a reloaded page (a new client) has no BokehJS until it is published again
-        display(self.widget())
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:  # pragma: no cover - exercised in the browser tests
+        self.widget()  # the children are built on first display
+        return super()._repr_mimebundle_(**kwargs)
 
 
 def compare(
