@@ -13,7 +13,6 @@ an fsync per file costs ~15 % of a fast transfer.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 from collections.abc import Iterable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
@@ -29,6 +28,7 @@ from ..errors import (
     TransferIncomplete,
     UnknownIdentifier,
 )
+from ..sizes import free_bytes, human_size
 from .client import client, resolve_url, uid_form, unreachable
 from .listing import files
 
@@ -50,28 +50,6 @@ class _Job:
     @property
     def part(self) -> Path:
         return self.final.with_name(self.final.name + ".part")
-
-
-def _human(n: float) -> str:
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
-
-
-def free_bytes(path: Path) -> int:
-    """Free bytes on the file system that holds ``path`` (or its nearest existing parent).
-
-    Examples
-    --------
-    >>> free_bytes(Path(".")) > 0
-    True
-    """
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return shutil.disk_usage(p).free
 
 
 def select(
@@ -153,8 +131,8 @@ def fetch(
     if need > free:
         raise NotEnoughDisk(
             folder,
-            f"the {len(todo)} file(s) to fetch need {need} bytes ({_human(need)}) but only "
-            f"{free} bytes ({_human(free)}) are free there: free some space or choose "
+            f"the {len(todo)} file(s) to fetch need {need} bytes ({human_size(need)}) but only "
+            f"{free} bytes ({human_size(free)}) are free there: free some space or choose "
             "another dest=",
         )
     if not todo:
@@ -318,7 +296,7 @@ def _transfer(session, job: _Job, step, stop: threading.Event, base_url: str) ->
         raise TransferIncomplete(
             job.final,
             f"the transfer from {job.url} stopped at {got} of {expected} bytes "
-            f"({_human(got)} of {_human(expected)})"
+            f"({human_size(got)} of {human_size(expected)})"
             + (f" ({last_error})" if last_error else "")
             + f"; {job.part.name} is kept: fetch again to resume from there",
         )

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO
 
 from ..cache import atomic_directory, atomic_write_bytes, cache_dir
+from ..sizes import human_size
 from .tarcheck import (  # noqa: F401  (re-exported)
     _DECOMPRESS_ERRORS,
     MAX_COMPONENT_BYTES,
@@ -97,8 +98,8 @@ def _bomb_guard(where: Path, tf: tarfile.TarFile, packed: int | None) -> Iterato
             if total > free:
                 raise NotEnoughSpace(
                     where,
-                    f"declares {_human(total)} ({total} bytes) of members in {_human(packed)} of compressed "
-                    f"data, more than the {_human(free)} free in almaview's cache: a decompression bomb; "
+                    f"declares {human_size(total)} ({total} bytes) of members in {human_size(packed)} of compressed "
+                    f"data, more than the {human_size(free)} free in almaview's cache: a decompression bomb; "
                     "refusing to read further",
                 )
         yield info
@@ -227,20 +228,12 @@ def read_member(path: str | os.PathLike, member: str, nested: str | None = None,
         raise DamagedArchive(p, f"could not read member {member!r} ({err}); the archive may be truncated") from err
 
 
-def _human(n: float) -> str:
-    for unit in ("bytes", "kB", "MB", "GB", "TB", "PB"):
-        if n < 1000 or unit == "PB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} bytes"
-
-
 def _check_space(where: Path, total: int, cache: Path) -> None:
     free = shutil.disk_usage(cache).free
     if total > free - (64 << 20):
         raise NotEnoughSpace(
             where,
-            f"its members hold {_human(total)} ({total} bytes) but {cache} has only {_human(free)} "
+            f"its members hold {human_size(total)} ({total} bytes) but {cache} has only {human_size(free)} "
             f"({free} bytes) free; refusing to extract (a decompression bomb, or a real archive too large "
             "for this disk: free space or set ALMAVIEW_CACHE_DIR to a larger disk)",
         )

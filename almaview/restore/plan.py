@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from ..cache import cache_dir
 from ..constants import INTENTS
 from ..errors import NotADelivery
+from ..sizes import free_bytes
 from . import registry
 from .casafind import CasaInstallation, find_casa, short_version
 from .errors import RestoreError
@@ -77,20 +77,6 @@ def intent_pattern(intent: str) -> str:
     for part in (p.strip() for p in intent.split(",") if p.strip()):
         out.append(INTENT_PATTERNS.get(part.upper(), part))
     return ",".join(out)
-
-
-def free_bytes(path: str | os.PathLike) -> int:
-    """Free bytes on the file system holding ``path`` (or its nearest existing parent).
-
-    Examples
-    --------
-    >>> free_bytes("/") > 0
-    True
-    """
-    p = Path(path).absolute()
-    while not p.exists() and p != p.parent:
-        p = p.parent
-    return shutil.disk_usage(p).free
 
 
 def available_memory() -> int | None:

@@ -18,19 +18,11 @@ from typing import Any
 import ipywidgets as W
 import traitlets
 
+from ..sizes import human_size
+
 _PROJECT_RE = re.compile(r"^\d{4}\.[A-Z0-9]\.\d{5}\.[A-Z]{1,4}$")
 _UID_RE = re.compile(r"^uid(://|___)A\d{3}[/_]X[0-9a-zA-Z]+[/_]X[0-9a-zA-Z]+$")
 _COORD_RE = re.compile(r"^[\d.:hmsd+\-\s]+$")
-
-
-def _human(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if abs(n) < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n} B"  # pragma: no cover
 
 
 def parse_query(text: str) -> dict:
@@ -238,7 +230,7 @@ class ArchiveBrowser(W.VBox):
             boxes = []
             for key, label, size in rows:
                 cb = W.Checkbox(
-                    description=f"{label}: {_human(size)}",
+                    description=f"{label}: {human_size(size)}",
                     value=key in ("readme", "auxiliary"),
                     indent=False,
                     layout=W.Layout(width="560px"),
@@ -269,7 +261,7 @@ class ArchiveBrowser(W.VBox):
     def _show_total(self, change) -> None:
         sizes = {cb.part: cb.description.rsplit(": ", 1)[-1] for cb in self.controls["parts"].children}
         total = self._selected_bytes()
-        self.controls["total"].value = f"<b>total: {_human(total)}</b> ({len(change['new'])} of {len(sizes)} parts)"
+        self.controls["total"].value = f"<b>total: {human_size(total)}</b> ({len(change['new'])} of {len(sizes)} parts)"
         self.controls["fetch"].disabled = not change["new"] or self.state == "fetching"
 
     def _selected_bytes(self) -> int:
@@ -357,7 +349,7 @@ class ArchiveBrowser(W.VBox):
     def _show_progress(self, change) -> None:
         total = max(self.total_bytes, 1)
         self.controls["progress"].value = min(self.done_bytes / total, 1.0)
-        self.controls["progress_text"].value = f"{_human(self.done_bytes)} of {_human(self.total_bytes)}"
+        self.controls["progress_text"].value = f"{human_size(self.done_bytes)} of {human_size(self.total_bytes)}"
 
     def _finish(self, folder: Path) -> None:
         from ..errors import AlmaviewError, Cancelled
