@@ -150,8 +150,14 @@ def test_refresh_updates_in_place_or_declines(alma_eb):
     src.data = {k: v[:0] for k, v in src.data.items()}  # stale
     assert refresh(panel, ct, spws=[1], antennas=["DA41"])  # same figures and legend entries: new data only
     assert panel.sources["points"] is src and set(src.data["antenna"]) == {"DA41"}
-    assert not refresh(panel, ct, spws=[1], antennas=["DA44"])  # another antenna needs its own legend entry
-    assert set(panel.data.antenna) == {"DA41"}
+    # another antenna fills the same figure and legend entry (its label and data), no new models
+    n_models = len(list(panel.layout.references()))
+    assert refresh(panel, ct, spws=[1], antennas=["DA44"])
+    assert set(panel.sources["points"].data["antenna"]) == {"DA44"}
+    assert set(_legend_labels(_figures(panel.layout)[0])) == {"DA44", "flagged"}
+    assert len(list(panel.layout.references())) == n_models
+    assert not refresh(panel, ct, spws=[1], antennas=["DA41", "DA44"])  # two antennas: no room for the second
+    assert set(panel.data.antenna) == {"DA44"}
     tsys_ct = av.open_caltable(alma_eb.caltables["tsys"])
     tp = av.plots.tsys(tsys_ct, spws=[0])
     assert not refresh(tp, tsys_ct, spws=[0, 1])  # other spws need other figures
@@ -162,7 +168,7 @@ def test_big_bandpass_is_rasterized(alma_eb):
     panel = av.plots.bandpass(ct, raster_threshold=500)
     assert len(panel.sources["points"].data["amp"]) == 0
     ok = int((~panel.data.flagged).sum())
-    images = [v for k, v in panel.sources.items() if k.startswith("amp_image_spw")]
+    images = [v for k, v in panel.sources.items() if k.startswith("amp_image_")]
     assert len(images) == panel.data.spw.nunique()
     assert sum(np.nansum(v.data["image"][0]) for v in images) == ok
 

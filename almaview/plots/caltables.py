@@ -16,35 +16,34 @@ from typing import Any, Sequence
 
 import pandas as pd
 
-from ..analysis.caltables import (
-    bandpass_solutions,
-    caltable_kind,
-    delay_solutions,
-    gain_solutions,
-    phase_rms_table,
-    require_kind,
-    solution_mode,
-    tsys_spectra,
-)
+from ..analysis.caltables import caltable_kind, delay_solutions, require_kind
 from ..analysis.statistics import phase_rms  # noqa: F401 (re-exported)
 from ..analysis.trees import caltable_spws  # noqa: F401 (re-exported)
 from . import Panel
 from ._common import (
-    hover_tool,
-    FLAGGED_COLOUR,
-    MEDIAN_COLOUR,
-    OUTLIER_COLOUR,
     RASTER_THRESHOLD,
     colours_for,
     column,
     columns_of,
     empty_raster,
     figure,
+    hover_tool,
     image_layer,
-    raster_data,
     table,
 )
+from .caltable_frames import (
+    DEFAULT_ITERATE,
+    bandpass_frame,
+    eb_words,
+    field_words,
+    freq_frame,
+    gains_frame,
+    strs,
+    table_extent,
+    tsys_frame,
+)
 from .grid import by_category, check_iterate, grid, legend_outside, who
+from .slots import Layer, Slot, SlotGrid, fill, fits, slot_grid
 
 __all__ = [
     "tsys",
@@ -58,61 +57,35 @@ __all__ = [
     "bandpass_data",
     "gains_data",
     "refresh",
+    "reserve_of",
+    "DEFAULT_ITERATE",
 ]
 
 _TIME_TIPS = {"@time": "datetime"}
 
-
-def _eb(ct: Any) -> str:
-    eb = ct.attrs.get("eb") or ct.attrs.get("ms_name") or ""
-    return f"EB {eb} · " if eb else ""
+# (helpers shared with the frames; old private names kept for the delay panel below)
+_eb, _frame, _fields, _strs = eb_words, freq_frame, field_words, strs
 
 
-def _frame(ct: Any) -> str:
-    """The frame of a caltable's channel frequencies (its SPECTRAL_WINDOW's; TOPO for ALMA when not given)."""
-    for name in ct.children:
-        f = ct[name].ds.coords.get("frequency")
-        if f is not None and f.attrs.get("frame"):
-            return str(f.attrs["frame"]).upper()
-    return "TOPO"
+def _room(n: int, caps: dict[str, int], reserve: tuple[int, int] | None, figs_by: str, cats_by: dict[str, str]):
+    """The grid's room: what the selection needs, or (``reserve``) what the whole table could ask for."""
+    if reserve is None:
+        return n, caps
+    n_spw, n_ant = reserve
+    per = {"spw": n_spw, "antenna": n_ant, "spw x antenna": n_spw * n_ant, "none": 1}
+    return max(n, per[figs_by]), {k: max(v, per[cats_by.get(k, "none")]) for k, v in caps.items()}
 
 
-def _fields(df: pd.DataFrame) -> str:
-    if "field" not in df or not len(df):
-        return ""
-    f = sorted({str(v) for v in df["field"] if str(v)})
-    return (" · " + (", ".join(f) if len(f) <= 3 else f"{len(f)} fields")) if f else ""
+def _caps(slots: list[Slot], names: Sequence[str]) -> dict[str, int]:
+    return {k: max([len(s.entries.get(k, [])) for s in slots] + [1]) for k in names}
 
 
-def _strs(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
-    """Copies of ``cols`` as strings (``<col>_s``), for Bokeh's GroupFilter."""
-    return df.assign(**{f"{c}_s": df[c].astype(str) for c in cols})
-
-
-def _lines(df: pd.DataFrame, by: list[str], keep: list[str]) -> dict[str, list]:
-    """Multi-line source data: one row per ``by`` group with ``xs`` (GHz), ``ys`` (Tsys), ``channels`` and ``keep``
-    (a filtered view of a multi-line source draws whole lines; Bokeh cannot filter a connected Line glyph)."""
-    out: dict[str, list] = {"xs": [], "ys": [], "channels": [], **{k: [] for k in keep}}
-    if not len(df):
-        return out
-    for _, g in df.groupby(by, sort=False):
-        g = g.sort_values("frequency_ghz")
-        out["xs"].append(g["frequency_ghz"].to_numpy())
-        out["ys"].append(g["tsys"].to_numpy(dtype=float))
-        out["channels"].append(g["channel"].to_numpy())
-        for k in keep:
-            v = g[k].iloc[0]
-            out[k].append(v.item() if hasattr(v, "item") else v)
-    return out
-
-
-def _panels(data: pd.DataFrame, iterate: str, spws: Sequence[int], ants: Sequence[str]) -> list[tuple[str, dict]]:
-    """(title part, where-filter) of each grid panel."""
-    if iterate == "spw":
-        return [(f"spw {s}", {"spw_s": str(s)}) for s in spws]
-    if iterate == "antenna":
-        return [(a, {"antenna_s": a}) for a in ants]
-    return [("", {})]
+def _finish(panel: Panel, grids: dict[str, SlotGrid], iterate: str, **attrs: Any) -> Panel:
+    panel.grids = grids  # type: ignore[attr-defined]
+    panel.iterate = iterate  # type: ignore[attr-defined]
+    for k, v in attrs.items():
+        setattr(panel, k, v)
+    return panel
 
 
 # ------------------------------------------------------------------------------------------------ Tsys
@@ -127,25 +100,8 @@ def tsys_data(
     --------
     >>> data, sources, meta = tsys_data(av.open_caltable("x.tsyscal.tbl"), spws=[0])   # doctest: +SKIP
     """
-    data, summary = tsys_spectra(ct, spws, antennas, outlier_factor=outlier_factor)
-    ants = list(dict.fromkeys(summary["antenna"])) if len(summary) else []
-    cmap = colours_for(ants)
-    spec = _strs(data[data["view"] == "spectrum"], "spw", "antenna")
-    spec = spec.assign(color=[OUTLIER_COLOUR if o else cmap.get(a, "#000") for a, o in zip(spec.antenna, spec.outlier)])
-    med = _strs(data[data["view"] == "median"], "spw")
-    tdf = _strs(data[data["view"] == "time"], "spw", "antenna")
-    tdf = tdf.assign(color=[cmap.get(a, "#000") for a in tdf["antenna"]])
-    sdf = summary.copy()
-    if len(sdf):
-        sdf["median_tsys"] = sdf["median_tsys"].astype(float).round(2)
-    outl = {int(s): sorted(g.loc[g.outlier, "antenna"]) for s, g in summary.groupby("spw")} if len(summary) else {}
-    sdata = {
-        "spectra": _lines(spec, ["spw", "antenna"], ["antenna", "spw", "spw_s", "antenna_s", "outlier", "color"]),
-        "median": _lines(med, ["spw"], ["spw", "spw_s"]),
-        "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color"]),
-        "medians": columns_of(sdf),
-    }
-    return data, sdata, {"outliers": outl, "summary": sdf, "antennas": ants, "colours": cmap}
+    fr = tsys_frame(ct, spws, antennas, outlier_factor=outlier_factor)
+    return fr.data, fr.sdata, fr.meta
 
 
 def tsys(
@@ -155,10 +111,12 @@ def tsys(
     *,
     outlier_factor: float = 1.5,
     iterate: str = "spw",
+    reserve: bool = False,
 ) -> Panel:
     """Tsys (K) vs frequency, one panel per spw (``iterate='spw'``, the weblog's page) or per antenna, antennas
     in colour with a legend (outliers red and named in the title), the median spectrum in black; Tsys vs time;
-    the per-antenna median table.
+    the per-antenna median table. ``reserve=True`` builds room for every spw and antenna of the table, so that
+    :func:`refresh` shows any later selection in place.
 
     ``data`` rows have ``view`` = 'spectrum' (spw, antenna, channel, frequency_ghz, tsys, outlier),
     'time' (spw, antenna, time, tsys: mean over channels and receptors) or 'median' (spw, antenna='median', ...).
@@ -171,93 +129,66 @@ def tsys(
     from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
-    data, sdata, meta = tsys_data(ct, spws, antennas, outlier_factor=outlier_factor)
-    spw_list = sorted(meta["outliers"])
-    ants, cmap = meta["antennas"], meta["colours"]
-    src, msrc = ColumnDataSource(sdata["spectra"]), ColumnDataSource(sdata["median"])
-    figs = []
-    for part, where in _panels(data, iterate, spw_list, ants):
-        outl = sorted({a for s in spw_list for a in meta["outliers"][s] if where.get("spw_s", str(s)) == str(s)})
-        shown = [a for a in ants if where.get("antenna_s", a) == a]
-        f = figure(
-            f"Tsys · {_eb(ct)}{part or 'all spws'}{_fields(data[data.view == 'time'])} · {who(shown)}"
-            + (f" — outliers: {', '.join(outl)}" if outl else ""),
-            f"frequency (GHz, {_frame(ct)})",
-            "Tsys (K)",
-            width=460,
-            height=300,
-        )
-        items = by_category(
-            f,
-            "multi_line",
-            src,
-            "xs",
-            "ys",
-            "antenna_s",
-            shown,
-            {a: (OUTLIER_COLOUR if a in outl else cmap[a]) for a in shown},
-            where=where,
-            line_width=1.2,
-            line_alpha=0.85,
-        )
-        f.add_tools(
-            hover_tool(
-                [r for _, r in items],
-                tooltips=[
-                    ("antenna", "@antenna"),
-                    ("spw", "@spw"),
-                    ("frequency", "$x{0.0000} GHz"),
-                    ("Tsys", "$y{0.0} K"),
-                ],
-            )
-        )
-        if iterate != "antenna":
-            med = by_category(
-                f,
-                "multi_line",
-                msrc,
-                "xs",
-                "ys",
-                "spw_s",
-                [s for s in spw_list if where.get("spw_s", str(s)) == str(s)],
-                {s: MEDIAN_COLOUR for s in spw_list},
-                line_width=3,
-            )
-            items.append(("median", [r for _, r in med]))
-        legend_outside(f, items, title="antenna")
-        figs.append(f)
-    tf = figure(
-        f"Tsys vs time (mean over channels, receptors) · {_eb(ct)}{who(ants)}",
-        "time (UTC)",
-        "Tsys (K)",
-        x_datetime=True,
-        width=620,
+    fr = tsys_frame(ct, spws, antennas, iterate=iterate, outlier_factor=outlier_factor)
+    srcs = {k: ColumnDataSource(v) for k, v in fr.sdata.items() if k != "medians"}
+    layers = [Layer("spectra", "spectra", "multi_line", "xs", "ys", props={"line_width": 1.2, "line_alpha": 0.85})]
+    if iterate != "antenna":
+        layers.append(Layer("median", "median", "multi_line", "xs", "ys", props={"line_width": 3}, hover=False))
+    slots = fr.slots["spectra"]
+    room = reserve_of(ct) if reserve else None
+    n, caps = _room(
+        len(slots),
+        _caps(slots, [ly.name for ly in layers]),
+        room,
+        iterate,
+        {"spectra": "none" if iterate == "antenna" else "antenna"},
     )
-    tsrc = ColumnDataSource(sdata["time"])
-    titems = by_category(tf, "scatter", tsrc, "time", "tsys", "antenna_s", ants, cmap, size=5)
-    tf.add_tools(
-        hover_tool(
-            [r for _, r in titems],
-            tooltips=[
-                ("antenna", "@antenna"),
-                ("spw", "@spw"),
-                ("field", "@field"),
-                ("Tsys", "@tsys{0.0} K"),
-                ("time", "@time{%F %T}"),
-            ],
-            formatters=_TIME_TIPS,
-        )
+    frame = _frame(ct)
+    spectra = slot_grid(
+        srcs,
+        layers,
+        n,
+        caps,
+        lambda k: figure("", f"frequency (GHz, {frame})", "Tsys (K)", width=460, height=300),
+        legend_title="antenna",
+        tooltips=[("antenna", "@antenna"), ("spw", "@spw"), ("frequency", "$x{0.0000} GHz"), ("Tsys", "$y{0.0} K")],
     )
-    legend_outside(tf, titems, title="antenna")
-    tab, ssrc = table(meta["summary"])
-    layout = column([grid(figs, share_x=iterate != "spw" or len(figs) == 1), tf, tab])
-    return Panel(
-        layout,
-        data,
-        {"spectra": src, "median": msrc, "time": tsrc, "medians": ssrc},
-        title=f"Tsys — {ct.attrs.get('caltable', '')}",
-        kind="tsys",
+    fill(spectra, slots)
+    tcaps = _room(1, _caps(fr.slots["time"], ["time"]), room, "none", {"time": "antenna"})[1]
+    times = slot_grid(
+        srcs,
+        [Layer("time", "time", "scatter", "time", "tsys", props={"size": 5})],
+        1,
+        tcaps,
+        lambda k: figure("", "time (UTC)", "Tsys (K)", x_datetime=True, width=620),
+        legend_title="antenna",
+        tooltips=[
+            ("antenna", "@antenna"),
+            ("spw", "@spw"),
+            ("field", "@field"),
+            ("Tsys", "@tsys{0.0} K"),
+            ("time", "@time{%F %T}"),
+        ],
+        formatters=_TIME_TIPS,
     )
+    fill(times, fr.slots["time"])
+    tab, ssrc = table(fr.meta["summary"])
+    srcs["medians"] = ssrc
+    layout = column([grid(spectra.figures, share_x=iterate != "spw" or n == 1), times.figures[0], tab])
+    panel = Panel(layout, fr.data, srcs, title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
+    return _finish(panel, {"spectra": spectra, "time": times}, iterate, outlier_factor=outlier_factor)
+
+
+def reserve_of(ct: Any) -> tuple[int, int]:
+    """(spws, antennas) of the whole table: the room :func:`tsys`/:func:`bandpass`/:func:`gains` build with
+    ``reserve=True``.
+
+    Examples
+    --------
+    >>> reserve_of(av.open_caltable("x.tsyscal.tbl"))   # doctest: +SKIP
+    (4, 12)
+    """
+    return table_extent(ct)
 
 
 # ------------------------------------------------------------------------------------------------ bandpass
@@ -276,20 +207,8 @@ def bandpass_data(
     --------
     >>> data, sources = bandpass_data(av.open_caltable("x.bcal.tbl"), spws=[0])   # doctest: +SKIP
     """
-    data = bandpass_solutions(ct, spws, antennas)
-    cmap = colours_for(data["antenna"]) if len(data) else {}
-    data_c = _strs(data, "spw", "antenna").assign(color=[cmap.get(a, "#000") for a in data["antenna"]])
-    ok, bad = data_c[~data_c.flagged.astype(bool)], data_c[data_c.flagged.astype(bool)]
-    cols = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color", "spw_s", "antenna_s"]
-    big = len(ok) > raster_threshold
-    sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols), "flagged": columns_of(bad, cols)}
-    for s in sorted(set(data["spw"])):
-        o = ok[ok["spw"] == s]
-        for y, key in (("amp", "amp_image"), ("phase_deg", "phase_image")):
-            sdata[f"{key}_spw{s}"] = (
-                raster_data(o["frequency_ghz"].to_numpy(), o[y].to_numpy()) if big else empty_raster()
-            )
-    return data, sdata
+    fr = bandpass_frame(ct, spws, antennas, raster_threshold=raster_threshold)
+    return fr.data, fr.sdata
 
 
 def bandpass(
@@ -299,10 +218,11 @@ def bandpass(
     *,
     raster_threshold: int = RASTER_THRESHOLD,
     iterate: str = "spw",
+    reserve: bool = False,
 ) -> Panel:
-    """Bandpass amplitude and phase (deg) per channel, one panel pair per spw (or per antenna), antennas in
-    colour with a legend; flagged channels as grey crosses. Above ``raster_threshold`` points each panel shows a
-    2-D histogram (sources 'amp_image_spw<N>', 'phase_image_spw<N>').
+    """Bandpass amplitude and phase (deg) per channel, one panel pair per spw (or per spw and antenna), antennas
+    in colour with a legend; flagged channels as grey crosses. Above ``raster_threshold`` points each panel shows
+    a 2-D histogram (sources 'amp_image_<k>', 'phase_image_<k>' for panel k). ``reserve``: as :func:`tsys`.
 
     ``data``: one row per (spw, antenna, receptor, time, channel): frequency_ghz, amp, phase_deg, flagged.
 
@@ -314,11 +234,8 @@ def bandpass(
     from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
-    data, sdata = bandpass_data(ct, spws, antennas, raster_threshold=raster_threshold)
-    src, fsrc = ColumnDataSource(sdata["points"]), ColumnDataSource(sdata["flagged"])
-    spw_list = sorted(set(data["spw"]))
-    ants = list(dict.fromkeys(data["antenna"]))
-    cmap = colours_for(ants)
+    fr = bandpass_frame(ct, spws, antennas, iterate=iterate, raster_threshold=raster_threshold)
+    srcs = {k: ColumnDataSource(v) for k, v in fr.sdata.items() if "_image_" not in k}
     tips = [
         ("antenna", "@antenna"),
         ("receptor", "@receptor"),
@@ -327,52 +244,52 @@ def bandpass(
         ("amp", "@amp{0.000}"),
         ("phase", "@phase_deg{0.0}°"),
     ]
-    sources = {"points": src, "flagged": fsrc}
-    amp_figs, ph_figs = [], []
-    # one panel per spw even when iterating over antennas: spws do not share a frequency axis
-    parts = (
-        [(f"spw {s} · {a}", {"spw_s": str(s), "antenna_s": a}) for a in ants for s in spw_list]
-        if iterate == "antenna"
-        else _panels(data, iterate, spw_list, ants)
+    slots = fr.slots["amp"]
+    figs_by = {"antenna": "spw x antenna", "spw": "spw", "none": "none"}[iterate]
+    room = reserve_of(ct) if reserve else None
+    n, caps = _room(
+        len(slots),
+        _caps(slots, ["points", "flagged"]),
+        room,
+        figs_by,
+        {"points": "none" if iterate == "antenna" else "antenna"},
     )
-    for part, where in parts:
-        shown = [a for a in ants if where.get("antenna_s", a) == a]
-        for figs, y, label, key in (
-            (amp_figs, "amp", "amplitude", "amp_image"),
-            (ph_figs, "phase_deg", "phase (deg)", "phase_image"),
-        ):
-            f = figure(
-                f"Bandpass {label.split(' ')[0]} · {_eb(ct)}{part or 'all spws'} · {who(shown)}",
-                f"frequency (GHz, {_frame(ct)})",
-                label,
-                width=460,
-                height=280,
-            )
-            items = by_category(f, "scatter", src, "frequency_ghz", y, "antenna_s", shown, cmap, where=where, size=3)
-            fl = by_category(
-                f,
+    frame = _frame(ct)
+    grids = {}
+    for name, y, label in (("amp", "amp", "amplitude"), ("phase", "phase_deg", "phase (deg)")):
+        layers = [
+            Layer("points", "points", "scatter", "frequency_ghz", y, props={"size": 3}),
+            Layer(
+                "flagged",
+                "flagged",
                 "scatter",
-                fsrc,
                 "frequency_ghz",
                 y,
-                "spw_s",
-                [where["spw_s"]] if "spw_s" in where else [str(s) for s in spw_list],
-                {str(s): FLAGGED_COLOUR for s in spw_list},
-                marker="x",
-                size=6,
-            )
-            f.add_tools(hover_tool([r for _, r in items], tooltips=tips))
-            legend_outside(f, items + [("flagged", [r for _, r in fl])], title="antenna")
-            if "spw_s" in where:
-                img = ColumnDataSource(sdata[f"{key}_spw{where['spw_s']}"])
-                image_layer(f, img)
-                sources[f"{key}_spw{where['spw_s']}"] = img
-            figs.append(f)
-    for a, p in zip(amp_figs, ph_figs):
+                cat="flag_s",
+                props={"marker": "x", "size": 6},
+                hover=False,
+            ),
+        ]
+        g = slot_grid(
+            srcs,
+            layers,
+            n,
+            caps,
+            lambda k: figure("", f"frequency (GHz, {frame})", label, width=460, height=280),
+            legend_title="antenna",
+            tooltips=tips,
+        )
+        for k, f in enumerate(g.figures):
+            img = ColumnDataSource(fr.sdata.get(f"{name}_image_{k}", empty_raster()))
+            image_layer(f, img)
+            srcs[f"{name}_image_{k}"] = img
+        fill(g, fr.slots[name])
+        grids[name] = g
+    for a, p in zip(grids["amp"].figures, grids["phase"].figures):
         p.x_range = a.x_range
-    ncols = 2
-    layout = column([grid(amp_figs, ncols=ncols, share_x=False), grid(ph_figs, ncols=ncols, share_x=False)])
-    return Panel(layout, data, sources, title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
+    layout = column([grid(grids[g].figures, ncols=2, share_x=False) for g in ("amp", "phase")])
+    panel = Panel(layout, fr.data, srcs, title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
+    return _finish(panel, grids, iterate, raster_threshold=raster_threshold)
 
 
 # ------------------------------------------------------------------------------------------------ gains
@@ -391,14 +308,8 @@ def gains_data(
     --------
     >>> data, sources = gains_data(av.open_caltable("x.gpcal.tbl"), antennas=["DA41"])   # doctest: +SKIP
     """
-    data = gain_solutions(ct, spws, antennas)
-    cmap = colours_for(data["spw"]) if len(data) else {}
-    ok = _strs(data[~data.flagged.astype(bool)], "spw", "antenna").assign(color=lambda d: [cmap[s] for s in d["spw"]])
-    cols = ["time", "amp", "phase_deg", "antenna", "receptor", "spw", "field", "scan", "color", "spw_s", "antenna_s"]
-    rms = phase_rms_table(data, phase_scans)
-    if len(rms):
-        rms["phase_rms_deg"] = rms["phase_rms_deg"].astype(float).round(2)
-    return data, {"points": columns_of(ok, cols), "rms": columns_of(rms)}
+    fr = gains_frame(ct, spws, antennas, phase_scans=phase_scans)
+    return fr.data, fr.sdata
 
 
 def gains(
@@ -409,12 +320,13 @@ def gains(
     iterate: str = "antenna",
     phase_scans: Sequence[int] | None = None,
     ncols: int = 3,
+    reserve: bool = False,
 ) -> Panel:
     """Gain phase (deg) vs time, one panel per antenna (the weblog's hifa_timegaincal page; ``iterate``), spws in
     colour with a legend; amplitude vs time too unless the table is phase-only (gaincal calmode='p'); an
     amplitude-only table shows only amplitudes. The phase RMS table is the weblog's: the standard deviation of
     the solution phases on the phase calibrator's scans (``phase_scans``, e.g. from
-    ``vis["scans"]``; all scans when None), per spw, antenna and receptor.
+    ``vis["scans"]``; all scans when None), per spw, antenna and receptor. ``reserve``: as :func:`tsys`.
 
     ``data``: one row per (spw, antenna, receptor, time) with amp, phase_deg, flagged, field, scan;
     ``data.attrs['mode']`` is 'phase', 'amplitude' or 'both'.
@@ -427,14 +339,8 @@ def gains(
     from bokeh.models import ColumnDataSource
 
     check_iterate(iterate)
-    data, sdata = gains_data(ct, spws, antennas, phase_scans=phase_scans)
-    mode = solution_mode(data)
-    data.attrs["mode"] = mode
-    src = ColumnDataSource(sdata["points"])
-    spw_list = sorted(set(data["spw"]))
-    ants = list(dict.fromkeys(data["antenna"]))
-    colour_col, values = ("spw_s", [str(s) for s in spw_list]) if iterate != "spw" else ("antenna_s", ants)
-    cmap = {str(s): c for s, c in colours_for(spw_list).items()} if iterate != "spw" else colours_for(ants)
+    fr = gains_frame(ct, spws, antennas, iterate=iterate, phase_scans=phase_scans)
+    srcs = {"points": ColumnDataSource(fr.sdata["points"])}
     tips = [
         ("antenna", "@antenna"),
         ("spw", "@spw"),
@@ -445,40 +351,35 @@ def gains(
         ("phase", "@phase_deg{0.0}°"),
         ("time", "@time{%T}"),
     ]
-    rows = []
-    ys = [("phase_deg", "phase (deg)", "phase")] if mode != "amplitude" else []
-    ys += [("amp", "amplitude", "amplitude")] if mode != "phase" else []
-    for y, label, word in ys:
-        figs = []
-        for part, where in _panels(data, iterate, spw_list, ants):
-            shown = [a for a in ants if where.get("antenna_s", a) == a]
-            f = figure(
-                f"Gain {word} · {_eb(ct)}{part or who(shown)}{_fields(data)}",
-                "time (UTC)",
-                label,
-                x_datetime=True,
-                width=420,
-                height=260,
-            )
-            items = by_category(f, "scatter", src, "time", y, colour_col, values, cmap, where=where, size=4)
-            f.add_tools(hover_tool([r for _, r in items], tooltips=tips, formatters=_TIME_TIPS))
-            legend_outside(
-                f,
-                [(f"spw {v}" if colour_col == "spw_s" else v, r) for v, r in items],
-                title="spw" if colour_col == "spw_s" else "antenna",
-            )
-            figs.append(f)
+    room = reserve_of(ct) if reserve else None
+    grids, rows = {}, []
+    for y, slots in fr.slots.items():
+        n, caps = _room(
+            len(slots), _caps(slots, ["points"]), room, iterate, {"points": "antenna" if iterate == "spw" else "spw"}
+        )
+        label = "phase (deg)" if y == "phase_deg" else "amplitude"
+        g = slot_grid(
+            srcs,
+            [Layer("points", "points", "scatter", "time", y, props={"size": 4})],
+            n,
+            caps,
+            lambda k, label=label: figure("", "time (UTC)", label, x_datetime=True, width=420, height=260),
+            legend_title=fr.meta["legend_title"],
+            tooltips=tips,
+            formatters=_TIME_TIPS,
+        )
+        fill(g, slots)
         if rows:
-            for f, g in zip(figs, rows[0][1]):
-                f.x_range = g.x_range
-        rows.append((y, figs))
-    tab, rsrc = table(pd.DataFrame(sdata["rms"]))
-    layout = column([grid(figs, ncols=ncols) for _, figs in rows] + [tab])
-    panel = Panel(
-        layout, data, {"points": src, "rms": rsrc}, title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains"
-    )
-    panel.phase_scans = None if phase_scans is None else list(phase_scans)  # type: ignore[attr-defined]
-    return panel
+            for f, h in zip(g.figures, rows[0].figures):
+                f.x_range = h.x_range
+        grids[y] = g
+        rows.append(g)
+    tab, rsrc = table(fr.meta["rms"])
+    srcs["rms"] = rsrc
+    layout = column([grid(g.figures, ncols=ncols) for g in rows] + [tab])
+    panel = Panel(layout, fr.data, srcs, title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains")
+    scans = None if phase_scans is None else list(phase_scans)
+    return _finish(panel, grids, iterate, phase_scans=scans, mode=fr.meta["mode"])
 
 
 # ------------------------------------------------------------------------------------------------ delay
@@ -552,36 +453,43 @@ def caltable(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str]
     return builder(ct, spws, antennas, **kw)
 
 
-_DATA = {"tsys": tsys_data, "bandpass": bandpass_data, "gains": gains_data}
+_FRAMES = {"tsys": tsys_frame, "bandpass": bandpass_frame, "gains": gains_frame}
 
 
 def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> bool:
-    """Update a caltable panel's sources in place for a new selection (no Bokeh models built).
+    """Show a new selection in a caltable panel's figures (no Bokeh models built): new source data, and per figure
+    its title, legend labels, colours and visibility (:func:`almaview.plots.slots.fill`).
 
-    Returns False (and changes nothing) when the new selection needs other figures or other legend entries
-    (other spws or antennas): build a new panel then.
+    Returns False (and changes nothing) when the selection needs more figures or legend entries than the panel
+    has room for (build a new one, e.g. with ``reserve=True``), or when a gain table's mode differs.
 
     Examples
     --------
-    >>> p = tsys(ct, spws=[0]); refresh(p, ct, spws=[0])   # doctest: +SKIP
+    >>> p = tsys(ct, spws=[0]); refresh(p, ct, spws=[1])   # doctest: +SKIP
     True
     """
-    fn = _DATA.get(panel.kind)
-    if fn is None:
+    fn, grids = _FRAMES.get(panel.kind), getattr(panel, "grids", None)
+    if fn is None or grids is None:
         return False
-    kw = {"phase_scans": getattr(panel, "phase_scans", None)} if panel.kind == "gains" else {}
-    out = fn(ct, spws, antennas, **kw)
-    data, sdata = out[0], out[1]
-    old = panel.data
-
-    def keys_of(d: pd.DataFrame, c: str) -> set[str]:
-        return set(map(str, d[c])) - {"median"} if c in d else set()
-
-    same = all(keys_of(data, c) == keys_of(old, c) for c in ("spw", "antenna"))
-    keys = [k for k in sdata if k in panel.sources]
-    if not same or any(set(sdata[k]) != set(panel.sources[k].data) for k in keys):
+    kw: dict[str, Any] = {"iterate": panel.iterate}
+    if panel.kind == "gains":
+        kw["phase_scans"] = getattr(panel, "phase_scans", None)
+    elif panel.kind == "tsys":
+        kw["outlier_factor"] = getattr(panel, "outlier_factor", 1.5)
+    else:
+        kw["raster_threshold"] = getattr(panel, "raster_threshold", RASTER_THRESHOLD)
+    fr = fn(ct, spws, antennas, **kw)
+    if panel.kind == "gains" and fr.meta["mode"] != getattr(panel, "mode", None):
         return False
-    for k in keys:
-        panel.sources[k].data = sdata[k]
-    panel.data = data
+    if set(fr.slots) != set(grids) or not all(fits(grids[g], fr.slots[g]) for g in grids):
+        return False
+    for k, src in panel.sources.items():
+        new = fr.sdata.get(k)
+        if new is None and "_image_" in k:
+            new = empty_raster()  # a figure slot beyond the selection
+        if new is not None:
+            src.data = new
+    for g, slots in fr.slots.items():
+        fill(grids[g], slots)
+    panel.data = fr.data
     return True

@@ -354,7 +354,9 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
                 self._views[tab].children = [new]
                 return
             old = self.panels.get(tab)
-            if old is not None and same_shape(old, new):  # same figures: new data (and words) in place
+            # same figures: new data (and words) in place; a slot grid (caltables) was rebuilt because its
+            # structure changed (refresh() fills it otherwise): shown anew
+            if old is not None and getattr(new, "grids", None) is None and same_shape(old, new):
                 for k, src in new.sources.items():
                     if old.sources[k] is not None and src is not None:
                         old.sources[k].data = dict(src.data)

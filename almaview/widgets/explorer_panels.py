@@ -85,8 +85,12 @@ class ExplorerPanels:
             ov.overview_layout(parts), parts["summary"].data, sources, title=f"Overview {self.eb}", kind="overview"
         )
 
-    def _caltable_panel(self, tab: str, kinds: tuple[str, ...], builder: Callable, name: str | None = None) -> Any:
-        from ..plots.caltables import refresh
+    def _caltable_panel(self, tab: str, kinds: tuple[str, ...], name: str | None = None, **extra: Any) -> Any:
+        """The panel of a calibration tab. The same table shown the same way (iterate, phase scans) is refreshed
+        in place: new source data and words in the figures already in the page (no Bokeh models built). A
+        selection that needs more figures or legend entries than the panel has builds one with room for the
+        whole table (``reserve=True``): every later selection of it is then shown in place."""
+        from ..plots import caltables as C
 
         eb = self.eb_source
         names = [name] if name else eb.tables(kinds)
@@ -95,13 +99,20 @@ class ExplorerPanels:
         path = eb.path(names[0])
         ct = self.caltable(names[0])
         old = self.panels.get(tab)
-        kwargs = self._iterate_kwargs(builder)
-        if old is not None and self._panel_table.get(tab) == path and not kwargs:
+        iterate = self.iterate or C.DEFAULT_ITERATE[tab]
+        same = (
+            old is not None
+            and self._panel_table.get(tab) == path
+            and getattr(old, "iterate", None) == iterate
+            and all(getattr(old, k, None) == v for k, v in extra.items())
+        )
+        if same:
             with self._lock:
-                if refresh(old, ct, self._spws(), self._ants()):  # same table, same figures: new data only
+                if C.refresh(old, ct, self._spws(), self._ants()):  # same table, room enough: new data only
                     return None
         self._panel_table[tab] = path
-        return builder(ct, spws=self._spws(), antennas=self._ants(), **kwargs)
+        builder = {"tsys": C.tsys, "bandpass": C.bandpass, "gains": C.gains}[tab]
+        return builder(ct, spws=self._spws(), antennas=self._ants(), iterate=iterate, reserve=same, **extra)
 
     def _iterate_kwargs(self, builder: Callable) -> dict[str, Any]:
         """``iterate=`` for builders that draw one panel per spw/antenna (plotms's iteraxis), else nothing."""
@@ -114,26 +125,19 @@ class ExplorerPanels:
         return {"iterate": self.iterate} if self.iterate and "iterate" in params else {}
 
     def _panel_tsys(self) -> Any:
-        from ..plots.caltables import tsys
-
-        return self._caltable_panel("tsys", TSYS_KINDS, tsys)
+        return self._caltable_panel("tsys", TSYS_KINDS)
 
     def _panel_bandpass(self) -> Any:
-        from ..plots.caltables import bandpass
-
-        return self._caltable_panel("bandpass", BANDPASS_KINDS, bandpass)
+        return self._caltable_panel("bandpass", BANDPASS_KINDS)
 
     def _panel_gains(self) -> Any:
         from ..analysis.overview import scans_with_intent
-        from ..plots.caltables import gains
 
         try:  # the weblog's phase RMS: on the phase calibrator's scans
             scans = scans_with_intent(self.vis(self.eb), "PHASE") or None
         except Exception:  # noqa: BLE001 - no MS: RMS over every solution
             scans = None
-        return self._caltable_panel(
-            "gains", GAIN_KINDS, lambda ct, **kw: gains(ct, phase_scans=scans, **kw), self.gain_table
-        )
+        return self._caltable_panel("gains", GAIN_KINDS, self.gain_table, phase_scans=scans)
 
     def _panel_qa(self) -> Any:
         from ..plots.weblog_qa import qa_stages
