@@ -24,13 +24,18 @@ from typing import Any
 __all__ = ["lazy_attributes"]
 
 
-def lazy_attributes(package: str, table: Mapping[str, str]) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+def lazy_attributes(
+    package: str, table: Mapping[str, str], moved: Mapping[str, str] | None = None
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
     """``(__getattr__, __dir__)`` for ``package``: ``table`` maps a public name to the module that holds it.
 
     A module path may be relative to ``package`` (``".io.ms"``). The value is the
     module's attribute of the same name, or the module itself when the path ends
     with that name (``"plots": ".plots"``); ``"module:attr"`` names another
     attribute. Each value is cached in the package's namespace after the first use.
+    ``moved`` maps names that now live elsewhere to their new module (absolute, e.g.
+    ``"almaview.analysis"``): they still resolve, with a :class:`DeprecationWarning`
+    at every use, for one release; :func:`dir` does not list them.
 
     Examples
     --------
@@ -41,9 +46,25 @@ def lazy_attributes(package: str, table: Mapping[str, str]) -> tuple[Callable[[s
     Traceback (most recent call last):
     ...
     AttributeError: module 'almaview' has no attribute 'nothing'
+    >>> import warnings
+    >>> old, _ = lazy_attributes("almaview.plots", {}, moved={"flag_fractions": "almaview.analysis"})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     old("flag_fractions").__module__, caught[0].category.__name__
+    ('almaview.analysis.flagging', 'DeprecationWarning')
     """
 
     def __getattr__(name: str) -> Any:
+        if moved and name in moved:
+            import warnings
+
+            new = moved[name]
+            warnings.warn(
+                f"{package}.{name} moved to {new}.{name}; the old name will go in the next release",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            return getattr(importlib.import_module(new), name)
         spec = table.get(name)
         if spec is None:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")

@@ -22,6 +22,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._lazy import lazy_attributes
+
 
 __all__ = [
     "Panel",
@@ -40,64 +42,42 @@ __all__ = [
     "qa_stages",
 ]
 
-#: builder name -> module (imported on first use: ``import almaview.plots`` stays cheap)
+#: builder name -> its module (imported on first use: ``import almaview.plots`` stays cheap)
 _LAZY = {
-    "tsys": "caltables",
-    "bandpass": "caltables",
-    "gains": "caltables",
-    "delay": "caltables",
-    "caltable": "caltables",
-    "eb_summary": "overview",
-    "antenna_positions": "overview",
-    "uv_coverage": "overview",
-    "elevation": "overview",
-    "amp_phase": "visibilities",
-    "flux": "visibilities",
-    "flag_summary": "flagging",
-    "qa_stages": "weblog_qa",
-    "image_plane": "image",
-    "comparison": "image",
-    "sky_panels": "image_compare",
-    "spectra_plot": "image_compare",
-    "spectrum_plot": "spectrum",
-    "beam_plot": "spectrum",
-    "continuum_ranges_plot": "continuum",
-    "tp_spectra": "singledish",
-    "tp_power_vs_time": "singledish",
-    "tp_map_coverage": "singledish",
+    "tsys": ".caltables",
+    "bandpass": ".caltables",
+    "gains": ".caltables",
+    "delay": ".caltables",
+    "caltable": ".caltables",
+    "eb_summary": ".overview",
+    "antenna_positions": ".overview",
+    "uv_coverage": ".overview",
+    "elevation": ".overview",
+    "amp_phase": ".visibilities",
+    "flux": ".visibilities",
+    "flag_summary": ".flagging",
+    "qa_stages": ".weblog_qa",
+    "image_plane": ".image",
+    "comparison": ".image",
+    "sky_panels": ".image_compare",
+    "spectra_plot": ".image_compare",
+    "spectrum_plot": ".spectrum",
+    "beam_plot": ".spectrum",
+    "continuum_ranges_plot": ".continuum",
+    "tp_spectra": ".singledish",
+    "tp_power_vs_time": ".singledish",
+    "tp_map_coverage": ".singledish",
 }
 
 #: reductions that used to live here -> their home in almaview.analysis (deprecated aliases)
 _MOVED = {
-    "reduce_visibilities": "visibilities",
-    "flag_fractions": "flagging",
-    "region_spectrum": "image",
-    "moment": "image",
+    "reduce_visibilities": "almaview.analysis",
+    "flag_fractions": "almaview.analysis",
+    "region_spectrum": "almaview.analysis",
+    "moment": "almaview.analysis",
 }
 
-
-def __getattr__(name: str) -> Any:
-    import importlib
-
-    if name in _MOVED:
-        import warnings
-
-        warnings.warn(
-            f"almaview.plots.{name} moved to almaview.analysis.{name}; the old name will go in the next release",
-            DeprecationWarning,
-            stacklevel=2,
-        )
-        return getattr(importlib.import_module(f"almaview.analysis.{_MOVED[name]}"), name)
-    mod = _LAZY.get(name)
-    if mod is None:
-        raise AttributeError(f"module 'almaview.plots' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{mod}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, moved=_MOVED)
 
 
 @dataclass

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from .._lazy import lazy_attributes
 from ._bokeh import load_bokehjs  # BokehJS loading and the BokehModel helpers live in _bokeh.py
 
 __all__ = [
@@ -28,29 +29,19 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in ("ImageViewer", "compare"):  # the image/cube viewer and side-by-side comparison
-        from . import image_viewer
+#: public name -> its module, imported on first use (``import almaview.widgets`` stays cheap)
+_LAZY = {
+    "ImageViewer": ".image_viewer",  # the image/cube viewer
+    "compare": ".image_viewer",  # side-by-side comparison of two images
+    "CompareViewer": ".compare",  # images of several arrays matched on the sky, with spectra
+    "compare_images": ".compare",
+    "ArchiveBrowser": ".archive_browser",  # search the ALMA archive, fetch, open
+    "ContinuumEditor": ".contdat_editor",  # the cont.dat editor
+    "reimage": ".reimage",  # the re-imaging panel (the module is callable)
+    "ReimagePanel": ".reimage",
+}
 
-        return getattr(image_viewer, name)
-    if name in ("CompareViewer", "compare_images"):  # images of several arrays matched on the sky, with spectra
-        from . import compare as _compare
-
-        return getattr(_compare, name)
-    if name == "ArchiveBrowser":  # search the ALMA archive, fetch, open
-        from .archive_browser import ArchiveBrowser
-
-        return ArchiveBrowser
-    if name == "ContinuumEditor":  # the cont.dat editor
-        from .contdat_editor import ContinuumEditor
-
-        return ContinuumEditor
-    if name in ("reimage", "ReimagePanel"):  # the re-imaging panel (imported on first use; the module is callable)
-        import importlib
-
-        module = importlib.import_module(f"{__name__}.reimage")
-        return module if name == "reimage" else module.ReimagePanel
-    raise AttributeError(f"module 'almaview.widgets' has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
 
 
 def explore(obj: Any, *, eb: str | None = None, tab: str = "overview") -> Any:
