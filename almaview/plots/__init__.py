@@ -108,10 +108,9 @@ class Panel:
     title: str = ""
     kind: str = ""
 
-    def _repr_mimebundle_(self, include=None, exclude=None):  # pragma: no cover - exercised in the browser tests
-        from bokeh.embed import file_html
-        from bokeh.resources import INLINE
+    def _ipython_display_(self) -> None:  # pragma: no cover - exercised in the browser tests
+        # Shown like bokeh.io.show: a div that grows with the panel (a fixed-height frame cut tall panels) and
+        # BokehJS published once per page, not inlined in every panel. Display is the Jupyter layer's job.
+        from ..widgets._bokeh import show_standalone
 
-        html = file_html(self.layout, INLINE, title=self.title or "almaview")
-        srcdoc = html.replace("&", "&amp;").replace('"', "&quot;")
-        return {"text/html": f'<iframe srcdoc="{srcdoc}" style="width:100%;height:520px;border:0"></iframe>'}
+        show_standalone(self.layout)

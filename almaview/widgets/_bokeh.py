@@ -2,7 +2,8 @@
 the apps show their figures in.
 
 - :func:`load_bokehjs` publishes BokehJS from the installed bokeh (never a CDN) to the page that sent the running
-  request; every app calls it when it is displayed.
+  request, once (one copy in a saved notebook); every app calls it when it is displayed.
+- :func:`show_standalone`: a layout shown in the notebook like ``bokeh.io.show`` (how a plots ``Panel`` displays).
 - :func:`bokeh_view`: a layout as an ipywidget (jupyter_bokeh's BokehModel; models synced both ways).
 - :func:`batched_view`: the same, whose ``batch()`` sends the changes made inside it as one patch and whose page
   side drops jupyter_bokeh's echo of kernel changes (the image viewer's channel changes: a 4 MB plane must not
@@ -23,7 +24,15 @@ import functools
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["NO_ECHO_JS", "batched_view", "bokeh_view", "load_bokehjs"]
+__all__ = [
+    "BOKEHJS_COMPONENTS",
+    "NO_ECHO_JS",
+    "batched_view",
+    "bokeh_view",
+    "bokehjs_script",
+    "load_bokehjs",
+    "show_standalone",
+]
 
 _LOADED: set[str] = set()  # the browser sessions (kernel clients) BokehJS was published to
 
@@ -41,12 +50,41 @@ def _client_session(kernel: Any) -> str:
         return ""
 
 
-def load_bokehjs(force: bool = False) -> bool:
+#: the BokehJS bundles almaview's plots need: the core, widgets (Div, Select, ...) and tables (DataTable).
+#: Left out: bokeh-gl (no almaview figure uses the WebGL backend) and bokeh-mathjax (1.8 MB, for TeX labels only).
+BOKEHJS_COMPONENTS = ("bokeh", "bokeh-widgets", "bokeh-tables")
+
+
+def bokehjs_script(components: Sequence[str] = BOKEHJS_COMPONENTS) -> str:
+    """The script that loads BokehJS inline (from the installed bokeh) into a notebook page, as ``output_notebook``
+    would, without its load banner; it does nothing on a page that already has this BokehJS version.
+
+    Examples
+    --------
+    >>> js = bokehjs_script()
+    >>> "Bokeh" in js and "https://cdn" not in js
+    True
+    """
+    from bokeh.core.templates import AUTOLOAD_NB_JS
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.resources import Resources
+
+    bundle = bundle_for_objs_and_resources(None, Resources(mode="inline", components=list(components)))
+    return AUTOLOAD_NB_JS.render(bundle=bundle, elementid=None, force=True, timeout=5000, register_mime=True)
+
+
+def load_bokehjs(force: bool = False, *, components: Sequence[str] = BOKEHJS_COMPONENTS) -> bool:
     """Load BokehJS inline (from the installed bokeh, never a CDN) into the running notebook, once per browser page.
 
     jupyter_bokeh's BokehModel in JupyterLab 4 fails to render ("Cannot read properties of undefined") until
     BokehJS is on the page; every almaview app calls this. A reloaded page or a second tab on the same kernel is
     a new client session and gets BokehJS again. Returns True when it published the scripts.
+
+    The scripts go out ONCE, as ``application/javascript`` only: JupyterLab (with or without jupyter_bokeh's
+    extension), Voila and nbconvert's HTML all run that type, while Bokeh's own ``output_notebook`` sends the same
+    ~4 MB twice (also as ``application/vnd.bokehjs_load.v0+json``), and a saved notebook kept both copies.
+    ``bokeh.io.show`` goes to the notebook afterwards, as after ``output_notebook``. Pass
+    ``components=(*BOKEHJS_COMPONENTS, "bokeh-gl", "bokeh-mathjax")`` for WebGL figures or TeX labels.
 
     Examples
     --------
@@ -63,12 +101,32 @@ def load_bokehjs(force: bool = False) -> bool:
     session = _client_session(shell.kernel)
     if session in _LOADED and not force:
         return False
-    from bokeh.io import output_notebook
-    from bokeh.resources import INLINE
+    from bokeh.io.state import curstate
+    from IPython.display import publish_display_data
 
-    output_notebook(INLINE, hide_banner=True)
+    curstate().output_notebook()  # bokeh.io.show -> this notebook
+    publish_display_data({"application/javascript": bokehjs_script(components)})
     _LOADED.add(session)
     return True
+
+
+def show_standalone(layout: Any) -> None:
+    """Show a Bokeh layout in the running notebook as ``bokeh.io.show`` does (a div that grows with its content,
+    no frame), after loading BokehJS once per page; the layout is not added to any document.
+
+    Examples
+    --------
+    >>> from bokeh.plotting import figure
+    >>> show_standalone(figure())   # outside a notebook kernel: nothing is shown  # doctest: +SKIP
+    """
+    from bokeh.embed.notebook import notebook_content
+    from bokeh.io.notebook import EXEC_MIME_TYPE, HTML_MIME_TYPE, JS_MIME_TYPE
+    from IPython.display import publish_display_data
+
+    load_bokehjs()
+    script, div, _ = notebook_content(layout)
+    publish_display_data({HTML_MIME_TYPE: div})
+    publish_display_data({JS_MIME_TYPE: script, EXEC_MIME_TYPE: ""}, metadata={EXEC_MIME_TYPE: {"id": layout.id}})
 
 
 def bokeh_view(layout: Any) -> Any:
