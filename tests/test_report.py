@@ -56,3 +56,32 @@ def test_report_holds_every_eb_and_qa(report, demo):
             assert f"QA {m.uid}" in text
             worst = min(m.qa.aqua.stages, key=lambda s: s.score)
             assert worst.reason.replace('"', "") in text.replace('\\"', "")
+
+
+def _models(obj, out: dict[str, int]) -> dict[str, int]:
+    """Count the Bokeh models of a serialised document by type (every ``{"type": "object", "id": ...}``)."""
+    if isinstance(obj, dict):
+        if obj.get("type") == "object" and "id" in obj and "name" in obj:
+            out[obj["name"]] = out.get(obj["name"], 0) + 1
+        for v in obj.values():
+            _models(v, out)
+    elif isinstance(obj, list):
+        for v in obj:
+            _models(v, out)
+    return out
+
+
+def test_report_model_count_is_bounded(report):
+    # Serialising, shipping and loading cost about the same per model; the count does not depend on the machine's
+    # load, the wall time does. The demo's report had 18,555 models (~80 s on a loaded 2-core machine); with gains
+    # per spw, shared axis models and filters, and glyph copies made in the page it has ~7,200.
+    counts: dict[str, int] = {}
+    for doc in _docs(report.read_text()):
+        _models(doc, counts)
+    total = sum(counts.values())
+    print(f"report models: {total}; most: {sorted(counts.items(), key=lambda kv: -kv[1])[:6]}")
+    assert total < 9_000, f"{total} Bokeh models in the report (bound 9,000)"
+    assert counts.get("DaysTicker", 0) <= 4 and counts.get("YearsTicker", 0) <= 1, "datetime axes share one ticker"
+    renderers = counts["GlyphRenderer"]
+    glyphs = sum(counts.get(g, 0) for g in ("Scatter", "MultiLine", "Image", "Line", "Rect", "Quad", "Text"))
+    assert glyphs < 1.3 * renderers, f"{glyphs} glyphs for {renderers} renderers: non-selection copies serialised"

@@ -112,8 +112,8 @@ def test_report_on_the_demo_draws_every_tab(browser, demo_delivery, tmp_path, se
     build_report(demo_delivery, tmp_path / "report.html", progress=False)
     seconds = time.perf_counter() - t0
     print(f"report for the demo: {seconds:.1f} s, {(tmp_path / 'report.html').stat().st_size / 1e6:.1f} MB")
-    # The budget is 10 s; measured 29.6 s on a loaded 2-core machine (serialising ~14,500 Bokeh models takes
-    # most of it). Guard against a hang or a large regression only, until the panels are made leaner.
+    # The budget is 10 s on an idle machine; wall time depends on the load, so the bound here only guards
+    # against a hang: tests/test_report.py bounds the model count, which is what the time is made of.
     assert seconds < 120
     _open(browser.page, f"{served}/report.html")
     seen = _every_tab_drawn(browser.page)
