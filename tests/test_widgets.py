@@ -222,9 +222,10 @@ def test_flagging_and_flux_tabs(ex):
     assert {"data", "model"} == set(ex.panels["flux"].data.kind)
 
 
-def test_load_bokehjs_uses_inline_resources(monkeypatch):
-    import bokeh.io
+def test_load_bokehjs_publishes_the_inline_bundle_once_per_page(monkeypatch):
+    import bokeh
     import IPython
+    import IPython.display
 
     from almaview import widgets
     from almaview.widgets import _bokeh
@@ -236,12 +237,21 @@ def test_load_bokehjs_uses_inline_resources(monkeypatch):
             return {"header": {"session": self.session}}
 
     kernel = Kernel()
-    seen = []
+    seen: list[dict] = []
     monkeypatch.setattr(IPython, "get_ipython", lambda: type("Shell", (), {"kernel": kernel})())
-    monkeypatch.setattr(bokeh.io, "output_notebook", lambda resources=None, **kw: seen.append(resources))
+    monkeypatch.setattr(IPython.display, "publish_display_data", lambda data, *a, **kw: seen.append(data))
     monkeypatch.setattr(_bokeh, "_LOADED", set())
     assert widgets.load_bokehjs() is True
-    assert seen[0].mode == "inline"
+    # one output, one mime type: a saved notebook keeps every type of an output (Bokeh's output_notebook sends the
+    # bundle as application/javascript AND application/vnd.bokehjs_load.v0+json: two copies)
+    assert len(seen) == 1 and list(seen[0]) == ["application/javascript"], [list(d) for d in seen]
+    js = seen[0]["application/javascript"]
+    bokeh_min = Path(bokeh.__file__).parent / "server" / "static" / "js" / "bokeh.min.js"
+    assert bokeh_min.read_text()[-2000:] in js  # the installed bundle, inline
+    mathjax = bokeh_min.with_name("bokeh-mathjax.min.js").read_text()
+    assert mathjax[-2000:] not in js  # 1.8 MB for TeX labels, which no almaview figure has
+    assert "const js_urls = []" in js and "const css_urls = []" in js  # nothing fetched (no CDN, works offline)
+    assert js.count("invalid color array") == 1
     assert widgets.load_bokehjs() is False  # once per page
     kernel.session = "page-2"  # the page was reloaded (or opened in a second tab): a new client
     assert widgets.load_bokehjs() is True and len(seen) == 2
