@@ -1,4 +1,9 @@
-"""Assemble a :class:`~almaview.delivery.model.Delivery` from an indexed tree (metadata only)."""
+"""Assemble a :class:`~almaview.delivery.model.Delivery` from an indexed tree (metadata only).
+
+Why this module is long: :class:`_Builder` is one walk over a package's tree, read top to bottom (members, EBs,
+caltables, auxiliary files, QA, scripts), and its steps share the walk's state (the tree, the problems found, the
+EB map); the parsers it calls live in their own modules.
+"""
 
 from __future__ import annotations
 

@@ -5,6 +5,10 @@ are tiny next to the visibilities, so it is read eagerly when an MS is opened.
 Names follow xradio's MSv4 schema where it has one (``antenna_name``,
 ``ANTENNA_POSITION``, ``cartesian_pos_label``, ``FIELD_PHASE_CENTER``,
 ``sky_dir_label``); times are ``datetime64[ns]``, units live in ``attrs``.
+
+Why this module is long: one reader per metadata subtable (ANTENNA, FIELD, SOURCE, SPECTRAL_WINDOW, POLARIZATION,
+DATA_DESCRIPTION, OBSERVATION, STATE), each short and with its own damaged-table handling; the geometry they need
+lives in :mod:`almaview.io.geometry`.
 """
 
 from __future__ import annotations

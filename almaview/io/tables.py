@@ -21,6 +21,9 @@ byte-identical.
 A :class:`TableRef` names a table by path and pickles as that path, so dask tasks carry
 it to other processes, where it opens the process's own handle (ideas from dask-ms's
 TableProxy and xarray-ms's table factory).
+
+Why this module is long: the lock, the handle cache, the read-only views and their pruning share one guard and
+one entry per table; split, each part would reach into the others' state.
 """
 
 from __future__ import annotations
