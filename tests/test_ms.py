@@ -370,3 +370,15 @@ def test_default_chunks_split_baselines_when_one_time_is_too_big(alma_eb):
     small = msmod.default_chunks(ds, target_bytes=per_time // 4)
     assert small["time"] == 1 and 1 <= small["baseline_id"] <= ds.sizes["baseline_id"] // 4 + 1
     assert av.open_ms(alma_eb.ms, chunks=5)["spw_0"].ds.VISIBILITY.chunks[0][0] == 5
+
+
+def test_cube_blocks_are_channel_contiguous_and_equal_casacore(alma_eb):
+    """Reads hand over (time, baseline_id, frequency, polarization) blocks whose channels are contiguous in memory
+    (reductions over frequency run ~2x faster end to end); values are casacore's, layout aside."""
+    arr = msmod.build_tree(alma_eb.ms)["spw_0"].ds.VISIBILITY.variable._data.array
+    block = arr.read(np.arange(2), np.arange(arr.shape[1]), np.arange(arr.shape[2]), np.arange(arr.shape[3]))
+    assert block.strides[2] == block.itemsize  # frequency varies fastest
+    rows = msmod.spw_rows(alma_eb.ms, 0)[: 2 * arr.shape[1]]
+    with _raw(alma_eb.ms) as t:
+        raw = np.stack([t.getcell("DATA", int(r)) for r in rows])
+    np.testing.assert_array_equal(block.reshape(raw.shape), raw)
