@@ -1,4 +1,5 @@
-"""Small statistics used across almaview: robust rms (MAD), colour limits of a plane, phase wrapping and RMS.
+"""Small statistics used across almaview: robust rms (MAD), colour limits of a plane, phase wrapping and RMS, an
+image's dynamic range.
 
 Each is written here once; io/qa/plots/widgets import them from here (or the constant from
 :mod:`almaview.constants`).
@@ -13,7 +14,16 @@ import numpy as np
 
 from ..constants import MAD_TO_SIGMA
 
-__all__ = ["robust_rms", "plane_limits", "CLIPS", "wrap_deg", "phase_rms", "MAD_TO_SIGMA"]
+__all__ = [
+    "robust_rms",
+    "plane_limits",
+    "CLIPS",
+    "wrap_deg",
+    "phase_rms",
+    "MAD_TO_SIGMA",
+    "dynamic_range",
+    "DYNAMIC_RANGE_DEFINITION",
+]
 
 #: Colour-limit choices: percent of the plane's finite pixels inside (low, high); 100 = min..max.
 CLIPS = (100.0, 99.9, 99.5, 99.0, 98.0, 95.0, 90.0)
@@ -96,3 +106,30 @@ def phase_rms(phase_deg: np.ndarray) -> float:
     mean = np.angle(np.mean(np.exp(1j * p)))
     d = np.angle(np.exp(1j * (p - mean)))
     return float(np.degrees(np.sqrt(np.mean(d**2))))
+
+
+#: What almaview calls an image's dynamic range, in words (for labels and tooltips).
+DYNAMIC_RANGE_DEFINITION = (
+    "dynamic range = peak / rms: the image's maximum over the robust rms (1.4826 x MAD) of its noise, outside the "
+    "clean mask when there is one; the ALMA pipeline's (hif_tclean: residual peak / rms). For the image's peak it "
+    "is the peak SNR"
+)
+
+
+def dynamic_range(peak: float, rms: float) -> float:
+    """An image's dynamic range: its peak over the rms of its noise (:data:`DYNAMIC_RANGE_DEFINITION`).
+
+    This is the radio-imaging (and ALMA pipeline) meaning: how far above the noise the brightest emission is; the
+    pipeline's imaging heuristics take the dirty image's residual peak over its rms. The peak over the most
+    negative pixel is a different figure (an artefact level), not the dynamic range. NaN when ``rms`` is not a
+    positive number.
+
+    Examples
+    --------
+    >>> dynamic_range(0.5, 0.002)
+    250.0
+    >>> dynamic_range(1.0, 0.0)
+    nan
+    """
+    peak, rms = float(peak), float(rms)
+    return peak / rms if math.isfinite(rms) and rms > 0 else math.nan

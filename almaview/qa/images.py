@@ -13,6 +13,7 @@ import re
 import numpy as np
 import pandas as pd
 
+from ..analysis.statistics import dynamic_range
 from ..delivery.model import ImageProduct, MemberOUS
 from ..io.image import image_statistics, open_image
 from ..io.imagestats import MAD_TO_SIGMA
@@ -272,7 +273,7 @@ def _beam_finding(scope, m, beam_req, limits: Limits) -> Finding:
 
 def _snr_findings(scope, m, limits: Limits, where) -> list[Finding]:
     rms, peak, neg = m["rms"], m["peak"], -m["minimum"]
-    snr = peak / rms
+    snr = dynamic_range(peak, rms)  # the peak's SNR is the image's dynamic range (peak / rms)
     data = pd.DataFrame([dict(feature="peak", sigma=peak / rms), dict(feature="most negative", sigma=neg / rms)])
     snr_f = Finding(
         CRITERION,
@@ -284,7 +285,7 @@ def _snr_findings(scope, m, limits: Limits, where) -> list[Finding]:
         f"warning < {limits.target_snr_warn:g}",
         limits.source("target_snr_warn"),
         f"peak {1e3 * peak:.4g} mJy/beam over rms {1e3 * rms:.4g} mJy/beam ({where}); "
-        f"this is also the image's dynamic range",
+        f"the image's dynamic range (peak / rms) is {snr:.1f}",
         Evidence("scatter", data, dict(x="feature", y="sigma", y_label="|feature| / rms")),
     )
     bad = neg / rms > limits.negative_sigma_warn and neg / peak > limits.negative_fraction_warn

@@ -31,6 +31,7 @@ import traitlets
 from ._base import AppBase
 from ._bokeh import NO_ECHO_JS, batched_view, bokeh_view, load_bokehjs  # noqa: F401 (NO_ECHO_JS: old name)
 from ..analysis import image as aimage
+from ..analysis.statistics import dynamic_range
 from ..plots import image as pimage
 
 __all__ = ["ImageViewer", "PALETTES", "REGIONS", "compare"]
@@ -336,7 +337,7 @@ class ImageViewer(AppBase):
         self._prefetch[(self.mode, channel)] = self._pool.submit(work)
 
     def statistics(self) -> dict[str, float]:
-        """Robust rms (MAD, outside the mask), peak, SNR, beam and dynamic range (peak / |most negative|) of the
+        """Robust rms (MAD, outside the mask), peak, SNR, beam and dynamic range (peak / rms, one definition) of the
         shown channel; peak and minimum from the full-resolution plane, rms from the shown (decimated) one.
 
         Examples
@@ -344,7 +345,7 @@ class ImageViewer(AppBase):
         >>> ImageViewer("cont.pbcor.fits").statistics()["snr"]   # doctest: +SKIP
         """
         a = self.panel.data.attrs
-        rms, peak, low = float(a["rms"]), float(a["max"]), float(a["min"])
+        rms, peak = float(a["rms"]), float(a["max"])
         return {
             "rms": rms,
             "peak": peak,
@@ -352,7 +353,7 @@ class ImageViewer(AppBase):
             "beam_major": a["beam_major"],
             "beam_minor": a["beam_minor"],
             "beam_pa": a["beam_pa"],
-            "dynamic_range": peak / abs(low) if low else math.nan,
+            "dynamic_range": dynamic_range(peak, rms),  # peak / rms: almaview.analysis.statistics
         }
 
     def spectrum(
@@ -656,7 +657,7 @@ class ImageViewer(AppBase):
             f"rms {s['rms']:.3g} {unit} ({'given' if self.rms is not None else where}) · "
             f"peak {s['peak']:.3g} {unit} · SNR {s['snr']:.1f} · "
             f'beam {s["beam_major"]:.2f}" × {s["beam_minor"]:.2f}" PA {s["beam_pa"]:.0f}° · '
-            f"dynamic range {s['dynamic_range']:.1f}"
+            f"dynamic range (peak / rms) {s['dynamic_range']:.1f}"
         )
 
     def compare(self, *others: xr.DataArray | str | os.PathLike, **kwargs: Any) -> Any:
