@@ -205,9 +205,8 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         content = json.loads(sent[2][0]["payload"])
         changed = {(e.get("kind"), e.get("attr")) for e in content["events"]}
         assert ("ModelChanged", "low") not in changed and ("ModelChanged", "high") not in changed
-        planes = [np.frombuffer(b[0], dtype=np.float32) for _, b in sent if b]
         expected = cube[target]
-        got = next(p for p in planes if p.size == expected.size).reshape(expected.shape)[:, ::-1]
+        got = _sent_array(sent, content, v.panel.sources["image"].id).reshape(expected.shape)[:, ::-1]
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
         np.testing.assert_array_equal(got[np.isfinite(got)], expected[np.isfinite(expected)])
         hover = v.panel.sources["hover"].data
@@ -218,6 +217,37 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         assert lim["high"][lim["clip"].index(100.0)] == pytest.approx(float(finite.max()), rel=1e-6)
         rms = 1.482602218505602 * np.median(np.abs(finite - np.median(finite)))
         assert v.statistics()["rms"] == pytest.approx(float(rms), rel=1e-5)
+
+
+def _sent_array(sent: list, content: dict, model_id: str) -> np.ndarray:
+    """The float32 array a PATCH-DOC sent for the model ``model_id`` (its buffer, found by the ref in the event)."""
+    import json
+
+    buffers, ref = {}, None
+    for c, b in sent:
+        if b:
+            buffers[ref] = b[0]
+        elif "payload" in c:
+            try:
+                ref = json.loads(c["payload"]).get("id")
+            except (ValueError, AttributeError):
+                ref = None
+    ids = []
+
+    def refs(node):
+        if isinstance(node, dict):
+            if node.get("type") == "bytes" and isinstance(node.get("data"), dict) and "id" in node["data"]:
+                ids.append(node["data"]["id"])
+            for value in node.values():
+                refs(value)
+        elif isinstance(node, list):
+            for value in node:
+                refs(value)
+
+    refs([e for e in content["events"] if (e.get("model") or {}).get("id") == model_id])
+    found = [buffers[i] for i in ids if i in buffers]
+    assert len(found) == 1, (ids, list(buffers))
+    return np.frombuffer(found[0], dtype=np.float32)
 
 
 def test_play_shows_smaller_planes_and_the_full_plane_when_it_stops(alma_eb):

@@ -8,6 +8,7 @@ Each is written here once; io/qa/plots/widgets import them from here (or the con
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Sequence
 
 import numpy as np
@@ -32,8 +33,9 @@ CLIPS = (100.0, 99.9, 99.5, 99.0, 98.0, 95.0, 90.0)
 def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     """The robust rms of the finite values: 1.4826 x the median absolute deviation from the median.
 
-    ``max_samples``: above this many finite values a regular subsample is used (plenty for a MAD).
-    NaN when no value is finite.
+    ``max_samples``: above this many values a regular subsample (every k-th value) is used, taken before any
+    copy or conversion (plenty for a MAD; a 1024^2 float32 plane: ~10 ms instead of ~40). NaN when no value is
+    finite.
 
     Examples
     --------
@@ -42,32 +44,50 @@ def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     >>> robust_rms(np.array([np.nan]))
     nan
     """
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
+    v = np.asarray(values)
     if max_samples and v.size > max_samples:
-        v = v[:: math.ceil(v.size / max_samples)]
+        v = v.ravel()[:: math.ceil(v.size / max_samples)]
+    v = v[np.isfinite(v)].astype(float, copy=False)
     if not v.size:
         return math.nan
     return MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
 
 
-def plane_limits(values: np.ndarray, clips: Sequence[float] = CLIPS) -> dict[str, list[float]]:
+def plane_limits(
+    values: np.ndarray, clips: Sequence[float] = CLIPS, max_samples: int | None = None
+) -> dict[str, list[float]]:
     """Colour limits of a plane for each clip (percent of finite pixels kept, symmetric tails).
 
     Returns ``{"clip": [...], "low": [...], "high": [...]}`` (the image panel's 'limits' source).
+    ``max_samples``: above this many pixels the clipped percentiles come from a regular subsample (every k-th
+    pixel: colour limits to a fraction of a percentile, ~5 ms instead of ~60 on a 1024^2 plane); the 100 % clip
+    (min..max) is always exact.
 
     Examples
     --------
     >>> lim = plane_limits(np.arange(1001, dtype=float), clips=(100.0, 99.0))
     >>> lim["low"], lim["high"]
     ([0.0, 5.0], [1000.0, 995.0])
+    >>> plane_limits(np.arange(1001, dtype=float), clips=(100.0, 99.0), max_samples=100)["high"]
+    [1000.0, 985.05]
     """
-    finite = values[np.isfinite(values)]
+    values = np.asarray(values)
     clips = [float(c) for c in clips]
+    sample = values.ravel()
+    if max_samples and sample.size > max_samples:
+        sample = sample[:: math.ceil(sample.size / max_samples)]
+    finite = sample[np.isfinite(sample)]
+    if not finite.size and sample is not values.ravel():
+        finite = values[np.isfinite(values)]  # the finite pixels missed the subsample: use them all
     if not finite.size:
         return {"clip": clips, "low": [0.0] * len(clips), "high": [1.0] * len(clips)}
     qs = sorted({q for c in clips for q in ((100.0 - c) / 2.0, 100.0 - (100.0 - c) / 2.0)})
-    pct = dict(zip(qs, np.percentile(finite, qs).astype(float).tolist()))
+    inner = [q for q in qs if 0.0 < q < 100.0]
+    pct = dict(zip(inner, np.percentile(finite, inner).astype(float).tolist())) if inner else {}
+    if 0.0 in qs:  # min..max of every pixel, not of the subsample
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pct[0.0], pct[100.0] = float(np.nanmin(values)), float(np.nanmax(values))
     low, high = [], []
     for c in clips:
         lo, hi = pct[(100.0 - c) / 2.0], pct[100.0 - (100.0 - c) / 2.0]

@@ -103,17 +103,27 @@ for (let i = 0; i < d.clip.length; i++) { if (Math.abs(d.clip[i] - Number(clip.v
 const lo = d.low[j];
 const hi = lo + upper.value * (d.high[j] - lo);
 const top = hi > lo ? hi : lo + 1e-12;
-for (const m of mappers) {
+// New limits from the kernel (a new channel): the plane follows in the same patch and is coloured once when it
+// arrives, so a mapper whose colour bar has its own mapper is set silently (no recolouring of the old plane).
+const from_kernel = typeof cb_obj !== "undefined" && cb_obj === limits;
+const bar_of = (typeof bars === "undefined") ? [] : bars;
+for (let k = 0; k < mappers.length; k++) {
+  const m = mappers[k];
+  const bar = bar_of[k] || null;
   const cur = m.palette || [];
   const attrs = cur.length === pal.length && cur.every((c, i) => c === pal[i]) ? {} : {palette: pal};
   if (m.low !== lo) attrs.low = lo;
   if (m.high !== top) attrs.high = top;
+  if (bar !== null && bar.setv) {  // the bar: 256 colours, redrawn on every change
+    bar.setv({palette: pal, low: lo, high: top}, {silent: true});
+    bar.change.emit();
+  }
   if (!Object.keys(attrs).length) continue;
   if (!m.setv) { Object.assign(m, attrs); continue; }
   // Silently, then one change signal: a plain setv recolours the whole plane once per changed property and
   // once more for the mapper's own re-emit (3-4 times for low + high). The kernel does not need these values.
   m.setv(attrs, {silent: true});
-  m.change.emit();
+  if (!(from_kernel && bar !== null)) m.change.emit();
 }
 """ % (PALETTE_SIZE, _LOG_A, _ASINH_A)
 
@@ -126,9 +136,14 @@ def colour_controls(
     stretch: str = "linear",
     clip: float = 100.0,
     palettes: Sequence[str] = PALETTES,
+    bars: Sequence[Any] | None = None,
 ) -> tuple[Any, dict[str, Any]]:
     """Bokeh controls (colour map, stretch, clip, upper limit) acting in the browser on ``mappers``,
     with the colour limits of the ``limits`` source (:func:`plane_limits`). Returns (row, controls).
+
+    ``bars``: per mapper, the mapper of its colour bar when the bar has its own (None otherwise; see
+    :func:`almaview.plots.image.colourbar_mapper`): the bar follows every change, and new limits sent by the
+    kernel set the plane's mapper silently (the new plane, in the same patch, is coloured once).
 
     Examples
     --------
@@ -160,7 +175,8 @@ def colour_controls(
         "upper": Slider(title="upper limit (fraction)", start=0.02, end=1.0, value=1.0, step=0.01, width=200),
     }
     table = {p: list(getattr(bp, p)) for p in palettes}
-    cb = CustomJS(args=dict(mappers=list(mappers), limits=limits, palettes=table, **c), code=STRETCH_JS)
+    bar_list = list(bars) if bars is not None else [None] * len(mappers)
+    cb = CustomJS(args=dict(mappers=list(mappers), bars=bar_list, limits=limits, palettes=table, **c), code=STRETCH_JS)
     for name in ("palette", "stretch", "clip"):
         c[name].js_on_change("value", cb)
     c["upper"].js_on_change("value", cb)

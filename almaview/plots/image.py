@@ -59,6 +59,7 @@ __all__ = [
     "comparison",
     "short_name",
     "image_title",
+    "colourbar_mapper",
     # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
     "world_axis_table",
     "format_ra",
@@ -132,7 +133,7 @@ def image_plane(
     left, right, bottom, top = g["left"], g["right"], g["bottom"], g["top"]
     unit = str(image.attrs.get("units", ""))
     clips = sorted(set(CLIPS) | {clip}, reverse=True)
-    limits = ColumnDataSource(plane_limits(values, clips), name="limits")
+    limits = ColumnDataSource(plane_limits(values, clips, RMS_SAMPLES), name="limits")
     j = clips.index(clip)
     mapper = LinearColorMapper(
         palette=stretch_palette(palette, stretch),
@@ -225,7 +226,13 @@ def image_plane(
             ],
         )
     )
-    fig.add_layout(ColorBar(color_mapper=mapper, title=unit, width=12), "right")
+    # The colour bar has its own mapper (same palette and limits): when the kernel sends a new channel, the page's
+    # colour callback sets the plane's mapper silently (the new plane is coloured once, when it arrives) and this
+    # one normally (the bar redraws: 256 colours, not a million pixels).
+    bar_mapper = LinearColorMapper(
+        palette=mapper.palette, low=mapper.low, high=mapper.high, name="colourbar_mapper", nan_color="rgba(0,0,0,0)"
+    )
+    fig.add_layout(ColorBar(color_mapper=bar_mapper, title=unit, width=12), "right")
     # Beam ellipse (bottom left) and scale bar (bottom right).
     beam_src = ColumnDataSource(
         {
@@ -301,6 +308,21 @@ def _mapper(fig: Any) -> Any:
     return fig.select_one({"name": "mapper"})
 
 
+def colourbar_mapper(fig: Any) -> Any:
+    """The colour bar's own mapper of an :func:`image_plane` figure (None when the bar shares the plane's).
+
+    Examples
+    --------
+    >>> colourbar_mapper(image_plane(av.open_image("cont.fits")).layout).name   # doctest: +SKIP
+    'colourbar_mapper'
+    """
+    for r in fig.right:
+        m = getattr(r, "color_mapper", None)
+        if m is not None and m.name == "colourbar_mapper":
+            return m
+    return None
+
+
 def short_name(name: Any) -> str:
     """An image's name without what every product of a member shares (the ``member.uid___…`` prefix, ``.fits``),
     so figure titles fit.
@@ -352,7 +374,7 @@ def prepare_plane(
         "step": step,
         "extremes": extremes,
         "clips": [float(c) for c in clips],
-        "limits": plane_limits(values, clips),
+        "limits": plane_limits(values, clips, RMS_SAMPLES),
         "noise": robust_rms(values, RMS_SAMPLES),  # the noise when no mask and no fixed rms are given
         "shown": np.ascontiguousarray(values[:, ::-1]),
     }
@@ -406,17 +428,6 @@ def update_plane(
     src = panel.sources["image"]
     if "shape" not in tags and values.shape != src.data["image"][0].shape:
         raise ValueError(f"{image.name}: plane shape {values.shape} differs from the panel's; build a new panel")
-    if values.shape == src.data["image"][0].shape:
-        src.data["image"] = [prepared["shown"]]
-    else:  # another decimation: the plane's corners move by up to a pixel
-        g = geometry(image, step, values.shape[1], values.shape[0])
-        src.data.update(
-            image=[prepared["shown"]],
-            x=[g["right"]],
-            y=[g["bottom"]],
-            dw=[g["left"] - g["right"]],
-            dh=[g["top"] - g["bottom"]],
-        )
     if rms is None:
         rms = tags["fixed_rms"]
     if rms is None and mask is None:
@@ -435,6 +446,19 @@ def update_plane(
         limits=prepared["limits"],
         max_pixels=shown_pixels,
     )
+    # The plane last: in the page's patch the limits come first (the colour callback sets the mapper silently),
+    # then the plane, coloured once with the new limits.
+    if values.shape == src.data["image"][0].shape:
+        src.data["image"] = [prepared["shown"]]
+    else:  # another decimation: the plane's corners move by up to a pixel
+        g = geometry(image, step, values.shape[1], values.shape[0])
+        src.data.update(
+            image=[prepared["shown"]],
+            x=[g["right"]],
+            y=[g["bottom"]],
+            dw=[g["left"] - g["right"]],
+            dh=[g["top"] - g["bottom"]],
+        )
     panel.layout.title.text = panel.title = title or image_title(image, channel)
     return panel
 
@@ -469,9 +493,12 @@ def _fill(
     sources["hover"].data.update(value=hv, snr=hv / noise if noise and noise > 0 else np.full(hv.size, np.nan))
     if set_limits:  # mapper first: the limits change then runs the browser's callback with the user's choices
         clips = list(sources["limits"].data["clip"])
-        lim = limits if limits is not None else plane_limits(values, clips)
+        lim = limits if limits is not None else plane_limits(values, clips, RMS_SAMPLES)
         j = clips.index(tags["clip"])
         _mapper(fig).update(low=lim["low"][j], high=lim["high"][j])
+        bar = colourbar_mapper(fig)
+        if bar is not None:
+            bar.update(low=lim["low"][j], high=lim["high"][j])
         sources["limits"].data = lim
     bmaj, bmin, bpa = channel_beam(image, channel)
     sources["beam"].data.update(w=[bmin], h=[bmaj], angle=[math.radians(-bpa) if bpa == bpa else 0.0])

@@ -453,9 +453,15 @@ class ImageViewer(AppBase):
 
         load_bokehjs()
         mapper = self.panel.layout.select_one({"name": "mapper"})
+        bar = pimage.colourbar_mapper(self.panel.layout)
         tags = self.panel.layout.tags[0]
         colour, self.bokeh_controls = pimage.colour_controls(
-            [mapper], self.panel.sources["limits"], palette=self.palette, stretch=tags["stretch"], clip=tags["clip"]
+            [mapper],
+            self.panel.sources["limits"],
+            palette=self.palette,
+            stretch=tags["stretch"],
+            clip=tags["clip"],
+            bars=[bar],
         )
         # The page sends a figure's events (Tap, SelectionGeometry) only when they are among the figure's
         # ``subscribed_events`` at the time it renders: a subscription made after the BokehModel is built is a
@@ -463,7 +469,7 @@ class ImageViewer(AppBase):
         self.panel.layout.on_event(Tap, lambda event: self._on_tap(event))
         self.panel.layout.on_event(SelectionGeometry, lambda event: self._on_geometry(event))
         bokeh_view = self._bokeh_view = _bokeh_view(
-            column(self.panel.layout, colour), self.panel.sources["image"], [mapper]
+            column(self.panel.layout, colour), self.panel.sources["image"], [m for m in (mapper, bar) if m is not None]
         )
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)
