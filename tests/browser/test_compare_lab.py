@@ -67,6 +67,19 @@ SPECTRA_JS = """() => {
 }"""
 
 
+# The x/y ranges of the figures named 'sky_panel_<i>', in order.
+RANGES_JS = """() => {
+  const out = [];
+  for (const doc of window.Bokeh.documents) {
+    for (const p of doc.all_models) {
+      const m = /^sky_panel_(\\d+)$/.exec(p.name || '');
+      if (m) out[Number(m[1])] = [p.x_range.start, p.x_range.end, p.y_range.start, p.y_range.end];
+    }
+  }
+  return out;
+}"""
+
+
 def _expected(ox: float, oy: float) -> dict[str, np.ndarray]:
     from astropy.io import fits
     from astropy.wcs import WCS
@@ -119,5 +132,19 @@ def test_a_click_draws_the_spectra_of_the_three_images(lab_server, browser, note
         np.testing.assert_allclose(after["spectra"][name], values, rtol=1e-5, atol=1e-7, err_msg=name)
     page.locator(".almaview-compare").scroll_into_view_if_needed()
     browser.screenshot("compare-images-click-spectra")
+
+    # a drag with the pan tool on the TP panel: every panel shows the same sky moved by the same offsets
+    before = page.evaluate(RANGES_JS)
+    x, y = page.evaluate(SCREEN_JS, [0.0, 0.0])
+    page.mouse.move(x, y)
+    page.mouse.down()
+    page.mouse.move(x + 30, y + 10, steps=3)
+    page.mouse.move(x + 60, y + 20, steps=3)
+    page.mouse.up()
+    page.wait_for_function(f"(b) => JSON.stringify(({RANGES_JS})()) !== JSON.stringify(b)", arg=before)
+    after_pan = page.evaluate(RANGES_JS)
+    moved = np.asarray(after_pan) - np.asarray(before)
+    assert abs(moved[0, 0]) > 1.0 and abs(moved[0, 2]) > 0.1, moved  # the TP panel moved (arcsec)
+    np.testing.assert_allclose(moved, np.repeat(moved[:1], len(moved), axis=0), atol=1e-6)
     print(f"click -> spectra of 3 images in the page after {drawn:.2f} s")
     browser.log.assert_clean()
