@@ -316,8 +316,12 @@ class ImageViewer(AppBase):
 
     def _prefetch_next(self, step: int) -> None:
         """Prepare (read, colour limits) the channel ``step`` away in a thread while the browser draws this one:
-        the next change of a Play or of arrow keys then skips the read (~35 ms of a 2048^2 plane)."""
-        channel = self.channel + (1 if step >= 0 else -1)
+        the next change of a Play or of arrow keys then skips the read (~35 ms of a 2048^2 plane). After a jump
+        (a typed channel: no next channel to guess) nothing is read ahead: on two cores the read would only
+        compete with the browser decoding and painting this one."""
+        if abs(step) != 1:
+            return
+        channel = self.channel + step
         if not 0 <= channel < self.nchan or (self.mode, channel) in self._prefetch:
             return
         import concurrent.futures
