@@ -163,7 +163,17 @@ def peak_memory_child(ms: str, node: str) -> float:
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def distributed_channel_mean(ms: str, node: str):
+def _cpu_seconds() -> float:
+    """CPU seconds (user + system) this process has used so far (all its threads)."""
+    import resource
+
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def distributed_channel_mean(ms: str, node: str, repeat: int = 3):
+    """Wall time (median of ``repeat``) of the reduction on a 2-process LocalCluster, and the CPU seconds each
+    worker spent per run (the busier worker's CPU time is what the wall time would be on two idle cores)."""
     from dask.distributed import Client, LocalCluster
 
     with (
@@ -176,7 +186,15 @@ def distributed_channel_mean(ms: str, node: str):
         ds = av.open_ms(ms)[node].ds
         amp = abs(ds.VISIBILITY).mean("frequency")
         amp.compute()  # warm-up: workers' first table open
-        return timed(lambda: amp.compute(), repeat=3)
+        walls, cpus = [], []
+        for _ in range(repeat):
+            before = client.run(_cpu_seconds)
+            t0 = time.perf_counter()
+            amp.compute()
+            walls.append(time.perf_counter() - t0)
+            after = client.run(_cpu_seconds)
+            cpus.append(sorted(after[w] - before[w] for w in after))
+        return statistics.median(walls), [statistics.median(c[i] for c in cpus) for i in range(len(cpus[0]))]
 
 
 def daskms_channel_mean(ms: str, ddid: int):
@@ -242,8 +260,12 @@ def main(argv=None) -> int:
     res["spw_rows"] = int(len(rows))
 
     # Warm both paths once (page cache, imports), then time them alternately.
+    res["load_average_start"] = os.getloadavg()[0]
     raw_channel_mean(ms, rows[: len(rows) // 10], nchan)
     almaview_channel_mean(ms, node)
+    c0 = _cpu_seconds()
+    raw = raw_channel_mean(ms, rows, nchan)
+    res["raw_getcol_cpu_s"] = _cpu_seconds() - c0  # one thread: on an idle core its wall time
     t_raw, t_av, raw, amp = alternate(
         lambda: raw_channel_mean(ms, rows, nchan), lambda: almaview_channel_mean(ms, node), repeat=args.repeat
     )
@@ -261,8 +283,14 @@ def main(argv=None) -> int:
         res.update(read_overhead(ms, args.chunk_spw))
         res.update(chunk_overhead(ms, args.chunk_spw))
     if "distributed" not in skip:
-        t_dist, _ = distributed_channel_mean(ms, node)
-        res.update(almaview_distributed_2proc_s=t_dist, ratio_distributed=t_raw / t_dist)
+        t_dist, worker_cpu = distributed_channel_mean(ms, node, repeat=args.repeat)
+        res.update(
+            almaview_distributed_2proc_s=t_dist,
+            ratio_distributed=t_raw / t_dist,
+            distributed_worker_cpu_s=worker_cpu,
+            # what the ratio would be on two idle cores: raw's CPU time over the busier worker's CPU time
+            ratio_distributed_cpu=res["raw_getcol_cpu_s"] / max(worker_cpu),
+        )
     if "memory" not in skip:
         res["peak_rss_mb_reducing_spw"] = peak_memory_child(ms, node)
     if "dask-ms" not in skip:
@@ -280,6 +308,7 @@ def main(argv=None) -> int:
         except Exception as err:  # record, do not hide, a failing third-party conversion
             res["xradio"] = f"failed: {type(err).__name__}: {err}"
 
+    res["load_average_end"] = os.getloadavg()[0]
     width = max(len(k) for k in res)
     for k, v in res.items():
         print(f"{k:<{width}}  {v:.3f}" if isinstance(v, float) else f"{k:<{width}}  {v}")
