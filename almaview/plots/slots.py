@@ -158,7 +158,7 @@ def slot_grid(
         if hovered and tooltips:
             f.add_tools(hover_tool(hovered, tooltips=tooltips, **({"formatters": formatters} if formatters else {})))
         if legend_items:
-            n = max(caps.values()) if caps else 1
+            n = len(legend_items)  # one column up to 24 entries (hidden entries take no room)
             f.add_layout(
                 Legend(
                     items=legend_items,

@@ -355,8 +355,10 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
                 return
             old = self.panels.get(tab)
             # same figures: new data (and words) in place; a slot grid (caltables) was rebuilt because its
-            # structure changed (refresh() fills it otherwise): shown anew
-            if old is not None and getattr(new, "grids", None) is None and same_shape(old, new):
+            # structure changed (refresh() fills it otherwise): shown anew; so are per-spw visibility panels (their
+            # figures filter on their spw: copying data into another spw's figures would hide it)
+            per_spw = getattr(new, "spw_panels", None) or getattr(old, "spw_panels", None)
+            if old is not None and getattr(new, "grids", None) is None and not per_spw and same_shape(old, new):
                 for k, src in new.sources.items():
                     if old.sources[k] is not None and src is not None:
                         old.sources[k].data = dict(src.data)
@@ -364,6 +366,9 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
                         old.sources[k].selected.indices = list(src.selected.indices)
                 copy_words(old.layout, new.layout)
                 old.data, old.title = new.data, new.title
+                for attr in ("iterate", "spw_panels", "colour_by", "colours"):  # what the next fast path compares
+                    if hasattr(new, attr):
+                        setattr(old, attr, getattr(new, attr))
                 return
             self.panels[tab] = new
             if "antennas.antennas" in new.sources:

@@ -137,17 +137,23 @@ class ExplorerReads:
                         [(c.low, c.high)], self.vis(eb), spw=spw, field=c.field, frame=c.frame or "LSRK"
                     )[0]
         old = self.panels.get("visibilities")
+        iterate = "spw" if sel["iterate"] == "spw" else "none"  # one panel per spw (plotms's iteraxis) or one
+        shown = sorted(set(table["spw"])) if iterate == "spw" and "spw" in table else []
         if (
             old is not None
             and old.data.attrs.get("x") == sel["x"]
             and not cont
             and not old.sources["cont"].data["low"]
             and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]
+            and getattr(old, "iterate", "none") == iterate
+            and getattr(old, "spw_panels", []) == shown
         ):
             # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
             pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
             return Update(table, {"amp": pts, "phase": pts, "amp_image": amp_img, "phase_image": ph_img})
-        return amp_phase(table, x=sel["x"], colour_by=sel["colour_by"], cont_ranges=cont)
+        panel = amp_phase(table, x=sel["x"], colour_by=sel["colour_by"], cont_ranges=cont, iterate=iterate)
+        panel.iterate, panel.spw_panels = iterate, shown  # type: ignore[attr-defined]
+        return panel
 
     def _compute_flux(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
         from ..plots.visibilities import flux
