@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from astropy.coordinates import SkyCoord
 from astropy.io import fits
 from astropy.wcs import WCS
 
@@ -135,3 +136,25 @@ def test_a_position_outside_an_image_says_so_and_bad_names_raise(cubes):
         from almaview.analysis.sky_spectra import spectra_at
 
         spectra_at({"flat": xr.DataArray(np.zeros((2, 2)), dims=("y", "x"), name="flat")}, 0.0, 0.0)
+
+
+def test_continuum_images_give_their_values_at_the_position(demo_delivery):
+    d = av.open_delivery(demo_delivery)
+    arrays = {m.array: m for m in d.mous}
+    paths = {
+        a: next(i.source for i in arrays[a].images if i.kind == "cont" and i.image_type == "pbcor")
+        for a in ("12m", "7m")
+    }
+    v = av.compare_images(**paths)
+    assert v.nchan == 1 and v.controls["channel"].disabled
+    v.click("12m", 1.0, 2.0)
+    ra, dec = v.position
+    for name, path in paths.items():
+        x, y = WCS(fits.getheader(path)).celestial.world_to_pixel(SkyCoord(ra, dec, unit="deg", frame="icrs"))
+        value = float(
+            np.asarray(fits.getdata(path), dtype=np.float64).reshape(-1, *fits.getdata(path).shape[-2:])[0][
+                int(np.floor(float(y) + 0.5)), int(np.floor(float(x) + 0.5))
+            ]
+        )
+        assert v.spectra.set_index("image").loc[name, "value"] == pytest.approx(value, rel=1e-6)
+        assert f"{name}: {value:.4g} Jy/beam" in v.controls["where"].value

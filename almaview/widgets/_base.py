@@ -236,7 +236,7 @@ class AppBase(W.VBox):
 
     def close(self) -> None:
         """Close the app: its links, then the widget."""
-        for link in self._links:
+        for link in getattr(self, "_links", ()):  # (none when the subclass failed before AppBase.__init__ ran)
             link.unlink()
         self._links = []
         super().close()

@@ -158,6 +158,12 @@ class CompareViewer(AppBase):
         update_spectra(self.spectrum_panel, self.spectra, title=f"spectra at {where}")
         outside = self.spectra.attrs.get("outside", [])
         note = f" · outside the field of: {', '.join(outside)}" if outside else ""
+        if len(self.spectra) and self.spectra.groupby("image").size().max() == 1:  # continuum images: the values
+            note = (
+                " · "
+                + ", ".join(f"{r.image}: {r.value:.4g} {r.units}" for r in self.spectra.itertuples(index=False))
+                + note
+            )
         if "where" in self.controls:
             self.controls["where"].value = f"spectra at {where}{note}"
 
