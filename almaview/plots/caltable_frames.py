@@ -103,16 +103,16 @@ def strs(df: pd.DataFrame, *cols: str) -> pd.DataFrame:
 
 
 def _lines(df: pd.DataFrame, by: list[str], keep: list[str]) -> dict[str, list]:
-    """Multi-line source data: one row per ``by`` group with ``xs`` (GHz), ``ys`` (Tsys), ``channels`` and ``keep``
-    (a filtered view of a multi-line source draws whole lines; Bokeh cannot filter a connected Line glyph)."""
-    out: dict[str, list] = {"xs": [], "ys": [], "channels": [], **{k: [] for k in keep}}
+    """Multi-line source data: one row per ``by`` group with ``xs`` (GHz), ``ys`` (Tsys) and ``keep`` (a filtered
+    view of a multi-line source draws whole lines; Bokeh cannot filter a connected Line glyph). Channel numbers
+    stay in the panel's ``data``: each array of a line is a message to the page, so only what is drawn goes."""
+    out: dict[str, list] = {"xs": [], "ys": [], **{k: [] for k in keep}}
     if not len(df):
         return out
     for _, g in df.groupby(by, sort=False):
         g = g.sort_values("frequency_ghz")
         out["xs"].append(g["frequency_ghz"].to_numpy())
         out["ys"].append(g["tsys"].to_numpy(dtype=float))
-        out["channels"].append(g["channel"].to_numpy())
         for k in keep:
             v = g[k].iloc[0]
             out[k].append(v.item() if hasattr(v, "item") else v)

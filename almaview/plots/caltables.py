@@ -487,8 +487,8 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None, antennas: 
         new = fr.sdata.get(k)
         if new is None and "_image_" in k:
             new = empty_raster()  # a figure slot beyond the selection
-        if new is not None:
-            src.data = new
+        if new is not None and (len(new.get("image", [None])) or len(src.data.get("image", [None]))):
+            src.data = new  # (an empty raster already empty sends nothing)
     for g, slots in fr.slots.items():
         fill(grids[g], slots)
     panel.data = fr.data

@@ -345,8 +345,12 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         with self._lock:
             if isinstance(new, Update):
                 old = self.panels[tab]
+                done: set[int] = set()
                 for k, data in new.sources.items():
-                    old.sources[k].data = data
+                    src = old.sources[k]
+                    if id(src) not in done:  # a source shared by two names ('amp', 'phase') goes to the page once
+                        src.data = data
+                        done.add(id(src))
                 old.data = new.data
                 return
             if not isinstance(new, Panel):
@@ -359,9 +363,11 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             # figures filter on their spw: copying data into another spw's figures would hide it)
             per_spw = getattr(new, "spw_panels", None) or getattr(old, "spw_panels", None)
             if old is not None and getattr(new, "grids", None) is None and not per_spw and same_shape(old, new):
+                done = set()
                 for k, src in new.sources.items():
-                    if old.sources[k] is not None and src is not None:
+                    if old.sources[k] is not None and src is not None and id(old.sources[k]) not in done:
                         old.sources[k].data = dict(src.data)
+                        done.add(id(old.sources[k]))
                     if k.endswith("antennas"):
                         old.sources[k].selected.indices = list(src.selected.indices)
                 copy_words(old.layout, new.layout)
