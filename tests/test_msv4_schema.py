@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from casacore import tables
-from xradio.measurement_set.schema import SpectrumXds, VisibilityXds
+from xradio.measurement_set.schema import AntennaXds, SpectrumXds, VisibilityXds
 from xradio.schema.check import check_dataset
 
 import almaview as av
@@ -129,3 +129,19 @@ def test_old_baseline_chunk_name_still_works_with_a_warning(alma_eb):
         tree = av.open_ms(alma_eb.ms, chunks={"time": 5, "baseline": 7})
     ds = tree["spw_0"].ds
     assert ds.VISIBILITY.chunks[1][0] == 7 and ds.VISIBILITY.chunks[0][0] == 5
+
+
+@pytest.mark.parametrize("name", ["alma_eb", "ngc5921", "tp_eb"])
+def test_antennas_node_passes_xradios_antenna_check(request, name):
+    eb = request.getfixturevalue(name)
+    ants = av.open_ms(eb.ms)["antennas"].ds
+    # ANTENNA_POSITION_ENU's enu_label is almaview's documented extra dimension
+    assert not check_dataset(ants, AntennaXds, allow_superflous_dims={"enu_label"}), ants
+    with _raw(eb.ms, "FEED") as feed, _raw(eb.ms, "OBSERVATION") as obs:
+        first = {}
+        for row, a in enumerate(feed.getcol("ANTENNA_ID")):
+            first.setdefault(int(a), [str(x) for x in feed.getcell("POLARIZATION_TYPE", row)])
+        telescope = str(obs.getcell("TELESCOPE_NAME", 0))
+    for i in range(ants.sizes["antenna_name"]):
+        assert list(ants.polarization_type.values[i]) == first.get(i, first.get(-1))
+    assert set(ants.telescope_name.values) == {telescope}

@@ -128,6 +128,7 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
         dish = t.getcol("DISH_DIAMETER") if t.nrows() else np.zeros(0)
         frame = (t.getcolkeywords("POSITION").get("MEASINFO") or {}).get("Ref", "ITRF")
     names = _unique_names(names)
+    receptors = read_feed_polarizations(path, len(names))
     pos = np.asarray(pos, dtype=float).reshape(-1, 3)
     n = len(names)
     valid = np.isfinite(pos).all(axis=1) & (np.linalg.norm(np.nan_to_num(pos), axis=1) > _MIN_GEOCENTRIC_M)
@@ -154,7 +155,16 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
             "ANTENNA_POSITION": (
                 ("antenna_name", "cartesian_pos_label"),
                 pos,
-                {"units": "m", "frame": frame, "description": "antenna position (POSITION column)"},
+                {
+                    "type": "location",
+                    "units": "m",
+                    # MSv4 spells casacore's ITRF as astropy's ITRS; almaview keeps the MS's name beside it
+                    "frame": "ITRS" if frame.upper() == "ITRF" else frame,
+                    "frame_in_ms": frame,
+                    "coordinate_system": "geocentric",
+                    "origin_object_name": "earth",
+                    "description": "antenna position (POSITION column)",
+                },
             ),
             "ANTENNA_POSITION_ENU": (
                 ("antenna_name", "enu_label"),
@@ -165,13 +175,16 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
                     "NaN where the position is not valid",
                 },
             ),
-            "ANTENNA_DISH_DIAMETER": (("antenna_name",), dish, {"units": "m"}),
+            "ANTENNA_DISH_DIAMETER": (("antenna_name",), dish, {"type": "quantity", "units": "m"}),
         },
         coords={
             "antenna_name": ("antenna_name", names),
             "antenna_id": ("antenna_name", np.arange(n)),
             "station_name": ("antenna_name", stations),
             "mount": ("antenna_name", mounts),
+            "telescope_name": ("antenna_name", [telescope] * n),
+            "receptor_label": [f"pol_{i}" for i in range(receptors.shape[1])],
+            "polarization_type": (("antenna_name", "receptor_label"), receptors),
             "has_data": ("antenna_name", has_data, {"description": "the antenna appears in the main table"}),
             "position_valid": ("antenna_name", valid, {"description": "POSITION is on the Earth (not (0, 0, 0))"}),
             "cartesian_pos_label": ["x", "y", "z"],
@@ -183,8 +196,37 @@ def read_antennas(path: Path, *, used: np.ndarray | None = None, telescope: str 
             "array_centre_frame": frame,
             "array_centre_source": source,
             "n_antennas": int(in_array.sum()),
+            "type": "antenna",
+            "overall_telescope_name": telescope,
         },
     )
+
+
+def read_feed_polarizations(path: Path, n_antennas: int) -> np.ndarray:
+    """The receptors' polarization types of each antenna, ``(antenna, receptor)`` ('X', 'Y'; '' where unknown).
+
+    From the FEED subtable (the first row of each antenna; a row for all antennas has ANTENNA_ID -1).
+    MSv4's ``polarization_type`` coordinate of the antenna dataset.
+
+    Examples
+    --------
+    >>> read_feed_polarizations(Path("no-such.ms"), 2).tolist()
+    [[''], ['']]
+    """
+    out: dict[int, list[str]] = {}
+    if (path / "FEED" / "table.dat").exists():
+        with open_table(path, "FEED") as t:
+            if t.nrows() and {"ANTENNA_ID", "POLARIZATION_TYPE"} <= set(t.colnames()):
+                ids = t.getcol("ANTENNA_ID")
+                for i, a in enumerate(ids):
+                    if int(a) not in out and t.iscelldefined("POLARIZATION_TYPE", i):
+                        out[int(a)] = [str(p) for p in np.atleast_1d(t.getcell("POLARIZATION_TYPE", i))]
+    nrec = max((len(v) for v in out.values()), default=1)
+    grid = np.full((n_antennas, nrec), "", dtype=object)
+    for a in range(n_antennas):
+        types = out.get(a, out.get(-1, []))
+        grid[a, : len(types)] = types
+    return grid.astype(str)
 
 
 def _unique_names(names: list[str]) -> list[str]:

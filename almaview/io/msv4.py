@@ -36,10 +36,15 @@ Where almaview differs from MSv4 (checked by the test, which accepts exactly the
 - single-dish nodes carry ``POINTING_DIRECTION`` over ``(time, antenna_name, sky_dir_label)`` (MSv4 keeps
   pointing in a separate pointing dataset): check them with ``allow_superflous_dims={"sky_dir_label"}``;
 - ``SPECTRUM``'s ``units`` is empty (FLOAT_DATA may or may not be calibrated); ``SPECTRUM_CORRECTED`` is in K;
+- the ``antennas`` node is MSv4's ``AntennaXds`` (``antenna_name``, ``station_name``, ``mount``,
+  ``telescope_name``, ``receptor_label``/``polarization_type`` from FEED, ``ANTENNA_POSITION`` in ITRS,
+  ``ANTENNA_DISH_DIAMETER``) plus almaview's ``ANTENNA_POSITION_ENU`` over an extra ``enu_label`` dimension
+  (check with ``allow_superflous_dims={"enu_label"}``) and ``antenna_id``, ``has_data``, ``position_valid``;
 - the tree is one MS (one node per spw plus ``antennas``, ``fields``, ``spws``, ``scans``,
-  ``observation``), not a processing set of MSv4 partitions; the subtable nodes keep MSv2's layout
-  (``fields`` over ``field_id``), so ``data_groups``' ``field_and_source`` names a dataset the tree
-  does not have, and ``check_datatree`` on the whole tree is not expected to pass.
+  ``observation``), not a processing set of MSv4 partitions; ``fields``, ``spws``, ``scans`` and
+  ``observation`` keep MSv2's layout (``fields`` over ``field_id``, not MSv4's ``field_name``), so
+  ``data_groups``' ``field_and_source`` names a dataset the tree does not have, and ``check_datatree``
+  on the whole tree is not expected to pass.
 
 Examples
 --------

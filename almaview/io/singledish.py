@@ -136,6 +136,8 @@ def build_tree(index) -> xr.DataTree:
     observation = msmeta.read_observation(root)
     telescope = next((s for s in observation.telescope_name.values if s), "")
     antennas = msmeta.read_antennas(root)
+    antennas = antennas.assign_coords(telescope_name=("antenna_name", [telescope] * antennas.sizes["antenna_name"]))
+    antennas.attrs["overall_telescope_name"] = telescope
     fields = msmeta.read_fields(root)
     spws, chan_freqs, chan_widths = msmeta.read_spws(root, telescope)
     pols = msmeta.read_polarizations(root)
