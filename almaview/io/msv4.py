@@ -40,6 +40,8 @@ Where almaview differs from MSv4 (checked by the test, which accepts exactly the
   ``telescope_name``, ``receptor_label``/``polarization_type`` from FEED, ``ANTENNA_POSITION`` in ITRS,
   ``ANTENNA_DISH_DIAMETER``) plus almaview's ``ANTENNA_POSITION_ENU`` over an extra ``enu_label`` dimension
   (check with ``allow_superflous_dims={"enu_label"}``) and ``antenna_id``, ``has_data``, ``position_valid``;
+- :func:`as_msv4` turns a node's datetime64 ``time`` into MSv4's float seconds (a view of the same
+  lazy data), after which xradio's check reports nothing;
 - the tree is one MS (one node per spw plus ``antennas``, ``fields``, ``spws``, ``scans``,
   ``observation``), not a processing set of MSv4 partitions; ``fields``, ``spws``, ``scans`` and
   ``observation`` keep MSv2's layout (``fields`` over ``field_id``, not MSv4's ``field_name``), so
@@ -63,6 +65,7 @@ import numpy as np
 
 __all__ = [
     "SCHEMA_VERSION",
+    "as_msv4",
     "data_groups",
     "frequency_attrs",
     "frequency_observer",
@@ -276,3 +279,25 @@ def node_attrs(
         "processor_info": processor_info,
         "data_groups": data_groups(data_vars, correlated, date=date),
     }
+
+
+def as_msv4(ds):
+    """A spw node with MSv4's ``time``: float seconds since 1970 (UTC) with ``units``/``format``; data stay lazy.
+
+    almaview's nodes keep ``time`` as datetime64 (its plots and selections work in datetimes); hand this
+    to a tool built on xradio that needs the float form. Nothing is read.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> ds = xr.Dataset(coords={"time": ("time", np.array(["1970-01-01T00:00:01.5"], "datetime64[ns]"),
+    ...                                  {"type": "time", "scale": "utc"})})
+    >>> t = as_msv4(ds).time
+    >>> float(t[0]), t.attrs["units"], t.attrs["format"], t.attrs["scale"]
+    (1.5, 's', 'unix', 'utc')
+    """
+    time = ds["time"]
+    seconds = time.values.astype("datetime64[ns]").astype(np.int64) / 1e9
+    attrs = {k: v for k, v in time.attrs.items() if k != "description"}
+    attrs.update(type="time", units="s", format="unix", scale=attrs.get("scale", "utc"))
+    return ds.assign_coords(time=("time", seconds, attrs))
