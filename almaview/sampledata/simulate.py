@@ -127,7 +127,15 @@ def default_layout(scale: str = "small", **overrides) -> Layout:
     return Layout(**base)
 
 
-def _read_config(name: str, n: int):
+def read_config(name: str, n: int):
+    """``n`` antennas spread over casadata's ``alma/simmos/<name>``: local xyz (m), dish diameters (m), pad names.
+
+    Examples
+    --------
+    >>> xyz, diam, pads = read_config("aca.tp.cfg", 3)
+    >>> diam
+    [12.0, 12.0, 12.0]
+    """
     import casadata
 
     path = os.path.join(casadata.datapath, "alma", "simmos", name)
@@ -138,6 +146,74 @@ def _read_config(name: str, n: int):
     pads = [r[4] for r in chosen]
     diam = [float(r[3]) for r in chosen]
     return xyz, diam, pads
+
+
+def open_simulator(
+    ms: Path,
+    config: str,
+    n_antennas: int,
+    names: list[str],
+    spws,
+    *,
+    integration_s: float,
+    reference_time: str,
+    autocorr_weight: float,
+):
+    """CASA's simulator, open on a new ``ms`` (an old one is removed) with the array, spectral and time setup:
+    ``n_antennas`` of the casadata configuration ``config`` named from ``names``, ALMA's position, the ``spws``
+    (XX YY), perfect X Y feeds, the integration time from ``reference_time`` (UTC) and the weight of
+    autocorrelations (0: none, as interferometers; 1: total power). Returns (simulator, measures); the caller
+    adds fields, observes and closes the simulator. The one home of the simulator setup of every simulated EB
+    (12-m, 7-m, TP).
+
+    Examples
+    --------
+    >>> sm, me = open_simulator(Path("tp.ms"), "aca.tp.cfg", 3, ["PM01", "PM02", "PM03"], tp_spws(),
+    ...                         integration_s=1.008, reference_time="2024/05/17/05:20:00",
+    ...                         autocorr_weight=1.0)   # doctest: +SKIP
+    """
+    ct = casa.casatools()
+    sm, me = ct.simulator(), ct.measures()
+    if ms.exists():
+        shutil.rmtree(ms)
+    sm.open(str(ms))
+    try:
+        _setup(sm, me, config, n_antennas, names, spws, integration_s, reference_time, autocorr_weight)
+    except BaseException:
+        sm.close()
+        raise
+    return sm, me
+
+
+def _setup(sm, me, config, n_antennas, names, spws, integration_s, reference_time, autocorr_weight) -> None:
+    xyz, diam, pads = read_config(config, n_antennas)
+    used = list(names[: len(pads)])
+    sm.setconfig(
+        telescopename="ALMA",
+        x=xyz[:, 0],
+        y=xyz[:, 1],
+        z=xyz[:, 2],
+        dishdiameter=diam,
+        mount=["alt-az"],
+        antname=used,
+        padname=pads,
+        coordsystem="local",
+        referencelocation=me.observatory("ALMA"),
+    )
+    for spw in spws:
+        sm.setspwindow(
+            spwname=spw.name,
+            freq=f"{spw.frequencies[0]}Hz",
+            deltafreq=f"{spw.width_hz}Hz",
+            freqresolution=f"{spw.width_hz}Hz",
+            nchannels=spw.nchan,
+            stokes="XX YY",
+        )
+    sm.setfeed(mode="perfect X Y")
+    sm.setlimits(shadowlimit=0.01, elevationlimit="3deg")
+    sm.setauto(autocorrwt=autocorr_weight)
+    sm.settimes(integrationtime=f"{integration_s}s", usehourangle=False, referencetime=me.epoch("utc", reference_time))
+    return used
 
 
 def integration_times(layout: Layout) -> list[tuple[int, float]]:
@@ -151,45 +227,19 @@ def integration_times(layout: Layout) -> list[tuple[int, float]]:
 
 def simulate_structure(ms: Path, layout: Layout) -> None:
     """Write an empty-data MS with the plan's antennas, spws, fields, intents and row order."""
-    ct = casa.casatools()
-    sm, me = ct.simulator(), ct.measures()
-    xyz, diam, pads = _read_config(layout.config, layout.n_antennas)
-    names = _ANTENNA_NAMES[: len(pads)]
-    if ms.exists():
-        shutil.rmtree(ms)
-    sm.open(str(ms))
+    sm, me = open_simulator(
+        ms,
+        layout.config,
+        layout.n_antennas,
+        _ANTENNA_NAMES,
+        layout.spws,
+        integration_s=layout.integration_s,
+        reference_time=layout.reference_time,
+        autocorr_weight=0.0,
+    )
     try:
-        sm.setconfig(
-            telescopename="ALMA",
-            x=xyz[:, 0],
-            y=xyz[:, 1],
-            z=xyz[:, 2],
-            dishdiameter=diam,
-            mount=["alt-az"],
-            antname=names,
-            padname=pads,
-            coordsystem="local",
-            referencelocation=me.observatory("ALMA"),
-        )
-        for spw in layout.spws:
-            sm.setspwindow(
-                spwname=spw.name,
-                freq=f"{spw.frequencies[0]}Hz",
-                deltafreq=f"{spw.width_hz}Hz",
-                freqresolution=f"{spw.width_hz}Hz",
-                nchannels=spw.nchan,
-                stokes="XX YY",
-            )
-        sm.setfeed(mode="perfect X Y")
         for f in layout.fields:
             sm.setfield(sourcename=f.name, sourcedirection=me.direction("J2000", f.ra, f.dec), calcode=f.calcode)
-        sm.setlimits(shadowlimit=0.01, elevationlimit="3deg")
-        sm.setauto(autocorrwt=0.0)
-        sm.settimes(
-            integrationtime=f"{layout.integration_s}s",
-            usehourangle=False,
-            referencetime=me.epoch("utc", layout.reference_time),
-        )
         intents = {f.name: f.intent for f in layout.fields}
         # One observe call per integration and spw gives importasdm's row order.
         for k, t0 in integration_times(layout):
@@ -222,7 +272,20 @@ def _fix_scans_and_observation(ms: Path, layout: Layout) -> None:
         t.putcol("SCAN_NUMBER", scan.astype(np.int32))
         t.putcol("WEIGHT", np.ones((t.nrows(), 2), np.float32))
         t.putcol("SIGMA", np.ones((t.nrows(), 2), np.float32))
-    # The simulator writes one POLARIZATION row per spw; ALMA (and exportasdm) share one XX,YY setup.
+    stamp_alma_subtables(ms, layout)
+
+
+def stamp_alma_subtables(ms: Path, layout) -> None:
+    """What the simulator leaves unlike an ALMA MS: one POLARIZATION row shared by every spw (the simulator
+    writes one per spw; ALMA and exportasdm share one XX,YY setup), and the OBSERVATION row's telescope,
+    observer, project and SCHEDULE (SB and EB uids of ``layout``: a :class:`Layout` or a TP layout).
+
+    Examples
+    --------
+    >>> stamp_alma_subtables(Path("x.ms"), default_layout())   # doctest: +SKIP
+    """
+    from casacore import tables
+
     with tables.table(str(ms / "DATA_DESCRIPTION"), readonly=False, ack=False) as dd:
         dd.putcol("POLARIZATION_ID", np.zeros(dd.nrows(), np.int32))
     with tables.table(str(ms / "POLARIZATION"), readonly=False, ack=False) as pol:

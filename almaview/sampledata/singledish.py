@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import casa
-from .simulate import SpwSetup, _read_config
+from .simulate import SpwSetup, open_simulator, stamp_alma_subtables
 
 #: Jy/K of a 12 m ALMA antenna in band 6 (what the delivery's jyperk.csv lists, per antenna and spw).
 JY_PER_K = 43.0
@@ -127,44 +127,18 @@ def raster_plan(layout: TPLayout) -> list[tuple[int, str, float, float, float]]:
 
 def simulate_structure(ms: Path, layout: TPLayout) -> None:
     """Write the TP MS's rows with CASA's simulator (autocorrelations of PM antennas), FLOAT_DATA zero."""
-    ct = casa.casatools()
-    sm, me = ct.simulator(), ct.measures()
-    xyz, diam, pads = _read_config("aca.tp.cfg", layout.n_antennas)
-    names = [f"PM{n:02d}" for n in range(1, len(pads) + 1)]
-    if ms.exists():
-        shutil.rmtree(ms)
-    sm.open(str(ms))
+    sm, me = open_simulator(
+        ms,
+        "aca.tp.cfg",
+        layout.n_antennas,
+        [f"PM{n:02d}" for n in range(1, 100)],
+        layout.spws,
+        integration_s=layout.integration_s,
+        reference_time=layout.reference_time,
+        autocorr_weight=1.0,
+    )
     try:
-        sm.setconfig(
-            telescopename="ALMA",
-            x=xyz[:, 0],
-            y=xyz[:, 1],
-            z=xyz[:, 2],
-            dishdiameter=diam,
-            mount=["alt-az"],
-            antname=names,
-            padname=pads,
-            coordsystem="local",
-            referencelocation=me.observatory("ALMA"),
-        )
-        for spw in layout.spws:
-            sm.setspwindow(
-                spwname=spw.name,
-                freq=f"{spw.frequencies[0]}Hz",
-                deltafreq=f"{spw.width_hz}Hz",
-                freqresolution=f"{spw.width_hz}Hz",
-                nchannels=spw.nchan,
-                stokes="XX YY",
-            )
-        sm.setfeed(mode="perfect X Y")
         sm.setfield(sourcename=layout.target, sourcedirection=me.direction("J2000", layout.ra, layout.dec))
-        sm.setlimits(shadowlimit=0.01, elevationlimit="3deg")
-        sm.setauto(autocorrwt=1.0)
-        sm.settimes(
-            integrationtime=f"{layout.integration_s}s",
-            usehourangle=False,
-            referencetime=me.epoch("utc", layout.reference_time),
-        )
         for _scan, intent, t0, _x, _y in raster_plan(layout):
             for spw in layout.spws:
                 sm.observe(
@@ -211,17 +185,7 @@ def _to_single_dish(ms: Path, layout: TPLayout) -> None:
         n = t.nrows()
         t.putcol("WEIGHT", np.ones((n, 2), np.float32))
         t.putcol("SIGMA", np.ones((n, 2), np.float32))
-    with tables.table(str(ms / "DATA_DESCRIPTION"), readonly=False, ack=False) as dd:
-        dd.putcol("POLARIZATION_ID", np.zeros(dd.nrows(), np.int32))
-    with tables.table(str(ms / "POLARIZATION"), readonly=False, ack=False) as pol:
-        pol.removerows(list(range(1, pol.nrows())))
-    with tables.table(str(ms / "OBSERVATION"), readonly=False, ack=False) as obs:
-        obs.putcol("TELESCOPE_NAME", ["ALMA"] * obs.nrows())
-        obs.putcol("OBSERVER", [layout.observer] * obs.nrows())
-        obs.putcol("PROJECT", [layout.project] * obs.nrows())
-        eb = layout.eb_uid.replace("uid___", "uid://").replace("_", "/")
-        for r in range(obs.nrows()):
-            obs.putcell("SCHEDULE", r, [f"SchedulingBlock {layout.sb_uid}", f"ExecBlock {eb}"])
+    stamp_alma_subtables(ms, layout)
 
 
 def _offset_direction(ra0: float, dec0: float, dx_arcsec: np.ndarray, dy_arcsec: np.ndarray):
