@@ -178,3 +178,48 @@ def test_tp_readme_achieved_beam_and_rms_match_the_fits(delivery, demo_delivery)
             line = next(ln for ln in tp.readme.achieved_rms if tag in ln)
             assert float(line.split(":")[1].split()[0]) == pytest.approx(rms * 1e3, rel=2e-3)
     assert len(lines) == 4
+
+
+def test_every_pipeline_member_has_its_weblog_aqua_report_and_manifest(delivery, demo_delivery):
+    """12-m and 7-m: hifa_calimage; TP: hsd_calimage with the single-dish pipeline's stages. The AQUA report's
+    Jy/K metric of the TP member is the median of jyperk.csv (csv module); the 7-m raw ASDM names its EB."""
+    recipes = {ALMA.uid: "hifa_calimage", ACA.uid: "hifa_calimage", TP.uid: "hsd_calimage"}
+    for uid, recipe in recipes.items():
+        m = next(x for x in delivery.mous if x.uid == uid)
+        qa_dir = demo_delivery / m.path / "qa"
+        assert (qa_dir / f"{uid}.{recipe}.weblog.tgz").is_file(), sorted(p.name for p in qa_dir.iterdir())
+        assert (qa_dir / f"{uid}.{recipe}.pipeline_aquareport.xml").is_file()
+        assert (demo_delivery / m.path / "calibration" / f"{uid}.{recipe}.pipeline_manifest.xml").is_file()
+        stages = m.qa.aqua.stages
+        weblog = m.weblog
+        assert weblog is not None and len(stages) > 10
+        tasks = [s.name for s in stages]
+        if uid == TP.uid:
+            assert tasks[0] == "hsd_importdata" and "hsd_k2jycal" in tasks and "hsd_imaging" in tasks
+            assert not [t for t in tasks if t.startswith("hifa_")]
+        else:
+            assert tasks[0] == "hifa_importdata" and "hifa_timegaincal" in tasks
+    tp = _member(delivery, TP)
+    archive = next((demo_delivery / tp.path / "calibration").glob("*hsd_calimage.auxproducts.tgz"))
+    with tarfile.open(archive) as tar:
+        text = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("jyperk.csv"))).read().decode()
+    factors = [float(r["Factor"]) for r in csv.DictReader(io.StringIO(text))]
+    k2jy = next(s for s in tp.qa.aqua.stages if s.name == "hsd_k2jycal")
+    assert k2jy.score == 1.0
+    aqua_text = next((demo_delivery / tp.path / "qa").glob("*aquareport.xml")).read_text()
+    assert f'Name="JyPerK" Value="{np.median(factors):.1f}"' in aqua_text
+    aca_asdm = demo_delivery / _member(delivery, ACA).path / "raw" / f"{ACA.ebs[0].uid}.asdm.sdm" / "ASDM.xml"
+    assert ACA.ebs[0].uid.replace("uid___", "uid://").replace("_", "/") in aca_asdm.read_text(encoding="iso-8859-1")
+
+
+def test_browser_shows_each_members_weblog_stages(delivery):
+    ex = av.explore(delivery)
+    try:
+        ex.show("browser")
+        tree = {n["id"]: n for n in ex.browser.tree}
+        for plan in (ALMA, ACA, TP):
+            node = tree[f"mous:{plan.uid}"]
+            labels = [c["label"] for c in node["children"]]
+            assert "weblog stages" in labels, (plan.uid, labels)
+    finally:
+        ex.close()

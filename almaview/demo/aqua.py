@@ -35,7 +35,7 @@ def _stage_el(s: Stage) -> ET.Element:
     return el
 
 
-def aqua_xml(stages: list[Stage], *, mous: str, casa_version: str, duration_s: float) -> str:
+def aqua_xml(stages: list[Stage], *, mous: str, casa_version: str, duration_s: float, recipe: str = RECIPE) -> str:
     """The AQUA report text.
 
     Examples
@@ -51,7 +51,7 @@ def aqua_xml(stages: list[Stage], *, mous: str, casa_version: str, duration_s: f
     ET.SubElement(ps, "ProposalCode").text = PROJECT
     ET.SubElement(ps, "OusStatusEntityId").text = uid_url(mous)
     ET.SubElement(ps, "ProcessingRequestEntityId").text = "Undefined"
-    ET.SubElement(ps, "ProcessingProcedure").text = RECIPE
+    ET.SubElement(ps, "ProcessingProcedure").text = recipe
     qs = ET.SubElement(root, "QaSummary")
     ET.SubElement(qs, "ReportDate").text = processing_time(duration_s).strftime("%Y-%m-%d %H:%M:%S")
     ET.SubElement(qs, "ProcessingTime").text = str(timedelta(seconds=round(duration_s)))
@@ -70,7 +70,9 @@ def aqua_xml(stages: list[Stage], *, mous: str, casa_version: str, duration_s: f
     return _pretty(root)
 
 
-def manifest_xml(*, mous: str, sessions: list[dict], casa_version: str, files: dict[str, list[str]]) -> str:
+def manifest_xml(
+    *, mous: str, sessions: list[dict], casa_version: str, files: dict[str, list[str]], recipe: str = RECIPE
+) -> str:
     """The pipeline manifest text. ``sessions``: dicts with 'name', 'eb', 'caltables', 'auxcaltables',
     'flagversions', 'calapply', 'flagtemplates'; ``files``: element name -> file names at OUS level.
 
@@ -86,7 +88,7 @@ def manifest_xml(*, mous: str, sessions: list[dict], casa_version: str, files: d
     ous = ET.SubElement(root, "ous", name=mous)
     ET.SubElement(ous, "casaversion", name=casa_version)
     ET.SubElement(ous, "pipeline_version", name=PIPELINE_VERSION)
-    ET.SubElement(ous, "procedure", name=RECIPE)
+    ET.SubElement(ous, "procedure", name=recipe)
     for s in sessions:
         sess = ET.SubElement(ous, "session", name=s["name"])
         ET.SubElement(sess, "caltables", name=s["caltables"])

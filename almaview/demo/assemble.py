@@ -12,12 +12,13 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from .. import casa
-from . import aqua, calibration, readme, scripts, weblog
-from .imaging import ImageProduct, export_fits, make_images, measure
+from . import calibration, readme, scripts, weblog
+from .imaging import ImageProduct, export_products, make_images, measure
+from .pipeline_qa import package_pipeline_qa
 from .project import ACA, ALMA, LINE_HZ, PROJECT, RECIPE, TP, VLA, processing_time, uid_url
 from .stages import PLOT_STAGES, make_stages
 from .qa2report import write_qa2_report
-from .tree import Index, gzip_file, member_dirs, move, write_tgz
+from .tree import Index, member_dirs, move, write_tgz
 
 #: DATE of every FITS product: when the (pretend) pipeline exported them.
 FITS_DATE = processing_time(3 * 3600).isoformat(timespec="milliseconds")
@@ -253,12 +254,9 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         flux_rows += calibration.flux_csv_rows(
             f"{eb}.ms", s.fluxscale, field_ids, s.fields, (ref.name, ref.flux_jy, ref.spectral_index, 240e9), spw_freqs
         )
-        for key, res in s.fluxscale.items():
-            if key.isdigit() and isinstance(res, dict) and "fieldName" in res:
-                for spw, f in spw_freqs.items():
-                    fl, err = res[str(spw)]["fluxd"][0], res[str(spw)]["fluxdErr"][0]
-                    flux_points.append((eb, res["fieldName"], f, fl, err))
-                    fluxes.append((res["fieldName"], spw, fl, err))
+        for _, fld, spw, f, fl, err in calibration.fluxscale_results(eb, s.fluxscale):
+            flux_points.append((eb, fld, f, fl, err))
+            fluxes.append((fld, spw, fl, err))
         antpos_text.append(calibration.antennapos_csv_text(f"{eb}.ms", s.caltables["antpos"], s.antennas))
         cal_sections += scripts.calibration_calls(
             eb, {k: p.name for k, p in s.caltables.items()}, s.fields, s.calapply, s.refant, s.fluxscale
@@ -282,35 +280,13 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     )
 
     # FITS products
-    export_calls, achieved, image_facts, fits_by_kind = [], [], [], {}
-    for p in products:
-        stem = p.fits_stem(mous)
-        files = {}
-        for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
-            fits = d["product"] / f"{stem}.{itype}.fits"
-            export_calls.append(_relative(export_fits(f"{p.stem}{suffix}", fits, FITS_DATE), work))
-            export_calls[-1]["fitsimage"] = fits.name
-            if itype != "pbcor":
-                fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
-            idx.add(fits, "image", mous=mous)
-            files[itype] = fits.relative_to(project).as_posix()
-        fits_by_kind[p.kind] = files
+    image_facts, export_calls = export_products(products, d["product"], idx, project, mous, FITS_DATE)
+    export_calls = [_relative(c, work) | {"fitsimage": Path(c["fitsimage"]).name} for c in export_calls]
+    achieved, fits_by_kind = [], {}
+    for p, facts in zip(products, image_facts):
+        fits_by_kind[p.kind] = facts["fits"]
         achieved += readme.achieved_lines(p.field, p.kind, p.spw_tag, p.beam_arcsec, p.rms_jy, p.channel_width_hz)
-        proposed_rms = 5e-3 if p.kind == "cube" else 0.5e-3
-        image_facts.append(
-            dict(
-                kind=p.kind,
-                field=p.field,
-                spw_tag=p.spw_tag,
-                rms_jy=p.rms_jy,
-                peak_jy=p.peak_jy,
-                beam_arcsec=list(p.beam_arcsec),
-                channel_width_hz=p.channel_width_hz,
-                proposed_rms_jy=proposed_rms,
-                proposed_beam_arcsec=1.5,
-                fits=files,
-            )
-        )
+        facts.update(proposed_rms_jy=5e-3 if p.kind == "cube" else 0.5e-3, proposed_beam_arcsec=1.5)
     step(_STEPS[4])
 
     # ---------------------------------------------------------------- weblog, AQUA, manifest, scripts, README
@@ -354,39 +330,21 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
     for p in products:
         st = next(s for s in stages if s.number == PLOT_STAGES[p.kind])
         st.notes.append(f"tclean call: <code>{scripts.call_text('tclean', _relative(p.call, work))}</code>")
-    weblog.write_weblog(wl_root, stages, mous=mous, ebs=eb_facts, casa_version=casa_version)
-    wl_name = f"{mous}.{RECIPE}.weblog.tgz"
-    top = wl_root / weblog.weblog_dirname()
-    members = write_tgz(d["qa"] / wl_name, [(top.name, top)])
-    idx.add(
-        d["qa"] / wl_name,
-        "weblog_archive",
-        mous=mous,
-        members=sorted({m.split("/")[2] for m in members if m.count("/") >= 3 and "/stage" in m}),
-    )
-    idx.write_text(
-        d["qa"] / f"{mous}.{RECIPE}.pipeline_aquareport.xml",
-        aqua.aqua_xml(stages, mous=mous, casa_version=casa_version, duration_s=3 * 3600 + 1234),
-        "aqua",
-        mous=mous,
-    )
-    idx.write_text(
-        d["calibration"] / f"{mous}.{RECIPE}.pipeline_manifest.xml",
-        aqua.manifest_xml(
-            mous=mous,
-            sessions=sessions,
-            casa_version=casa_version,
-            files={
-                "weblog": [wl_name],
-                "aquareport": [f"{mous}.{RECIPE}.pipeline_aquareport.xml"],
-                "auxproducts": [aux_name],
-                "casa_commands": [f"{mous}.{RECIPE}.casa_commands.log"],
-                "casa_pipescript": [f"{mous}.{RECIPE}.casa_pipescript.py"],
-                "restorescript": [f"{mous}.{RECIPE}.casa_piperestorescript.py"],
-            },
-        ),
-        "manifest",
-        mous=mous,
+    package_pipeline_qa(
+        d,
+        idx,
+        mous,
+        stages,
+        ebs=eb_facts,
+        casa_version=casa_version,
+        wl_root=wl_root,
+        sessions=sessions,
+        files={
+            "auxproducts": [aux_name],
+            "casa_pipescript": [f"{mous}.{RECIPE}.casa_pipescript.py"],
+            "restorescript": [f"{mous}.{RECIPE}.casa_piperestorescript.py"],
+        },
+        duration_s=3 * 3600 + 1234,
     )
     eb_uids = [p.uid for p in ALMA.ebs]
     idx.write_text(
@@ -514,9 +472,17 @@ def _group_members(
     )
     step(_STEPS[9])
     package_aca(
-        project, idx, aca, products, target=target, casa_version=casa_version, date=FITS_DATE, keep_work=keep_work
+        project,
+        idx,
+        aca,
+        products,
+        target=target,
+        casa_version=casa_version,
+        date=FITS_DATE,
+        keep_work=keep_work,
+        work=work,
     )
-    package_tp(project, idx, tp, casa_version=casa_version, date=FITS_DATE, keep_work=keep_work)
+    package_tp(project, idx, tp, casa_version=casa_version, date=FITS_DATE, keep_work=keep_work, work=work)
     step(_STEPS[10])
 
 
@@ -640,14 +606,8 @@ def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) 
         "script_pi",
         mous=mous,
     )
-    files = {}
-    for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
-        fits = d["product"] / f"{im.fits_stem(mous)}.{itype}.fits"
-        export_fits(f"{stem}{suffix}", fits, FITS_DATE)
-        if itype != "pbcor":
-            fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
-        idx.add(fits, "image", mous=mous)
-        files[itype] = fits.relative_to(project).as_posix()
+    vla_images, _ = export_products([im], d["product"], idx, project, mous, FITS_DATE)
+    files = vla_images[0]["fits"]
     achieved = readme.achieved_lines(field, "cube", im.spw_tag, im.beam_arcsec, im.rms_jy, im.channel_width_hz)
     preview = weblog.plot_image(
         project / files["pbcor"],
@@ -694,16 +654,5 @@ def _package_vla(project: Path, idx: Index, ngc, casa_version: str, work: Path) 
         ebs=[eb],
         target=field,
         caltables={eb: sorted(names.values())},
-        images=[
-            dict(
-                kind="cube",
-                field=field,
-                spw_tag=im.spw_tag,
-                rms_jy=im.rms_jy,
-                peak_jy=im.peak_jy,
-                beam_arcsec=list(im.beam_arcsec),
-                channel_width_hz=im.channel_width_hz,
-                fits=files,
-            )
-        ],
+        images=vla_images,
     )

@@ -265,7 +265,7 @@ def caltable_archive_name(mous: str, session: int, aux: bool) -> str:
     return f"{mous}.session_{session}.{'auxcaltables' if aux else 'caltables'}.tgz"
 
 
-def auxproducts_name(mous: str) -> str:
+def auxproducts_name(mous: str, recipe: str = RECIPE) -> str:
     """'<OUS>.hifa_calimage.auxproducts.tgz'.
 
     Examples
@@ -273,4 +273,31 @@ def auxproducts_name(mous: str) -> str:
     >>> auxproducts_name("uid___A001_X1_X2")
     'uid___A001_X1_X2.hifa_calimage.auxproducts.tgz'
     """
-    return f"{mous}.{RECIPE}.auxproducts.tgz"
+    return f"{mous}.{recipe}.auxproducts.tgz"
+
+
+def fluxscale_results(eb: str, fluxscale: dict) -> list[tuple[str, str, int, float, float, float]]:
+    """Every derived flux density of a ``fluxscale`` result: (eb, field, spw, frequency Hz, flux Jy, error Jy).
+
+    Examples
+    --------
+    >>> fs = {"spwID": [0], "freq": [2.3e11], "1": {"fieldName": "J1", "0": {"fluxd": [1.2], "fluxdErr": [0.01]}}}
+    >>> fluxscale_results("uid___A002_X1_X2", fs)
+    [('uid___A002_X1_X2', 'J1', 0, 230000000000.0, 1.2, 0.01)]
+    """
+    spw_freqs = {int(k): float(f) for k, f in zip(fluxscale["spwID"], fluxscale["freq"])}
+    out = []
+    for key, res in fluxscale.items():
+        if key.isdigit() and isinstance(res, dict) and "fieldName" in res:
+            for spw, f in spw_freqs.items():
+                out.append(
+                    (
+                        eb,
+                        res["fieldName"],
+                        spw,
+                        f,
+                        float(res[str(spw)]["fluxd"][0]),
+                        float(res[str(spw)]["fluxdErr"][0]),
+                    )
+                )
+    return out

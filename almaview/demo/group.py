@@ -18,11 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import calibration, readme, scripts
-from .imaging import export_fits
-from .project import ACA, TP
+from . import calibration, readme, scripts, weblog
+from .imaging import export_fits, export_products
+from .pipeline_qa import HSD_STAGES, SD_PLOT_STAGES, SD_RECIPE, package_pipeline_qa, sd_stages
+from .project import ACA, RECIPE, TP
+from .stages import PLOT_STAGES, make_stages
 from .qa2report import write_qa2_report
-from .tree import Index, gzip_file, member_dirs, move, write_tgz
+from .tree import Index, member_dirs, move, write_tgz
 
 
 def build_aca_eb(outdir: Path, *, seed: int, eb_uid: str, mous: str, reference_time: str, n_antennas: int = 10):
@@ -55,25 +57,6 @@ def build_aca_eb(outdir: Path, *, seed: int, eb_uid: str, mous: str, reference_t
         simulate._ANTENNA_NAMES, simulate._K_JY_PER_K = saved
 
 
-#: The single-dish pipeline's stages (hsd_calimage), in order, as its weblog lists them.
-HSD_STAGES = (
-    "hsd_importdata",
-    "hsd_flagdata",
-    "h_tsyscal",
-    "hsd_tsysflag",
-    "hsd_skycal",
-    "hsd_k2jycal",
-    "hsd_applycal",
-    "hsd_atmcor",
-    "hsd_baseline",
-    "hsd_blflag",
-    "hsd_baseline",
-    "hsd_blflag",
-    "hsd_imaging",
-    "hsd_exportdata",
-)
-
-
 def _eb_times(ms: Path, eb: str) -> dict:
     """uid, start, end (ISO, from OBSERVATION.TIME_RANGE) and the number of antennas of an MS."""
     from datetime import datetime, timedelta
@@ -88,37 +71,20 @@ def _eb_times(ms: Path, eb: str) -> dict:
     return dict(uid=eb, start=iso(t0), end=iso(t1), n_antennas=n)
 
 
-def _fits_products(d: dict, idx: Index, project: Path, mous: str, products, date: str) -> list[dict]:
-    facts = []
-    for p in products:
-        stem = p.fits_stem(mous)
-        files = {}
-        for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
-            fits = d["product"] / f"{stem}.{itype}.fits"
-            export_fits(f"{p.stem}{suffix}", fits, date)
-            if itype != "pbcor":
-                fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
-            idx.add(fits, "image", mous=mous)
-            files[itype] = fits.relative_to(project).as_posix()
-        facts.append(
-            dict(
-                kind=p.kind,
-                field=p.field,
-                spw_tag=p.spw_tag,
-                rms_jy=p.rms_jy,
-                peak_jy=p.peak_jy,
-                beam_arcsec=list(p.beam_arcsec),
-                channel_width_hz=p.channel_width_hz,
-                fits=files,
-            )
-        )
-    return facts
-
-
 def package_aca(
-    project: Path, idx: Index, sample, products, *, target: str, casa_version: str, date: str, keep_work: bool
+    project: Path,
+    idx: Index,
+    sample,
+    products,
+    *,
+    target: str,
+    casa_version: str,
+    date: str,
+    keep_work: bool,
+    work: Path,
 ) -> None:
-    """The 7-m member OUS: caltables, calapply, FITS products, scriptForPI, README, calibrated MS."""
+    """The 7-m member OUS: raw ASDM, caltables, calapply, FITS products, weblog, AQUA report, manifest,
+    casa_commands.log, scriptForPI, README, calibrated MS."""
     plan = ACA.ebs[0]
     eb, mous = plan.uid, ACA.uid
     d = member_dirs(project, ACA)
@@ -133,7 +99,12 @@ def package_aca(
         mous=mous,
         eb=eb,
     )
-    images = _fits_products(d, idx, project, mous, products, date)
+    images, _ = export_products(products, d["product"], idx, project, mous, date)
+    for im in images:  # what the 7-m SB asked for (project.ACA)
+        im.update(proposed_rms_jy=30e-3 if im["kind"] == "cube" else 2e-3, proposed_beam_arcsec=6.0)
+    _aca_pipeline_products(
+        d, idx, project, sample, products, images, target=target, casa_version=casa_version, work=work
+    )
     achieved = []
     for p in products:
         achieved += readme.achieved_lines(p.field, p.kind, p.spw_tag, p.beam_arcsec, p.rms_jy, p.channel_width_hz)
@@ -146,8 +117,8 @@ def package_aca(
     comments = [
         "The 7-m (ACA) member OUS of the almaview demo group: one EB simulated with CASA's simulator (ACA",
         "configuration aca.cycle10.cfg, 10 CM antennas of 7 m), corrupted with known gains, bandpasses and Tsys,",
-        "calibrated and imaged with casatasks like the 12-m EBs. raw/ is empty (the ASDM is not written for",
-        f"the 7-m EB); the calibrated MS is calibrated/{eb}.ms.",
+        "calibrated and imaged with casatasks like the 12-m EBs; the weblog and AQUA report in qa/ were written by",
+        f"almaview.demo. raw/ holds the EB's ASDM (exportasdm); the calibrated MS is calibrated/{eb}.ms.",
     ]
     idx.write_text(
         d["member"] / f"member.{mous}.README.txt",
@@ -179,8 +150,141 @@ def package_aca(
     )
 
 
-def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, keep_work: bool) -> None:
-    """The TP member OUS: sd caltables + calapply + jyperk.csv, the .sd.fits products, scripts, README, MS."""
+def _aca_pipeline_products(d, idx, project, sample, products, images, *, target, casa_version, work) -> None:
+    """The 7-m member's raw ASDM (exportasdm), weblog, AQUA report, manifest and casa_commands.log, as the 12-m's."""
+    from .. import casa
+    from .assemble import _ms_facts, _relative, _stamp_asdm
+
+    eb, mous = ACA.ebs[0].uid, ACA.uid
+    phase_cal = next(f for f, intent in sample.fields.items() if intent.startswith("CALIBRATE_PHASE"))
+    facts = dict(uid=eb, **_ms_facts(sample.ms, sample.caltables, sample.antennas, phase_cal))
+    asdm = d["raw"] / f"{eb}.asdm.sdm"
+    casa.casatasks().exportasdm(vis=str(sample.ms), asdm=str(asdm), datacolumn="data", verbose=False)
+    _stamp_asdm(asdm, eb, facts["end"])
+    idx.add(asdm, "raw_asdm", mous=mous, eb=eb)
+    field_id = facts["fields"].index(target)
+    cont_dat = calibration.cont_dat_text(
+        target,
+        calibration.spw_lsrk_edges(sample.ms, field_id, sorted(sample.spws)),
+        calibration.line_lsrk_hz(sample.ms, field_id, min(sample.spws)),
+    )
+    results = calibration.fluxscale_results(eb, sample.fluxscale)
+    stages = make_stages(
+        dict(
+            ebs=[facts],
+            fluxes=[(f, spw, fl, err) for _, f, spw, _, fl, err in results],
+            images=images,
+            refant=sample.refant,
+            n_cont_ranges=sum(1 for line in cont_dat.splitlines() if "GHz" in line),
+        )
+    )
+    wl_root = work / "weblog_7m"
+    html = wl_root / weblog.weblog_dirname() / "html"
+    plots = {
+        PLOT_STAGES["tsys"]: [weblog.plot_tsys(sample.caltables["tsys"], eb, weblog.stage_dir(html, "tsys"))],
+        PLOT_STAGES["bandpass"]: [
+            weblog.plot_bandpass(sample.caltables["bandpass"], eb, weblog.stage_dir(html, "bandpass"))
+        ],
+        PLOT_STAGES["gain"]: [weblog.plot_gain_phase(sample.caltables["phase"], eb, weblog.stage_dir(html, "gain"))],
+        PLOT_STAGES["fluxscale"]: [
+            weblog.plot_fluxes(
+                [(e, f, nu, fl, err) for e, f, _, nu, fl, err in results], weblog.stage_dir(html, "fluxscale")
+            )
+        ],
+    }
+    for p, im in zip(products, images):
+        plots[PLOT_STAGES[p.kind]] = [
+            weblog.plot_image(
+                project / im["fits"]["pbcor"],
+                project / im["fits"]["mask"],
+                f"{p.field} {p.kind} {p.spw_tag} (7-m)",
+                weblog.stage_dir(html, p.kind),
+                f"{p.fits_stem(mous)}.png",
+            )
+        ]
+    for s in stages:
+        s.plots = plots.get(s.number, [])
+    session = dict(
+        name="session_1",
+        eb=eb,
+        caltables=calibration.caltable_archive_name(mous, 1, aux=False),
+        auxcaltables="",
+        flagversions="",
+        calapply=f"{eb}.ms.calapply.txt",
+        flagtemplates=[],
+    )
+    package_pipeline_qa(
+        d,
+        idx,
+        mous,
+        stages,
+        ebs=[facts],
+        casa_version=casa_version,
+        wl_root=wl_root,
+        sessions=[session],
+        files={},
+        duration_s=2 * 3600 + 611,
+    )
+    sections = scripts.calibration_calls(
+        eb,
+        {k: p.name for k, p in sample.caltables.items()},
+        sample.fields,
+        sample.calapply,
+        sample.refant,
+        sample.fluxscale,
+    ) + [("hif_makeimages", [("tclean", _relative(p.call, work))]) for p in products]
+    idx.write_text(
+        d["log"] / f"{mous}.{RECIPE}.casa_commands.log", scripts.casa_commands_log(sections), "casa_commands", mous=mous
+    )
+
+
+def _tp_pipeline_products(d, idx, tp, images, *, casa_version, work) -> None:
+    """The TP member's weblog (hsd_calimage stages, Tsys plot) and AQUA report and manifest."""
+    from casacore import tables
+
+    eb, mous = TP.ebs[0].uid, TP.uid
+    with tables.table(str(tp.caltables["tsys"]), ack=False) as t:  # spws of 240 and 64 channels: cell by cell
+        tsys_median = float(np.median(np.concatenate([np.ravel(t.getcell("FPARAM", r)) for r in range(t.nrows())])))
+    with tables.table(str(tp.caltables["sky"]), ack=False) as t:
+        off_rows = t.nrows()
+    factors = [float(line.split(",")[-1]) for line in tp.products["jyperk_csv"].read_text().splitlines()[1:] if line]
+    cube = next(im for im in images if im["kind"] == "cube")
+    stages = sd_stages(
+        eb=eb, tsys_median_k=tsys_median, jy_per_k=factors, off_rows=off_rows, cube_rms_jy=cube["rms_jy"]
+    )
+    wl_root = work / "weblog_tp"
+    html = wl_root / weblog.weblog_dirname() / "html"
+    tsys_dir = html / f"stage{SD_PLOT_STAGES['tsys']}"
+    tsys_dir.mkdir(parents=True, exist_ok=True)
+    stages[SD_PLOT_STAGES["tsys"] - 1].plots = [weblog.plot_tsys(tp.caltables["tsys"], eb, tsys_dir)]
+    ebs = [dict(_eb_times(tp.ms, eb), fields=list(tp.fields))]
+    session = dict(
+        name="session_1",
+        eb=eb,
+        caltables=calibration.caltable_archive_name(mous, 1, aux=False),
+        auxcaltables="",
+        flagversions="",
+        calapply=f"{eb}.ms.calapply.txt",
+        flagtemplates=[],
+    )
+    package_pipeline_qa(
+        d,
+        idx,
+        mous,
+        stages,
+        ebs=ebs,
+        casa_version=casa_version,
+        wl_root=wl_root,
+        sessions=[session],
+        files={"auxproducts": [calibration.auxproducts_name(mous, SD_RECIPE)]},
+        duration_s=3600 + 977,
+        recipe=SD_RECIPE,
+    )
+
+
+def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, keep_work: bool, work: Path) -> None:
+    """The TP member OUS: sd caltables + calapply + jyperk.csv, the .sd.fits products, weblog, AQUA report,
+    manifest, scripts, README, MS."""
     from astropy.io import fits as afits
 
     plan = TP.ebs[0]
@@ -198,7 +302,7 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
         mous=mous,
         eb=eb,
     )
-    aux = calibration.auxproducts_name(mous)
+    aux = calibration.auxproducts_name(mous, SD_RECIPE)
     write_tgz(d["calibration"] / aux, [("jyperk.csv", tp.products["jyperk_csv"])])
     idx.add(d["calibration"] / aux, "auxproducts_archive", mous=mous, members=["jyperk.csv"])
     images, achieved = [], []
@@ -234,6 +338,7 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
                 fits={"image": fits.relative_to(project).as_posix()},
             )
         )
+    _tp_pipeline_products(d, idx, tp, images, casa_version=casa_version, work=work)
     idx.write_text(
         d["script"] / f"member.{mous}.scriptForPI.py",
         scripts.script_for_pi(mous, [eb], pipeline=True),
@@ -242,7 +347,7 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
     )
     calls_log = json.loads(Path(tp.products["imaging_calls"]).read_text())
     idx.write_text(
-        d["log"] / f"{mous}.hsd_calimage.casa_commands.log",
+        d["log"] / f"{mous}.{SD_RECIPE}.casa_commands.log",
         scripts.casa_commands_log(
             [("hsd_baseline", [tuple(c) for c in calls_log[:1]]), ("hsd_imaging", [tuple(c) for c in calls_log[1:]])]
         ),
@@ -254,8 +359,9 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
         "FLOAT_DATA, an on-the-fly raster of the target with OFF-source integrations, Tsys in SYSCAL) made with",
         "CASA's simulator, calibrated with sdcal (Tsys, position-switch sky) and the Jy/K factors of",
         "jyperk.csv (gencal amp, applycal), baseline-subtracted with sdbaseline and imaged with tsdimaging, in the",
-        "order of the single-dish pipeline (" + ", ".join(dict.fromkeys(HSD_STAGES)) + ").",
-        "No single-dish pipeline ran and no weblog is included. raw/ is empty (no ASDM is written for the TP EB);",
+        "order of the single-dish pipeline (" + ", ".join(dict.fromkeys(t for t, _, _ in HSD_STAGES)) + ").",
+        "No single-dish pipeline ran: the weblog and AQUA report in qa/ were written by almaview.demo from the real",
+        "caltables and images. raw/ is empty: exportasdm cannot write single-dish (FLOAT_DATA) data;",
         f"calibrated/{eb}.ms holds FLOAT_DATA (raw) and CORRECTED_DATA (calibrated, Jy) of the target.",
     ]
     idx.write_text(

@@ -187,3 +187,46 @@ def export_fits(image: str | Path, fits: Path, date: str) -> dict:
         for key in ("MEMREQ", "MEMAVAIL"):
             header.remove(key, ignore_missing=True, remove_all=True)
     return call
+
+
+def export_products(
+    products: list[ImageProduct], product_dir: Path, idx, project: Path, mous: str, date: str
+) -> tuple[list[dict], list]:
+    """hifa_exportdata for images: each product's pbcor, pb and mask to ``<member>/product/<name>.<type>.fits``
+    (pb and mask gzipped, as the pipeline ships them), recorded in the demo's index ``idx``.
+
+    Returns (one fact dict per product: kind, field, spw_tag, rms_jy, peak_jy, beam_arcsec, channel_width_hz,
+    fits {type: path in the project}; the exportfits calls made). The one home of the FITS packaging of every
+    interferometric member (12-m, 7-m, VLA).
+
+    Examples
+    --------
+    >>> facts, calls = export_products(products, d["product"], idx, project, ACA.uid, FITS_DATE)   # doctest: +SKIP
+    >>> sorted(facts[0]["fits"])                                                                   # doctest: +SKIP
+    ['mask', 'pb', 'pbcor']
+    """
+    from .tree import gzip_file
+
+    facts, calls = [], []
+    for p in products:
+        files = {}
+        for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
+            fits = product_dir / f"{p.fits_stem(mous)}.{itype}.fits"
+            calls.append(export_fits(f"{p.stem}{suffix}", fits, date))
+            if itype != "pbcor":
+                fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
+            idx.add(fits, "image", mous=mous)
+            files[itype] = fits.relative_to(project).as_posix()
+        facts.append(
+            dict(
+                kind=p.kind,
+                field=p.field,
+                spw_tag=p.spw_tag,
+                rms_jy=p.rms_jy,
+                peak_jy=p.peak_jy,
+                beam_arcsec=list(p.beam_arcsec),
+                channel_width_hz=p.channel_width_hz,
+                fits=files,
+            )
+        )
+    return facts, calls

@@ -226,17 +226,19 @@ def _by_task(stages: list[Stage]) -> str:
     )
 
 
-def write_weblog(root: Path, stages: list[Stage], *, mous: str, ebs: list[dict], casa_version: str) -> Path:
+def write_weblog(
+    root: Path, stages: list[Stage], *, mous: str, ebs: list[dict], casa_version: str, recipe: str = RECIPE
+) -> Path:
     """Write the weblog's html tree under ``root/pipeline-<timestamp>/html``; return that html directory.
 
-    ``ebs`` holds dicts with 'uid', 'start', 'end' (ISO strings), 'n_antennas', 'fields'.
+    ``recipe``: ``hifa_calimage`` (12-m, 7-m) or ``hsd_calimage`` (TP). ``ebs`` holds dicts with 'uid', 'start', 'end' (ISO strings), 'n_antennas', 'fields'.
     """
     top = root / weblog_dirname() / "html"
     top.mkdir(parents=True, exist_ok=True)
     home = (
         f'<h1>Pipeline Summary</h1>\n<table class="table">'
         f"<tr><th>Project</th><td>{PROJECT}</td></tr><tr><th>OUS status entity</th><td>{mous}</td></tr>"
-        f"<tr><th>Recipe</th><td>{RECIPE}</td></tr><tr><th>CASA version</th><td>{casa_version}</td></tr>"
+        f"<tr><th>Recipe</th><td>{recipe}</td></tr><tr><th>CASA version</th><td>{casa_version}</td></tr>"
         f"<tr><th>Pipeline version</th><td>{PIPELINE_VERSION}</td></tr></table>\n"
         "<p>The almaview demo delivery: casatasks ran the pipeline's calibration and imaging steps on simulated "
         "data; this weblog was written by almaview.demo, not by the ALMA pipeline.</p>"
