@@ -127,25 +127,73 @@ def baseline_counts(vis: Any) -> dict[str, int]:
     return counts
 
 
-def eb_facts(vis: Any) -> dict[str, Any]:
-    """The EB's facts: uid, start/end, antennas, shortest/longest baseline (m), spws.
+#: FWHM of an ALMA antenna's primary beam in units of lambda / D (the ALMA Technical Handbook's convention,
+#: used by the pipeline's imaging heuristics): 25.3" for a 12 m dish and 43.4" for a 7 m dish at 230.5 GHz.
+PB_FWHM_LAMBDA_OVER_D = 1.13
+
+
+def array_scales(vis: Any, spws: Sequence[int] | None = None) -> dict[str, Any]:
+    """The array an EB observed with and its scales: 'array' ('12m', '7m', 'TP' or another telescope),
+    'dish_diameter_m' (the ANTENNA table's DISH_DIAMETER, median over the antennas with data),
+    'baseline_min_m' / 'baseline_max_m', and 'primary_beam_arcsec': per spw (``spws``, default all),
+    (centre frequency GHz, primary beam FWHM arcsec = 1.13 lambda / D).
+
+    Examples
+    --------
+    >>> s = array_scales(av.open_ms("uid___A002_X10ab2c3_X3a02.ms"), spws=[0])   # doctest: +SKIP
+    >>> s["array"], s["dish_diameter_m"], s["primary_beam_arcsec"][0]           # doctest: +SKIP
+    ('7m', 7.0, (230.53, 43.4))
+    """
+    from ..delivery.arrays import array_of_antennas
+
+    ant = vis["antennas"].ds
+    keep = ant["has_data"].values.astype(bool) if "has_data" in ant.coords else np.ones(ant.sizes["antenna_name"], bool)
+    names = [str(n) for n in ant.antenna_name.values[keep]]
+    diam = np.asarray(ant.ANTENNA_DISH_DIAMETER.values, dtype=float)[keep]
+    dish = float(np.median(diam)) if diam.size else float("nan")
+    telescope = str(vis.attrs.get("telescope_name", "ALMA") or "ALMA")
+    single_dish = any("SPECTRUM" in vis[f"spw_{spw}"].ds for spw in ms_spws(vis))
+    bl = baseline_lengths(vis)
+    spw_ds = vis["spws"].ds
+    chosen = [int(s) for s in spw_ds.spw_id.values] if spws is None else [int(s) for s in spws]
+    beams = {}
+    for spw in chosen:
+        nu = float(spw_ds.CENTER_FREQUENCY.sel(spw_id=spw))
+        fwhm = np.degrees(PB_FWHM_LAMBDA_OVER_D * 2.99792458e8 / nu / dish) * 3600 if dish > 0 else float("nan")
+        beams[spw] = (round(nu / 1e9, 2), round(float(fwhm), 1))
+    return {
+        "array": array_of_antennas(names, list(diam), single_dish, telescope),
+        "dish_diameter_m": round(dish, 2),
+        "baseline_min_m": round(float(bl.min()), 1) if bl.size else float("nan"),
+        "baseline_max_m": round(float(bl.max()), 1) if bl.size else float("nan"),
+        "primary_beam_arcsec": beams,
+    }
+
+
+def eb_facts(vis: Any, spws: Sequence[int] | None = None) -> dict[str, Any]:
+    """The EB's facts: uid, start/end, antennas, the array and its dish diameter, shortest/longest baseline (m),
+    spws, and the primary beam FWHM at the centre of each of ``spws`` (default all; see :func:`array_scales`).
 
     Examples
     --------
     >>> eb_facts(av.open_ms("uid.ms"))["antennas"]   # doctest: +SKIP
     12
     """
-    bl = baseline_lengths(vis)
-    spws = vis["spws"].ds
+    scales = array_scales(vis, spws)
+    spw_ds = vis["spws"].ds
     obs = vis["observation"].ds
     return {
         "eb": str(obs.execblock_uid.values[0]) if "execblock_uid" in obs.coords else vis.attrs.get("title", ""),
         "start": str(vis.attrs.get("time_start", ""))[:19],
         "end": str(vis.attrs.get("time_end", ""))[:19],
         "antennas": int(vis["antennas"].ds.attrs.get("n_antennas", vis["antennas"].ds.sizes["antenna_name"])),
-        "baseline_min_m": round(float(bl.min()), 1) if bl.size else float("nan"),
-        "baseline_max_m": round(float(bl.max()), 1) if bl.size else float("nan"),
-        "spws": "; ".join(str(s) for s in spws.spw_label.values),
+        "array": f"{scales['array']} ({scales['dish_diameter_m']:g} m dishes)",
+        "baseline_min_m": scales["baseline_min_m"],
+        "baseline_max_m": scales["baseline_max_m"],
+        "primary_beam_fwhm": "; ".join(
+            f'spw {spw}: {fwhm:g}" at {ghz:g} GHz' for spw, (ghz, fwhm) in scales["primary_beam_arcsec"].items()
+        ),
+        "spws": "; ".join(str(s) for s in spw_ds.spw_label.values),
     }
 
 

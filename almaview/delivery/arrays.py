@@ -41,6 +41,18 @@ def array_of_antennas(names: list[str], diameters: list[float], single_dish: boo
     return "12m"
 
 
+def array_words(array: str | None) -> str:
+    """'12-m array', '7-m array (ACA)', 'Total Power array', or 'array unknown': how a member's array reads.
+
+    Examples
+    --------
+    >>> array_words("TP")
+    'Total Power array'
+    """
+    words = {"12m": "12-m array", "7m": "7-m array (ACA)", "TP": "Total Power array"}
+    return words.get(array or "", f"{array} array" if array else "array unknown")
+
+
 def _from_ms(ms: str) -> tuple[str, str] | None:
     from ..io import msmeta
     from ..io.table import open_table

@@ -6,8 +6,11 @@ import html
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+from .arrays import array_words
 from .model import score_band
 from .status import status_lines
+
+_array_words = array_words  # the name report.py imports
 
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Delivery, ExecutionBlock, MemberOUS, QAStage
@@ -38,18 +41,6 @@ def _eb_dict(eb: "ExecutionBlock") -> dict[str, Any]:
         "scripts": list(eb.scripts),
         "seen_in": list(eb.seen_in),
     }
-
-
-def _array_words(array: str | None) -> str:
-    """'12-m array', '7-m array (ACA)', 'Total Power array', or 'array unknown'.
-
-    Examples
-    --------
-    >>> _array_words("TP")
-    'Total Power array'
-    """
-    words = {"12m": "12-m array", "7m": "7-m array (ACA)", "TP": "Total Power array"}
-    return words.get(array or "", f"{array} array" if array else "array unknown")
 
 
 def _mous_dict(m: "MemberOUS") -> dict[str, Any]:
@@ -131,7 +122,7 @@ def delivery_text(d: "Delivery") -> str:
     out.append(f"  root: {d.root} [{d.layout}]")
     for m in d.mous:
         out.append(
-            f"  member OUS {m.uid}  [{_array_words(m.array)}]  (group {m.group or '-'}, "
+            f"  member OUS {m.uid}  [{array_words(m.array)}]  (group {m.group or '-'}, "
             f"science goal {m.science_goal or '-'})"
         )
         r = m.readme
@@ -223,7 +214,7 @@ def delivery_html(d: "Delivery") -> str:
         + f"<code>{e(d.root)}</code> ({e(d.layout)})</p>",
     ]
     for m in d.mous:
-        h.append(f"<h4>member OUS {e(m.uid)} — {e(_array_words(m.array))}</h4>")
+        h.append(f"<h4>member OUS {e(m.uid)} — {e(array_words(m.array))}</h4>")
         h.append(
             f"<p>CASA {e(m.casa_version or '?')}, pipeline {e(m.pipeline_version or '-')}, "
             f"{e(m.calibration_mode or '?')} calibration</p>"

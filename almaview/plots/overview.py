@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.overview import (
+    array_scales,
     baseline_counts,
     eb_facts,
     elevation_table,
@@ -37,8 +38,9 @@ from ._common import (
 __all__ = ["eb_summary", "antenna_positions", "uv_coverage", "elevation", "ms_spws", "onsource_table"]
 
 
-def eb_summary(vis: Any) -> Panel:
-    """The EB table: start/end, antennas, baseline min/max, spws, and on-source time per field and intent.
+def eb_summary(vis: Any, spws: Sequence[int] | None = None) -> Panel:
+    """The EB table: start/end, antennas, the array (12m, 7m, TP) and its dish diameter, baseline min/max, the
+    primary beam FWHM at the centre of each of ``spws`` (default all), spws, and on-source time per field and intent.
 
     ``data`` is the on-source table; ``data.attrs['facts']`` the EB facts (dict).
 
@@ -50,7 +52,7 @@ def eb_summary(vis: Any) -> Panel:
     """
     from bokeh.models import Div
 
-    facts = eb_facts(vis)
+    facts = eb_facts(vis, spws)
     onsrc = onsource_table(vis)
     onsrc.attrs["facts"] = facts
     html = (
@@ -145,7 +147,8 @@ def uv_coverage(
 
     data = vis if isinstance(vis, pd.DataFrame) else uv_points(vis, spws, fields)
     cmap = colours_for(data["spw"]) if len(data) else {}
-    f = figure("uv coverage", "u (kλ)", "v (kλ)", width=420, height=420, match_aspect=True)
+    title = "uv coverage" if isinstance(vis, pd.DataFrame) else f"uv coverage: {array_scales(vis, [])['array']} array"
+    f = figure(title, "u (kλ)", "v (kλ)", width=420, height=420, match_aspect=True)
     big = len(data) > RASTER_THRESHOLD
     pts = data.iloc[:0] if big else data
     src = ColumnDataSource(
@@ -221,7 +224,7 @@ def overview(
     >>> panels = overview(av.open_ms(eb.calibrated_ms))   # doctest: +SKIP
     """
     return {
-        "summary": eb_summary(vis),
+        "summary": eb_summary(vis, spws),
         "antennas": antenna_positions(vis, antennas),
         "uv": uv_coverage(vis, spws, fields),
         "elevation": elevation(vis, fields),

@@ -18,6 +18,7 @@ from typing import Any
 
 import ipywidgets as W
 
+from ..delivery.arrays import array_words
 from ..delivery.model import score_band
 from ..errors import AlmaviewError
 
@@ -116,7 +117,7 @@ def delivery_tree(ebs: list[Any], delivery: Any = None) -> list[dict[str, Any]]:
         out.append(
             {
                 "id": f"mous:{m.uid}",
-                "label": f"member OUS {m.uid}",
+                "label": f"member OUS {m.uid}" + (f": {array_words(m.array)}" if getattr(m, "array", None) else ""),
                 "kind": "mous",
                 "key": "",
                 "colour": colour,
