@@ -168,6 +168,8 @@ def working_directory(path: str | os.PathLike) -> Iterator[Path]:
 # CASA's log file (see site_config_path), not for the user's screen.
 _CASA_RECORD = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(\.\d+)?\s+(INFO\d?|WARN|SEVERE|DEBUG\d?)\s")
 _CASA_METER = re.compile(r"[0-9%. ]*\.\.\.[0-9%. ]*[\r\n]*")
+# What CASA's calibrater prints beside its log (gaincal, bandpass): "1 of 20 solutions flagged due to SNR < 2 in ..."
+_CASA_PRINT = re.compile(r"\s*\d+ of \d+ solutions flagged due to SNR")
 # A line's tail that may still become a record (timestamp, then its level) or a meter: held until more arrives.
 _UNDECIDED_TAIL = re.compile(r"(\d[0-9%.:\- \t]*[A-Z]{0,6}\d?)?$")
 
@@ -212,7 +214,9 @@ class CasaLogFilter:
         rest, self._held = self._held, ""
         if self._dropping:
             return ""
-        if not rest or _CASA_RECORD.search(rest) or (_CASA_METER.fullmatch(rest) and not self._shown):
+        if not rest or _CASA_RECORD.search(rest):
+            return ""
+        if not self._shown and (_CASA_METER.fullmatch(rest) or _CASA_PRINT.match(rest)):
             return ""
         return rest
 
@@ -224,7 +228,7 @@ class CasaLogFilter:
         record = _CASA_RECORD.search(seg)
         if record:
             return seg[: record.start()]
-        if not shown and _CASA_METER.fullmatch(seg):
+        if not shown and (_CASA_METER.fullmatch(seg) or _CASA_PRINT.match(seg)):
             return ""
         return seg
 
@@ -235,6 +239,8 @@ class CasaLogFilter:
         if record:
             self._dropping = True
             shown = seg[: record.start()]
+        elif not self._shown and re.match(r"\s*\d", seg):
+            shown, self._held = "", seg  # may be a meter or a calibrater print: decided at the line's end
         else:
             cut = _UNDECIDED_TAIL.search(seg).start()
             shown, self._held = seg[:cut], seg[cut:]

@@ -66,10 +66,11 @@ def test_filter_is_robust_to_chunking():
         "2026-12-02 06:29:50\tSEVERE\tMeasTable::dUTC(Double) (file MeasTable.cc, line 4290)\t"
         "Leap second table TAI_UTC seems out-of-date.\n"
         "0%....10....20....30....40....50....60....70....80....90....100%\n"
-        "\rprobe: 100%|##########| 2/2 [00:01<00:00,  1.9it/s]\nUSER 2026 results: 12.5 Jy\n"
+        "1 of 20 solutions flagged due to SNR < 2 in spw=0 (chan=1) at 2024/05/16/05:01:22.4\n"
+        "\rprobe: 100%|##########| 2/2 [00:01<00:00,  1.9it/s]\nUSER 2026 results: 12.5 Jy\n3 cubes written\n"
     )
     expected = "\rprobe:   0%|          | 0/2 [00:00<?, ?it/s]\rprobe: 100%|##########| 2/2 [00:01<00:00,  1.9it/s]\n"
-    expected += "USER 2026 results: 12.5 Jy\n"
+    expected += "USER 2026 results: 12.5 Jy\n3 cubes written\n"
     for size in (1, 2, 3, 7, 64, len(text)):
         f = casa.CasaLogFilter()
         got = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.close()
