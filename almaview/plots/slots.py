@@ -139,16 +139,17 @@ def slot_grid(
     renderers: dict[str, list[list[Any]]] = {ly.name: [] for ly in layers}
     items: dict[str, list[list[Any]]] = {ly.name: [] for ly in layers}
     figs = []
+    # filters shared by every renderer that uses them (one model each, not one per renderer)
+    cat_filters = {
+        (ly.cat, j): GroupFilter(column_name=ly.cat, group=str(j)) for ly in layers for j in range(caps.get(ly.name, 0))
+    }
     for k in range(n_figures):
         f = make_figure(k)
         legend_items, hovered = [], []
+        panel_filter = GroupFilter(column_name=PANEL, group=str(k))
         for ly in layers:
             src = sources[ly.source]
-            panel_filter = GroupFilter(column_name=PANEL, group=str(k))
-            rs = [
-                _renderer(f, ly, src, [panel_filter, GroupFilter(column_name=ly.cat, group=str(j))])
-                for j in range(caps.get(ly.name, 0))
-            ]
+            rs = [_renderer(f, ly, src, [panel_filter, cat_filters[(ly.cat, j)]]) for j in range(caps.get(ly.name, 0))]
             its = [LegendItem(label="", renderers=[r], visible=False) for r in rs]
             renderers[ly.name].append(rs)
             items[ly.name].append(its)
