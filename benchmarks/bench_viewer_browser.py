@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -362,7 +363,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--trace", action="store_true", help="trace the page (devtools timeline) during the last change")
     ap.add_argument("--json", help="write the raw records and breakdowns here")
     args = ap.parse_args(argv)
+    load0 = os.getloadavg()
     res = run(args.cube, args.changes, args.max_pixels, args.profile, args.trace, args.step, args.playing)
+    res["load_average"] = [load0, os.getloadavg()]  # the timings scale with the machine's load: keep it with them
+    print(f"load average before/after: {load0[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     rows = [c["breakdown"] for c in res["changes"][1:]] or [c["breakdown"] for c in res["changes"]]
     print(f"\nmedian of {len(rows)} channel changes (first one left out: warm-up), ms:")
     for key in rows[0]:

@@ -129,7 +129,13 @@ class CompareViewer(AppBase):
             raise ValueError(f"channel {self.channel}: the first image has channels 0..{self.nchan - 1}")
 
     def apply(self, changed: set[str]) -> None:
-        """Show the changed keys: new planes for ``channel``, new spectra and markers for ``position``."""
+        """Show the changed keys: new planes for ``channel``, new spectra and markers for ``position``
+        (:class:`~almaview.widgets._base.AppBase` calls it once per batch of changes).
+
+        Examples
+        --------
+        >>> v.select(channel=12, position=[248.0953, -24.4768]).spectra   # doctest: +SKIP
+        """
         if "channel" in changed:
             from ..plots.image import update_plane
 

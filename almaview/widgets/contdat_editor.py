@@ -303,7 +303,12 @@ class ContinuumEditor(AppBase):
         )
 
     def apply(self, changed: set[str]) -> None:
-        """A new field or spw: its spectrum and ranges in the same figure (the sources updated in place)."""
+        """A new field or spw: its spectrum and ranges in the same figure (the sources updated in place).
+
+        Examples
+        --------
+        >>> editor.select(spw=2).panel.title   # doctest: +SKIP
+        """
         if getattr(self, "panel", None) is not None:
             self._shown_changed()
 

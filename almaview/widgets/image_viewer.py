@@ -261,7 +261,13 @@ class ImageViewer(AppBase):
 
     def apply(self, changed: set[str]) -> None:
         """Show what the changed keys affect: a new plane for ``channel``/``mode`` (and for ``playing`` when the
-        shown size changes), the drag tool for ``region``; labels and statistics follow. One Bokeh patch."""
+        shown size changes), the drag tool for ``region``; labels and statistics follow. One Bokeh patch.
+
+        Examples
+        --------
+        >>> v = ImageViewer("cube.pbcor.fits", pb="cube.pb.fits"); v.widget()   # doctest: +SKIP
+        >>> v.select(channel=30, mode="flat noise")                              # doctest: +SKIP
+        """
         if "region" in changed:
             self._region_mode(self.region)
         replot = bool(changed & {"channel", "mode"})

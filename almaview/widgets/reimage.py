@@ -314,7 +314,14 @@ class ReimagePanel(AppBase):
         self._reset_to_plan()
 
     def apply(self, changed: set[str]) -> None:
-        """Recompute what the changed keys affect: the output folder check alone, else the call and prediction."""
+        """Recompute what the changed keys affect: the output folder check alone, else the call and prediction
+        (:class:`~almaview.widgets._base.AppBase` calls it once per batch of changes).
+
+        Examples
+        --------
+        >>> panel.select(robust=-0.5, niter=100)   # doctest: +SKIP
+        >>> panel.call                             # doctest: +SKIP
+        """
         if changed <= {"output"}:
             self._check_output()
         else:
