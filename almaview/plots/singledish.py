@@ -38,8 +38,9 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
     ant = pick_antenna(ds, antenna)
     data = tp_mean_spectra(ds, ant)
     spw = ds.attrs.get("spw_id", "")
-    raw = figure(f"{ant} spw {spw}: raw power", "frequency (GHz)", "power (counts)")
-    cal = figure(f"{ant} spw {spw}: calibrated ON", "frequency (GHz)", "flux density (Jy)")
+    # two side by side within a notebook's output width (two default-width figures were cut off on the right)
+    raw = figure(f"{ant} spw {spw}: raw power", "frequency (GHz)", "power (counts)", width=440)
+    cal = figure(f"{ant} spw {spw}: calibrated ON", "frequency (GHz)", "flux density (Jy)", width=440)
     sources = {}
     for kind in ("ON", "OFF", "calibrated"):
         part = data[data.kind == kind]
