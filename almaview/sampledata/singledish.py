@@ -17,6 +17,13 @@ Calibration follows the ALMA single-dish pipeline (``hsd_*`` tasks):
 ``sdcal`` Tsys and position-switch sky tables, a Jy/K factor per antenna, spw and
 polarization applied with ``gencal(caltype='amp')`` (gain = 1/sqrt(factor)),
 ``applycal``, ``sdbaseline`` and ``tsdimaging``.
+
+Flux scale of the cube: the calibrated spectra are in Jy per *primary* beam (a point source at the
+beam centre reads its flux density), and ``tsdimaging`` keeps that scale while it records the
+effective beam, the primary beam convolved with the SF gridding kernel (29.5" against
+1.13 lambda / D = 25.3" at 230.5 GHz). A flux summed over the cube with the recorded beam is
+therefore (25.3 / 29.5)^2 = 0.73 of the injected one (the CO(2-1) line's 1.5 Jy peak reads
+1.1 Jy); with the primary beam it is the injected flux (tests/test_singledish.py checks both).
 """
 
 from __future__ import annotations
