@@ -513,3 +513,52 @@ def test_every_css_class_is_one_token(ex):
         walk(view)
     assert "almaview-panel-single-dish" in seen
     assert all(c and not any(ch.isspace() for ch in c) for c in seen), [c for c in seen if " " in c]
+
+
+def test_changes_made_together_reach_the_page_as_one_patch_message():
+    """Issue 14 speed, the page's share: a calibration panel's selection change is 20-30 Bokeh changes; jupyter_bokeh
+    sends each as three comm messages (two more per binary buffer). Inside ``one_patch`` they go as one PATCH-DOC
+    message holding every event, which BokehJS's own Receiver reads back."""
+    import json
+
+    from bokeh.models import ColumnDataSource
+    from bokeh.plotting import figure
+    from bokeh.protocol import Protocol
+    from bokeh.protocol.receiver import Receiver
+
+    from almaview.widgets._bokeh import bokeh_view
+    from almaview.widgets.explorer_update import one_patch
+
+    src = ColumnDataSource({"x": np.arange(2.0), "y": np.arange(2.0)})
+    fig = figure(title="before")
+    fig.scatter("x", "y", source=src)
+    view = bokeh_view(fig)
+    sent: list = []
+    view.send = lambda content, buffers=None: sent.append((content, buffers))
+
+    def changes(k: float) -> None:
+        src.data = {"x": np.arange(3.0) + k, "y": np.arange(3.0) * k}
+        fig.title.text = f"after {k}"
+        fig.xaxis[0].axis_label = f"x {k}"
+
+    changes(1.0)
+    one_by_one = len(sent)
+    sent.clear()
+    with one_patch(view):
+        changes(2.0)
+    assert one_by_one > len(sent) == 3 + 2 * sum(1 for c, b in sent if b)  # header, metadata, content, buffers
+    assert "_document_patched" not in vars(view)  # the view sends one by one again afterwards
+
+    import asyncio
+
+    async def read_back() -> object:
+        rx, msg = Receiver(Protocol()), None
+        for content, buffers in sent:
+            msg = await rx.consume(buffers[0] if buffers else content["payload"])
+        return msg
+
+    msg = asyncio.run(read_back())
+    events = msg.content["events"]
+    assert {e.get("attr") for e in events if e["kind"] == "ModelChanged"} == {"text", "axis_label"}
+    data = [e for e in events if e["kind"] == "ColumnDataChanged"]
+    assert len(data) == 1 and json.loads(sent[2][0]["payload"])["events"][0]["kind"] == "ColumnDataChanged"

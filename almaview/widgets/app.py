@@ -32,7 +32,7 @@ from .explorer_controls import ITERATE, ExplorerControls
 from .explorer_marks import ExplorerMarks
 from .explorer_panels import ExplorerPanels
 from .explorer_reads import ASYNC_TABS, SLOW_READ_S, VIS_CACHE_SIZE, ExplorerReads
-from .explorer_update import Update, add_box_select, copy_words, figures, same_shape
+from .explorer_update import Update, add_box_select, copy_words, figures, one_patch, same_shape
 from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource, ebs_of
 
 __all__ = ["Explorer", "TABS", "AFFECTS", "ITERATE", "ASYNC_TABS", "SLOW_READ_S", "VIS_CACHE_SIZE", "bokeh_view"]
@@ -333,7 +333,8 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
     def _build_now(self, tab: str) -> None:
         start = time.perf_counter()
         try:
-            panel = self.builders[tab]()
+            with one_patch(self._view(tab)):  # an in-place refresh: its changes go to the page as one message
+                panel = self.builders[tab]()
         except Exception as err:  # shown, not raised: the other panels keep working
             self._say(f"{tab}: {type(err).__name__}: {err}", error=True)
             return
@@ -341,50 +342,58 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         if panel is not None:
             self._install(tab, panel)
 
+    def _view(self, tab: str) -> Any:
+        """The tab's Bokeh view in the page (a ``BokehModel``), or None."""
+        shown = self._views[tab].children
+        return shown[0] if shown and hasattr(shown[0], "render_bundle") else None
+
     def _install(self, tab: str, new: Any) -> None:
-        with self._lock:
-            if isinstance(new, Update):
-                old = self.panels[tab]
-                done: set[int] = set()
-                for k, data in new.sources.items():
-                    src = old.sources[k]
-                    if id(src) not in done:  # a source shared by two names ('amp', 'phase') goes to the page once
-                        src.data = data
-                        done.add(id(src))
-                old.data = new.data
-                return
-            if not isinstance(new, Panel):
-                self.panels.pop(tab, None)
-                self._views[tab].children = [new]
-                return
-            old = self.panels.get(tab)
-            # same figures: new data (and words) in place; a slot grid (caltables) was rebuilt because its
-            # structure changed (refresh() fills it otherwise): shown anew; so are per-spw visibility panels (their
-            # figures filter on their spw: copying data into another spw's figures would hide it)
-            per_spw = getattr(new, "spw_panels", None) or getattr(old, "spw_panels", None)
-            if old is not None and getattr(new, "grids", None) is None and not per_spw and same_shape(old, new):
-                done = set()
-                for k, src in new.sources.items():
-                    if old.sources[k] is not None and src is not None and id(old.sources[k]) not in done:
-                        old.sources[k].data = dict(src.data)
-                        done.add(id(old.sources[k]))
-                    if k.endswith("antennas"):
-                        old.sources[k].selected.indices = list(src.selected.indices)
-                copy_words(old.layout, new.layout)
-                old.data, old.title = new.data, new.title
-                for attr in ("iterate", "spw_panels", "colour_by", "colours"):  # what the next fast path compares
-                    if hasattr(new, attr):
-                        setattr(old, attr, getattr(new, attr))
-                return
-            self.panels[tab] = new
-            if "antennas.antennas" in new.sources:
-                new.sources["antennas.antennas"].selected.on_change("indices", self._on_tap)
-            if tab == "qa" and new.sources.get("scores") is not None:  # a tapped stage opens its weblog page
-                new.sources["scores"].selected.on_change("indices", self._on_qa_tap)
-            if tab == "visibilities" and new.sources.get("amp") is not None:
-                add_box_select(new)  # before the view is built: the page gets the document as it is now
-                new.sources["amp"].selected.on_change("indices", self._on_mark)
-            self._views[tab].children = [bokeh_view(new.layout)]
+        with self._lock, one_patch(self._view(tab) if isinstance(new, (Update, Panel)) else None):
+            self._install_now(tab, new)
+
+    def _install_now(self, tab: str, new: Any) -> None:
+        if isinstance(new, Update):
+            old = self.panels[tab]
+            done: set[int] = set()
+            for k, data in new.sources.items():
+                src = old.sources[k]
+                if id(src) not in done:  # a source shared by two names ('amp', 'phase') goes to the page once
+                    src.data = data
+                    done.add(id(src))
+            old.data = new.data
+            return
+        if not isinstance(new, Panel):
+            self.panels.pop(tab, None)
+            self._views[tab].children = [new]
+            return
+        old = self.panels.get(tab)
+        # same figures: new data (and words) in place; a slot grid (caltables) was rebuilt because its
+        # structure changed (refresh() fills it otherwise): shown anew; so are per-spw visibility panels (their
+        # figures filter on their spw: copying data into another spw's figures would hide it)
+        per_spw = getattr(new, "spw_panels", None) or getattr(old, "spw_panels", None)
+        if old is not None and getattr(new, "grids", None) is None and not per_spw and same_shape(old, new):
+            done = set()
+            for k, src in new.sources.items():
+                if old.sources[k] is not None and src is not None and id(old.sources[k]) not in done:
+                    old.sources[k].data = dict(src.data)
+                    done.add(id(old.sources[k]))
+                if k.endswith("antennas"):
+                    old.sources[k].selected.indices = list(src.selected.indices)
+            copy_words(old.layout, new.layout)
+            old.data, old.title = new.data, new.title
+            for attr in ("iterate", "spw_panels", "colour_by", "colours"):  # what the next fast path compares
+                if hasattr(new, attr):
+                    setattr(old, attr, getattr(new, attr))
+            return
+        self.panels[tab] = new
+        if "antennas.antennas" in new.sources:
+            new.sources["antennas.antennas"].selected.on_change("indices", self._on_tap)
+        if tab == "qa" and new.sources.get("scores") is not None:  # a tapped stage opens its weblog page
+            new.sources["scores"].selected.on_change("indices", self._on_qa_tap)
+        if tab == "visibilities" and new.sources.get("amp") is not None:
+            add_box_select(new)  # before the view is built: the page gets the document as it is now
+            new.sources["amp"].selected.on_change("indices", self._on_mark)
+        self._views[tab].children = [bokeh_view(new.layout)]
 
     def open_item(self, kind: str, key: str) -> None:
         """Open an item of the delivery: kind 'eb' (uid), 'caltable' (name), 'image' (path) or 'stage' (number)."""

@@ -15,11 +15,56 @@ Examples
 
 from __future__ import annotations
 
+import contextlib
+import json
+from collections.abc import Iterator
 from typing import Any
 
 from ..plots import Panel
 
-__all__ = ["Update", "same_shape", "add_box_select", "figures", "copy_words"]
+__all__ = ["Update", "same_shape", "add_box_select", "figures", "copy_words", "one_patch"]
+
+
+@contextlib.contextmanager
+def one_patch(view: Any) -> Iterator[None]:
+    """Send the changes made inside to the page as ONE Bokeh patch message (jupyter_bokeh's view sends one per
+    change: three comm messages each, two more per binary buffer; a selection change of a calibration panel is
+    20-30 changes). ``view`` is the panel's ``BokehModel`` widget, or None (nothing shown yet: nothing to do).
+
+    Examples
+    --------
+    >>> with one_patch(None):
+    ...     pass
+    """
+    if view is None or not hasattr(view, "send") or not hasattr(type(view), "_document_patched"):
+        yield
+        return
+    events: list = []
+
+    def collect(event: Any) -> None:
+        if event.setter is not view:  # (a change the page made itself goes nowhere)
+            events.append(event)
+
+    view._document_patched = collect  # the document dispatches to this instance's method
+    try:
+        yield
+    finally:
+        del view._document_patched
+        if events:
+            _send_patch(view, events)
+
+
+def _send_patch(view: Any, events: list) -> None:
+    """The Bokeh protocol's PATCH-DOC message of ``events``, over the widget's comm as jupyter_bokeh's page expects
+    it: header, metadata and content, then each buffer's header and bytes."""
+    from bokeh.protocol import Protocol
+
+    msg = Protocol().create("PATCH-DOC", events)
+    for part in (msg.header_json, msg.metadata_json, msg.content_json):
+        view.send({"msg": "patch", "payload": part})
+    for buffer in msg.buffers:
+        view.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
+        view.send({"msg": "patch"}, [buffer.to_bytes()])
 
 
 class Update:
