@@ -43,7 +43,7 @@ _LAZY = {
     "plots": ".plots",
     "explore": ".widgets",
     "widgets": ".widgets",
-    "compare_images": ".widgets.compare:compare_images",
+    "compare_images": ".widgets.sky_compare:compare_images",
     "qa": ".qa",
     "restore": ".restore",
     "imaging": ".imaging",

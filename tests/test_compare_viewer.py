@@ -158,3 +158,13 @@ def test_continuum_images_give_their_values_at_the_position(demo_delivery):
         )
         assert v.spectra.set_index("image").loc[name, "value"] == pytest.approx(value, rel=1e-6)
         assert f"{name}: {value:.4g} Jy/beam" in v.controls["where"].value
+
+
+def test_compare_function_is_not_shadowed_by_the_comparison_module():
+    """av.widgets.compare (two images, one colour scale) stays the function after compare_images is used."""
+    import almaview.widgets as w
+
+    assert callable(w.compare_images)
+    import almaview.widgets.sky_compare  # noqa: F401  (the module behind compare_images)
+
+    assert callable(w.compare) and w.compare.__module__ == "almaview.widgets.image_viewer"

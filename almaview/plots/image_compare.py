@@ -8,7 +8,7 @@
   a legend entry naming the image and its unit, updated in place for another position.
 
 Pure: the images' planes are read by :mod:`almaview.analysis`; nothing here reacts to clicks (that is
-:mod:`almaview.widgets.compare`).
+:mod:`almaview.widgets.sky_compare`).
 
 Examples
 --------

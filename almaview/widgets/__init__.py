@@ -33,8 +33,8 @@ __all__ = [
 _LAZY = {
     "ImageViewer": ".image_viewer",  # the image/cube viewer
     "compare": ".image_viewer",  # side-by-side comparison of two images
-    "CompareViewer": ".compare",  # images of several arrays matched on the sky, with spectra
-    "compare_images": ".compare",
+    "CompareViewer": ".sky_compare",  # images of several arrays matched on the sky, with spectra
+    "compare_images": ".sky_compare",
     "ArchiveBrowser": ".archive_browser",  # search the ALMA archive, fetch, open
     "ContinuumEditor": ".contdat_editor",  # the cont.dat editor
     "reimage": ".reimage",  # the re-imaging panel (the module is callable)
