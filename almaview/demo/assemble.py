@@ -1,4 +1,9 @@
-"""Assemble the demo delivery in a directory (the steps behind :func:`almaview.demo.build`)."""
+"""Assemble the demo delivery in a directory (the steps behind :func:`almaview.demo.build`).
+
+Why this module is long: :func:`build_into` is the demo's recipe, read top to bottom (simulate, calibrate, image,
+package each member with its timings); the packaging helpers it shares live in :mod:`almaview.demo.group` and
+:mod:`almaview.demo.pipeline_qa`.
+"""
 
 from __future__ import annotations
 

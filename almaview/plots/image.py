@@ -12,6 +12,9 @@ Examples
 >>> from almaview.plots.image import image_plane
 >>> panel = image_plane(av.open_image("cube.pbcor.fits"), channel=30)   # doctest: +SKIP
 >>> panel.data.head()                                                   # doctest: +SKIP
+
+Why this module is long: building a plane's figure and updating it in place for another channel must agree on every
+source, mapper and renderer; they are kept side by side so a change to one is seen in the other.
 """
 
 from __future__ import annotations

@@ -7,6 +7,9 @@ major, one block of rows per spw in each integration). The sky model is
 predicted by CASA (``ft`` of a component list per field); the corruptions
 (per-antenna complex gains, delays, bandpasses, Tsys) and the thermal noise are
 applied here with numpy and saved as the truth.
+
+Why this module is long: it is one CASA recipe (antennas, spws, scans, sky model, corruptions, noise), read top to
+bottom, with the truth it writes beside the MS.
 """
 
 from __future__ import annotations

@@ -24,6 +24,9 @@ effective beam, the primary beam convolved with the SF gridding kernel (29.5" ag
 1.13 lambda / D = 25.3" at 230.5 GHz). A flux summed over the cube with the recorded beam is
 therefore (25.3 / 29.5)^2 = 0.73 of the injected one (the CO(2-1) line's 1.5 Jy peak reads
 1.1 Jy); with the primary beam it is the injected flux (tests/test_singledish.py checks both).
+
+Why this module is long: it is one CASA recipe (simulate, Tsys, sky, Jy/K, apply, baseline, image), read top to
+bottom; every step is a short CASA call with the checks that it did what it should.
 """
 
 from __future__ import annotations

@@ -13,6 +13,9 @@ Examples
 >>> from almaview.widgets.image_viewer import ImageViewer
 >>> v = ImageViewer("member.uid___A001_X1.IRAS16293-2422_sci.spw0.cube.I.pbcor.fits")   # doctest: +SKIP
 >>> v                                                                                   # doctest: +SKIP
+
+Why this module is long: :class:`ImageViewer` is one app whose state, reactions, prefetching, region events and page
+layout read together; the drawing, reading and statistics it composes live in plots/ and analysis/.
 """
 
 from __future__ import annotations

@@ -12,6 +12,9 @@ Examples
 >>> panel = av.widgets.reimage(av.open_delivery("2023.1.01234.S"))   # doctest: +SKIP
 >>> panel.controls["robust"].value = -0.5                            # doctest: +SKIP
 >>> panel.call                                                       # doctest: +SKIP
+
+Why this module is long: :class:`ReimagePanel` is one app (its controls, the call it shows, the prediction, the run
+and the comparison) whose reactions share its state; the work is done in :mod:`almaview.imaging`.
 """
 
 from __future__ import annotations
