@@ -111,6 +111,8 @@ def make_stages(facts: dict) -> list[Stage]:
     """
     stages = [Stage(n, task, desc, topic) for n, task, desc, topic in STAGES]
     by = {s.number: s for s in stages}
+    # a metric goes to the stage of the task that measures it (looked up by task, so renumbering cannot move it)
+    task = {t: by[n] for n, t, _, _ in reversed(STAGES)}  # a task run twice (hif_makeimages): its first stage
     ebs = facts["ebs"]
     for s in stages:
         s.metrics.append(Metric("QA", "ok", 1.0, "No QA issues"))
@@ -137,7 +139,7 @@ def make_stages(facts: dict) -> list[Stage]:
             )
         )
         n = len(eb["antpos_antennas"])
-        by[5].metrics.append(
+        task["hifa_antpos"].metrics.append(
             Metric(
                 "NumCorrectedAntennas",
                 str(n),
@@ -157,10 +159,10 @@ def make_stages(facts: dict) -> list[Stage]:
         )
         by[4].metrics.append(Metric("NumFlaggedChannels", "0", 1.0, f"No channels flagged in {uid}", uid))
         by[7].metrics.append(Metric("NumTsysFlagged", "0", 1.0, f"No Tsys outliers in {uid}", uid))
-    by[8].metrics.append(Metric("RefAnt", facts["refant"], 1.0, f"Reference antenna {facts['refant']}"))
+    task["hif_refant"].metrics.append(Metric("RefAnt", facts["refant"], 1.0, f"Reference antenna {facts['refant']}"))
     for fld, spw, flux, err in facts["fluxes"]:
         snr = flux / err if err > 0 else float("inf")
-        by[15].metrics.append(
+        task["hifa_gfluxscale"].metrics.append(
             Metric("FluxSNR", f"{snr:.0f}", 1.0 if snr > 20 else 0.7, f"{fld} spw {spw}: {flux:.3f} +- {err:.3f} Jy")
         )
     by[22].metrics.append(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -34,6 +35,8 @@ CRITERIA = (
     "jy/k",
 )
 QA3_WINDOW_MONTHS = 2
+#: the pipeline's caltable names carry the task and stage that wrote them: uid.ms.hifa_timegaincal.s17_1.spw0...
+_STAGE_IN_NAME = re.compile(r"\.((?:h|hif|hifa|hifv|hsd|hsdn)_[a-z0-9]+)\.s(\d+)_")
 
 
 def worst(verdicts: list[str]) -> str:
@@ -86,10 +89,36 @@ class Finding:
     why: str  #: the explanation (outliers named), or why it is not checkable
     evidence: Evidence | None = field(default=None, repr=False)
 
+    @property
+    def stage(self) -> str:
+        """The weblog stage the finding's caltable comes from, as the weblog names it ('17 hifa_timegaincal'), from
+        the pipeline's caltable name (``<ms>.<task>.s<stage>_<n>...``); '' when the finding has no caltable.
+
+        Examples
+        --------
+        >>> ev = Evidence("scatter", pd.DataFrame(), detail=("gains", "x.ms.hifa_timegaincal.s17_1.spw0.tbl", {}))
+        >>> Finding("gains", "x", "phase rms", "pass", 1.0, "deg", "", "", "", ev).stage
+        '17 hifa_timegaincal'
+        """
+        path = self.evidence.detail[1] if self.evidence is not None and self.evidence.detail else ""
+        m = _STAGE_IN_NAME.search(os.path.basename(str(path)))
+        return f"{int(m.group(2))} {m.group(1)}" if m else ""
+
     def row(self) -> dict[str, Any]:
         return {
             k: getattr(self, k)
-            for k in ("criterion", "scope", "aspect", "verdict", "figure", "units", "threshold", "source", "why")
+            for k in (
+                "criterion",
+                "scope",
+                "aspect",
+                "verdict",
+                "figure",
+                "units",
+                "threshold",
+                "source",
+                "why",
+                "stage",
+            )
         }
 
 
@@ -146,8 +175,9 @@ class QAReport:
 
     @property
     def table(self) -> pd.DataFrame:
-        """One row per finding: criterion, scope, aspect, verdict, figure, units, threshold, source, why."""
-        cols = ["criterion", "scope", "aspect", "verdict", "figure", "units", "threshold", "source", "why"]
+        """One row per finding: criterion, scope, aspect, verdict, figure, units, threshold, source, why, and the
+        weblog stage of its caltable ('17 hifa_timegaincal', or '')."""
+        cols = ["criterion", "scope", "aspect", "verdict", "figure", "units", "threshold", "source", "why", "stage"]
         return pd.DataFrame([f.row() for f in self.findings], columns=cols)
 
     @property
@@ -239,7 +269,8 @@ class QAReport:
             lines.append(f"  {crit}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
             for f in rows:
                 fig = "" if f.figure is None else f" = {_fmt(f.figure)} {f.units}".rstrip()
-                lines.append(f"    [{f.verdict}] {f.scope} · {f.aspect}{fig}: {f.why}")
+                at = f" (weblog stage {f.stage})" if f.stage else ""
+                lines.append(f"    [{f.verdict}] {f.scope} · {f.aspect}{fig}: {f.why}{at}")
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
@@ -249,14 +280,15 @@ class QAReport:
             f"<span style='color:{_COLOUR[self.verdict]}'>{e(self.verdict.upper())}</span></b> "
             f"({e(self._counts())})<br><small>{e(' · '.join(self._dates()))}</small>",
             "<table><tr><th>criterion</th><th>scope</th><th>aspect</th><th>verdict</th><th>figure</th>"
-            "<th>threshold</th><th>why</th></tr>",
+            "<th>threshold</th><th>why</th><th>weblog stage</th></tr>",
         ]
         for f in self.findings:
             fig = "" if f.figure is None else f"{_fmt(f.figure)} {f.units}"
             out.append(
                 f"<tr><td>{e(f.criterion)}</td><td>{e(f.scope)}</td><td>{e(f.aspect)}</td>"
                 f"<td style='background:{_COLOUR[f.verdict]};color:white'>{e(f.verdict)}</td>"
-                f"<td>{e(fig)}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td></tr>"
+                f"<td>{e(fig)}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td>"
+                f"<td>{e(f.stage)}</td></tr>"
             )
         out.append("</table></div>")
         return "".join(out)
@@ -303,6 +335,7 @@ class QAReport:
                     f"- measured: **{fig}**",
                     f"- threshold: {f.threshold} ({f.source})",
                     f"- {f.why}",
+                    *([f"- weblog stage {f.stage}"] if f.stage else []),
                     "",
                 ]
                 png = figdir / f"{wanted}_{k:02d}_{_slug(f.criterion)}_{_slug(f.aspect)}.png"
