@@ -1,0 +1,54 @@
+"""What :func:`almaview.plots._common.compact_models` saves the report: the same page (gains panels of a synthetic
+43-antenna, 4-spw phase table, one figure per antenna as the weblog draws it and one per spw as the report does)
+serialised to a standalone HTML document with and without it, same process, same data; model counts and
+file_html time, reported as ratios (> 1: compact is faster / smaller).
+
+    python benchmarks/bench_report.py
+
+On the shared 2-core machine (load ~7) on 2026-12-02, after the plot grids share their filters (10edb14): models
+3767 plain, 2873 compact (ratio 1.31); compact + file_html 14.2 s vs 13.4 s (ratio 1.06: the walk costs about what
+it saves here; this page is data-heavy, 10.6 MB); HTML 10.60 vs 10.48 MB. On the demo's report the larger saving is
+the gains per spw (one figure per spw, not per antenna): 18,555 -> 7,229 models with compact_models.
+"""
+
+from __future__ import annotations
+
+import time
+
+from bench_plots_grid import phase_table
+
+
+def _page(ct):
+    from almaview.plots import caltables as pc
+    from almaview.plots._common import column
+
+    return column([pc.gains(ct, iterate="antenna").layout, pc.gains(ct, iterate="spw").layout])
+
+
+def main() -> None:
+    from bokeh.embed import file_html
+    from bokeh.resources import CDN
+
+    from almaview.plots._common import compact_models
+
+    ct = phase_table()
+    out = {}
+    for name in ("plain", "compact", "plain", "compact"):  # alternated: the machine's load hits both alike
+        page = _page(ct)
+        t0 = time.perf_counter()
+        if name == "compact":
+            compact_models(page)
+        n = len(page.references())
+        html = file_html(page, CDN, title="bench")
+        dt = time.perf_counter() - t0
+        best = out.get(name)
+        if best is None or dt < best[1]:
+            out[name] = (n, dt, len(html))
+    (n0, t0, b0), (n1, t1, b1) = out["plain"], out["compact"]
+    print(f"models: {n0} plain, {n1} compact (ratio {n0 / n1:.2f})")
+    print(f"compact + file_html: {1e3 * t0:.0f} ms plain, {1e3 * t1:.0f} ms compact (ratio {t0 / t1:.2f})")
+    print(f"HTML: {b0 / 1e6:.2f} MB plain, {b1 / 1e6:.2f} MB compact (ratio {b0 / b1:.2f})")
+
+
+if __name__ == "__main__":
+    main()
