@@ -8,6 +8,8 @@ import tarfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 #: the pipeline task that measures each metric the demo writes (the ALMA pipeline's task of that QA)
 TASK_OF_METRIC = {
     "MissingIntents": ("hifa_importdata", "hsd_importdata"),  # interferometric or single-dish pipeline
@@ -52,23 +54,48 @@ def test_demo_aqua_reasons_sit_under_the_task_that_measures_them(demo_delivery):
                 )
                 if name in REASON_WORDS:
                     assert REASON_WORDS[name] in reason, (name, reason)
-        # the caltables a stage wrote carry its number: the AQUA stage of that task has the same number
-        member = path.parents[1]
-        names = []  # the caltable names: calapply.txt lines and the caltable archives' member names (listed only)
-        for f in sorted((member / "calibration").glob("*")):
-            if f.name.endswith("calapply.txt"):
-                names += f.read_text().split()
-            elif f.name.endswith(".tgz"):
-                with tarfile.open(f) as tar:
-                    names += tar.getnames()
-        numbers = {s.get("Name"): n for n, s in stages.items()}
-        for task in ("h_tsyscal", "hifa_antpos", "hifa_bandpass", "hifa_gfluxscale", "hifa_timegaincal"):
-            written = {int(m) for n in names for m in re.findall(rf"\.{task}\.s(\d+)_", n)}
-            if written and task in numbers:
-                assert written == {numbers[task]}, (path.name, task, written, numbers[task])
-                compared.add(task)
+        if not path.name.endswith(".hsd_calimage.pipeline_aquareport.xml"):  # TP: see the xfail test below
+            mismatches, checked = _caltable_stage_mismatches(path)
+            assert not mismatches, mismatches
+            compared |= checked
     assert {"RefAnt", "NumCorrectedAntennas", "FluxSNR", "PhaseRms"} <= seen, seen
     assert {"h_tsyscal", "hifa_bandpass", "hifa_timegaincal"} <= compared, compared
+
+
+def _caltable_stage_mismatches(aqua_path):
+    """The caltables a stage wrote carry its number (``.<task>.s<N>_``): (task, numbers in the names, AQUA number)
+    where they differ, and the tasks compared."""
+    root = ET.parse(aqua_path).getroot()
+    numbers = {st.get("Name"): int(st.get("Number")) for st in root.iter("Stage")}
+    member = aqua_path.parents[1]
+    names = []  # the caltable names: calapply.txt lines and the caltable archives' member names (listed only)
+    for f in sorted((member / "calibration").glob("*")):
+        if f.name.endswith("calapply.txt"):
+            names += f.read_text().split()
+        elif f.name.endswith(".tgz"):
+            with tarfile.open(f) as tar:
+                names += tar.getnames()
+    mismatches, compared = [], set()
+    for task in ("h_tsyscal", "hifa_antpos", "hifa_bandpass", "hifa_gfluxscale", "hifa_timegaincal", "hsd_skycal"):
+        written = {int(m) for n in names for m in re.findall(rf"\.{task}\.s(\d+)_", n)}
+        if written and task in numbers:
+            compared.add(task)
+            if written != {numbers[task]}:
+                mismatches.append((aqua_path.name, task, sorted(written), numbers[task]))
+    return mismatches, compared
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open defect (issue 16, the TP demo): the TP member's caltables are named h_tsyscal.s6 while its "
+    "hsd_calimage weblog and AQUA put h_tsyscal at stage 3; remove this mark when the names follow HSD_STAGES",
+)
+def test_demo_tp_caltable_names_carry_their_weblog_stage(demo_delivery):
+    reports = sorted(demo_delivery.rglob("*.hsd_calimage.pipeline_aquareport.xml"))
+    assert reports, "the demo has no TP member"
+    for path in reports:
+        mismatches, compared = _caltable_stage_mismatches(path)
+        assert compared and not mismatches, (compared, mismatches)
 
 
 def test_findings_name_the_weblog_stage_of_their_caltable(demo_delivery):
