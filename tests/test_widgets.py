@@ -548,6 +548,11 @@ def test_changes_made_together_reach_the_page_as_one_patch_message():
         changes(2.0)
     assert one_by_one > len(sent) == 3 + 2 * sum(1 for c, b in sent if b)  # header, metadata, content, buffers
     assert "_document_patched" not in vars(view)  # the view sends one by one again afterwards
+    nested: list = []
+    view.send = lambda content, buffers=None: nested.append((content, buffers))
+    with one_patch(view), one_patch(view):  # (a refresh inside an install): the outer one sends, once
+        changes(3.0)
+    assert len(nested) == len(sent) and "_document_patched" not in vars(view)
 
     import asyncio
 

@@ -39,6 +39,9 @@ def one_patch(view: Any) -> Iterator[None]:
     if view is None or not hasattr(view, "send") or not hasattr(type(view), "_document_patched"):
         yield
         return
+    if "_document_patched" in vars(view):  # inside another one_patch of this view: that one sends everything
+        yield
+        return
     events: list = []
 
     def collect(event: Any) -> None:
@@ -49,7 +52,7 @@ def one_patch(view: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        del view._document_patched
+        vars(view).pop("_document_patched", None)
         if events:
             _send_patch(view, events)
 
