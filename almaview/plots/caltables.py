@@ -80,6 +80,17 @@ def _caps(slots: list[Slot], names: Sequence[str]) -> dict[str, int]:
     return {k: max([len(s.entries.get(k, [])) for s in slots] + [1]) for k in names}
 
 
+def _fixed(layout: Any) -> Any:
+    """A grid of figures at their own width (gridplot stretches them to the output's width, and an explorer tab
+    drawn while hidden has no width yet: each figure's frame was squeezed to a sliver beside its legend)."""
+    from bokeh.models import Plot
+
+    for fig in layout.select({"type": Plot}):
+        fig.sizing_mode = None
+    layout.sizing_mode = None
+    return layout
+
+
 def _finish(panel: Panel, grids: dict[str, SlotGrid], iterate: str, **attrs: Any) -> Panel:
     panel.grids = grids  # type: ignore[attr-defined]
     panel.iterate = iterate  # type: ignore[attr-defined]
@@ -174,7 +185,7 @@ def tsys(
     fill(times, fr.slots["time"])
     tab, ssrc = table(fr.meta["summary"])
     srcs["medians"] = ssrc
-    layout = column([grid(spectra.figures, share_x=iterate != "spw" or n == 1), times.figures[0], tab])
+    layout = column([_fixed(grid(spectra.figures, share_x=iterate != "spw" or n == 1)), times.figures[0], tab])
     panel = Panel(layout, fr.data, srcs, title=f"Tsys — {ct.attrs.get('caltable', '')}", kind="tsys")
     return _finish(panel, {"spectra": spectra, "time": times}, iterate, outlier_factor=outlier_factor)
 
@@ -287,7 +298,7 @@ def bandpass(
         grids[name] = g
     for a, p in zip(grids["amp"].figures, grids["phase"].figures):
         p.x_range = a.x_range
-    layout = column([grid(grids[g].figures, ncols=2, share_x=False) for g in ("amp", "phase")])
+    layout = column([_fixed(grid(grids[g].figures, ncols=2, share_x=False)) for g in ("amp", "phase")])
     panel = Panel(layout, fr.data, srcs, title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
     return _finish(panel, grids, iterate, raster_threshold=raster_threshold)
 
@@ -319,7 +330,7 @@ def gains(
     *,
     iterate: str = "antenna",
     phase_scans: Sequence[int] | None = None,
-    ncols: int = 3,
+    ncols: int = 2,
     reserve: bool = False,
 ) -> Panel:
     """Gain phase (deg) vs time, one panel per antenna (the weblog's hifa_timegaincal page; ``iterate``), spws in
@@ -376,7 +387,7 @@ def gains(
         rows.append(g)
     tab, rsrc = table(fr.meta["rms"])
     srcs["rms"] = rsrc
-    layout = column([grid(g.figures, ncols=ncols) for g in rows] + [tab])
+    layout = column([_fixed(grid(g.figures, ncols=ncols)) for g in rows] + [tab])
     panel = Panel(layout, fr.data, srcs, title=f"Gains — {ct.attrs.get('caltable', '')}", kind="gains")
     scans = None if phase_scans is None else list(phase_scans)
     return _finish(panel, grids, iterate, phase_scans=scans, mode=fr.meta["mode"])
