@@ -179,8 +179,9 @@ def test_compare_widget_links_ranges_and_shares_mapper(alma_eb):
 
 def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_gives_the_same(alma_eb):
     """Play-like steps (prefetched planes) and a jump: each change goes to the page as ONE Bokeh PATCH-DOC whose
-    float32 buffer is the channel's plane read with astropy; the mapper's low/high stay out of it (the page's
-    colour callback sets them); hover value/SNR and the limits follow the channel."""
+    plane (uint16 codes with their offset and scale: half the bytes of float32) decodes to the channel's plane read
+    with astropy within half a code step; the mapper's low/high stay out of it (the page's colour callback sets
+    them); hover value/SNR and the limits follow the channel."""
     import json
 
     from astropy.io import fits
@@ -206,9 +207,15 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         changed = {(e.get("kind"), e.get("attr")) for e in content["events"]}
         assert ("ModelChanged", "low") not in changed and ("ModelChanged", "high") not in changed
         expected = cube[target]
-        got = _sent_array(sent, content, v.panel.sources["image"].id).reshape(expected.shape)[:, ::-1]
+        got, scale = _sent_plane(sent, content, v.panel.sources["image"].id)
+        got = got.reshape(expected.shape)[:, ::-1]
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
-        np.testing.assert_array_equal(got[np.isfinite(got)], expected[np.isfinite(expected)])
+        finite = expected[np.isfinite(expected)]
+        assert scale == pytest.approx((float(finite.max()) - float(finite.min())) / 65534, rel=1e-6)
+        # uint16 codes: each value within half a code step (1/131068 of the plane's range) of the file's
+        np.testing.assert_allclose(
+            got[np.isfinite(got)], finite, rtol=0, atol=scale * 0.5 + 1e-6 * np.abs(finite).max()
+        )
         hover = v.panel.sources["hover"].data
         hv = expected[np.asarray(hover["py"]), np.asarray(hover["px"])]
         np.testing.assert_array_equal(np.asarray(hover["value"])[np.isfinite(hv)], hv[np.isfinite(hv)])
@@ -219,8 +226,25 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         assert v.statistics()["rms"] == pytest.approx(float(rms), rel=1e-5)
 
 
-def _sent_array(sent: list, content: dict, model_id: str) -> np.ndarray:
-    """The float32 array a PATCH-DOC sent for the model ``model_id`` (its buffer, found by the ref in the event)."""
+def _sent_plane(sent: list, content: dict, model_id: str) -> tuple[np.ndarray, float]:
+    """The plane a PATCH-DOC sent for the model ``model_id`` as uint16 codes with 'image_offset' and 'image_scale'
+    (0 = blank, value = offset + (code - 1) * scale), decoded here with numpy; and the scale."""
+    events = [e for e in content["events"] if (e.get("model") or {}).get("id") == model_id]
+    entries = {}
+    for e in events:
+        data = e.get("data") or {}
+        if data.get("type") == "map":
+            entries.update({k: v for k, v in data["entries"]})
+    (plane,) = entries["image"]
+    assert plane["dtype"] == "uint16", plane["dtype"]
+    codes = _sent_array(sent, content, model_id, dtype=np.uint16)
+    offset, scale = float(entries["image_offset"][0]), float(entries["image_scale"][0])
+    got = np.where(codes == 0, np.nan, offset + (codes.astype(np.float64) - 1) * scale).astype(np.float32)
+    return got, scale
+
+
+def _sent_array(sent: list, content: dict, model_id: str, dtype: type = np.float32) -> np.ndarray:
+    """The array a PATCH-DOC sent for the model ``model_id`` (its buffer, found by the ref in the event)."""
     import json
 
     buffers, ref = {}, None
@@ -247,7 +271,7 @@ def _sent_array(sent: list, content: dict, model_id: str) -> np.ndarray:
     refs([e for e in content["events"] if (e.get("model") or {}).get("id") == model_id])
     found = [buffers[i] for i in ids if i in buffers]
     assert len(found) == 1, (ids, list(buffers))
-    return np.frombuffer(found[0], dtype=np.float32)
+    return np.frombuffer(found[0], dtype=dtype)
 
 
 def test_play_shows_smaller_planes_and_the_full_plane_when_it_stops(alma_eb):

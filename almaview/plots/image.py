@@ -63,6 +63,8 @@ __all__ = [
     "short_name",
     "image_title",
     "colourbar_mapper",
+    "encode_plane",
+    "PLANE_DECODE_JS",
     # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
     "world_axis_table",
     "format_ra",
@@ -301,6 +303,73 @@ def image_plane(
     panel = Panel(fig, xr.Dataset(), sources, title=fig.title.text, kind="image_plane")
     _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=False)
     return panel
+
+
+#: Codes of :func:`encode_plane`: 0 is a blank (NaN/inf) pixel, 1..65535 the finite values from min to max.
+PLANE_CODES = 65535
+
+
+def encode_plane(values: np.ndarray) -> tuple[np.ndarray, float, float]:
+    """A plane as uint16 codes for the page (half the bytes of float32): ``(codes, offset, scale)`` with code 0 a
+    blank (NaN/inf) pixel and ``value = offset + (code - 1) * scale`` for codes 1..65535, offset the plane's
+    minimum and scale (max - min) / 65534, so a decoded value is within scale / 2 (1/131068 of the range) of the
+    value. The page decodes them back to float32 (:data:`PLANE_DECODE_JS`) before it colours them.
+
+    Examples
+    --------
+    >>> codes, offset, scale = encode_plane(np.array([[0.0, np.nan], [0.5, 1.0]], dtype=np.float32))
+    >>> codes.tolist(), offset, scale == 1 / 65534
+    ([[1, 0], [32768, 65535]], 0.0, True)
+    """
+    a = np.asarray(values)
+    finite = np.isfinite(a)
+    if not finite.any():
+        return np.zeros(a.shape, dtype=np.uint16), 0.0, 1.0
+    lo, hi = float(a[finite].min()), float(a[finite].max())
+    scale = (hi - lo) / (PLANE_CODES - 1) if hi > lo else 1.0
+    # float32 arithmetic (codes < 2^16 keep 1/256 of a code in its 24-bit mantissa): ~4x faster than float64
+    with np.errstate(invalid="ignore"):
+        t = a.astype(np.float32, copy=True)
+        t -= np.float32(lo)
+        t *= np.float32(1.0 / scale)
+        np.rint(t, out=t)
+        t += np.float32(1.0)
+        t[~finite] = 0.0
+    return t.astype(np.uint16), lo, float(scale)
+
+
+#: The page's side of :func:`encode_plane` (args: ``src``, the 'image' source): wraps the source's ``setv`` once so
+#: a patch whose data holds 'image' (uint16 codes) with 'image_offset' and 'image_scale' stores the decoded float32
+#: plane (a Float32 NDArray of the codes' shape) before any view colours it; hover and tests read float values.
+PLANE_DECODE_JS = """
+if (!src.__almaview_plane_decode) {
+  src.__almaview_plane_decode = true;
+  const setv = src.setv;
+  const column = (data, key) => (data instanceof Map ? data.get(key) : data[key]);
+  src.setv = function (attrs, options) {
+    const data = attrs instanceof Map ? attrs.get("data") : (attrs != null ? attrs.data : undefined);
+    const offs = data != null ? column(data, "image_offset") : undefined;
+    const scales = data != null ? column(data, "image_scale") : undefined;
+    const col = data != null ? column(data, "image") : undefined;
+    if (offs != null && scales != null && col != null && col.length) {
+      const codes = col[0], off = Number(offs[0]), sc = Number(scales[0]), n = codes.length;
+      const old = column(src.data, "image");
+      const Plane = old != null && old.length && old[0].dtype === "float32" ? old[0].constructor : null;
+      // plain typed arrays in the loop (indexing an NDArray subclass is several times slower), then the NDArray
+      // as a view of the decoded buffer (no copy)
+      const c16 = new Uint16Array(codes.buffer, codes.byteOffset, n), f32 = new Float32Array(n);
+      for (let i = 0; i < n; i++) { const c = c16[i]; f32[i] = c === 0 ? NaN : off + (c - 1) * sc; }
+      const plane = Plane !== null ? new Plane(f32.buffer, codes.shape) : f32;
+      if (data instanceof Map) {
+        data.set("image", [plane]); data.delete("image_offset"); data.delete("image_scale");
+      } else {
+        data.image = [plane]; delete data.image_offset; delete data.image_scale;
+      }
+    }
+    return setv.call(this, attrs, options);
+  };
+}
+"""
 
 
 def _mapper(fig: Any) -> Any:

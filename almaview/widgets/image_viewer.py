@@ -20,6 +20,7 @@ layout read together; the drawing, reading and statistics it composes live in pl
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -32,7 +33,8 @@ from ..plots import Panel
 import traitlets
 
 from ._base import AppBase
-from ._bokeh import NO_ECHO_JS, batched_view, bokeh_view, load_bokehjs  # noqa: F401 (NO_ECHO_JS: old name)
+from ._bokeh import NO_ECHO_JS, batched_view, bokeh_view, load_bokehjs, no_echo  # noqa: F401 (NO_ECHO_JS: old name)
+from ._bokeh import _batched_model_class
 from ..analysis import image as aimage
 from ..analysis.statistics import dynamic_range
 from ..plots import image as pimage
@@ -82,6 +84,48 @@ def _bokeh_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
     """A jupyter_bokeh view of ``layout`` that sends the changes of a ``batch()`` as one patch (see
     :func:`almaview.widgets._bokeh.batched_view`)."""
     return batched_view(layout, source, mappers)
+
+
+def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
+    """:func:`_bokeh_view` whose patches send ``source``'s 'image' plane as uint16 codes with their offset and scale
+    (:func:`almaview.plots.image.encode_plane`: half the bytes of float32), decoded to float32 in the page
+    (:data:`almaview.plots.image.PLANE_DECODE_JS`) before it is coloured. The kernel's source keeps float32."""
+    from bokeh.models import CustomJS
+
+    layout = no_echo(layout, source)
+    layout.document.js_on_event("document_ready", CustomJS(args={"src": source}, code=pimage.PLANE_DECODE_JS))
+    return _plane_model_class()(layout, source, mappers=mappers)
+
+
+@functools.cache
+def _plane_model_class() -> type:
+    from bokeh.document.events import ColumnDataChangedEvent
+
+    class PlaneBokehModel(_batched_model_class()):
+        """A batched view whose patches of the plane source carry the plane as uint16 codes (see :func:`_plane_view`)."""
+
+        def __init__(self, model: Any, source: Any, mappers: Sequence[Any] = (), **kwargs: Any) -> None:
+            self._plane_source = source
+            super().__init__(model, mappers=mappers, **kwargs)
+
+        def _send_patch(self, events: list) -> None:
+            super()._send_patch([self._encoded(e) for e in events])
+
+        def _encoded(self, event: Any) -> Any:
+            if not isinstance(event, ColumnDataChangedEvent) or event.model is not self._plane_source:
+                return event
+            data = event.data if event.data is not None else event.model.data
+            cols = list(event.cols) if event.cols is not None else list(data)
+            if "image" not in cols or not len(data["image"]):
+                return event
+            new = {c: data[c] for c in cols if c in data}
+            codes, offset, scale = pimage.encode_plane(np.asarray(new["image"][0]))
+            new.update(image=[codes], image_offset=[offset], image_scale=[scale])
+            return ColumnDataChangedEvent(
+                event.document, event.model, event.attr, data=new, cols=list(new), setter=event.setter
+            )
+
+    return PlaneBokehModel
 
 
 def _show(out: Any, panel: Panel) -> None:
@@ -481,7 +525,7 @@ class ImageViewer(AppBase):
         # patch sent before any view exists, lost, and clicks in the page never reach the kernel.
         self.panel.layout.on_event(Tap, lambda event: self._on_tap(event))
         self.panel.layout.on_event(SelectionGeometry, lambda event: self._on_geometry(event))
-        bokeh_view = self._bokeh_view = _bokeh_view(
+        bokeh_view = self._bokeh_view = _plane_view(
             column(self.panel.layout, colour), self.panel.sources["image"], [m for m in (mapper, bar) if m is not None]
         )
         c: dict[str, Any] = {}
