@@ -61,6 +61,12 @@ def colours_for(values: Iterable[Any]) -> dict[Any, str]:
     return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(uniq)}
 
 
+#: the widest a stretching figure grows (px): wider, a time series is a thin line across a big screen
+MAX_WIDTH = 1400
+#: the narrowest it shrinks to (px), or its nominal width when that is smaller
+MIN_WIDTH = 320
+
+
 def figure(
     title: str = "",
     x_label: str = "",
@@ -70,20 +76,38 @@ def figure(
     width: int = 560,
     height: int = 300,
     tools: str = "pan,box_zoom,wheel_zoom,reset,save,tap",
+    sizing_mode: str | None = None,
     **kw: Any,
 ):
     """A Bokeh figure with almaview's defaults (sizing, tools, axis labels).
 
+    It takes the width it is given (``sizing_mode='stretch_width'``, between ``min(width, MIN_WIDTH)`` and
+    ``max(width, MAX_WIDTH)`` px) in a notebook, the report and the apps; ``width`` is where it starts. A figure
+    with a fixed aspect (``match_aspect=True``, ``frame_width``) keeps its size unless ``sizing_mode`` says
+    otherwise.
+
     Examples
     --------
     >>> f = figure("Tsys", "frequency (GHz)", "Tsys (K)")
-    >>> f.xaxis.axis_label
-    'frequency (GHz)'
+    >>> f.xaxis.axis_label, f.sizing_mode, f.max_width
+    ('frequency (GHz)', 'stretch_width', 1400)
+    >>> figure("uv", match_aspect=True).sizing_mode
+    'fixed'
     """
     from bokeh.plotting import figure as _figure
 
+    mode = sizing_mode or ("fixed" if kw.get("match_aspect") or "frame_width" in kw else "stretch_width")
+    if mode == "stretch_width":
+        kw.setdefault("min_width", min(width, MIN_WIDTH))
+        kw.setdefault("max_width", max(width, MAX_WIDTH))
     f = _figure(
-        title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto", **kw
+        title=title,
+        width=width,
+        height=height,
+        tools=tools,
+        x_axis_type="datetime" if x_datetime else "auto",
+        sizing_mode=mode,
+        **kw,
     )
     f.xaxis.axis_label = x_label
     f.yaxis.axis_label = y_label
@@ -190,16 +214,30 @@ def _as_float(x: Any) -> np.ndarray:
 
 
 def column(children: list, **kw: Any):
-    """``bokeh.layouts.column`` with stretch-width sizing."""
+    """``bokeh.layouts.column`` with stretch-width sizing (its stretching figures take the width they are given).
+
+    Examples
+    --------
+    >>> column([figure()]).sizing_mode
+    'stretch_width'
+    """
     from bokeh.layouts import column as _column
 
+    kw.setdefault("sizing_mode", "stretch_width")
     return _column(children, **kw)
 
 
 def row(children: list, **kw: Any):
-    """``bokeh.layouts.row``."""
+    """``bokeh.layouts.row`` with stretch-width sizing.
+
+    Examples
+    --------
+    >>> row([figure(), figure()]).sizing_mode
+    'stretch_width'
+    """
     from bokeh.layouts import row as _row
 
+    kw.setdefault("sizing_mode", "stretch_width")
     return _row(children, **kw)
 
 
