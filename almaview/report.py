@@ -147,7 +147,7 @@ def build_report(
 
     from .delivery import open_delivery
     from .delivery.model import Delivery
-    from .plots._common import column, compact_models
+    from .plots._common import column, compact_models, stretch_width
     from .plots.weblog_qa import qa_stages
     from .widgets.sources import ebs_of
 
@@ -196,6 +196,7 @@ def build_report(
     )
     doc = column([head, Tabs(tabs=tabs)]) if tabs else column([head, _note("no EBs in this delivery")])
     compact_models(doc)  # shared axis models and filters, glyph copies made in the page: 40% fewer models
+    stretch_width(doc)  # the page's width, not fixed widths
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")

@@ -61,12 +61,6 @@ def colours_for(values: Iterable[Any]) -> dict[Any, str]:
     return {v: PALETTE[i % len(PALETTE)] for i, v in enumerate(uniq)}
 
 
-#: the widest a stretching figure grows (px): wider, a time series is a thin line across a big screen
-MAX_WIDTH = 1400
-#: the narrowest it shrinks to (px), or its nominal width when that is smaller
-MIN_WIDTH = 320
-
-
 def figure(
     title: str = "",
     x_label: str = "",
@@ -76,38 +70,20 @@ def figure(
     width: int = 560,
     height: int = 300,
     tools: str = "pan,box_zoom,wheel_zoom,reset,save,tap",
-    sizing_mode: str | None = None,
     **kw: Any,
 ):
     """A Bokeh figure with almaview's defaults (sizing, tools, axis labels).
 
-    It takes the width it is given (``sizing_mode='stretch_width'``, between ``min(width, MIN_WIDTH)`` and
-    ``max(width, MAX_WIDTH)`` px) in a notebook, the report and the apps; ``width`` is where it starts. A figure
-    with a fixed aspect (``match_aspect=True``, ``frame_width``) keeps its size unless ``sizing_mode`` says
-    otherwise.
-
     Examples
     --------
     >>> f = figure("Tsys", "frequency (GHz)", "Tsys (K)")
-    >>> f.xaxis.axis_label, f.sizing_mode, f.max_width
-    ('frequency (GHz)', 'stretch_width', 1400)
-    >>> figure("uv", match_aspect=True).sizing_mode
-    'fixed'
+    >>> f.xaxis.axis_label
+    'frequency (GHz)'
     """
     from bokeh.plotting import figure as _figure
 
-    mode = sizing_mode or ("fixed" if kw.get("match_aspect") or "frame_width" in kw else "stretch_width")
-    if mode == "stretch_width":
-        kw.setdefault("min_width", min(width, MIN_WIDTH))
-        kw.setdefault("max_width", max(width, MAX_WIDTH))
     f = _figure(
-        title=title,
-        width=width,
-        height=height,
-        tools=tools,
-        x_axis_type="datetime" if x_datetime else "auto",
-        sizing_mode=mode,
-        **kw,
+        title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto", **kw
     )
     f.xaxis.axis_label = x_label
     f.yaxis.axis_label = y_label
@@ -214,30 +190,16 @@ def _as_float(x: Any) -> np.ndarray:
 
 
 def column(children: list, **kw: Any):
-    """``bokeh.layouts.column`` with stretch-width sizing (its stretching figures take the width they are given).
-
-    Examples
-    --------
-    >>> column([figure()]).sizing_mode
-    'stretch_width'
-    """
+    """``bokeh.layouts.column`` with stretch-width sizing."""
     from bokeh.layouts import column as _column
 
-    kw.setdefault("sizing_mode", "stretch_width")
     return _column(children, **kw)
 
 
 def row(children: list, **kw: Any):
-    """``bokeh.layouts.row`` with stretch-width sizing.
-
-    Examples
-    --------
-    >>> row([figure(), figure()]).sizing_mode
-    'stretch_width'
-    """
+    """``bokeh.layouts.row``."""
     from bokeh.layouts import row as _row
 
-    kw.setdefault("sizing_mode", "stretch_width")
     return _row(children, **kw)
 
 
@@ -383,3 +345,38 @@ def compact_models(layout: Any) -> int:
                     setattr(m, name, "auto")
                     replaced += 1
     return replaced
+
+
+#: the widest a stretching figure grows (px): wider, a time series is a thin line across a big screen
+MAX_WIDTH = 1400
+#: the narrowest it shrinks to (px), or its nominal width when that is smaller
+MIN_WIDTH = 320
+
+
+def stretch_width(layout: Any) -> Any:
+    """Let ``layout`` take the width it is given: its figures stretch between ``min(width, MIN_WIDTH)`` and
+    ``max(width, MAX_WIDTH)`` px (a figure with a fixed aspect, ``match_aspect`` or ``frame_width``, keeps its
+    size) and its rows, columns and grids stretch with them. For a layout shown alone (a Panel in a notebook, the
+    report); returns ``layout``.
+
+    Examples
+    --------
+    >>> f, uv = figure(), figure(match_aspect=True)
+    >>> lay = stretch_width(column([f, uv]))
+    >>> lay.sizing_mode, f.sizing_mode, f.max_width, uv.sizing_mode
+    ('stretch_width', 'stretch_width', 1400, None)
+    """
+    from bokeh.models import GridPlot, LayoutDOM, Plot
+
+    for m in list(layout.references()):
+        if isinstance(m, Plot):
+            if m.sizing_mode in (None, "fixed") and not m.match_aspect and m.frame_width is None:
+                width = m.width or 560
+                m.update(sizing_mode="stretch_width", min_width=min(width, MIN_WIDTH), max_width=max(width, MAX_WIDTH))
+        elif (
+            isinstance(m, (LayoutDOM, GridPlot))
+            and m.sizing_mode is None
+            and (hasattr(m, "children") or hasattr(m, "tabs"))
+        ):
+            m.sizing_mode = "stretch_width"
+    return layout

@@ -112,7 +112,8 @@ def load_bokehjs(force: bool = False, *, components: Sequence[str] = BOKEHJS_COM
 
 def show_standalone(layout: Any) -> None:
     """Show a Bokeh layout in the running notebook as ``bokeh.io.show`` does (a div that grows with its content,
-    no frame), after loading BokehJS once per page; the layout is not added to any document.
+    no frame; the figures take the output's width), after loading BokehJS once per page; the layout is not added to
+    any document.
 
     Examples
     --------
@@ -123,7 +124,10 @@ def show_standalone(layout: Any) -> None:
     from bokeh.io.notebook import EXEC_MIME_TYPE, HTML_MIME_TYPE, JS_MIME_TYPE
     from IPython.display import publish_display_data
 
+    from ..plots._common import stretch_width
+
     load_bokehjs()
+    stretch_width(layout)  # the output's width, not a fixed one
     script, div, _ = notebook_content(layout)
     publish_display_data({HTML_MIME_TYPE: div})
     publish_display_data({JS_MIME_TYPE: script, EXEC_MIME_TYPE: ""}, metadata={EXEC_MIME_TYPE: {"id": layout.id}})
