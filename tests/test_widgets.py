@@ -60,7 +60,10 @@ def test_antenna_change_updates_sources_in_place_with_casacore_values(ex, alma_e
     src = panel.sources["amp"]
     ex.controls["antennas"].value = ("DA47",)
     ex.wait()
-    assert ex.panels["visibilities"] is panel and panel.sources["amp"] is src  # same Bokeh source, new data
+    # colour by antenna (antenna1): the legend's antennas change with the selection, so the panel is new; an
+    # antenna change that keeps the legend's categories fills the same sources (below, and the legend test)
+    panel = ex.panels["visibilities"]
+    src = panel.sources["amp"]
     bls = set(src.data["baseline"])
     assert bls and all("DA47" in b.split("-") for b in bls)
     assert ex.selection["antennas"] == ["DA47"]
@@ -81,7 +84,16 @@ def test_antenna_change_updates_sources_in_place_with_casacore_values(ex, alma_e
     ex.controls["antennas"].value = ("DA44",)
     ex.wait()
     assert time.perf_counter() - started < 2.0
-    assert all("DA44" in b.split("-") for b in src.data["baseline"])
+    assert all("DA44" in b.split("-") for b in ex.panels["visibilities"].sources["amp"].data["baseline"])
+    # colour by correlation: the legend (XX, YY) stays, so an antenna change fills the same Bokeh source
+    ex.controls["colour by"].value = "correlation"
+    ex.wait()
+    panel = ex.panels["visibilities"]
+    src = panel.sources["amp"]
+    ex.controls["antennas"].value = ("DA45",)
+    ex.wait()
+    assert ex.panels["visibilities"] is panel and panel.sources["amp"] is src  # same Bokeh source, new data
+    assert all("DA45" in b.split("-") for b in src.data["baseline"])
 
 
 def test_each_control_changes_the_data(ex):
@@ -326,6 +338,7 @@ def test_big_selection_rasterizes_and_slow_reads_show_progress(alma_eb_wide, mon
         assert np.nansum(p.sources["amp_image"].data["image"][0]) == n  # ... every point counted in the image
         ex.controls["antennas"].value = ("DA45",)
         ex.wait()
+        p = ex.panels["visibilities"]  # the legend's antennas changed: a new panel (same one when they do not)
         assert 0 < len(p.sources["amp"].data["amp"]) < 100_000 and not p.sources["amp_image"].data["image"]
     finally:
         ex.close()
@@ -567,3 +580,23 @@ def test_changes_made_together_reach_the_page_as_one_patch_message():
     assert {e.get("attr") for e in events if e["kind"] == "ModelChanged"} == {"text", "axis_label"}
     data = [e for e in events if e["kind"] == "ColumnDataChanged"]
     assert len(data) == 1 and json.loads(sent[2][0]["payload"])["events"][0]["kind"] == "ColumnDataChanged"
+
+
+def test_legend_follows_an_antenna_change_when_colouring_by_baseline(ex):
+    """The fast path (new source data, same figures) must not leave the legend listing the old baselines."""
+    from almaview.widgets.explorer_update import figures, legend_labels
+
+    _vis(ex)
+    ex.controls["colour by"].value = "baseline"
+    ex.wait()
+    names = list(ex.controls["antennas"].options)
+    for antenna in (names[2], names[4]):
+        ex.controls["antennas"].value = (antenna,)
+        ex.wait()
+        panel = ex.panels["visibilities"]
+        shown = sorted(set(panel.data["baseline"]))
+        assert shown and all(antenna in b.split("-") for b in shown)
+        for fig in figures(panel.layout):
+            labels = legend_labels(fig)
+            if labels:
+                assert sorted(labels) == shown, (antenna, labels[:3])

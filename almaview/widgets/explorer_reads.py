@@ -147,6 +147,8 @@ class ExplorerReads:
             and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]
             and getattr(old, "iterate", "none") == iterate
             and getattr(old, "spw_panels", []) == shown
+            # the legend is made of models: other categories (e.g. other baselines) need a new panel
+            and _categories(old.data, sel["colour_by"]) == _categories(table, sel["colour_by"])
         ):
             # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
             pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
@@ -181,3 +183,12 @@ class ExplorerReads:
             if not pending:
                 return self
             pending[0].result(timeout=max(0.0, end - time.monotonic()))
+
+
+def _categories(table: Any, by: str) -> list[str]:
+    """The colour-by categories a visibility panel's legend lists for ``table``."""
+    if by in getattr(table, "columns", ()):
+        return sorted(map(str, set(table[by])))
+    if by == "antenna" and {"antenna1", "antenna2"} <= set(getattr(table, "columns", ())):
+        return sorted(map(str, set(table["antenna1"]) | set(table["antenna2"])))
+    return []

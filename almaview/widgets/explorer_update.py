@@ -22,7 +22,7 @@ from typing import Any
 
 from ..plots import Panel
 
-__all__ = ["Update", "same_shape", "add_box_select", "figures", "copy_words", "one_patch"]
+__all__ = ["Update", "same_shape", "legend_labels", "add_box_select", "figures", "copy_words", "one_patch"]
 
 
 @contextlib.contextmanager
@@ -89,9 +89,22 @@ def same_shape(old: Panel, new: Panel) -> bool:
         if (o is None) != (src is None) or (o is not None and set(o.data) != set(src.data)):
             return False
     fo, fn = figures(old.layout), figures(new.layout)
-    return len(fo) == len(fn) and all(
-        type(a.x_range) is type(b.x_range) and type(a.y_range) is type(b.y_range) for a, b in zip(fo, fn)
+    return (
+        len(fo) == len(fn)
+        and all(type(a.x_range) is type(b.x_range) and type(a.y_range) is type(b.y_range) for a, b in zip(fo, fn))
+        # a legend's entries are models, not source data: other categories (antennas, baselines) -> rebuild
+        and all(legend_labels(a) == legend_labels(b) for a, b in zip(fo, fn))
     )
+
+
+def legend_labels(fig: Any) -> list[str]:
+    """The entries of a figure's legends, as the page shows them."""
+    out = []
+    for legend in getattr(fig, "legend", None) or ():
+        for item in legend.items:
+            label = item.label
+            out.append(str(label.get("value", label) if isinstance(label, dict) else getattr(label, "value", label)))
+    return out
 
 
 def add_box_select(panel: Panel) -> None:
