@@ -18,7 +18,9 @@ sys.path.insert(0, str(REPO / "tests"))
 from browser import harness  # noqa: E402
 
 OUT = REPO / "docs" / "img"
-WIDTH = 900  # px: small PNGs in git
+WIDTH = 1000  # px: small PNGs in git
+VIEW = (1400, 950)  # the browser window (px)
+TO_TOP_JS = "(e) => e.scrollIntoView({block: 'start'})"  # scroll the page (or the notebook) to show e at the top
 
 
 def shrink(src: Path, dest: Path) -> None:
@@ -44,23 +46,33 @@ def main() -> None:
         nbs = tmp / "notebooks"
         shutil.copytree(REPO / "notebooks", nbs, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
         with sync_playwright() as p:
-            with harness.jupyterlab(nbs, tmp / "lab") as lab, harness.launch(p, tmp / "profile1") as (ctx, log):
+            with (
+                harness.jupyterlab(nbs, tmp / "lab") as lab,
+                harness.launch(p, tmp / "profile1", width=VIEW[0], height=VIEW[1]) as (ctx, log),
+            ):
                 page = ctx.pages[0]
                 harness.open_in_lab(page, lab, "01-quickstart.ipynb")
                 harness.run_all_in_lab(page)
-                harness.wait_for_bokeh(page, n_documents=2)
-                page.locator(".bk-Figure").first.scroll_into_view_if_needed()
+                harness.wait_for_bokeh(page, n_documents=3)
+                page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook, not the file list
+                # The explorer in use: the last cells picked two antennas and showed the visibilities tab.
+                explorer = page.locator(".jp-OutputArea-output .jupyter-widget-Tab, .jp-OutputArea-output .widget-tab")
+                explorer.last.evaluate(TO_TOP_JS)
+                page.wait_for_timeout(2000)
+                harness.wait_for_bokeh(page, n_documents=3)
                 page.screenshot(path=str(tmp / "lab.png"))
                 log.assert_clean()
             with (
                 harness.voila(nbs / "01-quickstart.ipynb", tmp / "voila") as v,
-                harness.launch(p, tmp / "profile2") as (ctx, log),
+                harness.launch(p, tmp / "profile2", width=VIEW[0], height=VIEW[1]) as (ctx, log),
             ):
                 log.tolerated = ("cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free",)  # see test_voila.py
                 page = ctx.pages[0]
                 harness.open_in_voila(page, v)
                 harness.wait_for_bokeh(page, n_documents=2)
-                page.locator(".bk-Figure").first.scroll_into_view_if_needed()  # the figures, not the delivery's path
+                # the image preview: RA/Dec axes, colour bar, beam (the figures, not the delivery's path)
+                page.locator("h2", has_text="A delivered image").first.evaluate(TO_TOP_JS)
+                page.wait_for_timeout(1000)
                 page.screenshot(path=str(tmp / "voila.png"))
                 log.assert_clean()
         shrink(tmp / "lab.png", OUT / "quickstart-jupyterlab.png")
