@@ -392,7 +392,8 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             new.sources["scores"].selected.on_change("indices", self._on_qa_tap)
         if tab == "visibilities" and new.sources.get("amp") is not None:
             add_box_select(new)  # before the view is built: the page gets the document as it is now
-            new.sources["amp"].selected.on_change("indices", self._on_mark)
+            # the panel whose points were selected (a box drawn on a panel being replaced still means its points)
+            new.sources["amp"].selected.on_change("indices", lambda attr, old, idx, p=new: self.mark(idx, panel=p))
         self._views[tab].children = [bokeh_view(new.layout)]
 
     def open_item(self, kind: str, key: str) -> None:

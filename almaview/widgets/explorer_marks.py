@@ -35,10 +35,11 @@ class ExplorerMarks:
         self.controls["add to flags"].on_click(lambda _: self._add_to_flags_clicked())
         return W.VBox([self._marks_html, self.controls["add to flags"]])
 
-    def mark(self, indices: Any) -> Any:
+    def mark(self, indices: Any, *, panel: Any = None) -> Any:
         """Mark the visibilities panel's points at ``indices`` (what a box selection in the page sends): returns
         and shows the table of what they are (baseline, antennas, scan, field, spw, correlation, time or
-        channels). ``explorer.marked`` keeps it for :meth:`add_to_flags`.
+        channels). ``explorer.marked`` keeps it for :meth:`add_to_flags`. ``panel``: the visibilities panel the
+        indices belong to (default: the one shown now).
 
         Examples
         --------
@@ -47,7 +48,7 @@ class ExplorerMarks:
         """
         from .marks import marked_table
 
-        panel = self.panels.get("visibilities")
+        panel = panel if panel is not None else self.panels.get("visibilities")
         if panel is None:
             raise ValueError("no visibilities panel yet: show('visibilities') and wait() first")
         freqs = None
@@ -92,6 +93,3 @@ class ExplorerMarks:
             self._say(f"add to flags: {type(err).__name__}: {err}", error=True)
             return
         self._say(f"{len(self.marked)} marked point(s) added to {path}")
-
-    def _on_mark(self, attr: str, old: Any, new: list[int]) -> None:
-        self.mark(new)
