@@ -86,7 +86,7 @@ def _bokeh_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
     return batched_view(layout, source, mappers)
 
 
-def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
+def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = (), grid: Any = None) -> Any:
     """:func:`_bokeh_view` whose patches send ``source``'s 'image' plane as uint16 codes with their offset and scale
     (:func:`almaview.plots.image.encode_plane`: half the bytes of float32), decoded to float32 in the page
     (:data:`almaview.plots.image.PLANE_DECODE_JS`) before it is coloured. The kernel's source keeps float32."""
@@ -94,6 +94,10 @@ def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
 
     layout = no_echo(layout, source)
     layout.document.js_on_event("document_ready", CustomJS(args={"src": source}, code=pimage.PLANE_DECODE_JS))
+    if grid is not None:  # the invisible hover grid is hit-tested, never painted (once its views exist)
+        paintless = CustomJS(args={"grid": grid}, code=pimage.PAINTLESS_GRID_JS)
+        layout.document.js_on_event("document_ready", paintless)
+        grid.data_source.js_on_change("data", paintless)
     return _plane_model_class()(layout, source, mappers=mappers)
 
 
@@ -525,8 +529,13 @@ class ImageViewer(AppBase):
         # patch sent before any view exists, lost, and clicks in the page never reach the kernel.
         self.panel.layout.on_event(Tap, lambda event: self._on_tap(event))
         self.panel.layout.on_event(SelectionGeometry, lambda event: self._on_geometry(event))
+        hover = self.panel.sources.get("hover")
+        grid = next((r for r in self.panel.layout.renderers if getattr(r, "data_source", None) is hover), None)
         bokeh_view = self._bokeh_view = _plane_view(
-            column(self.panel.layout, colour), self.panel.sources["image"], [m for m in (mapper, bar) if m is not None]
+            column(self.panel.layout, colour),
+            self.panel.sources["image"],
+            [m for m in (mapper, bar) if m is not None],
+            grid=grid,
         )
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)

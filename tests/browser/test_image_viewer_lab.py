@@ -61,6 +61,15 @@ CANVAS_PIXELS_JS = (
 }"""
 )
 
+# Per glyph view of the hover grid (the renderer of the source named 'hover'): whether its paint was switched off.
+GRID_PAINTLESS_JS = """() => { const out = [];
+  for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
+    if (m.data_source && m.data_source.name === 'hover' && m.glyph) {
+      for (const v of window.Bokeh.index.find(m)) out.push(Boolean(v.glyph && v.glyph.__almaview_paintless));
+    }
+  }
+  return out; }"""
+
 KERNEL_STATUS_JS = """() => { const s = window.jupyterapp.shell.currentWidget;
   return s.sessionContext.session.kernel.status; }"""
 
@@ -120,6 +129,16 @@ def test_image_viewer_renders_and_its_channel_slider_changes_the_data(lab_server
     assert before["sum"] == pytest.approx(expected[first], rel=1e-5, abs=1e-6), (first, before)
     labels = page.evaluate(GHZ_LABELS_JS)
     assert len(labels) == 1, labels
+    # the invisible hover grid is hit-tested (hover, tap) but not painted at every frame
+    page.wait_for_function(f"() => {{ const p = ({GRID_PAINTLESS_JS})(); return p.length > 0 && p.every(Boolean); }}")
+    # ... and the hover still shows RA, Dec, value, SNR and pixel under the mouse (the largest canvas: the plane)
+    boxes = [b for b in (c.bounding_box() for c in page.locator("canvas").all()) if b]
+    box = max(boxes, key=lambda b: b["width"] * b["height"])
+    page.mouse.move(box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.5)
+    tip = page.locator(".bk-tooltip-row-label")
+    tip.first.wait_for(timeout=15_000)
+    assert [t.strip().rstrip(":") for t in tip.all_inner_texts()][:5] == ["RA", "Dec", "value", "SNR", "pixel"]
+    page.mouse.move(0, 0)
 
     # As a user: type a channel into the slider's readout and press Enter (continuous_update=False).
     nchan = expected.size
