@@ -59,7 +59,9 @@ def test_tp_products_and_jyperk_are_named_as_the_single_dish_pipeline_names_them
         f"member.{TP.uid}.IRAS16293-2422_sci.spw0.cube.I.sd.fits",
         f"member.{TP.uid}.IRAS16293-2422_sci.spw1.cont.I.sd.fits",
     ]
-    assert {k for k in tp.ebs[0].caltables} >= {f"{TP.ebs[0].uid}.ms.h_tsyscal.s6_1.tsyscal.tbl"}
+    assert {k for k in tp.ebs[0].caltables} >= {
+        f"{TP.ebs[0].uid}.ms.h_tsyscal.s3_1.tsyscal.tbl"
+    }  # hsd_calimage stage 3
     assert any(".hsd_skycal." in n for n in tp.ebs[0].caltables)
     assert "jyperk.csv" in tp.aux_files
     cube = av.open_image(next(i.source for i in tp.images if i.kind == "cube"))

@@ -85,11 +85,6 @@ def _caltable_stage_mismatches(aqua_path):
     return mismatches, compared
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open defect (issue 16, the TP demo): the TP member's caltables are named h_tsyscal.s6 while its "
-    "hsd_calimage weblog and AQUA put h_tsyscal at stage 3; remove this mark when the names follow HSD_STAGES",
-)
 def test_demo_tp_caltable_names_carry_their_weblog_stage(demo_delivery):
     reports = sorted(demo_delivery.rglob("*.hsd_calimage.pipeline_aquareport.xml"))
     assert reports, "the demo has no TP member"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -120,25 +121,10 @@ def package_aca(
         "calibrated and imaged with casatasks like the 12-m EBs; the weblog and AQUA report in qa/ were written by",
         f"almaview.demo. raw/ holds the EB's ASDM (exportasdm); the calibrated MS is calibrated/{eb}.ms.",
     ]
-    idx.write_text(
-        d["member"] / f"member.{mous}.README.txt",
-        readme.readme_text(ACA, casa_version=casa_version, qa2="PASS", comments=comments, achieved=achieved),
-        "readme",
-        mous=mous,
-    )
-    qa2 = write_qa2_report(
-        d["qa"] / f"{mous}.qa2_report.pdf",
-        ACA,
-        ebs=[_eb_times(sample.ms, eb)],
-        achieved=achieved,
-        previews=[],
-        casa_version=casa_version,
+    _member_documents(
+        d, idx, ACA, eb, sample.ms, comments, achieved, casa_version, keep_work,
         calibration="pipeline steps (hifa_calimage order) run with casatasks",
-    )
-    idx.add(qa2, "qa2_report", mous=mous)
-    target_ms = d["calibrated"] / f"{eb}.ms"
-    shutil.copytree(sample.ms, target_ms) if keep_work else move(sample.ms, target_ms)
-    idx.add(target_ms, "calibrated_ms", mous=mous, eb=eb)
+    )  # fmt: skip
     idx.facts[mous] = dict(
         kind="aca",
         array="7m",
@@ -364,25 +350,10 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
         "caltables and images. raw/ is empty: exportasdm cannot write single-dish (FLOAT_DATA) data;",
         f"calibrated/{eb}.ms holds FLOAT_DATA (raw) and CORRECTED_DATA (calibrated, Jy) of the target.",
     ]
-    idx.write_text(
-        d["member"] / f"member.{mous}.README.txt",
-        readme.readme_text(TP, casa_version=casa_version, qa2="PASS", comments=comments, achieved=achieved),
-        "readme",
-        mous=mous,
-    )
-    qa2 = write_qa2_report(
-        d["qa"] / f"{mous}.qa2_report.pdf",
-        TP,
-        ebs=[_eb_times(tp.ms, eb)],
-        achieved=achieved,
-        previews=[],
-        casa_version=casa_version,
+    _member_documents(
+        d, idx, TP, eb, tp.ms, comments, achieved, casa_version, keep_work,
         calibration="single-dish pipeline steps (hsd_calimage order) run with casatasks",
-    )
-    idx.add(qa2, "qa2_report", mous=mous)
-    target_ms = d["calibrated"] / f"{eb}.ms"
-    shutil.copytree(tp.ms, target_ms) if keep_work else move(tp.ms, target_ms)
-    idx.add(target_ms, "calibrated_ms", mous=mous, eb=eb)
+    )  # fmt: skip
     idx.facts[mous] = dict(
         kind="tp",
         array="TP",
@@ -393,3 +364,30 @@ def package_tp(project: Path, idx: Index, tp, *, casa_version: str, date: str, k
         jyperk=tp.products["jyperk_csv"].read_text(),
         caltables={eb: sorted(t.name for t in tp.caltables.values())},
     )
+
+
+def _member_documents(
+    d: dict, idx: Any, member: Any, eb: str, ms: Path, comments: list[str], achieved: list[str],
+    casa_version: str, keep_work: bool, *, calibration: str,
+) -> None:  # fmt: skip
+    """A member's README and QA2 report, and its calibrated MS moved (or copied) into calibrated/."""
+    mous = member.uid
+    idx.write_text(
+        d["member"] / f"member.{mous}.README.txt",
+        readme.readme_text(member, casa_version=casa_version, qa2="PASS", comments=comments, achieved=achieved),
+        "readme",
+        mous=mous,
+    )
+    qa2 = write_qa2_report(
+        d["qa"] / f"{mous}.qa2_report.pdf",
+        member,
+        ebs=[_eb_times(ms, eb)],
+        achieved=achieved,
+        previews=[],
+        casa_version=casa_version,
+        calibration=calibration,
+    )
+    idx.add(qa2, "qa2_report", mous=mous)
+    target_ms = d["calibrated"] / f"{eb}.ms"
+    shutil.copytree(ms, target_ms) if keep_work else move(ms, target_ms)
+    idx.add(target_ms, "calibrated_ms", mous=mous, eb=eb)

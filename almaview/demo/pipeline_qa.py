@@ -12,29 +12,14 @@ from pathlib import Path
 import numpy as np
 
 from . import aqua, weblog
+from ..sampledata.singledish import HSD_STAGES  # noqa: F401  (one home: the recipe names its tables by them)
 from .project import RECIPE
 from .stages import Metric, Stage
 from .tree import write_tgz
 
 #: The single-dish pipeline's recipe (the TP member's weblog, AQUA, manifest and auxproducts names)
 SD_RECIPE = "hsd_calimage"
-#: The single-dish pipeline's stages (hsd_calimage), in order, as its weblog lists them: (task, description, topic).
-HSD_STAGES: tuple[tuple[str, str, str], ...] = (
-    ("hsd_importdata", "Register measurement sets with the pipeline", "Dataset"),
-    ("hsd_flagdata", "ALMA deterministic flagging", "Flagging"),
-    ("h_tsyscal", "Calculate Tsys calibration", "Calibration"),
-    ("hsd_tsysflag", "Flag Tsys calibration", "Flagging"),
-    ("hsd_skycal", "Generate sky (OFF) calibration table", "Calibration"),
-    ("hsd_k2jycal", "Generate Kelvin to Jansky conversion table", "Calibration"),
-    ("hsd_applycal", "Apply calibrations from context", "Calibration"),
-    ("hsd_atmcor", "Apply offline correction of atmospheric transmission model", "Calibration"),
-    ("hsd_baseline", "Generate baseline subtraction tables", "Calibration"),
-    ("hsd_blflag", "Flag data by baseline RMS and statistics", "Flagging"),
-    ("hsd_baseline", "Generate baseline subtraction tables (second pass)", "Calibration"),
-    ("hsd_blflag", "Flag data by baseline RMS and statistics (second pass)", "Flagging"),
-    ("hsd_imaging", "Generate single dish images", "Imaging"),
-    ("hsd_exportdata", "Prepare pipeline data products for export", "Dataset"),
-)
+
 #: Stage numbers of the TP weblog that hold plots
 SD_PLOT_STAGES = {"tsys": 3, "cube": 13}
 #: Jy/K factors of a 12 m antenna in band 6 that the single-dish QA accepts (median 43 Jy/K, +-20 %)

@@ -381,13 +381,44 @@ def jyperk_csv_text(ms_name: str, layout: TPLayout, truth: TPTruth) -> str:
     return "\n".join(lines) + "\n"
 
 
+#: The single-dish pipeline's stages (hsd_calimage), in order, as its weblog lists them: (task, description, topic).
+HSD_STAGES: tuple[tuple[str, str, str], ...] = (
+    ("hsd_importdata", "Register measurement sets with the pipeline", "Dataset"),
+    ("hsd_flagdata", "ALMA deterministic flagging", "Flagging"),
+    ("h_tsyscal", "Calculate Tsys calibration", "Calibration"),
+    ("hsd_tsysflag", "Flag Tsys calibration", "Flagging"),
+    ("hsd_skycal", "Generate sky (OFF) calibration table", "Calibration"),
+    ("hsd_k2jycal", "Generate Kelvin to Jansky conversion table", "Calibration"),
+    ("hsd_applycal", "Apply calibrations from context", "Calibration"),
+    ("hsd_atmcor", "Apply offline correction of atmospheric transmission model", "Calibration"),
+    ("hsd_baseline", "Generate baseline subtraction tables", "Calibration"),
+    ("hsd_blflag", "Flag data by baseline RMS and statistics", "Flagging"),
+    ("hsd_baseline", "Generate baseline subtraction tables (second pass)", "Calibration"),
+    ("hsd_blflag", "Flag data by baseline RMS and statistics (second pass)", "Flagging"),
+    ("hsd_imaging", "Generate single dish images", "Imaging"),
+    ("hsd_exportdata", "Prepare pipeline data products for export", "Dataset"),
+)
+
+
+def hsd_stage(task: str) -> int:
+    """The stage number of ``task`` (its first occurrence) in the single-dish pipeline's weblog.
+
+    Examples
+    --------
+    >>> hsd_stage("h_tsyscal"), hsd_stage("hsd_skycal"), hsd_stage("hsd_k2jycal")
+    (3, 5, 6)
+    """
+    return next(n for n, (t, _, _) in enumerate(HSD_STAGES, start=1) if t == task)
+
+
 def caltable_names(ms: Path, n_spw: int) -> dict[str, Path]:
-    """The single-dish pipeline's table names: ``<ms>.<task>.s<stage>_<n>.<kind>.tbl``."""
+    """The single-dish pipeline's table names: ``<ms>.<task>.s<stage>_<n>.<kind>.tbl``, the stage as its weblog
+    numbers it (:data:`HSD_STAGES`)."""
     spws = "spw" + "_".join(str(i) for i in range(n_spw))
     return {
-        "tsys": ms.parent / f"{ms.name}.h_tsyscal.s6_1.tsyscal.tbl",
-        "sky": ms.parent / f"{ms.name}.hsd_skycal.s7_1.{spws}.ps.tbl",
-        "jyperk": ms.parent / f"{ms.name}.hsd_k2jycal.s8_1.{spws}.ampcal.tbl",
+        "tsys": ms.parent / f"{ms.name}.h_tsyscal.s{hsd_stage('h_tsyscal')}_1.tsyscal.tbl",
+        "sky": ms.parent / f"{ms.name}.hsd_skycal.s{hsd_stage('hsd_skycal')}_1.{spws}.ps.tbl",
+        "jyperk": ms.parent / f"{ms.name}.hsd_k2jycal.s{hsd_stage('hsd_k2jycal')}_1.{spws}.ampcal.tbl",
     }
 
 
