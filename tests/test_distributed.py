@@ -38,4 +38,11 @@ def test_reduction_under_local_cluster_equals_single_process(alma_eb):
         pids = client.run(lambda: __import__("os").getpid())
     assert len(set(pids.values())) == 2
     for g, e in zip(got, expected):
-        np.testing.assert_array_equal(g.values, e.values)
+        # float32 means: a worker gets its block through pickle (C-ordered) while the single process reduces the
+        # channel-contiguous read in place, so the channel sums may add in another order: they agree to the bound
+        # of a float32 sum over the channels (n eps), not to the last bit
+        if np.issubdtype(e.dtype, np.floating):
+            rtol = ds.sizes["frequency"] * np.finfo(np.float32).eps
+            np.testing.assert_allclose(g.values, e.values, rtol=rtol, equal_nan=True)
+        else:
+            np.testing.assert_array_equal(g.values, e.values)

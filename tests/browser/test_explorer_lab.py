@@ -326,11 +326,21 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     spw.select_option(spws[:1])
     antennas.select_option([])
     panel = _panel(page, "visibilities")
+    # the figure for this selection (spw, every antenna), not the one shown while the kernel rebuilds the panel
+    n_ant = len(_options(antennas))
     figs = _wait(
         page,
-        lambda: [f for f in _figures(page) if f["title"].startswith("Amplitude") and f["width"] > 200],
-        "visibilities: the amplitude figure",
+        lambda: [
+            f
+            for f in _figures(page)
+            if f["title"].startswith("Amplitude")
+            and f["width"] > 200
+            and f"spw {ids[0]} " in f["title"] + " "
+            and f"{n_ant} antennas" in f["title"]
+        ],
+        "visibilities: the amplitude figure of spw and all antennas",
     )
+    page.wait_for_timeout(500)  # the panel just drawn settles (its view replaced the previous one)
     box = panel.locator("[title='Box Select'], .bk-tool-icon-box-select").first
     box.click()
     f = figs[0]
