@@ -8,6 +8,9 @@ Each builder takes the DataTree of :func:`almaview.open_caltable` (the numbers c
 plotted values. ``iterate`` ('spw', 'antenna' or 'none') makes one panel per spw or antenna on a grid with shared
 axes, like plotms's iteraxis and the weblog's pages; every colour has a legend outside the data (click to hide);
 titles name the table's EB, spw, fields and antennas.
+
+Why this module is long: one builder per VisCal kind (Tsys, bandpass, gains, amp/phase), each short; they share the
+slot grids of :mod:`almaview.plots.slots` and the frames of :mod:`almaview.plots.caltable_frames`.
 """
 
 from __future__ import annotations
