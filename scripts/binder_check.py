@@ -24,8 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 
+def free_gb(path: Path) -> str:
+    """Free disk where ``path`` lives, for the log: a full disk is the usual cause of a red run on a small machine."""
+    return f"{shutil.disk_usage(path).free / 1e9:.2f} GB free"
+
+
 def step(name: str, argv: list[str], **kw) -> float:
-    print(f"binder-check: {name}: {' '.join(argv)}", flush=True)
+    where = Path(kw.get("cwd") or tempfile.gettempdir())
+    print(f"binder-check: {name} ({free_gb(where)}): {' '.join(argv)}", flush=True)
     t0 = time.perf_counter()
     r = subprocess.run(argv, **kw)
     dt = time.perf_counter() - t0
@@ -70,8 +76,19 @@ def main() -> None:
     env.update(
         HOME=str(home),
         PATH=f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}",
+        # as repo2docker does: no second copy of the CASA wheels in a pip cache (disk is short on small machines)
+        PIP_NO_CACHE_DIR="1",
         ALMAVIEW_CACHE_DIR=str(home / ".cache" / "almaview"),
     )
+    try:
+        run_all(repo, venv, env)
+    finally:
+        if args.workdir is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def run_all(repo: Path, venv: Path, env: dict) -> None:
+    """The Binder build and every notebook; exits (SystemExit) at the first failure."""
     times = {}
     times["venv"] = step("venv", [sys.executable, "-m", "venv", str(venv)], env=env)
     times["pip"] = step(
@@ -108,8 +125,6 @@ def main() -> None:
                 standin.terminate()
                 standin.wait()
     print("binder-check: passed; seconds: " + ", ".join(f"{k} {v:.0f}" for k, v in times.items()))
-    if args.workdir is None:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
