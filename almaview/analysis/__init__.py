@@ -80,6 +80,10 @@ _LAZY = {
     "tp_power_series": ".singledish",
     "tp_pointing_offsets": ".singledish",
     "spectrum_flatness": ".singledish",
+    "binned_flatness": ".singledish",
+    "flatness_bins": ".singledish",
+    "tp_elevations": ".singledish",
+    "on_off_elevation_difference": ".singledish",
 }
 
 __all__ = sorted(_LAZY)

@@ -129,9 +129,9 @@ class Limits:
     #: Total Power: fraction of (antenna, spw) with an unflagged sky (OFF) solution
     sky_solved_warn: float = 1.0
     sky_solved_fail: float = 0.5
-    #: Total Power: largest line-free bin mean of the cube's spectrum, in units of its expected scatter
-    baseline_flat_warn: float = 3.0
-    baseline_flat_fail: float = 5.0
+    #: Total Power: the pipeline's baseline-flatness score (1 = flat) at or below which it is a warning / a fail
+    baseline_flat_warn: float = 0.9
+    baseline_flat_fail: float = 0.66
     #: Total Power: Jy/K factors of 12 m antennas (bands 3-7 lie within this range) and their spread
     jyperk_min: float = 30.0
     jyperk_max: float = 65.0
@@ -150,6 +150,10 @@ SOURCES = {
     "Jy/K database)",
     "jyperk_max": "almaview default: ALMA 12 m Jy/K factors of bands 3-7 (about 35-60 Jy/K, the pipeline's "
     "Jy/K database)",
+    "baseline_flat_warn": "ALMA pipeline hsd_baseline score_sd_baseline_quality: 'Moderate' at or below 0.9, "
+    "'Poor' at or below 0.66",
+    "baseline_flat_fail": "ALMA pipeline hsd_baseline score_sd_baseline_quality: 'Moderate' at or below 0.9, "
+    "'Poor' at or below 0.66",
     "tsys_ratio_fail": "ALMA pipeline hifa_tsysflag 'nmedian' test: Tsys above 2x the median is flagged",
     "bandpass_snr_warn": "ALMA pipeline hifa_bandpass minbpsnr=20 (below it the pipeline smooths in frequency)",
     "bandpass_snr_fail": "CASA bandpass minsnr=3 (solutions below are flagged)",

@@ -88,6 +88,8 @@ class Finding:
     source: str  #: where the limits come from
     why: str  #: the explanation (outliers named), or why it is not checkable
     evidence: Evidence | None = field(default=None, repr=False)
+    #: the ALMA pipeline's QA score (0-1) for this finding, where almaview computes it as the pipeline does
+    score: float | None = None
 
     @property
     def stage(self) -> str:
@@ -114,6 +116,7 @@ class Finding:
                 "verdict",
                 "figure",
                 "units",
+                "score",
                 "threshold",
                 "source",
                 "why",
@@ -175,9 +178,22 @@ class QAReport:
 
     @property
     def table(self) -> pd.DataFrame:
-        """One row per finding: criterion, scope, aspect, verdict, figure, units, threshold, source, why, and the
-        weblog stage of its caltable ('17 hifa_timegaincal', or '')."""
-        cols = ["criterion", "scope", "aspect", "verdict", "figure", "units", "threshold", "source", "why", "stage"]
+        """One row per finding: criterion, scope, aspect, verdict, figure, units, the pipeline's QA score where
+        almaview computes it as the pipeline does (Total Power baseline flatness, ...; else None), threshold, source,
+        why, and the weblog stage of its caltable ('17 hifa_timegaincal', or '')."""
+        cols = [
+            "criterion",
+            "scope",
+            "aspect",
+            "verdict",
+            "figure",
+            "units",
+            "score",
+            "threshold",
+            "source",
+            "why",
+            "stage",
+        ]
         return pd.DataFrame([f.row() for f in self.findings], columns=cols)
 
     @property
@@ -269,6 +285,7 @@ class QAReport:
             lines.append(f"  {crit}: " + ", ".join(f"{n} {v}" for v, n in counts.items() if n))
             for f in rows:
                 fig = "" if f.figure is None else f" = {_fmt(f.figure)} {f.units}".rstrip()
+                fig += "" if f.score is None else f" (pipeline score {f.score:.2f})"
                 at = f" (weblog stage {f.stage})" if f.stage else ""
                 lines.append(f"    [{f.verdict}] {f.scope} · {f.aspect}{fig}: {f.why}{at}")
         return "\n".join(lines)
@@ -280,14 +297,15 @@ class QAReport:
             f"<span style='color:{_COLOUR[self.verdict]}'>{e(self.verdict.upper())}</span></b> "
             f"({e(self._counts())})<br><small>{e(' · '.join(self._dates()))}</small>",
             "<table><tr><th>criterion</th><th>scope</th><th>aspect</th><th>verdict</th><th>figure</th>"
-            "<th>threshold</th><th>why</th><th>weblog stage</th></tr>",
+            "<th>pipeline score</th><th>threshold</th><th>why</th><th>weblog stage</th></tr>",
         ]
         for f in self.findings:
             fig = "" if f.figure is None else f"{_fmt(f.figure)} {f.units}"
+            score = "" if f.score is None else f"{f.score:.2f}"
             out.append(
                 f"<tr><td>{e(f.criterion)}</td><td>{e(f.scope)}</td><td>{e(f.aspect)}</td>"
                 f"<td style='background:{_COLOUR[f.verdict]};color:white'>{e(f.verdict)}</td>"
-                f"<td>{e(fig)}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td>"
+                f"<td>{e(fig)}</td><td>{score}</td><td title='{e(f.source)}'>{e(f.threshold)}</td><td>{e(f.why)}</td>"
                 f"<td>{e(f.stage)}</td></tr>"
             )
         out.append("</table></div>")
@@ -332,7 +350,7 @@ class QAReport:
                 lines += [
                     f"### {f.criterion}: {f.aspect} ({f.scope})",
                     "",
-                    f"- measured: **{fig}**",
+                    f"- measured: **{fig}**" + ("" if f.score is None else f" (pipeline score {f.score:.2f})"),
                     f"- threshold: {f.threshold} ({f.source})",
                     f"- {f.why}",
                     *([f"- weblog stage {f.stage}"] if f.stage else []),
@@ -344,12 +362,13 @@ class QAReport:
         lines += [
             "## All criteria",
             "",
-            "| criterion | scope | aspect | verdict | figure | threshold |",
-            "| --- | --- | --- | --- | --- | --- |",
+            "| criterion | scope | aspect | verdict | figure | pipeline score | threshold |",
+            "| --- | --- | --- | --- | --- | --- | --- |",
         ]
         for f in self.findings:
             fig = "" if f.figure is None else f"{_fmt(f.figure)} {f.units}"
-            lines.append(f"| {f.criterion} | {f.scope} | {f.aspect} | {f.verdict} | {fig} | {f.threshold} |")
+            score = "" if f.score is None else f"{f.score:.2f}"
+            lines.append(f"| {f.criterion} | {f.scope} | {f.aspect} | {f.verdict} | {fig} | {score} | {f.threshold} |")
         path.write_text("\n".join(lines) + "\n")
         return path
 
