@@ -228,3 +228,51 @@ def test_tp_cube_total_line_flux_matches_the_injected_line(tp_eb):
     cube = av.open_image(path)
     assert float(cube.beam_major) == pytest.approx(recorded_arcsec, rel=1e-6)
     np.testing.assert_allclose(np.asarray(cube.values, float).reshape(data.shape), data, rtol=0, atol=0)
+
+
+def _viscal(path):
+    with _raw(path) as t:
+        return t.getkeyword("VisCal")
+
+
+def test_spectrum_units_follow_the_calibration_applied(tp_eb):
+    """Raw FLOAT_DATA: counts; CORRECTED_DATA: Jy, because the applycal that wrote it (its HISTORY entry, read
+    here with casacore) applied a Tsys, a sky and a Jy/K table (their VisCal keywords); the sdbaseline output
+    keeps Jy. The xradio schema wants a ``units`` string on every spectrum (tests/test_msv4_schema.py)."""
+    with _raw(tp_eb.ms, "HISTORY") as t:
+        messages = list(t.getcol("MESSAGE"))
+    start = messages.index("taskname=applycal")
+    gaintable = next(m for m in messages[start:] if m.startswith("gaintable"))
+    applied = [p for p in gaintable.split("=", 1)[1].strip(" []").replace("'", "").split(", ")]
+    kinds = {_viscal(tp_eb.root / p.rsplit("/", 1)[-1]) for p in applied}
+    assert {"B TSYS", "SDSKY_PS"} <= kinds and len(kinds) == 3, kinds  # + the Jy/K amplitude table
+    ds = av.open_ms(tp_eb.ms)["spw_0"].ds
+    assert ds.SPECTRUM.attrs["units"] == "count"
+    assert ds.SPECTRUM_CORRECTED.attrs["units"] == "Jy"
+    assert "applycal" in ds.SPECTRUM_CORRECTED.attrs["units_source"]
+    bl = av.open_ms(tp_eb.products["baselined_ms"])["spw_0"].ds
+    assert bl.SPECTRUM.attrs["units"] == "Jy" and "sdbaseline" in bl.SPECTRUM.attrs["units_source"]
+
+
+def test_unit_keyword_of_the_pipelines_applycal_wins(tp_eb, tmp_path):
+    """hsd_applycal writes the calibrated unit as the data columns' UNIT keyword: it is what open_ms says."""
+    copy = tmp_path / "tp.ms"
+    with _raw(tp_eb.ms) as t:
+        t.copy(str(copy), deep=True)
+    with tables.table(str(copy), ack=False, readonly=False) as t:
+        t.putcolkeyword("CORRECTED_DATA", "UNIT", "K")
+        t.putcolkeyword("FLOAT_DATA", "UNIT", "K")
+    ds = av.open_ms(copy)["spw_1"].ds
+    assert ds.SPECTRUM_CORRECTED.attrs["units"] == "K" and ds.SPECTRUM.attrs["units"] == "K"
+    assert "UNIT keyword" in ds.SPECTRUM_CORRECTED.attrs["units_source"]
+    panel = av.plots.tp_spectra(ds)
+    labels = {f.yaxis[0].axis_label for f in panel.layout.children}
+    assert labels == {"antenna temperature Ta* (K)"}
+
+
+def test_tp_plots_label_their_axes_with_the_data_units(tp_eb):
+    ds = av.open_ms(tp_eb.ms)["spw_0"].ds
+    raw, cal = av.plots.tp_spectra(ds).layout.children
+    assert (raw.yaxis[0].axis_label, cal.yaxis[0].axis_label) == ("power (counts)", "flux density (Jy)")
+    power = av.plots.tp_power_vs_time(ds).layout
+    assert power.yaxis[0].axis_label == "power (counts)"

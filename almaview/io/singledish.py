@@ -29,6 +29,8 @@ Examples
 
 from __future__ import annotations
 
+import os
+import re
 import warnings
 from pathlib import Path
 
@@ -41,9 +43,123 @@ from . import msmeta, msv4
 from .rowgrid import RowGrid
 from .table import open_table
 
-#: MS column -> data variable of a single-dish node (xradio MSv4 names). SPECTRUM_CORRECTED is in K (sdcal's
-#: antenna temperature); SPECTRUM's ``units`` is empty (FLOAT_DATA/DATA are calibrated or not, per the MS's history).
+#: MS column -> data variable of a single-dish node (xradio MSv4 names); their ``units`` (:func:`spectrum_units`):
+#: raw power in counts, the antenna temperature Ta* in K after ``sdcal`` sky + Tsys, Jy after a Jy/K factor.
 SPECTRUM_COLUMNS = {"FLOAT_DATA": "SPECTRUM", "CORRECTED_DATA": "SPECTRUM_CORRECTED"}
+
+#: words in a caltable's name that tell its single-dish calibration (the pipeline's task names, CASA's kinds)
+_CALTABLE_KINDS = {
+    "tsys": ("tsyscal", "tsys"),
+    "sky": ("skycal", ".ps.", ".otfraster.", ".otf.", "sky"),
+    "jyperk": ("k2jycal", "jyperk", "ampcal", ".amp."),
+}
+#: tasks that write a calibrated column of their input into the output MS's DATA/FLOAT_DATA
+_COPYING_TASKS = ("sdbaseline", "split", "mstransform", "sdsmooth", "sdatmcor")
+
+
+def _history(path) -> list[str]:
+    try:
+        with open_table(path, "HISTORY") as t:
+            return [str(m) for m in t.getcol("MESSAGE")] if t.nrows() else []
+    except Exception:  # no HISTORY table: nothing known
+        return []
+
+
+def _task_calls(messages: list[str]) -> list[tuple[str, dict[str, str]]]:
+    """(task, {parameter: value text}) of every task call that CASA's ``write_history`` recorded, oldest first.
+
+    ``write_history`` writes 'taskname=<task>' and then one 'name = value' message per parameter.
+    """
+    calls: list[tuple[str, dict[str, str]]] = []
+    for m in messages:
+        text = m.strip()
+        if text.startswith("taskname="):
+            calls.append((text.split("=", 1)[1].strip(), {}))
+        elif calls and " = " in text:
+            key, value = text.split(" = ", 1)
+            calls[-1][1][key.strip()] = value.strip()
+    return calls
+
+
+def calibration_units(gaintables: list[str]) -> str:
+    """The units of single-dish data calibrated with ``gaintables``, by the rule of the pipeline's
+    ``hsd_applycal`` (which writes it as the data columns' UNIT keyword): a sky (OFF) table and a Tsys table
+    give the antenna temperature Ta* in 'K'; a Jy/K factor table on top gives 'Jy'; anything less, ''.
+
+    Examples
+    --------
+    >>> calibration_units(["x.ms.h_tsyscal.s3_1.tsyscal.tbl", "x.ms.hsd_skycal.s5_1.spw0.ps.tbl"])
+    'K'
+    >>> calibration_units(["a.tsyscal.tbl", "a.hsd_skycal.ps.tbl", "a.hsd_k2jycal.s6_1.spw0.ampcal.tbl"])
+    'Jy'
+    >>> calibration_units(["a.hsd_k2jycal.s6_1.spw0.ampcal.tbl"])
+    ''
+    """
+    names = [os.path.basename(str(g)).lower() for g in gaintables]
+
+    def has(kind: str) -> bool:
+        return any(any(w in n for w in _CALTABLE_KINDS[kind]) for n in names)
+
+    if not (has("tsys") and has("sky")):
+        return ""
+    return "Jy" if has("jyperk") else "K"
+
+
+def _gaintables(text: str) -> list[str]:
+    return re.findall(r"['\"]([^'\"]+)['\"]", text) or ([text] if text and text not in ("[]", "''") else [])
+
+
+def spectrum_units(path, columns) -> dict[str, tuple[str, str]]:
+    """(units, how they were found) of a single-dish MS's data ``columns`` (FLOAT_DATA, DATA, CORRECTED_DATA).
+
+    In order: the column's ``UNIT`` keyword (the pipeline's ``hsd_applycal`` writes 'K' or 'Jy' there); for
+    CORRECTED_DATA, the last ``applycal`` of the MS's HISTORY (:func:`calibration_units` of its gaintables),
+    else 'K' (sdcal's Ta*); for FLOAT_DATA and DATA, the same when the HISTORY shows a task that wrote this MS
+    from a calibrated column (``sdbaseline``, ``split``, ... with datacolumn 'corrected'; an ``sdbaseline`` whose
+    entry records no parameters, after an ``applycal``), else 'count' (the raw power's arbitrary scale).
+
+    Examples
+    --------
+    >>> spectrum_units("uid___A002_X10ab2c3_X3c11.ms", ["FLOAT_DATA", "CORRECTED_DATA"])   # doctest: +SKIP
+    {'FLOAT_DATA': ('count', 'raw power ...'), 'CORRECTED_DATA': ('Jy', 'applycal with ...')}
+    """
+    out: dict[str, tuple[str, str]] = {}
+    keyword = {}
+    with open_table(path) as t:
+        for col in columns:
+            try:
+                keyword[col] = str(t.getcolkeyword(col, "UNIT")).strip()
+            except Exception:  # no UNIT keyword
+                keyword[col] = ""
+    calls = _task_calls(_history(path))
+    applied = [c for task, c in calls if task == "applycal" and c.get("gaintable")]
+    if applied:
+        tables = _gaintables(applied[-1]["gaintable"])
+        calibrated = (calibration_units(tables), f"applycal of {', '.join(os.path.basename(g) for g in tables)}")
+    else:
+        calibrated = (
+            "K",
+            "CORRECTED_DATA of a single-dish MS: sdcal's antenna temperature Ta* (no applycal in its HISTORY)",
+        )
+    copied = []  # tasks that wrote this MS's data from a calibrated column, after an applycal
+    for k, (task, c) in enumerate(calls):
+        after_applycal = any(t == "applycal" for t, _ in calls[:k])
+        column = c.get("datacolumn", "").lower()
+        # sdbaseline's HISTORY entry may carry no parameters: after an applycal it baselines the calibrated data
+        if task in _COPYING_TASKS and (
+            "corrected" in column or (task == "sdbaseline" and not column and after_applycal)
+        ):
+            copied.append(task)
+    for col in columns:
+        if keyword.get(col):
+            out[col] = (keyword[col], f"the {col} column's UNIT keyword")
+        elif col == "CORRECTED_DATA":
+            out[col] = calibrated
+        elif copied:
+            out[col] = (calibrated[0], f"{copied[-1]} wrote it from calibrated data ({calibrated[1]})")
+        else:
+            out[col] = ("count", "raw power: arbitrary scale, uncalibrated")
+    return out
 
 
 def is_single_dish(index) -> bool:
@@ -148,6 +264,7 @@ def build_tree(index) -> xr.DataTree:
     state_intents = np.array([msmeta.intents_of([m]) for m in modes] + [""], dtype=object)
     pointing = read_pointing(root)
     meta = msmod._msv4_meta(root, observation, fields)
+    units = spectrum_units(root, [c for c in ("FLOAT_DATA", "DATA", "CORRECTED_DATA") if c in index.data_columns])
 
     time = cols["TIME"]
     field_id, scan = cols["FIELD_ID"], cols["SCAN_NUMBER"]
@@ -181,6 +298,7 @@ def build_tree(index) -> xr.DataTree:
             pols[pol_id],
             pointing,
             meta,
+            units,
         )
     ddid = cols["DATA_DESC_ID"]
     row_spw = np.asarray(dd_spw)[np.clip(ddid, 0, max(len(dd_spw) - 1, 0))] if len(dd_spw) else np.full(ddid.size, -1)
@@ -222,6 +340,7 @@ def _spw_dataset(
     corr_names,
     pointing,
     meta,
+    units,
 ) -> xr.Dataset:
     from . import ms as msmod
 
@@ -244,19 +363,38 @@ def _spw_dataset(
         return col in index.data_columns and index.defined[col].get(ddid, False)
 
     data_vars = {}
+
+    def unit_attrs(col: str) -> dict:
+        value, how = units[col]
+        return {"units": value, "units_source": how}
+
     if present("FLOAT_DATA"):
-        data_vars["SPECTRUM"] = msmod._lazy(dims, column("FLOAT_DATA"), {"column": "FLOAT_DATA", "units": ""})
+        data_vars["SPECTRUM"] = msmod._lazy(
+            dims,
+            column("FLOAT_DATA"),
+            {"column": "FLOAT_DATA", "long_name": "Spectrum values", **unit_attrs("FLOAT_DATA")},
+        )
     elif present("DATA"):
         data_vars["SPECTRUM"] = xr.Variable(
             dims,
             indexing.LazilyIndexedArray(RealPart(column("DATA"))),
-            {"column": "DATA", "description": "real part of DATA", "units": ""},
+            {
+                "column": "DATA",
+                "description": "real part of DATA",
+                "long_name": "Spectrum values",
+                **unit_attrs("DATA"),
+            },
         )
     if present("CORRECTED_DATA"):
         data_vars["SPECTRUM_CORRECTED"] = xr.Variable(
             dims,
             indexing.LazilyIndexedArray(RealPart(column("CORRECTED_DATA"))),
-            {"column": "CORRECTED_DATA", "description": "real part of CORRECTED_DATA", "units": "K"},
+            {
+                "column": "CORRECTED_DATA",
+                "description": "real part of CORRECTED_DATA",
+                "long_name": "Spectrum values",
+                **unit_attrs("CORRECTED_DATA"),
+            },
         )
     if present("FLAG"):
         data_vars["FLAG"] = msmod._lazy(dims, column("FLAG"), {"column": "FLAG"})

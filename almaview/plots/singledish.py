@@ -22,8 +22,31 @@ from ._common import PALETTE, bound_hovers, figure, hover_tool
 KIND_COLOUR = {"ON": PALETTE[0], "OFF": PALETTE[1], "atmosphere": PALETTE[2], "calibrated": "black"}
 
 
+#: a spectrum's ``units`` attr -> what its axis says
+_QUANTITY = {"count": "power", "K": "antenna temperature Ta*", "Jy": "flux density", "Jy/beam": "intensity"}
+
+
+def spectrum_axis_label(units: str) -> str:
+    """The axis label of a single-dish spectrum in ``units`` (the ``units`` attr :func:`almaview.open_ms` gives
+    SPECTRUM and SPECTRUM_CORRECTED).
+
+    Examples
+    --------
+    >>> spectrum_axis_label("count"), spectrum_axis_label("K"), spectrum_axis_label("Jy"), spectrum_axis_label("")
+    ('power (counts)', 'antenna temperature Ta* (K)', 'flux density (Jy)', 'power (no units recorded)')
+    """
+    if not units:
+        return "power (no units recorded)"
+    return f"{_QUANTITY.get(units, 'value')} ({'counts' if units == 'count' else units})"
+
+
+def _units(ds, var: str) -> str:
+    return str(ds[var].attrs.get("units", "")) if var in ds else ""
+
+
 def tp_spectra(ds, antenna: str | None = None) -> Panel:
-    """Mean spectra of one antenna: raw ON and OFF power (left) and the calibrated ON spectrum (right).
+    """Mean spectra of one antenna: raw ON and OFF power (left) and the calibrated ON spectrum (right), each
+    axis in its data's units (:func:`spectrum_axis_label`).
 
     ``data``: :func:`almaview.analysis.singledish.tp_mean_spectra` (kind, frequency_ghz, value).
 
@@ -39,8 +62,10 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
     data = tp_mean_spectra(ds, ant)
     spw = ds.attrs.get("spw_id", "")
     # two side by side within a notebook's output width (two default-width figures were cut off on the right)
-    raw = figure(f"{ant} spw {spw}: raw power", "frequency (GHz)", "power (counts)", width=440)
-    cal = figure(f"{ant} spw {spw}: calibrated ON", "frequency (GHz)", "flux density (Jy)", width=440)
+    raw_label = spectrum_axis_label(_units(ds, "SPECTRUM"))
+    raw = figure(f"{ant} spw {spw}: raw power", "frequency (GHz)", raw_label, width=440)
+    cal_label = spectrum_axis_label(_units(ds, "SPECTRUM_CORRECTED"))
+    cal = figure(f"{ant} spw {spw}: calibrated ON", "frequency (GHz)", cal_label, width=440)
     sources = {}
     for kind in ("ON", "OFF", "calibrated"):
         part = data[data.kind == kind]
@@ -78,7 +103,7 @@ def tp_power_vs_time(ds, antenna: str | None = None) -> Panel:
     f = figure(
         f"{ant} spw {ds.attrs.get('spw_id', '')}: power vs time (ON/OFF pattern)",
         "time (UTC)",
-        "power (counts)",
+        spectrum_axis_label(_units(ds, "SPECTRUM")),
         x_datetime=True,
         width=760,
     )
