@@ -17,7 +17,11 @@ here and gets, per spw, xradio's MSv4 spectrum layout:
 
 The rows are read lazily exactly as for interferometric data: the
 ``antenna_name`` axis takes the place of ``baseline_id`` in the row grid. Names and attrs follow
-xradio's MSv4 ``SpectrumXds`` (:mod:`almaview.io.msv4` lists almaview's extras and the differences).
+xradio's MSv4 ``SpectrumXds`` (:mod:`almaview.io.msv4` lists almaview's extras and the differences);
+the spectra's ``units`` come from the data (:func:`spectrum_units`: counts raw, K or Jy calibrated).
+
+Why this module is long: it is the whole single-dish reader, each part needed by the others' tree: the spw
+datasets, the POINTING interpolation, the units (column keywords and the MS HISTORY), the Jy/K factors file.
 
 Examples
 --------
