@@ -127,7 +127,10 @@ def _listable(s: pd.Series) -> Any:
         # fails to render (the blank `almaview report`).
         return []
     if s.dtype == object or isinstance(s.dtype, pd.StringDtype):
-        return [None if v is None else (v if isinstance(v, (int, float, bool)) else str(v)) for v in s]
+        values = s.tolist()
+        if all(type(v) is str for v in values):  # the usual case (names, slot numbers): no per-value conversion
+            return values
+        return [None if v is None else (v if isinstance(v, (int, float, bool)) else str(v)) for v in values]
     return s.to_numpy()
 
 
@@ -288,7 +291,7 @@ def _signature(value: Any) -> Any:
     return value
 
 
-def compact_models(layout: Any) -> int:
+def compact_models(layout: Any, models: Iterable[Any] | None = None) -> int:
     """Fewer Bokeh models for one page (a layout that becomes ONE document, e.g. the report), in one walk over it:
 
     - axes with the same datetime ticker, datetime formatter, basic ticker or label policy use one model of each
@@ -299,7 +302,8 @@ def compact_models(layout: Any) -> int:
       page) instead of two serialised copies of every glyph.
 
     Returns the number of models replaced. Never share the result's models with another document. Each walk over
-    a page's models costs Bokeh about 1 ms per model, so this walks once.
+    a page's models costs Bokeh about 1 ms per model, so this walks once, or not at all when given ``models``
+    (``layout.references()`` taken by the caller, e.g. shared with :func:`stretch_width`).
 
     Examples
     --------
@@ -329,7 +333,7 @@ def compact_models(layout: Any) -> int:
         replaced += kept is not model
         return kept
 
-    for m in list(layout.references()):
+    for m in list(layout.references() if models is None else models):
         if isinstance(m, Axis):
             if type(m.ticker) in (DatetimeTicker, BasicTicker):
                 m.ticker = one(m.ticker)
@@ -353,11 +357,11 @@ MAX_WIDTH = 1400
 MIN_WIDTH = 320
 
 
-def stretch_width(layout: Any) -> Any:
+def stretch_width(layout: Any, models: Iterable[Any] | None = None) -> Any:
     """Let ``layout`` take the width it is given: its figures stretch between ``min(width, MIN_WIDTH)`` and
     ``max(width, MAX_WIDTH)`` px (a figure with a fixed aspect, ``match_aspect`` or ``frame_width``, keeps its
     size) and its rows, columns and grids stretch with them. For a layout shown alone (a Panel in a notebook, the
-    report); returns ``layout``.
+    report); returns ``layout``. ``models``: ``layout.references()`` when the caller has it (saves a walk).
 
     Examples
     --------
@@ -368,7 +372,7 @@ def stretch_width(layout: Any) -> Any:
     """
     from bokeh.models import GridPlot, LayoutDOM, Plot
 
-    for m in list(layout.references()):
+    for m in list(layout.references() if models is None else models):
         if isinstance(m, Plot):
             if m.sizing_mode in (None, "fixed") and not m.match_aspect and m.frame_width is None:
                 width = m.width or 560
