@@ -195,8 +195,8 @@ def sky_elevation_difference(eb, sky, table_name: str = "") -> Finding:
         "deg",
         f"{ELEVATION_DIFFERENCE_DEG:g} deg or more scores 0.8 (a warning)",
         "ALMA pipeline hsd_skycal QA (score_sd_skycal_elevation_difference, ELEVATION_DIFFERENCE_THRESHOLD)",
-        f"largest |ON - OFF elevation| {worst:.3f} deg ({where}) over {n} ON integrations x nearest OFF "
-        f"solutions of {table_name or 'the sky table'}",
+        f"largest |ON - OFF elevation| {worst:.3f} deg ({where}) over {n} ON integration / OFF solution pairs "
+        f"(each ON integration with the sky solution before and after it) of {table_name or 'the sky table'}",
         score=score,
     )
 
