@@ -2,7 +2,8 @@
 inlined, no kernel, works offline) with the overview, calibration and QA panels of every EB.
 
 Size is bounded: panels with more than ``max_points`` points are thinned (uv coverage keeps every
-``k``-th integration; bandpass keeps the first antennas) and the page says so.
+``k``-th integration; bandpass keeps the first antennas) and the page says so. The QA tab holds each weblog
+stage's page (sanitised, images inlined up to a budget): a click on a stage shows its page in the report.
 
 Examples
 --------
@@ -18,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["build_report", "report_panels", "page_html"]
+__all__ = ["build_report", "report_panels", "page_html", "stage_pages"]
 
 MAX_POINTS = 40_000
 
@@ -71,6 +72,35 @@ def page_html(layout: Any, title: str, models: set[Any] | None = None) -> str:
     item = RenderItem(docid, roots={layout: make_globally_unique_css_safe_id()})
     bundle = bundle_for_objs_and_resources([_Known(layout.references() if models is None else set(models))], INLINE)
     return html_page_for_render_items(bundle, {docid: doc_json}, [item], title=title)
+
+
+#: a stage page's images inlined in the report up to this many bytes (a real weblog's plots would make the report
+#: hundreds of MB; the rest keep their names)
+STAGE_IMAGE_BUDGET = 400_000
+
+
+def stage_pages(weblog: Any, *, image_budget: int = STAGE_IMAGE_BUDGET) -> dict[int, str]:
+    """Each weblog stage's page as a self-contained, sanitised document (stage number -> HTML), for the report's QA
+    tab: a click on a stage shows its page in the report itself (no link into a cache directory that the reader
+    of a sent report does not have). A page that cannot be read is left out (its stage says so when clicked).
+
+    Examples
+    --------
+    >>> stage_pages(None)
+    {}
+    >>> m = av.open_delivery("2023.1.01234.S").mous[0]   # doctest: +SKIP
+    >>> "Content-Security-Policy" in stage_pages(m.weblog)[17]   # doctest: +SKIP
+    True
+    """
+    from .errors import AlmaviewError
+
+    out: dict[int, str] = {}
+    for s in getattr(weblog, "stages", None) or []:
+        try:
+            out[s.number] = weblog.stage_html(s.number, image_budget=image_budget)
+        except (AlmaviewError, OSError, KeyError, ValueError):
+            continue
+    return out
 
 
 def _safe(name: str, make: Callable[[], Any]) -> Any:
@@ -217,7 +247,7 @@ def build_report(
                 bar.update()
         for m in d.mous:
             if m.qa.aqua is not None or m.qa.weblog_archives:
-                qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, link_prefix="").layout)
+                qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
                 tabs.append(TabPanel(child=qa, title=f"QA {m.uid}"))
             if bar is not None:
                 bar.update()

@@ -298,7 +298,10 @@ def test_qa_table_uses_weblog_bands():
     panel = av.plots.qa_stages(rep)
     assert panel.data["band"].tolist() == ["good", "below standard", "error", "unknown"]
     assert panel.sources["scores"].data["colour"] == ["#5cb85c", "#5bc0de", "#d9534f", "#999999"]
-    assert "much flagged" in panel.layout.children[1].text
+    table = panel.layout.children[1]  # the stage table: the chart's source (a click on a row selects the stage)
+    assert table.source is panel.sources["scores"] and "much flagged" in table.source.data["reason"]
+    assert [c.field for c in table.columns][:2] == ["stage_link", "badge"]
+    assert "3 hif_applycal</span>" in table.source.data["stage_link"][2]
 
 
 def test_amp_phase_has_units_frame_legend_and_one_panel_per_spw(alma_eb):

@@ -146,3 +146,24 @@ def test_report_model_count_is_bounded(report):
     renderers = counts["GlyphRenderer"]
     glyphs = sum(counts.get(g, 0) for g in ("Scatter", "MultiLine", "Image", "Line", "Rect", "Quad", "Text"))
     assert glyphs < 1.3 * renderers, f"{glyphs} glyphs for {renderers} renderers: non-selection copies serialised"
+
+
+def test_report_qa_stages_open_their_weblog_page(report, demo):
+    # A click on a stage (its row's link or its bar) shows the stage's page in the report: every stage's page is in
+    # the page, sanitised, in a sandboxed frame. The heading is read from the weblog archive itself (tarfile).
+    import html as htmllib
+    import tarfile
+
+    d = av.open_delivery(demo)
+    text = report.read_text()
+    m = next(m for m in d.mous if m.qa.aqua is not None and m.qa.weblog_archives)
+    worst = min(m.qa.aqua.stages, key=lambda s: s.score)
+    with tarfile.open(m.qa.weblog_archives[0]) as tar:
+        member = next(x for x in tar.getmembers() if x.name.endswith(f"/stage{worst.number}/t2-4m_details.html"))
+        page = tar.extractfile(member).read().decode()
+    heading = re.search(r"<h1>([^<]+)", page).group(1)
+    assert heading.startswith(f"{worst.number}. {worst.name}")
+    framed = htmllib.escape(htmllib.escape(f"<h1>{heading}", quote=True), quote=False)  # srcdoc, then the page's JSON
+    assert json.dumps(framed)[1:-1] in text, "the stage page is not in the report"
+    assert htmllib.escape(f"{worst.number} {worst.name}</span>", quote=False) in text  # its link in the table
+    assert "iframe class='almaview-stage-frame' sandbox=''" in text  # nothing in a shown page runs

@@ -58,42 +58,60 @@ def qa_table(aqua: Any = None, weblog: Any = None) -> pd.DataFrame:
     return df
 
 
-def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None = None) -> Panel:
-    """The stage list (score badges in the weblog's colours, reasons, page links) and a score bar chart.
+#: a stage link: looks like a link, opens the stage's weblog page (the explorer's viewer, or the report's frame)
+_LINK_STYLE = "color:#1f77b4;text-decoration:underline;cursor:pointer"
 
-    ``link_prefix``: how stage pages are linked ('' to link plain paths, e.g. in a standalone file). Default
-    (None): no link (a browser page, e.g. JupyterLab, blocks ``file://`` links); a tap on a stage's bar selects it
-    (``sources['scores'].selected``), and the explorer shows that stage's page in its weblog viewer.
+
+def _stage_frame(doc: str) -> str:
+    """A stage page (a self-contained, sanitised document) in a sandboxed frame: nothing in it runs."""
+    return (
+        "<iframe class='almaview-stage-frame' sandbox='' referrerpolicy='no-referrer' "
+        "style='display:block;width:100%;min-width:900px;height:640px;border:1px solid #ccc' "
+        f'srcdoc="{html.escape(doc, quote=True)}"></iframe>'
+    )
+
+
+def qa_stages(
+    aqua: Any = None, weblog: Any = None, *, link_prefix: str | None = None, pages: dict[int, str] | None = None
+) -> Panel:
+    """The stage list (score badges in the weblog's colours, reasons, each stage a link to its weblog page) and a
+    score bar chart.
+
+    The table and the chart share one source (``sources['scores']``): a click on a stage's row (its stage link) or
+    its bar selects it (``sources['scores'].selected``). The explorer shows that stage's page in its weblog viewer
+    (JupyterLab blocks ``file://`` links: the widget serves the page). ``pages`` (stage number -> the page as a
+    self-contained document, :meth:`~almaview.delivery.weblog.Weblog.stage_html`) makes a page without a kernel,
+    e.g. the standalone report: the selected stage's page is shown under the table in a sandboxed frame.
+    ``link_prefix``: the stage link is a plain ``<a href>`` to ``link_prefix + page path`` instead.
 
     Examples
     --------
-    >>> m = av.open_delivery("2023.1.01234.S").mous[0]   # doctest: +SKIP
-    >>> qa_stages(m.qa.aqua, m.weblog).data.head()      # doctest: +SKIP
+    >>> from almaview.delivery.model import AquaReport, QAStage
+    >>> rep = AquaReport(path="x.xml", stages=[QAStage(17, "hifa_timegaincal", 0.5, "phase rms")])
+    >>> p = qa_stages(rep, pages={17: "<p>stage 17</p>"})
+    >>> p.sources["scores"].data["stage_link"][0]
+    "<span title='open the weblog page of stage 17' style='color:#1f77b4;text-decoration:underline;cursor:pointer'>17 hifa_timegaincal</span>"
+    >>> p.sources["table"] is p.sources["scores"], "&lt;p&gt;stage 17&lt;/p&gt;" in p.sources["scores"].data["page_frame"][0]
+    (True, True)
     """
-    from bokeh.models import ColumnDataSource, Div
+    from bokeh.models import ColumnDataSource, CustomJS, DataTable, Div, HTMLTemplateFormatter, StringFormatter
+    from bokeh.models import TableColumn
 
     df = qa_table(aqua, weblog)
-    trs = []
+    links, badges, frames, notes = [], [], [], []
     for r in df.itertuples():
         score = "—" if pd.isna(r.score) else f"{r.score:.2f}"
-        plots = f" ({r.plots} plots)" if r.plots else ""
-        if not r.page:
-            link = ""
-        elif link_prefix is None:
-            link = f"page{plots}: tap its bar"
+        label = f"{r.number} {html.escape(r.task)}"
+        if link_prefix is not None and r.page:
+            links.append(f"<a href='{html.escape(link_prefix + r.page)}' target='_blank'>{label}</a>")
         else:
-            link = f"<a href='{html.escape(link_prefix + r.page)}' target='_blank'>page</a>{plots}"
-        trs.append(
-            f"<tr class='almaview-qa-{r.band.replace(' ', '-')}'><td>{r.number}</td>"
-            f"<td>{html.escape(r.task)}</td><td><span style='background:{r.colour};color:white;"
-            f"padding:1px 6px;border-radius:8px'>{score}</span></td><td>{html.escape(r.reason)}</td>"
-            f"<td>{link}</td></tr>"
+            links.append(f"<span title='open the weblog page of stage {r.number}' style='{_LINK_STYLE}'>{label}</span>")
+        badges.append(
+            f"<span style='background:{r.colour};color:white;padding:1px 6px;border-radius:8px'>{score}</span>"
         )
-    tab = Div(
-        text="<table class='almaview-qa' style='border-collapse:collapse;font-size:12px'>"
-        "<tr><th>stage</th><th>task</th><th>score</th><th>reason</th><th>weblog</th></tr>" + "".join(trs) + "</table>",
-        sizing_mode="stretch_width",
-    )
+        page = (pages or {}).get(int(r.number))
+        frames.append(_stage_frame(page) if page else "")
+        notes.append(f"{r.plots} plots" if r.plots else "")
     src = ColumnDataSource(
         {
             "stage": [str(n) for n in df["number"]],
@@ -102,7 +120,26 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
             "task": df["task"].tolist(),
             "band": df["band"].tolist(),
             "reason": df["reason"].tolist(),
+            "stage_link": links,
+            "badge": badges,
+            "plots": notes,
+            "page_frame": frames,
         }
+    )
+    html_cell = HTMLTemplateFormatter(template="<%= value %>")
+    tab = DataTable(
+        source=src,
+        columns=[
+            TableColumn(field="stage_link", title="stage (click: its weblog page)", formatter=html_cell, width=230),
+            TableColumn(field="badge", title="score", formatter=html_cell, width=60),
+            TableColumn(field="reason", title="reason", formatter=StringFormatter(), width=520),
+            TableColumn(field="plots", title="weblog", formatter=StringFormatter(), width=80),
+        ],
+        index_position=None,
+        width=900,
+        height=min(640, 28 * (len(df) + 1) + 4),
+        sizing_mode="stretch_width",
+        css_classes=["almaview-qa"],
     )
     f = figure(
         "QA score per stage",
@@ -118,4 +155,22 @@ def qa_stages(aqua: Any = None, weblog: Any = None, *, link_prefix: str | None =
     f.add_tools(
         hover_tool([r], tooltips=[("stage", "@stage @task"), ("score", "@score{0.00} (@band)"), ("reason", "@reason")])
     )
-    return Panel(column([f, tab]), df, {"scores": src}, title="QA", kind="qa_stages")
+    children = [f, tab]
+    if pages:
+        viewer = Div(
+            text="<p style='color:#777;font-size:12px'>Click a stage (its row or its bar) to show its weblog page "
+            "here.</p>",
+            sizing_mode="stretch_width",
+            css_classes=["almaview-stage-viewer"],
+        )
+        src.selected.js_on_change(
+            "indices",
+            CustomJS(
+                args={"src": src, "viewer": viewer},
+                code="const i = src.selected.indices; if (i.length) { const k = Math.min(...i);"
+                " viewer.text = src.data.page_frame[k] || ('<p><i>no weblog page for stage ' + src.data.stage[k]"
+                " + '</i></p>'); }",
+            ),
+        )
+        children.append(viewer)
+    return Panel(column(children), df, {"scores": src, "table": src}, title="QA", kind="qa_stages")

@@ -138,3 +138,68 @@ def test_report_with_missing_parts_renders(browser, tmp_path, served):
     page_text = (tmp_path / "report.html").read_text()
     assert "not available" in page_text or "nothing to show" in page_text  # says what is missing
     assert browser.log.page_errors == []
+
+
+# The QA table's cells (SlickGrid, inside Bokeh's shadow roots): click the one whose text is ``label``.
+CLICK_CELL_JS = """(label) => {
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.classList && el.classList.contains('slick-cell') && el.textContent.trim() === label
+          && el.getBoundingClientRect().width > 0) {
+        const target = el.querySelector('span') || el;
+        target.dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}));
+        return true;
+      }
+      if (el.shadowRoot && walk(el.shadowRoot)) return true;
+    }
+    return false;
+  };
+  return walk(document);
+}"""
+
+# The stage frame shown under the table: its srcdoc, sandbox and size.
+FRAME_JS = """() => {
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.tagName === 'IFRAME' && el.classList.contains('almaview-stage-frame')) return el;
+      if (el.shadowRoot) { const f = walk(el.shadowRoot); if (f) return f; }
+    }
+    return null;
+  };
+  const f = walk(document);
+  if (!f) return null;
+  const r = f.getBoundingClientRect();
+  return {srcdoc: f.getAttribute('srcdoc'), sandbox: f.getAttribute('sandbox'), width: r.width, height: r.height};
+}"""
+
+
+def test_report_qa_stage_click_shows_its_weblog_page(browser, tmp_path, served):
+    # A PI reading a sent report clicks a stage in the QA table: that stage's weblog page appears in the report
+    # (sandboxed), no file:// or cache-directory link. The heading is read from the weblog archive with tarfile.
+    import re
+    import tarfile
+
+    import almaview as av
+    from almaview.report import build_report
+    from tests.deliveries import write_pipeline_delivery
+
+    write_pipeline_delivery(tmp_path / "pkg", calibrated=())
+    m = next(m for m in av.open_delivery(tmp_path / "pkg").mous if m.qa.aqua is not None and m.qa.weblog_archives)
+    stage = min(m.qa.aqua.stages, key=lambda s: s.score)
+    with tarfile.open(m.qa.weblog_archives[0]) as tar:
+        member = next(x for x in tar.getmembers() if x.name.endswith(f"/stage{stage.number}/t2-4m_details.html"))
+        heading = re.search(r"<h1>([^<]+)", tar.extractfile(member).read().decode()).group(1).strip()
+    build_report(tmp_path / "pkg", tmp_path / "report.html", progress=False)
+    _open(browser.page, f"{served}/report.html")
+    qa = next(t for t in browser.page.evaluate(TABS_JS) if t.startswith("QA "))
+    assert browser.page.evaluate(CLICK_TAB_JS, qa)
+    browser.page.wait_for_timeout(800)
+    assert browser.page.evaluate(FRAME_JS) is None  # nothing shown before a click
+    assert browser.page.evaluate(CLICK_CELL_JS, f"{stage.number} {stage.name}"), "no stage link in the QA table"
+    browser.page.wait_for_function(f"({FRAME_JS})() !== null", timeout=10_000)
+    frame = browser.page.evaluate(FRAME_JS)
+    browser.screenshot("report-qa-stage-page")
+    assert heading in frame["srcdoc"] and "Content-Security-Policy" in frame["srcdoc"], frame["srcdoc"][:300]
+    assert frame["sandbox"] == "" and frame["width"] > 500 and frame["height"] > 300, frame
+    assert "file://" not in browser.page.content()
+    assert browser.log.page_errors == []
