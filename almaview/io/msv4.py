@@ -35,7 +35,9 @@ Where almaview differs from MSv4 (checked by the test, which accepts exactly the
   almaview's plots and selections work in datetimes (``float(t) / 1e9`` is MSv4's value);
 - single-dish nodes carry ``POINTING_DIRECTION`` over ``(time, antenna_name, sky_dir_label)`` (MSv4 keeps
   pointing in a separate pointing dataset): check them with ``allow_superflous_dims={"sky_dir_label"}``;
-- ``SPECTRUM``'s ``units`` is empty (FLOAT_DATA may or may not be calibrated); ``SPECTRUM_CORRECTED`` is in K;
+- ``SPECTRUM`` and ``SPECTRUM_CORRECTED`` carry the data's ``units`` (xradio's own conversion leaves them empty):
+  'count' raw, 'K' or 'Jy' calibrated, from the column's UNIT keyword or the MS HISTORY
+  (:func:`almaview.io.singledish.spectrum_units`; ``units_source`` says which);
 - the ``antennas`` node is MSv4's ``AntennaXds`` (``antenna_name``, ``station_name``, ``mount``,
   ``telescope_name``, ``receptor_label``/``polarization_type`` from FEED, ``ANTENNA_POSITION`` in ITRS,
   ``ANTENNA_DISH_DIAMETER``) plus almaview's ``ANTENNA_POSITION_ENU`` over an extra ``enu_label`` dimension
