@@ -276,3 +276,10 @@ def test_tp_plots_label_their_axes_with_the_data_units(tp_eb):
     assert (raw.yaxis[0].axis_label, cal.yaxis[0].axis_label) == ("power (counts)", "flux density (Jy)")
     power = av.plots.tp_power_vs_time(ds).layout
     assert power.yaxis[0].axis_label == "power (counts)"
+
+
+def test_baselined_ms_spectra_say_what_they_are(tp_eb):
+    """The sdbaseline output's SPECTRUM (its DATA column) is calibrated: neither 'raw power' nor counts."""
+    ds = av.open_ms(tp_eb.products["baselined_ms"])["spw_0"].ds
+    left = av.plots.tp_spectra(ds).layout.children[0]
+    assert left.title.text.endswith("SPECTRUM (DATA)") and left.yaxis[0].axis_label == "flux density (Jy)"

@@ -62,8 +62,10 @@ def tp_spectra(ds, antenna: str | None = None) -> Panel:
     data = tp_mean_spectra(ds, ant)
     spw = ds.attrs.get("spw_id", "")
     # two side by side within a notebook's output width (two default-width figures were cut off on the right)
-    raw_label = spectrum_axis_label(_units(ds, "SPECTRUM"))
-    raw = figure(f"{ant} spw {spw}: raw power", "frequency (GHz)", raw_label, width=440)
+    raw_units = _units(ds, "SPECTRUM")
+    # SPECTRUM is raw power unless the MS was written from calibrated data (an sdbaseline or split output)
+    what = "raw power" if raw_units in ("count", "") else f"SPECTRUM ({ds.SPECTRUM.attrs.get('column', '')})"
+    raw = figure(f"{ant} spw {spw}: {what}", "frequency (GHz)", spectrum_axis_label(raw_units), width=440)
     cal_label = spectrum_axis_label(_units(ds, "SPECTRUM_CORRECTED"))
     cal = figure(f"{ant} spw {spw}: calibrated ON", "frequency (GHz)", cal_label, width=440)
     sources = {}
