@@ -27,6 +27,7 @@ import ipywidgets as W
 import traitlets
 
 from ..plots import Panel
+from ..plots.visibilities import Refresh
 from ._base import AppBase
 from .explorer_controls import ITERATE, ExplorerControls
 from .explorer_marks import ExplorerMarks
@@ -348,10 +349,13 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         return shown[0] if shown and hasattr(shown[0], "render_bundle") else None
 
     def _install(self, tab: str, new: Any) -> None:
-        with self._lock, one_patch(self._view(tab) if isinstance(new, (Update, Panel)) else None):
+        with self._lock, one_patch(self._view(tab) if isinstance(new, (Update, Panel, Refresh)) else None):
             self._install_now(tab, new)
 
     def _install_now(self, tab: str, new: Any) -> None:
+        if isinstance(new, Refresh):  # the visibilities' figures show the new table (plots.visibilities.refresh)
+            new.apply()
+            return
         if isinstance(new, Update):
             old = self.panels[tab]
             done: set[int] = set()
@@ -368,10 +372,14 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             return
         old = self.panels.get(tab)
         # same figures: new data (and words) in place; a slot grid (caltables) was rebuilt because its
-        # structure changed (refresh() fills it otherwise): shown anew; so are per-spw visibility panels (their
-        # figures filter on their spw: copying data into another spw's figures would hide it)
-        per_spw = getattr(new, "spw_panels", None) or getattr(old, "spw_panels", None)
-        if old is not None and getattr(new, "grids", None) is None and not per_spw and same_shape(old, new):
+        # structure changed (refresh() fills it otherwise): shown anew; so is a visibilities panel (refreshed in
+        # place by plots.visibilities.refresh when it fits: a new panel here did not)
+        if (
+            old is not None
+            and getattr(new, "grids", None) is None
+            and new.kind != "amp_phase"  # (refreshed by plots.visibilities.refresh, or new)
+            and same_shape(old, new)
+        ):
             done = set()
             for k, src in new.sources.items():
                 if old.sources[k] is not None and src is not None and id(old.sources[k]) not in done:
@@ -381,7 +389,7 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
                     old.sources[k].selected.indices = list(src.selected.indices)
             copy_words(old.layout, new.layout)
             old.data, old.title = new.data, new.title
-            for attr in ("iterate", "spw_panels", "colour_by", "colours"):  # what the next fast path compares
+            for attr in ("iterate", "colour_by", "colours"):  # what the next fast path compares
                 if hasattr(new, attr):
                     setattr(old, attr, getattr(new, attr))
             return

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..plots import Panel
+from ..plots.visibilities import Refresh
 from .explorer_update import Update
 from .sources import EBSource
 
@@ -72,22 +73,22 @@ class ExplorerReads:
             self._install(tab, panel)
             self.progress.layout.visibility = "hidden"
             self._say(
-                f"{tab}: {len(panel.data) if isinstance(panel, (Panel, Update)) else 0} points in "
+                f"{tab}: {len(panel.data) if isinstance(panel, (Panel, Update, Refresh)) else 0} points in "
                 f"{self.timings[tab]:.2f} s"
             )
 
         self._futures[tab] = self._pool.submit(job)
 
-    def _compute_visibilities(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
+    def _compute_visibilities(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Any:
         import pandas as pd
 
         from ..analysis.trees import ms_spws
         from ..analysis.visibilities import reduce_visibilities
-        from ..plots.visibilities import amp_phase, points_data
+        from ..plots.visibilities import amp_phase, refresh
 
         vis = self.vis(eb)
         spws = sel["spws"] or ms_spws(vis)
-        frames = []
+        frames, every = [], []  # the selected antennas' rows; all rows (the colour categories the key has room for)
         for k, spw in enumerate(spws):
             key = (
                 eb.ms,
@@ -119,11 +120,15 @@ class ExplorerReads:
                 while len(self._vis_cache) >= VIS_CACHE_SIZE:
                     self._vis_cache.pop(next(iter(self._vis_cache)))
                 self._vis_cache[key] = t
+            every.append(t)
             if sel["antennas"]:
                 t = t[t["antenna1"].isin(sel["antennas"]) | t["antenna2"].isin(sel["antennas"])]
             frames.append(t)
         table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
         table.attrs.update(frames[0].attrs if frames else {"x": sel["x"]})
+        table.attrs["antennas"] = list(sel["antennas"] or [])  # (the titles name them)
+        by = sel["colour_by"]
+        categories = sorted(set().union(*(set(t[by]) for t in every if by in t)), key=lambda v: (str(type(v)), v))
         cont = None
         if sel["x"] == "frequency" and eb.mous is not None:
             fields = {sel["field"]} if sel["field"] else None
@@ -138,23 +143,21 @@ class ExplorerReads:
                     )[0]
         old = self.panels.get("visibilities")
         iterate = "spw" if sel["iterate"] == "spw" else "none"  # one panel per spw (plotms's iteraxis) or one
-        shown = sorted(set(table["spw"])) if iterate == "spw" and "spw" in table else []
         if (
             old is not None
-            and old.data.attrs.get("x") == sel["x"]
+            and getattr(old, "kind", "") == "amp_phase"
             and not cont
-            and not old.sources["cont"].data["low"]
-            and getattr(old, "colour_by", sel["colour_by"]) == sel["colour_by"]
+            and getattr(old, "colour_by", None) == sel["colour_by"]
             and getattr(old, "iterate", "none") == iterate
-            and getattr(old, "spw_panels", []) == shown
-            # the legend is made of models: other categories (e.g. other baselines) need a new panel
-            and _categories(old.data, sel["colour_by"]) == _categories(table, sel["colour_by"])
         ):
-            # same figures: only new source data (no Bokeh models built: the fast path of antenna/spw changes)
-            pts, amp_img, ph_img = points_data(table, sel["x"], sel["colour_by"])
-            return Update(table, {"amp": pts, "phase": pts, "amp_image": amp_img, "phase_image": ph_img})
-        panel = amp_phase(table, x=sel["x"], colour_by=sel["colour_by"], cont_ranges=cont, iterate=iterate)
-        panel.iterate, panel.spw_panels = iterate, shown  # type: ignore[attr-defined]
+            # the same figures: new source data, titles and legend entries (no Bokeh model built)
+            fast = refresh(old, table, categories=categories)
+            if fast is not None:
+                return fast
+        panel = amp_phase(
+            table, x=sel["x"], colour_by=sel["colour_by"], cont_ranges=cont, iterate=iterate, categories=categories
+        )
+        panel.iterate = iterate  # type: ignore[attr-defined]
         return panel
 
     def _compute_flux(self, eb: EBSource, sel: dict, progress: Callable, cancel: Callable) -> Panel:
@@ -183,12 +186,3 @@ class ExplorerReads:
             if not pending:
                 return self
             pending[0].result(timeout=max(0.0, end - time.monotonic()))
-
-
-def _categories(table: Any, by: str) -> list[str]:
-    """The colour-by categories a visibility panel's legend lists for ``table``."""
-    if by in getattr(table, "columns", ()):
-        return sorted(map(str, set(table[by])))
-    if by == "antenna" and {"antenna1", "antenna2"} <= set(getattr(table, "columns", ())):
-        return sorted(map(str, set(table["antenna1"]) | set(table["antenna2"])))
-    return []

@@ -98,10 +98,12 @@ def same_shape(old: Panel, new: Panel) -> bool:
 
 
 def legend_labels(fig: Any) -> list[str]:
-    """The entries of a figure's legends, as the page shows them."""
+    """The entries of a figure's legends, as the page shows them (an empty slot's hidden entry is not shown)."""
     out = []
     for legend in getattr(fig, "legend", None) or ():
         for item in legend.items:
+            if not item.visible:
+                continue
             label = item.label
             out.append(str(label.get("value", label) if isinstance(label, dict) else getattr(label, "value", label)))
     return out

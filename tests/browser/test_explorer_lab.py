@@ -100,7 +100,13 @@ SELECTED_POINTS_JS = """() => {
     const pick = (names) => names.map((n) => data[n]).find((c) => c !== undefined);
     const a1 = pick(['antenna1', 'baseline_antenna1_name', 'antenna1_name']);
     const a2 = pick(['antenna2', 'baseline_antenna2_name', 'antenna2_name']);
-    const bl = pick(['baseline', 'baseline_name']);   // 'DA41-DA42'
+    let bl = pick(['baseline', 'baseline_name']);   // 'DA41-DA42'
+    if (bl === undefined && data.baseline_i !== undefined) {   // codes, named by the hover's formatter
+      const plain = (d) => d instanceof Map ? Object.fromEntries(d) : d;
+      const fmt = [...doc.all_models].map((h) => h.formatters && plain(h.formatters)['@baseline_i']).find((f) => f);
+      const names = plain(fmt.args).names;
+      bl = Array.from(data.baseline_i, (i) => names[i]);
+    }
     const idx = Array.from(m.selected.indices);
     const pair = (i) => a1 && a2 ? [String(a1[i]), String(a2[i])] : String(bl[i]).split(/[-&]/);
     return {n: idx.length, pairs: (a1 && a2) || bl ? idx.map(pair) : []};
