@@ -126,3 +126,39 @@ def test_cont_ranges_in_the_ms_frame_agree_with_astropy(alma_eb):
     np.testing.assert_allclose(np.array(got[0]), expected, rtol=2e-7)  # < 60 m/s: LSRK definitions differ slightly
     same, _ = ranges_in_ms_frame(lsrk, vis, spw=0, field=field, frame="TOPO")
     assert same == lsrk
+
+
+@pytest.mark.parametrize("x", ["frequency", "time"])
+def test_avg_baselines_is_the_vector_average_over_baselines_read_with_casacore(alma_eb, x):
+    # plotms's avgbaseline: per channel (x=frequency) or per integration (x=time), the mean of every unflagged
+    # cross-correlation sample of the spw, from the MS's own rows (casacore), not from almaview's reader
+    from casacore import tables
+
+    spw = 1
+    got = av.analysis.reduce_visibilities(
+        av.open_ms(alma_eb.ms)[f"spw_{spw}"].ds, x=x, column="corrected", avg_baselines=True
+    )
+    with tables.table(str(alma_eb.ms / "DATA_DESCRIPTION"), ack=False) as t:
+        ddids = [i for i, s in enumerate(t.getcol("SPECTRAL_WINDOW_ID")) if s == spw]
+    with tables.table(str(alma_eb.ms), ack=False) as t:
+        sel = t.query(f"DATA_DESC_ID IN {ddids} AND ANTENNA1 != ANTENNA2")
+        data, flag, times = sel.getcol("CORRECTED_DATA"), sel.getcol("FLAG"), sel.getcol("TIME")
+        sel.close()
+    v = np.where(flag, 0, data)  # (row, chan, corr)
+    assert set(got["baseline"]) == {"all"} and set(got["antenna1"]) == {"*"}
+    if x == "frequency":
+        mean = v.sum(axis=0) / (~flag).sum(axis=0)  # (chan, corr)
+        got = got.sort_values(["correlation", "frequency_ghz"])
+        assert len(got) == mean.size
+        for k, corr in enumerate(sorted(set(got["correlation"]))):  # XX, YY: the MS's order here
+            one = got[got["correlation"] == corr]
+            np.testing.assert_allclose(one["amp"].to_numpy(), np.abs(mean[:, k]), rtol=1e-5)
+    else:
+        ut = np.unique(times)
+        assert len(got[got["correlation"] == got["correlation"].iloc[0]]) == ut.size
+        k = ut.size // 2  # one integration, first correlation: every baseline's channels
+        rows = times == ut[k]
+        exp = v[rows][..., 0].sum() / (~flag[rows][..., 0]).sum()
+        first = got[got["correlation"] == got["correlation"].iloc[0]].reset_index(drop=True)
+        assert first["amp"].iloc[k] == pytest.approx(abs(exp), rel=1e-5)
+        assert first["phase_deg"].iloc[k] == pytest.approx(np.degrees(np.angle(exp)), abs=1e-3)

@@ -150,6 +150,7 @@ def reduce_visibilities(
     time_bin_s: float = 0.0,
     chan_bin: int = 1,
     uv_units: str = "klambda",
+    avg_baselines: bool = False,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> pd.DataFrame:
@@ -158,7 +159,9 @@ def reduce_visibilities(
     Returns one row per plotted point: ``x`` column (``time``, ``frequency_ghz`` or ``uvdist``), ``amp``,
     ``phase_deg``, ``n`` (samples averaged), ``antenna1``, ``antenna2``, ``baseline``, ``antenna`` (= antenna1),
     ``correlation``, ``spw``, and for time/uvdist ``scan``, ``field``. Points with no unflagged sample are dropped.
-    ``uv_units``: 'klambda' (at each channel-averaged point's mean frequency) or 'm'.
+    ``uv_units``: 'klambda' (at each channel-averaged point's mean frequency) or 'm'. ``avg_baselines``: one vector
+    average over all selected baselines (plotms's avgbaseline; ``baseline`` 'all', ``antenna1``/``antenna2`` '*'),
+    e.g. a spectrum or a time series for an overview; not with ``x='uvdist'``.
     ``progress(fraction)`` is called after each slice; ``cancel()`` returning True raises :class:`Cancelled`.
 
     Examples
@@ -171,6 +174,8 @@ def reduce_visibilities(
         raise ValueError(f"x must be one of {X_AXES}, not {x!r}")
     if column not in DATA_COLUMNS:
         raise ValueError(f"column must be one of {list(DATA_COLUMNS)}, not {column!r}")
+    if avg_baselines and x == "uvdist":
+        raise ValueError("avg_baselines: each baseline has its own uv distance (average over time instead)")
     names = DATA_COLUMNS[column]
     missing = [n for n in names if n not in ds]
     if missing:
@@ -228,16 +233,22 @@ def reduce_visibilities(
     a1 = ds.baseline_antenna1_name.values.astype(str)[bsel]
     a2 = ds.baseline_antenna2_name.values.astype(str)[bsel]
     bl = np.char.add(np.char.add(a1, "-"), a2)
+    if avg_baselines:  # the vector sums and counts of every baseline, added: one "baseline"
+        fsum, fcnt = fsum.sum(axis=0, keepdims=True), fcnt.sum(axis=0, keepdims=True)
+        sums = [v.sum(axis=1, keepdims=True) for v in sums]
+        counts = [c.sum(axis=1, keepdims=True) for c in counts]
+        a1, a2, bl = np.array(["*"]), np.array(["*"]), np.array(["all"])
+    nbl = bl.size
     corr = np.asarray(pols, dtype=object)[psel]
     if x == "frequency":
         nb = -(-nchan // max(1, int(chan_bin)))
         grp = np.arange(nchan) // max(1, int(chan_bin))
-        s = np.zeros((bsel.size, nb, psel.size), dtype=complex)
-        n = np.zeros((bsel.size, nb, psel.size), dtype=np.int64)
+        s = np.zeros((nbl, nb, psel.size), dtype=complex)
+        n = np.zeros((nbl, nb, psel.size), dtype=np.int64)
         np.add.at(s, (slice(None), grp), fsum)
         np.add.at(n, (slice(None), grp), fcnt)
         fghz = np.bincount(grp, weights=freq) / np.bincount(grp) / 1e9
-        b, c, p = np.meshgrid(np.arange(bsel.size), np.arange(nb), np.arange(psel.size), indexing="ij")
+        b, c, p = np.meshgrid(np.arange(nbl), np.arange(nb), np.arange(psel.size), indexing="ij")
         out = pd.DataFrame(
             {
                 "frequency_ghz": fghz[c.ravel()],
@@ -263,7 +274,7 @@ def reduce_visibilities(
         tnum = times.astype("datetime64[ns]").astype("int64")
         tmean = (np.bincount(inv, weights=tnum) / np.bincount(inv)).astype("int64").astype("datetime64[ns]")
         first = np.unique(inv, return_index=True)[1]
-        t, b, p = np.meshgrid(np.arange(ub.size), np.arange(bsel.size), np.arange(psel.size), indexing="ij")
+        t, b, p = np.meshgrid(np.arange(ub.size), np.arange(nbl), np.arange(psel.size), indexing="ij")
         out = pd.DataFrame(
             {
                 "time": tmean[t.ravel()],
@@ -314,9 +325,11 @@ def calibrator_amplitudes(
     *,
     column: str = "corrected",
     uv_units: str = "klambda",
+    time_bin_s: float = 0.0,
 ) -> pd.DataFrame:
-    """Per-integration, channel-averaged visibilities vs uv distance of the calibrators: ``column`` (kind 'data')
-    and the model (kind 'model'), for every spw of an MS tree (what :func:`almaview.plots.flux` draws).
+    """Per-integration (or ``time_bin_s`` averaged), channel-averaged visibilities vs uv distance of the calibrators:
+    ``column`` (kind 'data') and the model (kind 'model'), for every spw of an MS tree (what
+    :func:`almaview.plots.flux` draws).
 
     Examples
     --------
@@ -329,7 +342,15 @@ def calibrator_amplitudes(
         for kind, col in (("data", column), ("model", "model")):
             if col not in available_columns(ds):
                 continue
-            t = reduce_visibilities(ds, column=col, x="uvdist", fields=fields, intents=list(intents), uv_units=uv_units)
+            t = reduce_visibilities(
+                ds,
+                column=col,
+                x="uvdist",
+                fields=fields,
+                intents=list(intents),
+                uv_units=uv_units,
+                time_bin_s=time_bin_s,
+            )
             frames.append(t.assign(kind=kind))
     return (
         pd.concat(frames, ignore_index=True)

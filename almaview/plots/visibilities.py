@@ -27,6 +27,7 @@ from ..analysis.visibilities import (
 )
 from . import Panel
 from ._common import (
+    MEDIAN_COLOUR,
     hover_tool,
     RASTER_THRESHOLD,
     colours_for,
@@ -406,11 +407,12 @@ def flux(
     *,
     column: str = "corrected",
     uv_units: str = "klambda",
+    time_bin_s: float = 0.0,
 ) -> Panel:
     """Amplitude vs uv distance for each calibrator: data (``column``, coloured by field) vs model (black).
 
     ``vis``: the table of :func:`almaview.analysis.calibrator_amplitudes` (or an MS tree, reduced with it:
-    per-integration channel-averaged vector averages, both correlations). ``data`` has a ``kind`` column
+    per-integration, or ``time_bin_s`` averaged, channel-averaged vector averages, both correlations). ``data`` has a ``kind`` column
     ('data' or 'model').
 
     Examples
@@ -422,7 +424,7 @@ def flux(
     data = (
         vis
         if isinstance(vis, pd.DataFrame)
-        else calibrator_amplitudes(vis, spws, fields, intents, column=column, uv_units=uv_units)
+        else calibrator_amplitudes(vis, spws, fields, intents, column=column, uv_units=uv_units, time_bin_s=time_bin_s)
     )
     cmap = colours_for(data["field"]) if len(data) else {}
     f = figure(
@@ -434,13 +436,15 @@ def flux(
     srcs, items = {}, []
     for kind in ("data", "model"):
         d = data[data["kind"] == kind] if len(data) else data
-        d = d.assign(color=["black" if kind == "model" else cmap[v] for v in d["field"]])
-        src = ColumnDataSource(columns_of(d, ["uvdist", "amp", "field", "spw", "baseline", "color"]))
+        if kind == "data":  # coloured by field; the model is black (one colour: no column of "black" per point)
+            d = d.assign(color=[cmap[v] for v in d["field"]])
+        names = ["uvdist", "amp", "field", "spw", "baseline"] + (["color"] if kind == "data" else [])
+        src = ColumnDataSource(columns_of(d, names))
         r = f.scatter(
             "uvdist",
             "amp",
             source=src,
-            color="color",
+            color="color" if kind == "data" else MEDIAN_COLOUR,
             size=3 if kind == "data" else 2,
             alpha=0.6 if kind == "data" else 1.0,
         )
