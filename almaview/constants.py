@@ -4,6 +4,9 @@
   ``CALIBRATE_AMPLI`` are both ``AMPLITUDE``, as in calapply.txt and the weblog).
 - :data:`DATA_COLUMNS`: the ``column=`` words (plotms's) -> variables of :func:`almaview.open_ms`.
 - :data:`MAD_TO_SIGMA`, :data:`GAUSSIAN_BEAM_FACTOR`, :data:`SPEED_OF_LIGHT`: numbers used by several layers.
+- :data:`ANTENNA_DIM`, :data:`CALTABLE_RENAMED`: the trees' antenna dimension and the caltable names almaview 0.1
+  used (here so that analysis and plots, which may not import ``almaview.io``, use them; their meaning and the
+  rest of the trees' names are in :mod:`almaview.io.msv4`, which exports them).
 
 Examples
 --------
@@ -24,6 +27,8 @@ __all__ = [
     "MAD_TO_SIGMA",
     "GAUSSIAN_BEAM_FACTOR",
     "SPEED_OF_LIGHT",
+    "ANTENNA_DIM",
+    "CALTABLE_RENAMED",
 ]
 
 #: ALMA scan intents (the MS's STATE table, without '#ON_SOURCE') -> the pipeline's intent names
@@ -62,6 +67,13 @@ GAUSSIAN_BEAM_FACTOR = math.pi / (4.0 * math.log(2.0))
 
 #: m/s
 SPEED_OF_LIGHT = 299_792_458.0
+
+#: The antenna dimension of every almaview tree that has one (xradio MSv4's): single-dish MS nodes, the ``antennas``
+#: node, caltables (see :mod:`almaview.io.msv4`).
+ANTENNA_DIM = "antenna_name"
+
+#: Caltable names of almaview 0.1 -> the current ones (old trees are renamed with a DeprecationWarning until 0.3).
+CALTABLE_RENAMED = {"antenna": ANTENNA_DIM}
 
 
 def pipeline_intent(alma_intent: str) -> str:

@@ -188,10 +188,10 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
                 ants = None
                 if title == "bandpass":
                     per_ant = sum(ct[f"spw_{s}"].ds.gain.size for s in pc.caltable_spws(ct)) // max(
-                        1, ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"]
+                        1, ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna_name"]
                     )
-                    if per_ant and per_ant * ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna"] > max_points:
-                        first = ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.antenna.values.astype(str)
+                    if per_ant and per_ant * ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.sizes["antenna_name"] > max_points:
+                        first = ct[f"spw_{pc.caltable_spws(ct)[0]}"].ds.antenna_name.values.astype(str)
                         ants = list(first[: max(1, max_points // per_ant)])
                 # gains: one panel per spw, antennas in colour (the explorer has the weblog's per-antenna pages):
                 # per antenna, a 27-antenna VLA table made 54 figures and 5,600 of the page's Bokeh models

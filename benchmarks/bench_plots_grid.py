@@ -29,12 +29,12 @@ def phase_table(n_ant: int = 43, n_spw: int = 4, n_time: int = 240) -> xr.DataTr
         g = np.exp(1j * np.radians(ph)).astype(np.complex64)
         nodes[f"spw_{s}"] = xr.Dataset(
             {
-                "gain": (("time", "antenna", "receptor"), g),
-                "flag": (("time", "antenna", "receptor"), np.zeros(g.shape, bool)),
+                "gain": (("time", "antenna_name", "receptor"), g),
+                "flag": (("time", "antenna_name", "receptor"), np.zeros(g.shape, bool)),
             },
             coords={
                 "time": times,
-                "antenna": [f"DA{41 + i}" for i in range(n_ant)],
+                "antenna_name": [f"DA{41 + i}" for i in range(n_ant)],
                 "receptor": ["X", "Y"],
                 "field_name": ("time", np.array(["J1625-2527"] * n_time, dtype=object)),
                 "scan_number": ("time", np.repeat(np.arange(n_time // 20), 20)),

@@ -10,6 +10,8 @@ import pytest
 from casacore import tables
 
 import almaview as av
+from mstables import check_antenna_labels
+from mstables.fixtures import small_caltable  # noqa: F401
 from almaview.errors import (
     DamagedTable,
     NotACaltable,
@@ -62,7 +64,7 @@ def _cell(ds, raw: dict, row: int, channel: int, receptor: int):
     candidates = np.flatnonzero(close & (ds.field_name.values == field))
     antenna = raw["antenna_names"][raw["antenna1"][row]]
     last_dim = var.dims[-1]
-    sel = {"antenna": antenna, last_dim: ds[last_dim].values[receptor]}
+    sel = {"antenna_name": antenna, last_dim: ds[last_dim].values[receptor]}
     if "frequency" in var.dims:
         sel = {**sel, "frequency": ds.frequency.values[channel]}
     return [var.isel(time=int(i)).sel(sel).item() for i in candidates], [
@@ -121,6 +123,24 @@ def test_every_row_lands_in_its_own_cell(alma_eb, role):
     assert sorted(tree.children) == sorted(f"spw_{s}" for s in np.unique(raw["spw"]))
 
 
+@pytest.mark.parametrize("role", ALMA_ROLES)
+def test_antenna_name_labels_each_antennas_rows(alma_eb, role):
+    """``antenna_name`` (xradio's MSv4 name, as on the MS trees) selects the rows whose ANTENNA1 has that NAME."""
+    path = alma_eb.caltables[role]
+    assert check_antenna_labels(path, av.open_caltable(path)) >= 1
+
+
+def test_antenna_name_labels_rows_of_a_table_written_with_casacore(small_caltable):
+    """The same check on a table written by python-casacore (no CASA): 4 antennas x 2 spws, each cell known."""
+    tree = av.open_caltable(small_caltable.path)
+    assert check_antenna_labels(small_caltable.path, tree) == 4 * 2
+    assert list(tree["spw_1"].ds.antenna_name.values) == small_caltable.antennas
+    np.testing.assert_array_equal(tree["spw_1"].ds.antenna_id.values, np.arange(4))
+    # the rows of DA43 (ANTENNA1 == 2) in spw 1 are written at r = time * 8 + 4 + 2
+    got = tree["spw_1"].ds.gain.sel(antenna_name="DA43").values
+    np.testing.assert_array_equal(got, np.stack([small_caltable.data["CPARAM"][t * 8 + 4 + 2][0] for t in range(3)]))
+
+
 def test_coordinates_from_subtables(alma_eb):
     path = alma_eb.caltables["bandpass"]
     raw = _raw(path)
@@ -128,12 +148,12 @@ def test_coordinates_from_subtables(alma_eb):
     for name, node in tree.children.items():
         spw = int(name.removeprefix("spw_"))
         ds = node.ds
-        assert list(ds.antenna.values) == raw["antenna_names"]
+        assert list(ds.antenna_name.values) == raw["antenna_names"]
         np.testing.assert_array_equal(ds.frequency.values, raw["chan_freq"][spw])
         assert ds.frequency.attrs["units"] == "Hz"
         assert ds.sizes["frequency"] == alma_eb.spws[spw]
         assert list(ds.receptor.values) == ["X", "Y"]  # ALMA: linear feeds (MS has XX, YY)
-        assert ds.gain.dims == ("time", "antenna", "frequency", "receptor")
+        assert ds.gain.dims == ("time", "antenna_name", "frequency", "receptor")
         assert ds.time.dtype == np.dtype("datetime64[ns]")
         times = np.unique(raw["time"][raw["spw"] == spw])
         np.testing.assert_allclose(
@@ -160,7 +180,7 @@ def test_not_channelised_tables_have_no_frequency_dim(alma_eb):
         tree = av.open_caltable(alma_eb.caltables[role])
         for node in tree.children.values():
             var = node.ds["gain" if "gain" in node.ds else "value"]
-            assert var.dims[:2] == ("time", "antenna") and "frequency" not in var.dims
+            assert var.dims[:2] == ("time", "antenna_name") and "frequency" not in var.dims
             assert {"field_name", "scan_number"} <= set(node.ds.coords)
     antpos = av.open_caltable(alma_eb.caltables["antpos"])
     ds = next(iter(antpos.children.values())).ds
@@ -296,7 +316,7 @@ def test_two_fields_at_the_same_time_are_both_kept(alma_eb, tmp_path):
     t0 = _as_datetime(time.min())
     at_t0 = np.flatnonzero(np.abs(ds.time.values - t0) < np.timedelta64(1, "us"))
     assert len(at_t0) == 2
-    by_field = {ds.field_name.values[i]: ds.gain.isel(time=int(i)).sel(antenna=antenna).values for i in at_t0}
+    by_field = {ds.field_name.values[i]: ds.gain.isel(time=int(i)).sel(antenna_name=antenna).values for i in at_t0}
     assert set(by_field) == {names[int(fields[first[0]])], names[other_field]}
     np.testing.assert_array_equal(by_field[names[int(fields[first[0]])]], original[0])
     np.testing.assert_array_equal(by_field[names[other_field]], original[0] * 2)

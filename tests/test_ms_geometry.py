@@ -144,4 +144,4 @@ def test_caltable_of_another_telescope_opens_as_alma_does(tmp_path, telescope, b
     ds = tree["spw_1"].ds
     assert list(ds.receptor.values) == receptors
     assert tree.attrs["telescope"] == telescope
-    np.testing.assert_array_equal(ds.gain.isel(time=2, antenna=1).values, w.data["CPARAM"][2 * 6 + 3 + 1][0])
+    np.testing.assert_array_equal(ds.gain.isel(time=2, antenna_name=1).values, w.data["CPARAM"][2 * 6 + 3 + 1][0])

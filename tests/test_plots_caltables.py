@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,7 +47,9 @@ def test_tsys_spectrum_is_mean_of_unflagged_rows_and_receptors(alma_eb):
     np.testing.assert_allclose(src["ys"][i[0]], spec[spec.antenna == "DA45"].sort_values("frequency_ghz")["tsys"])
 
 
-def test_tsys_median_and_outliers():
+@pytest.mark.parametrize("antenna_dim", ["antenna_name", "antenna"])
+def test_tsys_median_and_outliers(antenna_dim):
+    """A tree built by hand; with almaview 0.1's dim name (``antenna``) it still plots, with a DeprecationWarning."""
     freq = np.linspace(230e9, 231e9, 8)
     ants = ["A1", "A2", "A3", "A4"]
     value = np.full((2, 4, 8, 2), 80.0, dtype=np.float32)
@@ -55,19 +59,23 @@ def test_tsys_median_and_outliers():
     flag[0, 1, 3, 0] = True
     ds = xr.Dataset(
         {
-            "value": (("time", "antenna", "frequency", "receptor"), value),
-            "flag": (("time", "antenna", "frequency", "receptor"), flag),
+            "value": (("time", antenna_dim, "frequency", "receptor"), value),
+            "flag": (("time", antenna_dim, "frequency", "receptor"), flag),
         },
         coords={
             "time": pd.date_range("2024-01-01", periods=2, freq="min").values,
-            "antenna": ants,
+            antenna_dim: ants,
             "frequency": freq,
             "receptor": ["X", "Y"],
             "field_name": ("time", ["a", "b"]),
         },
     )
     tree = xr.DataTree.from_dict({"/": xr.Dataset(attrs={"caltable": "synthetic"}), "spw_5": ds})
-    panel = av.plots.tsys(tree)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        panel = av.plots.tsys(tree)
+    old = [w for w in caught if issubclass(w.category, DeprecationWarning) and "antenna_name" in str(w.message)]
+    assert bool(old) == (antenna_dim == "antenna")
     med = panel.data.query("view == 'median'")["tsys"].to_numpy()
     np.testing.assert_allclose(med, 80.0)
     table = pd.DataFrame(panel.sources["medians"].data)
@@ -80,7 +88,7 @@ def test_bandpass_amp_phase_and_flags_match_cparam(sample, request):
     eb = request.getfixturevalue(sample)
     path = eb.caltables["bandpass"]
     ct = av.open_caltable(path)
-    ant = str(ct["spw_0"].ds.antenna.values[3])
+    ant = str(ct["spw_0"].ds.antenna_name.values[3])
     panel = av.plots.bandpass(ct, spws=[0], antennas=[ant])
     _, p, f = _rows(path, 0, ant)
     d = panel.data.sort_values(["time", "receptor", "channel"])

@@ -135,9 +135,29 @@ def test_singledish_caltables_equal_casacore(tp_eb, role, viscal):
         for row in range(t.nrows()):
             ds = tree[f"spw_{t.getcell('SPECTRAL_WINDOW_ID', row)}"].ds
             var = "gain" if column == "CPARAM" else "value"
-            got = ds[var].sel(antenna=names[t.getcell("ANTENNA1", row)]).isel(time=0).values
+            got = ds[var].sel(antenna_name=names[t.getcell("ANTENNA1", row)]).isel(time=0).values
             raw = t.getcell(column, row)  # (chan, receptor)
             np.testing.assert_array_equal(got, raw if got.ndim == 2 else raw[0])
+
+
+@pytest.mark.parametrize("role", ["tsys", "sky", "jyperk_csv"])
+def test_tp_ms_and_caltables_share_the_antenna_dim(tp_eb, role):
+    """MS and caltable trees agree on the antenna dim (xradio's ``antenna_name``), and a name selects the same
+    antenna on both: the MS's ANTENNA NAME of each node's ``antenna_id``, read with python-casacore."""
+    ms = av.open_ms(tp_eb.ms)
+    cal = av.open_caltable(tp_eb.products[role] if role == "jyperk_csv" else tp_eb.caltables[role])
+    with _raw(tp_eb.ms, "ANTENNA") as a:
+        ms_names = list(a.getcol("NAME"))
+    for node in (n for n in cal.children if n.startswith("spw_")):
+        cal_ds = cal[node].ds
+        ms_ds = ms[node].ds if node in ms.children else ms["spw_1"].ds
+        assert "antenna_name" in set(ms_ds.dims) & set(cal_ds.dims), (sorted(ms_ds.dims), sorted(cal_ds.dims))
+        shared = sorted(set(ms_ds.antenna_name.values) & set(cal_ds.antenna_name.values))
+        assert shared, node
+        for name in shared:
+            assert ms_names[int(ms_ds.sel(antenna_name=name).antenna_id)] == name
+            if "antenna_id" in cal_ds.coords:  # the factors file names antennas, it has no ANTENNA rows
+                assert ms_names[int(cal_ds.sel(antenna_name=name).antenna_id)] == name
 
 
 def test_sky_table_holds_the_off_spectrum(tp_eb):
@@ -147,7 +167,7 @@ def test_sky_table_holds_the_off_spectrum(tp_eb):
         off_states = [i for i, m in enumerate(st.getcol("OBS_MODE")) if m == "OBSERVE_TARGET#OFF_SOURCE"]
         sub = t.query(f"DATA_DESC_ID==1 && ANTENNA1==1 && STATE_ID in {off_states}")
         off = sub.getcol("FLOAT_DATA").mean(axis=0)
-    got = sky.value.sel(antenna="PM02").isel(time=0).values
+    got = sky.value.sel(antenna_name="PM02").isel(time=0).values
     np.testing.assert_allclose(got, off, rtol=2e-3)
 
 
@@ -155,10 +175,10 @@ def test_jyperk_file_opens_as_factors(tp_eb):
     jyk = av.open_caltable(tp_eb.products["jyperk_csv"])
     lines = tp_eb.products["jyperk_csv"].read_text().splitlines()[1:]
     ms, ant, spw, pol, factor = lines[4].split(",")
-    assert float(jyk[f"spw_{spw}"].ds.factor.sel(eb=ms, antenna=ant, receptor=pol)) == float(factor)
+    assert float(jyk[f"spw_{spw}"].ds.factor.sel(eb=ms, antenna_name=ant, receptor=pol)) == float(factor)
     # the k2jy caltable applies 1/sqrt(factor) as an amplitude gain
     amp = av.open_caltable(tp_eb.caltables["jyperk"])[f"spw_{spw}"].ds.gain
-    g = abs(amp.sel(antenna=ant, receptor=pol[0]).isel(time=0).item())
+    g = abs(amp.sel(antenna_name=ant, receptor=pol[0]).isel(time=0).item())
     assert g == pytest.approx(1 / np.sqrt(float(factor)), rel=1e-4)
 
 

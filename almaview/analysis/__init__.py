@@ -11,7 +11,7 @@ This layer owns
 - calibration solutions in each table kind's own terms, as the weblog shows them
   (:mod:`~almaview.analysis.caltables`: Tsys in K, bandpass per channel, gains, delays in ns, phase RMS);
 - spectral frames (:mod:`~almaview.analysis.frames`: cont.dat's LSRK ranges in an MS's frame);
-- the spw nodes of almaview's trees (:mod:`~almaview.analysis.trees`);
+- the spw nodes of almaview's trees and caltable trees with almaview 0.1's names renamed (:mod:`~almaview.analysis.trees`);
 - single-dish spectra ON/OFF/calibrated, power vs time, pointing offsets (:mod:`~almaview.analysis.singledish`).
 
 It takes what :mod:`almaview.io` opens (lazy xarray) and returns pandas/xarray/numpy; it imports no Bokeh and
@@ -66,6 +66,7 @@ _LAZY = {
     "baseline_lengths": ".overview",
     "ms_spws": ".trees",
     "caltable_spws": ".trees",
+    "current_names": ".trees",
     "scans_with_intent": ".overview",
     "tsys_spectra": ".caltables",
     "bandpass_solutions": ".caltables",

@@ -5,6 +5,10 @@ own terms: Tsys in K per channel (B TSYS), bandpass gain per channel (B Jones), 
 (G/T Jones), delays in ns (K Jones). A table of another kind raises
 :class:`~almaview.errors.CaltableKindMismatch` naming the table and its kind.
 
+Names: the trees are over xradio's ``antenna_name`` (:mod:`almaview.io.msv4`); the frames are what a plot shows,
+not dumps of a tree, so their columns are the plots' words, as in every other frame of almaview (flag fractions,
+reduced visibilities, QA tables): ``antenna`` (holding the tree's ``antenna_name`` values), ``spw``, ``receptor``.
+
 Conventions (the weblog's):
 - Tsys spectra: mean over solution times and receptors of the unflagged solutions; the median over antennas;
   an antenna is an outlier when its median Tsys exceeds ``outlier_factor`` x the median of all antennas' medians.
@@ -29,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from ..constants import MAD_TO_SIGMA
+from ..constants import ANTENNA_DIM
 from ..errors import CaltableKindMismatch
-from .trees import caltable_spws, selected
+from .trees import caltable_spws, current_names, selected
 
 __all__ = [
     "KIND_OF_VISCAL",
@@ -104,9 +109,23 @@ not bandpass solutions per channel (B Jones); show it with almaview.plots.delay 
     )
 
 
-def _nodes(ct: Any, spws: Sequence[int] | None):
+def _nodes(ct: Any, spws: Sequence[int] | None, antennas: Sequence[str] | None):
+    """(spw, antennas, the node over those antennas) of the selected spws (antennas in the table's order)."""
     for spw in selected(caltable_spws(ct), spws):
-        yield spw, ct[f"spw_{spw}"].ds
+        ds = current_names(ct[f"spw_{spw}"].ds)
+        ants = selected([str(a) for a in ds[ANTENNA_DIM].values], antennas)
+        yield spw, ants, ds.sel({ANTENNA_DIM: ants})
+
+
+def _frame(frames: list[pd.DataFrame], columns: list[str]) -> pd.DataFrame:
+    """The frames concatenated, or an empty frame with these columns when there are none.
+
+    Examples
+    --------
+    >>> list(_frame([], ["spw", "antenna"]).columns), len(_frame([pd.DataFrame({"spw": [0, 1]})] * 2, ["spw"]))
+    (['spw', 'antenna'], 4)
+    """
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
 def _quiet():
@@ -131,9 +150,7 @@ def tsys_spectra(
     """
     require_kind(ct, "tsys")
     rows, summary, time_rows = [], [], []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
+    for spw, ants, sub in _nodes(ct, spws, antennas):
         val = np.where(sub.flag.values, np.nan, sub.value.values.astype(float))  # (time, antenna, freq, receptor)
         w = _quiet()
         try:
@@ -188,11 +205,7 @@ def tsys_spectra(
                     }
                 )
             )
-    tdf = (
-        pd.concat(time_rows, ignore_index=True)
-        if time_rows
-        else pd.DataFrame(columns=["view", "spw", "antenna", "time", "tsys", "field"])
-    )
+    tdf = _frame(time_rows, ["view", "spw", "antenna", "time", "tsys", "field"])
     data = pd.concat(rows + [tdf], ignore_index=True) if rows else tdf
     sdf = pd.DataFrame(summary, columns=["spw", "antenna", "median_tsys", "outlier"])
     data.attrs["units"] = "K"
@@ -211,9 +224,7 @@ def bandpass_solutions(
     """
     require_kind(ct, "bandpass")
     frames = []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
+    for spw, ants, sub in _nodes(ct, spws, antennas):
         g = sub.gain.values if "gain" in sub else sub.value.values.astype(complex)
         t, a, c, r = np.meshgrid(
             np.arange(g.shape[0]), np.arange(g.shape[1]), np.arange(g.shape[2]), np.arange(g.shape[3]), indexing="ij"
@@ -233,12 +244,8 @@ def bandpass_solutions(
                 }
             )
         )
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            columns=["spw", "antenna", "receptor", "time", "channel", "frequency_ghz", "amp", "phase_deg", "flagged"]
-        )
+    return _frame(
+        frames, ["spw", "antenna", "receptor", "time", "channel", "frequency_ghz", "amp", "phase_deg", "flagged"]
     )
 
 
@@ -252,9 +259,7 @@ def gain_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequenc
     """
     require_kind(ct, "gains", "bandpass")
     frames = []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
+    for spw, ants, sub in _nodes(ct, spws, antennas):
         g = sub.gain.values if "gain" in sub else sub.value.values.astype(complex)
         if g.ndim == 4:  # frequency-dependent table: average over channels
             w = _quiet()
@@ -281,13 +286,7 @@ def gain_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequenc
                 }
             )
         )
-    return (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(
-            columns=["spw", "antenna", "receptor", "time", "field", "scan", "amp", "phase_deg", "flagged"]
-        )
-    )
+    return _frame(frames, ["spw", "antenna", "receptor", "time", "field", "scan", "amp", "phase_deg", "flagged"])
 
 
 def delay_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequence[str] | None = None) -> pd.DataFrame:
@@ -300,9 +299,7 @@ def delay_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequen
     """
     require_kind(ct, "delay")
     frames = []
-    for spw, ds in _nodes(ct, spws):
-        ants = selected([str(a) for a in ds.antenna.values], antennas)
-        sub = ds.sel(antenna=ants)
+    for spw, ants, sub in _nodes(ct, spws, antennas):
         v = sub.value.values.astype(float)
         if v.ndim == 4:  # a delay per channel is not a K table's layout, but keep the first channel's meaning
             v = v[:, :, 0, :]
@@ -322,11 +319,7 @@ def delay_solutions(ct: Any, spws: Sequence[int] | None = None, antennas: Sequen
                 }
             )
         )
-    out = (
-        pd.concat(frames, ignore_index=True)
-        if frames
-        else pd.DataFrame(columns=["spw", "antenna", "receptor", "time", "field", "scan", "delay_ns", "flagged"])
-    )
+    out = _frame(frames, ["spw", "antenna", "receptor", "time", "field", "scan", "delay_ns", "flagged"])
     out.attrs["units"] = "ns"
     return out
 

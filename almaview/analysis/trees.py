@@ -9,9 +9,12 @@ Examples
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Sequence
 
-__all__ = ["ms_spws", "caltable_spws", "selected"]
+from ..constants import CALTABLE_RENAMED
+
+__all__ = ["ms_spws", "caltable_spws", "selected", "current_names"]
 
 
 def _spw_ids(tree: Any, *, skip_pol: bool) -> list[int]:
@@ -64,3 +67,33 @@ def selected(values: Sequence[Any], wanted: Sequence[Any] | None) -> list[Any]:
         return list(values)
     w = {str(v) for v in wanted}
     return [v for v in values if str(v) in w]
+
+
+def current_names(ds: Any) -> Any:
+    """A caltable node with the current names: one that still has almaview 0.1's (the ``antenna`` dimension, e.g. a
+    tree saved to disk or built by hand) comes back renamed (:data:`almaview.constants.CALTABLE_RENAMED`), with a
+    :class:`DeprecationWarning`, until almaview 0.3; a current node comes back as it is.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> old = xr.Dataset({"flag": (("time", "antenna"), [[False, True]])}, coords={"antenna": ["DA41", "DA42"]})
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     new = current_names(old)
+    >>> new.flag.dims, caught[0].category.__name__
+    (('time', 'antenna_name'), 'DeprecationWarning')
+    >>> current_names(new) is new
+    True
+    """
+    old = {k: v for k, v in CALTABLE_RENAMED.items() if k in ds.variables and v not in ds.variables}
+    if not old:
+        return ds
+    warnings.warn(
+        "this caltable tree has almaview 0.1's names; the caltable trees now use xradio's MSv4 names: "
+        + ", ".join(f"{k!r} -> {v!r}" for k, v in old.items())
+        + " (open the table again with almaview.open_caltable, or rename it: ds.rename(antenna='antenna_name'))",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+    return ds.rename(old)

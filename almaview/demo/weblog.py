@@ -67,14 +67,14 @@ def _save(fig, path: Path) -> str:
 
 
 def _spectra_per_spw(ct, eb: str, out: Path, *, values, ylabel: str, title: str, name: str) -> str:
-    """One panel per spw, one line per antenna: ``values(ds)`` gives (antenna, frequency) for a caltable node."""
+    """One panel per spw, one line per antenna: ``values(ds)`` gives (antenna_name, frequency) for a caltable node."""
     plt = _plt()
     nodes = sorted((n for n in ct.children if n.startswith("spw_")), key=lambda n: int(n.split("_")[1]))
     fig, axes = plt.subplots(1, len(nodes), figsize=(3 * len(nodes), 3), squeeze=False)
     for ax, node in zip(axes[0], nodes):
         ds = ct[node].ds
         f = ds.frequency.values / 1e9
-        for row in values(ds).transpose("antenna", "frequency").values:
+        for row in values(ds).transpose("antenna_name", "frequency").values:
             ax.plot(f, row, lw=0.6)
         ax.set_title(f"spw {node.split('_')[1]}", fontsize=9)
         ax.set_xlabel("Frequency (GHz)", fontsize=8)
@@ -128,7 +128,7 @@ def plot_gain_phase(table: Path, eb: str, out: Path) -> str:
     plt = _plt()
     ds = open_caltable(table)["spw_0"].ds
     minutes = (ds.time - ds.time.min()) / np.timedelta64(60, "s")
-    phase = np.degrees(np.angle(ds.gain.where(~ds.flag).isel(receptor=0).transpose("time", "antenna").values))
+    phase = np.degrees(np.angle(ds.gain.where(~ds.flag).isel(receptor=0).transpose("time", "antenna_name").values))
     fig, ax = plt.subplots(figsize=(7, 3.2))
     for column in phase.T:
         ax.plot(minutes.values, column, ".", ms=2)

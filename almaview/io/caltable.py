@@ -6,10 +6,14 @@
 - ``gain`` (complex, from CPARAM) or ``value`` (float, from FPARAM),
 - ``flag``, ``snr``, ``param_error``,
 
-with dims ``(time, antenna, frequency, receptor)`` for channelised tables (B
-Jones, B TSYS) and ``(time, antenna, receptor)`` for the others. Antenna-position
+with dims ``(time, antenna_name, frequency, receptor)`` for channelised tables (B
+Jones, B TSYS) and ``(time, antenna_name, receptor)`` for the others. Antenna-position
 tables (``KAntPos Jones``) hold ITRF offsets, so their last dim is ``axis``
-(``x``, ``y``, ``z``, in m) rather than ``receptor``.
+(``x``, ``y``, ``z``, in m) rather than ``receptor``. ``antenna_name`` is xradio's
+MSv4 name, as on the MS trees (``ds.sel(antenna_name="DA41")`` selects the same
+antenna on both); ``antenna_id`` (the ANTENNA row) is a coordinate on it.
+:mod:`almaview.io.msv4` lists the names (almaview 0.1 called the dim ``antenna``:
+:func:`almaview.analysis.trees.current_names` renames an old tree, with a DeprecationWarning).
 
 The ``time`` dim indexes the *solutions* of that spw: every distinct (time,
 field, scan, observation) with a solution, sorted by time. Two fields solved at
@@ -32,6 +36,7 @@ import numpy as np
 import xarray as xr
 
 from ..errors import NotACaltable, UnsupportedCaltable
+from .msv4 import ANTENNA_DIM
 from .table import check_table_dir, table_kind
 from .tables import open_table
 
@@ -161,7 +166,7 @@ def open_caltable(path: str | os.PathLike) -> xr.DataTree:
     >>> bp = av.open_caltable("uid___A002_Xc3_X1.ms.hifa_bandpass.s12_3.spw16.solintinf.bcal.tbl")  # doctest: +SKIP
     >>> bp.attrs["viscal"], bp.attrs["pipeline_stage"]                                        # doctest: +SKIP
     ('B Jones', 12)
-    >>> abs(bp["spw_16"].ds.gain).sel(receptor="X")          # (time, antenna, frequency)     # doctest: +SKIP
+    >>> abs(bp["spw_16"].ds.gain).sel(receptor="X")     # (time, antenna_name, frequency)     # doctest: +SKIP
     """
     from . import singledish
 
@@ -313,7 +318,7 @@ def _spw_dataset(
         return out if channelised else out[:, :, 0, :]
 
     param_dim, param_labels = labels
-    dims = ("time", "antenna", "frequency", param_dim) if channelised else ("time", "antenna", param_dim)
+    dims = ("time", ANTENNA_DIM, "frequency", param_dim) if channelised else ("time", ANTENNA_DIM, param_dim)
     meta = spw_meta.get(spw, {})
     name = "gain" if param_column == "CPARAM" else "value"
     units = SUPPORTED_VISCAL[viscal]["units"]
@@ -341,8 +346,8 @@ def _spw_dataset(
         "field_name": ("time", np.array([fields[f] if 0 <= f < len(fields) else "" for f in field_ids], dtype=object)),
         "scan_number": ("time", unique_keys["f2"].astype(np.int64)),
         "observation_id": ("time", unique_keys["f3"].astype(np.int64)),
-        "antenna": ("antenna", np.array(antennas, dtype=object)),
-        "antenna_id": ("antenna", np.arange(nant)),
+        ANTENNA_DIM: (ANTENNA_DIM, np.array(antennas, dtype=object)),
+        "antenna_id": (ANTENNA_DIM, np.arange(nant)),
         param_dim: (param_dim, np.array(param_labels, dtype=object)),
     }
     freqs = np.asarray(meta.get("chan_freq", np.full(nchan, np.nan)), dtype=np.float64)

@@ -50,6 +50,27 @@ Where almaview differs from MSv4 (checked by the test, which accepts exactly the
   ``data_groups``' ``field_and_source`` names a dataset the tree does not have, and ``check_datatree``
   on the whole tree is not expected to pass.
 
+Calibration tables (:func:`almaview.open_caltable`) take the same antenna name. xradio 1.3 defines no schema
+for calibration tables (its ``SystemCalibrationXds`` is the MS's SYSCAL table, on ``time_system_cal`` and
+``frequency_system_cal`` axes), so almaview names what MSv4 does not:
+
+- dims ``(time, antenna_name, frequency, receptor)`` for channelised tables (B TSYS, B Jones, the single-dish
+  sky tables) and ``(time, antenna_name, receptor)`` for the others; antenna-position tables (KAntPos Jones)
+  have ``axis`` (``x``, ``y``, ``z``) for ``receptor``; the Jy/K factors file is ``(eb, antenna_name,
+  receptor)``;
+- ``antenna_name`` is MSv4's (:data:`ANTENNA_DIM`, as on single-dish nodes and in ``antennas``), so
+  ``ds.sel(antenna_name="DA41")`` reads the same on an MS node and on a caltable node; ``antenna_id`` (the
+  ANTENNA row) is a coordinate on it, as on single-dish nodes;
+- ``receptor`` (the receptor basis, ``X``/``Y`` or ``R``/``L``, ``X+Y`` for one solution shared by both) is
+  almaview's: MSv4's ``receptor_label`` labels the feed receptors of the ``antennas`` node, not the
+  parameters of a solution; ``frequency`` and ``channel`` over it; ``field_id``, ``field_name``,
+  ``scan_number`` and ``observation_id`` over ``time``;
+- the tidy frames built from these trees (:mod:`almaview.analysis`, plots' ``.data``, QA tables) keep the plots'
+  column names (``antenna``, ``baseline``, ``spw``): a frame is what a plot shows, not a dump of a tree;
+- almaview 0.1 called the antenna dimension ``antenna`` (:data:`CALTABLE_RENAMED`); a caltable tree with the old
+  name (saved to disk, or built by hand) is still read by the analysis and plot functions, renamed with a
+  :class:`DeprecationWarning`, until almaview 0.3 (:func:`almaview.analysis.trees.current_names`).
+
 Examples
 --------
 >>> frequency_observer("LSRK"), frequency_observer("TOPO"), frequency_observer("GEO")
@@ -65,7 +86,13 @@ from pathlib import Path
 
 import numpy as np
 
+# the caltable names are defined with the other shared constants (analysis and plots may not import almaview.io);
+# this module is where they are explained, and exports them
+from ..constants import ANTENNA_DIM, CALTABLE_RENAMED
+
 __all__ = [
+    "ANTENNA_DIM",
+    "CALTABLE_RENAMED",
     "SCHEMA_VERSION",
     "as_msv4",
     "data_groups",
@@ -80,6 +107,7 @@ __all__ = [
 
 #: The MSv4 schema version almaview's trees follow (xradio 1.3's ``MSV4_SCHEMA_VERSION``).
 SCHEMA_VERSION = "4.0.1"
+
 
 # casacore frequency frames MSv4 renames to astropy's; the others keep their casacore name.
 _OBSERVER = {"LSRK": "lsrk", "LSRD": "lsrd", "GEO": "gcrs"}

@@ -492,13 +492,14 @@ def is_jyperk_file(path) -> bool:
 def open_jyperk(path) -> xr.DataTree:
     """Read a Jy/K factors file (``MS,Antenna,Spwid,Polarization,Factor``) as a DataTree, one node per spw.
 
-    Each node holds ``factor`` (Jy/K) over ``(eb, antenna, receptor)``; the root's attrs say what it is.
+    Each node holds ``factor`` (Jy/K) over ``(eb, antenna_name, receptor)`` (the caltable trees' names, see
+    :mod:`almaview.io.msv4`); the root's attrs say what it is.
     A malformed line raises :class:`~almaview.errors.UnsupportedCaltable` naming the line.
 
     Examples
     --------
     >>> jyk = open_jyperk("jyperk.csv")                               # doctest: +SKIP
-    >>> float(jyk["spw_0"].ds.factor.sel(antenna="PM01", receptor="XX").item())   # doctest: +SKIP
+    >>> float(jyk["spw_0"].ds.factor.sel(antenna_name="PM01", receptor="XX").item())   # doctest: +SKIP
     43.2
     """
     p = Path(path)
@@ -523,8 +524,8 @@ def open_jyperk(path) -> xr.DataTree:
         for ms, ant, _, pol, factor in sub:
             grid[ebs.index(ms), ants.index(ant), pols.index(pol)] = factor
         tree[f"spw_{spw}"] = xr.Dataset(
-            {"factor": (("eb", "antenna", "receptor"), grid, {"units": "Jy/K"})},
-            coords={"eb": ebs, "antenna": ants, "receptor": pols},
+            {"factor": (("eb", msv4.ANTENNA_DIM, "receptor"), grid, {"units": "Jy/K"})},
+            coords={"eb": ebs, msv4.ANTENNA_DIM: ants, "receptor": pols},
             attrs={"spw_id": spw},
         )
     return xr.DataTree.from_dict(tree)

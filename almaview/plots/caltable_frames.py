@@ -20,7 +20,8 @@ from typing import Any, Sequence
 import pandas as pd
 
 from ..analysis.caltables import bandpass_solutions, gain_solutions, phase_rms_table, tsys_spectra
-from ..analysis.trees import caltable_spws
+from ..analysis.trees import caltable_spws, current_names
+from ..constants import ANTENNA_DIM
 from ._common import (
     FLAGGED_COLOUR,
     MEDIAN_COLOUR,
@@ -68,9 +69,9 @@ def table_extent(ct: Any) -> tuple[int, int]:
     spws = caltable_spws(ct)
     ants: set[str] = set()
     for s in spws:
-        ds = ct[f"spw_{s}"].ds
-        if "antenna" in ds.coords:
-            ants.update(str(a) for a in ds["antenna"].values)
+        ds = current_names(ct[f"spw_{s}"].ds)
+        if ANTENNA_DIM in ds.coords:
+            ants.update(str(a) for a in ds[ANTENNA_DIM].values)
     return len(spws), len(ants)
 
 

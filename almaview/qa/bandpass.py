@@ -42,7 +42,7 @@ def bandpass_quality(tree, min_channels: int = 32) -> pd.DataFrame:
             norm = amp_all / np.nanmedian(amp_all, axis=2, keepdims=True)
             shape = np.nanmedian(norm, axis=1, keepdims=True)  # (time, 1, chan, receptor)
             rel = norm / shape
-        for a, ant in enumerate(ds["antenna"].values):
+        for a, ant in enumerate(ds["antenna_name"].values):
             ok = ~flag[:, a]
             row = dict(spw=int(ds.attrs["spw_id"]), antenna=str(ant), snr=np.nan, step=np.nan, step_sigma=np.nan)
             if ok.any():

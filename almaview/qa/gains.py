@@ -31,14 +31,14 @@ def phase_solutions(tree, fields: list[str]) -> pd.DataFrame:
         keep = np.isin(ds["field_name"].values.astype(str), fields)
         if not keep.any():
             continue
-        g, flag = ds["gain"].values[keep], ds["flag"].values[keep]  # (time, antenna, receptor)
+        g, flag = ds["gain"].values[keep], ds["flag"].values[keep]  # (time, antenna_name, receptor)
         t, scan = ds["time"].values[keep], ds["scan_number"].values[keep]
         ti, ai, ri = np.nonzero(~flag)
         frames.append(
             pd.DataFrame(
                 {
                     "spw": int(ds.attrs["spw_id"]),
-                    "antenna": ds["antenna"].values[ai].astype(str),
+                    "antenna": ds["antenna_name"].values[ai].astype(str),
                     "receptor": ds["receptor"].values[ri].astype(str),
                     "scan": scan[ti].astype(int),
                     "time": t[ti],

@@ -114,8 +114,8 @@ def check_sky(eb, limits: Limits) -> list[Finding]:
     solved, total, missing = 0, 0, []
     for name, node in sky.children.items():
         ds = node.ds
-        ok = ~np.asarray(ds.flag.values).all(axis=tuple(i for i, d in enumerate(ds.flag.dims) if d != "antenna"))
-        for ant, good in zip(ds.antenna.values, ok):
+        ok = ~np.asarray(ds.flag.values).all(axis=tuple(i for i, d in enumerate(ds.flag.dims) if d != "antenna_name"))
+        for ant, good in zip(ds.antenna_name.values, ok):
             total += 1
             solved += bool(good)
             if not good:

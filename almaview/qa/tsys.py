@@ -30,7 +30,7 @@ def tsys_per_antenna(tree) -> pd.DataFrame:
         value = ds["value"].values
         flag = ds["flag"].values
         spw = int(ds.attrs.get("spw_id", name.split("_")[-1]))
-        for a, ant in enumerate(ds["antenna"].values):
+        for a, ant in enumerate(ds["antenna_name"].values):
             v = value[:, a][~flag[:, a]]
             v = v[np.isfinite(v)]
             if v.size == 0:

@@ -79,7 +79,7 @@ def test_caltable_info_with_non_utf8_bytes_opens_from_its_keywords(package, orig
     before = _attack(pkg, lambda: (cal / "table.info").write_bytes(NOT_UTF8))
     tree = av.open_caltable(cal)  # the VisCal keyword says what it is: table.info is not needed
     written = originals[1].data["CPARAM"]
-    np.testing.assert_array_equal(tree["spw_0"].ds.gain.isel(time=0, antenna=0).values, written[0][0])
+    np.testing.assert_array_equal(tree["spw_0"].ds.gain.isel(time=0, antenna_name=0).values, written[0][0])
     assert tree_digest(pkg) == before
 
 

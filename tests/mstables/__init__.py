@@ -308,6 +308,45 @@ def write_caltable(
     return Written(path, antennas=names, spws=freqs, times=times, data={par: params})
 
 
+def check_antenna_labels(path: str | Path, tree) -> int:
+    """Check, against raw python-casacore, that a caltable tree's ``antenna_name`` labels each antenna's rows.
+
+    Per spw and ANTENNA1 of the table's rows: ``.sel(antenna_name=ANTENNA.NAME[ANTENNA1])`` on the spw node holds
+    exactly those rows' parameter values (CPARAM/FPARAM cells, compared as sorted multisets: NaN-filled
+    absent cells left out) and ``antenna_id`` == ANTENNA1. Antennas must differ in their values (or some antennas
+    have no rows), so that a permuted labelling cannot pass. Returns the number of (spw, antenna) checked.
+    """
+    from casacore import tables
+
+    path = Path(path)
+    with tables.table(str(path), ack=False) as t:
+        column = "CPARAM" if "CPARAM" in t.colnames() else "FPARAM"
+        spw, ant = t.getcol("SPECTRAL_WINDOW_ID"), t.getcol("ANTENNA1")
+        cells = [np.asarray(t.getcell(column, r)) for r in range(t.nrows())]
+    with tables.table(str(path / "ANTENNA"), ack=False) as a:
+        names = [str(n) for n in a.getcol("NAME")]
+    var = "gain" if column == "CPARAM" else "value"
+    distinct, checked, cells_of_grid = set(), 0, 0
+    for s in np.unique(spw):
+        ds = tree[f"spw_{int(s)}"].ds
+        assert ds[var].dims[:2] == ("time", "antenna_name"), ds[var].dims
+        cells_of_grid += ds.sizes["antenna_name"]
+        for a in np.unique(ant[spw == s]):
+            rows = np.flatnonzero((spw == s) & (ant == a))
+            expected = np.concatenate([cells[r].ravel() for r in rows])
+            expected = np.sort(expected[np.isfinite(np.abs(expected))])
+            node = ds.sel(antenna_name=names[int(a)])
+            assert int(node.antenna_id) == int(a), (int(s), names[int(a)], int(node.antenna_id))
+            got = np.asarray(node[var].values).ravel()
+            got = np.sort(got[np.isfinite(np.abs(got))])
+            np.testing.assert_array_equal(got, expected, err_msg=f"spw {int(s)}, antenna {names[int(a)]}")
+            distinct.add(expected.tobytes())
+            checked += 1
+    # a mislabelling moves values to another antenna: seen unless all antennas hold the same values
+    assert len(distinct) > 1 or checked < cells_of_grid, "all antennas hold the same values: labels not checkable"
+    return checked
+
+
 def remove_lock_files(root: str | Path) -> int:
     """Delete every ``table.lock`` under ``root`` (as in a copied or freshly untarred package)."""
     n = 0

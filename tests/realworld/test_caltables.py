@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from mstables import check_antenna_labels
+
 from .conftest import corpus_root
 from .test_ms import measurement_set
 
@@ -78,3 +80,5 @@ def test_caltable_from_real_data_matches_casacore(request, name, member, task, p
     assert len(shown) == int((~flag).sum())
     np.testing.assert_allclose(np.sort(shown["amp"].to_numpy()), np.sort(np.abs(cparam[~flag])), rtol=1e-5)
     assert panel.kind == plot
+    # antenna_name (xradio's MSv4 name) labels each antenna's rows: ANTENNA1 + the ANTENNA subtable's NAME
+    assert check_antenna_labels(path, ct) >= 2
