@@ -21,7 +21,7 @@ import numpy as np
 
 from . import calibration, readme, scripts, weblog
 from .imaging import export_fits, export_products
-from .pipeline_qa import HSD_STAGES, SD_PLOT_STAGES, SD_RECIPE, package_pipeline_qa, sd_stages
+from .pipeline_qa import HSD_STAGES, SD_PLOT_STAGES, SD_RECIPE, member_session, package_pipeline_qa, sd_stages
 from .project import ACA, RECIPE, TP
 from .stages import PLOT_STAGES, make_stages
 from .qa2report import write_qa2_report
@@ -190,15 +190,6 @@ def _aca_pipeline_products(d, idx, project, sample, products, images, *, target,
         ]
     for s in stages:
         s.plots = plots.get(s.number, [])
-    session = dict(
-        name="session_1",
-        eb=eb,
-        caltables=calibration.caltable_archive_name(mous, 1, aux=False),
-        auxcaltables="",
-        flagversions="",
-        calapply=f"{eb}.ms.calapply.txt",
-        flagtemplates=[],
-    )
     package_pipeline_qa(
         d,
         idx,
@@ -207,7 +198,7 @@ def _aca_pipeline_products(d, idx, project, sample, products, images, *, target,
         ebs=[facts],
         casa_version=casa_version,
         wl_root=wl_root,
-        sessions=[session],
+        sessions=[member_session(eb, mous)],
         files={},
         duration_s=2 * 3600 + 611,
     )
@@ -244,15 +235,6 @@ def _tp_pipeline_products(d, idx, tp, images, *, casa_version, work) -> None:
     tsys_dir.mkdir(parents=True, exist_ok=True)
     stages[SD_PLOT_STAGES["tsys"] - 1].plots = [weblog.plot_tsys(tp.caltables["tsys"], eb, tsys_dir)]
     ebs = [dict(_eb_times(tp.ms, eb), fields=list(tp.fields))]
-    session = dict(
-        name="session_1",
-        eb=eb,
-        caltables=calibration.caltable_archive_name(mous, 1, aux=False),
-        auxcaltables="",
-        flagversions="",
-        calapply=f"{eb}.ms.calapply.txt",
-        flagtemplates=[],
-    )
     package_pipeline_qa(
         d,
         idx,
@@ -261,7 +243,7 @@ def _tp_pipeline_products(d, idx, tp, images, *, casa_version, work) -> None:
         ebs=ebs,
         casa_version=casa_version,
         wl_root=wl_root,
-        sessions=[session],
+        sessions=[member_session(eb, mous)],
         files={"auxproducts": [calibration.auxproducts_name(mous, SD_RECIPE)]},
         duration_s=3600 + 977,
         recipe=SD_RECIPE,

@@ -13,6 +13,7 @@ import numpy as np
 
 from . import aqua, weblog
 from ..sampledata.singledish import HSD_STAGES  # noqa: F401  (one home: the recipe names its tables by them)
+from .calibration import caltable_archive_name
 from .project import RECIPE
 from .stages import Metric, Stage
 from .tree import write_tgz
@@ -65,6 +66,27 @@ def sd_stages(
         if not s.metrics:
             s.metrics.append(Metric("QA", "ok", 1.0, "No QA issues"))
     return stages
+
+
+def member_session(eb: str, mous: str) -> dict:
+    """The manifest's ``session_1`` of a one-EB member OUS: its caltables archive and calapply file, no auxiliary
+    tables, flag versions or templates (the 7-m and TP members of the demo).
+
+    Examples
+    --------
+    >>> s = member_session("uid___A002_X1_X2", "uid___A001_X1_X3")
+    >>> s["name"], s["calapply"], s["flagtemplates"]
+    ('session_1', 'uid___A002_X1_X2.ms.calapply.txt', [])
+    """
+    return dict(
+        name="session_1",
+        eb=eb,
+        caltables=caltable_archive_name(mous, 1, aux=False),
+        auxcaltables="",
+        flagversions="",
+        calapply=f"{eb}.ms.calapply.txt",
+        flagtemplates=[],
+    )
 
 
 def package_pipeline_qa(
