@@ -203,8 +203,10 @@ def test_joint_12m_7m_call_lists_both_members_ms_and_images_the_7m_primary_beam(
     assert _call(panel) == alone
 
 
-def _casa_beams(images: list[str]) -> list[tuple[float, float]]:
-    """(major, minor) arcsec of each image from CASA's own imhead, in a child process (not python-casacore's)."""
+def _casa_measure(images: list[str]) -> tuple[list[tuple[float, float]], list[float], float]:
+    """CASA's own answer in a child process (imhead, imsmooth, imstat; not python-casacore's): each image's beam
+    (major, minor arcsec), and its peak (Jy/beam) once convolved to one circular beam 1.1 x the largest major axis
+    (imsmooth targetres); returns (beams, smoothed peaks, that beam)."""
     import json
     import os
     import subprocess
@@ -214,35 +216,57 @@ def _casa_beams(images: list[str]) -> list[tuple[float, float]]:
 
     casa.configure()
     code = (
-        "import json, sys\nfrom almaview import casa\nt = casa.casatasks()\nout = []\n"
+        "import json, sys\nfrom almaview import casa\nt = casa.casatasks()\nbeams = []\n"
         "for p in json.loads(sys.argv[1]):\n"
         "    b = [t.imhead(imagename=p, mode='get', hdkey=k) for k in ('beammajor', 'beamminor')]\n"
-        "    out.append([q['value'] * (60.0 if q['unit'] == 'arcmin' else 3600.0 if q['unit'] == 'deg' else 1.0)"
+        "    beams.append([q['value'] * (60.0 if q['unit'] == 'arcmin' else 3600.0 if q['unit'] == 'deg' else 1.0)"
         " for q in b])\n"
-        "print('BEAMS' + json.dumps(out))\n"
+        "common = 1.1 * max(b[0] for b in beams)\npeaks = []\n"
+        "for p in json.loads(sys.argv[1]):\n"
+        "    t.imsmooth(imagename=p, kernel='gauss', targetres=True, major=f'{common}arcsec', minor=f'{common}arcsec',"
+        " pa='0deg', outfile=p + '.common', overwrite=True)\n"
+        "    peaks.append(float(t.imstat(imagename=p + '.common')['max'][0]))\n"
+        "print('MEASURED' + json.dumps([beams, peaks, common]))\n"
     )
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
     proc = subprocess.run(
-        [sys.executable, "-c", code, json.dumps(images)], capture_output=True, text=True, env=env, timeout=300
+        [sys.executable, "-c", code, json.dumps(images)], capture_output=True, text=True, env=env, timeout=600
     )
-    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("BEAMS")), None)
+    line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("MEASURED")), None)
     assert line is not None, proc.stderr[-2000:]
-    return [tuple(b) for b in json.loads(line[5:])]
+    beams, peaks, common = json.loads(line[len("MEASURED") :])
+    return [tuple(b) for b in beams], peaks, common
 
 
 @pytest.mark.skipif(not av.casa.available(), reason="joint imaging runs CASA's tclean")
-def test_joint_tclean_beam_lies_between_the_12m_and_the_7m_beams(demo, tmp_path):
+def test_joint_tclean_lies_between_same_cell_tcleans_of_each_array(demo, tmp_path):
+    """The joint 12-m + 7-m call against tcleans of each array alone made here with the same call (cell, imsize,
+    weighting, gridder, mask, threshold; only ``vis`` differs): the joint beam lies between the 12-m-only and the
+    7-m-only beams, and on the source the joint image's peak agrees with the 12-m-only image's within 10 % once both
+    are convolved to one beam (the continuum source is a 2" x 1.2" Gaussian, so peaks at their own beams differ by
+    the beams' size; convolved to one beam they measure the same flux scale)."""
     from almaview.imaging import reimaging_plan, run_tclean
 
     plan = reimaging_plan(demo, kind="cont", members=["12m", "7m"])
-    params = plan.parameters(niter=0, imsize=[64, 64], nsigma=None)
-    run = run_tclean(params, tmp_path / "joint", progress=False)
-    assert run.state == "done"
-    delivered = [
-        next(i.source for i in m.images if i.kind == "cont" and i.image_type == "pbcor" and i.field == FIELD)
-        for m in plan.members
-    ]
-    (j_maj, j_min), (a_maj, a_min), (c_maj, c_min) = _casa_beams([str(run.products["image"])] + delivered)
-    joint, beam_12m, beam_7m = j_maj * j_min, a_maj * a_min, c_maj * c_min
-    print(f"beam areas (arcsec^2): 12-m {beam_12m:.2f}, joint {joint:.2f}, 7-m {beam_7m:.2f}")
-    assert beam_12m < joint < beam_7m
+    assert plan.base.params["gridder"] == "mosaic"  # two dish diameters: the pipeline's gridder heuristic
+    joint = plan.parameters(
+        niter=1000, imsize=[96, 96], nsigma=None, threshold="0.6mJy", mask="circle[[48pix,48pix],16pix]"
+    )
+    runs = {"joint": joint}
+    for array in ("12m", "7m"):
+        runs[array] = joint.with_(vis=_calibrated_ms(demo, array), imagename=f"{joint.params['imagename']}.{array}only")
+    images = []
+    for name, params in runs.items():
+        run = run_tclean(params, tmp_path / name, progress=False, export=("image.pbcor",))
+        assert run.state == "done", name
+        images.append(str(run.products["image.pbcor"]))
+    beams, peaks, common = _casa_measure(images)
+    (j_maj, j_min), (a_maj, a_min), (c_maj, c_min) = beams
+    area_joint, area_12m, area_7m = j_maj * j_min, a_maj * a_min, c_maj * c_min
+    print(
+        f"beam areas (arcsec^2): 12-m {area_12m:.2f}, joint {area_joint:.2f}, 7-m {area_7m:.2f}; peaks at a common "
+        f'{common:.2f}" beam: joint {peaks[0] * 1e3:.2f}, 12-m {peaks[1] * 1e3:.2f}, 7-m {peaks[2] * 1e3:.2f} mJy/beam'
+    )
+    assert area_12m < area_joint < area_7m
+    assert a_maj <= j_maj <= c_maj and a_min <= j_min <= c_min
+    assert peaks[0] == pytest.approx(peaks[1], rel=0.10)

@@ -262,7 +262,9 @@ def heuristic_parameters(
     robust: float = 0.5,
     imagename: str = "almaview",
 ) -> TcleanParameters:
-    """Pipeline-like parameters from the data: cell ~ beam/5, imsize covering the PB to 0.2 (fast FFT size).
+    """Pipeline-like parameters from the data: cell ~ beam/5, imsize covering the PB to 0.2 (fast FFT size), and
+    the pipeline's gridder heuristic: ``mosaic`` when the MSs hold dishes of more than one diameter (12-m + 7-m
+    imaged jointly: each baseline gridded with its own primary beam), else ``standard``.
 
     Examples
     --------
@@ -284,7 +286,7 @@ def heuristic_parameters(
         cell=[f"{cell}arcsec"],
         stokes="I",
         specmode=specmode,
-        gridder="standard",
+        gridder="mosaic" if len(set(cov.dish_diameters)) > 1 else "standard",
         pblimit=0.2,
         weighting="briggs",
         robust=float(robust),

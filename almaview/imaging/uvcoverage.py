@@ -55,6 +55,8 @@ class UVCoverage:
     min_frequency: float
     max_frequency: float
     sources: tuple[str, ...] = ()
+    #: every dish diameter of the MSs (m): more than one (12-m + 7-m) takes tclean's mosaic gridder
+    dish_diameters: tuple[float, ...] = ()
 
     @property
     def n(self) -> int:
@@ -233,7 +235,10 @@ def uv_coverage(
     if u.size == 0:
         raise InvalidImagingParameter(sources[0], f"every visibility of field {field!r} in spw {spw!r} is flagged")
     # the smallest dish sets the field of view: 12-m + 7-m data are imaged over the 7 m primary beam
-    return UVCoverage(u, v, w, str(name), tuple(sorted(spws_used)), min(dish), min(fmin), max(fmax), tuple(sources))
+    return UVCoverage(
+        u, v, w, str(name), tuple(sorted(spws_used)), min(dish), min(fmin), max(fmax), tuple(sources),
+        tuple(sorted(set(dish))),
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------- heuristics
