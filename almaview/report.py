@@ -262,6 +262,9 @@ def build_report(
         f" ({len(m.ebs)} EB{'s' if len(m.ebs) != 1 else ''})</li>"
         for m in d.mous
     )
+    from .delivery.status import group_product_lines
+
+    members += "".join(f"<li>{html.escape(line)}</li>" for line in group_product_lines(d))
     head = Div(
         text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
         f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>"

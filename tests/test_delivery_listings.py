@@ -299,3 +299,7 @@ def test_cycle10_group_with_12m_7m_and_tp(tmp_path):
     assert len(d.group_products[group]) == 4
     assert all(im.naming == "group" for im in d.group_products[group])
     assert {m.uid for m in d.group_members(group)} == set(by_uid)
+    # interferometric cubes made at group level combine the 12-m and 7-m members, not the TP one
+    assert [m.uid for m in d.combined_members(group)] == [twelve.uid, seven.uid]
+    line = next(ln for ln in d.status().splitlines() if ln.startswith(f"group OUS {group}"))
+    assert "4 image(s)" in line and "M100 cube spw16: pb, pbcor" in line and tp.uid not in line

@@ -397,7 +397,12 @@ def test_open_delivery_finds_everything_the_demo_wrote(demo: Path, index: dict) 
     d = av.open_delivery(demo)
     files = index["files"]
     assert d.project_code == demo.name
-    assert {m.uid for m in d.mous} == {e["mous"] for e in files}
+    assert {m.uid for m in d.mous} == {e["mous"] for e in files if e["mous"]}
+    group_files = [e for e in files if not e["mous"]]  # the group OUS's own products (12-m + 7-m imaged jointly)
+    assert {e["category"] for e in group_files} == {"image"}
+    assert sorted(Path(e["path"]).name for e in group_files) == sorted(
+        Path(i.source).name for ims in d.group_products.values() for i in ims
+    )
     for m in d.mous:
         mine = [e for e in files if e["mous"] == m.uid]
         assert m.readme is not None and m.readme.layout == "cycle6+" and m.readme.project_code == demo.name

@@ -15,7 +15,7 @@ import pytest
 from casacore import tables
 
 import almaview as av
-from almaview.demo.project import ACA, ALMA, TP, VLA
+from almaview.demo.project import ACA, ALMA, GROUP, LINE_SIGMA_HZ, SCIENCE_GOAL, TP, VLA
 
 pytestmark = [pytest.mark.casa, pytest.mark.slow]
 
@@ -87,6 +87,83 @@ def test_report_lists_every_member_with_its_array(delivery, tmp_path):
     html = build_report(delivery, tmp_path / "report.html", progress=False).read_text()
     for plan, words in ((ALMA, "12-m array"), (ACA, "7-m array (ACA)"), (TP, "Total Power array")):
         assert f"member OUS {plan.uid}: {words}" in html
+    assert f"group OUS {GROUP}: 3 image(s) made at group level" in html
+
+
+def _fits_beam_area(path) -> float:
+    from astropy.io import fits
+
+    h = fits.getheader(path)
+    return h["BMAJ"] * h["BMIN"] * 3600**2
+
+
+def _pb_radius_arcsec(path, level: float = 0.5) -> float:
+    """Radius (arcsec) of the pb >= level region of a pb FITS image, from its pixel count (astropy)."""
+    from astropy.io import fits
+
+    h, pb = fits.getheader(path), fits.getdata(path)[0, 0]
+    return float(np.sqrt(np.sum(np.nan_to_num(pb) >= level) / np.pi) * abs(h["CDELT2"]) * 3600)
+
+
+def test_group_products_are_the_joint_12m_7m_cube_where_the_pipeline_puts_them(delivery, demo_delivery, capsys):
+    """group.<GOUS>/product/group.<GOUS>.<field>_sci.spw0.cube.I.{pbcor,pb,mask}.fits[.gz]; its beam lies between
+    the 12-m and 7-m cubes' beams, its primary beam between the 12-m and 7-m ones (astropy on the members' FITS),
+    and it is deconvolved: the flux summed round the source at the line peak (sum / beam area) is the line's
+    injected peak flux density (1.5 Jy + 0.02 Jy, a point source: sampledata.simulate's component list), as it is in
+    the 12-m member's cube. A dirty image sums to a fraction of it (the dirty beam's integral is ~0)."""
+    from astropy.io import fits
+
+    from almaview.cli import main
+
+    assert list(delivery.group_products) == [GROUP]
+    images = delivery.group_products[GROUP]
+    stem = f"group.{GROUP}.IRAS16293-2422_sci.spw0.cube.I"
+    assert sorted(i.name for i in images) == sorted(f"{stem}.{t}" for t in ("mask.fits.gz", "pb.fits.gz", "pbcor.fits"))
+    where = demo_delivery / f"science_goal.{SCIENCE_GOAL}" / f"group.{GROUP}" / "product"
+    assert all(Path(i.source).parent == where for i in images)
+    assert all(i.naming == "group" and i.mous is None and i.kind == "cube" for i in images)
+    assert {m.uid for m in delivery.combined_members(GROUP)} == {ALMA.uid, ACA.uid}
+    by_type = {i.image_type: i.source for i in images}
+
+    def member_cube(plan, image_type):
+        return next(i.source for i in _member(delivery, plan).images if i.kind == "cube" and i.image_type == image_type)
+
+    joint, b12, b7 = (
+        _fits_beam_area(p) for p in (by_type["pbcor"], member_cube(ALMA, "pbcor"), member_cube(ACA, "pbcor"))
+    )
+    assert b12 < joint < b7
+    r_joint, r12, r7 = (_pb_radius_arcsec(p) for p in (by_type["pb"], member_cube(ALMA, "pb"), member_cube(ACA, "pb")))
+    print(f"pb >= 0.5 radius: 12-m {r12:.1f}, joint {r_joint:.1f}, 7-m {r7:.1f} arcsec")
+    assert r12 < r_joint < r7
+    # deconvolved: flux round the source at the line peak, in the joint cube and (the same way) in the 12-m cube
+    fluxes, expected = [], []
+    for path in (by_type["pbcor"], member_cube(ALMA, "pbcor")):
+        h, data = fits.getheader(path), fits.getdata(path)[0]
+        peak_channel = int(np.nanargmax(np.nanmax(data, axis=(1, 2))))
+        yy, xx = np.mgrid[0 : data.shape[1], 0 : data.shape[2]]
+        near = np.hypot(yy - h["CRPIX2"] + 1, xx - h["CRPIX1"] + 1) * abs(h["CDELT2"]) * 3600 < 5.0
+        beam_px = np.pi / (4 * np.log(2)) * h["BMAJ"] * h["BMIN"] / abs(h["CDELT1"] * h["CDELT2"])
+        fluxes.append(float(np.nansum(np.where(near, data[peak_channel], 0)) / beam_px))
+        # the sky at the line peak: the line's point source (1.5 Jy Gaussian of sigma LINE_SIGMA_HZ on 0.02 Jy)
+        # averaged over one channel centred on it (a channel half a width off reads 10 % less: the tolerance), plus
+        # the 2" continuum Gaussian (80 mJy at 240 GHz, spectral index 2.5)
+        nu = h["CRVAL3"] + (peak_channel + 1 - h["CRPIX3"]) * h["CDELT3"]
+        across = np.linspace(-0.5, 0.5, 201) * h["CDELT3"]
+        line = 0.02 + 1.5 * np.mean(np.exp(-0.5 * (across / LINE_SIGMA_HZ) ** 2))
+        expected.append(line + 0.08 * (nu / 240e9) ** 2.5)
+    print(f"flux within 5 arcsec at the line peak: joint {fluxes[0]:.3f} Jy (sky {expected[0]:.3f}), "
+          f"12-m {fluxes[1]:.3f} Jy (sky {expected[1]:.3f})")  # fmt: skip
+    assert fluxes[0] == pytest.approx(expected[0], rel=0.15)
+    assert fluxes[0] == pytest.approx(fluxes[1], rel=0.15)
+    mask = fits.getdata(by_type["mask"])
+    assert 0 < np.sum(mask > 0) < mask.size / 10  # a clean mask round the source
+    # d.status(), almaview info and its JSON say so
+    line = next(ln for ln in delivery.status().splitlines() if ln.startswith(f"group OUS {GROUP}"))
+    assert "3 image(s)" in line and f"{ALMA.uid} (12-m array)" in line and f"{ACA.uid} (7-m array (ACA))" in line
+    assert TP.uid not in line and VLA.uid not in line
+    assert main(["info", str(demo_delivery)]) == 0
+    assert line in capsys.readouterr().out
+    assert f"group OUS {GROUP}" in delivery._repr_html_()
 
 
 def test_qa_judges_tp_by_its_own_criteria(delivery, demo_delivery):
@@ -162,6 +239,9 @@ def test_heuristics_use_each_arrays_dish(delivery):
         ratio = t12.getcol("DISH_DIAMETER").max() / t7.getcol("DISH_DIAMETER").max()
     assert fov(p7) / fov(p12) == pytest.approx(ratio, rel=0.35)  # imsizes are rounded to fast FFT sizes
     assert fov(joint) >= 0.9 * fov(p7)
+    # two dish diameters in the ANTENNA tables: the mosaic gridder (each baseline with its own primary beam)
+    assert ratio != 1 and joint.params["gridder"] == "mosaic"
+    assert p12.params["gridder"] == p7.params["gridder"] == "standard"
     assert float(joint.params["cell"][0].removesuffix("arcsec")) <= float(p7.params["cell"][0].removesuffix("arcsec"))
 
 

@@ -420,6 +420,35 @@ class Delivery:
         """
         return [m for m in self.mous if m.group == group]
 
+    def combined_members(self, group: str) -> list["MemberOUS"]:
+        """The member OUSes a group OUS's products combine: interferometric (12-m, 7-m) or TP members as the images
+        are, that observed a field they image (else all the group's members).
+
+        Examples
+        --------
+        >>> im = ImageProduct(name="g", source="g", mous=None, field="M100", role="sci", spws=(0,), kind="cube",
+        ...                   stokes="I", image_type="pbcor", naming="group")
+        >>> def member(uid, array): return MemberOUS(uid=uid, group="uid___A001_X1_X1", science_goal=None, path=".",
+        ...     array=array, images=[ImageProduct(name="m", source="m", mous=uid, field="M100", role="sci",
+        ...     spws=(0,), kind="cube", stokes="I", image_type="pbcor", single_dish=array == "TP")])
+        >>> d = Delivery(root="/x", entry="/x", layout="directory", project_code=None,
+        ...              mous=[member("uid___A001_X1_X2", "12m"), member("uid___A001_X1_X3", "7m"),
+        ...                    member("uid___A001_X1_X4", "TP")], group_products={"uid___A001_X1_X1": [im]})
+        >>> [m.array for m in d.combined_members("uid___A001_X1_X1")]
+        ['12m', '7m']
+        """
+        members, images = self.group_members(group), self.group_products.get(group, [])
+        fields, sd = {im.field for im in images if im.field}, {im.single_dish for im in images}
+
+        def fits(m: "MemberOUS") -> bool:
+            observed = {f.name for f in m.fields} | {i.field for i in m.images if i.field}
+            if fields and observed and not fields & observed:
+                return False
+            single_dish = m.array == "TP" or bool(m.images) and all(i.single_dish for i in m.images)
+            return single_dish in sd
+
+        return [m for m in members if fits(m)] or members
+
     @property
     def readme(self) -> Readme | None:
         """The first member OUS README found."""

@@ -6,6 +6,7 @@ import os
 import shlex
 from typing import TYPE_CHECKING
 
+from .arrays import array_words
 from .readme import missing_fields
 from .restored import restored
 
@@ -30,6 +31,30 @@ def _fetch(d: Delivery, m: MemberOUS, what: str, ebs: list[str] | None = None) -
     dest = d.root if d.layout == "tars" else os.path.dirname(os.path.normpath(d.root))
     eb = "".join(f" --eb {e}" for e in ebs or ())
     return f"`almaview fetch {m.uid} --what {what}{eb} --dest {shlex.quote(dest)}`"
+
+
+def group_product_lines(d: "Delivery") -> list[str]:
+    """One line per group OUS with products of its own: how many images, of what, and the members they combine.
+
+    Examples
+    --------
+    >>> from almaview.delivery.model import Delivery, ImageProduct
+    >>> im = ImageProduct(name="g", source="g", mous=None, field="M100", role="sci", spws=(16,), kind="cube",
+    ...                   stokes="I", image_type="pbcor", naming="group")
+    >>> group_product_lines(Delivery(root="/x", entry="/x", layout="directory", project_code=None,
+    ...                              group_products={"uid___A001_X1_X1": [im]}))
+    ['group OUS uid___A001_X1_X1: 1 image(s) made at group level (M100 cube spw16: pbcor), combining -']
+    """
+    out = []
+    for group, images in d.group_products.items():
+        products: dict[str, list[str]] = {}
+        for im in images:
+            key = f"{im.field or '?'} {im.kind or '?'} spw{'_'.join(str(s) for s in im.spws) or '?'}"
+            products.setdefault(key, []).append(((im.taylor + " ") if im.taylor else "") + (im.image_type or "?"))
+        what = "; ".join(f"{k}: {', '.join(v)}" for k, v in products.items())
+        members = ", ".join(f"{m.uid} ({array_words(m.array)})" for m in d.combined_members(group)) or "-"
+        out.append(f"group OUS {group}: {len(images)} image(s) made at group level ({what}), combining {members}")
+    return out
 
 
 def status_lines(d: Delivery) -> list[str]:
@@ -136,4 +161,4 @@ def status_lines(d: Delivery) -> list[str]:
             )
     if all("restored by almaview" in line for line in lines):  # nothing missing
         lines.append(f"complete: {len(d.mous)} member OUS, {len(d.ebs)} EBs all calibrated, {len(d.images)} images")
-    return lines
+    return lines + group_product_lines(d)

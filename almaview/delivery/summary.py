@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .arrays import array_words
 from .model import score_band
-from .status import status_lines
+from .status import group_product_lines, status_lines
 
 _array_words = array_words  # the name report.py imports
 
@@ -183,9 +183,8 @@ def delivery_text(d: "Delivery") -> str:
                 out.append(f"      {m.unknown_reasons.get(rel) or rel}")
             if len(m.unknown_files) > 5:
                 out.append(f"      ... and {len(m.unknown_files) - 5} more")
-    for group, images in d.group_products.items():
-        members = ", ".join(m.uid for m in d.group_members(group)) or "-"
-        out.append(f"  group OUS {group}: {len(images)} image(s) made at group level, combining {members}")
+    for line in group_product_lines(d):
+        out.append("  " + line)
     out.append("  status:")
     out += [f"    - {line}" for line in status_lines(d)]
     return "\n".join(out)
@@ -261,5 +260,21 @@ def delivery_html(d: "Delivery") -> str:
             for s in m.qa.aqua.stages:
                 h.append("<tr>" + _td(f"{s.number} {s.name}") + _score_td(s.score) + _td(s.reason or "") + "</tr>")
             h.append("</table>")
+    for group, images in d.group_products.items():
+        h.append(f"<h4>group OUS {e(group)} — products made at group level</h4>")
+        members = ", ".join(f"{m.uid} ({array_words(m.array)})" for m in d.combined_members(group)) or "-"
+        h.append(f"<p>combining {e(members)}</p>")
+        h.append("<table><tr><th>field</th><th>spws</th><th>kind</th><th>type</th><th>file</th></tr>")
+        for im in images:
+            h.append(
+                "<tr>"
+                + _td(im.field or "?")
+                + _td(",".join(map(str, im.spws)))
+                + _td(im.kind or "?")
+                + _td(((im.taylor + " ") if im.taylor else "") + (im.image_type or "?"))
+                + _td(im.name)
+                + "</tr>"
+            )
+        h.append("</table>")
     h.append("<ul>" + "".join(f"<li>{e(line)}</li>" for line in status_lines(d)) + "</ul></div>")
     return "\n".join(h)

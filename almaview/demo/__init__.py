@@ -3,7 +3,7 @@
 ``build(dir)`` writes ``<dir>/2023.1.01234.S/`` with the archive's layout and
 names (science goal / group / member OUS directories holding ``calibrated/
 calibration/ log/ product/ qa/ raw/ script/`` and a README), and an index of
-every file written (``<dir>/almaview-demo.json``). Two member OUSs:
+every file written (``<dir>/almaview-demo.json``). The member OUSs:
 
 - ``uid___A001_X3571_X8a``: two ALMA-like EBs simulated, calibrated and imaged
   with CASA (different seeds and start times), packaged as the pipeline does:
@@ -20,6 +20,10 @@ every file written (``<dir>/almaview-demo.json``). Two member OUSs:
   reduced member OUS (``<EB>.calibration.tgz``, scriptForCalibration/Imaging,
   ``calibrated/<EB>.ms.split.cal``). Its raw data are not converted to an ASDM
   (exportasdm cannot write its irregular integrations); the README says so.
+- ``uid___A001_X3571_X8b`` (7-m) and ``uid___A001_X3571_X8c`` (Total Power) in the
+  same group (:mod:`almaview.demo.group`), and the group OUS's own products: the
+  12-m and 7-m EBs imaged jointly, ``group.<GOUS>.*.fits`` in ``group.<GOUS>/product/``
+  (:mod:`almaview.demo.group_products`).
 
 The build is deterministic (fixed seeds, fixed timestamps in every text file
 and archive header; the CASA log is the one file that carries wall-clock
@@ -70,7 +74,7 @@ def index(project_dir: str | os.PathLike) -> dict:
     Examples
     --------
     >>> sorted(index(build("scratch/demo")))        # doctest: +SKIP
-    ['build_seconds', 'facts', 'files', 'project', 'timings', 'version']
+    ['build_seconds', 'cpu_seconds', 'cpu_timings', 'facts', 'files', 'project', 'timings', 'version']
     """
     path = Path(project_dir).parent / INDEX_NAME
     if not path.is_file():

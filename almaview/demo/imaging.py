@@ -36,15 +36,18 @@ class ImageProduct:
     def spw_tag(self) -> str:
         return "spw" + self.spw.replace(",", "_")
 
-    def fits_stem(self, mous: str) -> str:
-        """The product's ALMA name without '.<type>.fits'.
+    def fits_stem(self, ous: str, level: str = "member") -> str:
+        """The product's ALMA name without '.<type>.fits': ``member.<OUS>.`` for a member OUS's products,
+        ``group.<OUS>.`` for those the pipeline made at group level (12-m and 7-m imaged together).
 
         Examples
         --------
         >>> ImageProduct("cont", "M100", "1,2", Path("x"), {}).fits_stem("uid___A001_X1_X2")
         'member.uid___A001_X1_X2.M100_sci.spw1_2.cont.I'
+        >>> ImageProduct("cube", "M100", "0", Path("x"), {}).fits_stem("uid___A001_X1_X1", level="group")
+        'group.uid___A001_X1_X1.M100_sci.spw0.cube.I'
         """
-        return f"member.{mous}.{self.field}_sci.{self.spw_tag}.{self.kind}.I"
+        return f"{level}.{ous}.{self.field}_sci.{self.spw_tag}.{self.kind}.I"
 
 
 def _remove(stem: Path) -> None:
@@ -96,24 +99,31 @@ def make_images(
     stage: dict[str, int],
     mous: str,
     thresholds: dict[str, str],
+    kinds: tuple[str, ...] = ("cont", "cube"),
+    gridder: str = "standard",
+    niter: int = 200,
+    mask_radius_px: int | None = None,
 ) -> list[ImageProduct]:
     """Run tclean for the continuum (mfs) and the cube of ``field`` over all ``mss``; measure each.
 
     ``thresholds`` ('cont', 'cube'): clean down to about twice the expected noise, as hif_makeimages does.
+    ``kinds``: which of the two to make. ``gridder``: 'mosaic' where the MSs hold dishes of different
+    diameters (12-m and 7-m imaged together: the pipeline's gridder heuristic), else 'standard'.
+    ``mask_radius_px``: the clean mask, a circle round the image centre (default: a sixth of the image).
     """
     tasks = casa.casatasks()
     centre = imsize // 2
-    mask = f"circle[[{centre}pix,{centre}pix],{max(4, imsize // 6)}pix]"
+    mask = f"circle[[{centre}pix,{centre}pix],{mask_radius_px or max(4, imsize // 6)}pix]"
     out = []
     for kind, spw, extra in (
-        ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1, threshold=thresholds["cont"])),
+        ("cont", cont_spw, dict(specmode="mfs", deconvolver="hogbom", nterms=1, threshold=thresholds.get("cont"))),
         (
             "cube",
             cube_spw,
             dict(
                 specmode="cube",
                 deconvolver="hogbom",
-                threshold=thresholds["cube"],
+                threshold=thresholds.get("cube"),
                 nchan=cube_nchan,
                 start=0,
                 width=cube_width,
@@ -124,6 +134,8 @@ def make_images(
             ),
         ),
     ):
+        if kind not in kinds:
+            continue
         tag = "spw" + spw.replace(",", "_")
         stem = outdir / f"{mous}.s{stage[kind]}_0.{field}_sci.{tag}.{kind}.I.iter1"
         _remove(stem)
@@ -137,11 +149,11 @@ def make_images(
             imsize=[imsize, imsize],
             cell=[cell],
             stokes="I",
-            gridder="standard",
+            gridder=gridder,
             pblimit=PBLIMIT,
             weighting="briggs",
             robust=0.5,
-            niter=200,
+            niter=niter,
             usemask="user",
             mask=mask,
             pbcor=True,
@@ -190,10 +202,18 @@ def export_fits(image: str | Path, fits: Path, date: str) -> dict:
 
 
 def export_products(
-    products: list[ImageProduct], product_dir: Path, idx, project: Path, mous: str, date: str
+    products: list[ImageProduct],
+    product_dir: Path,
+    idx,
+    project: Path,
+    mous: str,
+    date: str,
+    *,
+    level: str = "member",
 ) -> tuple[list[dict], list]:
     """hifa_exportdata for images: each product's pbcor, pb and mask to ``<member>/product/<name>.<type>.fits``
-    (pb and mask gzipped, as the pipeline ships them), recorded in the demo's index ``idx``.
+    (pb and mask gzipped, as the pipeline ships them), recorded in the demo's index ``idx``. ``level='group'``:
+    products of the group OUS ``mous`` (``group.<OUS>.*`` in ``group.<OUS>/product/``, indexed with no member).
 
     Returns (one fact dict per product: kind, field, spw_tag, rms_jy, peak_jy, beam_arcsec, channel_width_hz,
     fits {type: path in the project}; the exportfits calls made). The one home of the FITS packaging of every
@@ -211,11 +231,11 @@ def export_products(
     for p in products:
         files = {}
         for suffix, itype in ((".image.pbcor", "pbcor"), (".pb", "pb"), (".mask", "mask")):
-            fits = product_dir / f"{p.fits_stem(mous)}.{itype}.fits"
+            fits = product_dir / f"{p.fits_stem(mous, level)}.{itype}.fits"
             calls.append(export_fits(f"{p.stem}{suffix}", fits, date))
             if itype != "pbcor":
                 fits = gzip_file(fits, fits.with_name(fits.name + ".gz"))
-            idx.add(fits, "image", mous=mous)
+            idx.add(fits, "image", mous=mous if level == "member" else None)
             files[itype] = fits.relative_to(project).as_posix()
         facts.append(
             dict(
