@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
-__all__ = ["build_report", "report_panels", "page_html", "stage_pages"]
+__all__ = ["build_report", "report_panels", "page_html", "tabbed_page_html", "stage_pages"]
 
 MAX_POINTS = 40_000
 
@@ -215,7 +215,7 @@ def build_report(
     --------
     >>> build_report(av.open_delivery("2023.1.01234.S"), "report.html")   # doctest: +SKIP
     """
-    from bokeh.models import Div, TabPanel, Tabs
+    from bokeh.models import TabPanel, Tabs
 
     from .delivery import open_delivery
     from .delivery.model import Delivery
@@ -231,7 +231,7 @@ def build_report(
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc="almaview report", unit="part")
-    tabs = []
+    tabs: list[tuple[str, Any]] = []
     try:
         for eb in ebs:
             if bar is not None:
@@ -242,13 +242,13 @@ def build_report(
                 if sections
                 else _note("nothing to show for this EB")
             )
-            tabs.append(TabPanel(child=inner, title=f"EB {eb.uid}"))
+            tabs.append((f"EB {eb.uid}", inner))
             if bar is not None:
                 bar.update()
         for m in d.mous:
             if m.qa.aqua is not None or m.qa.weblog_archives:
                 qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
-                tabs.append(TabPanel(child=qa, title=f"QA {m.uid}"))
+                tabs.append((f"QA {m.uid}", qa))
             if bar is not None:
                 bar.update()
     finally:
@@ -265,17 +265,100 @@ def build_report(
     from .delivery.status import group_product_lines
 
     members += "".join(f"<li>{html.escape(line)}</li>" for line in group_product_lines(d))
-    head = Div(
-        text=f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
+    head = (
+        f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
         f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>"
     )
-    doc = column([head, Tabs(tabs=tabs)]) if tabs else column([head, _note("no EBs in this delivery")])
-    models = doc.references()  # one walk for both
-    compact_models(doc, models)  # shared axis models and filters, glyph copies made in the page: 40% fewer models
-    stretch_width(doc, models)  # the page's width, not fixed widths
+    if not tabs:
+        tabs = [("delivery", column([_note("no EBs in this delivery")]))]
+    for _, lay in tabs:
+        models = lay.references()  # one walk for both
+        compact_models(lay, models)  # shared axis models and filters, glyph copies made in the page: fewer models
+        stretch_width(lay, models)  # the page's width, not fixed widths
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    tmp.write_text(page_html(doc, title, models), encoding="utf-8")
+    tmp.write_text(tabbed_page_html(title, head, tabs), encoding="utf-8")
     os.replace(tmp, out)
     return out
+
+
+_TABS_CSS = """
+body{font-family:Helvetica,Arial,sans-serif;margin:8px 12px}
+.almaview-tabbar{display:flex;flex-wrap:wrap;border-bottom:1px solid #ccc;margin:8px 0}
+.almaview-tabbar .bk-tab{padding:4px 10px;cursor:pointer;font-size:13px;color:#444;border:1px solid transparent;
+  border-bottom:none;margin-bottom:-1px}
+.almaview-tabbar .bk-tab.bk-active{border-color:#ccc;border-top:3px solid #1f77b4;background:#fff;color:#000}
+"""
+
+_TABS_JS = """
+(function() {
+  const items = %s;
+  const tabs = Array.from(document.querySelectorAll('.almaview-tabbar .bk-tab'));
+  const panels = Array.from(document.querySelectorAll('.almaview-tabpanel'));
+  const asked = new Set();
+  function draw(k) {
+    const doc = document.getElementById('almaview-doc-' + k).textContent;
+    Promise.resolve(window.Bokeh.embed.embed_items(doc, [items[k]])).then(() => { panels[k].dataset.drawn = '1'; });
+  }
+  function show(k) {
+    tabs.forEach((t, i) => t.classList.toggle('bk-active', i === k));
+    panels.forEach((p, i) => { p.style.display = i === k ? '' : 'none'; });
+    if (asked.has(k)) return;
+    asked.add(k);
+    if (window.Bokeh !== undefined) { draw(k); return; }
+    const timer = setInterval(() => { if (window.Bokeh !== undefined) { clearInterval(timer); draw(k); } }, 10);
+  }
+  tabs.forEach((t, i) => t.addEventListener('click', () => show(i)));
+  if (document.readyState !== 'loading') show(0); else document.addEventListener('DOMContentLoaded', () => show(0));
+})();
+"""
+
+
+def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]]) -> str:
+    """A standalone HTML page (BokehJS inlined) with one tab per (label, Bokeh layout), each tab its own Bokeh
+    document, drawn when the tab is first opened: the page shows its first tab as soon as that one is drawn, not
+    after every EB's figures are built (BokehJS builds the views of hidden tabs too). ``head``: HTML above the tabs.
+
+    Each tab's document is serialised as :func:`page_html` does (one walk); the tabs share no models.
+
+    Examples
+    --------
+    >>> from bokeh.models import Div
+    >>> page = tabbed_page_html("r", "<h2>report</h2>", [("EB 1", Div(text="one")), ("QA", Div(text="two"))])
+    >>> page.count('class="almaview-tabpanel"'), page.count('<script type="application/json" id="almaview-doc-')
+    (2, 2)
+    """
+    from bokeh.core.serialization import Serializer
+    from bokeh.core.json_encoder import serialize_json
+    from bokeh.document import Document
+    from bokeh.embed.bundle import bundle_for_objs_and_resources
+    from bokeh.embed.util import RenderItem
+    from bokeh.resources import INLINE
+    from bokeh.util.serialization import make_globally_unique_css_safe_id, make_globally_unique_id
+
+    bars, panels, docs, items, every = [], [], [], [], set()
+    for k, (label, layout) in enumerate(tabs):
+        models = layout.references()
+        every |= models
+        doc_json = Document(title=title).to_json(deferred=False)
+        doc_json["roots"] = Serializer(deferred=False).encode([layout])
+        docid, elementid = make_globally_unique_id(), make_globally_unique_css_safe_id()
+        items.append(RenderItem(docid, roots={layout: elementid}).to_json())
+        bars.append(f'<div class="bk-tab">{html.escape(label)}</div>')
+        panels.append(
+            f'<div class="almaview-tabpanel" style="display:none"><div id="{elementid}" data-root-id="{layout.id}" '
+            'style="display: contents;"></div></div>'
+        )
+        payload = html.escape(serialize_json({docid: doc_json}), quote=False)
+        docs.append(f'<script type="application/json" id="almaview-doc-{k}">{payload}</script>')
+    js, css = bundle_for_objs_and_resources([_Known(every)], INLINE)
+    return (
+        f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
+        f"<style>{_TABS_CSS}</style>\n{css}\n{js}\n</head>\n<body>\n{head}\n"
+        f'<div class="almaview-tabbar">{"".join(bars)}</div>\n'
+        + "\n".join(panels)
+        + "\n"
+        + "\n".join(docs)
+        + f'\n<script type="text/javascript">{_TABS_JS % serialize_json(items)}</script>\n</body>\n</html>\n'
+    )

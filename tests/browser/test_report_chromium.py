@@ -49,6 +49,11 @@ CLICK_TAB_JS = """(label) => {
 }"""
 
 
+# The report's top-level tabs are documents of their own, drawn when first opened: the shown one has been drawn.
+DRAWN_JS = """() => [...document.querySelectorAll('.almaview-tabpanel')]
+  .every((p) => p.style.display === 'none' || p.dataset.drawn === '1')"""
+
+
 @pytest.fixture
 def served(tmp_path):
     """A static HTTP server on 127.0.0.1 for ``tmp_path``; yields its base URL."""
@@ -75,17 +80,25 @@ def _open(page, url: str) -> None:
 
 
 def _every_tab_drawn(page) -> dict[str, int]:
-    """Click every visible tab (breadth first, nested tabs too); return the drawn canvases seen under each."""
+    """Click every visible tab, depth first (a top-level tab, then the tabs it shows); return the drawn canvases seen
+    under each label (a label shared by several EBs, e.g. 'Tsys', is counted under the first EB that has it)."""
     seen: dict[str, int] = {}
-    todo = list(page.evaluate(TABS_JS))
-    while todo:
-        label = todo.pop(0)
-        if label in seen:
-            continue
+
+    def visit(label: str) -> None:
         assert page.evaluate(CLICK_TAB_JS, label), label
+        page.wait_for_function(DRAWN_JS, timeout=120_000)  # a report tab's document is drawn when first opened
         page.wait_for_timeout(800)
         seen[label] = len(_drawn(page))
-        todo += [t for t in page.evaluate(TABS_JS) if t not in seen and t not in todo]
+
+    top = list(
+        page.evaluate("() => [...document.querySelectorAll('.almaview-tabbar .bk-tab')].map((t) => t.textContent)")
+    )
+    assert top, "no report tabs"
+    for label in top:
+        visit(label)
+        for sub in page.evaluate(TABS_JS):
+            if sub not in top and sub not in seen:
+                visit(sub)
     return seen
 
 
@@ -193,6 +206,7 @@ def test_report_qa_stage_click_shows_its_weblog_page(browser, tmp_path, served):
     _open(browser.page, f"{served}/report.html")
     qa = next(t for t in browser.page.evaluate(TABS_JS) if t.startswith("QA "))
     assert browser.page.evaluate(CLICK_TAB_JS, qa)
+    browser.page.wait_for_function(DRAWN_JS, timeout=60_000)
     browser.page.wait_for_timeout(800)
     assert browser.page.evaluate(FRAME_JS) is None  # nothing shown before a click
     assert browser.page.evaluate(CLICK_CELL_JS, f"{stage.number} {stage.name}"), "no stage link in the QA table"
