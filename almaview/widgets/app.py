@@ -27,6 +27,7 @@ import ipywidgets as W
 import traitlets
 
 from ..plots import Panel
+from ..plots._common import stretch_width
 from ..plots.visibilities import Refresh
 from ._base import AppBase
 from .explorer_controls import ITERATE, ExplorerControls
@@ -402,6 +403,7 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             add_box_select(new)  # before the view is built: the page gets the document as it is now
             # the panel whose points were selected (a box drawn on a panel being replaced still means its points)
             new.sources["amp"].selected.on_change("indices", lambda attr, old, idx, p=new: self.mark(idx, panel=p))
+        stretch_width(new.layout)  # the figures take the page's width (min 320 px, max 1400 px), as shown alone
         self._views[tab].children = [bokeh_view(new.layout)]
 
     def open_item(self, kind: str, key: str) -> None:

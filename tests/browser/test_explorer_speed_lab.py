@@ -1,0 +1,175 @@
+"""Explorer selection changes in JupyterLab (headless Chromium) on the demo delivery: from the page's control change
+to the painted panel, per tab, and the panels' width following the window.
+
+Speed. For each of the tabs a user switches most (visibilities, Tsys, bandpass, gains), spw and antenna changes
+through the page's own controls, each timed from the ``select_option`` to the moment the figures on screen both
+name the new selection in their titles (the spw or the antenna: a panel still showing the old selection, or a blank
+one being replaced, does not count) and show other pixels than before (the canvases were repainted). Two figures:
+issue 14's target, 300 ms (``TARGET_MS``, reported with the measurement as met or not at the measured load), and
+the enforced guard ``GUARD_MS``, a bound that catches a regression (the target is not yet shown met on the shared
+machine; once it is, lower the guard to the target with a margin). The first change of a calibration tab to
+all spws is timed apart (``first``): the panel may grow its figure slots once.
+
+Load: as in ``test_image_viewer_speed_lab.py``, the figures are multiplied by ``slack = max(1, load per CPU)`` up
+to ``MAX_SLACK``; above it the budget cannot be judged and the test says so (skip) with the numbers.
+
+Width. The explorer's figures use the width the page gives them: at a 1400 px and a 900 px wide window (Lab's
+side bar collapsed) the visibilities and Tsys figures are drawn wider than their nominal width in the wide window,
+narrower in the narrow one, and inside the window (a figure shrinks to 320 px at the least).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import statistics
+import time
+
+import pytest
+
+from . import harness
+from .test_explorer_lab import PIXELS_JS, VISIBLE_FIGURES_JS, _control, _open_tab, _option_labels, _options
+from .test_explorer_lab import _wait_figures
+
+pytestmark = pytest.mark.browser
+
+NOTEBOOK = "explorer-speed.ipynb"
+CELLS = ["import almaview as av\n\nd = av.open_delivery(av.demo.build())\nex = av.explore(d)\nex"]
+TARGET_MS = 300.0  # issue 14's target: printed with the measurement
+#: enforced (times slack): a regression bound, not the target (by this stricter measure the slowest change took
+#: 2.55 s at 3.8 load per CPU when this was written; the target is not yet shown met)
+GUARD_MS = 1500.0
+MAX_SLACK = 3.0
+#: tab -> the title prefixes of its figures that name the selection
+PREFIXES = {
+    "visibilities": ("Amplitude", "Phase"),
+    "tsys": ("Tsys · ",),
+    "bandpass": ("Bandpass ",),
+    "gains": ("Gain ",),
+}
+
+# true when every figure of the tab on screen names the selection (``pattern``) in its title or legend
+# and the canvases differ from ``before``
+DONE_JS = (
+    """([prefixes, pattern, before, any]) => {
+  const figs = ("""
+    + VISIBLE_FIGURES_JS
+    + """)().filter((f) => prefixes.some((p) => f.title.startsWith(p)));
+  const re = new RegExp(pattern);
+  const named = (f) => re.test(f.title + ' | ' + f.legend.join(' | '));
+  if (!figs.length || !(any ? figs.some(named) : figs.every(named))) return false;
+  return ("""
+    + PIXELS_JS
+    + """)() !== before;
+}"""
+)
+
+
+def _load_per_cpu() -> float:
+    try:
+        return os.getloadavg()[0] / (len(os.sched_getaffinity(0)) or 1)
+    except (OSError, AttributeError):
+        return 0.0
+
+
+def _timed_change(page, tab: str, do, token: str, any_figure: bool = False, log=None) -> float:
+    """Seconds from ``do()`` (a control change) to the tab's figures naming ``token`` (every figure, or one with
+    ``any_figure``) and repainted."""
+    page.wait_for_timeout(300)  # the previous change's late work is done
+    before = page.evaluate(PIXELS_JS)
+    t0 = time.perf_counter()
+    do()
+    pattern = r"(^|\W)" + re.escape(token) + r"($|\W)"  # a word: 'spw 1' is not 'spw 17'
+    try:
+        page.wait_for_function(
+            DONE_JS, arg=[list(PREFIXES[tab]), pattern, before, any_figure], timeout=60_000, polling="raf"
+        )
+    except Exception as err:
+        shown = [(f["title"], f["legend"][:4]) for f in page.evaluate(VISIBLE_FIGURES_JS)]
+        problems = log.problems() if log is not None else []
+        raise AssertionError(f"{tab}: no repainted figure naming {token!r} within 60 s: {shown} {problems}") from err
+    return time.perf_counter() - t0
+
+
+def _start(page, lab_server, notebooks_copy, width: int = 1400):
+    page.set_viewport_size({"width": width, "height": 1000})
+    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, NOTEBOOK, CELLS))
+    state = harness.run_all_in_lab(page, timeout=300)
+    assert not [c for c in state["cells"] if c["errors"]], state["cells"]
+    _wait_figures(page)
+    spw = _control(page, "spw")
+    ids = [re.match(r"spw\s(\d+)", lab).group(1) for lab in _option_labels(spw)]
+    antennas = _control(page, "antennas")
+    return spw, _options(spw), ids, antennas, _option_labels(antennas)
+
+
+def test_explorer_selection_changes_are_painted_within_the_budget(lab_server, browser, notebooks_copy):
+    page = browser.page
+    _timed = functools.partial(_timed_change, log=browser.log)
+    spw, spws, ids, antennas, names = _start(page, lab_server, notebooks_copy)
+    assert len(spws) >= 2 and len(names) >= 4, (spws, names)
+    times: dict[str, list[float]] = {}
+    for tab in ("visibilities", "tsys", "bandpass", "gains"):
+        spw.select_option(spws[:1])
+        antennas.select_option([])
+        _open_tab(page, tab)
+        _wait_figures(page)
+        if tab != "visibilities":  # all spws: the panel may grow its slots once
+            first = _timed(page, tab, lambda: spw.select_option(spws), f"spw {ids[-1]}", any_figure=True)
+            times[f"{tab} first"] = [first]
+            _timed(page, tab, lambda: spw.select_option(spws[:1]), f"spw {ids[0]}")
+        for k in range(4):  # each change differs from the one before it
+            s = 1 + k % (len(spws) - 1)
+            times.setdefault(f"{tab} spw", []).append(
+                _timed(page, tab, lambda s=s: spw.select_option([spws[s]]), f"spw {ids[s]}")
+            )
+            a = names[1 + k]
+            times.setdefault(f"{tab} antennas", []).append(
+                _timed(page, tab, lambda a=a: antennas.select_option(label=[a]), a)
+            )
+        antennas.select_option([])
+    browser.screenshot("explorer-speed-last")
+    slack = max(1.0, _load_per_cpu())
+    medians = {k: 1e3 * statistics.median(v) for k, v in times.items()}
+    changes = {k: v for k, v in medians.items() if not k.endswith("first")}
+    worst = max(changes.values())
+    met = worst <= TARGET_MS * slack
+    print(
+        "\ncontrol -> painted panel (ms, median): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in medians.items())
+        + f"\nslowest change {worst:.0f} ms; load per CPU {_load_per_cpu():.2f} (slack {slack:.2f}); "
+        f"issue 14 target {TARGET_MS:.0f} ms: {'met' if met else 'NOT met'} at this load; "
+        f"guard {GUARD_MS:.0f} ms x slack"
+    )
+    if slack > MAX_SLACK:
+        pytest.skip(f"load per CPU {slack:.1f} > {MAX_SLACK}: no budget can be judged (slowest {worst:.0f} ms)")
+    slow = {k: round(v) for k, v in changes.items() if v > GUARD_MS * slack}
+    assert not slow, f"slower than the guard {GUARD_MS:.0f} ms x {slack:.2f}: {slow}"
+    browser.log.assert_clean()
+
+
+def test_explorer_figures_follow_the_window_width(lab_server, browser, notebooks_copy):
+    page = browser.page
+    spw, spws, ids, antennas, names = _start(page, lab_server, notebooks_copy, width=1400)
+    spw.select_option(spws[:2])  # two Tsys panels side by side
+    page.evaluate("() => window.jupyterapp.shell.collapseLeft()")  # the notebook alone: the window's width
+    widths: dict[str, dict[int, float]] = {}
+    for window in (1400, 900):
+        page.set_viewport_size({"width": window, "height": 1000})
+        for tab in ("tsys", "visibilities"):
+            _open_tab(page, tab)
+            _wait_figures(page)
+            page.wait_for_timeout(1500)  # the layout follows the new width
+            figs = [f for f in page.evaluate(VISIBLE_FIGURES_JS) if f["title"].startswith(PREFIXES[tab])]
+            assert figs, f"{tab}: no figure at {window} px"
+            browser.screenshot(f"explorer-width-{tab}-{window}")
+            boxes = [(f["title"][:12], round(f["x"]), round(f["width"])) for f in figs]
+            assert all(f["x"] >= 0 and f["x"] + f["width"] <= window + 1 for f in figs), (tab, window, boxes)
+            widths.setdefault(tab, {})[window] = max(f["width"] for f in figs)
+    print(f"\nwidest figure (px) by window width: {widths}")
+    # the Tsys grid's figures are 460 px and the visibilities' 640 px when fixed: wider in a wide window
+    assert widths["tsys"][1400] > 500 and widths["visibilities"][1400] > 700, widths
+    for tab, w in widths.items():
+        assert w[900] < 0.85 * w[1400], f"{tab}: the figures did not follow the window ({w})"
+    browser.log.assert_clean()
