@@ -34,7 +34,7 @@ from .explorer_controls import ITERATE, ExplorerControls
 from .explorer_marks import ExplorerMarks
 from .explorer_panels import ExplorerPanels
 from .explorer_reads import ASYNC_TABS, SLOW_READ_S, VIS_CACHE_SIZE, ExplorerReads
-from .explorer_update import Update, add_box_select, copy_words, figures, one_patch, same_shape
+from .explorer_update import Update, add_box_select, copy_words, figures, layout_nodes, one_patch, same_shape
 from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource, ebs_of
 
 __all__ = ["Explorer", "TABS", "AFFECTS", "ITERATE", "ASYNC_TABS", "SLOW_READ_S", "VIS_CACHE_SIZE", "bokeh_view"]
@@ -403,7 +403,8 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             add_box_select(new)  # before the view is built: the page gets the document as it is now
             # the panel whose points were selected (a box drawn on a panel being replaced still means its points)
             new.sources["amp"].selected.on_change("indices", lambda attr, old, idx, p=new: self.mark(idx, panel=p))
-        stretch_width(new.layout)  # the figures take the page's width (min 320 px, max 1400 px), as shown alone
+        # the figures take the page's width (min 320 px, max 1400 px), as shown alone
+        stretch_width(new.layout, layout_nodes(new.layout))
         self._views[tab].children = [bokeh_view(new.layout)]
 
     def open_item(self, kind: str, key: str) -> None:
