@@ -374,3 +374,52 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     flagged = {tuple(m.split("&")) for ln in added for m in re.findall(r"antenna='([^']+)'", ln)}
     assert pairs and flagged <= pairs | {(b, a) for a, b in pairs}, (flagged, pairs)
     browser.log.assert_clean()
+
+
+# Click the QA table's cell (SlickGrid, inside Bokeh's shadow roots) whose text is ``label``; false if not on screen.
+CLICK_CELL_JS = """(label) => {
+  const walk = (root) => {
+    for (const el of root.querySelectorAll('*')) {
+      if (el.classList && el.classList.contains('slick-cell') && el.textContent.trim() === label
+          && el.getBoundingClientRect().width > 0) {
+        (el.querySelector('span') || el).dispatchEvent(new MouseEvent('click', {bubbles: true, composed: true}));
+        return true;
+      }
+      if (el.shadowRoot && walk(el.shadowRoot)) return true;
+    }
+    return false;
+  };
+  return walk(document);
+}"""
+
+
+def test_qa_stage_click_shows_its_weblog_page(lab_server, browser, notebooks_copy, demo_delivery):
+    # The QA tab's stage is a link: a click on it (not on its bar) shows that stage's weblog page in the explorer's
+    # weblog viewer (served by the widget: no file:// link). The stage comes from the AQUA
+    # report; the heading from the stage page's own file (not the viewer's sanitised copy).
+    import re as _re
+
+    import almaview as av
+
+    m = av.open_delivery(demo_delivery).mous[0]
+    worst = min(m.qa.aqua.stages, key=lambda s: s.score)
+    heading = _re.search(r"<h1>([^<]+)", m.weblog.stage(worst.number).page.read_text()).group(1).strip()
+    cells = ["import almaview as av\n\nex = av.explore(av.open_delivery(av.demo.build()))\nex.show('qa')\nex"]
+    page = browser.page
+    browser.log.tolerated = ("Blocked script execution in 'about:srcdoc' because the document's frame is sandboxed",)
+    page.set_viewport_size({"width": 1400, "height": 900})
+    harness.open_alone(page, lab_server, harness.write_notebook(notebooks_copy, "explorer-qa.ipynb", cells))
+    state = harness.run_all_in_lab(page, timeout=300)
+    assert not [c for c in state["cells"] if c["errors"]], state
+    label = f"{worst.number} {worst.name}"
+    _wait(page, lambda: page.evaluate(CLICK_CELL_JS, label), f"the QA table's link '{label}'", timeout=120)
+    frame = page.frame_locator("iframe.almaview-page-frame")
+    frame.locator("h1", has_text=heading).wait_for(timeout=60_000)
+    assert page.locator(".almaview-page-title").first.inner_text().startswith(f"Stage {worst.number}: {worst.name}")
+    browser.screenshot("explorer-qa-stage-page")
+    cells_html = page.evaluate(
+        """() => { const out = []; const walk = (root) => { for (const el of root.querySelectorAll('*')) {
+          if (el.classList && el.classList.contains('slick-cell')) out.push(el.innerHTML);
+          if (el.shadowRoot) walk(el.shadowRoot); } }; walk(document); return out; }"""
+    )
+    assert any(label in c for c in cells_html) and not any("file://" in c or "href" in c for c in cells_html)
