@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from .arrays import array_words
 from .model import score_band
-from .status import group_product_lines, status_lines
+from .status import status_lines
 
 _array_words = array_words  # the name report.py imports
 
@@ -183,8 +183,7 @@ def delivery_text(d: "Delivery") -> str:
                 out.append(f"      {m.unknown_reasons.get(rel) or rel}")
             if len(m.unknown_files) > 5:
                 out.append(f"      ... and {len(m.unknown_files) - 5} more")
-    for line in group_product_lines(d):
-        out.append("  " + line)
+    # the group OUS's own products are listed under status (group_product_lines), once
     out.append("  status:")
     out += [f"    - {line}" for line in status_lines(d)]
     return "\n".join(out)
