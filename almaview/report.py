@@ -141,7 +141,6 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
                 ds = vis[f"spw_{spws[0]}"].ds
                 step = -(-len(uv.data) // max_points)
                 keep = set(ds.time.values[::step].tolist())
-                uv = ov.uv_coverage(vis, spws[:1], None)
                 thin = uv.data[uv.data["time"].isin(keep)]
                 notes.append(
                     _note(
