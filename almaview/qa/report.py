@@ -74,6 +74,22 @@ class Evidence:
     detail: tuple[str, str, dict[str, Any]] | None = None
 
 
+#: a finding's fields in the order of its table row (:meth:`Finding.row`, :meth:`QAReport.table`)
+FINDING_COLUMNS = (
+    "criterion",
+    "scope",
+    "aspect",
+    "verdict",
+    "figure",
+    "units",
+    "score",
+    "threshold",
+    "source",
+    "why",
+    "stage",
+)
+
+
 @dataclass
 class Finding:
     """One row of the report: a criterion judged for one scope (an EB, an image, a calibrator)."""
@@ -107,22 +123,7 @@ class Finding:
         return f"{int(m.group(2))} {m.group(1)}" if m else ""
 
     def row(self) -> dict[str, Any]:
-        return {
-            k: getattr(self, k)
-            for k in (
-                "criterion",
-                "scope",
-                "aspect",
-                "verdict",
-                "figure",
-                "units",
-                "score",
-                "threshold",
-                "source",
-                "why",
-                "stage",
-            )
-        }
+        return {k: getattr(self, k) for k in FINDING_COLUMNS}
 
 
 def not_checkable(criterion: str, scope: str, aspect: str, why: str) -> Finding:
@@ -181,20 +182,7 @@ class QAReport:
         """One row per finding: criterion, scope, aspect, verdict, figure, units, the pipeline's QA score where
         almaview computes it as the pipeline does (Total Power baseline flatness, ...; else None), threshold, source,
         why, and the weblog stage of its caltable ('17 hifa_timegaincal', or '')."""
-        cols = [
-            "criterion",
-            "scope",
-            "aspect",
-            "verdict",
-            "figure",
-            "units",
-            "score",
-            "threshold",
-            "source",
-            "why",
-            "stage",
-        ]
-        return pd.DataFrame([f.row() for f in self.findings], columns=cols)
+        return pd.DataFrame([f.row() for f in self.findings], columns=list(FINDING_COLUMNS))
 
     @property
     def verdict(self) -> str:

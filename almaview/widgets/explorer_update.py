@@ -133,20 +133,7 @@ def figures(layout: Any) -> list:
     """The figures of a layout in reading order (rows, columns, grids and tabs walked depth first)."""
     from bokeh.models import Plot
 
-    out: list = []
-
-    def walk(node: Any) -> None:
-        if isinstance(node, tuple):  # a GridBox child: (model, row, col)
-            node = node[0]
-        if isinstance(node, Plot):
-            out.append(node)
-            return
-        for attr in ("children", "tabs"):
-            for child in getattr(node, attr, None) or ():
-                walk(getattr(child, "child", child))  # a TabPanel holds its figure in .child
-
-    walk(layout)
-    return out
+    return [node for node in layout_nodes(layout) if isinstance(node, Plot)]
 
 
 def layout_nodes(layout: Any) -> list:
