@@ -31,6 +31,7 @@ import re
 import numpy as np
 
 from ..analysis.singledish import binned_flatness
+from ..constants import ANTENNA_DIM
 from ..errors import AlmaviewError
 from .limits import Limits
 from .report import Finding, not_applicable, not_checkable
@@ -170,11 +171,10 @@ def sky_elevation_difference(eb, sky, table_name: str = "") -> Finding:
         if name not in tree.children or "POINTING_DIRECTION" not in tree[name].ds:
             continue
         cal = node.ds
-        ant_dim = "antenna_name" if "antenna_name" in cal.flag.dims else "antenna"
-        flag = np.asarray(cal.flag.transpose("time", ant_dim, ...).values)
-        solved = ~flag.reshape(cal.sizes["time"], cal.sizes[ant_dim], -1).all(axis=2)  # (time, antenna)
+        flag = np.asarray(cal.flag.transpose("time", ANTENNA_DIM, ...).values)
+        solved = ~flag.reshape(cal.sizes["time"], cal.sizes[ANTENNA_DIM], -1).all(axis=2)  # (time, antenna)
         elevations = tp_elevations(tree[name].ds, positions)
-        for k, ant in enumerate(cal[ant_dim].values):
+        for k, ant in enumerate(cal[ANTENNA_DIM].values):
             times = cal.time.values[solved[:, k]]
             diff = on_off_elevation_difference(elevations[elevations.antenna == str(ant)], times)
             n += len(diff)
