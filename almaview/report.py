@@ -173,7 +173,7 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
         ("bandpass", BANDPASS_KINDS, pc.bandpass),
         ("gains", GAIN_KINDS, pc.gains),
     ):
-        names = eb.tables(kinds)
+        names = eb.gain_tables() if title == "gains" else eb.tables(kinds)  # gains: the phase solutions first
         if not names:
             continue
         if title == "gains":  # the pipeline's final phase and amplitude tables (timegaincal), else all

@@ -279,6 +279,53 @@ def test_load_bokehjs_publishes_the_inline_bundle_once_per_page(monkeypatch):
     assert widgets.load_bokehjs() is False
 
 
+def test_gains_default_is_the_phase_solutions_on_the_demo(demo):
+    """Issue 14: the gains tab opens on what the weblog's hifa_timegaincal page shows, phase vs time per antenna of
+    the time-dependent phase solutions: not the amplitude table of the same stage. Checked against the table read
+    with casacore: its solutions are phase-only (|CPARAM| = 1: gaincal calmode='p'), one per integration
+    (solint='int': more solution times than the amplitude table's), and the shown phases are its CPARAM's angle."""
+    from almaview.widgets.app import _figures
+
+    d = av.open_delivery(demo)
+    ex = av.explore(d)
+    try:
+        ex.show("gains")
+        ex.wait()
+        name = ex.gain_table
+        path = Path(ex.eb_source.path(name))
+        assert "hifa_timegaincal" in name, name
+        with tables.table(str(path), ack=False) as t:
+            cparam, flag = t.getcol("CPARAM"), t.getcol("FLAG")
+            times, ant, spw = t.getcol("TIME"), t.getcol("ANTENNA1"), t.getcol("SPECTRAL_WINDOW_ID")
+        np.testing.assert_allclose(np.abs(cparam[~flag]), 1.0, atol=1e-5)  # phase-only solutions
+        others = [n for n in ex.eb_source.gain_tables() if "hifa_timegaincal" in n and n != name]
+        for other in others:  # the same stage's amplitude table: fewer solution times (solint='inf')
+            with tables.table(ex.eb_source.path(other), ack=False) as t:
+                assert len(set(t.getcol("TIME"))) < len(set(times)), other
+                assert not np.allclose(np.abs(t.getcol("CPARAM")[~t.getcol("FLAG")]), 1.0, atol=1e-5), other
+        panel = ex.panels["gains"]
+        assert panel.mode == "phase"
+        shown = [f for f in _figures(panel.layout) if f.visible]
+        assert shown and all(f.yaxis[0].axis_label == "phase (deg)" for f in shown), [
+            f.yaxis[0].axis_label for f in shown
+        ]
+        assert all(f.title.text.startswith("Gain phase") for f in shown), [f.title.text for f in shown]
+        with tables.table(str(path / "ANTENNA"), ack=False) as t:
+            names = list(t.getcol("NAME"))
+        pts = panel.sources["points"].data
+        a0 = str(pts["antenna"][0])
+        s0 = int(pts["spw"][0])
+        rows = (np.array(names)[ant] == a0) & (spw == s0) & ~flag[:, 0, 0]
+        want = np.sort(np.degrees(np.angle(cparam[rows, 0, 0])))
+        mine = (np.asarray(pts["antenna"]).astype(str) == a0) & (np.asarray(pts["spw"]).astype(int) == s0)
+        mine &= np.asarray(pts["receptor"]).astype(str) == str(pts["receptor"][0])
+        got = np.sort(np.asarray(pts["phase_deg"], dtype=float)[mine])
+        assert len(got) == len(want) > 0
+        np.testing.assert_allclose(got, want, atol=0.01)
+    finally:
+        ex.close()
+
+
 def test_browser_and_qa_on_the_demo_delivery(demo):
     d = av.open_delivery(demo)
     ex = av.explore(d)

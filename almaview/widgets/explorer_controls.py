@@ -13,7 +13,6 @@ from __future__ import annotations
 import ipywidgets as W
 
 from ._base import reacts
-from .sources import GAIN_KINDS
 
 __all__ = ["ExplorerControls", "ITERATE"]
 
@@ -155,7 +154,7 @@ class ExplorerControls:
             c["data column"].options = [(k.upper(), k) for k in cols]
             self.column = "corrected" if "corrected" in cols else cols[0]
         eb = self.eb_source
-        gtabs = eb.tables(GAIN_KINDS)
+        gtabs = eb.gain_tables()  # the phase solutions first: the weblog's gain page
         c["gain table"].options = [(f"{eb.caltables[n]}: {n}", n) for n in gtabs]
         self.gain_table = gtabs[0] if gtabs else None
 

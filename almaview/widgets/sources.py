@@ -32,6 +32,30 @@ class EBSource:
 
         return tables_of_kind(self.caltables, *kinds)
 
+    def gain_tables(self) -> list[str]:
+        """This EB's gain tables in the order the explorer offers them, the default first: the phase solutions
+        (the weblog's hifa_timegaincal page, phase vs time per antenna; of the latest stage, solint='int' before
+        'inf'), then amplitude, gain and fluxscale tables, latest stage first.
+
+        Examples
+        --------
+        >>> eb = EBSource("x", None, {"x.ms.hifa_timegaincal.s17_3.spw0.solintinf.gacal.tbl": "amplitude",
+        ...     "x.ms.hifa_timegaincal.s17_2.spw0.solintinf.gpcal.tbl": "phase",
+        ...     "x.ms.hifa_timegaincal.s17_1.spw0.solintint.gpcal.tbl": "phase",
+        ...     "x.ms.hifa_bandpass.s13_1.spw0.solintint.gpcal.tbl": "phase"})
+        >>> [n.split(".")[3] for n in eb.gain_tables()]
+        ['s17_1', 's17_2', 's13_1', 's17_3']
+        """
+        import re
+
+        def stage(name: str) -> int:
+            m = re.search(r"\.s(\d+)_\d+\.", name)
+            return int(m.group(1)) if m else -1
+
+        phase = self.tables(("phase",))  # latest stage first
+        phase = sorted(phase, key=lambda n: (-stage(n), ".solintint." not in n))  # stable: sub-stage order kept
+        return phase + self.tables(tuple(k for k in GAIN_KINDS if k != "phase"))
+
     def path(self, name: str) -> str:
         """The real path of a caltable (extracting it from its archive on first use)."""
         return self.resolve(name) if self.resolve is not None else name
