@@ -384,3 +384,67 @@ def stretch_width(layout: Any, models: Iterable[Any] | None = None) -> Any:
         ):
             m.sizing_mode = "stretch_width"
     return layout
+
+
+_REF_NAMES: dict[type, tuple[tuple[str, bool], ...]] = {}
+
+
+def _ref_names(cls: type) -> tuple[tuple[str, bool], ...]:
+    """(name, whether its default is stable and holds no model) of each property of ``cls`` that can hold a model."""
+    from bokeh.model import Model
+
+    out = []
+    overridden = cls._overridden_defaults()
+    for name, prop in cls.properties_with_refs().items():
+        default = overridden.get(name, prop._default)
+        stable = not callable(default) and not isinstance(default, (Model, list, dict, tuple, set))
+        out.append((name, stable))
+    return tuple(out)
+
+
+def references(*roots: Any) -> list[Any]:
+    """Every Bokeh model reachable from ``roots``: the set ``Model.references()`` gives, walked about twice as
+    fast (Bokeh rebuilds each model's list of reference-holding properties at every visit; here it is taken once
+    per class). Each property that can hold a model is read, as Bokeh's walk reads it, so a default made on first
+    read (a source's ``selected``) is made and found here too.
+
+    Examples
+    --------
+    >>> f = figure()
+    >>> _ = f.scatter([1, 2], [1, 2])
+    >>> lay = column([f])
+    >>> set(references(lay)) == lay.references()
+    True
+    """
+    from bokeh.model.util import visit_value_and_its_immediate_references
+
+    seen: set[int] = set()
+    out: list[Any] = []
+    queue: list[Any] = []
+
+    def visit(m: Any) -> None:
+        if id(m) not in seen:
+            seen.add(id(m))
+            queue.append(m)
+
+    for r in roots:
+        visit_value_and_its_immediate_references(r, visit)
+    while queue:
+        m = queue.pop()
+        out.append(m)
+        cls = type(m)
+        names = _REF_NAMES.get(cls)
+        if names is None:
+            names = _REF_NAMES[cls] = _ref_names(cls)
+        values, made = m._property_values, m._unstable_default_values
+        for name, stable in names:
+            if name in values:
+                v = values[name]
+            elif name in made:
+                v = made[name]
+            elif stable:
+                continue  # an unset stable default holds no model (a model default is made per instance)
+            else:
+                v = getattr(m, name)
+            visit_value_and_its_immediate_references(v, visit)
+    return out
