@@ -79,7 +79,7 @@ def _alive(pid: int) -> bool:
 
 
 def remove_orphaned_partials(folder: str | os.PathLike, name: str | None = None) -> list[Path]:
-    """Remove ``.partial`` directories left in ``folder`` by builds whose process no longer runs.
+    """Remove ``.partial`` directories (and files) left in ``folder`` by builds whose process no longer runs.
 
     ``name`` limits this to the builds of one target.  Returns what was
     removed.  Builds of live processes (including other threads of this one)
@@ -100,7 +100,10 @@ def remove_orphaned_partials(folder: str | os.PathLike, name: str | None = None)
         m = _PARTIAL_RE.match(entry)
         if m and (name is None or m.group("name") == name) and not _alive(int(m.group("pid"))):
             p = Path(folder) / entry
-            shutil.rmtree(p, ignore_errors=True)
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p, ignore_errors=True)
+            else:  # a file built under a .partial name (e.g. a decompressed FITS: io/fitsgz.py)
+                p.unlink(missing_ok=True)
             if not p.exists():
                 removed.append(p)
     return removed

@@ -1,6 +1,7 @@
 """FITS images for :func:`almaview.io.image.open_image`: the header checks, WCS, beams and the plane reader.
 
-Plain and gzipped FITS; astropy reads the header and memory-maps the pixels (``section`` for gzip).
+Plain and gzipped FITS; astropy reads the header and memory-maps the pixels (a gzip's pixels are decompressed once
+into the cache and memory-mapped from there: ``io/fitsgz.py``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .fitsgz import _state_without_map, gunzipped_data
 from ..errors import (
     AlmaviewError,
     InvalidImageHeader,
@@ -342,7 +344,8 @@ def _fits_beams(path: Path, hdul: Any) -> np.ndarray | None:
 class _FitsPlaneReader:
     """Reads a block of a FITS image: numpy slicing of astropy's memory map for plain files
     (only the region's pages are touched; astropy's ``section`` is ~20x slower for a small box
-    through a big cube), astropy's ``section`` for gzipped or tile-compressed files.
+    through a big cube), of the cache's decompressed copy for gzipped files (``io/fitsgz.py``),
+    astropy's ``section`` for tile-compressed files (and gzipped ones the cache cannot hold).
 
     Scaling (BSCALE/BZERO) and BLANK are applied here, on the block, because astropy
     refuses to memory-map scaled data.
@@ -354,19 +357,30 @@ class _FitsPlaneReader:
         self.bscale = float(header.get("BSCALE", 1.0))
         self.bzero = float(header.get("BZERO", 0.0))
         self.blank = header.get("BLANK") if int(header["BITPIX"]) > 0 else None
-        with open(path, "rb") as f:  # a plain file is memory-mapped; a gzip goes through section
+        self.bitpix = int(header["BITPIX"])
+        with open(path, "rb") as f:  # a plain file is memory-mapped; a gzip is decompressed once into the cache
             self.memmap = f.read(2) != b"\x1f\x8b"
+        self._gz: Any = None  # the gzip's cached copy (a memory map), False when it cannot be cached
+
+    def __getstate__(self) -> dict:
+        return _state_without_map(self)
+
+    def _gunzipped(self) -> Any:
+        if self._gz is None:
+            self._gz = gunzipped_data(self.path, self.hdu, self.shape, self.bitpix)
+            if self._gz is None:
+                self._gz = False
+        return self._gz
 
     def __getitem__(self, key: tuple[slice, ...]) -> np.ndarray:
-        from astropy.io import fits
-
         try:
-            with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
-                hdu = hdul[self.hdu]
-                if self.memmap and not isinstance(hdu, fits.CompImageHDU):
-                    raw = np.array(hdu.data[key])  # memmap: touches only the region's pages; copy before close
-                else:
-                    raw = np.asarray(hdu.section[key])  # gzip / tile-compressed: astropy's section
+            cached = False if self.memmap else self._gunzipped()
+            if cached is not False:
+                raw = np.array(cached[key])  # the gzip's copy in the cache (see io/fitsgz.py)
+            else:
+                raw = self._read_with_astropy(key)
+        except AlmaviewError:
+            raise
         except Exception as err:
             raise NotAnImage(self.path, f"could not read image data ({type(err).__name__}: {err})") from err
         if self.bscale == 1.0 and self.bzero == 0.0 and self.blank is None:
@@ -375,3 +389,12 @@ class _FitsPlaneReader:
         if self.blank is not None and np.issubdtype(self.dtype, np.floating):
             block[raw == self.blank] = np.nan
         return block
+
+    def _read_with_astropy(self, key: tuple[slice, ...]) -> np.ndarray:
+        from astropy.io import fits
+
+        with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
+            hdu = hdul[self.hdu]
+            if self.memmap and not isinstance(hdu, fits.CompImageHDU):
+                return np.array(hdu.data[key])  # memmap: touches only the region's pages; copy before close
+            return np.asarray(hdu.section[key])  # gzip (not cacheable) / tile-compressed: astropy's section
