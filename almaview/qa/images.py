@@ -13,10 +13,9 @@ import re
 import numpy as np
 import pandas as pd
 
-from ..analysis.statistics import dynamic_range
+from ..analysis.statistics import dynamic_range, robust_rms
 from ..delivery.model import ImageProduct, MemberOUS
 from ..io.image import image_statistics, open_image
-from ..io.imagestats import MAD_TO_SIGMA
 from .limits import QA2_CYCLE1, QA2_REQUIREMENTS, Limits, alma_band, rms_tolerance
 from .report import Evidence, Finding, grade, not_checkable
 
@@ -93,6 +92,35 @@ def _sibling(images: list[ImageProduct], im: ImageProduct, image_type: str) -> I
     return None
 
 
+def channel_rms(cube, max_bytes: int = 64 * 2**20) -> pd.DataFrame:
+    """Robust rms (1.4826 x MAD over the finite pixels) of every channel of ``cube`` (dim ``frequency``): a row per
+    channel with finite pixels (``channel``, ``frequency_hz``, ``rms``). Channels are read in batches of about
+    ``max_bytes`` (one dask compute per batch, not per channel), so a cube never needs to fit in memory.
+
+    Examples
+    --------
+    >>> import xarray as xr
+    >>> cube = xr.DataArray(np.arange(18.0).reshape(2, 3, 3), dims=("frequency", "y", "x"),
+    ...                     coords={"frequency": [1e11, 1.1e11]})
+    >>> cube[1] = np.nan
+    >>> channel_rms(cube).round(4).to_dict("records")
+    [{'channel': 0, 'frequency_hz': 100000000000.0, 'rms': 2.9652}]
+    """
+    freq = np.asarray(cube["frequency"].values, dtype=float)
+    nchan = cube.sizes["frequency"]
+    plane_bytes = max(1, 8 * int(np.prod([n for d, n in cube.sizes.items() if d != "frequency"])))
+    batch = max(1, int(max_bytes // plane_bytes))
+    rows = []
+    for k0 in range(0, nchan, batch):
+        part = cube.isel(frequency=slice(k0, k0 + batch)).transpose("frequency", ...)
+        block = np.asarray(part.values).reshape(part.sizes["frequency"], -1)
+        for i, plane in enumerate(block):
+            rms = robust_rms(plane)  # NaN: no finite pixel in the channel, left out
+            if math.isfinite(rms):
+                rows.append(dict(channel=k0 + i, frequency_hz=float(freq[k0 + i]), rms=rms))
+    return pd.DataFrame(rows, columns=["channel", "frequency_hz", "rms"])
+
+
 def measure_image(pbcor, pb=None, mask=None, pb_limit: float = 0.3) -> dict:
     """rms (robust, flat-noise image outside the mask where pb >= pb_limit), peak, most negative, beam, channel width.
 
@@ -112,22 +140,12 @@ def measure_image(pbcor, pb=None, mask=None, pb_limit: float = 0.3) -> dict:
     if "frequency" in flat.dims and flat.sizes["frequency"] > 1:
         width = float(np.median(np.abs(np.diff(flat["frequency"].values))))
     freq = float(np.mean(flat["frequency"].values)) if "frequency" in flat.coords else None
-    planes = []
-    if "frequency" in flat.dims:  # per-channel rms (one plane in memory at a time): the evidence for cubes
+    planes = None
+    if "frequency" in flat.dims:  # per-channel rms: the evidence for cubes
         noise = flat if clean_mask is None else flat.copy(data=np.where(clean_mask, np.nan, flat.data))
-        for k in range(flat.sizes["frequency"]):
-            v = np.asarray(noise.isel(frequency=k).values, dtype=float)
-            v = v[np.isfinite(v)]
-            if v.size:
-                planes.append(
-                    dict(
-                        channel=k,
-                        frequency_hz=float(flat["frequency"].values[k]),
-                        rms=MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v)))),
-                    )
-                )
+        planes = channel_rms(noise)
     return dict(
-        planes=pd.DataFrame(planes, columns=["channel", "frequency_hz", "rms"]),
+        planes=planes if planes is not None else pd.DataFrame(columns=["channel", "frequency_hz", "rms"]),
         rms=stats.rms,
         peak=stats.peak,
         minimum=float(flat.min().values),
