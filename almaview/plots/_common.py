@@ -82,13 +82,54 @@ def figure(
     """
     from bokeh.plotting import figure as _figure
 
+    from bokeh.models import NoOverlap
+
     f = _figure(
-        title=title, width=width, height=height, tools=tools, x_axis_type="datetime" if x_datetime else "auto", **kw
+        title=wrap_title(title),
+        width=width,
+        height=height,
+        tools=tools,
+        x_axis_type="datetime" if x_datetime else "auto",
+        **kw,
     )
     f.xaxis.axis_label = x_label
     f.yaxis.axis_label = y_label
+    for axis in (*f.xaxis, *f.yaxis):  # tick labels that would overlap are left out: FDM GHz labels in 320 px
+        axis.major_label_policy = NoOverlap()
     f.toolbar.logo = None
     return f
+
+
+#: a title's line length (characters): at Bokeh's bold 13 px title font (~7.6 px a character) a line starting
+#: at the frame (~60 px in) fits a figure of ~370 px, the narrowest a grid column is (see :func:`stretch_width`)
+TITLE_CHARS = 40
+
+
+def wrap_title(text: str, chars: int = TITLE_CHARS) -> str:
+    r"""``text`` in lines of at most ``chars`` characters, broken at its ' · ' separators (a continuation line
+    starts with '· '): a long EB uid, spw, field and antenna list stays whole and readable in a narrow figure and
+    in its saved PNG. Joining the lines with a space gives ``text`` back; wrapping twice changes nothing.
+
+    Examples
+    --------
+    >>> print(wrap_title("Tsys · EB uid___A002_X10ab2c3_X1f4a · spw 0 · 4 fields · 12 antennas"))
+    Tsys · EB uid___A002_X10ab2c3_X1f4a
+    · spw 0 · 4 fields · 12 antennas
+    >>> t = wrap_title("Gain phase · EB uid___A002_X10ab2c3_X1f4a · DA41 · J1517-2422, J1625-2527")
+    >>> t.replace("\n", " ") == "Gain phase · EB uid___A002_X10ab2c3_X1f4a · DA41 · J1517-2422, J1625-2527"
+    True
+    >>> wrap_title(t) == t, wrap_title("short · title")
+    (True, 'short · title')
+    """
+    parts = text.replace("\n· ", " · ").split(" · ")
+    lines, line = [], parts[0]
+    for part in parts[1:]:
+        if len(line) + 3 + len(part) <= chars:
+            line += " · " + part
+        else:
+            lines.append(line)
+            line = "· " + part
+    return "\n".join([*lines, line])
 
 
 def table(
@@ -322,7 +363,7 @@ def compact_models(layout: Any, models: Iterable[Any] | None = None) -> int:
     True
     """
     from bokeh.models import AllLabels, Axis, BasicTicker, CDSView, DatetimeTickFormatter, DatetimeTicker, Filter
-    from bokeh.models import GlyphRenderer
+    from bokeh.models import GlyphRenderer, NoOverlap
 
     shared: dict[Any, Any] = {}
     replaced = 0
@@ -339,7 +380,7 @@ def compact_models(layout: Any, models: Iterable[Any] | None = None) -> int:
                 m.ticker = one(m.ticker)
             if type(m.formatter) is DatetimeTickFormatter:
                 m.formatter = one(m.formatter)
-            if type(m.major_label_policy) is AllLabels:
+            if type(m.major_label_policy) in (AllLabels, NoOverlap):
                 m.major_label_policy = one(m.major_label_policy)
         elif isinstance(m, CDSView) and isinstance(m.filter, Filter):
             m.filter = one(m.filter)
@@ -355,13 +396,30 @@ def compact_models(layout: Any, models: Iterable[Any] | None = None) -> int:
 MAX_WIDTH = 1400
 #: the narrowest it shrinks to (px), or its nominal width when that is smaller
 MIN_WIDTH = 320
+#: a grid of figures shows them in one column when it is narrower than this (px): two columns of ~370 px each
+#: (a title line of :data:`TITLE_CHARS`, a legend and a frame) and the grid's toolbar
+ONE_COLUMN_BELOW = 780
+#: the grid's box is the container its figures' width query reads (CSS container queries: no script in the page);
+#: narrower, its one column takes the whole width (a plain rule here beats the grid box's own :host rule)
+_GRID_CSS = (
+    ":host { container: almaview-grid / inline-size; } "
+    f"@container almaview-grid (max-width: {ONE_COLUMN_BELOW}px) {{ .bk-GridBox {{ grid-template-columns: 1fr; }} }}"
+)
+#: a figure of a grid narrower than ONE_COLUMN_BELOW takes the next row of the first column (its place in the
+#: grid is a :host rule the grid writes in the figure's shadow root; !important in the same root wins)
+_FIGURE_CSS = (
+    f"@container almaview-grid (max-width: {ONE_COLUMN_BELOW}px) "
+    "{ :host { grid-column-start: 1 !important; grid-row-start: auto !important; } }"
+)
 
 
 def stretch_width(layout: Any, models: Iterable[Any] | None = None) -> Any:
     """Let ``layout`` take the width it is given: its figures stretch between ``min(width, MIN_WIDTH)`` and
     ``max(width, MAX_WIDTH)`` px (a figure with a fixed aspect, ``match_aspect`` or ``frame_width``, keeps its
-    size) and its rows, columns and grids stretch with them. For a layout shown alone (a Panel in a notebook, the
-    report); returns ``layout``. ``models``: ``layout.references()`` when the caller has it (saves a walk).
+    size) and its rows, columns and grids stretch with them. A grid of figures narrower than
+    :data:`ONE_COLUMN_BELOW` shows them in one column (a notebook beside JupyterLab's file browser at 900 px), by
+    a CSS container query in the page. For a layout shown alone (a Panel in a notebook, the report); returns
+    ``layout``. ``models``: ``layout.references()`` when the caller has it (saves a walk).
 
     Examples
     --------
@@ -369,6 +427,10 @@ def stretch_width(layout: Any, models: Iterable[Any] | None = None) -> Any:
     >>> lay = stretch_width(column([f, uv]))
     >>> lay.sizing_mode, f.sizing_mode, f.max_width, uv.sizing_mode
     ('stretch_width', 'stretch_width', 1400, None)
+    >>> from .grid import grid
+    >>> g = stretch_width(grid([figure(), figure()]))
+    >>> g.stylesheets == [_GRID_CSS] and g.children[1][0].stylesheets == [_FIGURE_CSS]
+    True
     """
     from bokeh.models import GridPlot, LayoutDOM, Plot
 
@@ -383,6 +445,12 @@ def stretch_width(layout: Any, models: Iterable[Any] | None = None) -> Any:
             and (hasattr(m, "children") or hasattr(m, "tabs"))
         ):
             m.sizing_mode = "stretch_width"
+        if isinstance(m, GridPlot) and m.sizing_mode == "stretch_width" and len({c for _, _, c in m.children}) > 1:
+            if _GRID_CSS not in m.stylesheets:
+                m.stylesheets = [*m.stylesheets, _GRID_CSS]
+            for child, *_ in m.children:
+                if _FIGURE_CSS not in child.stylesheets:
+                    child.stylesheets = [*child.stylesheets, _FIGURE_CSS]
     return layout
 
 

@@ -31,7 +31,7 @@ from typing import Any, Callable, Sequence
 
 import pandas as pd
 
-from ._common import hover_tool
+from ._common import hover_tool, wrap_title
 
 __all__ = ["Layer", "Slot", "SlotGrid", "slot_grid", "fill", "slot_index", "fits"]
 
@@ -220,7 +220,7 @@ def fill(grid: SlotGrid, slots: Sequence[Slot]) -> None:
         if not shown:
             continue
         if f.title is not None:
-            _set(f.title, text=slots[k].title)
+            _set(f.title, text=wrap_title(slots[k].title))
         for name, rows in grid.items.items():
             entries = slots[k].entries.get(name, [])
             for j, item in enumerate(rows[k]):
