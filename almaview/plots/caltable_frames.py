@@ -1,5 +1,5 @@
 """What each caltable panel shows, figure slot by figure slot, without Bokeh models: the source data (every row
-tagged with its figure slot ``panel_s`` and legend slot ``cat_s``), and per grid the :class:`~almaview.plots.slots.Slot`
+tagged with its figure slot ``panel`` and legend slot ``cat``, small integers sent to the page as typed arrays), and per grid the :class:`~almaview.plots.slots.Slot`
 of each figure (title, legend entries and their colours). :mod:`almaview.plots.caltables` builds the figures
 from a frame once and fills them from the next frames (:func:`almaview.plots.caltables.refresh`).
 
@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ..analysis.caltables import bandpass_solutions, gain_solutions, phase_rms_table, tsys_spectra
@@ -33,7 +34,7 @@ from ._common import (
     raster_data,
 )
 from .grid import who
-from .slots import PANEL, Slot, slot_index
+from .slots import PANEL, Slot, code_dtype, slot_index
 
 __all__ = ["Frame", "DEFAULT_ITERATE", "tsys_frame", "bandpass_frame", "gains_frame", "table_extent"]
 
@@ -129,9 +130,9 @@ def _keys(iterate: str, spws: Sequence[int], ants: Sequence[str]) -> tuple[list[
     return [], [()], [""]
 
 
-def _cat(df: pd.DataFrame, column: str, values: Sequence[Any]) -> list[str]:
-    where = {str(v): str(j) for j, v in enumerate(values)}
-    return [where.get(str(v), "-1") for v in df[column]] if len(df) else []
+def _cat(df: pd.DataFrame, column: str, values: Sequence[Any]) -> np.ndarray:
+    """Each row's legend slot: the index of its ``column`` value in ``values`` (-1 when absent), as small ints."""
+    return pd.Index([str(v) for v in values]).get_indexer(df[column].astype(str)).astype(code_dtype(len(values)))
 
 
 # ------------------------------------------------------------------------------------------------ Tsys
@@ -158,27 +159,25 @@ def tsys_frame(
     outl = {int(s): sorted(g.loc[g.outlier, "antenna"]) for s, g in summary.groupby("spw")} if len(summary) else {}
     spw_list = sorted(outl)
     cols, keys, parts = _keys(iterate, spw_list, ants)
-    spec = strs(data[data["view"] == "spectrum"], "spw", "antenna")
+    spec = data[data["view"] == "spectrum"]
     spec = spec.assign(
-        color=[OUTLIER_COLOUR if o else cmap.get(a, "#000") for a, o in zip(spec.antenna, spec.outlier)],
-        panel_s=slot_index(spec, cols, keys),
-        cat_s=["0"] * len(spec) if iterate == "antenna" else _cat(spec, "antenna", ants),
+        panel=slot_index(spec, cols, keys),
+        cat=np.zeros(len(spec), np.int8) if iterate == "antenna" else _cat(spec, "antenna", ants),
     )
-    med = strs(data[data["view"] == "median"], "spw")
-    med = med.assign(panel_s=slot_index(med, cols, keys) if iterate != "antenna" else ["-1"] * len(med))
-    med = med.assign(cat_s=["0"] * len(med))
-    tdf = strs(data[data["view"] == "time"], "spw", "antenna")
-    tdf = tdf.assign(color=[cmap.get(a, "#000") for a in tdf["antenna"]], panel_s="0", cat_s=_cat(tdf, "antenna", ants))
+    med = data[data["view"] == "median"]
+    med = med.assign(
+        panel=slot_index(med, cols, keys) if iterate != "antenna" else np.full(len(med), -1, np.int8),
+        cat=np.zeros(len(med), np.int8),
+    )
+    tdf = data[data["view"] == "time"]
+    tdf = tdf.assign(panel=np.zeros(len(tdf), np.int8), cat=_cat(tdf, "antenna", ants))
     sdf = summary.copy()
     if len(sdf):
         sdf["median_tsys"] = sdf["median_tsys"].astype(float).round(2)
-    keep = ["antenna", "spw", "spw_s", "antenna_s", "outlier", "color", PANEL, "cat_s"]
     sdata = {
-        "spectra": _lines(spec, ["spw", "antenna"], keep),
-        "median": _lines(med, ["spw"], ["spw", "spw_s", PANEL, "cat_s"]),
-        "time": columns_of(
-            tdf, ["time", "tsys", "antenna", "spw", "field", "spw_s", "antenna_s", "color", PANEL, "cat_s"]
-        ),
+        "spectra": _lines(spec, ["spw", "antenna"], ["antenna", "spw", PANEL, "cat"]),
+        "median": _lines(med, ["spw"], ["spw", PANEL, "cat"]),
+        "time": columns_of(tdf, ["time", "tsys", "antenna", "spw", "field", PANEL, "cat"]),
         "medians": columns_of(sdf),
     }
     fields = field_words(data[data.view == "time"])
@@ -229,19 +228,17 @@ def bandpass_frame(
         parts = [f"spw {s} · {a}" for s, a in keys]
     else:
         cols, keys, parts = _keys(iterate, spw_list, ants)
-    d = strs(data, "spw", "antenna").assign(color=[cmap.get(a, "#000") for a in data["antenna"]])
-    d = d.assign(
-        panel_s=slot_index(d, cols, keys),
-        cat_s=["0"] * len(d) if iterate == "antenna" else _cat(d, "antenna", ants),
-        flag_s="0",
+    d = data.assign(
+        panel=slot_index(data, cols, keys),
+        cat=np.zeros(len(data), np.int8) if iterate == "antenna" else _cat(data, "antenna", ants),
+        flag=np.zeros(len(data), np.int8),
     )
     ok, bad = d[~d.flagged.astype(bool)], d[d.flagged.astype(bool)]
-    base = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", "color", "spw_s", "antenna_s"]
-    cols_out = base + [PANEL, "cat_s", "flag_s"]
+    cols_out = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", PANEL, "cat", "flag"]
     big = len(ok) > raster_threshold
     sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols_out), "flagged": columns_of(bad, cols_out)}
     for k in range(len(keys)):
-        o = ok[ok[PANEL] == str(k)]
+        o = ok[ok[PANEL] == k]
         for y, name in (("amp", "amp_image"), ("phase_deg", "phase_image")):
             sdata[f"{name}_{k}"] = (
                 raster_data(o["frequency_ghz"].to_numpy(), o[y].to_numpy()) if big else empty_raster()
@@ -284,21 +281,19 @@ def gains_frame(
     spw_list = sorted(set(data["spw"]))
     ants = list(dict.fromkeys(data["antenna"]))
     if iterate != "spw":
-        colour_col, values = "spw_s", [str(s) for s in spw_list]
+        colour_col, values = "spw", [str(s) for s in spw_list]
         cmap = {str(s): c for s, c in colours_for(spw_list).items()}
         labels = [f"spw {v}" for v in values]
     else:
-        colour_col, values, cmap, labels = "antenna_s", ants, colours_for(ants), list(ants)
+        colour_col, values, cmap, labels = "antenna", ants, colours_for(ants), list(ants)
     cols, keys, parts = _keys(iterate, spw_list, ants)
-    spw_cmap = colours_for(data["spw"]) if len(data) else {}
-    ok = strs(data[~data.flagged.astype(bool)], "spw", "antenna")
-    ok = ok.assign(color=[spw_cmap[s] for s in ok["spw"]], panel_s=slot_index(ok, cols, keys))
-    ok = ok.assign(cat_s=_cat(ok, colour_col, values))
-    names = ["time", "amp", "phase_deg", "antenna", "receptor", "spw", "field", "scan", "color", "spw_s", "antenna_s"]
+    ok = data[~data.flagged.astype(bool)]
+    ok = ok.assign(panel=slot_index(ok, cols, keys), cat=_cat(ok, colour_col, values))
+    names = ["time", "amp", "phase_deg", "antenna", "receptor", "spw", "field", "scan"]
     rms = phase_rms_table(data, phase_scans)
     if len(rms):
         rms["phase_rms_deg"] = rms["phase_rms_deg"].astype(float).round(2)
-    sdata = {"points": columns_of(ok, names + [PANEL, "cat_s"]), "rms": columns_of(rms)}
+    sdata = {"points": columns_of(ok, names + [PANEL, "cat"]), "rms": columns_of(rms)}
     grids = [("phase_deg", "phase")] if mode != "amplitude" else []
     grids += [("amp", "amplitude")] if mode != "phase" else []
     entries = {"points": [(lab, cmap[v]) for lab, v in zip(labels, values)]}
@@ -310,5 +305,5 @@ def gains_frame(
         ]
         for y, word in grids
     }
-    title = "spw" if colour_col == "spw_s" else "antenna"
+    title = "spw" if colour_col == "spw" else "antenna"
     return Frame(data, sdata, slots, {"mode": mode, "legend_title": title, "rms": rms})

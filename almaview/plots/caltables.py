@@ -281,7 +281,7 @@ def bandpass(
                 "scatter",
                 "frequency_ghz",
                 y,
-                cat="flag_s",
+                cat="flag",
                 props={"marker": "x", "size": 6},
                 hover=False,
             ),

@@ -3,8 +3,9 @@ figures already built instead of building new ones.
 
 Figure ``k`` of a slot grid shows the ``k``-th panel of the current selection (the ``k``-th spw or antenna when
 iterating), and entry ``j`` of a layer's legend its ``j``-th category (an antenna, a spw). Every row of a source
-carries its slot numbers as strings (``panel_s``, and the layer's category column, e.g. ``cat_s``); each
-(figure, category) renderer is a filtered view of the one shared source. A grid is built with room (capacity):
+carries its slot numbers as small integers (``panel``, and the layer's category column, e.g. ``cat``: int8 arrays,
+sent to the page as typed arrays, a byte a row, where strings cost a JSON string a row); each (figure, category)
+renderer is a filtered view of the one shared source. A grid is built with room (capacity):
 a new selection that fits is shown by :func:`fill` (titles, legend labels, colours, visibility: a few property
 patches) plus new source data; one that does not fit needs a new grid. One renderer per category keeps the
 legend's click-to-hide per antenna; the renderers are made directly (glyph only: Bokeh derives the selection and
@@ -14,7 +15,7 @@ Examples
 --------
 >>> from bokeh.models import ColumnDataSource
 >>> from almaview.plots._common import figure
->>> src = ColumnDataSource({"x": [1, 2], "y": [3, 4], "panel_s": ["0", "0"], "cat_s": ["0", "1"]})
+>>> src = ColumnDataSource({"x": [1, 2], "y": [3, 4], "panel": [0, 0], "cat": [0, 1]})
 >>> g = slot_grid({"points": src}, [Layer("points", "points", "scatter", "x", "y")], 2, {"points": 2},
 ...               lambda k: figure(), legend_title="antenna")
 >>> fill(g, [Slot("DA41 and DA42", {"points": [("DA41", "red"), ("DA42", "blue")]})])
@@ -29,14 +30,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import numpy as np
 import pandas as pd
 
 from ._common import hover_tool, wrap_title
 
-__all__ = ["Layer", "Slot", "SlotGrid", "slot_grid", "fill", "slot_index", "fits"]
+__all__ = ["Layer", "Slot", "SlotGrid", "slot_grid", "fill", "slot_index", "fits", "code_dtype"]
 
 #: the column of every source row that names its figure slot
-PANEL = "panel_s"
+PANEL = "panel"
 
 
 @dataclass
@@ -48,7 +50,7 @@ class Layer:
     Examples
     --------
     >>> Layer("median", "median", "multi_line", "xs", "ys", props={"line_width": 3}).cat
-    'cat_s'
+    'cat'
     """
 
     name: str
@@ -56,7 +58,7 @@ class Layer:
     glyph: str
     x: str
     y: str
-    cat: str = "cat_s"
+    cat: str = "cat"
     props: dict[str, Any] = field(default_factory=dict)
     hover: bool = True
 
@@ -129,7 +131,7 @@ def slot_grid(
     --------
     >>> from bokeh.models import ColumnDataSource
     >>> from almaview.plots._common import figure
-    >>> src = ColumnDataSource({"x": [], "y": [], "panel_s": [], "cat_s": []})
+    >>> src = ColumnDataSource({"x": [], "y": [], "panel": [], "cat": []})
     >>> g = slot_grid({"p": src}, [Layer("p", "p", "scatter", "x", "y")], 3, {"p": 4}, lambda k: figure())
     >>> len(g.figures), len(g.renderers["p"][2])
     (3, 4)
@@ -141,12 +143,12 @@ def slot_grid(
     figs = []
     # filters shared by every renderer that uses them (one model each, not one per renderer)
     cat_filters = {
-        (ly.cat, j): GroupFilter(column_name=ly.cat, group=str(j)) for ly in layers for j in range(caps.get(ly.name, 0))
+        (ly.cat, j): GroupFilter(column_name=ly.cat, group=j) for ly in layers for j in range(caps.get(ly.name, 0))
     }
     for k in range(n_figures):
         f = make_figure(k)
         legend_items, hovered = [], []
-        panel_filter = GroupFilter(column_name=PANEL, group=str(k))
+        panel_filter = GroupFilter(column_name=PANEL, group=k)
         for ly in layers:
             src = sources[ly.source]
             rs = [_renderer(f, ly, src, [panel_filter, cat_filters[(ly.cat, j)]]) for j in range(caps.get(ly.name, 0))]
@@ -205,7 +207,7 @@ def fill(grid: SlotGrid, slots: Sequence[Slot]) -> None:
     --------
     >>> from bokeh.models import ColumnDataSource
     >>> from almaview.plots._common import figure
-    >>> src = ColumnDataSource({"x": [], "y": [], "panel_s": [], "cat_s": []})
+    >>> src = ColumnDataSource({"x": [], "y": [], "panel": [], "cat": []})
     >>> g = slot_grid({"p": src}, [Layer("p", "p", "scatter", "x", "y")], 1, {"p": 2}, lambda k: figure())
     >>> fill(g, [Slot("one", {"p": [("DA41", "red")]})]); [it.visible for it in g.items["p"][0]]
     [True, False]
@@ -238,18 +240,30 @@ def fill(grid: SlotGrid, slots: Sequence[Slot]) -> None:
                     _set(glyph, line_color=colour)
 
 
-def slot_index(df: pd.DataFrame, columns: Sequence[str], keys: Sequence[tuple]) -> list[str]:
-    """For each row, the slot of its ``columns`` values in ``keys`` (as a string; '-1' when not there).
+def code_dtype(n: int) -> type:
+    """The smallest integer type for slot numbers ``-1 .. n-1`` (int8 up to 127 slots, else int16).
 
     Examples
     --------
-    >>> slot_index(pd.DataFrame({"spw": [3, 1, 3]}), ["spw"], [(1,), (3,)])
-    ['1', '0', '1']
-    >>> slot_index(pd.DataFrame({"spw": [3]}), [], [()])
-    ['0']
+    >>> code_dtype(12).__name__, code_dtype(500).__name__
+    ('int8', 'int16')
     """
+    return np.int8 if n < 127 else np.int16
+
+
+def slot_index(df: pd.DataFrame, columns: Sequence[str], keys: Sequence[tuple]) -> np.ndarray:
+    """For each row, the slot of its ``columns`` values in ``keys`` (-1 when not there), as small integers.
+
+    Examples
+    --------
+    >>> slot_index(pd.DataFrame({"spw": [3, 1, 3, 5]}), ["spw"], [(1,), (3,)]).tolist()
+    [1, 0, 1, -1]
+    >>> slot_index(pd.DataFrame({"spw": [3]}), [], [()]).tolist()
+    [0]
+    """
+    dtype = code_dtype(len(keys))
     if not columns:
-        return ["0"] * len(df)
-    where = {tuple(str(v) for v in k): str(i) for i, k in enumerate(keys)}
+        return np.zeros(len(df), dtype)
+    where = {tuple(str(v) for v in k): i for i, k in enumerate(keys)}
     cols = [df[c].astype(str).tolist() for c in columns]
-    return [where.get(t, "-1") for t in zip(*cols)]
+    return np.fromiter((where.get(t, -1) for t in zip(*cols)), dtype=dtype, count=len(df))

@@ -89,7 +89,9 @@ class ExplorerPanels:
         """The panel of a calibration tab. The same table shown the same way (iterate, phase scans) is refreshed
         in place: new source data and words in the figures already in the page (no Bokeh models built). A
         selection that needs more figures or legend entries than the panel has builds one with room for the
-        whole table (``reserve=True``): every later selection of it is then shown in place."""
+        whole table (``reserve=True``): every later selection of it is then shown in place. A first build has room
+        for the whole table too (the first change to all spws filled it, not rebuilt it), except a bandpass per
+        antenna (a figure per spw and antenna: built with room only when a selection asks for it)."""
         from ..plots import caltables as C
 
         eb = self.eb_source
@@ -112,7 +114,8 @@ class ExplorerPanels:
                     return None
         self._panel_table[tab] = path
         builder = {"tsys": C.tsys, "bandpass": C.bandpass, "gains": C.gains}[tab]
-        return builder(ct, spws=self._spws(), antennas=self._ants(), iterate=iterate, reserve=same, **extra)
+        reserve = same or not (tab == "bandpass" and iterate == "antenna")
+        return builder(ct, spws=self._spws(), antennas=self._ants(), iterate=iterate, reserve=reserve, **extra)
 
     def _iterate_kwargs(self, builder: Callable) -> dict[str, Any]:
         """``iterate=`` for builders that draw one panel per spw/antenna (plotms's iteraxis), else nothing."""

@@ -217,3 +217,45 @@ def test_report_qa_stage_click_shows_its_weblog_page(browser, tmp_path, served):
     assert frame["sandbox"] == "" and frame["width"] > 500 and frame["height"] > 300, frame
     assert "file://" not in browser.page.content()
     assert browser.log.page_errors == []
+
+
+# Per slot-grid renderer (by model id): how many rows its view picks in the page (BokehJS's own filters).
+VIEW_COUNTS_JS = """(ids) => {
+  const doc = window.Bokeh.documents[0];
+  return ids.map((id) => { const r = doc.get_model_by_id(id); return r == null ? -1 : r.view.indices.count; });
+}"""
+
+
+def test_slot_grid_views_pick_their_rows_in_the_page(browser, alma_eb, tmp_path, served):
+    # The slot grids send their figure and legend slots as int8 columns ('panel', 'cat', 'flag') and filter them
+    # with GroupFilters on integers. In the page, each (figure, entry) renderer must draw exactly the rows of its
+    # figure and entry: counted here with numpy on the source's own columns and compared with the count BokehJS's
+    # filters pick. Tsys (multi-line) and bandpass (scatter + flagged), a spw selection of two.
+    import numpy as np
+    from bokeh.embed import file_html
+    from bokeh.resources import INLINE
+
+    import almaview as av
+    from almaview.plots._common import column
+
+    tsys = av.plots.tsys(av.open_caltable(alma_eb.caltables["tsys"]), spws=[1, 2])
+    bp = av.plots.bandpass(av.open_caltable(alma_eb.caltables["bandpass"]), spws=[1, 2])
+    ids, want = [], []
+    for panel in (tsys, bp):
+        for grid in panel.grids.values():
+            for name, per_fig in grid.renderers.items():
+                for k, rs in enumerate(per_fig):
+                    for j, r in enumerate(rs):
+                        data = r.data_source.data
+                        cat = [f.column_name for f in r.view.filter.operands if f.column_name != "panel"][0]
+                        ids.append(r.id)
+                        want.append(int(np.sum((np.asarray(data["panel"]) == k) & (np.asarray(data[cat]) == j))))
+    assert sum(want) > 0 and len(want) > 20, (len(want), sum(want))
+    (tmp_path / "slots.html").write_text(
+        file_html(column([tsys.layout, bp.layout]), INLINE, title="slots"), encoding="utf-8"
+    )
+    _open(browser.page, f"{served}/slots.html")
+    assert browser.log.page_errors == []
+    got = browser.page.evaluate(VIEW_COUNTS_JS, ids)
+    assert got == want, [(g, w) for g, w in zip(got, want) if g != w][:10]
+    print(f"{len(ids)} slot renderers, {sum(want)} rows: the page's filters pick the same rows")
