@@ -66,7 +66,7 @@ def _stage_frame(doc: str) -> str:
     """A stage page (a self-contained, sanitised document) in a sandboxed frame: nothing in it runs."""
     return (
         "<iframe class='almaview-stage-frame' sandbox='' referrerpolicy='no-referrer' "
-        "style='display:block;width:100%;min-width:900px;height:640px;border:1px solid #ccc' "
+        "style='display:block;box-sizing:border-box;width:100%;min-width:600px;height:640px;border:1px solid #ccc' "
         f'srcdoc="{html.escape(doc, quote=True)}"></iframe>'
     )
 
@@ -162,6 +162,8 @@ def qa_stages(
             "here.</p>",
             sizing_mode="stretch_width",
             css_classes=["almaview-stage-viewer"],
+            # the page under the table is as wide as the table (Bokeh's Div sizes its text box to the content)
+            stylesheets=[":host { width: 100%; } .bk-clearfix { width: 100%; }"],
         )
         src.selected.js_on_change(
             "indices",
