@@ -1,6 +1,10 @@
 """Shared pieces of the plot builders: colours, figures, tables, rasterizing big point clouds.
 
 Pure: numpy/pandas in, Bokeh models out.
+
+Why this module is long: every builder's figure, title, table and hover defaults, and the page-level passes over a
+finished layout (fewer models, the stretch to the page's width and its one-column fall-back) share the one figure
+factory and walk the same models; split, each part would re-import and re-walk the others'.
 """
 
 from __future__ import annotations
