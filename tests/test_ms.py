@@ -249,6 +249,7 @@ def test_opening_reads_only_index_columns(alma_eb, monkeypatch):
             return _original(self, columnname, *args, **kwargs)
 
         monkeypatch.setattr(tables.table, method, spy)
+    msmod.forget_trees()  # a cold open (an unchanged MS opened again reads nothing)
     tree = av.open_ms(alma_eb.ms)
     main = str(readonly_view(alma_eb.ms))  # casacore reads the table through its view in the cache
     main_reads = [col for table, col in reads if table.rstrip("/") == main]
@@ -382,3 +383,24 @@ def test_cube_blocks_are_channel_contiguous_and_equal_casacore(alma_eb):
     with _raw(alma_eb.ms) as t:
         raw = np.stack([t.getcell("DATA", int(r)) for r in rows])
     np.testing.assert_array_equal(block.reshape(raw.shape), raw)
+
+
+def test_an_unchanged_ms_is_read_once_and_a_changed_one_again(tmp_path, monkeypatch):
+    """open_ms reuses the tree it built for the same version of an MS (the report read every EB's MS twice: the
+    delivery's listing, then the panels); a change to the main table or a subtable (here FIELD's NAME, written with
+    python-casacore) is read again."""
+    from mstables import write_ms
+
+    path = tmp_path / "a.ms"
+    write_ms(path)
+    calls = []
+    real = msmod.build_tree
+    monkeypatch.setattr(msmod, "build_tree", lambda p: (calls.append(p), real(p))[1])
+    msmod.forget_trees()
+    first, again = av.open_ms(path), av.open_ms(str(path))
+    assert len(calls) == 1 and first is not again  # a new tree each time, over one read
+    with tables.table(str(path / "FIELD"), readonly=False, ack=False) as t:
+        t.putcell("NAME", 0, "renamed")
+    changed = av.open_ms(path)
+    assert len(calls) == 2 and "renamed" in changed["fields"].ds.field_name.values.astype(str).tolist()
+    assert "renamed" not in first["fields"].ds.field_name.values.astype(str).tolist()

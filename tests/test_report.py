@@ -172,3 +172,26 @@ def test_report_qa_stages_open_their_weblog_page(report, demo):
     assert json.dumps(framed)[1:-1] in text, "the stage page is not in the report"
     assert htmllib.escape(f"{worst.number} {worst.name}</span>", quote=False) in text  # its link in the table
     assert "iframe class='almaview-stage-frame' sandbox=''" in text  # nothing in a shown page runs
+
+
+def test_report_reads_each_ms_once(demo, tmp_path, monkeypatch):
+    """Issue 14: ``almaview report`` read each EB's MS twice (the delivery's field and spw listing, then the EB's
+    panels). Counted from a cold start at the one reader every ``open_ms`` goes through (``io.ms.build_tree``):
+    each calibrated MS of the delivery (as its folders list them) once."""
+    from collections import Counter
+
+    from almaview.io import ms as msmod
+    from almaview.report import build_report
+
+    want = {
+        os.path.realpath(p)
+        for p in demo.rglob("*.ms*")
+        if (p / "table.dat").is_file() and (p / "DATA_DESCRIPTION").is_dir()  # an MS, not a caltable
+    }
+    calls: Counter = Counter()
+    real = msmod.build_tree
+    monkeypatch.setattr(msmod, "build_tree", lambda p: (calls.update([os.path.realpath(p)]), real(p))[1])
+    msmod.forget_trees()
+    build_report(demo, tmp_path / "report.html", progress=False)
+    print(f"MS reads: {dict(Counter(calls.values()))} (reads: number of MSs)")
+    assert len(want) == 5 and set(calls) == want and set(calls.values()) == {1}, calls

@@ -12,7 +12,8 @@ dask.distributed.
 
 The parts: :mod:`~almaview.io.msindex` (the row index), :mod:`~almaview.io.msarray`
 (the backend arrays), :mod:`~almaview.io.mstree` (the interferometric tree builder);
-this module picks a tree builder (:data:`TREE_BUILDERS`) and chunks the tree.
+this module picks a tree builder (:data:`TREE_BUILDERS`) and chunks the tree. An unchanged MS opened again
+reuses the tree built before (its metadata and index are read once; :func:`forget_trees`).
 
 Names follow xradio's MSv4 schema: VISIBILITY, VISIBILITY_CORRECTED,
 VISIBILITY_MODEL, FLAG, WEIGHT, UVW, EFFECTIVE_INTEGRATION_TIME (EXPOSURE);
@@ -26,7 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 
 import numpy as np
@@ -45,11 +48,12 @@ from .msindex import _group_rows, _unique_inverse, _unique_small  # noqa: E402,F
 from .mstree import _dtype, _lazy, _msv4_meta, _root_attrs, _safe_take, _scans_dataset  # noqa: E402,F401
 from .mstree import frequency_attrs as _frequency_attrs, time_attrs as _time_attrs  # noqa: E402,F401
 from .rowgrid import read_rows
+from .tables import _stamp as tables_stamp
 from .tables import table_lock
 
 __all__ = [
     "DEFAULT_CHUNK_BYTES", "INDEX_COLUMNS", "TREE_BUILDERS", "VISIBILITY_COLUMNS", "BroadcastColumnArray",
-    "MSColumnArray", "MSIndex", "build_tree", "chunk_tree", "default_chunks", "open_ms", "read_index",
+    "MSColumnArray", "MSIndex", "build_tree", "chunk_tree", "default_chunks", "forget_trees", "open_ms", "read_index",
     "read_rows", "spw_rows", "table_lock",
 ]  # fmt: skip
 
@@ -181,4 +185,62 @@ def open_ms(path: str | os.PathLike, *, chunks: Mapping[str, int] | int | None =
     >>> amp = abs(vis["spw_17"].ds.VISIBILITY_CORRECTED).mean("frequency")  # doctest: +SKIP
     >>> amp.compute()                                                         # doctest: +SKIP
     """
-    return chunk_tree(build_tree(path), chunks)
+    return chunk_tree(_cached_tree(path), chunks)
+
+
+#: the trees :func:`open_ms` built, by MS path, with the version of the MS's table files they were read from: the
+#: same unchanged MS opened again (the delivery lists its fields and spws, then the report or the explorer shows
+#: it) reuses its metadata and row index instead of reading them again. Bounded by the rows their indexes hold
+#: (:data:`TREE_CACHE_ROWS`, ~40 bytes a row); each :func:`open_ms` returns a new tree over the cached variables.
+_TREES: OrderedDict[str, tuple[tuple, int, xr.DataTree]] = OrderedDict()
+_TREES_LOCK = threading.Lock()
+TREE_CACHE_ROWS = 4_000_000
+
+
+def _ms_stamp(root: str) -> tuple | None:
+    """The version of an MS: its main table's and each subtable's files (name, size, inode, mtime)."""
+    main = tables_stamp(root)
+    if main is None:
+        return None
+    try:
+        with os.scandir(root) as it:
+            subs = sorted(e.path for e in it if e.is_dir() and os.path.isfile(os.path.join(e.path, "table.dat")))
+    except OSError:
+        return None
+    return (main, tuple((os.path.basename(p), tables_stamp(p)) for p in subs))
+
+
+def _cached_tree(path: str | os.PathLike) -> xr.DataTree:
+    """:func:`build_tree` of ``path``, or the tree built from the same version of it before."""
+    key = os.path.realpath(os.fspath(path))
+    stamp = _ms_stamp(key)
+    if stamp is None:  # not a table (build_tree says what it is)
+        return build_tree(path)
+    with _TREES_LOCK:
+        hit = _TREES.get(key)
+        if hit is not None and hit[0] == stamp:
+            _TREES.move_to_end(key)
+            return hit[2]
+    tree = build_tree(path)
+    rows = int(tree.attrs.get("n_rows", 0) or 0)
+    with _TREES_LOCK:
+        _TREES.pop(key, None)
+        if rows <= TREE_CACHE_ROWS:
+            _TREES[key] = (stamp, rows, tree)
+            while sum(r for _, r, _ in _TREES.values()) > TREE_CACHE_ROWS:
+                _TREES.popitem(last=False)
+    return tree
+
+
+def forget_trees() -> int:
+    """Drop the trees :func:`open_ms` keeps for reuse; returns how many were kept.
+
+    Examples
+    --------
+    >>> forget_trees() >= 0
+    True
+    """
+    with _TREES_LOCK:
+        n = len(_TREES)
+        _TREES.clear()
+    return n
