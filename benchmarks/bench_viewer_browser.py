@@ -315,6 +315,7 @@ def run(
                 )
                 if prof is not None:
                     results["profile_top"] = profile_top(prof)
+                    results["profile_raw"] = prof  # (with --json: callers and inclusive times, e.g. in devtools)
             results["problems"] = log.problems()
     return results
 

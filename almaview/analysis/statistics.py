@@ -34,7 +34,7 @@ def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     """The robust rms of the finite values: 1.4826 x the median absolute deviation from the median.
 
     ``max_samples``: above this many values a regular subsample (every k-th value) is used, taken before any
-    copy or conversion (plenty for a MAD; a 1024^2 float32 plane: ~10 ms instead of ~40). NaN when no value is
+    copy or conversion (plenty for a MAD; a 1024^2 float32 plane: ~2 ms, sorted once). NaN when no value is
     finite.
 
     Examples
@@ -47,10 +47,35 @@ def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     v = np.asarray(values)
     if max_samples and v.size > max_samples:
         v = v.ravel()[:: math.ceil(v.size / max_samples)]
-    v = v[np.isfinite(v)].astype(float, copy=False)
+    v = np.sort(v[np.isfinite(v)], axis=None)  # one SIMD sort (~1 ms for 2^18 values): the median is a lookup
     if not v.size:
         return math.nan
-    return MAD_TO_SIGMA * float(np.median(np.abs(v - np.median(v))))
+    return MAD_TO_SIGMA * _median_unsorted(np.abs(v.astype(float, copy=False) - _median_sorted(v)))
+
+
+def _median_sorted(s: np.ndarray) -> float:
+    """The median of a sorted 1-D array (as ``np.median``: the mean of the two middle values for an even size)."""
+    k = s.size // 2
+    return float(s[k]) if s.size % 2 else (float(s[k - 1]) + float(s[k])) / 2.0
+
+
+def _median_unsorted(d: np.ndarray) -> float:
+    """``np.median`` of a 1-D float64 array, with one partition and no copy of its own (``d`` is reordered)."""
+    k = d.size // 2
+    d.partition(k)  # one kth (a pair of kth is ~6x slower): the other middle value is the lower half's maximum
+    return float(d[k]) if d.size % 2 else (float(d[:k].max()) + float(d[k])) / 2.0
+
+
+def _percentiles_sorted(s: np.ndarray, qs: Sequence[float]) -> list[float]:
+    """``np.percentile(s, qs)`` (method 'linear') of a sorted 1-D array, by lookup and interpolation."""
+    out = []
+    n = s.size
+    for q in qs:
+        pos = q / 100.0 * (n - 1)
+        i = min(int(math.floor(pos)), n - 1)
+        a, b, t = float(s[i]), float(s[min(i + 1, n - 1)]), pos - i
+        out.append(b - (b - a) * (1.0 - t) if t >= 0.5 else a + (b - a) * t)  # numpy's _lerp
+    return out
 
 
 def plane_limits(
@@ -60,8 +85,8 @@ def plane_limits(
 
     Returns ``{"clip": [...], "low": [...], "high": [...]}`` (the image panel's 'limits' source).
     ``max_samples``: above this many pixels the clipped percentiles come from a regular subsample (every k-th
-    pixel: colour limits to a fraction of a percentile, ~5 ms instead of ~60 on a 1024^2 plane); the 100 % clip
-    (min..max) is always exact.
+    pixel: colour limits to a fraction of a percentile, ~2 ms instead of ~60 on a 1024^2 plane: one sort, then
+    lookups); the 100 % clip (min..max) is always exact.
 
     Examples
     --------
@@ -83,7 +108,7 @@ def plane_limits(
         return {"clip": clips, "low": [0.0] * len(clips), "high": [1.0] * len(clips)}
     qs = sorted({q for c in clips for q in ((100.0 - c) / 2.0, 100.0 - (100.0 - c) / 2.0)})
     inner = [q for q in qs if 0.0 < q < 100.0]
-    pct = dict(zip(inner, np.percentile(finite, inner).astype(float).tolist())) if inner else {}
+    pct = dict(zip(inner, _percentiles_sorted(np.sort(finite, axis=None), inner))) if inner else {}
     if 0.0 in qs:  # min..max of every pixel, not of the subsample
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

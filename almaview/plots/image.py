@@ -65,6 +65,7 @@ __all__ = [
     "colourbar_mapper",
     "encode_plane",
     "PLANE_DECODE_JS",
+    "PLANE_COLOUR_JS",
     "PAINTLESS_GRID_JS",
     # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
     "world_axis_table",
@@ -324,9 +325,13 @@ def encode_plane(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     """
     a = np.asarray(values)
     finite = np.isfinite(a)
-    if not finite.any():
+    blanks = not finite.all()
+    if blanks and not finite.any():
         return np.zeros(a.shape, dtype=np.uint16), 0.0, 1.0
-    lo, hi = float(a[finite].min()), float(a[finite].max())
+    with warnings.catch_warnings():  # (no copy of the finite pixels: NaN-skipping min/max, inf made NaN first)
+        warnings.simplefilter("ignore", RuntimeWarning)
+        b = np.where(finite, a, np.nan) if blanks and np.isinf(a).any() else a
+        lo, hi = float(np.nanmin(b)), float(np.nanmax(b))
     scale = (hi - lo) / (PLANE_CODES - 1) if hi > lo else 1.0
     # float32 arithmetic (codes < 2^16 keep 1/256 of a code in its 24-bit mantissa): ~4x faster than float64
     with np.errstate(invalid="ignore"):
@@ -335,7 +340,8 @@ def encode_plane(values: np.ndarray) -> tuple[np.ndarray, float, float]:
         t *= np.float32(1.0 / scale)
         np.rint(t, out=t)
         t += np.float32(1.0)
-        t[~finite] = 0.0
+        if blanks:
+            t[~finite] = 0.0
     return t.astype(np.uint16), lo, float(scale)
 
 
@@ -361,6 +367,8 @@ if (!src.__almaview_plane_decode) {
       const c16 = new Uint16Array(codes.buffer, codes.byteOffset, n), f32 = new Float32Array(n);
       for (let i = 0; i < n; i++) { const c = c16[i]; f32[i] = c === 0 ? NaN : off + (c - 1) * sc; }
       const plane = Plane !== null ? new Plane(f32.buffer, codes.shape) : f32;
+      // the codes stay with the plane: PLANE_COLOUR_JS colours it through a 65536-entry table of them
+      Object.defineProperty(plane, "__almaview_codes", {value: {codes: c16, off, sc}, enumerable: false});
       if (data instanceof Map) {
         data.set("image", [plane]); data.delete("image_offset"); data.delete("image_scale");
       } else {
@@ -369,6 +377,48 @@ if (!src.__almaview_plane_decode) {
     }
     return setv.call(this, attrs, options);
   };
+}
+"""
+
+
+#: The page's colouring of a decoded plane (args: ``mapper``, the plane's LinearColorMapper): wraps the mapper's
+#: ``rgba_mapper`` once so a plane that carries its uint16 codes (:data:`PLANE_DECODE_JS`) is coloured through a
+#: table: BokehJS's own mapper colours the 65536 values the codes stand for (decoded as the plane's pixels were), then
+#: each pixel takes its code's colour. The same bytes as BokehJS colouring the 10^6 floats (the same values through the
+#: same mapper), for ~1/15 of the per-pixel work (~35 ms of a 1024^2 change). Any other input (a plane without codes,
+#: a mapper without both limits, whose colours would depend on the data) goes through BokehJS unchanged.
+PLANE_COLOUR_JS = """
+if (mapper != null && !mapper.__almaview_table) {
+  let owner = Object.getPrototypeOf(mapper), desc;
+  while (owner != null && !(desc = Object.getOwnPropertyDescriptor(owner, "rgba_mapper"))) {
+    owner = Object.getPrototypeOf(owner);
+  }
+  if (desc != null && typeof desc.get === "function") {
+    mapper.__almaview_table = {hits: 0};
+    Object.defineProperty(mapper, "rgba_mapper", {
+      configurable: true,
+      get() {
+        const inner = desc.get.call(this), self = this;
+        return {
+          v_compute(xs) {
+            const coded = xs != null ? xs.__almaview_codes : undefined;
+            if (coded === undefined || coded.codes.length !== xs.length || self.low == null || self.high == null) {
+              return inner.v_compute(xs);
+            }
+            const {codes, off, sc} = coded;
+            const keys = new Float32Array(65536);
+            keys[0] = NaN;
+            for (let k = 1; k < 65536; k++) keys[k] = off + (k - 1) * sc;
+            const table = new Uint32Array(inner.v_compute(keys).buffer);
+            const out = new Uint32Array(codes.length);
+            for (let i = 0, n = codes.length; i < n; i++) out[i] = table[codes[i]];
+            self.__almaview_table.hits++;
+            return new Uint8ClampedArray(out.buffer);
+          },
+        };
+      },
+    });
+  }
 }
 """
 
