@@ -5,7 +5,7 @@ Figure ``k`` of a slot grid shows the ``k``-th panel of the current selection (t
 iterating), and entry ``j`` of a layer's legend its ``j``-th category (an antenna, a spw). Every row of a source
 carries its slot numbers as small integers (``panel``, and the layer's category column, e.g. ``cat``: int8 arrays,
 sent to the page as typed arrays, a byte a row, where strings cost a JSON string a row); each (figure, category)
-renderer is a filtered view of the one shared source. A grid is built with room (capacity):
+renderer is a filtered view of the one shared source (a ``CustomJSFilter`` that compares the two codes). A grid is built with room (capacity):
 a new selection that fits is shown by :func:`fill` (titles, legend labels, colours, visibility: a few property
 patches) plus new source data; one that does not fit needs a new grid. One renderer per category keeps the
 legend's click-to-hide per antenna; the renderers are made directly (glyph only: Bokeh derives the selection and
@@ -39,6 +39,16 @@ __all__ = ["Layer", "Slot", "SlotGrid", "slot_grid", "fill", "slot_index", "fits
 
 #: the column of every source row that names its figure slot
 PANEL = "panel"
+
+# The rows of figure slot ``panel`` and legend slot ``cat`` (in column ``column``): one pass with ``===`` over the two
+# columns. Bokeh's GroupFilter compares each value with a generic deep comparator: on the demo's bandpass (104
+# renderers, 33,024 rows) recomputing every renderer's rows took 204 ms in Chromium against 11 ms for this loop.
+_SLOT_JS = """
+const p = source.get_column("panel"), c = source.get_column(column), out = [];
+if (p == null || c == null) return out;
+for (let i = 0; i < p.length; i++) { if (p[i] === panel && c[i] === cat) out.push(i); }
+return out;
+"""
 
 
 @dataclass
@@ -98,8 +108,8 @@ class SlotGrid:
         return len(self.figures), dict(self.caps)
 
 
-def _renderer(fig: Any, layer: Layer, source: Any, filters: list) -> Any:
-    from bokeh.models import CDSView, GlyphRenderer, IntersectionFilter, MultiLine, Scatter
+def _renderer(fig: Any, layer: Layer, source: Any, slot_filter: Any) -> Any:
+    from bokeh.models import CDSView, GlyphRenderer, MultiLine, Scatter
 
     if layer.glyph == "scatter":
         glyph = Scatter(x=layer.x, y=layer.y, **layer.props)
@@ -107,7 +117,7 @@ def _renderer(fig: Any, layer: Layer, source: Any, filters: list) -> Any:
         glyph = MultiLine(xs=layer.x, ys=layer.y, **layer.props)
     else:  # a connected line cannot show a filtered view (Bokeh E-1024)
         raise ValueError(f"a slot layer draws 'scatter' or 'multi_line', not {layer.glyph!r}")
-    r = GlyphRenderer(data_source=source, glyph=glyph, view=CDSView(filter=IntersectionFilter(operands=filters)))
+    r = GlyphRenderer(data_source=source, glyph=glyph, view=CDSView(filter=slot_filter))
     fig.renderers.append(r)
     return r
 
@@ -136,22 +146,25 @@ def slot_grid(
     >>> len(g.figures), len(g.renderers["p"][2])
     (3, 4)
     """
-    from bokeh.models import GroupFilter, Legend, LegendItem
+    from bokeh.models import CustomJSFilter, Legend, LegendItem
 
     renderers: dict[str, list[list[Any]]] = {ly.name: [] for ly in layers}
     items: dict[str, list[list[Any]]] = {ly.name: [] for ly in layers}
     figs = []
-    # filters shared by every renderer that uses them (one model each, not one per renderer)
-    cat_filters = {
-        (ly.cat, j): GroupFilter(column_name=ly.cat, group=j) for ly in layers for j in range(caps.get(ly.name, 0))
-    }
+    filters: dict[tuple, Any] = {}  # one per (figure, column, entry), shared by the layers that filter that column
+
+    def slot_filter(k: int, column: str, j: int) -> Any:
+        key = (k, column, j)
+        if key not in filters:
+            filters[key] = CustomJSFilter(args={"panel": k, "column": column, "cat": j}, code=_SLOT_JS)
+        return filters[key]
+
     for k in range(n_figures):
         f = make_figure(k)
         legend_items, hovered = [], []
-        panel_filter = GroupFilter(column_name=PANEL, group=k)
         for ly in layers:
             src = sources[ly.source]
-            rs = [_renderer(f, ly, src, [panel_filter, cat_filters[(ly.cat, j)]]) for j in range(caps.get(ly.name, 0))]
+            rs = [_renderer(f, ly, src, slot_filter(k, ly.cat, j)) for j in range(caps.get(ly.name, 0))]
             its = [LegendItem(label="", renderers=[r], visible=False) for r in rs]
             renderers[ly.name].append(rs)
             items[ly.name].append(its)
