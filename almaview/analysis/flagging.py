@@ -81,15 +81,21 @@ def flag_fractions(
 
 
 def fraction_by(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
-    """Flag counts of :func:`flag_fractions` summed by ``by``, with their ``fraction``.
+    """Flag counts of :func:`flag_fractions` summed by ``by``, with their ``fraction``. Summed over antennas (no
+    'antenna' in ``by``), each sample is counted once: :func:`flag_fractions` counts a baseline's samples for both
+    its antennas, so those sums are halved (a scan's totals were twice its samples; the fraction was right).
 
     Examples
     --------
-    >>> ff = pd.DataFrame({"antenna": ["DA41", "DA41", "DV02"], "spw": [0, 1, 0], "flagged": [1, 3, 0],
-    ...                    "total": [4, 4, 4]})
+    >>> ff = pd.DataFrame({"antenna": ["DA41", "DA41", "DV02", "DV02"], "spw": [0, 1, 0, 1],
+    ...                    "flagged": [1, 3, 1, 3], "total": [4, 4, 4, 4]})   # one baseline DA41-DV02
     >>> fraction_by(ff, ["antenna"])["fraction"].tolist()
-    [0.5, 0.0]
+    [0.5, 0.5]
+    >>> fraction_by(ff, ["spw"])[["flagged", "total"]].values.tolist()
+    [[1, 4], [3, 4]]
     """
     g = df.groupby(by, as_index=False)[["flagged", "total"]].sum()
+    if "antenna" in df.columns and "antenna" not in by:  # every sample was counted for both its antennas
+        g[["flagged", "total"]] = g[["flagged", "total"]] // 2
     g["fraction"] = g["flagged"] / g["total"]
     return g
