@@ -150,18 +150,18 @@ def test_ngc5921_gain_amplitudes(ngc5921):
 
 
 def test_refresh_updates_in_place_or_declines(alma_eb):
-    from almaview.plots.caltables import refresh
+    from almaview.plots.caltables import decoded, refresh
 
     ct = av.open_caltable(alma_eb.caltables["bandpass"])
     panel = av.plots.bandpass(ct, spws=[1], antennas=["DA41"])
     src = panel.sources["points"]
     src.data = {k: v[:0] for k, v in src.data.items()}  # stale
     assert refresh(panel, ct, spws=[1], antennas=["DA41"])  # same figures and legend entries: new data only
-    assert panel.sources["points"] is src and set(src.data["antenna"]) == {"DA41"}
+    assert panel.sources["points"] is src and set(decoded(panel, "antenna")) == {"DA41"}
     # another antenna fills the same figure and legend entry (its label and data), no new models
     n_models = len(list(panel.layout.references()))
     assert refresh(panel, ct, spws=[1], antennas=["DA44"])
-    assert set(panel.sources["points"].data["antenna"]) == {"DA44"}
+    assert set(decoded(panel, "antenna")) == {"DA44"}
     assert set(_legend_labels(_figures(panel.layout)[0])) == {"DA44", "flagged"}
     assert len(list(panel.layout.references())) == n_models
     assert not refresh(panel, ct, spws=[1], antennas=["DA41", "DA44"])  # two antennas: no room for the second

@@ -212,7 +212,8 @@ def bandpass_frame(
 ) -> Frame:
     """Bandpass amplitude and phase per figure (spw, spw x antenna, or all), antennas in colour, flagged channels
     grey; above ``raster_threshold`` points each figure's points as a 2-D histogram (sources 'amp_image_<k>',
-    'phase_image_<k>' for figure slot k). Grids: 'amp', 'phase'.
+    'phase_image_<k>' for figure slot k). Grids: 'amp', 'phase'. The points' antenna and receptor are codes
+    (``antenna_i``, ``receptor_i``) into ``meta['names']``.
 
     Examples
     --------
@@ -228,13 +229,20 @@ def bandpass_frame(
         parts = [f"spw {s} · {a}" for s, a in keys]
     else:
         cols, keys, parts = _keys(iterate, spw_list, ants)
+    recs = sorted({str(r) for r in data["receptor"]})
     d = data.assign(
         panel=slot_index(data, cols, keys),
         cat=np.zeros(len(data), np.int8) if iterate == "antenna" else _cat(data, "antenna", ants),
         flag=np.zeros(len(data), np.int8),
+        antenna_i=_cat(data, "antenna", ants),  # the hover's names, as codes (a string a point was most of a patch)
+        receptor_i=_cat(data, "receptor", recs),
+        spw=data["spw"].astype(np.int16),
+        channel=data["channel"].astype(np.int32),
+        amp=data["amp"].astype(np.float32),  # drawn and hovered to 4 digits (the panel's data keeps float64)
+        phase_deg=data["phase_deg"].astype(np.float32),
     )
     ok, bad = d[~d.flagged.astype(bool)], d[d.flagged.astype(bool)]
-    cols_out = ["frequency_ghz", "amp", "phase_deg", "antenna", "receptor", "spw", "channel", PANEL, "cat", "flag"]
+    cols_out = ["frequency_ghz", "amp", "phase_deg", "antenna_i", "receptor_i", "spw", "channel", PANEL, "cat", "flag"]
     big = len(ok) > raster_threshold
     sdata = {"points": columns_of(ok.iloc[:0] if big else ok, cols_out), "flagged": columns_of(bad, cols_out)}
     for k in range(len(keys)):
@@ -250,7 +258,7 @@ def bandpass_frame(
         entries = {"points": [(a, cmap[a]) for a in shown], "flagged": [("flagged", FLAGGED_COLOUR)]}
         for grid, word in (("amp", "amplitude"), ("phase", "phase")):
             slots[grid].append(Slot(f"Bandpass {word} · {eb_words(ct)}{part or 'all spws'} · {who(shown)}", entries))
-    return Frame(data, sdata, slots, {"antennas": ants, "big": big})
+    return Frame(data, sdata, slots, {"antennas": ants, "big": big, "names": {"antenna": ants, "receptor": recs}})
 
 
 # ------------------------------------------------------------------------------------------------ gains

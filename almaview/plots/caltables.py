@@ -61,10 +61,13 @@ __all__ = [
     "gains_data",
     "refresh",
     "reserve_of",
+    "decoded",
     "DEFAULT_ITERATE",
 ]
 
 _TIME_TIPS = {"@time": "datetime"}
+#: a coded column's name in the page's hover (``names`` is the CustomJSHover's argument)
+_NAME_JS = "return names[value] ?? '';"
 
 # (helpers shared with the frames; old private names kept for the delay panel below)
 _eb, _frame, _fields, _strs = eb_words, freq_frame, field_words, strs
@@ -247,14 +250,15 @@ def bandpass(
     >>> p = bandpass(av.open_caltable(eb.caltables["bandpass"]), spws=[17], antennas=["DA41"])  # doctest: +SKIP
     >>> p.data[["antenna", "channel", "amp"]].head()                                         # doctest: +SKIP
     """
-    from bokeh.models import ColumnDataSource
+    from bokeh.models import ColumnDataSource, CustomJSHover
 
     check_iterate(iterate)
     fr = bandpass_frame(ct, spws, antennas, iterate=iterate, raster_threshold=raster_threshold)
     srcs = {k: ColumnDataSource(v) for k, v in fr.sdata.items() if "_image_" not in k}
+    hovers = {c: CustomJSHover(args={"names": list(v)}, code=_NAME_JS) for c, v in fr.meta["names"].items()}
     tips = [
-        ("antenna", "@antenna"),
-        ("receptor", "@receptor"),
+        ("antenna", "@antenna_i{custom}"),
+        ("receptor", "@receptor_i{custom}"),
         ("spw", "@spw"),
         ("channel", "@channel"),
         ("amp", "@amp{0.000}"),
@@ -294,6 +298,7 @@ def bandpass(
             lambda k: figure("", f"frequency (GHz, {frame})", label, width=460, height=280),
             legend_title="antenna",
             tooltips=tips,
+            formatters={f"@{c}_i": h for c, h in hovers.items()},
         )
         for k, f in enumerate(g.figures):
             img = ColumnDataSource(fr.sdata.get(f"{name}_image_{k}", empty_raster()))
@@ -305,7 +310,7 @@ def bandpass(
         p.x_range = a.x_range
     layout = column([_fixed(grid(grids[g].figures, ncols=2, share_x=False)) for g in ("amp", "phase")])
     panel = Panel(layout, fr.data, srcs, title=f"Bandpass — {ct.attrs.get('caltable', '')}", kind="bandpass")
-    return _finish(panel, grids, iterate, raster_threshold=raster_threshold)
+    return _finish(panel, grids, iterate, raster_threshold=raster_threshold, hovers=hovers)
 
 
 # ------------------------------------------------------------------------------------------------ gains
@@ -507,5 +512,22 @@ def refresh(panel: Panel, ct: Any, spws: Sequence[int] | None = None, antennas: 
             src.data = new  # (an empty raster already empty sends nothing)
     for g, slots in fr.slots.items():
         fill(grids[g], slots)
+    for c, h in getattr(panel, "hovers", {}).items():
+        names = list(fr.meta["names"][c])
+        if list(h.args.get("names", [])) != names:
+            h.args = {"names": names}
     panel.data = fr.data
     return True
+
+
+def decoded(panel: Panel, column: str, source: str = "points") -> list[str]:
+    """The names of a coded column (``antenna``, ``receptor``) of a :func:`bandpass` panel's source, point by point,
+    as the page's hover shows them.
+
+    Examples
+    --------
+    >>> decoded(bandpass(ct, spws=[0]), "antenna")[:2]   # doctest: +SKIP
+    ['DA41', 'DA41']
+    """
+    names = panel.hovers[column].args["names"]  # type: ignore[attr-defined]
+    return [names[i] if i >= 0 else "" for i in panel.sources[source].data[f"{column}_i"]]

@@ -261,4 +261,20 @@ def test_slot_grid_views_pick_their_rows_in_the_page(browser, alma_eb, tmp_path,
     assert browser.log.page_errors == []
     got = browser.page.evaluate(VIEW_COUNTS_JS, ids)
     assert got == want, [(g, w) for g, w in zip(got, want) if g != w][:10]
+    # the bandpass points carry antenna and receptor as codes: the page's hover names each code as the table does
+    # (the names read here with casacore, not from the panel)
+    from casacore import tables
+
+    with tables.table(str(alma_eb.caltables["bandpass"]) + "/ANTENNA", ack=False) as t:
+        table_names = set(t.getcol("NAME"))
+    for coded in ("antenna", "receptor"):
+        hover = bp.hovers[coded]
+        codes = sorted({int(c) for c in bp.sources["points"].data[f"{coded}_i"]})
+        named = browser.page.evaluate(
+            "([id, codes]) => codes.map((c) => window.Bokeh.documents[0].get_model_by_id(id).format(c, '', {}))",
+            [hover.id, codes],
+        )
+        assert all(named) and len(set(named)) == len(codes), (coded, named)
+        if coded == "antenna":
+            assert set(named) <= table_names and set(named) == set(bp.data.antenna), named
     print(f"{len(ids)} slot renderers, {sum(want)} rows: the page's filters pick the same rows")
