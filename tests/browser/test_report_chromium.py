@@ -118,6 +118,52 @@ def test_rasterised_uv_coverage_renders(browser, alma_eb, tmp_path, served, monk
     assert len(_drawn(browser.page)) >= 1
 
 
+# Every figure of the page's drawn documents: title, axis labels, legend labels shown.
+FIGURES_JS = """() => {
+  const out = [];
+  for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
+    if (!m.renderers || !m.toolbar || !m.left) continue;
+    const axes = [...m.left, ...m.right, ...m.above, ...m.below].filter((a) => a.axis_label !== undefined);
+    const legends = [...m.center, ...m.left, ...m.right, ...m.above, ...m.below].filter((l) => l.items !== undefined);
+    const labels = [];
+    for (const l of legends) for (const it of l.items) {
+      if (it.visible === false) continue;
+      const lab = it.label; labels.push(lab == null ? '' : (typeof lab === 'string' ? lab : (lab.value ?? lab.field ?? '')));
+    }
+    out.push({title: m.title ? m.title.text : '', axes: axes.map((a) => a.axis_label || ''), legend: labels});
+  }
+  return out;
+}"""
+
+
+def _check_report_figures(page, demo_delivery) -> None:
+    """The report's figures read like the weblog's: axes with units, keys where colours stand for something, and
+    the first EB's keys are its MS's names (python-casacore): the elevation key its FIELD names, the Tsys and
+    bandpass keys its ANTENNA names."""
+    from casacore import tables
+
+    import almaview as av
+    from almaview.widgets.sources import ebs_of
+
+    eb = ebs_of(av.open_delivery(demo_delivery))[0]
+    ms = eb.ms
+    with tables.table(f"{ms}/FIELD", ack=False) as t:
+        fields = sorted(t.getcol("NAME"))
+    with tables.table(f"{ms}/ANTENNA", ack=False) as t:
+        antennas = set(t.getcol("NAME"))
+    figs = page.evaluate(FIGURES_JS)
+    labels = " | ".join(a for f in figs for a in f["axes"])
+    for unit in ("East (m)", "u (kλ)", "elevation (deg)", "time (UTC)", "GHz", "Tsys (K)", "phase (deg)"):
+        assert unit in labels, (unit, labels)
+    elevation = [f for f in figs if f["title"].startswith("Elevation")]
+    assert elevation and sorted(elevation[0]["legend"]) == fields, (elevation[:1], fields)
+    keyed = [f for f in figs if f["title"].startswith(("Tsys · ", "Bandpass ", "Gain "))]
+    assert keyed and all(f["legend"] for f in keyed), [f["title"] for f in keyed if not f["legend"]]
+    first = [f for f in keyed if f["title"].startswith(("Tsys · ", "Bandpass ")) and eb.uid in f["title"]]
+    assert first and all(set(f["legend"]) - {"median", "flagged"} <= antennas for f in first), first[:2]
+    print(f"report: {len(figs)} figures; elevation key {fields}; {len(keyed)} keyed calibration figures")
+
+
 def test_report_on_the_demo_draws_every_tab(browser, demo_delivery, tmp_path, served):
     from almaview.report import build_report
 
@@ -134,6 +180,7 @@ def test_report_on_the_demo_draws_every_tab(browser, demo_delivery, tmp_path, se
     assert any(k.startswith("EB ") for k in seen) and any(k.startswith("QA ") for k in seen), seen
     blank = [k for k, n in seen.items() if n == 0]
     assert not blank, f"tabs with nothing drawn: {blank} (all: {seen})"
+    _check_report_figures(browser.page, demo_delivery)
     assert browser.log.page_errors == []
 
 
