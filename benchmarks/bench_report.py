@@ -9,6 +9,12 @@ On the shared 2-core machine (load ~7) on 2026-12-02, after the plot grids share
 3767 plain, 2873 compact (ratio 1.31); compact + file_html 14.2 s vs 13.4 s (ratio 1.06: the walk costs about what
 it saves here; this page is data-heavy, 10.6 MB); HTML 10.60 vs 10.48 MB. On the demo's report the larger saving is
 the gains per spw (one figure per spw, not per antenna): 18,555 -> 7,229 models with compact_models.
+
+The whole demo report (``almaview report``), alternated with 6c579ae in one shell on 2026-12-02 (load 4.0-4.5 on
+2 cores): 16.3 / 16.6 CPU s before, 13.0 / 14.0 CPU s after the serialiser that skips defaults unread and the
+once-per-class model walk (report._serializer, plots._common.references); with the slot grids' int8 codes the file
+is 10.5 -> 8.4 MB and 7,415 -> 7,209 models. The rest is mostly building the ~1,000 per-entry renderers (glyph,
+renderer, view, legend item: ~3 ms each in Bokeh) and ~90 figures: the 10 s target needs fewer models.
 """
 
 from __future__ import annotations
