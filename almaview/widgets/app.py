@@ -39,6 +39,16 @@ from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource, ebs_of
 
 __all__ = ["Explorer", "TABS", "AFFECTS", "ITERATE", "ASYNC_TABS", "SLOW_READ_S", "VIS_CACHE_SIZE", "bokeh_view"]
 
+#: the tab titles whole at any width: the tab bar wraps into rows instead of cutting each title to a few letters
+#: (at 900 px beside JupyterLab's file browser 'overview' was 'ove'); a style element, shown nowhere itself
+_TAB_CSS = (
+    "<style>.almaview-tabs > .lm-TabBar .lm-TabBar-content, .almaview-tabs > .p-TabBar .p-TabBar-content"
+    " { flex-wrap: wrap; }"
+    " .almaview-tabs > .lm-TabBar, .almaview-tabs > .p-TabBar { height: auto; min-height: var(--jp-widgets-"
+    "horizontal-tab-height, 24px); overflow: visible; }"
+    " .almaview-tabs > .lm-TabBar .lm-TabBar-tab, .almaview-tabs > .p-TabBar .p-TabBar-tab"
+    " { flex: 0 0 auto; min-width: max-content; }</style>"
+)
 TABS = ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging", "qa", "browser", "single dish")
 _figures = figures  # (the name tests and notebooks used before the split)
 
@@ -184,7 +194,8 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             self.eb = first
             self._build_controls()
             rows = self._control_rows()
-            self.children = [*rows, self.tabs]
+            style = W.HTML(_TAB_CSS, layout=W.Layout(display="none"))  # applies to the page, shows nothing
+            self.children = [style, *rows, self.tabs]
             self._offer_for_eb()
             self._offer_for_x()
             self._pending.add("eb")  # the first apply builds the shown tab

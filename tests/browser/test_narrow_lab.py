@@ -57,6 +57,13 @@ def test_explorer_at_900_px_with_the_file_browser_open(lab_server, browser, note
     page.wait_for_timeout(1000)
     assert page.evaluate("() => !window.jupyterapp.shell.leftCollapsed"), "the file browser is not open"
     spw.select_option(spws)  # every spw: the widest grids
+    # the explorer's tab titles are whole (the tab bar wraps): at 900 px they were cut to 'ove', 'ban', 'gair'
+    cut_tabs = page.evaluate(
+        """() => [...document.querySelectorAll('.almaview-tabs .lm-TabBar-tab, .almaview-tabs .p-TabBar-tab')]
+          .map((t) => [t.textContent.trim(), t.getBoundingClientRect(), t.querySelector('.lm-TabBar-tabLabel, .p-TabBar-tabLabel')])
+          .filter(([, r, l]) => r.width > 0 && l && l.scrollWidth > l.clientWidth + 1).map(([n]) => n)"""
+    )
+    assert not cut_tabs, f"tab titles cut: {cut_tabs}"
     seen = {}
     for tab in ("tsys", "bandpass", "gains", "visibilities"):
         _open_tab(page, tab)
