@@ -355,6 +355,19 @@ def launch(
 # ---------------------------------------------------------------- what the pages show
 
 # A fingerprint of the data of every Bokeh ColumnDataSource in the page: changes when a plot's data change.
+# One Bokeh Plot's title, axis labels and the legend labels it shows (a hidden LegendItem is an empty slot): what
+# a user reads on a figure. Used by the tests' page summaries (the report's figures, the explorer's visible ones).
+PLOT_SUMMARY_JS = """(m) => {
+  const axes = [...m.left, ...m.right, ...m.above, ...m.below].filter((a) => a.axis_label !== undefined);
+  const legends = [...m.center, ...m.left, ...m.right, ...m.above, ...m.below].filter((l) => l.items !== undefined);
+  const labels = [];
+  for (const l of legends) for (const it of l.items) {
+    if (it.visible === false) continue;
+    const lab = it.label; labels.push(lab == null ? '' : (typeof lab === 'string' ? lab : (lab.value ?? lab.field ?? '')));
+  }
+  return {title: m.title ? m.title.text : '', axes: axes.map((a) => a.axis_label || ''), legend: labels};
+}"""
+
 BOKEH_DATA_JS = """() => {
   if (!window.Bokeh || !window.Bokeh.documents) return null;
   const out = [];

@@ -40,7 +40,11 @@ KEYED = ("tsys", "bandpass", "gains", "visibilities")
 
 # The figures on screen (hidden slots and other tabs' figures excluded): title, axis labels, the legend labels
 # shown (a LegendItem may be hidden: an empty slot), categorical x factors.
-VISIBLE_FIGURES_JS = """() => {
+VISIBLE_FIGURES_JS = (
+    """() => {
+  const summary = """
+    + harness.PLOT_SUMMARY_JS
+    + """;
   const out = [];
   for (const doc of window.Bokeh.documents) {
     for (const m of doc.all_models) {
@@ -49,20 +53,14 @@ VISIBLE_FIGURES_JS = """() => {
       if (!view || m.visible === false) continue;
       const r = view.el.getBoundingClientRect();
       if (r.width < 20 || r.height < 20 || view.el.offsetParent === null) continue;
-      const axes = [...m.left, ...m.right, ...m.above, ...m.below].filter((a) => a.axis_label !== undefined);
-      const legends = [...m.center, ...m.left, ...m.right, ...m.above, ...m.below].filter((l) => l.items !== undefined);
-      const labels = [];
-      for (const l of legends) for (const it of l.items) {
-        if (it.visible === false) continue;
-        const lab = it.label; labels.push(lab == null ? '' : (typeof lab === 'string' ? lab : (lab.value ?? lab.field ?? '')));
-      }
-      out.push({title: m.title ? m.title.text : '', axes: axes.map((a) => a.axis_label || ''), legend: labels,
-                factors: m.x_range && m.x_range.factors ? Array.from(m.x_range.factors).map(String) : null,
-                x: r.x, y: r.y, width: r.width, height: r.height});
+      out.push(Object.assign(summary(m), {
+        factors: m.x_range && m.x_range.factors ? Array.from(m.x_range.factors).map(String) : null,
+        x: r.x, y: r.y, width: r.width, height: r.height}));
     }
   }
   return out;
 }"""
+)
 
 # The text of the DataTable cells on screen (slickgrid rows inside Bokeh's shadow roots).
 TABLE_CELLS_JS = (

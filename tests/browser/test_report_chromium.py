@@ -119,21 +119,18 @@ def test_rasterised_uv_coverage_renders(browser, alma_eb, tmp_path, served, monk
 
 
 # Every figure of the page's drawn documents: title, axis labels, legend labels shown.
-FIGURES_JS = """() => {
+FIGURES_JS = (
+    """() => {
+  const summary = """
+    + harness.PLOT_SUMMARY_JS
+    + """;
   const out = [];
   for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
-    if (!m.renderers || !m.toolbar || !m.left) continue;
-    const axes = [...m.left, ...m.right, ...m.above, ...m.below].filter((a) => a.axis_label !== undefined);
-    const legends = [...m.center, ...m.left, ...m.right, ...m.above, ...m.below].filter((l) => l.items !== undefined);
-    const labels = [];
-    for (const l of legends) for (const it of l.items) {
-      if (it.visible === false) continue;
-      const lab = it.label; labels.push(lab == null ? '' : (typeof lab === 'string' ? lab : (lab.value ?? lab.field ?? '')));
-    }
-    out.push({title: m.title ? m.title.text : '', axes: axes.map((a) => a.axis_label || ''), legend: labels});
+    if (m.renderers && m.toolbar && m.left) out.push(summary(m));   // a Plot
   }
   return out;
 }"""
+)
 
 
 def _check_report_figures(page, demo_delivery) -> None:
