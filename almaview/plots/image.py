@@ -345,16 +345,33 @@ def encode_plane(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     return t.astype(np.uint16), lo, float(scale)
 
 
-#: The page's side of :func:`encode_plane` (args: ``src``, the 'image' source): wraps the source's ``setv`` once so
-#: a patch whose data holds 'image' (uint16 codes) with 'image_offset' and 'image_scale' stores the decoded float32
-#: plane (a Float32 NDArray of the codes' shape) before any view colours it; hover and tests read float values.
+#: The page's side of :func:`encode_plane` (args: ``src``, the 'image' source; ``limits``, the panel's 'limits' source):
+#: wraps the source's ``setv`` once so a patch whose data holds 'image' (uint16 codes) with 'image_offset' and
+#: 'image_scale' stores the decoded float32 plane (a Float32 NDArray of the codes' shape) before any view colours it;
+#: hover and tests read float values. Before a new plane is stored, the colour callbacks of ``limits`` (the
+#: colour controls': the mapper's limits for the new plane, set silently) run synchronously: BokehJS runs a
+#: ``js_on_change`` callback in a later microtask, after the whole patch is applied, so the new plane was coloured
+#: with the previous channel's limits and, the mapper being set silently, stayed so (the colour bar showed the new
+#: ones). Run here again, the callback finds the mapper already set and only redraws the bar.
 PLANE_DECODE_JS = """
+const callbacks = () => {
+  if (typeof limits === "undefined" || limits == null) return [];
+  const all = limits.js_property_callbacks;
+  const list = all instanceof Map ? all.get("change:data") : (all != null ? all["change:data"] : undefined);
+  return list != null ? list : [];
+};
 if (!src.__almaview_plane_decode) {
   src.__almaview_plane_decode = true;
+  for (const cb of callbacks()) if (typeof cb.compile === "function") cb.compile();  // (async, once)
   const setv = src.setv;
   const column = (data, key) => (data instanceof Map ? data.get(key) : data[key]);
   src.setv = function (attrs, options) {
     const data = attrs instanceof Map ? attrs.get("data") : (attrs != null ? attrs.data : undefined);
+    if (data != null && column(data, "image") != null) {  // the mapper's limits for the new plane, first
+      for (const cb of callbacks()) {
+        if (cb._state != null && typeof cb.execute_sync === "function") cb.execute_sync(limits);
+      }
+    }
     const offs = data != null ? column(data, "image_offset") : undefined;
     const scales = data != null ? column(data, "image_scale") : undefined;
     const col = data != null ? column(data, "image") : undefined;

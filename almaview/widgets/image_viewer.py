@@ -86,16 +86,18 @@ def _bokeh_view(layout: Any, source: Any, mappers: Sequence[Any] = ()) -> Any:
     return batched_view(layout, source, mappers)
 
 
-def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = (), grid: Any = None) -> Any:
+def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = (), grid: Any = None, limits: Any = None) -> Any:
     """:func:`_bokeh_view` whose patches send ``source``'s 'image' plane as uint16 codes with their offset and scale
     (:func:`almaview.plots.image.encode_plane`: half the bytes of float32), decoded to float32 in the page
     (:data:`almaview.plots.image.PLANE_DECODE_JS`) before it is coloured, through a table of its codes' colours
     (:data:`almaview.plots.image.PLANE_COLOUR_JS`, with ``mappers[0]``, the plane's mapper). The kernel's source keeps
-    float32."""
+    float32. ``limits``: the panel's 'limits' source, whose colour callbacks run in the page before a new plane is
+    stored, so the plane is coloured with its own channel's limits (not the previous channel's)."""
     from bokeh.models import CustomJS
 
     layout = no_echo(layout, source)
-    layout.document.js_on_event("document_ready", CustomJS(args={"src": source}, code=pimage.PLANE_DECODE_JS))
+    decode = CustomJS(args={"src": source, "limits": limits}, code=pimage.PLANE_DECODE_JS)
+    layout.document.js_on_event("document_ready", decode)
     if mappers:  # the plane's mapper colours coded planes through a table of their 65536 values
         colour = CustomJS(args={"mapper": mappers[0]}, code=pimage.PLANE_COLOUR_JS)
         layout.document.js_on_event("document_ready", colour)
@@ -556,6 +558,7 @@ class ImageViewer(AppBase):
             self.panel.sources["image"],
             [m for m in (mapper, bar) if m is not None],
             grid=grid,
+            limits=self.panel.sources["limits"],
         )
         c: dict[str, Any] = {}
         last = max(self.nchan - 1, 0)
