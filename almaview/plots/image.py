@@ -67,6 +67,7 @@ __all__ = [
     "PLANE_DECODE_JS",
     "PLANE_COLOUR_JS",
     "PAINTLESS_GRID_JS",
+    "PLANE_PUT_JS",
     # re-exported from their new homes (analysis, colour, sky, spectrum) for old code:
     "world_axis_table",
     "format_ra",
@@ -379,13 +380,18 @@ if (!src.__almaview_plane_decode) {
       const codes = col[0], off = Number(offs[0]), sc = Number(scales[0]), n = codes.length;
       const old = column(src.data, "image");
       const Plane = old != null && old.length && old[0].dtype === "float32" ? old[0].constructor : null;
-      // plain typed arrays in the loop (indexing an NDArray subclass is several times slower), then the NDArray
-      // as a view of the decoded buffer (no copy)
+      // each code's value once (a 65536-entry table, 0 = NaN), then each pixel takes its code's value: the same
+      // float32 as computing off + (c - 1) * sc per pixel, ~2.5x faster (no branch, no arithmetic per pixel).
+      // Plain typed arrays in the loop (indexing an NDArray subclass is several times slower), then the NDArray as
+      // a view of the decoded buffer (no copy)
+      const keys = new Float32Array(65536);
+      keys[0] = NaN;
+      for (let k = 1; k < 65536; k++) keys[k] = off + (k - 1) * sc;
       const c16 = new Uint16Array(codes.buffer, codes.byteOffset, n), f32 = new Float32Array(n);
-      for (let i = 0; i < n; i++) { const c = c16[i]; f32[i] = c === 0 ? NaN : off + (c - 1) * sc; }
+      for (let i = 0; i < n; i++) f32[i] = keys[c16[i]];
       const plane = Plane !== null ? new Plane(f32.buffer, codes.shape) : f32;
-      // the codes stay with the plane: PLANE_COLOUR_JS colours it through a 65536-entry table of them
-      Object.defineProperty(plane, "__almaview_codes", {value: {codes: c16, off, sc}, enumerable: false});
+      // the codes stay with the plane: PLANE_COLOUR_JS colours it through a table of the 65536 values (keys)
+      Object.defineProperty(plane, "__almaview_codes", {value: {codes: c16, off, sc, keys}, enumerable: false});
       if (data instanceof Map) {
         data.set("image", [plane]); data.delete("image_offset"); data.delete("image_scale");
       } else {
@@ -422,10 +428,7 @@ if (mapper != null && !mapper.__almaview_table) {
             if (coded === undefined || coded.codes.length !== xs.length || self.low == null || self.high == null) {
               return inner.v_compute(xs);
             }
-            const {codes, off, sc} = coded;
-            const keys = new Float32Array(65536);
-            keys[0] = NaN;
-            for (let k = 1; k < 65536; k++) keys[k] = off + (k - 1) * sc;
+            const {codes, keys} = coded;
             const table = new Uint32Array(inner.v_compute(keys).buffer);
             const out = new Uint32Array(codes.length);
             for (let i = 0, n = codes.length; i < n; i++) out[i] = table[codes[i]];
@@ -435,6 +438,36 @@ if (mapper != null && !mapper.__almaview_table) {
         };
       },
     });
+  }
+}
+"""
+
+
+#: The page's hand-over of a coloured plane to its canvas (args: ``plane``, the image renderer): BokehJS's image view
+#: reads the canvas's pixels back (``getImageData``, 4 MB for 1024^2) only to overwrite them all with the colours; here
+#: the colours go to ``putImageData`` directly (an ``ImageData`` over the same bytes: no read-back, no copy). The same
+#: pixels on the canvas; installed on the renderer's glyph views once they exist (document_ready, then at the first
+#: data change, before the view colours the new plane).
+PLANE_PUT_JS = """
+const index = typeof window !== "undefined" && window.Bokeh ? window.Bokeh.index : null;
+if (index != null && typeof index.find === "function" && typeof ImageData === "function") {
+  for (const view of index.find(plane)) {
+    const glyph = view.glyph;
+    if (glyph == null || glyph.__almaview_put || typeof glyph._set_image_data_from_buffer !== "function") continue;
+    glyph.__almaview_put = {hits: 0};
+    const original = glyph._set_image_data_from_buffer;
+    glyph._set_image_data_from_buffer = function (i, buf8) {
+      const w = this.image_width[i], h = this.image_height[i];
+      if (!(buf8 instanceof Uint8ClampedArray || buf8 instanceof Uint8Array) || buf8.length !== 4 * w * h) {
+        return original.call(this, i, buf8);
+      }
+      const canvas = this._get_or_create_canvas(i);
+      const ctx = canvas.getContext("2d", {willReadFrequently: true});
+      const rgba = new Uint8ClampedArray(buf8.buffer, buf8.byteOffset, buf8.length);
+      ctx.putImageData(new ImageData(rgba, w, h), 0, 0);
+      this.image_data[i] = canvas;
+      glyph.__almaview_put.hits++;
+    };
   }
 }
 """

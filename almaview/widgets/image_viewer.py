@@ -93,7 +93,7 @@ def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = (), grid: Any
     (:data:`almaview.plots.image.PLANE_COLOUR_JS`, with ``mappers[0]``, the plane's mapper). The kernel's source keeps
     float32. ``limits``: the panel's 'limits' source, whose colour callbacks run in the page before a new plane is
     stored, so the plane is coloured with its own channel's limits (not the previous channel's)."""
-    from bokeh.models import CustomJS
+    from bokeh.models import CustomJS, GlyphRenderer
 
     layout = no_echo(layout, source)
     decode = CustomJS(args={"src": source, "limits": limits}, code=pimage.PLANE_DECODE_JS)
@@ -101,6 +101,11 @@ def _plane_view(layout: Any, source: Any, mappers: Sequence[Any] = (), grid: Any
     if mappers:  # the plane's mapper colours coded planes through a table of their 65536 values
         colour = CustomJS(args={"mapper": mappers[0]}, code=pimage.PLANE_COLOUR_JS)
         layout.document.js_on_event("document_ready", colour)
+    plane = next((r for r in layout.select({"type": GlyphRenderer}) if r.name == "plane"), None)
+    if plane is not None:  # the coloured plane goes to its canvas without reading the canvas back
+        put = CustomJS(args={"plane": plane}, code=pimage.PLANE_PUT_JS)
+        layout.document.js_on_event("document_ready", put)
+        source.js_on_change("data", put)
     if grid is not None:  # the invisible hover grid is hit-tested, never painted (once its views exist)
         paintless = CustomJS(args={"grid": grid}, code=pimage.PAINTLESS_GRID_JS)
         layout.document.js_on_event("document_ready", paintless)
