@@ -270,6 +270,7 @@ def build_report(
     from .delivery import open_delivery
     from .delivery.model import Delivery
     from .plots._common import column, compact_models, references, stretch_width
+    from .plots._construction import quick_models
     from .plots.weblog_qa import qa_stages
     from .widgets.sources import ebs_of
 
@@ -282,28 +283,29 @@ def build_report(
 
         bar = tqdm(total=steps, desc="almaview report", unit="part")
     tabs: list[tuple[str, Any]] = []
-    try:
-        for eb in ebs:
+    with quick_models():  # the panels' models built without the defaults Bokeh would build and drop
+        try:
+            for eb in ebs:
+                if bar is not None:
+                    bar.set_postfix_str(eb.uid)
+                sections = report_panels(eb, max_points=max_points)
+                inner = (
+                    Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections])
+                    if sections
+                    else _note("nothing to show for this EB")
+                )
+                tabs.append((f"EB {eb.uid}", inner))
+                if bar is not None:
+                    bar.update()
+            for m in d.mous:
+                if m.qa.aqua is not None or m.qa.weblog_archives:
+                    qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
+                    tabs.append((f"QA {m.uid}", qa))
+                if bar is not None:
+                    bar.update()
+        finally:
             if bar is not None:
-                bar.set_postfix_str(eb.uid)
-            sections = report_panels(eb, max_points=max_points)
-            inner = (
-                Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections])
-                if sections
-                else _note("nothing to show for this EB")
-            )
-            tabs.append((f"EB {eb.uid}", inner))
-            if bar is not None:
-                bar.update()
-        for m in d.mous:
-            if m.qa.aqua is not None or m.qa.weblog_archives:
-                qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
-                tabs.append((f"QA {m.uid}", qa))
-            if bar is not None:
-                bar.update()
-    finally:
-        if bar is not None:
-            bar.close()
+                bar.close()
     title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
     from .delivery.summary import _array_words
 
@@ -321,14 +323,16 @@ def build_report(
     )
     if not tabs:
         tabs = [("delivery", column([_note("no EBs in this delivery")]))]
-    for _, lay in tabs:
-        models = references(lay)  # one walk for both
-        compact_models(lay, models)  # shared axis models and filters, glyph copies made in the page: fewer models
-        stretch_width(lay, models)  # the page's width, not fixed widths
+    with quick_models():
+        for _, lay in tabs:
+            models = references(lay)  # one walk for both
+            compact_models(lay, models)  # shared axis models and filters, glyph copies made in the page: fewer models
+            stretch_width(lay, models)  # the page's width, not fixed widths
+        page = tabbed_page_html(title, head, tabs)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
-    tmp.write_text(tabbed_page_html(title, head, tabs), encoding="utf-8")
+    tmp.write_text(page, encoding="utf-8")
     os.replace(tmp, out)
     return out
 
