@@ -13,7 +13,8 @@ Inside ``with quick_models():``, in the current thread only:
   validated and stored as Bokeh stores it. Every other set (after construction, in a document, with callbacks)
   goes through Bokeh's own setter;
 - what Bokeh recomputes for every property of every new model and that depends on the class alone (whether a
-  default is made per instance, the class's overridden defaults: a walk over its MRO) is taken once per class;
+  default is made per instance, the class's overridden defaults: a walk over its MRO, the validation of a default
+  value such as ``tags=[]``, the same value each time) is taken once per class;
 - a model's theme values are read from the instance (Bokeh's ``getattr`` with a default goes through
   ``HasProps.__getattr__`` when there are none, the usual case).
 
@@ -152,15 +153,44 @@ def _patch() -> None:
         # Bokeh's getattr(self, "__themed_values__", None) goes through HasProps.__getattr__ when unset (the usual)
         return vars(self).get("__themed_values__")
 
+    from copy import copy
+
+    from bokeh.core.property.bases import Property
+    from bokeh.core.property.singletons import Intrinsic, Undefined
+
+    bokeh_themed_default = Property.themed_default
+    checked: dict[tuple[int, type, str], Any] = {}  # (property, class, name) -> the property, its default valid
+
+    def themed_default(self: Any, cls: type, name: str, theme_overrides: Any, *, no_eval: bool = False) -> Any:
+        if (
+            not _ACTIVE.get()
+            or no_eval
+            or (theme_overrides is not None and name in theme_overrides)
+            or type(self).prepare_value is not Property.prepare_value
+        ):
+            return bokeh_themed_default(self, cls, name, theme_overrides, no_eval=no_eval)
+        overrides = cls._overridden_defaults()
+        default = overrides[name] if name in overrides else self._default
+        if callable(default) or default is Undefined or default is Intrinsic:  # a model factory: made as Bokeh does
+            return bokeh_themed_default(self, cls, name, theme_overrides)
+        key = (id(self), cls, name)
+        if key not in checked:  # validated once (a class's default is the same value each time)
+            value = bokeh_themed_default(self, cls, name, theme_overrides)
+            checked[key] = self  # (kept: its id stays its own)
+            return value
+        return self.wrap(self.transform(copy(default)))  # prepare_value of a valid value, without validating it
+
+    themed_default.__doc__ = bokeh_themed_default.__doc__
     __set__.__doc__ = bokeh_set.__doc__
     has_unstable_default.__doc__ = bokeh_unstable.__doc__
     _overridden_defaults.__doc__ = bokeh_overridden.__doc__
     themed_values.__doc__ = HasProps.themed_values.__doc__
-    _INSTALLED.append((bokeh_set, bokeh_unstable, bokeh_overridden, bokeh_themed))
+    _INSTALLED.append((bokeh_set, bokeh_unstable, bokeh_overridden, bokeh_themed, bokeh_themed_default))
     PropertyDescriptor.__set__ = __set__  # type: ignore[method-assign]
     PropertyDescriptor.has_unstable_default = has_unstable_default  # type: ignore[method-assign]
     HasProps._overridden_defaults = classmethod(_overridden_defaults)  # type: ignore[method-assign,assignment]
     HasProps.themed_values = themed_values  # type: ignore[method-assign]
+    Property.themed_default = themed_default  # type: ignore[method-assign]
 
 
 @contextmanager
