@@ -44,31 +44,71 @@ class _Known:
 _SERIALIZED: dict[type, tuple[tuple[str, Any], ...]] = {}
 
 
+def _spec_value(prop: Any) -> Callable[[Any, str], Any]:
+    """``DataSpecPropertyDescriptor.get_value`` for a plain :class:`~bokeh.core.property.dataspec.DataSpec` (Bokeh's
+    ``to_serializable``), with the value type that tells a value from a field name built once per property: Bokeh
+    builds it again (``value_type.replace(String, Nothing())``, a new tree of properties) for every value."""
+    from bokeh.core.property.dataspec import DataSpec
+    from bokeh.core.property.nothing import Nothing
+    from bokeh.core.property.primitive import String
+    from bokeh.core.property.vectorization import Field, Value
+
+    if type(prop).to_serializable is not DataSpec.to_serializable:
+        return lambda model, key: prop.to_serializable(model, key, getattr(model, key))
+    values = prop.value_type.replace(String, Nothing())
+
+    def get(model: Any, key: str) -> Any:
+        val = getattr(model, key)
+        try:
+            values.validate(val, False)
+            return Value(val)
+        except ValueError:
+            pass
+        return Field(val) if isinstance(val, str) else val
+
+    return get
+
+
+def _getters(cls: type) -> tuple[tuple[str, Any], ...]:
+    from bokeh.core.property.descriptors import DataSpecPropertyDescriptor
+
+    out = []
+    for k in cls.properties(_with_props=True):
+        d = cls.lookup(k)
+        if not d.serialized:
+            continue
+        if type(d) is DataSpecPropertyDescriptor and type(d).get_value is DataSpecPropertyDescriptor.get_value:
+            out.append((k, _spec_value(d.property)))
+        else:
+            out.append((k, lambda model, key, d=d: d.get_value(model)))
+    return tuple(out)
+
+
 def _attributes(model: Any) -> dict[str, Any]:
     """What ``model.properties_with_values(include_defaults=False)`` returns (the properties Bokeh serialises), in
     the same order, without computing the default of every other property first (Bokeh reads every property's
     value, default or not, before it drops the defaults: two thirds of the serialiser's time)."""
-    from bokeh.core.property.wrappers import PropertyValueContainer
-
     cls = type(model)
     props = _SERIALIZED.get(cls)
     if props is None:
-        props = _SERIALIZED[cls] = tuple(
-            (k, d) for k in cls.properties(_with_props=True) if (d := cls.lookup(k)).serialized
-        )
+        props = _SERIALIZED[cls] = _getters(cls)
     made = model._unstable_default_values
     selected = model._property_values.keys() | made.keys()
     themed = model.themed_values() or {}
     selected |= themed.keys()
     out = {}
-    for key, descriptor in props:
+    for key, get in props:
         if key not in selected:
             continue
-        value = descriptor.get_value(model)
-        if key not in themed and key in made and isinstance(value, PropertyValueContainer):
+        value = get(model, key)
+        if key not in themed and key in made and isinstance(value, _CONTAINER[0]):
             continue
         out[key] = value
     return out
+
+
+#: bokeh.core.property.wrappers.PropertyValueContainer (imported at the first serialisation, not per model)
+_CONTAINER: list[type] = []
 
 
 def _serializer() -> Any:
@@ -76,6 +116,11 @@ def _serializer() -> Any:
     (:func:`_attributes`)."""
     from bokeh.core.serialization import Serializer
     from bokeh.model import Model
+
+    if not _CONTAINER:
+        from bokeh.core.property.wrappers import PropertyValueContainer
+
+        _CONTAINER.append(PropertyValueContainer)
 
     class _Fast(Serializer):
         def _encode(self, obj: Any) -> Any:
@@ -265,6 +310,26 @@ def build_report(
     --------
     >>> build_report(av.open_delivery("2023.1.01234.S"), "report.html")   # doctest: +SKIP
     """
+    with _local_dask():
+        return _write_report(delivery, output, progress=progress, max_points=max_points)
+
+
+def _local_dask() -> Any:
+    """Dask's threaded scheduler, named, when no dask.distributed client can exist in this process (distributed not
+    imported): what dask picks anyway for the report's arrays, without importing distributed to look for a client
+    (~0.3 s, a twentieth of ``almaview report``). With distributed imported (a notebook with a Client), dask's own
+    choice."""
+    import sys
+    from contextlib import nullcontext
+
+    if "distributed" in sys.modules:
+        return nullcontext()
+    import dask
+
+    return dask.config.set(scheduler="threads")
+
+
+def _write_report(delivery: Any, output: str | os.PathLike, *, progress: bool, max_points: int) -> Path:
     from bokeh.models import TabPanel, Tabs
 
     from .delivery import open_delivery
@@ -324,11 +389,13 @@ def build_report(
     if not tabs:
         tabs = [("delivery", column([_note("no EBs in this delivery")]))]
     with quick_models():
+        walked = []
         for _, lay in tabs:
-            models = references(lay)  # one walk for both
+            models = references(lay)  # one walk for the three
             compact_models(lay, models)  # shared axis models and filters, glyph copies made in the page: fewer models
             stretch_width(lay, models)  # the page's width, not fixed widths
-        page = tabbed_page_html(title, head, tabs)
+            walked.append(models)  # (the models compact_models dropped were copies: the same BokehJS bundles)
+        page = tabbed_page_html(title, head, tabs, walked)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")
@@ -369,12 +436,14 @@ _TABS_JS = """
 """
 
 
-def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]]) -> str:
+def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]], models: list | None = None) -> str:
     """A standalone HTML page (BokehJS inlined) with one tab per (label, Bokeh layout), each tab its own Bokeh
     document, drawn when the tab is first opened: the page shows its first tab as soon as that one is drawn, not
     after every EB's figures are built (BokehJS builds the views of hidden tabs too). ``head``: HTML above the tabs.
 
-    Each tab's document is serialised as :func:`page_html` does (one walk); the tabs share no models.
+    Each tab's document is serialised as :func:`page_html` does (one walk); the tabs share no models. ``models``:
+    each tab's models (:func:`~almaview.plots._common.references`) when the caller has them (they pick the BokehJS
+    bundles; saves a walk).
 
     Examples
     --------
@@ -394,7 +463,7 @@ def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]]) -> str:
 
     bars, panels, docs, items, every = [], [], [], [], set()
     for k, (label, layout) in enumerate(tabs):
-        every |= set(references(layout))
+        every |= set(references(layout) if models is None else models[k])
         doc_json = Document(title=title).to_json(deferred=False)
         doc_json["roots"] = _serializer().encode([layout])
         docid, elementid = make_globally_unique_id(), make_globally_unique_css_safe_id()

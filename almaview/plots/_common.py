@@ -318,11 +318,16 @@ def image_layer(f: Any, src: Any, palette: str = "Viridis256") -> Any:
     return r
 
 
+_MODEL: list[type] = []
+
+
 def _signature(value: Any) -> Any:
     """A hashable description of a property value, models by type and non-default properties (not by id)."""
-    from bokeh.model import Model
+    if not _MODEL:  # imported once, not at each of the ~13,000 calls of a report
+        from bokeh.model import Model
 
-    if isinstance(value, Model):
+        _MODEL.append(Model)
+    if isinstance(value, _MODEL[0]):
         props = value.properties_with_values(include_defaults=False)
         return (type(value).__name__, tuple(sorted((k, _signature(v)) for k, v in props.items())))
     if isinstance(value, (list, tuple)):
