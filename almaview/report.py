@@ -325,8 +325,9 @@ def _local_dask() -> Any:
     if "distributed" in sys.modules:
         return nullcontext()
     import dask
+    import dask.threaded
 
-    return dask.config.set(scheduler="threads")
+    return dask.config.set(scheduler=dask.threaded.get)  # the function: a name makes dask look for distributed
 
 
 def _write_report(delivery: Any, output: str | os.PathLike, *, progress: bool, max_points: int) -> Path:
