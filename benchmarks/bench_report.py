@@ -15,6 +15,10 @@ The whole demo report (``almaview report``), alternated with 6c579ae in one shel
 once-per-class model walk (report._serializer, plots._common.references); with the slot grids' int8 codes the file
 is 10.5 -> 8.4 MB and 7,415 -> 7,209 models. The rest is mostly building the ~1,000 per-entry renderers (glyph,
 renderer, view, legend item: ~3 ms each in Bokeh) and ~90 figures: the 10 s target needs fewer models.
+
+Then the same page built with and without :func:`almaview.plots._construction.quick_models` (Bokeh models made
+without the default models Bokeh builds and drops, per-class facts taken once): model constructions and build time,
+alternated, as ratios (> 1: quick is faster). The whole demo report before/after is in RESULTS-report.md.
 """
 
 from __future__ import annotations
@@ -54,6 +58,40 @@ def main() -> None:
     print(f"models: {n0} plain, {n1} compact (ratio {n0 / n1:.2f})")
     print(f"compact + file_html: {1e3 * t0:.0f} ms plain, {1e3 * t1:.0f} ms compact (ratio {t0 / t1:.2f})")
     print(f"HTML: {b0 / 1e6:.2f} MB plain, {b1 / 1e6:.2f} MB compact (ratio {b0 / b1:.2f})")
+    construction(ct)
+
+
+def construction(ct) -> None:
+    """Build the page with Bokeh's own construction and with quick_models, alternated; counts and best times."""
+    from contextlib import nullcontext
+
+    from bokeh.model import Model
+
+    from almaview.plots._construction import quick_models
+
+    made = [0]
+    real = Model.__init__
+
+    def counting(self, *a, **k):
+        made[0] += 1
+        real(self, *a, **k)
+
+    best: dict[str, tuple[int, float]] = {}
+    Model.__init__ = counting
+    try:
+        for name in ("bokeh", "quick", "bokeh", "quick"):
+            made[0] = 0
+            t0 = time.process_time()
+            with quick_models() if name == "quick" else nullcontext():
+                _page(ct)
+            dt = time.process_time() - t0
+            if name not in best or dt < best[name][1]:
+                best[name] = (made[0], dt)
+    finally:
+        Model.__init__ = real
+    (n0, t0), (n1, t1) = best["bokeh"], best["quick"]
+    print(f"models constructed: {n0} Bokeh's construction, {n1} quick_models (ratio {n0 / n1:.2f})")
+    print(f"build CPU: {1e3 * t0:.0f} ms Bokeh's construction, {1e3 * t1:.0f} ms quick_models (ratio {t0 / t1:.2f})")
 
 
 if __name__ == "__main__":
