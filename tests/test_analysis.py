@@ -7,7 +7,7 @@ import pytest
 from astropy.stats import mad_std
 
 import almaview as av
-from almaview.analysis.statistics import phase_rms, plane_limits, robust_rms, wrap_deg
+from almaview.analysis.statistics import phase_rms, plane_limits, plane_limits_and_rms, robust_rms, wrap_deg
 
 
 def test_robust_rms_is_astropys_mad_std():
@@ -15,6 +15,50 @@ def test_robust_rms_is_astropys_mad_std():
     x = rng.normal(0.2, 1.7, 20001)
     x[::97] = np.nan
     assert robust_rms(x) == pytest.approx(mad_std(x, ignore_nan=True), rel=1e-12)
+
+
+def _numpy_mad_rms(x: np.ndarray) -> float:
+    """1.4826 x numpy's median of |x - median(x)| over the finite values, in float64 (the MAD definition)."""
+    v = np.asarray(x, dtype=float).ravel()
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return float("nan")
+    return 1.482602218505602 * float(np.median(np.abs(v - np.median(v))))
+
+
+def test_robust_rms_is_exactly_numpys_mad_on_ties_odd_and_even_sizes():
+    # robust_rms finds the MAD by bisection over the sorted values: it must be numpy's median of the deviations
+    # bit for bit, with ties (integers), blanks, float32 and sizes 1..60 (odd and even)
+    rng = np.random.default_rng(11)
+    for trial in range(3000):
+        n = int(rng.integers(1, 61))
+        kind = trial % 4
+        if kind == 0:
+            x = rng.normal(0.3, 2.0, n)
+        elif kind == 1:
+            x = rng.integers(-3, 4, n).astype(float)  # many ties, deviations equal on both sides
+        elif kind == 2:
+            x = rng.normal(size=n).astype(np.float32)
+            x[rng.random(n) < 0.25] = np.nan
+        else:
+            x = np.exp(3.0 * rng.normal(size=n)).astype(np.float32)  # skewed: the median far from the middle
+        want = _numpy_mad_rms(x)
+        got = robust_rms(x)
+        assert got == want or (np.isnan(got) and np.isnan(want)), (x, got, want)
+
+
+def test_plane_limits_and_rms_are_the_two_separate_answers():
+    rng = np.random.default_rng(4)
+    v = rng.normal(0.0, 0.01, (700, 900)).astype(np.float32)
+    v[300:320, 400:430] += 2.0  # a source: the tails are not symmetric
+    v[::53, ::7] = np.nan
+    clips = (100.0, 99.5, 95.0)
+    lim, rms = plane_limits_and_rms(v, clips, max_samples=1 << 16)
+    assert lim == plane_limits(v, clips, max_samples=1 << 16)
+    k = int(np.ceil(v.size / (1 << 16)))
+    assert rms == _numpy_mad_rms(v.ravel()[::k])  # the same every-k-th subsample as plane_limits'
+    assert rms == pytest.approx(mad_std(v.ravel()[::k], ignore_nan=True), rel=1e-6)
+    assert lim["low"][0] == np.nanmin(v) and lim["high"][0] == np.nanmax(v)  # 100 %: every pixel, not the sample
 
 
 def test_wrap_deg_agrees_with_complex_angle():

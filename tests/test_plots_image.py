@@ -327,3 +327,22 @@ def test_beam_ellipse_is_visible_on_any_background(cube):
     palette = panel.layout.select_one({"name": "mapper"}).palette
     for background in (palette[0], palette[-1], "white", "black"):
         assert max(_contrast(e, background) for e in edges) >= 4.5, background
+
+
+def test_encoded_plane_decodes_within_half_a_code():
+    from almaview.plots.image import PLANE_CODES, encode_plane
+
+    rng = np.random.default_rng(7)
+    v = rng.normal(3.0, 0.02, (512, 640)).astype(np.float32)
+    v[100:110, 200:220] = 40.0  # a bright source stretches the range
+    v[::31, ::17] = np.nan
+    v[5, 5], v[6, 6] = np.inf, -np.inf
+    codes, offset, scale = encode_plane(v)
+    finite = np.isfinite(v)
+    assert codes.dtype == np.uint16 and codes.shape == v.shape
+    assert (codes[~finite] == 0).all() and (codes[finite] >= 1).all()  # 0: blank, as the page decodes it
+    assert offset == float(v[finite].min()) and scale == pytest.approx((v[finite].max() - offset) / (PLANE_CODES - 1))
+    decoded = offset + (codes[finite].astype(np.float64) - 1.0) * scale  # the page's PLANE_DECODE_JS formula
+    # half a code, and float32 arithmetic's rounding of (value - min) / scale (2^-24 relative of 65534 codes)
+    assert np.abs(decoded - v[finite].astype(np.float64)).max() <= scale * (0.5 + 65535 * 2.0**-23)
+    assert codes[finite].min() == 1 and codes[finite].max() == PLANE_CODES

@@ -55,6 +55,7 @@ _LAZY = {
     "nearest_channel": ".sky_spectra",
     "robust_rms": ".statistics",
     "plane_limits": ".statistics",
+    "plane_limits_and_rms": ".statistics",
     "phase_rms": ".statistics",
     "wrap_deg": ".statistics",
     "time_table": ".overview",

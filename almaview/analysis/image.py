@@ -113,9 +113,8 @@ def channel_beam(image: xr.DataArray, channel: int) -> tuple[float, float, float
     for name in ("beam_major", "beam_minor", "beam_pa"):
         if name not in image.coords:
             return (math.nan, math.nan, math.nan)
-        c = image.coords[name]
-        sel = {d: (channel if d in ("frequency", "velocity") else 0) for d in c.dims}
-        out.append(float(c.isel(sel).values))
+        c = image.coords[name].variable  # (indexed as numpy: an isel per value cost ~0.3 ms per channel change)
+        out.append(float(np.asarray(c.values)[tuple(channel if d in ("frequency", "velocity") else 0 for d in c.dims)]))
     return tuple(out)  # type: ignore[return-value]
 
 

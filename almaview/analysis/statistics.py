@@ -18,6 +18,7 @@ from ..constants import MAD_TO_SIGMA
 __all__ = [
     "robust_rms",
     "plane_limits",
+    "plane_limits_and_rms",
     "CLIPS",
     "wrap_deg",
     "phase_rms",
@@ -44,26 +45,57 @@ def robust_rms(values: np.ndarray, max_samples: int | None = None) -> float:
     >>> robust_rms(np.array([np.nan]))
     nan
     """
+    return _robust_rms_sorted(_sorted_sample(values, max_samples))
+
+
+def _sorted_sample(values: np.ndarray, max_samples: int | None) -> np.ndarray:
+    """The finite values (every k-th one above ``max_samples``, taken before any copy), sorted, 1-D."""
     v = np.asarray(values)
     if max_samples and v.size > max_samples:
         v = v.ravel()[:: math.ceil(v.size / max_samples)]
-    v = np.sort(v[np.isfinite(v)], axis=None)  # one SIMD sort (~1 ms for 2^18 values): the median is a lookup
-    if not v.size:
+    return np.sort(v[np.isfinite(v)], axis=None)  # one SIMD sort (~1 ms for 2^18 values)
+
+
+def _robust_rms_sorted(s: np.ndarray) -> float:
+    """:func:`robust_rms` of sorted finite values, without sorting or copying them again.
+
+    The absolute deviations from the median ``m`` are two sorted runs, ``m - s[i]`` (below the median, read
+    backwards) and ``s[i] - m`` (from it on), each computed as ``np.abs(s - m)`` computes it (a float64 difference;
+    IEEE rounding is symmetric, so ``m - s[i]`` is exactly ``-(s[i] - m)``); their median is found by bisection
+    over the two runs (a few dozen element reads, no array of deviations, no partition).
+    """
+    n = s.size
+    if not n:
         return math.nan
-    return MAD_TO_SIGMA * _median_unsorted(np.abs(v.astype(float, copy=False) - _median_sorted(v)))
+    m = _median_sorted(s)
+    p = int(np.searchsorted(s, m, side="left"))  # s[:p] < m <= s[p:]
+    below = s[:p][::-1]  # deviations m - below[j], ascending in j
+    above = s[p:]  # deviations above[j] - m, ascending in j
+
+    def kth(k: int) -> float:  # the k-th smallest deviation (0-based) of the two ascending runs
+        a, b = below.size, above.size
+        lo, hi = max(0, k + 1 - b), min(a, k + 1)
+        while lo < hi:  # i: how many of the k + 1 smallest come from the run below the median
+            i = (lo + hi) // 2
+            j = k + 1 - i
+            if j > 0 and i < a and float(above[j - 1]) - m > m - float(below[i]):
+                lo = i + 1
+            else:
+                hi = i
+        i, j = lo, k + 1 - lo
+        left = m - float(below[i - 1]) if i > 0 else -math.inf
+        right = float(above[j - 1]) - m if j > 0 else -math.inf
+        return max(left, right)
+
+    k = n // 2
+    mad = kth(k) if n % 2 else (kth(k - 1) + kth(k)) / 2.0
+    return MAD_TO_SIGMA * mad
 
 
 def _median_sorted(s: np.ndarray) -> float:
     """The median of a sorted 1-D array (as ``np.median``: the mean of the two middle values for an even size)."""
     k = s.size // 2
     return float(s[k]) if s.size % 2 else (float(s[k - 1]) + float(s[k])) / 2.0
-
-
-def _median_unsorted(d: np.ndarray) -> float:
-    """``np.median`` of a 1-D float64 array, with one partition and no copy of its own (``d`` is reordered)."""
-    k = d.size // 2
-    d.partition(k)  # one kth (a pair of kth is ~6x slower): the other middle value is the lower half's maximum
-    return float(d[k]) if d.size % 2 else (float(d[:k].max()) + float(d[k])) / 2.0
 
 
 def _percentiles_sorted(s: np.ndarray, qs: Sequence[float]) -> list[float]:
@@ -96,19 +128,36 @@ def plane_limits(
     >>> plane_limits(np.arange(1001, dtype=float), clips=(100.0, 99.0), max_samples=100)["high"]
     [1000.0, 985.05]
     """
+    return _limits_sorted(values, _sorted_sample(values, max_samples), clips)
+
+
+def plane_limits_and_rms(
+    values: np.ndarray, clips: Sequence[float] = CLIPS, max_samples: int | None = None
+) -> tuple[dict[str, list[float]], float]:
+    """``(plane_limits(values, clips, max_samples), robust_rms(values, max_samples))`` from one sort of the plane's
+    sample (both take the same every-k-th subsample): the image viewer's per-channel statistics.
+
+    Examples
+    --------
+    >>> lim, rms = plane_limits_and_rms(np.array([1.0, 2.0, 3.0, 4.0, 100.0]), clips=(100.0,))
+    >>> lim["low"], lim["high"], rms
+    ([1.0], [100.0], 1.482602218505602)
+    """
+    s = _sorted_sample(values, max_samples)
+    return _limits_sorted(values, s, clips), _robust_rms_sorted(s)
+
+
+def _limits_sorted(values: np.ndarray, finite: np.ndarray, clips: Sequence[float]) -> dict[str, list[float]]:
+    """:func:`plane_limits` of ``values`` given its sorted finite sample ``finite``."""
     values = np.asarray(values)
     clips = [float(c) for c in clips]
-    sample = values.ravel()
-    if max_samples and sample.size > max_samples:
-        sample = sample[:: math.ceil(sample.size / max_samples)]
-    finite = sample[np.isfinite(sample)]
-    if not finite.size and sample is not values.ravel():
-        finite = values[np.isfinite(values)]  # the finite pixels missed the subsample: use them all
+    if not finite.size:
+        finite = np.sort(values[np.isfinite(values)], axis=None)  # the finite pixels missed the subsample
     if not finite.size:
         return {"clip": clips, "low": [0.0] * len(clips), "high": [1.0] * len(clips)}
     qs = sorted({q for c in clips for q in ((100.0 - c) / 2.0, 100.0 - (100.0 - c) / 2.0)})
     inner = [q for q in qs if 0.0 < q < 100.0]
-    pct = dict(zip(inner, _percentiles_sorted(np.sort(finite, axis=None), inner))) if inner else {}
+    pct = dict(zip(inner, _percentiles_sorted(finite, inner))) if inner else {}
     if 0.0 in qs:  # min..max of every pixel, not of the subsample
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)

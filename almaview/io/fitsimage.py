@@ -396,5 +396,8 @@ class _FitsPlaneReader:
         with fits.open(self.path, memmap=True, do_not_scale_image_data=True) as hdul:
             hdu = hdul[self.hdu]
             if self.memmap and not isinstance(hdu, fits.CompImageHDU):
-                return np.array(hdu.data[key])  # memmap: touches only the region's pages; copy before close
+                # memmap: touches only the region's pages; copied before close, in native byte order in the same
+                # pass (FITS is big-endian: a copy then a swap was two passes, ~2.5 vs ~0.9 ms per 1024^2 plane)
+                region = hdu.data[key]
+                return region.astype(region.dtype.newbyteorder("="))
             return np.asarray(hdu.section[key])  # gzip (not cacheable) / tile-compressed: astropy's section
