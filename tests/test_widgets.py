@@ -662,3 +662,31 @@ def test_legend_follows_an_antenna_change_when_colouring_by_baseline(ex):
             labels = legend_labels(fig)
             if labels:
                 assert sorted(labels) == shown, (antenna, labels[:3])
+
+
+def test_explorer_views_drop_the_page_s_echo_of_kernel_changes(ex):
+    """Issue 14 speed: jupyter_bokeh's page sends every document change back to the kernel, also the ones it just
+    received, and the kernel applies them again (on the demo 4-5 more websocket messages and 10-30 kB out of the page
+    per selection change, benchmarks/bench_explorer_browser.py --echo). Each panel's view
+    installs the page-side filter (``_bokeh.NO_ECHO_JS``, checked in Chromium by the image viewer's speed test) at
+    document_ready and at its points' first data change, and the panel still updates in place."""
+    from almaview.widgets._bokeh import NO_ECHO_JS
+
+    for tab in ("overview", "visibilities"):
+        ex.show(tab)
+        ex.wait()
+        view, panel = ex._view(tab), ex.panels[tab]
+        assert view is not None and panel.layout.document is view._document
+        ready = [cb.code for cb in view._document.callbacks.js_event_callbacks["document_ready"]]
+        assert ready.count(NO_ECHO_JS) == 1, (tab, ready)
+        on_data = [
+            cb.code
+            for src in panel.sources.values()
+            if src is not None
+            for cb in getattr(src, "js_property_callbacks", {}).get("change:data", [])
+        ]
+        assert NO_ECHO_JS in on_data, tab
+    src = ex.panels["visibilities"].sources["amp"]
+    ex.controls["antennas"].value = ("DA47",)
+    ex.wait()
+    assert ex.panels["visibilities"].sources["amp"] is src  # in place: the same view and models

@@ -30,6 +30,7 @@ from ..plots import Panel
 from ..plots._common import stretch_width
 from ..plots.visibilities import Refresh
 from ._base import AppBase
+from ._bokeh import no_echo
 from .explorer_controls import ITERATE, ExplorerControls
 from .explorer_marks import ExplorerMarks
 from .explorer_panels import ExplorerPanels
@@ -49,6 +50,8 @@ _TAB_CSS = (
     " .almaview-tabs > .lm-TabBar .lm-TabBar-tab, .almaview-tabs > .p-TabBar .p-TabBar-tab"
     " { flex: 0 0 auto; min-width: max-content; }</style>"
 )
+#: the panels' views in the page send back none of the kernel's own changes (see :func:`._bokeh.no_echo`)
+NO_ECHO = True
 TABS = ("overview", "tsys", "bandpass", "gains", "visibilities", "flux", "flagging", "qa", "browser", "single dish")
 _figures = figures  # (the name tests and notebooks used before the split)
 
@@ -416,7 +419,11 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             new.sources["amp"].selected.on_change("indices", lambda attr, old, idx, p=new: self.mark(idx, panel=p))
         # the figures take the page's width (min 320 px, max 1400 px), as shown alone
         stretch_width(new.layout, layout_nodes(new.layout))
-        self._views[tab].children = [bokeh_view(new.layout)]
+        # the page sends back none of the kernel's own changes (jupyter_bokeh's view echoes every one, and the kernel
+        # applies them again: 4-5 more websocket messages and 10-30 kB out of the page per change on the demo)
+        source = next((s for s in new.sources.values() if s is not None and hasattr(s, "data")), None)
+        echo = source is None or not NO_ECHO
+        self._views[tab].children = [bokeh_view(new.layout if echo else no_echo(new.layout, source))]
 
     def open_item(self, kind: str, key: str) -> None:
         """Open an item of the delivery: kind 'eb' (uid), 'caltable' (name), 'image' (path) or 'stage' (number)."""

@@ -66,17 +66,54 @@ def one_patch(view: Any) -> Iterator[None]:
             _send_patch(view, events)
 
 
+#: True: arrays travel inside the patch's JSON (base64) instead of as binary buffers (jupyter_bokeh's page receives
+#: each buffer as two comm messages: a Tsys change's 32 buffers were 64 websocket frames; inline, a patch is three).
+#: Measured in the page, alternated change by change (benchmarks/bench_explorer_browser.py --alternate): half the
+#: frames, but a visibilities spw change slower (base64 to decode) and the other tabs within the noise: off
+INLINE_ARRAYS = False
+
+
 def _send_patch(view: Any, events: list) -> None:
     """The Bokeh protocol's PATCH-DOC message of ``events``, over the widget's comm as jupyter_bokeh's page expects
-    it: header, metadata and content, then each buffer's header and bytes."""
+    it: header, metadata and content (then, with ``INLINE_ARRAYS`` off, each buffer's header and bytes)."""
     from bokeh.protocol import Protocol
 
-    msg = Protocol().create("PATCH-DOC", events)
+    if INLINE_ARRAYS:
+        msg = _inline_patch(events)
+    else:
+        msg = Protocol().create("PATCH-DOC", events)
     for part in (msg.header_json, msg.metadata_json, msg.content_json):
         view.send({"msg": "patch", "payload": part})
     for buffer in msg.buffers:
         view.send({"msg": "patch", "payload": json.dumps(buffer.ref)})
         view.send({"msg": "patch"}, [buffer.to_bytes()])
+
+
+def _inline_patch(events: list) -> Any:
+    """A PATCH-DOC message of ``events`` whose arrays are base64 strings in its content (no buffers), as Bokeh's
+    ``patch_doc.create`` makes it otherwise.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from bokeh.document import Document
+    >>> from bokeh.document.events import ColumnDataChangedEvent
+    >>> from bokeh.models import ColumnDataSource
+    >>> doc = Document(); src = ColumnDataSource({"x": np.arange(3.0)}); doc.add_root(src)
+    >>> msg = _inline_patch([ColumnDataChangedEvent(doc, src, "data", cols=["x"])])
+    >>> len(msg.buffers), '"type":"bytes"' in msg.content_json
+    (0, True)
+    """
+    from bokeh.core.serialization import Serializer
+    from bokeh.protocol.messages.patch_doc import PatchJson, patch_doc
+
+    if not events:
+        raise ValueError("PATCH-DOC message requires at least one event")
+    (doc,) = {event.document for event in events}
+    serializer = Serializer(references=doc.models.synced_references, deferred=False)
+    content = PatchJson(events=serializer.encode(events))
+    doc.models.flush_synced(lambda model: not serializer.has_ref(model))
+    return patch_doc(patch_doc.create_header(), {}, content)
 
 
 class Update:
