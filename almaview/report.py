@@ -317,14 +317,15 @@ def build_report(
 def _local_dask() -> Any:
     """Dask's threaded scheduler, named, when no dask.distributed client can exist in this process (distributed not
     imported): what dask picks anyway for the report's arrays, without importing distributed to look for a client
-    (~0.3 s, a twentieth of ``almaview report``). With distributed imported (a notebook with a Client), dask's own
-    choice."""
+    (~0.3 s, a twentieth of ``almaview report``). With distributed imported (a notebook with a Client), or a
+    scheduler set in dask's config, dask's own choice."""
     import sys
     from contextlib import nullcontext
 
-    if "distributed" in sys.modules:
-        return nullcontext()
     import dask
+
+    if "distributed" in sys.modules or dask.config.get("scheduler", None) is not None:  # (a user's choice stands)
+        return nullcontext()
     import dask.threaded
 
     return dask.config.set(scheduler=dask.threaded.get)  # the function: a name makes dask look for distributed
