@@ -336,14 +336,13 @@ def _write_report(delivery: Any, output: str | os.PathLike, *, progress: bool, m
 
     from .delivery import open_delivery
     from .delivery.model import Delivery
-    from .plots._common import column, compact_models, references, stretch_width
     from .plots._construction import quick_models
     from .plots.weblog_qa import qa_stages
     from .widgets.sources import ebs_of
 
     d = delivery if isinstance(delivery, Delivery) else open_delivery(delivery)
     ebs = ebs_of(d)
-    steps = len(ebs) + len(d.mous)
+    steps = len(ebs) + len(d.mous) + 1  # + the page itself (serialised and written: a few seconds on the demo)
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -365,14 +364,33 @@ def _write_report(delivery: Any, output: str | os.PathLike, *, progress: bool, m
                 if bar is not None:
                     bar.update()
             for m in d.mous:
+                if bar is not None:
+                    bar.set_postfix_str(f"QA {m.uid}")
                 if m.qa.aqua is not None or m.qa.weblog_archives:
                     qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
                     tabs.append((f"QA {m.uid}", qa))
                 if bar is not None:
                     bar.update()
-        finally:
+        except BaseException:
             if bar is not None:
                 bar.close()
+            raise
+    try:
+        if bar is not None:
+            bar.set_postfix_str("writing the page")
+        out = _write_page(d, output, tabs)
+        if bar is not None:
+            bar.update()
+        return out
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _write_page(d: Any, output: str | os.PathLike, tabs: list[tuple[str, Any]]) -> Path:
+    from .plots._common import column, compact_models, references, stretch_width
+    from .plots._construction import quick_models
+
     title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
     from .delivery.summary import _array_words
 

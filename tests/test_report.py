@@ -65,7 +65,7 @@ def test_report_command_in_a_fresh_process(demo, tmp_path):
     out = tmp_path / "report.html"
     child = (
         "import sys\nfrom almaview.cli import main\n"
-        f"code = main(['report', {str(demo)!r}, '-o', {str(out)!r}, '--no-progress'])\n"
+        f"code = main(['report', {str(demo)!r}, '-o', {str(out)!r}])\n"
         "print('distributed imported:', 'distributed' in sys.modules)\nsys.exit(code)\n"
     )
     root = Path(av.__file__).resolve().parent.parent  # this checkout's almaview, not another install
@@ -84,6 +84,15 @@ def test_report_command_in_a_fresh_process(demo, tmp_path):
     )
     assert "distributed imported: False" in run.stdout, run.stdout
     assert out.stat().st_size > 1e6
+    # the progress bar covers the page's writing too (it had sat full for ~3 s while the page was serialised):
+    # its last state is "writing the page", every part done, one part per EB, per member OUS and the page
+    states = re.findall(r"(\d+)/(\d+) \[[^]]*\]", run.stderr)
+    assert states and states[-1][0] == states[-1][1], run.stderr[-500:]
+    n_ms = sum(1 for p in demo.rglob("*.ms*") if (p / "table.dat").is_file() and (p / "DATA_DESCRIPTION").is_dir())
+    n_mous = len(list(demo.glob("science_goal.*/group.*/member.*")))
+    assert int(states[-1][1]) == n_ms + n_mous + 1, (states[-1], n_ms, n_mous)
+    last = run.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "writing the page" in last, last
     guard = 3.0 * TARGET_S * min(2.0, max(1.0, load))
     assert cpu < guard, f"{cpu:.1f} CPU s for almaview report (guard {guard:.0f} s at load {load:.1f} per CPU)"
 
