@@ -244,7 +244,10 @@ def _sent_plane(sent: list, content: dict, model_id: str) -> tuple[np.ndarray, f
 
 
 def _sent_array(sent: list, content: dict, model_id: str, dtype: type = np.float32) -> np.ndarray:
-    """The array a PATCH-DOC sent for the model ``model_id`` (its buffer, found by the ref in the event)."""
+    """The array a PATCH-DOC sent for the model ``model_id``: its buffer, found by the ref in the event, or its bytes
+    inline (base64 of a gzip stream, as BokehJS reads them: small arrays travel inside the content)."""
+    import base64
+    import gzip
     import json
 
     buffers, ref = {}, None
@@ -256,12 +259,14 @@ def _sent_array(sent: list, content: dict, model_id: str, dtype: type = np.float
                 ref = json.loads(c["payload"]).get("id")
             except (ValueError, AttributeError):
                 ref = None
-    ids = []
+    ids, inline = [], []
 
     def refs(node):
         if isinstance(node, dict):
             if node.get("type") == "bytes" and isinstance(node.get("data"), dict) and "id" in node["data"]:
                 ids.append(node["data"]["id"])
+            elif node.get("type") == "bytes" and isinstance(node.get("data"), str):
+                inline.append(gzip.decompress(base64.b64decode(node["data"])))
             for value in node.values():
                 refs(value)
         elif isinstance(node, list):
@@ -269,8 +274,8 @@ def _sent_array(sent: list, content: dict, model_id: str, dtype: type = np.float
                 refs(value)
 
     refs([e for e in content["events"] if (e.get("model") or {}).get("id") == model_id])
-    found = [buffers[i] for i in ids if i in buffers]
-    assert len(found) == 1, (ids, list(buffers))
+    found = [buffers[i] for i in ids if i in buffers] + inline
+    assert len(found) == 1, (ids, list(buffers), len(inline))
     return np.frombuffer(found[0], dtype=dtype)
 
 
@@ -374,3 +379,45 @@ def test_state_keys_drive_the_viewer_like_its_controls(alma_eb):
     with pytest.raises(ValueError, match="channels 0"):
         v.set_channel(-1)
     assert v.channel == 3 and v.controls["label"].value == v.channel_label(3)
+
+
+def test_patch_message_inlines_small_buffers_and_bokeh_reads_the_same_values():
+    """A channel change's patch: the small arrays (hover values, SNR) inside the JSON content, the big one (the plane)
+    as a binary buffer, so 3 + 2 comm messages instead of 3 + 2 x 3; Bokeh's own receiving side (the message
+    reassembled from its wire fragments and applied to a copy of the document) gets the same arrays."""
+    import json
+
+    from bokeh.document import Document
+    from bokeh.models import ColumnDataSource
+    from bokeh.protocol.messages.patch_doc import patch_doc
+
+    from almaview.widgets._bokeh import INLINE_BYTES, patch_message
+
+    rng = np.random.default_rng(2)
+    big = ColumnDataSource({"image": [np.zeros((512, 512), np.uint16)]}, name="big")
+    small = ColumnDataSource({"value": np.zeros(4096, np.float32), "snr": np.zeros(4096, np.float32)}, name="small")
+    doc = Document()
+    doc.add_root(big)
+    doc.add_root(small)
+    copy = Document.from_json(doc.to_json())
+    events = []
+    doc.on_change(lambda e: events.append(e))
+    plane = rng.integers(0, 65535, (512, 512)).astype(np.uint16)
+    value, snr = rng.normal(size=4096).astype(np.float32), rng.normal(size=4096).astype(np.float32)
+    doc.hold("combine")
+    big.data["image"] = [plane]
+    small.data.update(value=value, snr=snr)
+    doc.unhold()
+    assert plane.nbytes > INLINE_BYTES >= value.nbytes
+    msg = patch_message(events)
+    assert msg.header["num_buffers"] == 1 and len(msg.buffers) == 1  # only the plane travels as a buffer
+    frames = [msg.header_json, msg.metadata_json, msg.content_json]
+    frames += [x for b in msg.buffers for x in (json.dumps(b.ref), b.to_bytes())]
+    assert len(frames) == 5  # Bokeh's own message: 3 + 2 x 3 = 9
+    received = patch_doc.assemble(*frames[:3])
+    received.assemble_buffer(json.loads(frames[3]), frames[4])
+    received.apply_to_document(copy)
+    got = {m.name: m for m in copy.roots}
+    np.testing.assert_array_equal(np.asarray(got["big"].data["image"][0]).reshape(512, 512), plane)
+    np.testing.assert_array_equal(np.asarray(got["small"].data["value"]), value)
+    np.testing.assert_array_equal(np.asarray(got["small"].data["snr"]), snr)
