@@ -200,7 +200,12 @@ def test_calibration_selection_changes_fill_the_same_figures(ex, alma_eb, tab):
     ex.show(tab)
     ex.select(spw=[0, 1, 2, 3], antennas=[])  # needs more room than the first panel: the one rebuild
     panel = ex.panels[tab]
-    n_models = len(list(panel.layout.references()))
+
+    def owned() -> set[str]:  # the panel's models: its layout's and its figure slots' (a hidden slot is out of it)
+        slots = [f for g in panel.grids.values() for f in g.figures]
+        return {m.id for m in panel.layout.references()} | {m.id for f in slots for m in f.references()}
+
+    n_models = len(owned())
     kinds = {"tsys": "tsys", "bandpass": "bandpass", "gains": ex.eb_source.caltables[ex.gain_table]}
     path = Path(ex._panel_table[tab])
     with tables.table(str(path), ack=False) as t:
@@ -211,7 +216,12 @@ def test_calibration_selection_changes_fill_the_same_figures(ex, alma_eb, tab):
         start = time.perf_counter()
         ex.select(spw=spws, antennas=ants)
         took = time.perf_counter() - start
-        assert ex.panels[tab] is panel and len(list(panel.layout.references())) == n_models, kinds[tab]
+        assert ex.panels[tab] is panel and len(owned()) == n_models, kinds[tab]
+        # only the shown slots are in the layout (the page keeps no view of a hidden one)
+        slots = {id(f) for g in panel.grids.values() for f in g.figures}
+        in_layout = [f for f in figures(panel.layout) if id(f) in slots]
+        assert in_layout and all(f.visible for f in in_layout), kinds[tab]
+        assert len(in_layout) == sum(f.visible for g in panel.grids.values() for f in g.figures), kinds[tab]
         data = panel.sources["points" if tab != "tsys" else "time"].data
         want_ants = set(ants) or {names[a] for a, s in zip(ant_col, spw_col) if s in spws}
         shown_ants = (

@@ -35,7 +35,16 @@ from .explorer_controls import ITERATE, ExplorerControls
 from .explorer_marks import ExplorerMarks
 from .explorer_panels import ExplorerPanels
 from .explorer_reads import ASYNC_TABS, SLOW_READ_S, VIS_CACHE_SIZE, ExplorerReads
-from .explorer_update import Update, add_box_select, copy_words, figures, layout_nodes, one_patch, same_shape
+from .explorer_update import (
+    Update,
+    add_box_select,
+    copy_words,
+    figures,
+    layout_nodes,
+    one_patch,
+    same_shape,
+    shown_slots,
+)
 from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource, ebs_of
 
 __all__ = ["Explorer", "TABS", "AFFECTS", "ITERATE", "ASYNC_TABS", "SLOW_READ_S", "VIS_CACHE_SIZE", "bokeh_view"]
@@ -419,6 +428,7 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             new.sources["amp"].selected.on_change("indices", lambda attr, old, idx, p=new: self.mark(idx, panel=p))
         # the figures take the page's width (min 320 px, max 1400 px), as shown alone
         stretch_width(new.layout, layout_nodes(new.layout))
+        shown_slots(new)  # (after the stretch: a hidden slot shown later stretches too)
         # the page sends back none of the kernel's own changes (jupyter_bokeh's view echoes every one, and the kernel
         # applies them again: 4-5 more websocket messages and 10-30 kB out of the page per change on the demo)
         source = next((s for s in new.sources.values() if s is not None and hasattr(s, "data")), None)

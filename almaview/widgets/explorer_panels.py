@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as W
 
 from ..plots import Panel
+from .explorer_update import shown_slots
 from .sources import BANDPASS_KINDS, GAIN_KINDS, TSYS_KINDS, EBSource
 
 __all__ = ["ExplorerPanels"]
@@ -111,6 +112,7 @@ class ExplorerPanels:
         if same:
             with self._lock:
                 if C.refresh(old, ct, self._spws(), self._ants()):  # same table, room enough: new data only
+                    shown_slots(old)  # the hidden slots out of the page, the newly shown ones back
                     return None
         self._panel_table[tab] = path
         builder = {"tsys": C.tsys, "bandpass": C.bandpass, "gains": C.gains}[tab]
