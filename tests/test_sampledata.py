@@ -65,3 +65,35 @@ def test_second_build_returns_the_cached_one(alma_eb, sampledata_dir):
     again = sampledata.build_alma_eb(sampledata_dir / "alma_eb_small", progress=False)
     assert time.perf_counter() - t0 < 1.0
     assert again.ms == alma_eb.ms and again.caltables == alma_eb.caltables
+
+
+def test_nonfinite_model_rows_counts_rows_of_one_field(alma_eb, tmp_path):
+    # CASA's ft once wrote NaN into MODEL_DATA for one integration of the demo's target (22 rows of one spw): the
+    # build now counts such rows after each ft and runs it again. The count, on a copy of a CASA-built MS with NaN
+    # written into three rows of one field (spws of different channel counts), against numpy cell by cell.
+    import shutil
+
+    from almaview.sampledata.simulate import nonfinite_model_rows
+
+    ms = tmp_path / alma_eb.ms.name
+    shutil.copytree(alma_eb.ms, ms)
+    with tables.table(str(ms / "FIELD"), ack=False) as t:
+        names = list(t.getcol("NAME"))
+    assert all(nonfinite_model_rows(ms, n) == 0 for n in names)  # what the build left: clean
+    with tables.table(str(ms), readonly=False, ack=False) as t:
+        field_id, ddid = t.getcol("FIELD_ID"), t.getcol("DATA_DESC_ID")
+        target = int(field_id[-1])
+        rows = [int(r) for d in np.unique(ddid)[:3] for r in np.where((field_id == target) & (ddid == d))[0][:1]]
+        for k, r in enumerate(rows):
+            cell = t.getcell("MODEL_DATA", r)
+            cell[-1, 0] = (np.nan, complex(0, np.inf), complex(np.nan, np.nan))[k]  # TaQL's isfinite: nan+0j finite
+            t.putcell("MODEL_DATA", r, cell)
+        expected = {
+            n: sum(
+                not np.isfinite(t.getcell("MODEL_DATA", int(r))).all() for r in np.where(field_id == names.index(n))[0]
+            )
+            for n in names
+        }
+    assert len(rows) == 3 and expected[names[target]] == 3
+    assert {n: nonfinite_model_rows(ms, n) for n in names} == expected
+    assert nonfinite_model_rows(ms, "no such field") == 0

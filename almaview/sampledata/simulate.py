@@ -324,7 +324,48 @@ def predict_model(ms: Path, layout: Layout, workdir: Path) -> None:
             )
         cl.rename(str(clpath))
         cl.close()
-        tasks.ft(vis=str(ms), field=f.name, complist=str(clpath), usescratch=True)
+        for _ in range(FT_TRIES):
+            tasks.ft(vis=str(ms), field=f.name, complist=str(clpath), usescratch=True)
+            bad = nonfinite_model_rows(ms, f.name)
+            if not bad:
+                break
+        else:
+            from ..errors import AlmaviewError
+
+            raise AlmaviewError(
+                ms,
+                f"CASA's ft left MODEL_DATA non-finite in {bad} rows of field {f.name!r} after {FT_TRIES} tries; "
+                "build the data again",
+            )
+
+
+#: CASA's ft (casatools 6.7) has once written NaN into MODEL_DATA for one integration of a field (22 rows of one
+#: spw, in one of several builds of the same recipe): the simulation would carry it into DATA and the images
+FT_TRIES = 3
+
+
+def nonfinite_model_rows(ms: Path, field_name: str) -> int:
+    """How many rows of field ``field_name`` hold a NaN or infinite MODEL_DATA value (TaQL, per row: spws of
+    different channel counts need no common shape; TaQL's ``isfinite`` calls nan+0j finite, so isnan/isinf).
+
+    Examples
+    --------
+    >>> import almaview as av  # doctest: +SKIP
+    >>> nonfinite_model_rows(av.sampledata.path("small"), "J1924-2914")  # doctest: +SKIP
+    0
+    """
+    import casacore.tables as pt
+
+    with pt.table(str(ms / "FIELD"), ack=False) as fld:
+        ids = [i for i, name in enumerate(fld.getcol("NAME")) if name == field_name]
+    if not ids:
+        return 0
+    with pt.table(str(ms), ack=False) as t:
+        q = t.query(f"FIELD_ID IN {ids} && (any(isnan(MODEL_DATA)) || any(isinf(MODEL_DATA)))", columns="ROWID() AS r")
+        try:
+            return q.nrows()
+        finally:
+            q.close()
 
 
 def _target_components(cl, f: FieldSetup, layout: Layout) -> None:
