@@ -104,6 +104,9 @@ def _cli(standin, dest: Path) -> subprocess.Popen:
         stderr=subprocess.PIPE,
         env=env,
         text=True,
+        # Ctrl-C as in a terminal: a shell's background job (nohup cmd &) starts with SIGINT ignored, and Python then
+        # installs no KeyboardInterrupt handler, so the child would finish its download and exit 0
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
