@@ -288,12 +288,11 @@ def elevation_table(vis: Any, fields: Sequence[str] | None = None) -> pd.DataFra
     --------
     >>> elevation_table(av.open_ms("uid.ms")).groupby("field").elevation_deg.mean()   # doctest: +SKIP
     """
-    from astropy import units as u
-    from astropy.coordinates import EarthLocation
+    import erfa  # astropy's own geodesy (EarthLocation.from_geocentric calls it), without astropy.coordinates' import
 
     centre = np.asarray(vis["antennas"].ds.attrs["array_centre"], dtype=float)
-    loc = EarthLocation.from_geocentric(*centre, unit=u.m)
-    lat, lon = np.radians(loc.lat.deg), loc.lon.deg
+    lon_rad, lat, _ = erfa.gc2gd(1, centre)  # WGS84 (ellipsoid 1), as EarthLocation's default
+    lon = np.degrees(lon_rad)
     fds = vis["fields"].ds
     dirs = {str(n): fds.FIELD_PHASE_CENTER.values[i] for i, n in enumerate(fds.field_name.values)}
     tt = time_table(vis).drop_duplicates("time")
