@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import html
 import os
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, Callable
 
@@ -162,18 +163,26 @@ def report_panels(eb: Any, *, max_points: int = MAX_POINTS) -> list[tuple[str, A
 
 
 def build_report(
-    delivery: Any, output: str | os.PathLike = "report.html", *, progress: bool = True, max_points: int = MAX_POINTS
+    delivery: Any,
+    output: str | os.PathLike = "report.html",
+    *,
+    progress: bool = True,
+    max_points: int = MAX_POINTS,
+    processes: int | None = None,
 ) -> Path:
     """Write the standalone HTML report of a delivery (or path) and return its path.
 
-    One tab per EB (overview, Tsys, bandpass, gains) and one QA tab per member OUS; BokehJS inlined.
+    One tab per EB (overview, Tsys, bandpass, gains) and one QA tab per member OUS; BokehJS inlined. The EB tabs
+    are built and serialised in ``processes`` forked worker processes (default: one per CPU, up to one per EB,
+    when this process runs no other thread: the ``almaview report`` command; else, e.g. in a notebook's kernel,
+    here); the page is the same either way.
 
     Examples
     --------
     >>> build_report(av.open_delivery("2023.1.01234.S"), "report.html")   # doctest: +SKIP
     """
     with _local_dask():
-        return _write_report(delivery, output, progress=progress, max_points=max_points)
+        return _write_report(delivery, output, progress=progress, max_points=max_points, processes=processes)
 
 
 def _local_dask() -> Any:
@@ -193,67 +202,155 @@ def _local_dask() -> Any:
     return dask.config.set(scheduler=dask.threaded.get)  # the function: a name makes dask look for distributed
 
 
-def _write_report(delivery: Any, output: str | os.PathLike, *, progress: bool, max_points: int) -> Path:
+def _processes(n_ebs: int, asked: int | None) -> int:
+    """How many worker processes build the EB tabs (1: none, built here). Forked, so only where fork is safe: a
+    process running no other thread (a thread holding a lock at the fork would leave it held in the worker)."""
+    import multiprocessing
+    import threading
+
+    if asked is not None:
+        return max(1, min(asked, n_ebs))
+    if n_ebs < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # (not on Linux)
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, n_ebs))
+
+
+def _page_tab(title: str, label: str, layout: Any) -> Any:
+    """A tab of the page, serialised: fewer models (shared axis models and filters, glyph copies made in the page),
+    stretched to the page's width, then written (:func:`~almaview.report_page.tab_doc`)."""
+    from .plots._common import compact_models, references, stretch_width
+    from .plots._construction import quick_models
+    from .report_page import tab_doc
+
+    with quick_models():
+        models = references(layout)  # one walk for the three
+        compact_models(layout, models)
+        stretch_width(layout, models)
+        return tab_doc(title, label, layout, models)  # (compact_models dropped copies: the same BokehJS bundles)
+
+
+def _eb_tab(eb: Any, max_points: int, title: str) -> Any:
+    """One EB's tab (its sections as inner tabs), built and serialised."""
     from bokeh.models import TabPanel, Tabs
 
+    from .plots._construction import quick_models
+
+    with quick_models():  # the panels' models built without the defaults Bokeh would build and drop
+        sections = report_panels(eb, max_points=max_points)
+        inner = (
+            Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections])
+            if sections
+            else _note("nothing to show for this EB")
+        )
+    return _page_tab(title, f"EB {eb.uid}", inner)
+
+
+#: what the forked workers build: (EBs, max_points, page title), set by the parent just before it forks them
+_JOB: list[tuple[list, int, str]] = []
+#: each worker's Bokeh model ids start at (EB index + 1) x this: unique in the page, as one process makes them
+_ID_BLOCK = 1_000_000
+
+
+def _worker_tab(k: int) -> tuple[int, Any]:
+    """In a forked worker: EB ``k``'s tab. Dask computes in the worker's own thread (one worker per CPU already)."""
+    import dask
+    import dask.local
+    from bokeh.util import serialization
+
+    if isinstance(getattr(serialization, "_simple_id", None), int):  # Bokeh's simple ids: p1, p2... per process
+        serialization._simple_id = max(serialization._simple_id, (k + 1) * _ID_BLOCK)
+    ebs, max_points, title = _JOB[0]
+    with dask.config.set(scheduler=dask.local.get_sync):
+        return k, _eb_tab(ebs[k], max_points, title)
+
+
+def _before_fork() -> None:
+    """Import what every EB's tab uses once, here, before the workers are forked (each would import it again)."""
+    import bokeh.core.json_encoder  # noqa: F401
+    import bokeh.document  # noqa: F401
+    import bokeh.embed.bundle  # noqa: F401
+    import bokeh.layouts  # noqa: F401
+    import bokeh.models  # noqa: F401
+    import bokeh.plotting  # noqa: F401
+
+    from .io import caltable, ms  # noqa: F401
+    from .plots import caltables, overview  # noqa: F401
+
+
+def _write_report(
+    delivery: Any, output: str | os.PathLike, *, progress: bool, max_points: int, processes: int | None
+) -> Path:
     from .delivery import open_delivery
     from .delivery.model import Delivery
-    from .plots._construction import quick_models
     from .plots.weblog_qa import qa_stages
     from .widgets.sources import ebs_of
 
     d = delivery if isinstance(delivery, Delivery) else open_delivery(delivery)
     ebs = ebs_of(d)
-    steps = len(ebs) + len(d.mous) + 1  # + the page itself (serialised and written: a few seconds on the demo)
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
+    title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
+    steps = len(ebs) + len(d.mous) + 1  # + the page itself (its QA tabs serialised, the page written)
+    eb_tabs: list[Any] = [None] * len(ebs)
+    qa_tabs: list[tuple[str, Any]] = []
+    n = _processes(len(ebs), processes)  # (before the progress bar: its monitor is a thread)
+    with ExitStack() as stack:
+        results: Any = None
+        if n > 1:
+            import multiprocessing
 
-        bar = tqdm(total=steps, desc="almaview report", unit="part")
-    tabs: list[tuple[str, Any]] = []
-    with quick_models():  # the panels' models built without the defaults Bokeh would build and drop
-        try:
-            for eb in ebs:
+            _before_fork()
+            _JOB[:] = [(ebs, max_points, title)]
+            stack.callback(_JOB.clear)
+            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(n))
+            results = pool.imap_unordered(_worker_tab, range(len(ebs)))
+        bar = None
+        if progress:
+            from tqdm.auto import tqdm
+
+            bar = stack.enter_context(tqdm(total=steps, desc="almaview report", unit="part"))
+            if results is not None:
+                bar.set_postfix_str(f"{len(ebs)} EBs in {n} processes")
+
+        def done() -> None:
+            if bar is not None:
+                bar.update()
+
+        if results is not None:
+            for k, tab in results:
+                eb_tabs[k] = tab
+                done()
+        else:
+            for k, eb in enumerate(ebs):
                 if bar is not None:
                     bar.set_postfix_str(eb.uid)
-                sections = report_panels(eb, max_points=max_points)
-                inner = (
-                    Tabs(tabs=[TabPanel(child=lay, title=t) for t, lay in sections])
-                    if sections
-                    else _note("nothing to show for this EB")
-                )
-                tabs.append((f"EB {eb.uid}", inner))
-                if bar is not None:
-                    bar.update()
-            for m in d.mous:
-                if bar is not None:
-                    bar.set_postfix_str(f"QA {m.uid}")
-                if m.qa.aqua is not None or m.qa.weblog_archives:
-                    qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
-                    tabs.append((f"QA {m.uid}", qa))
-                if bar is not None:
-                    bar.update()
-        except BaseException:
+                eb_tabs[k] = _eb_tab(eb, max_points, title)
+                done()
+        from .plots._construction import quick_models
+
+        for m in d.mous:
             if bar is not None:
-                bar.close()
-            raise
-    try:
+                bar.set_postfix_str(f"QA {m.uid}")
+            if m.qa.aqua is not None or m.qa.weblog_archives:
+                with quick_models():
+                    qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
+                qa_tabs.append((f"QA {m.uid}", qa))
+            done()
         if bar is not None:
             bar.set_postfix_str("writing the page")
-        out = _write_page(d, output, tabs)
-        if bar is not None:
-            bar.update()
+        out = _write_page(d, output, title, eb_tabs, qa_tabs)
+        done()
         return out
-    finally:
-        if bar is not None:
-            bar.close()
 
 
-def _write_page(d: Any, output: str | os.PathLike, tabs: list[tuple[str, Any]]) -> Path:
-    from .plots._common import column, compact_models, references, stretch_width
-    from .plots._construction import quick_models
+def _write_page(
+    d: Any, output: str | os.PathLike, title: str, eb_tabs: list[Any], qa_tabs: list[tuple[str, Any]]
+) -> Path:
+    from .plots._common import column
+    from .report_page import tabbed_page_html
 
-    title = f"almaview report — {d.project_code or os.path.basename(d.root)}"
     from .delivery.summary import _array_words
 
     members = "".join(
@@ -268,16 +365,10 @@ def _write_page(d: Any, output: str | os.PathLike, tabs: list[tuple[str, Any]]) 
         f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
         f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>"
     )
-    if not tabs:
-        tabs = [("delivery", column([_note("no EBs in this delivery")]))]
-    with quick_models():
-        walked = []
-        for _, lay in tabs:
-            models = references(lay)  # one walk for the three
-            compact_models(lay, models)  # shared axis models and filters, glyph copies made in the page: fewer models
-            stretch_width(lay, models)  # the page's width, not fixed widths
-            walked.append(models)  # (the models compact_models dropped were copies: the same BokehJS bundles)
-        page = tabbed_page_html(title, head, tabs, walked)
+    if not eb_tabs and not qa_tabs:
+        qa_tabs = [("delivery", column([_note("no EBs in this delivery")]))]
+    tabs = [*eb_tabs, *(_page_tab(title, label, lay) for label, lay in qa_tabs)]
+    page = tabbed_page_html(title, head, tabs)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".part")

@@ -14,9 +14,10 @@ True
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from typing import Any, Callable
 
-__all__ = ["page_html", "tabbed_page_html"]
+__all__ = ["page_html", "tabbed_page_html", "tab_doc", "TabDoc"]
 
 
 class _Known:
@@ -191,6 +192,73 @@ _TABS_JS = """
 """
 
 
+@dataclass(frozen=True)
+class TabDoc:
+    """One tab of :func:`tabbed_page_html`, serialised: plain strings, so that a worker process can make it (the
+    report builds its EB tabs in parallel) and the page be written from it. ``needs``: the optional BokehJS bundles
+    ('widgets', 'tables', 'gl', 'mathjax') its models use."""
+
+    label: str
+    root_id: str
+    element_id: str
+    doc_id: str
+    payload: str  # {doc_id: document JSON}, escaped for a <script type="application/json"> element
+    needs: frozenset[str]
+
+
+#: the optional BokehJS bundles and, for each, the smallest model that makes Bokeh include it
+_BUNDLES = ("widgets", "tables", "gl", "mathjax")
+
+
+def _needs(models: Any) -> frozenset[str]:
+    """The optional BokehJS bundles ``models`` need, as ``bundle_for_objs_and_resources`` decides (its own tests);
+    all of them if those are not there (a bigger page, never a broken one)."""
+    try:
+        from bokeh.embed import bundle as b
+
+        tests = {"widgets": b._use_widgets, "tables": b._use_tables, "gl": b._use_gl, "mathjax": b._use_mathjax}
+    except (ImportError, AttributeError):
+        return frozenset(_BUNDLES)
+    every = set(models)
+    for m in every:  # a model from a Bokeh extension brings its own JS: not known from a few names
+        if hasattr(m, "__implementation__") or not type(m).__view_module__.startswith("bokeh"):
+            return frozenset(_BUNDLES) | {"extensions"}
+    return frozenset(k for k, test in tests.items() if test(every))
+
+
+def _witnesses(needs: frozenset[str]) -> set[Any]:
+    """A few small models that make ``bundle_for_objs_and_resources`` choose the bundles ``needs`` names."""
+    from bokeh.models import DataTable, Div, Plot, TeX
+
+    made = {"widgets": Div, "tables": DataTable, "gl": lambda: Plot(output_backend="webgl"), "mathjax": TeX}
+    return {made[k]() for k in _BUNDLES if k in needs}
+
+
+def tab_doc(title: str, label: str, layout: Any, models: Any = None) -> TabDoc:
+    """One tab's Bokeh document, serialised as :func:`page_html` does (one walk); ``models``: the layout's
+    :func:`~almaview.plots._common.references` when the caller has them (saves a walk).
+
+    Examples
+    --------
+    >>> from bokeh.models import Div
+    >>> t = tab_doc("r", "EB 1", Div(text="one"))
+    >>> t.label, '"one"' in t.payload, "widgets" in t.needs
+    ('EB 1', True, True)
+    """
+    from bokeh.core.json_encoder import serialize_json
+    from bokeh.document import Document
+    from bokeh.util.serialization import make_globally_unique_css_safe_id, make_globally_unique_id
+
+    from .plots._common import references
+
+    doc_json = Document(title=title).to_json(deferred=False)
+    doc_json["roots"] = _serializer().encode([layout])
+    docid, elementid = make_globally_unique_id(), make_globally_unique_css_safe_id()
+    payload = html.escape(serialize_json({docid: doc_json}), quote=False)
+    needs = _needs(references(layout) if models is None else models)
+    return TabDoc(label, layout.id, elementid, docid, payload, needs)
+
+
 def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]], models: list | None = None) -> str:
     """A standalone HTML page (BokehJS inlined) with one tab per (label, Bokeh layout), each tab its own Bokeh
     document, drawn when the tab is first opened: the page shows its first tab as soon as that one is drawn, not
@@ -198,7 +266,7 @@ def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]], models:
 
     Each tab's document is serialised as :func:`page_html` does (one walk); the tabs share no models. ``models``:
     each tab's models (:func:`~almaview.plots._common.references`) when the caller has them (they pick the BokehJS
-    bundles; saves a walk).
+    bundles; saves a walk). Each tab may also be given serialised already (a :class:`TabDoc`, see :func:`tab_doc`).
 
     Examples
     --------
@@ -208,35 +276,35 @@ def tabbed_page_html(title: str, head: str, tabs: list[tuple[str, Any]], models:
     (2, 2)
     """
     from bokeh.core.json_encoder import serialize_json
-    from bokeh.document import Document
     from bokeh.embed.bundle import bundle_for_objs_and_resources
-    from bokeh.embed.util import RenderItem
     from bokeh.resources import INLINE
-    from bokeh.util.serialization import make_globally_unique_css_safe_id, make_globally_unique_id
 
     from .plots._common import references
 
-    bars, panels, docs, items, every = [], [], [], [], set()
-    for k, (label, layout) in enumerate(tabs):
-        every |= set(references(layout) if models is None else models[k])
-        doc_json = Document(title=title).to_json(deferred=False)
-        doc_json["roots"] = _serializer().encode([layout])
-        docid, elementid = make_globally_unique_id(), make_globally_unique_css_safe_id()
-        items.append(RenderItem(docid, roots={layout: elementid}).to_json())
-        bars.append(f'<div class="bk-tab">{html.escape(label)}</div>')
+    docs = [
+        tab if isinstance(tab, TabDoc) else tab_doc(title, tab[0], tab[1], None if models is None else models[k])
+        for k, tab in enumerate(tabs)
+    ]
+    bars, panels, scripts, items, needs = [], [], [], [], frozenset()
+    for k, t in enumerate(docs):
+        needs |= t.needs
+        items.append({"docid": t.doc_id, "roots": {t.root_id: t.element_id}, "root_ids": [t.root_id]})
+        bars.append(f'<div class="bk-tab">{html.escape(t.label)}</div>')
         panels.append(
-            f'<div class="almaview-tabpanel" style="display:none"><div id="{elementid}" data-root-id="{layout.id}" '
+            f'<div class="almaview-tabpanel" style="display:none"><div id="{t.element_id}" data-root-id="{t.root_id}" '
             'style="display: contents;"></div></div>'
         )
-        payload = html.escape(serialize_json({docid: doc_json}), quote=False)
-        docs.append(f'<script type="application/json" id="almaview-doc-{k}">{payload}</script>')
-    js, css = bundle_for_objs_and_resources([_Known(every)], INLINE)
+        scripts.append(f'<script type="application/json" id="almaview-doc-{k}">{t.payload}</script>')
+    chosen = _witnesses(needs)
+    if "extensions" in needs:  # a Bokeh extension's model: Bokeh's own choice from the models given as layouts
+        chosen |= {m for tab in tabs if not isinstance(tab, TabDoc) for m in references(tab[1])}
+    js, css = bundle_for_objs_and_resources([_Known(chosen)], INLINE)
     return (
         f'<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<title>{html.escape(title)}</title>\n'
         f"<style>{_TABS_CSS}</style>\n{css}\n{js}\n</head>\n<body>\n{head}\n"
         f'<div class="almaview-tabbar">{"".join(bars)}</div>\n'
         + "\n".join(panels)
         + "\n"
-        + "\n".join(docs)
+        + "\n".join(scripts)
         + f'\n<script type="text/javascript">{_TABS_JS % serialize_json(items)}</script>\n</body>\n</html>\n'
     )
