@@ -156,6 +156,35 @@ def test_newer_selection_cancels_older_reads(ex):
     assert ex._gen["visibilities"] >= 4
 
 
+def test_shown_visibilities_prefetch_the_other_spws(ex, alma_eb, monkeypatch):
+    """Issue 14 speed: once a visibilities panel is shown, the worker reduces the EB's other spws with the same
+    settings, so a spw change reads nothing; each prefetched table is that spw's with the shown settings (checked
+    against a reduction made here, outside the explorer)."""
+    from almaview.analysis import reduce_visibilities
+    from almaview.widgets import explorer_reads
+
+    ex.controls["spw"].value = (sorted(alma_eb.spws)[0],)
+    _vis(ex)
+    ex._prefetch.result(timeout=120)
+    spws = sorted(alma_eb.spws)
+    cached = {k[1]: t for k, t in ex._vis_cache.items()}
+    assert sorted(cached) == spws
+    vis = av.open_ms(alma_eb.ms)
+    other = spws[-1]
+    expected = reduce_visibilities(vis[f"spw_{other}"].ds, column="corrected", x="time")
+    got = cached[other]
+    assert set(got["spw"]) == {other}
+    pd_testing.assert_frame_equal(got.reset_index(drop=True), expected.reset_index(drop=True))
+    calls = []
+    monkeypatch.setattr(
+        "almaview.analysis.visibilities.reduce_visibilities", lambda *a, **k: calls.append(a) or pytest.fail("read")
+    )
+    ex.controls["spw"].value = (other,)
+    ex.wait()
+    assert not calls and set(ex.panels["visibilities"].data.spw) == {other}
+    assert explorer_reads.PREFETCH
+
+
 def test_tap_on_antenna_map_selects_antennas(ex):
     src = ex.panels["overview"].sources["antennas.antennas"]
     names = list(src.data["antenna"])

@@ -159,6 +159,9 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         self._lock = threading.RLock()
         self._stale: set[str] = set()
         self._vis_cache: dict[tuple, Any] = {}
+        self._asked: tuple = ("", None, {})  # the newest background read asked for (tab, MS, selection)
+        self._prefetch: Future | None = None  # the reduction of the shown EB's other spws (explorer_reads.py)
+        self._closed = False
         self._panel_table: dict[str, str] = {}  # caltable tab -> the table its panel shows
         self._antenna_names: list[str] = []
         self._field_intents: dict[str, set[str]] = {}
@@ -468,6 +471,7 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
 
     def close(self) -> None:
         """Close the widget and stop its background reads."""
+        self._closed = True
         pool = getattr(self, "_pool", None)
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
