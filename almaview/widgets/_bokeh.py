@@ -154,8 +154,12 @@ def bokeh_view(layout: Any) -> Any:
 #: jupyter_bokeh 4.1's view sends *every* document change back to the kernel, also the ones it just received from
 #: the kernel (BokehJS marks those ``sync = false``; Bokeh's own server client drops them). A channel change sent
 #: the 4 MB plane back as 5.2 MB of base64: ~0.4 s of the page's main thread and a busy websocket. Changes made in
-#: the page (colour controls, tools, the colour callback's mapper update) are ``sync = true`` and still go.
+#: the page (colour controls, tools, the colour callback's mapper update) are ``sync = true`` and still go, except
+#: the sizes BokehJS measures for each plot (``inner_width`` etc., read-only, used by nothing in the kernel): taking
+#: 22 hidden figures out of the gains grid sent 49 of them (each a kernel request, with its status replies).
 NO_ECHO_JS = """
+const sizes = new Set(['inner_width', 'inner_height', 'outer_width', 'outer_height']);
+const skip = (e) => e.sync === false || (e.kind === 'ModelChanged' && sizes.has(e.attr));
 const doc = src.document;
 if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
   doc.__almaview_no_echo = true;
@@ -163,8 +167,8 @@ if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
   doc._callbacks.clear();
   for (const [callback, batches] of entries) {
     doc._callbacks.set((event) => {
-      if (event.sync === false) return;
-      if (event.events !== undefined && event.events.every((e) => e.sync === false)) return;
+      if (skip(event)) return;
+      if (event.events !== undefined && event.events.every(skip)) return;
       callback(event);
     }, batches);
   }
