@@ -108,9 +108,25 @@ def _codes(values: Any, names: Sequence[Any]) -> np.ndarray:
     return pd.Index(list(names)).get_indexer(values).astype(np.int8 if len(names) < 127 else np.int16)
 
 
+def _distinct(values: pd.Series) -> set[Any]:
+    """The distinct values of a column, as Python objects (``set(series)`` boxes every row: 95 ms for the three coded
+    columns of the demo's 13,860 points, against ~3 ms).
+
+    Examples
+    --------
+    >>> sorted(_distinct(pd.Series([3, 1, 3])))
+    [1, 3]
+    """
+    return set(values.drop_duplicates().tolist())
+
+
 def _shown(table: pd.DataFrame, colour_by: str) -> list[Any]:
     """The colour categories of ``table``, sorted (the legend's entries)."""
-    return sorted(set(table[colour_by]), key=lambda v: (str(type(v)), v)) if colour_by in table and len(table) else []
+    return (
+        sorted(_distinct(table[colour_by]), key=lambda v: (str(type(v)), v))
+        if colour_by in table and len(table)
+        else []
+    )
 
 
 class _Encoded:
@@ -126,7 +142,7 @@ class _Encoded:
         self.categories = list(categories) if categories is not None else _shown(table, colour_by)
         self.colours = colours_for(self.categories)  # stable colours: a category keeps its colour across changes
         self.shown = _shown(table, colour_by)
-        self.names = {c: sorted(map(str, set(table[c]))) if c in table else [] for c in CODED}
+        self.names = {c: sorted(set(map(str, _distinct(table[c])))) if c in table else [] for c in CODED}
         cols: dict[str, Any] = {}
         cols[xc] = pts[xc].to_numpy() if x != "uvdist" else pts[xc].to_numpy(np.float32)
         cols["amp"] = pts["amp"].to_numpy(np.float32)
@@ -157,17 +173,17 @@ class _Encoded:
 def _title(table: pd.DataFrame, what: str, spw: Any = None) -> str:
     eb = table.attrs.get("eb", "")
     parts = [what] + ([f"EB {eb}"] if eb else [])
-    spws = [spw] if spw is not None else sorted(set(table["spw"])) if "spw" in table and len(table) else []
+    spws = [spw] if spw is not None else sorted(_distinct(table["spw"])) if "spw" in table and len(table) else []
     if spws:
         parts.append("spw " + ", ".join(str(s) for s in spws))
     if "field" in table and len(table):
-        f = sorted({str(v) for v in table["field"]})
+        f = sorted({str(v) for v in _distinct(table["field"])})
         parts.append(", ".join(f) if len(f) <= 3 else f"{len(f)} fields")
     chosen = table.attrs.get("antennas") or []
     if chosen:
         parts.append("baselines of " + who(chosen))
     elif "antenna1" in table and len(table):
-        parts.append(who(sorted(set(table["antenna1"]) | set(table["antenna2"]))))
+        parts.append(who(sorted(_distinct(table["antenna1"]) | _distinct(table["antenna2"]))))
     return " · ".join(parts)
 
 
@@ -211,7 +227,7 @@ def amp_phase(
     check_iterate(iterate)
     xc = _xcol(x)
     data = table
-    spws = sorted(set(data["spw"])) if iterate == "spw" and "spw" in data and len(data) else [None]
+    spws = sorted(_distinct(data["spw"])) if iterate == "spw" and "spw" in data and len(data) else [None]
     enc = _Encoded(data, x, colour_by, categories, spws, raster_threshold)
     src = ColumnDataSource(enc.points)
     dt = x == "time"
@@ -340,7 +356,7 @@ def refresh(panel: Panel, table: pd.DataFrame, *, categories: Sequence[Any] | No
     if models is None or x != panel.x or len(panel.sources["cont"].data["low"]):
         return None
     iterate = panel.spws != [None]
-    spws = sorted(set(table["spw"])) if iterate and "spw" in table and len(table) else [None]
+    spws = sorted(_distinct(table["spw"])) if iterate and "spw" in table and len(table) else [None]
     if iterate and (spws == [None] or len(spws) > len(panel.spws)):
         return None
     if iterate:
@@ -373,7 +389,8 @@ def _apply(r: Refresh) -> None:
     if list(m["mapper"].palette) != palette:
         m["mapper"].update(palette=palette, high=len(palette) - 0.5)
     entries = enc.entries(m["cap"])
-    n_shown = sum(1 for s in r.spws if s is not None and s in set(r.data.get("spw", [])))
+    present = _distinct(r.data["spw"]) if "spw" in r.data else set()
+    n_shown = sum(1 for s in r.spws if s is not None and s in present)
     for k, (amp, ph) in enumerate(m["figures"]):
         spw = r.spws[k] if k < len(r.spws) else None
         if not p.fixed_title:  # type: ignore[attr-defined]

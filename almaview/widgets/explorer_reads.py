@@ -198,7 +198,10 @@ class ExplorerReads:
         table.attrs.update(frames[0].attrs if frames else {"x": sel["x"]})
         table.attrs["antennas"] = list(sel["antennas"] or [])  # (the titles name them)
         by = sel["colour_by"]
-        categories = sorted(set().union(*(set(t[by]) for t in every if by in t)), key=lambda v: (str(type(v)), v))
+        categories = sorted(
+            set().union(*(set(t[by].drop_duplicates().tolist()) for t in every if by in t)),
+            key=lambda v: (str(type(v)), v),
+        )
         cont = None
         if sel["x"] == "frequency" and eb.mous is not None:
             fields = {sel["field"]} if sel["field"] else None
