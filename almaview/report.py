@@ -311,14 +311,27 @@ def _write_report(
             from tqdm.auto import tqdm
 
             bar = stack.enter_context(tqdm(total=steps, desc="almaview report", unit="part"))
-            if results is not None:
-                bar.set_postfix_str(f"{len(ebs)} EBs in {n} processes")
 
         def done() -> None:
             if bar is not None:
                 bar.update()
 
+        def qa() -> None:  # (here while the workers build the EB tabs)
+            from .plots._construction import quick_models
+
+            for m in d.mous:
+                if bar is not None:
+                    bar.set_postfix_str(f"QA {m.uid}")
+                if m.qa.aqua is not None or m.qa.weblog_archives:
+                    with quick_models():
+                        qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
+                    qa_tabs.append((f"QA {m.uid}", _page_tab(title, f"QA {m.uid}", qa)))
+                done()
+
         if results is not None:
+            qa()
+            if bar is not None:
+                bar.set_postfix_str(f"{len(ebs)} EBs in {n} processes")
             for k, tab in results:
                 eb_tabs[k] = tab
                 done()
@@ -328,16 +341,7 @@ def _write_report(
                     bar.set_postfix_str(eb.uid)
                 eb_tabs[k] = _eb_tab(eb, max_points, title)
                 done()
-        from .plots._construction import quick_models
-
-        for m in d.mous:
-            if bar is not None:
-                bar.set_postfix_str(f"QA {m.uid}")
-            if m.qa.aqua is not None or m.qa.weblog_archives:
-                with quick_models():
-                    qa = _safe("QA", lambda m=m: qa_stages(m.qa.aqua, m.weblog, pages=stage_pages(m.weblog)).layout)
-                qa_tabs.append((f"QA {m.uid}", qa))
-            done()
+            qa()
         if bar is not None:
             bar.set_postfix_str("writing the page")
         out = _write_page(d, output, title, eb_tabs, qa_tabs)
@@ -365,9 +369,9 @@ def _write_page(
         f"<h2>{html.escape(title)}</h2><p>{html.escape(d.title or '')}"
         f"{' — PI ' + html.escape(d.pi_name) if d.pi_name else ''}</p><ul>{members}</ul>"
     )
-    if not eb_tabs and not qa_tabs:
-        qa_tabs = [("delivery", column([_note("no EBs in this delivery")]))]
-    tabs = [*eb_tabs, *(_page_tab(title, label, lay) for label, lay in qa_tabs)]
+    tabs = [*eb_tabs, *(tab for _, tab in qa_tabs)]
+    if not tabs:
+        tabs = [_page_tab(title, "delivery", column([_note("no EBs in this delivery")]))]
     page = tabbed_page_html(title, head, tabs)
     out = Path(output)
     out.parent.mkdir(parents=True, exist_ok=True)
