@@ -19,7 +19,8 @@ The breakdown per change (medians printed; the first change is left out as warm-
   request     t0 -> kernel handler start (browser -> kernel: the slider's update message)
   handler     the kernel's handler (read the plane, limits, noise, ...) minus the time spent sending Bokeh events
   serialize   time inside the send of the Bokeh events (Bokeh serialization + comm send)
-  transport   the kernel's last Bokeh send -> the plane's frame arrives in the page (ZMQ, jupyter_server, websocket)
+  plane_sent  handler start -> the kernel has sent the patch that carries the plane
+  transport   that send -> the plane's frame arrives in the page (ZMQ, jupyter_server, websocket)
   decode      that arrival -> 'image' source changed: the patch's remaining frames, JupyterLab's deserialization,
               jupyter_bokeh's receiver, BokehJS's decode and apply up to the plane's first colour mapping
   render      'image' changed -> next frame painted (the rest of the patch, the colour callback's recolouring,
@@ -184,11 +185,16 @@ def breakdown(change: dict) -> dict:
     last_send = max((e[1] for e in sends), default=h1) * ms
     arrivals = [f for f in change["frames_in"]]
     last_in = max((f[1] for f in arrivals), default=float("nan"))
-    big = [f for f in arrivals if f[2] > 100_000]
+    big = [max(arrivals, key=lambda f: f[2])] if arrivals and max(f[2] for f in arrivals) > 100_000 else []  # the plane
+    # the patch that carried the plane: the last send the kernel finished before the plane's frame arrived (the
+    # viewer sends the plane in its own patch first, the hover values, beam and title in a later one)
+    if big:
+        last_send = max((e[1] * ms for e in sends if e[1] * ms <= big[-1][1]), default=last_send)
     out = {
         "request": h0 * ms - t0,
         "handler": (h1 - h0) * ms - send,
         "serialize": send,
+        "plane_sent": last_send - h0 * ms,
         "transport": (big[-1][1] if big else last_in) - last_send,
         "decode": change["t1"] - (big[-1][1] if big else last_in),
         "render": change["painted"] - change["t1"],

@@ -177,11 +177,12 @@ def test_compare_widget_links_ranges_and_shares_mapper(alma_eb):
     assert len(other.panel.layout.children) == 2
 
 
-def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_gives_the_same(alma_eb):
-    """Play-like steps (prefetched planes) and a jump: each change goes to the page as ONE Bokeh PATCH-DOC whose
-    plane (uint16 codes with their offset and scale: half the bytes of float32) decodes to the channel's plane read
-    with astropy within half a code step; the mapper's low/high stay out of it (the page's colour callback sets
-    them); hover value/SNR and the limits follow the channel."""
+def test_channel_steps_send_the_plane_first_whose_plane_is_the_file_s_and_prefetch_gives_the_same(alma_eb):
+    """Play-like steps (prefetched planes) and a jump: each change goes to the page as two Bokeh PATCH-DOCs, the
+    first with the colour limits then the plane (uint16 codes with their offset and scale: half the bytes of float32),
+    sent before the kernel computes the rest, the second with the hover values and the title (never the plane again).
+    The plane decodes to the channel's plane read with astropy within half a code step; the mapper's low/high stay
+    out of both (the page's colour callback sets them); hover value/SNR and the limits follow the channel."""
     import json
 
     from astropy.io import fits
@@ -201,13 +202,20 @@ def test_channel_steps_send_one_patch_whose_plane_is_the_file_s_and_prefetch_giv
         if target in (6, 7):  # after a +1 step the next channel is being read ahead
             assert (v.mode, target) in v._prefetch
         slider.value = target
-        headers = [json.loads(c["payload"]) for c, _ in sent if "payload" in c and '"msgtype"' in c["payload"]]
-        assert [hd["msgtype"] for hd in headers] == ["PATCH-DOC"], headers
-        content = json.loads(sent[2][0]["payload"])
-        changed = {(e.get("kind"), e.get("attr")) for e in content["events"]}
-        assert ("ModelChanged", "low") not in changed and ("ModelChanged", "high") not in changed
+        starts = [i for i, (c, _) in enumerate(sent) if "payload" in c and '"msgtype"' in c["payload"]]
+        assert [json.loads(sent[i][0]["payload"])["msgtype"] for i in starts] == ["PATCH-DOC"] * 2, starts
+        first, second = (json.loads(sent[i + 2][0]["payload"])["events"] for i in starts)
+        ids = {name: v.panel.sources[name].id for name in ("image", "limits", "hover")}
+        order = [name for e in first for name, i in ids.items() if (e.get("model") or {}).get("id") == i]
+        assert order == ["limits", "image"], order  # the page colours the plane with its own limits
+        later = {name for e in second for name, i in ids.items() if (e.get("model") or {}).get("id") == i}
+        assert later == {"hover"} and any(e.get("attr") == "text" for e in second), later
+        for events in (first, second):
+            changed = {(e.get("kind"), e.get("attr")) for e in events}
+            assert ("ModelChanged", "low") not in changed and ("ModelChanged", "high") not in changed
+        content = {"events": first}
         expected = cube[target]
-        got, scale = _sent_plane(sent, content, v.panel.sources["image"].id)
+        got, scale = _sent_plane(sent[: starts[1]], content, v.panel.sources["image"].id)
         got = got.reshape(expected.shape)[:, ::-1]
         np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
         finite = expected[np.isfinite(expected)]
@@ -349,7 +357,8 @@ def test_figure_events_reach_the_kernel_from_the_page(alma_eb):
 
 
 def test_state_keys_drive_the_viewer_like_its_controls(alma_eb):
-    """ImageViewer on AppBase: select(channel=, mode=) is one redraw (one Bokeh patch) and the controls follow;
+    """ImageViewer on AppBase: select(channel=, mode=) is one redraw (one plane sent: the plane's patch, then the
+    rest's) and the controls follow;
     the control and the state are the same thing; bad values raise and change nothing."""
     import json
 
@@ -366,7 +375,9 @@ def test_state_keys_drive_the_viewer_like_its_controls(alma_eb):
     v._bokeh_view.send = lambda content, buffers=None: sent.append(content)
     v.select(channel=3, mode="flat noise")
     headers = [json.loads(c["payload"]) for c in sent if "payload" in c and '"msgtype"' in c["payload"]]
-    assert [h["msgtype"] for h in headers] == ["PATCH-DOC"]
+    assert [h["msgtype"] for h in headers] == ["PATCH-DOC"] * 2
+    planes = [c for c in sent if "payload" in c and '"uint16"' in c["payload"]]
+    assert len(planes) == 1, planes
     assert (v.controls["channel"].value, v.controls["mode"].value) == (3, "flat noise")
     with fits.open(im["cube_pbcor_fits"]) as a, fits.open(im["cube_pb_fits"]) as b:
         expected = (np.asarray(a[0].data[0, 3], float) * np.asarray(b[0].data[0, 3], float)).astype(np.float32)

@@ -304,7 +304,7 @@ def image_plane(
         )
         sources[name] = s
     panel = Panel(fig, xr.Dataset(), sources, title=fig.title.text, kind="image_plane")
-    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, set_limits=False)
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms)
     return panel
 
 
@@ -582,6 +582,7 @@ def update_plane(
     title: str | None = None,
     prepared: dict[str, Any] | None = None,
     max_pixels: int | None = None,
+    on_plane: Any = None,
 ) -> Panel:
     """Show ``channel`` of ``image`` in a panel built by :func:`image_plane`, in place: reads one plane and
     updates only the sources (image, hover values/SNR, beam, limits, mask/pb contours), the mapper limits,
@@ -589,6 +590,9 @@ def update_plane(
     ``prepared``: :func:`prepare_plane` of this image and channel, computed ahead (used when it matches).
     ``max_pixels``: show this channel decimated to another size than the panel's (e.g. 512 while a Play
     runs: a quarter of the bytes and of the browser's colour mapping); the hover keeps its grid.
+    ``on_plane``: called with no argument once the colour limits and the plane are set, before the rest (hover
+    values, beam, contours, ``panel.data``, title): the image viewer sends the plane to the page there, so the page
+    paints it while the kernel computes the rest.
 
     Examples
     --------
@@ -623,22 +627,9 @@ def update_plane(
         rms = tags["fixed_rms"]
     if rms is None and mask is None:
         rms = prepared["noise"]  # the plane's robust rms, computed ahead
-    _fill(
-        panel,
-        image,
-        channel,
-        values,
-        step,
-        extremes,
-        mask=mask,
-        pb=pb,
-        rms=rms,
-        set_limits=True,
-        limits=prepared["limits"],
-        max_pixels=shown_pixels,
-    )
-    # The plane last: in the page's patch the limits come first (the colour callback sets the mapper silently),
-    # then the plane, coloured once with the new limits.
+    # The limits first: in the page's patch they come before the plane (the colour callback sets the mapper
+    # silently), then the plane, coloured once with the new limits.
+    _set_limits(panel, prepared["limits"])
     if values.shape == src.data["image"][0].shape:
         src.data["image"] = [prepared["shown"]]
     else:  # another decimation: the plane's corners move by up to a pixel
@@ -650,8 +641,23 @@ def update_plane(
             dw=[g["left"] - g["right"]],
             dh=[g["top"] - g["bottom"]],
         )
+    if on_plane is not None:
+        on_plane()
+    _fill(panel, image, channel, values, step, extremes, mask=mask, pb=pb, rms=rms, max_pixels=shown_pixels)
     panel.layout.title.text = panel.title = title or image_title(image, channel)
     return panel
+
+
+def _set_limits(panel: Panel, lim: dict[str, list[float]]) -> None:
+    """A new plane's colour limits: the plane's mapper first, the colour bar's, then the 'limits' source (whose
+    change runs the page's colour callback with the user's clip and upper limit)."""
+    fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
+    j = list(sources["limits"].data["clip"]).index(tags["clip"])
+    _mapper(fig).update(low=lim["low"][j], high=lim["high"][j])
+    bar = colourbar_mapper(fig)
+    if bar is not None:
+        bar.update(low=lim["low"][j], high=lim["high"][j])
+    sources["limits"].data = lim
 
 
 def _fill(
@@ -665,12 +671,11 @@ def _fill(
     mask: xr.DataArray | None,
     pb: xr.DataArray | None,
     rms: float | None,
-    set_limits: bool,
-    limits: dict[str, list[float]] | None = None,
     max_pixels: int | None = None,
 ) -> None:
-    """Everything of a panel that depends on the channel, except the image column (set by the caller)."""
-    fig, sources, tags = panel.layout, panel.sources, panel.layout.tags[0]
+    """Everything of a panel that depends on the channel, except the image column and the colour limits (set by
+    the caller)."""
+    sources, tags = panel.sources, panel.layout.tags[0]
     ny, nx = values.shape
     shown_pixels = max_pixels or tags["max_pixels"]
     mask_plane = overlay_plane(mask, channel, shown_pixels) if mask is not None else None
@@ -681,15 +686,6 @@ def _fill(
     py = np.asarray(sources["hover"].data["py"], dtype=np.int64)
     hv = values[np.minimum(py // step, ny - 1), np.minimum(px // step, nx - 1)]
     sources["hover"].data.update(value=hv, snr=hv / noise if noise and noise > 0 else np.full(hv.size, np.nan))
-    if set_limits:  # mapper first: the limits change then runs the browser's callback with the user's choices
-        clips = list(sources["limits"].data["clip"])
-        lim = limits if limits is not None else plane_limits(values, clips, RMS_SAMPLES)
-        j = clips.index(tags["clip"])
-        _mapper(fig).update(low=lim["low"][j], high=lim["high"][j])
-        bar = colourbar_mapper(fig)
-        if bar is not None:
-            bar.update(low=lim["low"][j], high=lim["high"][j])
-        sources["limits"].data = lim
     bmaj, bmin, bpa = channel_beam(image, channel)
     sources["beam"].data.update(w=[bmin], h=[bmaj], angle=[math.radians(-bpa) if bpa == bpa else 0.0])
     for name, over, levels in (("mask", mask, (0.5,)), ("pb", pb, tuple(tags["pb_levels"]))):

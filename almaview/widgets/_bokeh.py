@@ -5,9 +5,9 @@ the apps show their figures in.
   request, once (one copy in a saved notebook); every app calls it when it is displayed.
 - :func:`show_standalone`: a layout shown in the notebook like ``bokeh.io.show`` (how a plots ``Panel`` displays).
 - :func:`bokeh_view`: a layout as an ipywidget (jupyter_bokeh's BokehModel; models synced both ways).
-- :func:`batched_view`: the same, whose ``batch()`` sends the changes made inside it as one patch and whose page
-  side drops jupyter_bokeh's echo of kernel changes (the image viewer's channel changes: a 4 MB plane must not
-  travel back).
+- :func:`batched_view`: the same, whose ``batch()`` sends the changes made inside it as one patch (``flush()``
+  inside it sends what is held so far first) and whose page side drops jupyter_bokeh's echo of kernel changes (the
+  image viewer's channel changes: a 4 MB plane must not travel back).
 
 Examples
 --------
@@ -301,6 +301,19 @@ def _batched_model_class() -> type:
                 finally:
                     events, self._held_events = self._held_events, None
                     self._send_patch(events)
+
+        def flush(self) -> None:
+            """Inside :meth:`batch`: send the changes made so far as one patch now, and keep batching the rest
+            (the image viewer sends a channel's plane and its colour limits before the kernel computes the hover
+            values, beam and contours, so the page paints the plane while those are computed). Outside a batch:
+            nothing to do (changes go out as they are made)."""
+            doc = self._document
+            if doc is None or self._held_events is None:
+                return
+            doc.unhold()  # the held events come to _document_patched, which keeps them
+            events, self._held_events = self._held_events, []
+            doc.hold("combine")
+            self._send_patch(events)
 
         def _document_patched(self, event: Any) -> None:
             if event.setter is self:

@@ -5,7 +5,8 @@ shaded, moment maps, and side-by-side comparison of images.
 Thin: state and wiring only; the figures come from :mod:`almaview.plots.image`. BokehJS is loaded
 inline (no CDN). Changing the colour map, stretch, clip or limits is a Bokeh JS callback (no kernel
 round-trip); a channel change re-reads one plane and updates the ColumnDataSources in place, sent to the page
-as one Bokeh patch (binary float32 plane, never echoed back), while the next channel is read ahead in a thread.
+as two Bokeh patches (never echoed back): the colour limits and the plane (uint16 codes) as soon as they are read, then
+the hover values, beam, contours and title; the next channel is read ahead in a thread during Play.
 ``benchmarks/bench_viewer_browser.py`` measures where a channel change's time goes in JupyterLab.
 
 Examples
@@ -324,7 +325,8 @@ class ImageViewer(AppBase):
 
     def apply(self, changed: set[str]) -> None:
         """Show what the changed keys affect: a new plane for ``channel``/``mode`` (and for ``playing`` when the
-        shown size changes), the drag tool for ``region``; labels and statistics follow. One Bokeh patch.
+        shown size changes), the drag tool for ``region``; labels and statistics follow. Two Bokeh patches: the plane
+        with its colour limits first (the page paints it while the kernel computes the rest), then the rest.
 
         Examples
         --------
@@ -370,6 +372,9 @@ class ImageViewer(AppBase):
                 rms=self.rms,
                 prepared=prepared,
                 max_pixels=self._shown_pixels(),
+                # the plane and its limits go to the page as soon as they are set (their own patch): the page
+                # decodes, colours and paints it while the kernel computes hover values, beam, contours, title
+                on_plane=getattr(self._bokeh_view, "flush", None),
             )
 
     def _prepare(self, image: xr.DataArray, channel: int, pixels: int) -> dict:
