@@ -203,14 +203,15 @@ def _local_dask() -> Any:
 
 
 def _processes(n_ebs: int, asked: int | None) -> int:
-    """How many worker processes build the EB tabs (1: none, built here). Forked, so only where fork is safe: a
-    process running no other thread (a thread holding a lock at the fork would leave it held in the worker)."""
-    import multiprocessing
+    """How many worker processes build the EB tabs (1: none, built here). Forked, so only where fork is safe: on
+    Linux (macOS's system libraries are not fork-safe), in a process running no other thread (a thread holding a
+    lock at the fork would leave it held in the worker)."""
+    import sys
     import threading
 
     if asked is not None:
         return max(1, min(asked, n_ebs))
-    if n_ebs < 2 or threading.active_count() > 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if n_ebs < 2 or threading.active_count() > 1 or not sys.platform.startswith("linux"):
         return 1
     try:
         cpus = len(os.sched_getaffinity(0))

@@ -173,6 +173,24 @@ def test_tabbed_page_bundles_are_bokehs_choice(kinds):
     assert f"</style>\n{css}\n{js}\n</head>" in page  # exactly these, nothing more
 
 
+def test_report_workers_only_where_fork_is_safe():
+    # forked workers only in a process running no other thread (a notebook's kernel runs several: the tabs are
+    # built there one after the other), never more than one per EB; asked for, as many as asked (up to one per EB)
+    import threading
+
+    from almaview.report import _processes
+
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        assert _processes(5, None) == 1
+    finally:
+        stop.set()
+        other.join()
+    assert _processes(1, None) == 1 and _processes(5, 1) == 1 and _processes(2, 4) == 2
+
+
 def test_report_built_in_worker_processes_is_the_same_page(demo, tmp_path):
     # The EB tabs built in forked worker processes (what ``almaview report`` does with 2 CPUs and more) or here, one
     # after the other: the same page (documents with ids renamed in order of appearance, the rest of the page with
