@@ -32,6 +32,7 @@ __all__ = [
     "copy_words",
     "one_patch",
     "shown_slots",
+    "layout_first",
 ]
 
 
@@ -64,7 +65,26 @@ def one_patch(view: Any) -> Iterator[None]:
     finally:
         vars(view).pop("_document_patched", None)
         if events:
-            _send_patch(view, events)
+            _send_patch(view, layout_first(events) if LAYOUT_FIRST else events)
+
+
+#: send a patch's ``children`` changes first (:func:`layout_first`); False: in the order they were made (to compare)
+LAYOUT_FIRST = True
+
+
+def layout_first(events: list) -> list:
+    """``events`` with the changes of layouts' ``children`` first (otherwise in order). The page applies a patch's
+    events in order: a figure hidden (``visible``) and then taken out of its grid was laid out again for its hidden
+    state first; taken out first, it has no view left to lay out. On the gains panel, 12 antennas -> 1 (22 figures
+    hidden and taken out) spent 1.6-2 s in the page laying out, measuring and repainting them.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace as E
+    >>> [e.attr for e in layout_first([E(attr="visible"), E(attr="children"), E(attr="text")])]
+    ['children', 'visible', 'text']
+    """
+    return sorted(events, key=lambda e: getattr(e, "attr", None) != "children")
 
 
 #: True: arrays travel inside the patch's JSON (base64) instead of as binary buffers (jupyter_bokeh's page receives
