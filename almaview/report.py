@@ -301,12 +301,14 @@ def _write_report(
         results: Any = None
         if n > 1:
             import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
 
             _before_fork()
             _JOB[:] = [(ebs, max_points, title)]
             stack.callback(_JOB.clear)
-            pool = stack.enter_context(multiprocessing.get_context("fork").Pool(n))
-            results = pool.imap_unordered(_worker_tab, range(len(ebs)))
+            # (an executor, not a Pool: a worker that dies, e.g. in a C library, fails the report, a Pool would wait)
+            pool = stack.enter_context(ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("fork")))
+            results = (f.result() for f in as_completed([pool.submit(_worker_tab, k) for k in range(len(ebs))]))
         bar = None
         if progress:
             from tqdm.auto import tqdm

@@ -191,6 +191,22 @@ def test_report_workers_only_where_fork_is_safe():
     assert _processes(1, None) == 1 and _processes(5, 1) == 1 and _processes(2, 4) == 2
 
 
+def _die(k: int) -> None:
+    os._exit(3)  # a worker process killed (as by a crash in a C library)
+
+
+def test_report_fails_when_a_worker_dies(demo, tmp_path, monkeypatch):
+    # a worker that dies fails the report (an error), it does not leave it waiting for the tab forever
+    from concurrent.futures.process import BrokenProcessPool
+
+    from almaview import report
+
+    monkeypatch.setattr(report, "_worker_tab", _die)
+    with pytest.raises(BrokenProcessPool):
+        report.build_report(demo, tmp_path / "report.html", progress=False, processes=2)
+    assert not (tmp_path / "report.html").exists()
+
+
 def test_report_built_in_worker_processes_is_the_same_page(demo, tmp_path):
     # The EB tabs built in forked worker processes (what ``almaview report`` does with 2 CPUs and more) or here, one
     # after the other: the same page (documents with ids renamed in order of appearance, the rest of the page with
