@@ -153,6 +153,7 @@ def reduce_visibilities(
     avg_baselines: bool = False,
     progress: Callable[[float], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    chunk_bytes: float = _CHUNK_BYTES,
 ) -> pd.DataFrame:
     """Average one spw's visibilities for plotting (vector averages of unflagged samples).
 
@@ -163,6 +164,8 @@ def reduce_visibilities(
     average over all selected baselines (plotms's avgbaseline; ``baseline`` 'all', ``antenna1``/``antenna2`` '*'),
     e.g. a spectrum or a time series for an overview; not with ``x='uvdist'``.
     ``progress(fraction)`` is called after each slice; ``cancel()`` returning True raises :class:`Cancelled`.
+    ``chunk_bytes``: the size of a time slice's read (smaller: ``cancel`` is asked more often, for a few percent
+    more time).
 
     Examples
     --------
@@ -188,7 +191,7 @@ def reduce_visibilities(
     nchan = ds.sizes["frequency"]
     freq = ds.frequency.values.astype(float)
     row_bytes = max(1, bsel.size * nchan * max(psel.size, 1) * (9 * len(names) + 1))
-    runs = time_runs(tsel, max(1, int(_CHUNK_BYTES // row_bytes)))
+    runs = time_runs(tsel, max(1, int(chunk_bytes // row_bytes)))
     want = list(names) + ["FLAG"] + (["UVW"] if x == "uvdist" else [])
     cols = ["time", "frequency_ghz", "uvdist"]
     if tsel.size == 0 or bsel.size == 0 or psel.size == 0:

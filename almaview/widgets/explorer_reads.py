@@ -31,6 +31,9 @@ VIS_CACHE_SIZE = 8
 #: after a visibilities panel is shown, reduce the EB's other spws in the background with the same settings (a spw
 #: change is then a cache hit: in Chromium on the demo, a spw change waited 150-350 ms for its spw's reduction)
 PREFETCH = True
+#: a prefetch reads in slices of this size (a read asked for meanwhile waits for one slice, not one spw: on the demo a
+#: spw was one 33 MB slice, 20-320 ms under load; an antenna change right after a spw change waited for it)
+PREFETCH_CHUNK_BYTES = 4e6
 
 
 def _vis_key(ms: str, spw: int, sel: dict) -> tuple:
@@ -136,6 +139,7 @@ class ExplorerReads:
                     vis[f"spw_{spw}"].ds,
                     **self._reduce_kwargs(sel),
                     cancel=lambda wanted=wanted: gone() or (self._asked is not asked and not wanted()),
+                    chunk_bytes=PREFETCH_CHUNK_BYTES,
                 )
             except Cancelled:
                 return
