@@ -1,7 +1,7 @@
 """Explorer selection changes in a real browser (JupyterLab + headless Chromium), broken down per tab.
 
 Usage: python benchmarks/bench_explorer_browser.py [--changes 4] [--tabs tsys,bandpass] [--profile] [--alternate]
-       [--json OUT]
+       [--css-vars] [--all-antennas] [--json OUT]
 
 Starts JupyterLab with the browser tests' harness (``tests/browser/harness.py``) on a scratch folder outside the
 repository, opens a notebook showing ``av.explore(av.open_delivery(av.demo.build()))``, and on each tab changes the
@@ -199,7 +199,15 @@ def _metrics(cdp) -> dict:
     return {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
 
 
-def run(changes: int, tabs: list[str], profile: bool, alternate: bool = False, echo: bool = False) -> dict:
+def run(
+    changes: int,
+    tabs: list[str],
+    profile: bool,
+    alternate: bool = False,
+    echo: bool = False,
+    css_vars: bool = False,
+    all_antennas: bool = False,
+) -> dict:
     from playwright.sync_api import sync_playwright
 
     from tests.browser.test_explorer_lab import _control, _open_tab, _option_labels, _options, _wait_figures
@@ -217,7 +225,8 @@ def run(changes: int, tabs: list[str], profile: bool, alternate: bool = False, e
     results: dict = {"changes": [], "profiles": {}}
     with sync_playwright() as p, harness.jupyterlab(root, scratch / "server") as server:
         with harness.launch(p, scratch / "chromium", width=1400, height=1000) as (context, log):
-            context.add_init_script(INIT_JS)
+            # --css-vars: BokehJS reads its CSS variables again in almaview's documents (NO_CSS_VARS_JS's baseline)
+            context.add_init_script(INIT_JS + ("\nwindow.__almaview_css_vars = true;\n" if css_vars else ""))
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(180_000)
             harness.open_in_lab(page, server, name)
@@ -251,7 +260,8 @@ def run(changes: int, tabs: list[str], profile: bool, alternate: bool = False, e
                     s = 1 + k % (len(spws) - 1)
                     plan.append(("spw", lambda s=s: spw.select_option([spws[s]]), f"spw {ids[s]}"))
                     a = names[1 + k % (len(names) - 1)]
-                    plan.append(("antennas", lambda a=a: antennas.select_option(label=[a]), a))
+                    if not all_antennas:
+                        plan.append(("antennas", lambda a=a: antennas.select_option(label=[a]), a))
                 if profile:
                     cdp.send("Profiler.start")
                 for i, (kind, do, token) in enumerate(plan):
@@ -329,10 +339,14 @@ def main(argv: list[str] | None = None) -> int:
         "--alternate", action="store_true", help="changes in turn with arrays inline in the patch and as buffers"
     )
     ap.add_argument("--echo", action="store_true", help="panels shown after the first echo the kernel's changes back")
+    ap.add_argument("--css-vars", action="store_true", help="BokehJS reads its CSS variables (before NO_CSS_VARS_JS)")
+    ap.add_argument("--all-antennas", action="store_true", help="spw changes only, every antenna shown")
     ap.add_argument("--json", help="write the raw records and breakdowns here")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
-    res = run(args.changes, args.tabs.split(","), args.profile, args.alternate, args.echo)
+    res = run(
+        args.changes, args.tabs.split(","), args.profile, args.alternate, args.echo, args.css_vars, args.all_antennas
+    )
     res["load_average"] = [load0, os.getloadavg()]
     print(f"\nload average before/after: {load0[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     groups: dict[tuple, list] = {}

@@ -707,9 +707,10 @@ def test_explorer_views_drop_the_page_s_echo_of_kernel_changes(ex):
     """Issue 14 speed: jupyter_bokeh's page sends every document change back to the kernel, also the ones it just
     received, and the kernel applies them again (on the demo 4-5 more websocket messages and 10-30 kB out of the page
     per selection change, benchmarks/bench_explorer_browser.py --echo). Each panel's view
-    installs the page-side filter (``_bokeh.NO_ECHO_JS``, checked in Chromium by the image viewer's speed test) at
-    document_ready and at its points' first data change, and the panel still updates in place."""
-    from almaview.widgets._bokeh import NO_ECHO_JS
+    installs the page-side filter (``_bokeh.NO_ECHO_JS``, checked in Chromium by the image viewer's speed test; with
+    ``NO_CSS_VARS_JS``, checked in Chromium by the explorer's Lab test) at document_ready and at its points' first
+    data change, and the panel still updates in place."""
+    from almaview.widgets._bokeh import NO_ECHO_JS, PAGE_SIDE_JS
 
     for tab in ("overview", "visibilities"):
         ex.show(tab)
@@ -717,14 +718,14 @@ def test_explorer_views_drop_the_page_s_echo_of_kernel_changes(ex):
         view, panel = ex._view(tab), ex.panels[tab]
         assert view is not None and panel.layout.document is view._document
         ready = [cb.code for cb in view._document.callbacks.js_event_callbacks["document_ready"]]
-        assert ready.count(NO_ECHO_JS) == 1, (tab, ready)
+        assert ready.count(PAGE_SIDE_JS) == 1 and NO_ECHO_JS in PAGE_SIDE_JS, (tab, ready)
         on_data = [
             cb.code
             for src in panel.sources.values()
             if src is not None
             for cb in getattr(src, "js_property_callbacks", {}).get("change:data", [])
         ]
-        assert NO_ECHO_JS in on_data, tab
+        assert PAGE_SIDE_JS in on_data, tab
     src = ex.panels["visibilities"].sources["amp"]
     ex.controls["antennas"].value = ("DA47",)
     ex.wait()

@@ -26,7 +26,9 @@ from typing import Any
 
 __all__ = [
     "BOKEHJS_COMPONENTS",
+    "NO_CSS_VARS_JS",
     "NO_ECHO_JS",
+    "PAGE_SIDE_JS",
     "batched_view",
     "bokeh_view",
     "bokehjs_script",
@@ -176,6 +178,35 @@ if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
 """
 
 
+#: Installed with NO_ECHO_JS: BokehJS 3.x reads a CSS variable (``--bk-line-color``, ``--bk-text-font-size``...) from
+#: the computed style of the view's element for every line, fill, text and hatch property it paints (axes, grids,
+#: titles, legends, glyphs). After any DOM change (a patch, a figure back in a grid) each read is a forced style
+#: recalculation: ~200 ms of a bandpass spw change with all antennas went to ``getPropertyValue``. almaview's
+#: documents set none of these variables (nor does BokehJS's own CSS), so in them the read is skipped and the
+#: model's value used, as BokehJS does when the variable is unset. Other documents in the page are untouched; a page
+#: that sets ``window.__almaview_css_vars = true`` reads them again (the benchmarks' baseline).
+NO_CSS_VARS_JS = """
+const doc2 = src.document;
+try {
+  const proto = Bokeh.require('core/visuals/visual').VisualProperties.prototype;
+  if (typeof proto._get_css_value === 'function' && !proto.__almaview_css_vars) {
+    const read = proto._get_css_value;
+    proto._get_css_value = function (name) {
+      const d = this.obj && this.obj.model ? this.obj.model.document : null;
+      if (d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true) return '';
+      return read.call(this, name);
+    };
+    proto.__almaview_css_vars = true;
+  }
+  if (doc2 != null) doc2.__almaview_no_css_vars = true;
+} catch (err) { /* another BokehJS: its own reads stay */ }
+"""
+
+
+#: what :func:`no_echo` installs in the page for each document
+PAGE_SIDE_JS = NO_ECHO_JS + NO_CSS_VARS_JS
+
+
 def no_echo(layout: Any, source: Any) -> Any:
     """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS).
 
@@ -189,7 +220,7 @@ def no_echo(layout: Any, source: Any) -> Any:
     from bokeh.document import Document
     from bokeh.models import CustomJS
 
-    cb = CustomJS(args={"src": source}, code=NO_ECHO_JS)
+    cb = CustomJS(args={"src": source}, code=PAGE_SIDE_JS)
     if layout.document is None:
         Document().add_root(layout)
     layout.document.js_on_event("document_ready", cb)

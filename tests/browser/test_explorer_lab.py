@@ -189,6 +189,25 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
     names = _option_labels(antennas)
     assert len(spws) >= 2 and len(names) >= 3, (spws, names)
 
+    # the explorer's documents skip BokehJS's CSS-variable reads (``_bokeh.NO_CSS_VARS_JS``); another document
+    # in the page still reads them: the patched method on an element that sets ``--bk-line-color``
+    css = page.evaluate(
+        """() => {
+      const proto = Bokeh.require('core/visuals/visual').VisualProperties.prototype;
+      const el = document.createElement('div');
+      el.style.setProperty('--bk-line-color', 'rgb(255, 0, 0)');
+      document.body.appendChild(el);
+      const read = (doc) => proto._get_css_value.call({obj: {el, model: {document: doc}}, css_prefix: '--bk-'},
+                                                       'line-color').trim();
+      const out = {patched: proto.__almaview_css_vars === true, other: read({}), ours: read({__almaview_no_css_vars: true}),
+                   flagged: [...Bokeh.documents].filter((d) => d.__almaview_no_css_vars).length};
+      el.remove();
+      return out;
+    }"""
+    )
+    assert css == {"patched": True, "other": "rgb(255, 0, 0)", "ours": "", "flagged": css["flagged"]}, css
+    assert css["flagged"] >= 1, css
+
     # every tab: figures with titles, axis labels with units, a legend where colours stand for something
     seen = {}
     for tab in TABS:
