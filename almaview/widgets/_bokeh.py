@@ -208,7 +208,8 @@ PAGE_SIDE_JS = NO_ECHO_JS + NO_CSS_VARS_JS
 
 
 def no_echo(layout: Any, source: Any) -> Any:
-    """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS).
+    """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS) and
+    skips BokehJS's CSS-variable reads (NO_CSS_VARS_JS): both installed as :data:`PAGE_SIDE_JS`.
 
     Examples
     --------
