@@ -1,7 +1,7 @@
 """Explorer selection changes in a real browser (JupyterLab + headless Chromium), broken down per tab.
 
 Usage: python benchmarks/bench_explorer_browser.py [--changes 4] [--tabs tsys,bandpass] [--profile] [--alternate]
-       [--css-vars] [--all-antennas] [--json OUT]
+       [--css-vars] [--all-antennas] [--json OUT] [--profile-out DIR]
 
 Starts JupyterLab with the browser tests' harness (``tests/browser/harness.py``) on a scratch folder outside the
 repository, opens a notebook showing ``av.explore(av.open_delivery(av.demo.build()))``, and on each tab changes the
@@ -207,6 +207,7 @@ def run(
     echo: bool = False,
     css_vars: bool = False,
     all_antennas: bool = False,
+    profile_out: str | None = None,
 ) -> dict:
     from playwright.sync_api import sync_playwright
 
@@ -225,7 +226,7 @@ def run(
     results: dict = {"changes": [], "profiles": {}}
     with sync_playwright() as p, harness.jupyterlab(root, scratch / "server") as server:
         with harness.launch(p, scratch / "chromium", width=1400, height=1000) as (context, log):
-            # --css-vars: BokehJS reads its CSS variables again in almaview's documents (NO_CSS_VARS_JS's baseline)
+            # --css-vars: the page-side patches off in almaview's documents (NO_CSS_VARS_JS, LEGEND_JS: the baseline)
             context.add_init_script(INIT_JS + ("\nwindow.__almaview_css_vars = true;\n" if css_vars else ""))
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(180_000)
@@ -315,6 +316,9 @@ def run(
                 if profile:
                     prof = cdp.send("Profiler.stop")["profile"]
                     results["profiles"][tab] = profile_top(prof)
+                    if profile_out:  # the raw profile: DevTools' Performance panel loads it
+                        Path(profile_out).mkdir(parents=True, exist_ok=True)
+                        (Path(profile_out) / f"{tab}.cpuprofile").write_text(json.dumps(prof))
             results["problems"] = log.problems()
     return results
 
@@ -339,13 +343,25 @@ def main(argv: list[str] | None = None) -> int:
         "--alternate", action="store_true", help="changes in turn with arrays inline in the patch and as buffers"
     )
     ap.add_argument("--echo", action="store_true", help="panels shown after the first echo the kernel's changes back")
-    ap.add_argument("--css-vars", action="store_true", help="BokehJS reads its CSS variables (before NO_CSS_VARS_JS)")
+    ap.add_argument(
+        "--css-vars",
+        action="store_true",
+        help="without the page-side patches: BokehJS reads its CSS variables and font size, rebuilds legends (baseline)",
+    )
     ap.add_argument("--all-antennas", action="store_true", help="spw changes only, every antenna shown")
     ap.add_argument("--json", help="write the raw records and breakdowns here")
+    ap.add_argument("--profile-out", help="with --profile: write each tab's CPU profile (.cpuprofile) in this folder")
     args = ap.parse_args(argv)
     load0 = os.getloadavg()
     res = run(
-        args.changes, args.tabs.split(","), args.profile, args.alternate, args.echo, args.css_vars, args.all_antennas
+        args.changes,
+        args.tabs.split(","),
+        args.profile,
+        args.alternate,
+        args.echo,
+        args.css_vars,
+        args.all_antennas,
+        args.profile_out,
     )
     res["load_average"] = [load0, os.getloadavg()]
     print(f"\nload average before/after: {load0[0]:.1f} / {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")

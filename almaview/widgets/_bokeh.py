@@ -185,31 +185,112 @@ if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
 #: documents set none of these variables (nor does BokehJS's own CSS), so in them the read is skipped and the
 #: model's value used, as BokehJS does when the variable is unset. Other documents in the page are untouched; a page
 #: that sets ``window.__almaview_css_vars = true`` reads them again (the benchmarks' baseline).
+#:
+#: The same holds for a plot's base font size (``PlotView.base_font_size``: ``getComputedStyle(el).fontSize``), read
+#: for every tick label of every axis at each paint (~12 ms of a visibilities antenna change, most of it the forced
+#: style recalculation): in almaview's documents it is read once per figure view (again while the view is not in the
+#: page and the read gives nothing). The font size comes from BokehJS's ``:host`` rule (``--bokeh-font-size``, 12px
+#: unless the page sets it), which does not change under a figure.
 NO_CSS_VARS_JS = """
 const doc2 = src.document;
 try {
+  const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
   const proto = Bokeh.require('core/visuals/visual').VisualProperties.prototype;
   if (typeof proto._get_css_value === 'function' && !proto.__almaview_css_vars) {
     const read = proto._get_css_value;
     proto._get_css_value = function (name) {
-      const d = this.obj && this.obj.model ? this.obj.model.document : null;
-      if (d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true) return '';
+      if (ours(this.obj && this.obj.model ? this.obj.model.document : null)) return '';
       return read.call(this, name);
     };
     proto.__almaview_css_vars = true;
+  }
+  const plot = Bokeh.require('models/plots/plot_canvas').PlotView.prototype;
+  const font = Object.getOwnPropertyDescriptor(plot, 'base_font_size');
+  if (font && font.get && !plot.__almaview_font_patched) {
+    Object.defineProperty(plot, 'base_font_size', {
+      configurable: true,
+      set: font.set,
+      get() {
+        if (!ours(this.model.document)) return font.get.call(this);
+        if (this.__almaview_font_px == null) this.__almaview_font_px = font.get.call(this);
+        return this.__almaview_font_px;
+      },
+    });
+    plot.__almaview_font_patched = true;
   }
   if (doc2 != null) doc2.__almaview_no_css_vars = true;
 } catch (err) { /* another BokehJS: its own reads stay */ }
 """
 
 
+#: Installed with NO_ECHO_JS: BokehJS 3.9's legend rebuilds every entry's DOM (a new canvas for each glyph) whenever
+#: anything its items reach changes, recursively: a renderer's data source, its view's mask, a glyph. A data change
+#: in a figure whose key has one renderer per category sets each renderer's mask: 13 rebuilds of a 12-entry key per
+#: figure, ~40 ms of a visibilities antenna change, and the key's DOM churned each time. In almaview's documents the
+#: rebuilds asked for in one task are done once, at its end (a microtask, before the next paint), and only when the
+#: entries shown differ from the model's (labels, items, visibility); the legend's own ``render`` and paint are
+#: untouched (they rebuild at once, as before). ``window.__almaview_legend`` counts the rebuilds asked for and done.
+LEGEND_JS = """
+try {
+  const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
+  const legend = Bokeh.require('models/annotations/legend').LegendView.prototype;
+  const hidden = Bokeh.require('styles/legend.css').hidden;
+  if (typeof legend._render_items === 'function' && !legend.__almaview_legend_patched) {
+    const render_items = legend._render_items, render = legend.render;
+    legend.render = function (...args) {
+      this.__almaview_rendering = (this.__almaview_rendering || 0) + 1;
+      try { return render.apply(this, args); } finally { this.__almaview_rendering -= 1; }
+    };
+    const stale = (v) => v._should_rerender_items
+      || v.entries.some((e) => e.el.classList.contains(hidden) === (e.item.visible !== false));
+    legend._render_items = function (...args) {
+      if (this.__almaview_rendering || !ours(this.model.document) || !Array.isArray(this.entries)) {
+        return render_items.apply(this, args);
+      }
+      const count = window.__almaview_legend = window.__almaview_legend || {asked: 0, rebuilt: 0};
+      count.asked += 1;
+      if (this.__almaview_queued) return;
+      this.__almaview_queued = true;
+      queueMicrotask(() => {
+        this.__almaview_queued = false;
+        if (!stale(this)) return;
+        count.rebuilt += 1;
+        render_items.apply(this, args);
+      });
+    };
+    // the key's element resized (entries shown or hidden): BokehJS repaints the whole plot, and lays it out again
+    // if the panel the key sits in changed its size. A taller or shorter key at the side keeps the panel's width:
+    // nothing on the canvas moves, and the key (HTML, its glyphs drawn at the paint that followed its rebuild) is
+    // already right, so neither is done
+    const request_layout = legend.request_layout;
+    legend.request_layout = function (...args) {
+      const box = this.layout != null ? this.layout.bbox : null;
+      if (ours(this.model.document) && box != null && this.panel != null && this.el.isConnected) {
+        const r = this.el.getBoundingClientRect(), m = 2 * (this.model.margin || 0);
+        const same = this.panel.is_horizontal ? Math.abs(r.height + m - box.height) < 0.5
+          : Math.abs(r.width + m - box.width) < 0.5;
+        if (same && r.width > 0 && r.height > 0) {
+          const count = window.__almaview_legend = window.__almaview_legend || {asked: 0, rebuilt: 0};
+          count.kept = (count.kept || 0) + 1;
+          return;
+        }
+      }
+      return request_layout.apply(this, args);
+    };
+    legend.__almaview_legend_patched = true;
+  }
+} catch (err) { /* another BokehJS: its legends stay as they are */ }
+"""
+
+
 #: what :func:`no_echo` installs in the page for each document
-PAGE_SIDE_JS = NO_ECHO_JS + NO_CSS_VARS_JS
+PAGE_SIDE_JS = NO_ECHO_JS + NO_CSS_VARS_JS + LEGEND_JS
 
 
 def no_echo(layout: Any, source: Any) -> Any:
     """``layout`` in a Bokeh document whose page side drops jupyter_bokeh's echo of kernel changes (NO_ECHO_JS) and
-    skips BokehJS's CSS-variable reads (NO_CSS_VARS_JS): both installed as :data:`PAGE_SIDE_JS`.
+    skips BokehJS's CSS-variable reads (NO_CSS_VARS_JS) and the legends' redundant rebuilds (LEGEND_JS): all three
+    installed as :data:`PAGE_SIDE_JS`.
 
     Examples
     --------

@@ -89,6 +89,40 @@ PIXELS_JS = (
 }"""
 )
 
+# The colour keys on screen as the page draws them (the key's HTML: entries not hidden) next to their models' entries
+# (visible items), with the figure's title: a key rebuilt late, or not at all, draws other names than its model.
+LEGEND_DOM_JS = """() => {
+  const out = [];
+  for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
+    if (m.items === undefined || m.click_policy === undefined) continue;
+    const v = window.Bokeh.index.find_one(m);
+    if (!v || !v.el.isConnected || !v.el.getClientRects().length) continue;
+    const root = v.el.shadowRoot || v.el;
+    const dom = [...root.querySelectorAll('.bk-item')].filter((e) => !e.classList.contains('bk-hidden'))
+      .map((e) => e.querySelector('.bk-label').textContent);
+    const model = m.items.filter((i) => i.visible !== false)
+      .map((i) => (i.label && i.label.value !== undefined ? i.label.value : String(i.label)));
+    out.push({title: v.plot_view.model.title ? v.plot_view.model.title.text : '', dom, model});
+  }
+  return out;
+}"""
+
+# A click on the first entry of the key of the figure titled ``title``: the entry's centre on the page, and after
+# the click whether its renderers are hidden and the entry drawn inactive.
+LEGEND_ENTRY_JS = """([title, read]) => {
+  for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
+    if (m.items === undefined || m.click_policy === undefined) continue;
+    const v = window.Bokeh.index.find_one(m);
+    if (!v || !v.plot_view.model.title || v.plot_view.model.title.text !== title || !v.el.getClientRects().length) continue;
+    const e = v.entries.find((x) => !x.el.classList.contains('bk-hidden'));
+    if (read) return {hidden: e.item.renderers.every((r) => !r.visible), inactive: e.el.classList.contains('bk-inactive'),
+                      label: e.label};
+    const r = e.el.getBoundingClientRect();
+    return {x: r.x + r.width / 2, y: r.y + r.height / 2, label: e.label};
+  }
+  return null;
+}"""
+
 # The visibilities' point source: the indices selected in the page and those rows' antennas.
 SELECTED_POINTS_JS = """() => {
   for (const doc of window.Bokeh.documents) for (const m of doc.all_models) {
@@ -201,12 +235,29 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
                                                        'line-color').trim();
       const out = {patched: proto.__almaview_css_vars === true, other: read({}), ours: read({__almaview_no_css_vars: true}),
                    flagged: [...Bokeh.documents].filter((d) => d.__almaview_no_css_vars).length};
+      // a plot's base font size: read at each call in another document, once per view in ours
+      const font = Object.getOwnPropertyDescriptor(Bokeh.require('models/plots/plot_canvas').PlotView.prototype,
+                                                   'base_font_size').get;
+      el.style.fontSize = '20px';
+      const other = {el, model: {document: {}}}, mine = {el, model: {document: {__almaview_no_css_vars: true}}};
+      const before = [font.call(other), font.call(mine)];
+      el.style.fontSize = '22px';
+      out.font = [...before, font.call(other), font.call(mine)];
+      out.figures = [];
+      for (const d of Bokeh.documents) if (d.__almaview_no_css_vars) for (const m of d.all_models) {
+        const v = m.toolbar && m.renderers ? Bokeh.index.find_one(m) : null;
+        if (v && v.el.isConnected) out.figures.push([v.base_font_size, parseFloat(getComputedStyle(v.el).fontSize)]);
+      }
       el.remove();
       return out;
     }"""
     )
-    assert css == {"patched": True, "other": "rgb(255, 0, 0)", "ours": "", "flagged": css["flagged"]}, css
+    figures = css.pop("figures")
+    assert css == {"patched": True, "other": "rgb(255, 0, 0)", "ours": "", "flagged": css["flagged"],
+                   "font": [20, 20, 22, 20]}, css  # fmt: skip
     assert css["flagged"] >= 1, css
+    # the figures on screen: the size read once is the one the page computes
+    assert figures and all(a == b and a > 0 for a, b in figures), figures
 
     # every tab: figures with titles, axis labels with units, a legend where colours stand for something
     seen = {}
@@ -279,6 +330,37 @@ def test_explorer_tabs_look_right_and_follow_the_page_controls(lab_server, brows
 
     _wait(page, tsys_follows, "tsys: the antenna selection in the legends and the median table")
     browser.screenshot("explorer-tsys-two-antennas")
+
+    # the keys as drawn (HTML) name what their models name after a change (``_bokeh.LEGEND_JS`` rebuilds a key
+    # once per patch, not once per renderer it reaches, and keeps the plot's layout when only its height changed);
+    # a click on an entry still hides its points
+    def keys_drawn(prefixes, token, what):
+        deadline, keys = time.monotonic() + 60, []
+        while time.monotonic() < deadline:
+            keys = [k for k in page.evaluate(LEGEND_DOM_JS) if k["title"].startswith(prefixes)]
+            if keys and all(token in k["title"] and k["dom"] == k["model"] for k in keys):
+                return keys
+            time.sleep(0.25)
+        raise AssertionError(f"{what}: the keys drawn are not their models' within 60 s: {keys}")
+
+    keys_drawn(("Tsys",), pick[0], "tsys")
+    _open_tab(page, "visibilities")
+    for a in (names[2], names[3]):
+        antennas.select_option(label=[a])
+        keys = keys_drawn(("Amplitude", "Phase"), a, f"visibilities after choosing {a}")
+        assert all(a in k["dom"] for k in keys), keys  # coloured by antenna: the chosen one is in every key
+    counts = page.evaluate("() => window.__almaview_legend")
+    assert counts and 0 < counts["rebuilt"] < counts["asked"] / 4, counts
+    title = keys[0]["title"]
+    at = page.evaluate(LEGEND_ENTRY_JS, [title, False])
+    page.mouse.click(at["x"], at["y"])
+    clicked = page.evaluate(LEGEND_ENTRY_JS, [title, True])
+    assert clicked == {"hidden": True, "inactive": True, "label": at["label"]}, clicked
+    browser.screenshot("explorer-visibilities-key-clicked")
+    page.mouse.click(at["x"], at["y"])
+    assert page.evaluate(LEGEND_ENTRY_JS, [title, True])["hidden"] is False
+    antennas.select_option([])
+    _open_tab(page, "tsys")
 
     # another gain table -> the RMS table's cells change
     _open_tab(page, "gains")
