@@ -192,6 +192,11 @@ def test_tap_on_antenna_map_selects_antennas(ex):
     assert ex.selection["antennas"] == [names[2], names[5]]
     ex.controls["antennas"].value = (names[1],)
     assert src.selected.indices == [1]  # and the map follows the selector
+    ex.show("tsys")  # with the overview hidden, the map follows when it is shown again
+    ex.controls["antennas"].value = (names[3], names[4])
+    assert src.selected.indices == [1]
+    ex.show("overview")
+    assert src.selected.indices == [3, 4] and ex.selection["antennas"] == [names[3], names[4]]
 
 
 def test_calibration_tabs_follow_spw_and_antennas(ex):

@@ -158,6 +158,7 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="almaview-explorer")
         self._lock = threading.RLock()
         self._stale: set[str] = set()
+        self._map_stale = False  # the antenna map's selection waits for the overview to be shown
         self._vis_cache: dict[tuple, Any] = {}
         self._asked: tuple = ("", None, {})  # the newest background read asked for (tab, MS, selection)
         self._prefetch: Future | None = None  # the reduction of the shown EB's other spws (explorer_reads.py)
@@ -229,10 +230,8 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
             self._stale.clear()
             self._refresh()
             return
-        if "antennas" in changed and "overview" in self.panels:  # the map shows the selection
-            src = self.panels["overview"].sources["antennas.antennas"]
-            want = set(self.antennas)
-            src.selected.indices = [i for i, n in enumerate(src.data["antenna"]) if n in want]
+        if "antennas" in changed:
+            self._map_follows()
         tabs = [t for t in TABS if any(t in AFFECTS.get(k, TABS) for k in changed)]
         self._refresh(tabs)
         for t in tabs:
@@ -329,7 +328,24 @@ class Explorer(ExplorerControls, ExplorerPanels, ExplorerReads, ExplorerMarks, A
         self._refresh([tab], only_missing=True)
 
     def _tab_changed(self, change: dict) -> None:
+        if TABS[change["new"]] == "overview" and self._map_stale:
+            self._map_follows()
         self._refresh([TABS[change["new"]]], only_missing=True)
+
+    def _map_follows(self) -> None:
+        """The antenna map shows the antenna selection: now if the overview is shown, else when it is shown (a
+        hidden figure's selection change still costs the page a layout, ~20 ms ahead of the shown panel's update)."""
+        if "overview" not in self.panels:
+            return
+        if self._active() != "overview":
+            self._map_stale = True
+            return
+        self._map_stale = False
+        src = self.panels["overview"].sources["antennas.antennas"]
+        want = set(self.antennas)
+        indices = [i for i, n in enumerate(src.data["antenna"]) if n in want]
+        if list(src.selected.indices) != indices:
+            src.selected.indices = indices
 
     def _active(self) -> str:
         return TABS[self.tabs.selected_index or 0] if hasattr(self, "tabs") else "overview"
