@@ -228,19 +228,22 @@ try {
 #: in a figure whose key has one renderer per category sets each renderer's mask: 13 rebuilds of a 12-entry key per
 #: figure, ~40 ms of a visibilities antenna change, and the key's DOM churned each time. In almaview's documents the
 #: rebuilds asked for in one task are done once, at its end (a microtask, before the next paint), and only when the
-#: entries shown differ from the model's (labels, items, visibility); the legend's own ``render`` and paint are
-#: untouched (they rebuild at once, as before). ``window.__almaview_legend`` counts the rebuilds asked for and done.
+#: entries shown differ from the model's (labels, items, visibility), then the key is painted; the legend's own
+#: ``render`` and paint are untouched (they rebuild at once, as before). ``window.__almaview_legend`` counts the rebuilds asked for and done.
 LEGEND_JS = """
 try {
   const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
   const legend = Bokeh.require('models/annotations/legend').LegendView.prototype;
   const hidden = Bokeh.require('styles/legend.css').hidden;
   if (typeof legend._render_items === 'function' && !legend.__almaview_legend_patched) {
-    const render_items = legend._render_items, render = legend.render;
-    legend.render = function (...args) {
-      this.__almaview_rendering = (this.__almaview_rendering || 0) + 1;
-      try { return render.apply(this, args); } finally { this.__almaview_rendering -= 1; }
-    };
+    const render_items = legend._render_items;
+    for (const name of ['render', '_paint']) {  // their own rebuilds stay at once
+      const own = legend[name];
+      legend[name] = function (...args) {
+        this.__almaview_rendering = (this.__almaview_rendering || 0) + 1;
+        try { return own.apply(this, args); } finally { this.__almaview_rendering -= 1; }
+      };
+    }
     const stale = (v) => v._should_rerender_items
       || v.entries.some((e) => e.el.classList.contains(hidden) === (e.item.visible !== false));
     legend._render_items = function (...args) {
@@ -256,6 +259,7 @@ try {
         if (!stale(this)) return;
         count.rebuilt += 1;
         render_items.apply(this, args);
+        this.request_paint();  // the new entries' glyphs (with the paint a data change asked for, if any)
       });
     };
     // the key's element resized (entries shown or hidden): BokehJS repaints the whole plot, and lays it out again
