@@ -194,7 +194,6 @@ if (doc != null && doc._callbacks instanceof Map && !doc.__almaview_no_echo) {
 NO_CSS_VARS_JS = """
 const doc2 = src.document;
 try {
-  const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
   const proto = Bokeh.require('core/visuals/visual').VisualProperties.prototype;
   if (typeof proto._get_css_value === 'function' && !proto.__almaview_css_vars) {
     const read = proto._get_css_value;
@@ -232,7 +231,6 @@ try {
 #: ``render`` and paint are untouched (they rebuild at once, as before). ``window.__almaview_legend`` counts the rebuilds asked for and done.
 LEGEND_JS = """
 try {
-  const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
   const legend = Bokeh.require('models/annotations/legend').LegendView.prototype;
   const hidden = Bokeh.require('styles/legend.css').hidden;
   if (typeof legend._render_items === 'function' && !legend.__almaview_legend_patched) {
@@ -287,8 +285,14 @@ try {
 """
 
 
+#: Before NO_CSS_VARS_JS and LEGEND_JS: whether a Bokeh document is one of almaview's (flagged by NO_CSS_VARS_JS),
+#: unless the page turned the patches off (``window.__almaview_css_vars = true``: the benchmarks' baseline).
+_OURS_JS = """
+const ours = (d) => d != null && d.__almaview_no_css_vars && window.__almaview_css_vars !== true;
+"""
+
 #: what :func:`no_echo` installs in the page for each document
-PAGE_SIDE_JS = NO_ECHO_JS + NO_CSS_VARS_JS + LEGEND_JS
+PAGE_SIDE_JS = NO_ECHO_JS + _OURS_JS + NO_CSS_VARS_JS + LEGEND_JS
 
 
 def no_echo(layout: Any, source: Any) -> Any:
