@@ -10,8 +10,8 @@ Plain context managers, no pytest: ``conftest.py`` wraps them as fixtures and
 - ``launch(...)`` starts Debian's Chromium through Playwright with the flags of
   a closed network and a fresh user-data-dir.
 - ``PageLog`` records what must never happen on a page: console errors, uncaught
-  exceptions, failed loads, HTTP errors, and any request (or websocket) to a host
-  other than 127.0.0.1, which it also blocks.
+  exceptions, failed loads (not those the page's own reload cancels), HTTP errors,
+  and any request (or websocket) to a host other than 127.0.0.1, which it also blocks.
 """
 
 from __future__ import annotations
@@ -252,12 +252,18 @@ def voila(notebook: Path, scratch: Path) -> Server:
 
 
 @dataclass
+class FailedLoad:
+    message: str
+    aborted_by_navigation: bool  # cancelled by the page's own next navigation (a reload, a goto)
+
+
+@dataclass
 class PageLog:
     """Everything that went wrong on a page; ``problems()`` is empty on a clean page."""
 
     console_errors: list[str] = field(default_factory=list)
     page_errors: list[str] = field(default_factory=list)
-    failed_requests: list[str] = field(default_factory=list)
+    failed_requests: list[FailedLoad] = field(default_factory=list)
     http_errors: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     requests: int = 0
@@ -273,9 +279,13 @@ class PageLog:
             [f"blocked non-local request: {u}" for u in self.blocked]
             + [f"console error: {m}" for m in self.console_errors]
             + [f"uncaught exception: {m}" for m in self.page_errors]
-            + [f"failed load: {m}" for m in self.failed_requests]
+            + [f"failed load: {f.message}" for f in self.failed_requests if not f.aborted_by_navigation]
             + [f"HTTP error: {m}" for m in self.http_errors]
         )
+
+    def aborted_by_navigation(self) -> list[str]:
+        """The loads the page's own next navigation (``goto``, ``reload``) cancelled: not problems."""
+        return [f.message for f in self.failed_requests if f.aborted_by_navigation]
 
     def assert_clean(self) -> None:
         self.frozen = True  # closing the page aborts long polls and websockets: not the page's fault
@@ -300,9 +310,18 @@ class PageLog:
             self.watch(page)
 
     def watch(self, page) -> None:
+        # A page's documents, counted as its main frame's navigations start; a request remembers which issued it.
+        navigations = [0]
+        issued_by: dict[object, int] = {}
+
         def keep(lst, item):
             if not self.frozen:
                 lst.append(item)
+
+        def request(req):
+            issued_by[req] = navigations[0]
+            if req.is_navigation_request() and req.frame == page.main_frame:
+                navigations[0] += 1
 
         def console(msg):
             if msg.type == "error":
@@ -311,7 +330,14 @@ class PageLog:
 
         def request_failed(req):
             if urlsplit(req.url).hostname == LOCAL_HOST:  # non-local ones are already in `blocked`
-                keep(self.failed_requests, f"{req.method} {req.url}: {req.failure}")
+                # A navigation cancels the old document's loads with net::ERR_ABORTED once it commits, that is
+                # after its own request started: the browser's doing, not the page's.
+                cancelled = (
+                    req.failure == "net::ERR_ABORTED"
+                    and not req.is_navigation_request()
+                    and issued_by.get(req, navigations[0]) < navigations[0]
+                )
+                keep(self.failed_requests, FailedLoad(f"{req.method} {req.url}: {req.failure}", cancelled))
 
         def response(resp):
             if resp.status >= 400:
@@ -321,6 +347,7 @@ class PageLog:
             if urlsplit(ws.url).hostname != LOCAL_HOST:
                 keep(self.blocked, ws.url)
 
+        page.on("request", request)
         page.on("console", console)
         page.on("pageerror", lambda exc: keep(self.page_errors, str(exc)))
         page.on("requestfailed", request_failed)
