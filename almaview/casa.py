@@ -17,6 +17,7 @@ import importlib
 import os
 import re
 import sys
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
@@ -258,9 +259,11 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     casatools and python-casacore each carry their own casacore libraries; using
     both heavily in one process has crashed it. Long CASA jobs (simulation,
     calibration, imaging) therefore run in a child; its progress bars and
-    errors are relayed to this process's stderr (a notebook shows them). CASA's own log records
-    (INFO lines, the "leap second table out of date" SEVERE line) and meters are not: they are in
-    CASA's log file under almaview's cache; set ``ALMAVIEW_CASA_LOG=show`` to see them as well.
+    errors are relayed to this process's stderr (a notebook shows them), what it prints to stdout
+    to this process's stdout. CASA's own log records (INFO lines, the "leap second table out of
+    date" SEVERE line), meters and the calibrater's "N of M solutions flagged due to SNR" prints
+    (on the child's stdout) are not: they are in CASA's log file under almaview's cache; set
+    ``ALMAVIEW_CASA_LOG=show`` to see them as well.
 
     Examples
     --------
@@ -277,36 +280,56 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "almaview._isolated"],
         stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         env=env,
     )
-    assert proc.stdin is not None and proc.stderr is not None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     proc.stdin.write(pickle.dumps((target, args, kwargs)))
     proc.stdin.close()
-    tail = b""
-    logfilter = None if _show_casa_log() else CasaLogFilter()
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    # stdout in a thread of its own (CASA's C++ prints come in buffered blocks), stderr here (its last lines
+    # name the error)
+    out_relay = threading.Thread(target=_relay, args=(proc.stdout, lambda: sys.stdout), daemon=True)
+    out_relay.start()
+    tail = bytearray()
     try:
-        while chunk := proc.stderr.read1(4096):
-            tail = (tail + chunk)[-4000:]
-            text = decoder.decode(chunk)
-            shown = logfilter.feed(text) if logfilter else text
-            if shown:
-                sys.stderr.write(shown)
-                sys.stderr.flush()
+        _relay(proc.stderr, lambda: sys.stderr, tail)
         code = proc.wait()
-        rest = logfilter.close() if logfilter else ""
-        if rest:
-            sys.stderr.write(rest)
-            sys.stderr.flush()
     except BaseException:
         proc.kill()  # stopped by the user: leave no orphan CASA behind
         proc.wait()
         raise
+    finally:
+        out_relay.join(timeout=10)
     if code != 0:
         how = f"crashed (signal {-code})" if code < 0 else f"failed (exit code {code})"
         lines = tail.decode(errors="replace").strip().splitlines()[-6:]
         raise AlmaviewError(None, f"{target} {how}; its last output:\n  " + "\n  ".join(lines))
+
+
+def _relay(pipe, stream, tail: bytearray | None = None) -> None:
+    """Copy a child's ``pipe`` to ``stream()`` as it comes, without CASA's log (see :class:`CasaLogFilter`).
+
+    ``stream`` is called at each write: in a notebook, the output stream current then. ``tail`` keeps
+    the last 4000 bytes read (the child's last words when it fails).
+    """
+    logfilter = None if _show_casa_log() else CasaLogFilter()
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+
+    def write(text: str) -> None:
+        if text:
+            out = stream()
+            out.write(text)
+            out.flush()
+
+    while chunk := pipe.read1(4096):
+        if tail is not None:
+            tail += chunk
+            del tail[:-4000]
+        text = decoder.decode(chunk)
+        write(logfilter.feed(text) if logfilter else text)
+    rest = decoder.decode(b"", final=True)
+    write(logfilter.feed(rest) + logfilter.close() if logfilter else rest)
 
 
 class CasaJob:

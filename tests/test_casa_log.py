@@ -60,6 +60,40 @@ def test_casa_log_is_shown_on_request(probe, tp_eb, capfd, monkeypatch):
     assert any("probe:" in line and "\tINFO\t" in line for line in err.split("\n")), err[:2000]
 
 
+GAINCAL_PROBE = textwrap.dedent(
+    """
+    import sys
+    from tqdm import tqdm
+
+    def run(ms, caltable):
+        import casatasks
+        for _ in tqdm(range(1), desc="gaincal probe", file=sys.stderr):
+            # an SNR no solution reaches: the calibrater prints "N of M solutions flagged due to SNR < ..."
+            casatasks.gaincal(vis=ms, caltable=caltable, solint="inf", calmode="p", minsnr=1e6, refant="")
+        print("USER-LINE kept", file=sys.stderr)
+        print("USER-OUT kept")
+    """
+)
+
+
+def test_the_calibrater_prints_on_the_child_s_stdout_are_dropped(alma_eb, tmp_path, capfd, monkeypatch):
+    # `almaview demo` showed "1 of 20 solutions flagged due to SNR < 2 ..." lines (gaincal's, on the child's stdout)
+    (tmp_path / "gaincal_probe.py").write_text(GAINCAL_PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    monkeypatch.chdir(tmp_path)
+    for show in ("show", ""):
+        monkeypatch.setenv("ALMAVIEW_CASA_LOG", show)
+        casa.run_isolated("gaincal_probe:run", str(alma_eb.ms), str(tmp_path / f"probe{show}.G"))
+        out, err = capfd.readouterr()
+        assert "USER-LINE kept" in err and "gaincal probe: 100%" in err
+        assert "USER-OUT kept" in out  # the child's own stdout still reaches the user
+        flagged = [line for line in (out + err).splitlines() if "solutions flagged due to SNR" in line]
+        if show:
+            assert flagged, err[-2000:]  # the child really printed it
+        else:
+            assert not flagged, flagged
+
+
 def test_filter_is_robust_to_chunking():
     text = (
         "\rprobe:   0%|          | 0/2 [00:00<?, ?it/s]2026-12-02 06:29:50\tINFO\tlistobs::::casa\t####\n"
