@@ -315,8 +315,9 @@ PLANE_CODES = 65535
 def encode_plane(values: np.ndarray) -> tuple[np.ndarray, float, float]:
     """A plane as uint16 codes for the page (half the bytes of float32): ``(codes, offset, scale)`` with code 0 a
     blank (NaN/inf) pixel and ``value = offset + (code - 1) * scale`` for codes 1..65535, offset the plane's
-    minimum and scale (max - min) / 65534, so a decoded value is within scale / 2 (1/131068 of the range) of the
-    value. The page decodes them back to float32 (:data:`PLANE_DECODE_JS`) before it colours them.
+    minimum and scale (max - min) / 65534, so a decoded value is within half a code (1/131068 of the range) of
+    the value, plus the float32 arithmetic's rounding (at most 65535 * 2**-23, 0.008 of a code). The page
+    decodes them back to float32 (:data:`PLANE_DECODE_JS`) before it colours them.
 
     Examples
     --------
