@@ -263,48 +263,85 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     to this process's stdout. CASA's own log records (INFO lines, the "leap second table out of
     date" SEVERE line), meters and the calibrater's "N of M solutions flagged due to SNR" prints
     (on the child's stdout) are not: they are in CASA's log file under almaview's cache; set
-    ``ALMAVIEW_CASA_LOG=show`` to see them as well.
+    ``ALMAVIEW_CASA_LOG=show`` to see them as well. Stopped (Ctrl-C, a notebook's interrupt), the
+    child and every process it started are killed.
 
     Examples
     --------
     >>> from almaview import casa
     >>> casa.run_isolated("almaview.sampledata:build_alma_eb", "scratch/eb", isolate=False)   # doctest: +SKIP
     """
-    import pickle
-    import subprocess
+    _IsolatedRun(target, args, kwargs).wait()
 
-    configure()
-    env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[1])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "almaview._isolated"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
-    proc.stdin.write(pickle.dumps((target, args, kwargs)))
-    proc.stdin.close()
-    # stdout in a thread of its own (CASA's C++ prints come in buffered blocks), stderr here (its last lines
-    # name the error)
-    out_relay = threading.Thread(target=_relay, args=(proc.stdout, lambda: sys.stdout), daemon=True)
-    out_relay.start()
-    tail = bytearray()
-    try:
-        _relay(proc.stderr, lambda: sys.stderr, tail)
-        code = proc.wait()
-    except BaseException:
-        proc.kill()  # stopped by the user: leave no orphan CASA behind
-        proc.wait()
-        raise
-    finally:
-        out_relay.join(timeout=10)
-    if code != 0:
-        how = f"crashed (signal {-code})" if code < 0 else f"failed (exit code {code})"
-        lines = tail.decode(errors="replace").strip().splitlines()[-6:]
-        raise AlmaviewError(None, f"{target} {how}; its last output:\n  " + "\n  ".join(lines))
+
+#: Set in the children of :func:`run_isolated`: their own children stay in the first child's process group.
+_CHILD_ENV = "ALMAVIEW_ISOLATED_CHILD"
+
+
+class _IsolatedRun:
+    """One function running in a child process (see :func:`run_isolated`): ``wait()``, ``kill()``.
+
+    The first level of children gets a process group of its own, which its own children (CASA jobs
+    it runs in turn) share: ``kill()`` there stops them all, and no CASA is left running.
+    """
+
+    def __init__(self, target: str, args: tuple, kwargs: dict):
+        import pickle
+        import subprocess
+
+        configure()
+        env = dict(os.environ)
+        root = str(Path(__file__).resolve().parents[1])
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        self.target = target
+        self._own_group = os.name == "posix" and _CHILD_ENV not in os.environ
+        env[_CHILD_ENV] = "1"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "almaview._isolated"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            start_new_session=self._own_group,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
+        self.proc.stdin.write(pickle.dumps((target, args, kwargs)))
+        self.proc.stdin.close()
+        self._tail = bytearray()  # the end of its stderr: its last words when it fails
+        self._relays = [
+            # stdout and stderr each in a thread (CASA's C++ prints come in buffered blocks)
+            threading.Thread(target=_relay, args=(self.proc.stdout, lambda: sys.stdout), daemon=True),
+            threading.Thread(target=_relay, args=(self.proc.stderr, lambda: sys.stderr, self._tail), daemon=True),
+        ]
+        for relay in self._relays:
+            relay.start()
+
+    def wait(self) -> None:
+        """Wait until it ends; raise :class:`AlmaviewError` with its last output when it failed or crashed."""
+        try:
+            code = self.proc.wait()
+        except BaseException:
+            self.kill()  # stopped by the user: leave no orphan CASA behind
+            raise
+        for relay in self._relays:
+            relay.join(timeout=10)
+        if code != 0:
+            how = f"crashed (signal {-code})" if code < 0 else f"failed (exit code {code})"
+            lines = self._tail.decode(errors="replace").strip().splitlines()[-6:]
+            raise AlmaviewError(None, f"{self.target} {how}; its last output:\n  " + "\n  ".join(lines))
+
+    def kill(self) -> None:
+        """Stop it now, with what it started; nothing happens when it already ended."""
+        if self._own_group:
+            import signal
+
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        elif self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
 
 
 def _relay(pipe, stream, tail: bytearray | None = None) -> None:

@@ -1,0 +1,90 @@
+"""CASA jobs in child processes (almaview.casa.run_isolated): a failure names the function and its last words,
+and a stopped job leaves no process behind, the jobs it started included."""
+
+from __future__ import annotations
+
+import os
+import signal
+import textwrap
+import threading
+import time
+
+import pytest
+
+from almaview import casa
+from almaview.errors import AlmaviewError
+
+PROBE = textwrap.dedent(
+    """
+    import os, sys, time
+    from pathlib import Path
+
+    def nap(path, seconds):
+        Path(path).write_text(f"{os.getpid()} {time.time()}")
+        time.sleep(seconds)
+        Path(path + ".done").write_text(str(time.time()))
+
+    def nested(path, seconds):
+        # a job that runs a job of its own, as the demo's child runs the EB builds
+        from almaview import casa
+        Path(path + ".parent").write_text(str(os.getpid()))
+        casa.run_isolated("isolated_probe:nap", path, seconds)
+
+    def fail():
+        print("reading uid___A002_X1_X2.ms", file=sys.stderr)
+        raise SystemExit("no SPECTRAL_WINDOW table in uid___A002_X1_X2.ms")
+    """
+)
+
+
+@pytest.fixture
+def probe(tmp_path, monkeypatch):
+    (tmp_path / "isolated_probe.py").write_text(PROBE)
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return tmp_path
+
+
+def _wait_for(path, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not path.exists() or not path.read_text():
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+    return path.read_text()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie is dead: it only waits for its parent to read its status
+    with open(f"/proc/{pid}/stat") as f:
+        return f.read().split(") ", 1)[1][0] != "Z"
+
+
+def test_a_failed_job_names_the_function_and_its_last_words(probe):
+    with pytest.raises(AlmaviewError) as err:
+        casa.run_isolated("isolated_probe:fail")
+    message = str(err.value)
+    assert "isolated_probe:fail failed (exit code 1)" in message
+    assert "reading uid___A002_X1_X2.ms" in message and "no SPECTRAL_WINDOW table" in message
+
+
+def test_a_stopped_job_leaves_no_process_behind_not_even_its_own_jobs(probe):
+    # Ctrl-C (a SIGINT, as a notebook's interrupt sends) while run_isolated waits, once the job's own job runs
+    main = threading.main_thread().ident
+
+    def interrupt_when_the_inner_job_runs():
+        _wait_for(probe / "inner")
+        signal.pthread_kill(main, signal.SIGINT)
+
+    threading.Thread(target=interrupt_when_the_inner_job_runs, daemon=True).start()
+    with pytest.raises(KeyboardInterrupt):
+        casa.run_isolated("isolated_probe:nested", str(probe / "inner"), 60.0)
+    parent = int((probe / "inner.parent").read_text())
+    inner = int((probe / "inner").read_text().split()[0])
+    deadline = time.monotonic() + 10
+    while (_alive(parent) or _alive(inner)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _alive(parent) and not _alive(inner)
+    assert not (probe / "inner.done").exists()
