@@ -142,6 +142,9 @@ def build_into(root: Path, *, version: str, progress: bool = True, work: Path | 
         cpu_timings[name] = round(cpu - tick[1], 2)
         tick[:] = [now, cpu]
         bar.update()
+        following = _STEPS.index(name) + 1
+        if following < len(_STEPS):
+            bar.set_postfix_str(_STEPS[following])  # (the steps that say more say it next)
 
     tasks = casa.casatasks()
     ct_tools = casa.casatools()
