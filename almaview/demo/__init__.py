@@ -86,7 +86,7 @@ def build(dir: str | os.PathLike | None = None, *, progress: bool = True, isolat
     """Build the demo delivery into ``dir`` (default: almaview's cache, a folder per recipe) and return its project.
 
     ``dir`` must be new, empty, or a previous demo build (rebuilt when the
-    recipe changed, returned at once otherwise). Takes about 2-3 minutes on two
+    recipe changed, returned at once otherwise). Takes about 3-4 minutes on two
     cores; shows a progress bar unless ``progress=False``. CASA runs in a child
     process unless ``isolate=False`` (see :func:`almaview.casa.run_isolated`).
 
