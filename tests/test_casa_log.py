@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from almaview import casa
+from almaview import casa, casalog
 
 pytestmark = pytest.mark.skipif(not casa.available(), reason="needs CASA (casatools, casatasks)")
 
@@ -106,6 +106,6 @@ def test_filter_is_robust_to_chunking():
     expected = "\rprobe:   0%|          | 0/2 [00:00<?, ?it/s]\rprobe: 100%|##########| 2/2 [00:01<00:00,  1.9it/s]\n"
     expected += "USER 2026 results: 12.5 Jy\n3 cubes written\n"
     for size in (1, 2, 3, 7, 64, len(text)):
-        f = casa.CasaLogFilter()
+        f = casalog.CasaLogFilter()
         got = "".join(f.feed(text[i : i + size]) for i in range(0, len(text), size)) + f.close()
         assert got == expected, size
