@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 import threading
 from contextlib import contextmanager
@@ -184,6 +185,13 @@ def run_isolated(target: str, *args, **kwargs) -> None:
     _IsolatedRun(target, args, kwargs).wait()
 
 
+def _quiet_relay(*args) -> None:
+    """:func:`~almaview.casalog.relay` in a thread that leaves Ctrl-C to the thread waiting for the child."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    relay(*args)
+
+
 #: Set in the children of :func:`run_isolated`: their own children stay in the first child's process group.
 _CHILD_ENV = "ALMAVIEW_ISOLATED_CHILD"
 
@@ -220,8 +228,8 @@ class _IsolatedRun:
         self._tail = bytearray()  # the end of its stderr: its last words when it fails
         self._relays = [
             # stdout and stderr each in a thread (CASA's C++ prints come in buffered blocks)
-            threading.Thread(target=relay, args=(self.proc.stdout, lambda: sys.stdout), daemon=True),
-            threading.Thread(target=relay, args=(self.proc.stderr, lambda: sys.stderr, self._tail), daemon=True),
+            threading.Thread(target=_quiet_relay, args=(self.proc.stdout, lambda: sys.stdout), daemon=True),
+            threading.Thread(target=_quiet_relay, args=(self.proc.stderr, lambda: sys.stderr, self._tail), daemon=True),
         ]
         for thread in self._relays:
             thread.start()
@@ -243,8 +251,6 @@ class _IsolatedRun:
     def kill(self) -> None:
         """Stop it now, with what it started; nothing happens when it already ended."""
         if self._own_group:
-            import signal
-
             try:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             except ProcessLookupError:

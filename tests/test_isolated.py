@@ -71,12 +71,11 @@ def test_a_failed_job_names_the_function_and_its_last_words(probe):
 
 
 def test_a_stopped_job_leaves_no_process_behind_not_even_its_own_jobs(probe):
-    # Ctrl-C (a SIGINT, as a notebook's interrupt sends) while run_isolated waits, once the job's own job runs
-    main = threading.main_thread().ident
-
+    # Ctrl-C (a SIGINT to the process, as a terminal or a notebook's interrupt sends) while run_isolated waits,
+    # once the job's own job runs; the relay threads leave it to the waiting thread
     def interrupt_when_the_inner_job_runs():
         _wait_for(probe / "inner")
-        signal.pthread_kill(main, signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)
 
     threading.Thread(target=interrupt_when_the_inner_job_runs, daemon=True).start()
     with pytest.raises(KeyboardInterrupt):
