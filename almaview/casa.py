@@ -17,7 +17,7 @@ import os
 import signal
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator
@@ -192,15 +192,12 @@ def _quiet_relay(*args) -> None:
     relay(*args)
 
 
-#: Set in the children of :func:`run_isolated`: their own children stay in the first child's process group.
-_CHILD_ENV = "ALMAVIEW_ISOLATED_CHILD"
-
-
 class _IsolatedRun:
     """One function running in a child process (see :func:`run_isolated`): ``wait()``, ``kill()``.
 
-    The first level of children gets a process group of its own, which its own children (CASA jobs
-    it runs in turn) share: ``kill()`` there stops them all, and no CASA is left running.
+    The child stays in this process's group, as its own children (CASA jobs it runs in turn) do: a
+    terminal's Ctrl-C and a kernel's interrupt or restart reach them all. ``kill()`` stops the child and
+    every process under it at once, whatever they are doing (a SIGINT waits for CASA's C++ to return).
     """
 
     def __init__(self, target: str, args: tuple, kwargs: dict):
@@ -212,15 +209,12 @@ class _IsolatedRun:
         root = str(Path(__file__).resolve().parents[1])
         env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
         self.target = target
-        self._own_group = os.name == "posix" and _CHILD_ENV not in os.environ
-        env[_CHILD_ENV] = "1"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "almaview._isolated"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
-            start_new_session=self._own_group,
         )
         assert self.proc.stdin is not None and self.proc.stdout is not None and self.proc.stderr is not None
         self.proc.stdin.write(pickle.dumps((target, args, kwargs)))
@@ -250,13 +244,17 @@ class _IsolatedRun:
 
     def kill(self) -> None:
         """Stop it now, with what it started; nothing happens when it already ended."""
-        if self._own_group:
-            try:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        elif self.proc.poll() is None:
+        import psutil
+
+        try:  # its whole tree, listed before the child goes (its orphans would leave the tree)
+            tree = psutil.Process(self.proc.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            tree = []
+        if self.proc.poll() is None:
             self.proc.kill()
+        for process in tree:
+            with suppress(psutil.NoSuchProcess):
+                process.kill()
         self.proc.wait()
 
 

@@ -87,3 +87,49 @@ def test_a_stopped_job_leaves_no_process_behind_not_even_its_own_jobs(probe):
         time.sleep(0.05)
     assert not _alive(parent) and not _alive(inner)
     assert not (probe / "inner.done").exists()
+
+
+def _kernel_running_a_nested_job(probe):
+    """A kernel (as JupyterLab starts it) whose cell runs a job that runs a job: (km, kc, msg_id, pids)."""
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ), cwd=str(probe))
+    inner = probe / "inner"
+    msg_id = kc.execute(f"from almaview import casa\ncasa.run_isolated('isolated_probe:nested', {str(inner)!r}, 60.0)")
+    pids = [int(_wait_for(probe / "inner.parent")), int(_wait_for(inner).split()[0])]
+    return km, kc, msg_id, pids
+
+
+def _all_gone(pids, timeout=10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while any(_alive(p) for p in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return not any(_alive(p) for p in pids)
+
+
+def test_a_notebook_interrupt_stops_the_job_and_its_jobs(probe):
+    # the user's path in JupyterLab: a cell runs the job, the user presses "interrupt the kernel"
+    km, kc, msg_id, pids = _kernel_running_a_nested_job(probe)
+    try:
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt", reply
+        assert _all_gone(pids)
+        assert not (probe / "inner.done").exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_a_kernel_restart_stops_the_job_and_its_jobs(probe):
+    # "restart the kernel" kills the kernel's process group: the jobs must be in it, not in a session of their own
+    km, kc, _, pids = _kernel_running_a_nested_job(probe)
+    try:
+        km.restart_kernel(now=True)
+        assert _all_gone(pids)
+        assert not (probe / "inner.done").exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
