@@ -258,11 +258,31 @@ class _IsolatedRun:
         self.proc.wait()
 
 
+_STARTED_BY = "ALMAVIEW_JOB_STARTED_BY"
+
+#: Run first in a :class:`CasaJob`'s child: a thread that kills the job's process group once the process that
+#: started it is gone (the child was handed to another parent), so a restarted kernel leaves no CASA running.
+ORPHAN_WATCH = f"""
+import os as _os, signal as _signal, threading as _threading, time as _time
+
+def _almaview_orphan_watch(started_by=int(_os.environ.get("{_STARTED_BY}", "0"))):
+    if not started_by:
+        return
+    while _os.getppid() == started_by:
+        _time.sleep(1)
+    _os.killpg(0, _signal.SIGKILL)  # the process that started this job is gone: so is the job
+
+_threading.Thread(target=_almaview_orphan_watch, daemon=True).start()
+"""
+
+
 class CasaJob:
     """A CASA script running in a child process in its own scratch folder, without blocking.
 
     The child runs ``python -c script spec_json`` in ``workdir`` (its own process group, stderr in
-    ``workdir/stderr.txt``); it writes ``DONE`` there when it succeeded. :class:`~almaview.imaging.tclean.TcleanRun`
+    ``workdir/stderr.txt``); it writes ``DONE`` there when it succeeded. Its own group keeps it running
+    through an interrupt of another cell; when the process that started it is gone (a kernel restarted
+    or killed), it kills its group within a second or two (see :data:`ORPHAN_WATCH`). :class:`~almaview.imaging.tclean.TcleanRun`
     and :class:`~almaview.imaging.combine.FeatherRun` are built on it: they decide what the products are.
 
     Examples
@@ -281,10 +301,12 @@ class CasaJob:
 
         self.workdir = Path(workdir)
         self._stderr = open(self.workdir / "stderr.txt", "w")
+        env = dict(os.environ)
+        env[_STARTED_BY] = str(os.getpid())
         self.process = subprocess.Popen(
-            [sys.executable, "-c", script, json.dumps(spec)],
+            [sys.executable, "-c", ORPHAN_WATCH + script, json.dumps(spec)],
             cwd=self.workdir,
-            env=dict(os.environ),
+            env=env,
             stdout=subprocess.DEVNULL,
             stderr=self._stderr,
             start_new_session=True,

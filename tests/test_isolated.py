@@ -1,5 +1,6 @@
-"""CASA jobs in child processes (almaview.casa.run_isolated): a failure names the function and its last words,
-and a stopped job leaves no process behind, the jobs it started included."""
+"""CASA jobs in child processes: run_isolated's failure names the function and its last words, and a stopped
+job leaves no process behind, the jobs it started included; a background CasaJob outlives an interrupt of another
+cell but not a kernel restart."""
 
 from __future__ import annotations
 
@@ -130,6 +131,35 @@ def test_a_kernel_restart_stops_the_job_and_its_jobs(probe):
         km.restart_kernel(now=True)
         assert _all_gone(pids)
         assert not (probe / "inner.done").exists()
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def test_a_background_job_outlives_an_interrupt_but_not_a_kernel_restart(probe):
+    # CasaJob (a re-imaging tclean started from a widget) runs on while the user interrupts another cell, and is
+    # gone once its kernel is restarted
+    from jupyter_client.manager import start_new_kernel
+
+    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ), cwd=str(probe))
+    try:
+        script = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(60); open('DONE', 'w')"
+        (probe / "job").mkdir()
+        kc.execute_interactive(
+            f"from almaview import casa\njob = casa.CasaJob({script!r}, {{}}, {str(probe / 'job')!r})"
+        )
+        pid = int(_wait_for(probe / "job" / "pid"))
+        msg_id = kc.execute("import time; time.sleep(30)")
+        time.sleep(0.5)
+        km.interrupt_kernel()
+        reply = kc.get_shell_msg(timeout=30)
+        while reply["parent_header"].get("msg_id") != msg_id:
+            reply = kc.get_shell_msg(timeout=30)
+        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert _alive(pid)  # the interrupt was for the other cell
+        km.restart_kernel(now=True)
+        assert _all_gone([pid], timeout=10)
+        assert not (probe / "job" / "DONE").exists()
     finally:
         kc.stop_channels()
         km.shutdown_kernel(now=True)
