@@ -59,8 +59,11 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # a zombie is dead: it only waits for its parent to read its status
-    with open(f"/proc/{pid}/stat") as f:
-        return f.read().split(") ", 1)[1][0] != "Z"
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:  # reaped in between
+        return False
 
 
 def test_a_failed_job_names_the_function_and_its_last_words(probe):
