@@ -4,6 +4,7 @@ cell but not a kernel restart."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import textwrap
@@ -93,15 +94,33 @@ def test_a_stopped_job_leaves_no_process_behind_not_even_its_own_jobs(probe):
     assert not (probe / "inner.done").exists()
 
 
-def _kernel_running_a_nested_job(probe):
-    """A kernel (as JupyterLab starts it) whose cell runs a job that runs a job: (km, kc, msg_id, pids)."""
+@contextlib.contextmanager
+def _kernel(probe):
+    """A kernel as JupyterLab starts one (its own process group), in ``probe``; shut down at the end."""
     from jupyter_client.manager import start_new_kernel
 
     km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ), cwd=str(probe))
+    try:
+        yield km, kc
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
+
+
+def _run_nested_job(kc, probe) -> tuple[str, list[int]]:
+    """A cell that runs a job that runs a job: its message id and the two jobs' pids once both run."""
     inner = probe / "inner"
     msg_id = kc.execute(f"from almaview import casa\ncasa.run_isolated('isolated_probe:nested', {str(inner)!r}, 60.0)")
-    pids = [int(_wait_for(probe / "inner.parent")), int(_wait_for(inner).split()[0])]
-    return km, kc, msg_id, pids
+    return msg_id, [int(_wait_for(probe / "inner.parent")), int(_wait_for(inner).split()[0])]
+
+
+def _interrupt(km, kc, msg_id) -> dict:
+    """Press "interrupt the kernel" while the cell ``msg_id`` runs; the cell's execute reply."""
+    km.interrupt_kernel()
+    reply = kc.get_shell_msg(timeout=30)
+    while reply["parent_header"].get("msg_id") != msg_id:
+        reply = kc.get_shell_msg(timeout=30)
+    return reply["content"]
 
 
 def _all_gone(pids, timeout=10.0) -> bool:
@@ -113,39 +132,27 @@ def _all_gone(pids, timeout=10.0) -> bool:
 
 def test_a_notebook_interrupt_stops_the_job_and_its_jobs(probe):
     # the user's path in JupyterLab: a cell runs the job, the user presses "interrupt the kernel"
-    km, kc, msg_id, pids = _kernel_running_a_nested_job(probe)
-    try:
-        km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=30)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = kc.get_shell_msg(timeout=30)
-        assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt", reply
+    with _kernel(probe) as (km, kc):
+        msg_id, pids = _run_nested_job(kc, probe)
+        reply = _interrupt(km, kc, msg_id)
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt", reply
         assert _all_gone(pids)
         assert not (probe / "inner.done").exists()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_kernel_restart_stops_the_job_and_its_jobs(probe):
     # "restart the kernel" kills the kernel's process group: the jobs must be in it, not in a session of their own
-    km, kc, _, pids = _kernel_running_a_nested_job(probe)
-    try:
+    with _kernel(probe) as (km, kc):
+        _, pids = _run_nested_job(kc, probe)
         km.restart_kernel(now=True)
         assert _all_gone(pids)
         assert not (probe / "inner.done").exists()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
 
 
 def test_a_background_job_outlives_an_interrupt_but_not_a_kernel_restart(probe):
     # CasaJob (a re-imaging tclean started from a widget) runs on while the user interrupts another cell, and is
     # gone once its kernel is restarted
-    from jupyter_client.manager import start_new_kernel
-
-    km, kc = start_new_kernel(kernel_name="python3", env=dict(os.environ), cwd=str(probe))
-    try:
+    with _kernel(probe) as (km, kc):
         script = "import os, time; open('pid', 'w').write(str(os.getpid())); time.sleep(60); open('DONE', 'w')"
         (probe / "job").mkdir()
         kc.execute_interactive(
@@ -154,15 +161,8 @@ def test_a_background_job_outlives_an_interrupt_but_not_a_kernel_restart(probe):
         pid = int(_wait_for(probe / "job" / "pid"))
         msg_id = kc.execute("import time; time.sleep(30)")
         time.sleep(0.5)
-        km.interrupt_kernel()
-        reply = kc.get_shell_msg(timeout=30)
-        while reply["parent_header"].get("msg_id") != msg_id:
-            reply = kc.get_shell_msg(timeout=30)
-        assert reply["content"]["ename"] == "KeyboardInterrupt"
+        assert _interrupt(km, kc, msg_id)["ename"] == "KeyboardInterrupt"
         assert _alive(pid)  # the interrupt was for the other cell
         km.restart_kernel(now=True)
         assert _all_gone([pid], timeout=10)
         assert not (probe / "job" / "DONE").exists()
-    finally:
-        kc.stop_channels()
-        km.shutdown_kernel(now=True)
