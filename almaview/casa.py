@@ -244,12 +244,14 @@ class _IsolatedRun:
 
     def kill(self) -> None:
         """Stop it now, with what it started; nothing happens when it already ended."""
-        import psutil
-
-        try:  # its whole tree, listed before the child goes (its orphans would leave the tree)
-            tree = psutil.Process(self.proc.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            tree = []
+        try:
+            import psutil  # (the casa extra's; without it, the child alone)
+        except ImportError:
+            psutil = None
+        tree = []
+        if psutil is not None:
+            with suppress(psutil.NoSuchProcess):  # its whole tree, listed before the child goes (orphans leave it)
+                tree = psutil.Process(self.proc.pid).children(recursive=True)
         if self.proc.poll() is None:
             self.proc.kill()
         for process in tree:

@@ -51,7 +51,7 @@ class CasaLogFilter:
         self._shown = False  # part of the current line was already shown
 
     def feed(self, text: str) -> str:
-        """Take the next chunk of the child's stderr; return what the user should see now."""
+        """Take the next chunk of the child's output; return what the user should see now."""
         out: list[str] = []
         buf = self._held + text
         self._held = ""
