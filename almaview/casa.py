@@ -368,7 +368,6 @@ class CasaJob:
         --------
         >>> job.stop()   # doctest: +SKIP
         """
-        import signal
         import subprocess
 
         try:
